@@ -1,0 +1,474 @@
+//! The `AgentCapabilityCredential` (DESIGN §4): a short-lived W3C VC 2.0 credential issued to one
+//! agent instance's key, saying what the agent is and what it may do.
+//!
+//! The typed model here is the only way Vouch reads a credential: [`AgentCapabilityCredential::from_json`]
+//! refuses unknown fields, wrong types and out-of-range values, so the checks that follow work on
+//! values that are already well-formed. The signed JSON is kept as received, because the proof
+//! covers those bytes, not our re-serialization.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::capability::{Capability, CapabilityError};
+use crate::did::Did;
+use crate::hash;
+
+/// The credential's `@context`.
+pub const CONTEXTS: [&str; 2] = [
+    vouch_schemas::CREDENTIALS_V2,
+    vouch_schemas::VOUCH_CONTEXT_V1,
+];
+/// The credential's `type`.
+pub const TYPES: [&str; 2] = ["VerifiableCredential", "AgentCapabilityCredential"];
+/// Default lifetime of a credential (DESIGN §4: minutes, not days).
+pub const DEFAULT_LIFETIME: Duration = Duration::minutes(15);
+/// Default cap on the delegation depth (DESIGN §6).
+pub const DEFAULT_MAX_DEPTH: u32 = 5;
+/// Hard cap on the delegation depth, whatever a credential says.
+pub const MAX_DEPTH_CAP: u32 = 16;
+/// The most capabilities one credential may carry.
+pub const MAX_CAPABILITIES: usize = 64;
+/// The largest credential, in bytes of JSON, that Vouch reads.
+pub const MAX_CREDENTIAL_BYTES: usize = 64 * 1024;
+
+/// Why a credential could not be read or built.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The JSON does not match the credential model.
+    #[error("not an AgentCapabilityCredential: {0}")]
+    Schema(String),
+    /// A capability is malformed.
+    #[error("capability {index}: {source}")]
+    Capability {
+        /// Its position in the list.
+        index: usize,
+        /// What is wrong with it.
+        source: CapabilityError,
+    },
+}
+
+/// A credential identifier: `urn:uuid:` and a lowercase UUID.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialId(String);
+
+impl CredentialId {
+    /// A fresh random identifier.
+    pub fn generate() -> Self {
+        Self(format!("urn:uuid:{}", uuid::Uuid::new_v4()))
+    }
+
+    /// Parses an identifier.
+    pub fn parse(s: &str) -> Result<Self, CredentialError> {
+        let uuid = s
+            .strip_prefix("urn:uuid:")
+            .and_then(|u| uuid::Uuid::try_parse(u).ok())
+            .ok_or_else(|| {
+                CredentialError::Schema("credential id must be urn:uuid:<uuid>".into())
+            })?;
+        Ok(Self(format!("urn:uuid:{uuid}")))
+    }
+
+    /// The identifier as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl Serialize for CredentialId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CredentialId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let id = Self::parse(&s).map_err(serde::de::Error::custom)?;
+        if id.0 != s {
+            return Err(serde::de::Error::custom(
+                "credential id must be a lowercase UUID",
+            ));
+        }
+        Ok(id)
+    }
+}
+
+/// Date-times as `YYYY-MM-DDTHH:MM:SSZ`, the form Vouch writes.
+pub mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a time.
+    pub fn serialize<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+
+    /// Reads an RFC 3339 time with an explicit offset.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A `zQm…` SHA-256 multihash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Multihash(String);
+
+impl Multihash {
+    /// The hash of some bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(hash::multihash(bytes))
+    }
+
+    /// The hash as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Multihash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !hash::is_multihash(&s) {
+            return Err(serde::de::Error::custom(
+                "expected a zQm… SHA-256 multihash",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// The definition hash of an agent: each part hashed separately, then a digest over the four
+/// hashes. Raw prompts and manifests never appear in a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DefinitionHash {
+    /// Hash of the model identifier.
+    pub model: Multihash,
+    /// Hash of the system prompt.
+    pub system_prompt: Multihash,
+    /// Hash of the canonical JSON of the tool manifest.
+    pub tools: Multihash,
+    /// Hash of the canonical JSON of the configuration.
+    pub configuration: Multihash,
+    /// Hash of the canonical JSON of the four hashes above; what verifiers compare.
+    pub digest: Multihash,
+}
+
+impl DefinitionHash {
+    /// Hashes an agent definition.
+    pub fn compute(
+        model: &str,
+        system_prompt: &str,
+        tools: &Value,
+        configuration: &Value,
+    ) -> Result<Self, serde_json::Error> {
+        let model = Multihash::of(model.as_bytes());
+        let system_prompt = Multihash::of(system_prompt.as_bytes());
+        let tools = Multihash::of(&serde_jcs::to_vec(tools)?);
+        let configuration = Multihash::of(&serde_jcs::to_vec(configuration)?);
+        let digest = Self::digest_of(&model, &system_prompt, &tools, &configuration)?;
+        Ok(Self {
+            model,
+            system_prompt,
+            tools,
+            configuration,
+            digest,
+        })
+    }
+
+    fn digest_of(
+        model: &Multihash,
+        system_prompt: &Multihash,
+        tools: &Multihash,
+        configuration: &Multihash,
+    ) -> Result<Multihash, serde_json::Error> {
+        let parts = serde_json::json!({
+            "model": model, "systemPrompt": system_prompt, "tools": tools, "configuration": configuration
+        });
+        Ok(Multihash(hash::multihash_jcs(&parts)?))
+    }
+
+    /// Whether `digest` is the digest of the four part hashes.
+    pub fn is_consistent(&self) -> bool {
+        Self::digest_of(
+            &self.model,
+            &self.system_prompt,
+            &self.tools,
+            &self.configuration,
+        )
+        .is_ok_and(|d| d == self.digest)
+    }
+}
+
+/// What the agent is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentDescription {
+    /// The agent's name.
+    pub name: String,
+    /// The agent's version.
+    pub version: String,
+    /// The hash of its definition.
+    pub definition_hash: DefinitionHash,
+    /// The accountable human.
+    pub owner: String,
+}
+
+/// The task the agent works on: the `act` of RFC 8693.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Task {
+    /// The task's identifier.
+    pub id: String,
+    /// Hash of the task's purpose.
+    pub purpose_hash: Multihash,
+}
+
+/// Renewal state (DESIGN §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Renewal {
+    /// The id of the lineage's first credential.
+    pub lineage: CredentialId,
+    /// How many renewals led to this credential (0 for the first).
+    pub count: u32,
+    /// How many renewals the lineage may have.
+    pub max_count: u32,
+    /// No credential of the lineage may be valid after this.
+    #[serde(with = "timestamp")]
+    pub not_after: DateTime<Utc>,
+}
+
+/// Delegation state (DESIGN §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Delegation {
+    /// The credential this one was delegated from; none for a root credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<CredentialId>,
+    /// Every credential above this one, root first.
+    pub ancestors: Vec<CredentialId>,
+    /// Hops from the root (0 for a root credential).
+    pub depth: u32,
+    /// The deepest a chain through this credential may go.
+    pub max_depth: u32,
+}
+
+/// The credential's subject: the agent instance, by its did:key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentSubject {
+    /// The agent instance's DID; its key must sign presentations.
+    pub id: Did,
+    /// What the agent is.
+    pub agent: AgentDescription,
+    /// Who the agent acts for, pseudonymously: the `sub` of RFC 8693.
+    pub principal: String,
+    /// The task.
+    pub task: Task,
+    /// What it may do. Kept as JSON so one malformed capability fails alone (DESIGN §5 rule 7).
+    pub capabilities: Vec<Value>,
+    /// Who the credential may be presented to (RFC 8707 style); empty for anyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    /// The resource servers it is pinned to; empty for any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// Renewal state.
+    pub renewal: Renewal,
+    /// Delegation state.
+    pub delegation: Delegation,
+}
+
+/// A `BitstringStatusListEntry` ([Bitstring Status List v1.0 §2.1](https://www.w3.org/TR/vc-bitstring-status-list/#bitstringstatuslistentry)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusEntry {
+    /// The entry's id.
+    pub id: String,
+    /// Always `BitstringStatusListEntry`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `revocation` or `suspension`.
+    pub status_purpose: String,
+    /// The bit's index, as a decimal string.
+    pub status_list_index: String,
+    /// The URL of the status list credential.
+    pub status_list_credential: String,
+}
+
+/// An `AgentCapabilityCredential` without its proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentCapabilityCredential {
+    /// Always [`CONTEXTS`].
+    #[serde(rename = "@context")]
+    pub context: Vec<String>,
+    /// The credential's id.
+    pub id: CredentialId,
+    /// Always [`TYPES`].
+    #[serde(rename = "type")]
+    pub type_: Vec<String>,
+    /// The org DID for a root credential, the delegating agent's did:key for a delegated one.
+    pub issuer: Did,
+    /// Start of validity.
+    #[serde(with = "timestamp")]
+    pub valid_from: DateTime<Utc>,
+    /// End of validity.
+    #[serde(with = "timestamp")]
+    pub valid_until: DateTime<Utc>,
+    /// The subject.
+    pub credential_subject: AgentSubject,
+    /// Revocation and suspension entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_status: Vec<StatusEntry>,
+}
+
+fn schema_error(message: impl Into<String>) -> CredentialError {
+    CredentialError::Schema(message.into())
+}
+
+impl AgentCapabilityCredential {
+    /// Reads a credential, signed or not, from JSON; the proof, if any, is ignored here.
+    pub fn from_json(value: &Value) -> Result<Self, CredentialError> {
+        let mut object: Map<String, Value> = value
+            .as_object()
+            .cloned()
+            .ok_or_else(|| schema_error("a credential is a JSON object"))?;
+        object.remove("proof");
+        let credential: Self = serde_json::from_value(Value::Object(object))
+            .map_err(|e| schema_error(e.to_string()))?;
+        credential.validate()?;
+        Ok(credential)
+    }
+
+    /// The JSON of the credential, ready to be signed.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a credential always serializes: it has only string keys")
+    }
+
+    /// Checks what serde cannot: the fixed context and type, value ranges, and the internal
+    /// consistency of renewal and delegation.
+    fn validate(&self) -> Result<(), CredentialError> {
+        if self.context != CONTEXTS {
+            return Err(schema_error(format!("@context must be {CONTEXTS:?}")));
+        }
+        if self.type_ != TYPES {
+            return Err(schema_error(format!("type must be {TYPES:?}")));
+        }
+        if self.valid_from >= self.valid_until {
+            return Err(schema_error("validFrom must be before validUntil"));
+        }
+        let subject = &self.credential_subject;
+        if subject.id.method() != "key" {
+            return Err(schema_error(
+                "the subject must be an agent instance's did:key",
+            ));
+        }
+        if !subject.agent.definition_hash.is_consistent() {
+            return Err(schema_error(
+                "definitionHash.digest is not the digest of its parts",
+            ));
+        }
+        let principal_ok = subject
+            .principal
+            .strip_prefix("urn:vouch:principal:")
+            .is_some_and(|p| {
+                (1..=128).contains(&p.len())
+                    && p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+            });
+        if !principal_ok {
+            return Err(schema_error(
+                "principal must be urn:vouch:principal:<pseudonym>",
+            ));
+        }
+        for (field, value, max) in [
+            ("agent.name", &subject.agent.name, 128),
+            ("agent.version", &subject.agent.version, 64),
+            ("agent.owner", &subject.agent.owner, 256),
+            ("task.id", &subject.task.id, 256),
+        ] {
+            if value.is_empty() || value.len() > max {
+                return Err(schema_error(format!("{field} must have 1 to {max} bytes")));
+            }
+        }
+        if subject.capabilities.is_empty() || subject.capabilities.len() > MAX_CAPABILITIES {
+            return Err(schema_error(format!(
+                "a credential has 1 to {MAX_CAPABILITIES} capabilities"
+            )));
+        }
+        if subject.audience.len() > 16 || subject.resources.len() > 16 {
+            return Err(schema_error("at most 16 audiences and 16 resources"));
+        }
+        let renewal = &subject.renewal;
+        if renewal.count > renewal.max_count || self.valid_until > renewal.not_after {
+            return Err(schema_error("renewal count or end exceeded"));
+        }
+        let delegation = &subject.delegation;
+        if delegation.max_depth > MAX_DEPTH_CAP || delegation.depth > delegation.max_depth {
+            return Err(schema_error("delegation depth exceeds its maximum"));
+        }
+        let consistent = match &delegation.parent {
+            None => delegation.depth == 0 && delegation.ancestors.is_empty(),
+            Some(parent) => {
+                delegation.depth as usize == delegation.ancestors.len()
+                    && delegation.ancestors.last() == Some(parent)
+            }
+        };
+        if !consistent {
+            return Err(schema_error(
+                "delegation.parent, ancestors and depth disagree",
+            ));
+        }
+        if self.credential_status.len() > 2
+            || self.credential_status.iter().any(|s| {
+                s.type_ != "BitstringStatusListEntry"
+                    || !["revocation", "suspension"].contains(&s.status_purpose.as_str())
+                    || s.status_list_index.parse::<u32>().is_err()
+            })
+        {
+            return Err(schema_error("malformed credentialStatus"));
+        }
+        Ok(())
+    }
+
+    /// The credential's capabilities, each parsed on its own.
+    pub fn capabilities(&self) -> Vec<Result<Capability, CredentialError>> {
+        self.credential_subject
+            .capabilities
+            .iter()
+            .enumerate()
+            .map(|(index, value)| {
+                Capability::from_json(value)
+                    .map_err(|source| CredentialError::Capability { index, source })
+            })
+            .collect()
+    }
+
+    /// The capabilities that parse; malformed ones grant nothing.
+    pub fn valid_capabilities(&self) -> Vec<Capability> {
+        self.capabilities()
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect()
+    }
+}

@@ -1,0 +1,17 @@
+//! # vouch-core
+//!
+//! Everything an agent, a node and a partner verifier share, as pure functions and types with no
+//! I/O: identifiers ([`did`]), keys ([`key`]), Data Integrity proofs ([`proof`]).
+//!
+//! The crate never touches the network, the disk or the clock: time is an argument, DID documents
+//! come through the [`did::DidResolver`] trait, and randomness only where a key or an identifier is
+//! generated.
+
+pub mod capability;
+pub mod credential;
+pub mod did;
+pub mod hash;
+pub mod key;
+pub mod proof;
+pub mod report;
+pub mod verify;

@@ -1,0 +1,352 @@
+//! Data Integrity proofs with the EdDSA cryptosuites
+//! ([VC Data Integrity](https://www.w3.org/TR/vc-data-integrity/),
+//! [Data Integrity EdDSA Cryptosuites v1.0](https://www.w3.org/TR/vc-di-eddsa/)).
+//!
+//! Both suites share one shape (§3.2.4–3.2.6 and §3.3.4–3.3.6 of the cryptosuite spec): the
+//! document without its proof and the proof configuration are each canonicalized and hashed with
+//! SHA-256, the proof configuration's hash first, and the 64 bytes are signed with Ed25519. They
+//! differ only in canonicalization: RDF Dataset Canonicalization of the JSON-LD for
+//! `eddsa-rdfc-2022` ([`rdfc`]), the JSON Canonicalization Scheme for `eddsa-jcs-2022` ([`jcs`]).
+
+pub mod jcs;
+pub mod rdfc;
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::did::document::{KeyLookupError, Relationship};
+use crate::did::{DidResolver, DidUrl, ResolveError};
+use crate::key::KeyPair;
+
+/// The proof type of every Data Integrity proof.
+pub const DATA_INTEGRITY_PROOF: &str = "DataIntegrityProof";
+
+/// A Data Integrity cryptosuite Vouch signs and verifies with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Cryptosuite {
+    /// `eddsa-rdfc-2022`: RDF canonicalization, the interoperable default.
+    #[default]
+    EddsaRdfc2022,
+    /// `eddsa-jcs-2022`: JSON canonicalization, the fast path.
+    EddsaJcs2022,
+}
+
+impl Cryptosuite {
+    /// The suite's name in a proof's `cryptosuite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EddsaRdfc2022 => "eddsa-rdfc-2022",
+            Self::EddsaJcs2022 => "eddsa-jcs-2022",
+        }
+    }
+}
+
+impl fmt::Display for Cryptosuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Cryptosuite {
+    type Err = ProofError;
+    fn from_str(s: &str) -> Result<Self, ProofError> {
+        match s {
+            "eddsa-rdfc-2022" => Ok(Self::EddsaRdfc2022),
+            "eddsa-jcs-2022" => Ok(Self::EddsaJcs2022),
+            other => Err(ProofError::UnsupportedCryptosuite(truncate(other))),
+        }
+    }
+}
+
+/// Why a proof could not be made or does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The document is not a JSON object.
+    #[error("the document is not a JSON object")]
+    NotAnObject,
+    /// The document has no `proof`.
+    #[error("the document has no proof")]
+    MissingProof,
+    /// The document to sign already has a `proof`.
+    #[error("the document already has a proof")]
+    AlreadySigned,
+    /// `proof` is a set or chain of proofs; Vouch accepts exactly one.
+    #[error("proof sets and chains are not supported: exactly one proof is expected")]
+    ProofSet,
+    /// A proof property is missing or of the wrong type.
+    #[error("proof property {0} is missing or malformed")]
+    Malformed(&'static str),
+    /// The proof type is not `DataIntegrityProof`.
+    #[error("proof type must be DataIntegrityProof")]
+    UnsupportedType,
+    /// The cryptosuite is neither of the EdDSA suites.
+    #[error("unsupported cryptosuite {0:?}")]
+    UnsupportedCryptosuite(String),
+    /// The proof's purpose is not the one the verifier requires.
+    #[error("proof purpose is {found:?}, expected {expected:?}")]
+    WrongPurpose {
+        /// The purpose required.
+        expected: &'static str,
+        /// The purpose in the proof.
+        found: String,
+    },
+    /// The proof's `@context` is not a prefix of the document's.
+    #[error("the proof's @context does not match the document's")]
+    ContextMismatch,
+    /// The `proofValue` is not a base58btc 64-byte signature.
+    #[error("proofValue is not a base58btc Ed25519 signature")]
+    BadProofValue,
+    /// The document could not be canonicalized.
+    #[error("canonicalization failed: {0}")]
+    Canonicalization(String),
+    /// The verification method's DID could not be resolved.
+    #[error("cannot resolve the verification method's DID: {0}")]
+    Resolve(#[from] ResolveError),
+    /// The verification method is absent, unauthorized or has no Ed25519 key.
+    #[error(transparent)]
+    Key(#[from] KeyLookupError),
+    /// The signature does not verify: the document or proof was changed, or the key is not the
+    /// signer's.
+    #[error("the signature does not verify")]
+    InvalidSignature,
+}
+
+/// Keeps error messages bounded when they quote peer input.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// What a new proof says besides its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofOptions {
+    /// The suite to sign with.
+    pub cryptosuite: Cryptosuite,
+    /// When the proof is made.
+    pub created: DateTime<Utc>,
+    /// The signing key's DID URL.
+    pub verification_method: DidUrl,
+    /// What the signature is for.
+    pub purpose: Relationship,
+    /// The verifier's challenge, for presentations.
+    pub challenge: Option<String>,
+    /// The verifier's domain, for presentations.
+    pub domain: Option<String>,
+}
+
+/// A proof that verified, and what it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    /// The suite it was made with.
+    pub cryptosuite: Cryptosuite,
+    /// The key that made it.
+    pub verification_method: DidUrl,
+    /// When the signer says it was made.
+    pub created: Option<DateTime<Utc>>,
+    /// The challenge it was made over, if any.
+    pub challenge: Option<String>,
+    /// The domain it was made for, if any.
+    pub domain: Option<String>,
+}
+
+/// Formats a time as the `dateTimeStamp` Data Integrity uses (seconds, `Z`).
+pub fn format_time(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl ProofOptions {
+    /// The proof configuration (§3.x.5 "Proof Configuration") without `proofValue`.
+    fn configuration(&self, document: &Map<String, Value>) -> Map<String, Value> {
+        let mut config = Map::new();
+        config.insert("type".into(), DATA_INTEGRITY_PROOF.into());
+        config.insert("cryptosuite".into(), self.cryptosuite.as_str().into());
+        config.insert("created".into(), format_time(&self.created).into());
+        config.insert(
+            "verificationMethod".into(),
+            self.verification_method.as_str().into(),
+        );
+        config.insert("proofPurpose".into(), self.purpose.proof_purpose().into());
+        if let Some(challenge) = &self.challenge {
+            config.insert("challenge".into(), challenge.as_str().into());
+        }
+        if let Some(domain) = &self.domain {
+            config.insert("domain".into(), domain.as_str().into());
+        }
+        if self.cryptosuite == Cryptosuite::EddsaJcs2022 {
+            // eddsa-jcs-2022 §3.3.5: the proof configuration carries the document's context.
+            if let Some(context) = document.get("@context") {
+                config.insert("@context".into(), context.clone());
+            }
+        }
+        config
+    }
+}
+
+/// The 64 bytes a proof signs: SHA-256 of the canonical proof configuration, then SHA-256 of the
+/// canonical document.
+fn hash_data(
+    suite: Cryptosuite,
+    document: &Map<String, Value>,
+    config: &Map<String, Value>,
+) -> Result<[u8; 64], ProofError> {
+    let (config, document) = match suite {
+        Cryptosuite::EddsaJcs2022 => (jcs::canonicalize(config)?, jcs::canonicalize(document)?),
+        Cryptosuite::EddsaRdfc2022 => rdfc::canonicalize_pair(document, config)?,
+    };
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&Sha256::digest(&config));
+    out[32..].copy_from_slice(&Sha256::digest(&document));
+    Ok(out)
+}
+
+/// Signs a document (a credential or a presentation) and returns it with its `proof`.
+pub fn sign(unsecured: &Value, options: &ProofOptions, key: &KeyPair) -> Result<Value, ProofError> {
+    let document = unsecured.as_object().ok_or(ProofError::NotAnObject)?;
+    if document.contains_key("proof") {
+        return Err(ProofError::AlreadySigned);
+    }
+    let mut config = options.configuration(document);
+    let signature = if options.cryptosuite == Cryptosuite::EddsaRdfc2022 {
+        // eddsa-rdfc-2022 §3.2.5: the configuration is canonicalized with the document's context,
+        // which the published proof does not repeat.
+        let hashed = with_document_context(config.clone(), document);
+        key.sign(&hash_data(options.cryptosuite, document, &hashed)?)
+    } else {
+        key.sign(&hash_data(options.cryptosuite, document, &config)?)
+    };
+    config.insert("proofValue".into(), encode_signature(&signature).into());
+    let mut secured = document.clone();
+    secured.insert("proof".into(), Value::Object(config));
+    Ok(Value::Object(secured))
+}
+
+fn with_document_context(
+    mut config: Map<String, Value>,
+    document: &Map<String, Value>,
+) -> Map<String, Value> {
+    if let Some(context) = document.get("@context") {
+        config.insert("@context".into(), context.clone());
+    }
+    config
+}
+
+fn encode_signature(signature: &[u8; 64]) -> String {
+    multibase::encode(multibase::Base::Base58Btc, signature)
+}
+
+fn decode_signature(value: &str) -> Result<[u8; 64], ProofError> {
+    // A 64-byte signature is at most 88 base58 characters; refuse longer input before decoding.
+    if value.len() > 90 {
+        return Err(ProofError::BadProofValue);
+    }
+    let encoded = value.strip_prefix('z').ok_or(ProofError::BadProofValue)?;
+    let bytes = bs58::decode(encoded)
+        .into_vec()
+        .map_err(|_| ProofError::BadProofValue)?;
+    bytes.try_into().map_err(|_| ProofError::BadProofValue)
+}
+
+fn string_field<'a>(
+    proof: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<&'a str, ProofError> {
+    proof
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or(ProofError::Malformed(name))
+}
+
+fn optional_string(
+    proof: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, ProofError> {
+    match proof.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ProofError::Malformed(name)),
+    }
+}
+
+/// Verifies the single proof of a secured document, made for `purpose` by a key that the
+/// verification method's DID document authorizes for it.
+///
+/// This checks the proof only: validity windows, status and trust are the caller's.
+pub fn verify(
+    secured: &Value,
+    purpose: Relationship,
+    resolver: &dyn DidResolver,
+) -> Result<VerifiedProof, ProofError> {
+    let secured = secured.as_object().ok_or(ProofError::NotAnObject)?;
+    let proof = match secured.get("proof") {
+        None => return Err(ProofError::MissingProof),
+        Some(Value::Object(proof)) => proof,
+        Some(Value::Array(_)) => return Err(ProofError::ProofSet),
+        Some(_) => return Err(ProofError::Malformed("proof")),
+    };
+    if string_field(proof, "type")? != DATA_INTEGRITY_PROOF {
+        return Err(ProofError::UnsupportedType);
+    }
+    let cryptosuite: Cryptosuite = string_field(proof, "cryptosuite")?.parse()?;
+    let found_purpose = string_field(proof, "proofPurpose")?;
+    if found_purpose != purpose.proof_purpose() {
+        return Err(ProofError::WrongPurpose {
+            expected: purpose.proof_purpose(),
+            found: truncate(found_purpose),
+        });
+    }
+    let verification_method = DidUrl::parse(string_field(proof, "verificationMethod")?)
+        .map_err(|_| ProofError::Malformed("verificationMethod"))?;
+    let created = optional_string(proof, "created")?
+        .map(|created| {
+            DateTime::parse_from_rfc3339(&created)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| ProofError::Malformed("created"))
+        })
+        .transpose()?;
+    let signature = decode_signature(string_field(proof, "proofValue")?)?;
+
+    let mut document = secured.clone();
+    document.remove("proof");
+    let mut config = proof.clone();
+    config.remove("proofValue");
+    if let Some(proof_context) = config.get("@context") {
+        // Data Integrity §4.2 step 4: the proof's context must be the start of the document's.
+        if !context_is_prefix(proof_context, document.get("@context")) {
+            return Err(ProofError::ContextMismatch);
+        }
+    }
+    if cryptosuite == Cryptosuite::EddsaRdfc2022 {
+        config = with_document_context(config, &document);
+    }
+
+    let document_of_key = resolver.resolve(&verification_method.did())?;
+    let key = document_of_key.key_for(&verification_method, purpose)?;
+    let hash = hash_data(cryptosuite, &document, &config)?;
+    if !key.verify(&hash, &signature) {
+        return Err(ProofError::InvalidSignature);
+    }
+    Ok(VerifiedProof {
+        cryptosuite,
+        verification_method,
+        created,
+        challenge: optional_string(proof, "challenge")?,
+        domain: optional_string(proof, "domain")?,
+    })
+}
+
+fn as_list(context: &Value) -> Vec<&Value> {
+    match context {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+fn context_is_prefix(proof_context: &Value, document_context: Option<&Value>) -> bool {
+    let Some(document_context) = document_context else {
+        return false;
+    };
+    let (proof, document) = (as_list(proof_context), as_list(document_context));
+    proof.len() <= document.len() && proof.iter().zip(&document).all(|(a, b)| a == b)
+}

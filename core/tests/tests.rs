@@ -1,0 +1,5 @@
+//! Integration tests of vouch-core: the published W3C vectors and end-to-end flows.
+
+mod common;
+mod vectors_did_key;
+mod vectors_eddsa;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, property, vector and end-to-end tests of every crate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
