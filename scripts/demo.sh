@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The main job: an end-to-end run of the `vouch` CLI in a temporary folder.
+# The main job: an end-to-end run of the `vouch` CLI in a temporary folder. An org issues its agent
+# a capability credential; the agent delegates a narrower one to a sub-agent; the sub-agent presents
+# both to a partner's verifier over a challenge; then a tampered copy and an escalated delegation
+# are shown rejected, with their reasons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -7,33 +10,82 @@ cargo build --locked --quiet --bin vouch
 VOUCH="$CARGO_TARGET_DIR/debug/vouch"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-
-say "1. Keys: an issuer and an agent"
-ISSUER=$("$VOUCH" key generate --out "$WORK/issuer.key.json")
-AGENT=$("$VOUCH" key generate --out "$WORK/agent.key.json")
-echo "issuer $ISSUER"
-echo "agent  $AGENT"
-
-say "2. The issuer signs a credential (eddsa-rdfc-2022, then eddsa-jcs-2022)"
-cat > "$WORK/unsigned.json" <<JSON
-{
-  "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
-  "id": "urn:uuid:6a1b4ad2-4a43-4b8a-9f52-0d2b1f4f0a11",
-  "type": ["VerifiableCredential", "ExampleAgentCredential"],
-  "issuer": "$ISSUER",
-  "validFrom": "2026-01-01T00:00:00Z",
-  "credentialSubject": { "id": "$AGENT", "role": "support-agent" }
+say() { printf '\n== %s\n' "$*"; }
+expect_rejected() { # runs a verification that must fail with exit code 1
+  local code=0
+  "$@" || code=$?
+  [ "$code" -eq 1 ] || { echo "demo: expected a rejection (exit 1), got exit $code" >&2; exit 1; }
 }
-JSON
-for suite in eddsa-rdfc-2022 eddsa-jcs-2022; do
-  "$VOUCH" credential sign --key "$WORK/issuer.key.json" --suite $suite < "$WORK/unsigned.json" > "$WORK/signed-$suite.json"
-  "$VOUCH" credential verify < "$WORK/signed-$suite.json"
-done
 
-say "3. A tampered copy is rejected, with its reason"
-sed 's/support-agent/admin/' "$WORK/signed-eddsa-rdfc-2022.json" > "$WORK/tampered.json"
-if "$VOUCH" credential verify < "$WORK/tampered.json"; then
-  echo "demo: the tampered credential verified" >&2; exit 1
+say "1. Keys: the org (issuer), its agent, and a sub-agent"
+ORG=$("$VOUCH" key generate --out "$WORK/org.key.json")
+AGENT=$("$VOUCH" key generate --out "$WORK/agent.key.json")
+SUB=$("$VOUCH" key generate --out "$WORK/sub.key.json")
+printf 'org       %s\nagent     %s\nsub-agent %s\n' "$ORG" "$AGENT" "$SUB"
+
+say "2. The org issues the agent a 15-minute capability credential (eddsa-rdfc-2022)"
+cat > "$WORK/agent.json" <<'JSON'
+{ "name": "support-bot", "version": "1.4.2", "owner": "alice@acme.example",
+  "model": "model-x-2026-10", "systemPrompt": "You are Acme's support agent.",
+  "tools": [{"name": "refund", "parameters": {"amount": "integer"}}], "configuration": {"temperature": 0} }
+JSON
+cat > "$WORK/capabilities.json" <<'JSON'
+[ { "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+    "constraints": { "maxAmount": {"value": 50000, "unit": "EUR"}, "requiresApproval": true } },
+  { "action": "read:tickets", "resource": "https://support.acme.example/tickets/*",
+    "constraints": { "scope": "team_tickets" } } ]
+JSON
+"$VOUCH" credential issue --key "$WORK/org.key.json" --to "$AGENT" --capabilities "$WORK/capabilities.json" \
+  --agent "$WORK/agent.json" --principal urn:vouch:principal:p-7f3a --task ticket-4711 \
+  --purpose "refund a duplicate charge" > "$WORK/agent.vc.json"
+grep -E '"(id|issuer|validUntil|cryptosuite)"' "$WORK/agent.vc.json" | head -5
+
+say "3. The agent delegates a narrower right to the sub-agent, signed with its own key"
+cat > "$WORK/narrower.json" <<'JSON'
+[ { "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+    "constraints": { "maxAmount": {"value": 10000, "unit": "EUR"}, "requiresApproval": true } } ]
+JSON
+"$VOUCH" credential delegate --key "$WORK/agent.key.json" --parent "$WORK/agent.vc.json" --to "$SUB" \
+  --capabilities "$WORK/narrower.json" > "$WORK/sub.vc.json"
+grep -E '"(issuer|depth|parent)"' "$WORK/sub.vc.json"
+
+say "4. The sub-agent presents both over the partner's challenge; the partner verifies"
+CHALLENGE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+"$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
+  "$WORK/agent.vc.json" "$WORK/sub.vc.json" > "$WORK/vp.json"
+"$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" < "$WORK/vp.json"
+
+say "5. A tampered copy (maxAmount raised in the delegated credential) is rejected"
+sed 's/"value": 10000/"value": 90000/' "$WORK/sub.vc.json" > "$WORK/tampered.vc.json"
+"$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
+  "$WORK/agent.vc.json" "$WORK/tampered.vc.json" > "$WORK/vp-tampered.json"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" < "$WORK/vp-tampered.json"
+
+say "6. An escalated delegation: the CLI refuses to make it"
+cat > "$WORK/wider.json" <<'JSON'
+[ { "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+    "constraints": { "maxAmount": {"value": 90000, "unit": "EUR"} } } ]
+JSON
+if "$VOUCH" credential delegate --key "$WORK/agent.key.json" --parent "$WORK/agent.vc.json" --to "$SUB" \
+     --capabilities "$WORK/wider.json" > /dev/null; then
+  echo "demo: an escalated delegation was made" >&2; exit 1
 fi
-echo "demo: done"
+
+say "7. ...and when the agent forges one with its own key anyway, the verifier rejects it"
+python3 - "$WORK/sub.vc.json" > "$WORK/forged.unsigned.json" <<'PY'
+import json, sys
+vc = json.load(open(sys.argv[1]))
+del vc["proof"]
+vc["credentialSubject"]["capabilities"][0]["constraints"] = {"maxAmount": {"value": 90000, "unit": "EUR"}}
+print(json.dumps(vc))
+PY
+"$VOUCH" credential sign --key "$WORK/agent.key.json" < "$WORK/forged.unsigned.json" > "$WORK/forged.vc.json"
+"$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
+  "$WORK/agent.vc.json" "$WORK/forged.vc.json" > "$WORK/vp-forged.json"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" < "$WORK/vp-forged.json"
+
+say "8. A replayed presentation (another challenge) is rejected"
+expect_rejected "$VOUCH" presentation verify --challenge not-the-challenge --domain partner.example --trust "$ORG" < "$WORK/vp.json"
+
+echo
+echo "demo: every step behaved as expected"

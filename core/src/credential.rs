@@ -41,12 +41,12 @@ pub enum CredentialError {
     #[error("not an AgentCapabilityCredential: {0}")]
     Schema(String),
     /// A capability is malformed.
-    #[error("capability {index}: {source}")]
+    #[error("capability {index}: {cause}")]
     Capability {
         /// Its position in the list.
         index: usize,
         /// What is wrong with it.
-        source: CapabilityError,
+        cause: CapabilityError,
     },
 }
 
@@ -459,7 +459,7 @@ impl AgentCapabilityCredential {
             .enumerate()
             .map(|(index, value)| {
                 Capability::from_json(value)
-                    .map_err(|source| CredentialError::Capability { index, source })
+                    .map_err(|cause| CredentialError::Capability { index, cause })
             })
             .collect()
     }

@@ -9,9 +9,11 @@
 
 pub mod capability;
 pub mod credential;
+pub mod delegation;
 pub mod did;
 pub mod hash;
 pub mod key;
+pub mod presentation;
 pub mod proof;
 pub mod report;
 pub mod verify;

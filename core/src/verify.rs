@@ -62,6 +62,8 @@ pub struct Verifier<'a> {
     pub status: Option<&'a dyn StatusSource>,
     /// The deepest delegation chain accepted.
     pub max_depth: u32,
+    /// The agent definition digest the verifier expects, if it pins one.
+    pub expected_definition: Option<crate::credential::Multihash>,
 }
 
 impl<'a> Verifier<'a> {
@@ -74,6 +76,7 @@ impl<'a> Verifier<'a> {
             issuers: None,
             status: None,
             max_depth: DEFAULT_MAX_DEPTH,
+            expected_definition: None,
         }
     }
 }
@@ -173,6 +176,26 @@ pub fn verify_credential(raw: &Value, verifier: &Verifier<'_>) -> (Report, Optio
             Some(credential.valid_until),
         ),
     );
+
+    if let Some(expected) = &verifier.expected_definition {
+        let found = &credential.credential_subject.agent.definition_hash.digest;
+        report.record(
+            "definition",
+            subject,
+            if found == expected {
+                Ok(())
+            } else {
+                Err((
+                    Reason::DefinitionMismatch,
+                    format!(
+                        "definition {}, expected {}",
+                        found.as_str(),
+                        expected.as_str()
+                    ),
+                ))
+            },
+        );
+    }
 
     let mut capabilities = Vec::new();
     for (index, parsed) in credential.capabilities().into_iter().enumerate() {

@@ -1,5 +1,6 @@
 //! Integration tests of vouch-core: the published W3C vectors and end-to-end flows.
 
 mod common;
+mod flows;
 mod vectors_did_key;
 mod vectors_eddsa;

@@ -5,21 +5,30 @@
 //! input or arguments.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
-use vouch_core::credential::MAX_CREDENTIAL_BYTES;
+use vouch_core::capability::Action;
+use vouch_core::credential::{
+    AgentCapabilityCredential, AgentDescription, DefinitionHash, MAX_CREDENTIAL_BYTES, Multihash,
+    Task,
+};
+use vouch_core::delegation::{self, RootGrant};
 use vouch_core::did::document::Relationship;
 use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::did::{Did, key as did_key};
 use vouch_core::key::KeyPair;
 use vouch_core::proof::{self, Cryptosuite, ProofOptions};
 use vouch_core::report::Report;
-use vouch_core::verify::{self, Verifier};
+use vouch_core::verify::{self, TrustList, Verifier};
+
+/// The largest presentation read: its credentials and some room for the envelope.
+const MAX_PRESENTATION_BYTES: usize =
+    vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
 use vouch_wallet::keyfile;
 
 #[derive(Parser)]
@@ -41,9 +50,60 @@ enum Command {
     /// Verifiable credentials.
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Verifiable presentations.
+    #[command(subcommand)]
+    Presentation(PresentationCommand),
     /// DIDs.
     #[command(subcommand)]
     Did(DidCommand),
+}
+
+/// Options every verification takes.
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Verify as of this time (RFC 3339); now by default.
+    #[arg(long)]
+    now: Option<DateTime<Utc>>,
+    /// Trust this issuer DID for every action (repeatable); without it, trust is not checked and
+    /// the report says so.
+    #[arg(long = "trust", value_name = "DID")]
+    trust: Vec<Did>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum PresentationCommand {
+    /// Presents credentials, signed by the holder's key over a verifier's challenge and domain.
+    Create {
+        /// The holder's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The verifier's challenge.
+        #[arg(long)]
+        challenge: String,
+        /// The verifier's domain.
+        #[arg(long)]
+        domain: String,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// The credential files: the holder's, and their delegation parents.
+        #[arg(required = true)]
+        credentials: Vec<PathBuf>,
+    },
+    /// Verifies the presentation on stdin against a challenge and domain.
+    Verify {
+        /// The challenge the presentation must answer.
+        #[arg(long)]
+        challenge: String,
+        /// The domain it must be made for.
+        #[arg(long)]
+        domain: String,
+        #[command(flatten)]
+        verify: VerifyArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,12 +144,75 @@ enum CredentialCommand {
     },
     /// Verifies the credential on stdin.
     Verify {
-        /// Verify as of this time (RFC 3339); now by default.
+        #[command(flatten)]
+        verify: VerifyArgs,
+    },
+    /// Issues an AgentCapabilityCredential to an agent instance and prints it signed.
+    Issue {
+        /// The issuer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The agent instance's did:key.
+        #[arg(long)]
+        to: Did,
+        /// A JSON file with the list of capabilities.
+        #[arg(long)]
+        capabilities: PathBuf,
+        /// A JSON file describing the agent: name, version, owner, model, systemPrompt, tools,
+        /// configuration. Only their hashes enter the credential.
+        #[arg(long)]
+        agent: PathBuf,
+        /// The principal's pseudonym (`urn:vouch:principal:…`).
+        #[arg(long)]
+        principal: String,
+        /// The task id.
+        #[arg(long)]
+        task: String,
+        /// The task's purpose; only its hash enters the credential.
+        #[arg(long)]
+        purpose: String,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+        minutes: u32,
+        /// Renewals allowed.
+        #[arg(long, default_value_t = 4)]
+        max_renewals: u32,
+        /// Delegation depth allowed below the agent.
+        #[arg(long, default_value_t = vouch_core::credential::DEFAULT_MAX_DEPTH)]
+        max_depth: u32,
+        /// Pin to this audience (repeatable).
+        #[arg(long)]
+        audience: Vec<String>,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// Issue as of this time (RFC 3339); now by default.
         #[arg(long)]
         now: Option<DateTime<Utc>>,
-        /// Print the report as JSON.
+    },
+    /// Delegates a narrower credential to a sub-agent, signed by the holder's key.
+    Delegate {
+        /// The holder's key file: the subject of the parent credential.
         #[arg(long)]
-        json: bool,
+        key: PathBuf,
+        /// The credential held.
+        #[arg(long)]
+        parent: PathBuf,
+        /// The sub-agent's did:key.
+        #[arg(long)]
+        to: Did,
+        /// A JSON file with the delegated capabilities; each must be within the parent's.
+        #[arg(long)]
+        capabilities: PathBuf,
+        /// End of validity (RFC 3339); the parent's end by default.
+        #[arg(long)]
+        valid_until: Option<DateTime<Utc>>,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// Delegate as of this time (RFC 3339); now by default.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
     },
 }
 
@@ -119,6 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
     let result = match cli.command {
         Command::Key(command) => key(command),
         Command::Credential(command) => credential(command),
+        Command::Presentation(command) => presentation(command),
         Command::Did(command) => did(command),
     };
     result.map_err(Unusable)
@@ -159,13 +283,17 @@ fn read_stdin_json() -> Result<Value> {
 }
 
 fn read_json(reader: impl Read, name: &str) -> Result<Value> {
+    read_json_limited(reader, name, MAX_CREDENTIAL_BYTES)
+}
+
+fn read_json_limited(reader: impl Read, name: &str, limit: usize) -> Result<Value> {
     let mut text = String::new();
     reader
-        .take(MAX_CREDENTIAL_BYTES as u64 + 1)
+        .take(limit as u64 + 1)
         .read_to_string(&mut text)
         .with_context(|| format!("reading {name}"))?;
-    if text.len() > MAX_CREDENTIAL_BYTES {
-        bail!("{name} is larger than {MAX_CREDENTIAL_BYTES} bytes");
+    if text.len() > limit {
+        bail!("{name} is larger than {limit} bytes");
     }
     serde_json::from_str(&text).with_context(|| format!("{name} is not JSON"))
 }
@@ -190,15 +318,192 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             print_json(&proof::sign(&unsigned, &options, &pair)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        CredentialCommand::Verify { now, json } => {
+        CredentialCommand::Verify { verify: args } => {
             let credential = read_stdin_json()?;
-            let verifier = Verifier::new(&DidKeyResolver, now.unwrap_or_else(Utc::now));
+            let trust = trust_list(&args.trust);
+            let verifier = verifier(&args, &trust);
             let report = if verify::is_agent_credential(&credential) {
                 verify::verify_credential(&credential, &verifier).0
             } else {
                 verify::verify_generic_credential(&credential, &verifier)
             };
-            print_report(&report, json)
+            print_report(&report, args.json)
+        }
+        CredentialCommand::Issue {
+            key,
+            to,
+            capabilities,
+            agent,
+            principal,
+            task,
+            purpose,
+            minutes,
+            max_renewals,
+            max_depth,
+            audience,
+            suite,
+            now,
+        } => {
+            let pair = keyfile::read(&key)?;
+            let now = now.unwrap_or_else(Utc::now);
+            let lifetime = Duration::minutes(minutes.into());
+            let credential = RootGrant {
+                issuer: did_key::did_of(&pair.public()),
+                subject: to,
+                agent: read_agent(&agent)?,
+                principal,
+                task: Task {
+                    id: task,
+                    purpose_hash: Multihash::of(purpose.as_bytes()),
+                },
+                capabilities: read_capabilities(&capabilities)?,
+                audience,
+                valid_from: now,
+                lifetime,
+                max_renewals,
+                not_after: now + lifetime * (max_renewals as i32 + 1),
+                max_depth,
+                status: Vec::new(),
+            }
+            .build()?;
+            let vm = did_key::verification_method_of(&pair.public());
+            print_json(&delegation::sign_credential(
+                &credential,
+                &pair,
+                vm,
+                suite,
+                now,
+            )?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CredentialCommand::Delegate {
+            key,
+            parent,
+            to,
+            capabilities,
+            valid_until,
+            suite,
+            now,
+        } => {
+            let pair = keyfile::read(&key)?;
+            let now = now.unwrap_or_else(Utc::now);
+            let parent = AgentCapabilityCredential::from_json(&read_json_file(&parent)?)?;
+            let holder = did_key::did_of(&pair.public());
+            if parent.credential_subject.id != holder {
+                bail!(
+                    "{holder} does not hold the parent credential; its holder is {}",
+                    parent.credential_subject.id
+                );
+            }
+            let valid_until = valid_until.unwrap_or(parent.valid_until);
+            let child = delegation::delegate(
+                &parent,
+                to,
+                read_capabilities(&capabilities)?,
+                valid_until,
+                now,
+            )?;
+            let vm = did_key::verification_method_of(&pair.public());
+            print_json(&delegation::sign_credential(&child, &pair, vm, suite, now)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read_json_file(path: &Path) -> Result<Value> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    read_json(file, &path.display().to_string())
+}
+
+fn read_capabilities(path: &Path) -> Result<Vec<Value>> {
+    match read_json_file(path)? {
+        Value::Array(list) => Ok(list),
+        _ => bail!("{}: expected a JSON list of capabilities", path.display()),
+    }
+}
+
+/// The agent description file: the definition's parts, of which only hashes are kept.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AgentFile {
+    name: String,
+    version: String,
+    owner: String,
+    model: String,
+    system_prompt: String,
+    tools: Value,
+    configuration: Value,
+}
+
+fn read_agent(path: &Path) -> Result<AgentDescription> {
+    let file: AgentFile = serde_json::from_value(read_json_file(path)?)
+        .with_context(|| format!("{}: not an agent description", path.display()))?;
+    Ok(AgentDescription {
+        name: file.name,
+        version: file.version,
+        owner: file.owner,
+        definition_hash: DefinitionHash::compute(
+            &file.model,
+            &file.system_prompt,
+            &file.tools,
+            &file.configuration,
+        )?,
+    })
+}
+
+fn trust_list(dids: &[Did]) -> TrustList {
+    let everything = Action::parse("*").expect("`*` is a valid action pattern");
+    TrustList(
+        dids.iter()
+            .map(|d| (d.clone(), everything.clone()))
+            .collect(),
+    )
+}
+
+fn verifier<'a>(args: &VerifyArgs, trust: &'a TrustList) -> Verifier<'a> {
+    let mut verifier = Verifier::new(&DidKeyResolver, args.now.unwrap_or_else(Utc::now));
+    if !args.trust.is_empty() {
+        verifier.issuers = Some(trust);
+    }
+    verifier
+}
+
+fn presentation(command: PresentationCommand) -> Result<ExitCode> {
+    match command {
+        PresentationCommand::Create {
+            key,
+            challenge,
+            domain,
+            suite,
+            credentials,
+        } => {
+            let pair = keyfile::read(&key)?;
+            let credentials = credentials
+                .iter()
+                .map(|path| read_json_file(path))
+                .collect::<Result<Vec<_>>>()?;
+            let vp = vouch_core::presentation::create(
+                &pair,
+                credentials,
+                &challenge,
+                &domain,
+                suite,
+                Utc::now(),
+            )?;
+            print_json(&vp)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PresentationCommand::Verify {
+            challenge,
+            domain,
+            verify: args,
+        } => {
+            let vp = read_json_limited(std::io::stdin().lock(), "stdin", MAX_PRESENTATION_BYTES)?;
+            let trust = trust_list(&args.trust);
+            let verifier = verifier(&args, &trust);
+            let verified =
+                vouch_core::presentation::verify_presentation(&vp, &challenge, &domain, &verifier);
+            print_report(&verified.report, args.json)
         }
     }
 }

@@ -1,0 +1,528 @@
+//! Issue, delegate, present and verify, and every way that must fail, with its reason code.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use vouch_core::credential::{
+    AgentCapabilityCredential, AgentDescription, DefinitionHash, Multihash, StatusEntry,
+};
+use vouch_core::delegation::{self, DelegationError};
+use vouch_core::did::key::{did_of, verification_method_of};
+use vouch_core::did::resolve::DidKeyResolver;
+use vouch_core::key::KeyPair;
+use vouch_core::presentation;
+use vouch_core::proof::Cryptosuite;
+use vouch_core::report::{Outcome, Reason};
+use vouch_core::verify::{self, EntryStatus, StatusSource, TrustList, Verifier};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+struct World {
+    org: KeyPair,
+    agent: KeyPair,
+    sub: KeyPair,
+    root: AgentCapabilityCredential,
+    root_signed: Value,
+}
+
+fn root_credential(
+    org: &KeyPair,
+    agent: &KeyPair,
+    capabilities: Vec<Value>,
+) -> AgentCapabilityCredential {
+    delegation::RootGrant {
+        issuer: did_of(&org.public()),
+        subject: did_of(&agent.public()),
+        agent: AgentDescription {
+            name: "support-bot".into(),
+            version: "1.4.2".into(),
+            definition_hash: DefinitionHash::compute(
+                "model-x-2026-10",
+                "You are a support agent.",
+                &json!([{"name": "refund", "schema": {}}]),
+                &json!({"temperature": 0}),
+            )
+            .expect("hashes"),
+            owner: "alice@acme.example".into(),
+        },
+        principal: "urn:vouch:principal:p-7f3a".into(),
+        task: vouch_core::credential::Task {
+            id: "ticket-4711".into(),
+            purpose_hash: Multihash::of(b"refund a duplicate charge"),
+        },
+        capabilities,
+        audience: Vec::new(),
+        valid_from: now(),
+        lifetime: Duration::minutes(15),
+        max_renewals: 4,
+        not_after: now() + Duration::hours(2),
+        max_depth: 5,
+        status: vec![StatusEntry {
+            id: "https://node.acme.example/status/1#42".into(),
+            type_: "BitstringStatusListEntry".into(),
+            status_purpose: "revocation".into(),
+            status_list_index: "42".into(),
+            status_list_credential: "https://node.acme.example/status/1".into(),
+        }],
+    }
+    .build()
+    .expect("a well-formed root credential")
+}
+
+fn refund_capability(max: u64) -> Value {
+    json!({"action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+           "constraints": {"maxAmount": {"value": max, "unit": "EUR"}}})
+}
+
+fn world(suite: Cryptosuite) -> World {
+    let (org, agent, sub) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let root = root_credential(&org, &agent, vec![refund_capability(5000)]);
+    let root_signed = delegation::sign_credential(
+        &root,
+        &org,
+        verification_method_of(&org.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    World {
+        org,
+        agent,
+        sub,
+        root,
+        root_signed,
+    }
+}
+
+fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite) -> Value {
+    let child = delegation::delegate(
+        &w.root,
+        did_of(&w.sub.public()),
+        capabilities,
+        now() + Duration::minutes(10),
+        now(),
+    )
+    .expect("delegates");
+    delegation::sign_credential(
+        &child,
+        &w.agent,
+        verification_method_of(&w.agent.public()),
+        suite,
+        now(),
+    )
+    .expect("signs")
+}
+
+fn reasons(report: &vouch_core::report::Report) -> Vec<Reason> {
+    report.reasons()
+}
+
+#[test]
+fn issue_delegate_present_verify_in_both_suites() {
+    for suite in [Cryptosuite::EddsaJcs2022, Cryptosuite::EddsaRdfc2022] {
+        let w = world(suite);
+        let verifier = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+        let (report, _) = verify::verify_credential(&w.root_signed, &verifier);
+        assert!(report.verified, "{suite}: {report:?}");
+
+        let child = delegated(&w, vec![refund_capability(100)], suite);
+        let vp = presentation::create(
+            &w.sub,
+            vec![w.root_signed.clone(), child],
+            "c-123",
+            "partner.example",
+            suite,
+            now(),
+        )
+        .expect("presents");
+        let verified =
+            presentation::verify_presentation(&vp, "c-123", "partner.example", &verifier);
+        assert!(verified.report.verified, "{suite}: {:#?}", verified.report);
+        assert_eq!(verified.chains.len(), 1);
+        assert_eq!(verified.chains[0].credentials.len(), 2);
+        // The request is checked along the whole chain.
+        let request = vouch_core::capability::Request::from_json(&json!({
+            "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/r1",
+            "arguments": {"amount": {"value": 100, "unit": "EUR"}}})).expect("request");
+        let chain = verified.chains[0].capabilities.iter().map(Vec::as_slice);
+        assert_eq!(request.permitted_by_chain(chain, now()), Ok(()));
+        let over = vouch_core::capability::Request::from_json(&json!({
+            "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/r1",
+            "arguments": {"amount": {"value": 101, "unit": "EUR"}}})).expect("request");
+        let chain = verified.chains[0].capabilities.iter().map(Vec::as_slice);
+        assert!(over.permitted_by_chain(chain, now()).is_err());
+    }
+}
+
+#[test]
+fn every_reason_code_is_reachable() {
+    let suite = Cryptosuite::EddsaJcs2022;
+    let w = world(suite);
+    let at = now() + Duration::minutes(1);
+    let verifier = Verifier::new(&DidKeyResolver, at);
+
+    // malformed
+    let mut broken = w.root_signed.clone();
+    broken["credentialSubject"]["principal"] = json!("alice");
+    assert_eq!(
+        reasons(&verify::verify_credential(&broken, &verifier).0),
+        [Reason::Malformed]
+    );
+
+    // invalid_proof: tampered
+    let mut tampered = w.root_signed.clone();
+    tampered["credentialSubject"]["capabilities"][0]["constraints"]["maxAmount"]["value"] =
+        json!(9_000_000);
+    assert!(
+        reasons(&verify::verify_credential(&tampered, &verifier).0).contains(&Reason::InvalidProof)
+    );
+
+    // invalid_proof: signed by someone other than the issuer
+    let impostor = KeyPair::generate();
+    let forged = delegation::sign_credential(
+        &w.root,
+        &impostor,
+        verification_method_of(&impostor.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    assert!(
+        reasons(&verify::verify_credential(&forged, &verifier).0).contains(&Reason::InvalidProof)
+    );
+
+    // expired / not_yet_valid
+    let late = Verifier::new(&DidKeyResolver, now() + Duration::minutes(15));
+    assert!(
+        reasons(&verify::verify_credential(&w.root_signed, &late).0).contains(&Reason::Expired)
+    );
+    let early = Verifier::new(&DidKeyResolver, now() - Duration::minutes(5));
+    assert!(
+        reasons(&verify::verify_credential(&w.root_signed, &early).0)
+            .contains(&Reason::NotYetValid)
+    );
+
+    // untrusted_issuer
+    let trust = TrustList(vec![(
+        did_of(&w.org.public()),
+        vouch_core::capability::Action::parse("read:*").expect("action"),
+    )]);
+    let mut strict = Verifier::new(&DidKeyResolver, at);
+    strict.issuers = Some(&trust);
+    assert!(
+        reasons(&verify::verify_credential(&w.root_signed, &strict).0)
+            .contains(&Reason::UntrustedIssuer)
+    );
+
+    // revoked / suspended / status_unknown
+    struct Fixed(Result<EntryStatus, String>);
+    impl StatusSource for Fixed {
+        fn status(&self, _: &StatusEntry) -> Result<EntryStatus, String> {
+            self.0.clone()
+        }
+    }
+    for (answer, reason) in [
+        (Ok(EntryStatus::Set), Reason::Revoked),
+        (Err("list unavailable".to_owned()), Reason::StatusUnknown),
+    ] {
+        let source = Fixed(answer);
+        let mut with_status = Verifier::new(&DidKeyResolver, at);
+        with_status.status = Some(&source);
+        assert!(
+            reasons(&verify::verify_credential(&w.root_signed, &with_status).0).contains(&reason)
+        );
+    }
+    let mut suspended = w.root.clone();
+    suspended.credential_status[0].status_purpose = "suspension".into();
+    let suspended = delegation::sign_credential(
+        &suspended,
+        &w.org,
+        verification_method_of(&w.org.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    let source = Fixed(Ok(EntryStatus::Set));
+    let mut with_status = Verifier::new(&DidKeyResolver, at);
+    with_status.status = Some(&source);
+    assert!(
+        reasons(&verify::verify_credential(&suspended, &with_status).0)
+            .contains(&Reason::Suspended)
+    );
+
+    // unknown_constraint
+    let odd = root_credential(
+        &w.org,
+        &w.agent,
+        vec![json!({"action": "read:x", "resource": "https://h/x", "constraints": {"tokens": 3}})],
+    );
+    let odd = delegation::sign_credential(
+        &odd,
+        &w.org,
+        verification_method_of(&w.org.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    assert_eq!(
+        reasons(&verify::verify_credential(&odd, &verifier).0),
+        [Reason::UnknownConstraint]
+    );
+
+    // replayed, domain_mismatch, not_holder, broken_chain, scope_exceeds_parent
+    let child = delegated(&w, vec![refund_capability(100)], suite);
+    let vp = presentation::create(
+        &w.sub,
+        vec![w.root_signed.clone(), child.clone()],
+        "c-1",
+        "partner.example",
+        suite,
+        now(),
+    )
+    .expect("presents");
+    let check = |vp: &Value, challenge: &str, domain: &str| {
+        reasons(&presentation::verify_presentation(vp, challenge, domain, &verifier).report)
+    };
+    assert_eq!(check(&vp, "c-2", "partner.example"), [Reason::Replayed]);
+    assert_eq!(check(&vp, "c-1", "evil.example"), [Reason::DomainMismatch]);
+    let stolen = presentation::create(
+        &impostor,
+        vec![w.root_signed.clone(), child.clone()],
+        "c-1",
+        "partner.example",
+        suite,
+        now(),
+    )
+    .expect("presents");
+    assert_eq!(
+        check(&stolen, "c-1", "partner.example"),
+        [Reason::NotHolder]
+    );
+    let orphan = presentation::create(
+        &w.sub,
+        vec![child.clone()],
+        "c-1",
+        "partner.example",
+        suite,
+        now(),
+    )
+    .expect("presents");
+    assert_eq!(
+        check(&orphan, "c-1", "partner.example"),
+        [Reason::BrokenChain]
+    );
+
+    // An escalated delegation, signed by the real holder's key, bypassing `delegate`'s check.
+    let mut escalated: Value = child.clone();
+    escalated.as_object_mut().expect("object").remove("proof");
+    escalated["credentialSubject"]["capabilities"] = json!([refund_capability(50_000)]);
+    let escalated = AgentCapabilityCredential::from_json(&escalated).expect("well-formed");
+    let escalated = delegation::sign_credential(
+        &escalated,
+        &w.agent,
+        verification_method_of(&w.agent.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    let vp = presentation::create(
+        &w.sub,
+        vec![w.root_signed.clone(), escalated],
+        "c-1",
+        "partner.example",
+        suite,
+        now(),
+    )
+    .expect("presents");
+    assert_eq!(
+        check(&vp, "c-1", "partner.example"),
+        [Reason::ScopeExceedsParent]
+    );
+
+    // audience_mismatch
+    let mut pinned = w.root.clone();
+    pinned.credential_subject.audience = vec!["bank.example".into()];
+    let pinned = delegation::sign_credential(
+        &pinned,
+        &w.org,
+        verification_method_of(&w.org.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    let vp = presentation::create(
+        &w.agent,
+        vec![pinned],
+        "c-1",
+        "partner.example",
+        suite,
+        now(),
+    )
+    .expect("presents");
+    assert_eq!(
+        check(&vp, "c-1", "partner.example"),
+        [Reason::AudienceMismatch]
+    );
+
+    // unresolvable_did: a verification method of a method we cannot resolve
+    let mut unresolvable = w.root_signed.clone();
+    unresolvable["proof"]["verificationMethod"] = json!("did:web:acme.example#key-1");
+    assert!(
+        reasons(&verify::verify_credential(&unresolvable, &verifier).0)
+            .contains(&Reason::UnresolvableDid)
+    );
+
+    // definition_mismatch
+    let mut pinned_definition = Verifier::new(&DidKeyResolver, at);
+    pinned_definition.expected_definition = Some(Multihash::of(b"another agent"));
+    assert_eq!(
+        reasons(&verify::verify_credential(&w.root_signed, &pinned_definition).0),
+        [Reason::DefinitionMismatch]
+    );
+
+    // The trust check, when skipped, is visible as skipped.
+    let (report, _) = verify::verify_credential(&w.root_signed, &verifier);
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.check == "issuer_trust" && c.outcome == Outcome::Skipped)
+    );
+}
+
+#[test]
+fn delegation_refuses_escalation_depth_and_lifetime() {
+    let w = world(Cryptosuite::EddsaJcs2022);
+    let to = did_of(&w.sub.public());
+    let escalate = delegation::delegate(
+        &w.root,
+        to.clone(),
+        vec![refund_capability(5001)],
+        now() + Duration::minutes(5),
+        now(),
+    );
+    assert!(matches!(escalate, Err(DelegationError::Escalation { .. })));
+    let outlive = delegation::delegate(
+        &w.root,
+        to.clone(),
+        vec![refund_capability(1)],
+        now() + Duration::hours(1),
+        now(),
+    );
+    assert!(matches!(outlive, Err(DelegationError::OutlivesParent(_))));
+    let mut shallow = w.root.clone();
+    shallow.credential_subject.delegation.max_depth = 0;
+    let deep = delegation::delegate(
+        &shallow,
+        to,
+        vec![refund_capability(1)],
+        now() + Duration::minutes(5),
+        now(),
+    );
+    assert!(matches!(deep, Err(DelegationError::TooDeep { .. })));
+}
+
+#[test]
+fn depth_exceeded_and_renewal_rules() {
+    let suite = Cryptosuite::EddsaJcs2022;
+    let w = world(suite);
+    let verifier = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+    // A chain of 3 verifies under the default cap and fails under a cap of 1.
+    let child = delegation::delegate(
+        &w.root,
+        did_of(&w.sub.public()),
+        vec![refund_capability(100)],
+        now() + Duration::minutes(10),
+        now(),
+    )
+    .expect("delegates");
+    let child_signed = delegation::sign_credential(
+        &child,
+        &w.agent,
+        verification_method_of(&w.agent.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    let third = KeyPair::generate();
+    let grandchild = delegation::delegate(
+        &child,
+        did_of(&third.public()),
+        vec![refund_capability(10)],
+        now() + Duration::minutes(5),
+        now(),
+    )
+    .expect("delegates");
+    let grandchild = delegation::sign_credential(
+        &grandchild,
+        &w.sub,
+        verification_method_of(&w.sub.public()),
+        suite,
+        now(),
+    )
+    .expect("signs");
+    let vp = presentation::create(
+        &third,
+        vec![w.root_signed.clone(), child_signed, grandchild],
+        "c",
+        "d",
+        suite,
+        now(),
+    )
+    .expect("presents");
+    assert!(
+        presentation::verify_presentation(&vp, "c", "d", &verifier)
+            .report
+            .verified
+    );
+    let mut capped = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+    capped.max_depth = 1;
+    assert!(
+        presentation::verify_presentation(&vp, "c", "d", &capped)
+            .report
+            .reasons()
+            .contains(&Reason::DepthExceeded)
+    );
+
+    // Renewal: allowed to maxCount, then refused; changed subjects are refused.
+    let mut previous = w.root.clone();
+    for _ in 0..4 {
+        let next = delegation::renew(
+            &previous,
+            now() + Duration::minutes(10),
+            Duration::minutes(15),
+        )
+        .expect("renews");
+        assert_eq!(delegation::check_renewal(&w.root, &previous, &next), Ok(()));
+        previous = next;
+    }
+    assert!(delegation::renew(&previous, now(), Duration::minutes(15)).is_err());
+    let mut next = delegation::renew(&w.root, now(), Duration::minutes(15)).expect("renews");
+    next.credential_subject.id = did_of(&KeyPair::generate().public());
+    assert_eq!(
+        delegation::check_renewal(&w.root, &w.root, &next).map_err(|e| e.0),
+        Err(Reason::RenewalInvalid)
+    );
+    let mut wider = delegation::renew(&w.root, now(), Duration::minutes(15)).expect("renews");
+    wider.credential_subject.capabilities = vec![refund_capability(6000)];
+    assert_eq!(
+        delegation::check_renewal(&w.root, &w.root, &wider).map_err(|e| e.0),
+        Err(Reason::ScopeExceedsParent)
+    );
+}
+
+#[test]
+fn definition_hash_must_be_consistent() {
+    let w = world(Cryptosuite::EddsaJcs2022);
+    let mut json = w.root.to_json();
+    json["credentialSubject"]["agent"]["definitionHash"]["model"] =
+        json!(Multihash::of(b"other model").as_str());
+    assert!(AgentCapabilityCredential::from_json(&json).is_err());
+}
