@@ -84,14 +84,7 @@ fn world(suite: Cryptosuite) -> World {
         KeyPair::generate(),
     );
     let root = root_credential(&org, &agent, vec![refund_capability(5000)]);
-    let root_signed = delegation::sign_credential(
-        &root,
-        &org,
-        verification_method_of(&org.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
+    let root_signed = sign_as(&root, &org, suite);
     World {
         org,
         agent,
@@ -110,14 +103,24 @@ fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite) -> Value {
         now(),
     )
     .expect("delegates");
+    sign_as(&child, &w.agent, suite)
+}
+
+fn sign_as(credential: &AgentCapabilityCredential, key: &KeyPair, suite: Cryptosuite) -> Value {
     delegation::sign_credential(
-        &child,
-        &w.agent,
-        verification_method_of(&w.agent.public()),
+        credential,
+        key,
+        verification_method_of(&key.public()),
         suite,
         now(),
     )
     .expect("signs")
+}
+
+/// A presentation over the challenge `c-1` for `partner.example`.
+fn present(holder: &KeyPair, credentials: Vec<Value>, suite: Cryptosuite) -> Value {
+    presentation::create(holder, credentials, "c-1", "partner.example", suite, now())
+        .expect("presents")
 }
 
 fn reasons(report: &vouch_core::report::Report) -> Vec<Reason> {
@@ -186,14 +189,7 @@ fn every_reason_code_is_reachable() {
 
     // invalid_proof: signed by someone other than the issuer
     let impostor = KeyPair::generate();
-    let forged = delegation::sign_credential(
-        &w.root,
-        &impostor,
-        verification_method_of(&impostor.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
+    let forged = sign_as(&w.root, &impostor, suite);
     assert!(
         reasons(&verify::verify_credential(&forged, &verifier).0).contains(&Reason::InvalidProof)
     );
@@ -241,14 +237,7 @@ fn every_reason_code_is_reachable() {
     }
     let mut suspended = w.root.clone();
     suspended.credential_status[0].status_purpose = "suspension".into();
-    let suspended = delegation::sign_credential(
-        &suspended,
-        &w.org,
-        verification_method_of(&w.org.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
+    let suspended = sign_as(&suspended, &w.org, suite);
     let source = Fixed(Ok(EntryStatus::Set));
     let mut with_status = Verifier::new(&DidKeyResolver, at);
     with_status.status = Some(&source);
@@ -263,14 +252,7 @@ fn every_reason_code_is_reachable() {
         &w.agent,
         vec![json!({"action": "read:x", "resource": "https://h/x", "constraints": {"tokens": 3}})],
     );
-    let odd = delegation::sign_credential(
-        &odd,
-        &w.org,
-        verification_method_of(&w.org.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
+    let odd = sign_as(&odd, &w.org, suite);
     assert_eq!(
         reasons(&verify::verify_credential(&odd, &verifier).0),
         [Reason::UnknownConstraint]
@@ -278,42 +260,18 @@ fn every_reason_code_is_reachable() {
 
     // replayed, domain_mismatch, not_holder, broken_chain, scope_exceeds_parent
     let child = delegated(&w, vec![refund_capability(100)], suite);
-    let vp = presentation::create(
-        &w.sub,
-        vec![w.root_signed.clone(), child.clone()],
-        "c-1",
-        "partner.example",
-        suite,
-        now(),
-    )
-    .expect("presents");
+    let vp = present(&w.sub, vec![w.root_signed.clone(), child.clone()], suite);
     let check = |vp: &Value, challenge: &str, domain: &str| {
         reasons(&presentation::verify_presentation(vp, challenge, domain, &verifier).report)
     };
     assert_eq!(check(&vp, "c-2", "partner.example"), [Reason::Replayed]);
     assert_eq!(check(&vp, "c-1", "evil.example"), [Reason::DomainMismatch]);
-    let stolen = presentation::create(
-        &impostor,
-        vec![w.root_signed.clone(), child.clone()],
-        "c-1",
-        "partner.example",
-        suite,
-        now(),
-    )
-    .expect("presents");
+    let stolen = present(&impostor, vec![w.root_signed.clone(), child.clone()], suite);
     assert_eq!(
         check(&stolen, "c-1", "partner.example"),
         [Reason::NotHolder]
     );
-    let orphan = presentation::create(
-        &w.sub,
-        vec![child.clone()],
-        "c-1",
-        "partner.example",
-        suite,
-        now(),
-    )
-    .expect("presents");
+    let orphan = present(&w.sub, vec![child.clone()], suite);
     assert_eq!(
         check(&orphan, "c-1", "partner.example"),
         [Reason::BrokenChain]
@@ -324,23 +282,8 @@ fn every_reason_code_is_reachable() {
     escalated.as_object_mut().expect("object").remove("proof");
     escalated["credentialSubject"]["capabilities"] = json!([refund_capability(50_000)]);
     let escalated = AgentCapabilityCredential::from_json(&escalated).expect("well-formed");
-    let escalated = delegation::sign_credential(
-        &escalated,
-        &w.agent,
-        verification_method_of(&w.agent.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
-    let vp = presentation::create(
-        &w.sub,
-        vec![w.root_signed.clone(), escalated],
-        "c-1",
-        "partner.example",
-        suite,
-        now(),
-    )
-    .expect("presents");
+    let escalated = sign_as(&escalated, &w.agent, suite);
+    let vp = present(&w.sub, vec![w.root_signed.clone(), escalated], suite);
     assert_eq!(
         check(&vp, "c-1", "partner.example"),
         [Reason::ScopeExceedsParent]
@@ -349,23 +292,8 @@ fn every_reason_code_is_reachable() {
     // audience_mismatch
     let mut pinned = w.root.clone();
     pinned.credential_subject.audience = vec!["bank.example".into()];
-    let pinned = delegation::sign_credential(
-        &pinned,
-        &w.org,
-        verification_method_of(&w.org.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
-    let vp = presentation::create(
-        &w.agent,
-        vec![pinned],
-        "c-1",
-        "partner.example",
-        suite,
-        now(),
-    )
-    .expect("presents");
+    let pinned = sign_as(&pinned, &w.org, suite);
+    let vp = present(&w.agent, vec![pinned], suite);
     assert_eq!(
         check(&vp, "c-1", "partner.example"),
         [Reason::AudienceMismatch]
@@ -443,14 +371,7 @@ fn depth_exceeded_and_renewal_rules() {
         now(),
     )
     .expect("delegates");
-    let child_signed = delegation::sign_credential(
-        &child,
-        &w.agent,
-        verification_method_of(&w.agent.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
+    let child_signed = sign_as(&child, &w.agent, suite);
     let third = KeyPair::generate();
     let grandchild = delegation::delegate(
         &child,
@@ -460,14 +381,7 @@ fn depth_exceeded_and_renewal_rules() {
         now(),
     )
     .expect("delegates");
-    let grandchild = delegation::sign_credential(
-        &grandchild,
-        &w.sub,
-        verification_method_of(&w.sub.public()),
-        suite,
-        now(),
-    )
-    .expect("signs");
+    let grandchild = sign_as(&grandchild, &w.sub, suite);
     let vp = presentation::create(
         &third,
         vec![w.root_signed.clone(), child_signed, grandchild],
