@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: an end-to-end run of the `vouch` CLI in a temporary folder. An org issues its agent
+# The main job: an end-to-end run of the `vouch` CLI in a temporary folder. An org creates its
+# did:vouch and issues its agent
 # a capability credential; the agent delegates a narrower one to a sub-agent; the sub-agent presents
 # both to a partner's verifier over a challenge; then a tampered copy and an escalated delegation
 # are shown rejected, with their reasons.
@@ -17,11 +18,16 @@ expect_rejected() { # runs a verification that must fail with exit code 1
   [ "$code" -eq 1 ] || { echo "demo: expected a rejection (exit 1), got exit $code" >&2; exit 1; }
 }
 
-say "1. Keys: the org (issuer), its agent, and a sub-agent"
-ORG=$("$VOUCH" key generate --out "$WORK/org.key.json")
+say "1. Keys, and the org's did:vouch (its update keys pre-rotated: only the next key's hash is published)"
+"$VOUCH" key generate --out "$WORK/org.key.json" > /dev/null
+"$VOUCH" key generate --out "$WORK/org-update-1.key.json" > /dev/null
+"$VOUCH" key generate --out "$WORK/org-update-2.key.json" > /dev/null
+ORG=$("$VOUCH" did create --key "$WORK/org.key.json" --update-key "$WORK/org-update-1.key.json" \
+  --next-update-key "$WORK/org-update-2.key.json" --log "$WORK/org.did.jsonl" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["did"])')
 AGENT=$("$VOUCH" key generate --out "$WORK/agent.key.json")
 SUB=$("$VOUCH" key generate --out "$WORK/sub.key.json")
 printf 'org       %s\nagent     %s\nsub-agent %s\n' "$ORG" "$AGENT" "$SUB"
+"$VOUCH" did resolve "$ORG" --log "$WORK/org.did.jsonl" | grep -E '"(versionId|created|publicKeyMultibase)"'
 
 say "2. The org issues the agent a 15-minute capability credential (eddsa-rdfc-2022)"
 cat > "$WORK/agent.json" <<'JSON'
@@ -35,7 +41,7 @@ cat > "$WORK/capabilities.json" <<'JSON'
   { "action": "read:tickets", "resource": "https://support.acme.example/tickets/*",
     "constraints": { "scope": "team_tickets" } } ]
 JSON
-"$VOUCH" credential issue --key "$WORK/org.key.json" --to "$AGENT" --capabilities "$WORK/capabilities.json" \
+"$VOUCH" credential issue --key "$WORK/org.key.json" --issuer-log "$WORK/org.did.jsonl" --to "$AGENT" --capabilities "$WORK/capabilities.json" \
   --agent "$WORK/agent.json" --principal urn:vouch:principal:p-7f3a --task ticket-4711 \
   --purpose "refund a duplicate charge" > "$WORK/agent.vc.json"
 grep -E '"(id|issuer|validUntil|cryptosuite)"' "$WORK/agent.vc.json" | head -5
@@ -53,13 +59,13 @@ say "4. The sub-agent presents both over the partner's challenge; the partner ve
 CHALLENGE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
   "$WORK/agent.vc.json" "$WORK/sub.vc.json" > "$WORK/vp.json"
-"$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" < "$WORK/vp.json"
+"$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
 
 say "5. A tampered copy (maxAmount raised in the delegated credential) is rejected"
 sed 's/"value": 10000/"value": 90000/' "$WORK/sub.vc.json" > "$WORK/tampered.vc.json"
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
   "$WORK/agent.vc.json" "$WORK/tampered.vc.json" > "$WORK/vp-tampered.json"
-expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" < "$WORK/vp-tampered.json"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp-tampered.json"
 
 say "6. An escalated delegation: the CLI refuses to make it"
 cat > "$WORK/wider.json" <<'JSON'
@@ -82,10 +88,17 @@ PY
 "$VOUCH" credential sign --key "$WORK/agent.key.json" < "$WORK/forged.unsigned.json" > "$WORK/forged.vc.json"
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
   "$WORK/agent.vc.json" "$WORK/forged.vc.json" > "$WORK/vp-forged.json"
-expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" < "$WORK/vp-forged.json"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp-forged.json"
 
 say "8. A replayed presentation (another challenge) is rejected"
-expect_rejected "$VOUCH" presentation verify --challenge not-the-challenge --domain partner.example --trust "$ORG" < "$WORK/vp.json"
+expect_rejected "$VOUCH" presentation verify --challenge not-the-challenge --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+
+say "9. The org rotates its issuing key (signed by the committed update key): credentials signed with the old key stop verifying"
+"$VOUCH" key generate --out "$WORK/org-2.key.json" > /dev/null
+"$VOUCH" key generate --out "$WORK/org-update-3.key.json" > /dev/null
+"$VOUCH" did update --key "$WORK/org-2.key.json" --update-key "$WORK/org-update-2.key.json" \
+  --next-update-key "$WORK/org-update-3.key.json" --log "$WORK/org.did.jsonl"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
 
 echo
 echo "demo: every step behaved as expected"

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::capability::{Capability, CapabilityError};
 use crate::did::Did;
-use crate::hash;
+pub use crate::hash::Multihash;
 
 /// The credential's `@context`.
 pub const CONTEXTS: [&str; 2] = [
@@ -127,34 +127,6 @@ pub mod timestamp {
     }
 }
 
-/// A `zQm…` SHA-256 multihash.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Multihash(String);
-
-impl Multihash {
-    /// The hash of some bytes.
-    pub fn of(bytes: &[u8]) -> Self {
-        Self(hash::multihash(bytes))
-    }
-
-    /// The hash as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Multihash {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if !hash::is_multihash(&s) {
-            return Err(serde::de::Error::custom(
-                "expected a zQm… SHA-256 multihash",
-            ));
-        }
-        Ok(Self(s))
-    }
-}
-
 /// The definition hash of an agent: each part hashed separately, then a digest over the four
 /// hashes. Raw prompts and manifests never appear in a credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +175,7 @@ impl DefinitionHash {
         let parts = serde_json::json!({
             "model": model, "systemPrompt": system_prompt, "tools": tools, "configuration": configuration
         });
-        Ok(Multihash(hash::multihash_jcs(&parts)?))
+        Multihash::of_jcs(&parts)
     }
 
     /// Whether `digest` is the digest of the four part hashes.

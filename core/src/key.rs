@@ -125,6 +125,21 @@ impl PublicKey {
     }
 }
 
+/// A public key is written as its Multikey; base58btc has one spelling per byte string, so reading
+/// and writing round-trips exactly.
+impl Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_multibase())
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::from_multibase(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// An X25519 public key, derived from an Ed25519 key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct X25519PublicKey(pub [u8; 32]);

@@ -1,5 +1,6 @@
 //! # vouch-wallet
 //!
-//! The agent side of Vouch: key files, credential signing and delegation, presentations, and the
+//! The agent side of Vouch: key files, did:vouch log files, credential signing and delegation, presentations, and the
 //! `vouch` command line that drives them.
+pub mod didlog;
 pub mod keyfile;

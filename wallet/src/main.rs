@@ -19,9 +19,10 @@ use vouch_core::credential::{
 };
 use vouch_core::delegation::{self, RootGrant};
 use vouch_core::did::document::Relationship;
-use vouch_core::did::resolve::DidKeyResolver;
-use vouch_core::did::{Did, key as did_key};
-use vouch_core::key::KeyPair;
+use vouch_core::did::resolve::{DocumentMetadata, ResolutionResult};
+use vouch_core::did::vouch::{self, DidLog, DocumentContent, LogResolver, VersionSelector};
+use vouch_core::did::{Did, DidUrl, ResolveError, key as did_key};
+use vouch_core::key::{KeyPair, PublicKey};
 use vouch_core::proof::{self, Cryptosuite, ProofOptions};
 use vouch_core::report::Report;
 use vouch_core::verify::{self, TrustList, Verifier};
@@ -29,7 +30,7 @@ use vouch_core::verify::{self, TrustList, Verifier};
 /// The largest presentation read: its credentials and some room for the envelope.
 const MAX_PRESENTATION_BYTES: usize =
     vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
-use vouch_wallet::keyfile;
+use vouch_wallet::{didlog, keyfile};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,9 @@ struct VerifyArgs {
     /// the report says so.
     #[arg(long = "trust", value_name = "DID")]
     trust: Vec<Did>,
+    /// A did:vouch log (JSON Lines) to resolve that DID from (repeatable); did:key needs none.
+    #[arg(long = "did-log", value_name = "FILE")]
+    did_logs: Vec<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -152,6 +156,10 @@ enum CredentialCommand {
         /// The issuer's key file.
         #[arg(long)]
         key: PathBuf,
+        /// Issue as the did:vouch of this log, whose current document lists `--key` as an
+        /// assertion method; as the key's did:key without it.
+        #[arg(long)]
+        issuer_log: Option<PathBuf>,
         /// The agent instance's did:key.
         #[arg(long)]
         to: Did,
@@ -218,11 +226,83 @@ enum CredentialCommand {
 
 #[derive(Subcommand)]
 enum DidCommand {
-    /// Resolves a DID to its DID document.
+    /// Resolves a DID and prints the DID resolution result: did:key by computation, did:vouch
+    /// from its operation log, verified from the genesis.
     Resolve {
         /// The DID.
         did: String,
+        /// The did:vouch's operation log (JSON Lines).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Resolve this version.
+        #[arg(long, conflicts_with = "version_time")]
+        version_id: Option<u64>,
+        /// Resolve the version in force at this time (RFC 3339).
+        #[arg(long)]
+        version_time: Option<DateTime<Utc>>,
     },
+    /// Creates a did:vouch: writes its genesis operation to a new log file and prints the DID.
+    Create(DidChange),
+    /// Updates a did:vouch to list a new key, signed by the update key its last version committed
+    /// to.
+    Update(DidChange),
+    /// Deactivates a did:vouch for good.
+    Deactivate(DidOperation),
+}
+
+/// What every did:vouch operation takes.
+#[derive(clap::Args)]
+struct DidOperation {
+    /// The key that signs this operation: after the genesis, the one the last version committed
+    /// to.
+    #[arg(long)]
+    update_key: PathBuf,
+    /// The DID's log file (JSON Lines): created new, never overwritten, by `create`; replaced
+    /// atomically by later operations.
+    #[arg(long)]
+    log: PathBuf,
+    /// The operation's time (RFC 3339); now by default.
+    #[arg(long)]
+    created: Option<DateTime<Utc>>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What creating or updating a did:vouch takes.
+#[derive(clap::Args)]
+struct DidChange {
+    /// The key the document lists for authentication, assertion and capabilities (its X25519
+    /// form for key agreement).
+    #[arg(long)]
+    key: PathBuf,
+    /// The key that will sign the next operation; only its hash is published now.
+    #[arg(long)]
+    next_update_key: PathBuf,
+    #[command(flatten)]
+    operation: DidOperation,
+}
+
+impl DidChange {
+    fn document(&self) -> Result<DocumentContent> {
+        Ok(DocumentContent::single_key(
+            &keyfile::read(&self.key)?.public(),
+        ))
+    }
+
+    fn next_update_keys(&self) -> Result<[PublicKey; 1]> {
+        Ok([keyfile::read(&self.next_update_key)?.public()])
+    }
+}
+
+impl DidOperation {
+    fn update_key(&self) -> Result<KeyPair> {
+        Ok(keyfile::read(&self.update_key)?)
+    }
+
+    fn created(&self) -> DateTime<Utc> {
+        self.created.unwrap_or_else(Utc::now)
+    }
 }
 
 /// A failure that is the input's fault: exit code 2.
@@ -320,8 +400,8 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
         }
         CredentialCommand::Verify { verify: args } => {
             let credential = read_stdin_json()?;
-            let trust = trust_list(&args.trust);
-            let verifier = verifier(&args, &trust);
+            let known = Known::read(&args)?;
+            let verifier = known.verifier(&args);
             let report = if verify::is_agent_credential(&credential) {
                 verify::verify_credential(&credential, &verifier).0
             } else {
@@ -331,6 +411,7 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
         }
         CredentialCommand::Issue {
             key,
+            issuer_log,
             to,
             capabilities,
             agent,
@@ -345,10 +426,11 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             now,
         } => {
             let pair = keyfile::read(&key)?;
+            let (issuer, vm) = issuer_of(&pair, issuer_log.as_deref())?;
             let now = now.unwrap_or_else(Utc::now);
             let lifetime = Duration::minutes(minutes.into());
             let credential = RootGrant {
-                issuer: did_key::did_of(&pair.public()),
+                issuer,
                 subject: to,
                 agent: read_agent(&agent)?,
                 principal,
@@ -366,7 +448,6 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                 status: Vec::new(),
             }
             .build()?;
-            let vm = did_key::verification_method_of(&pair.public());
             print_json(&delegation::sign_credential(
                 &credential,
                 &pair,
@@ -410,6 +491,28 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
     }
 }
 
+/// The issuer DID and verification method for a key: its did:key, or the did:vouch of a log whose
+/// current document lists the key for assertion.
+fn issuer_of(pair: &KeyPair, log: Option<&Path>) -> Result<(Did, DidUrl)> {
+    let Some(path) = log else {
+        let key = pair.public();
+        return Ok((did_key::did_of(&key), did_key::verification_method_of(&key)));
+    };
+    let log = didlog::read(path)?;
+    let document = log.resolve(VersionSelector::Latest)?.document;
+    let method = document
+        .assertion_method
+        .iter()
+        .find(|vm| document.key_for(vm, Relationship::AssertionMethod).ok() == Some(pair.public()))
+        .with_context(|| {
+            format!(
+                "{} does not list this key as an assertion method",
+                log.did()
+            )
+        })?;
+    Ok((log.did().clone(), method.clone()))
+}
+
 fn read_json_file(path: &Path) -> Result<Value> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     read_json(file, &path.display().to_string())
@@ -451,21 +554,35 @@ fn read_agent(path: &Path) -> Result<AgentDescription> {
     })
 }
 
-fn trust_list(dids: &[Did]) -> TrustList {
-    let everything = Action::parse("*").expect("`*` is a valid action pattern");
-    TrustList(
-        dids.iter()
-            .map(|d| (d.clone(), everything.clone()))
-            .collect(),
-    )
+/// What a verification knows besides its input: the trusted issuers and the DID logs given.
+struct Known {
+    trust: TrustList,
+    resolver: LogResolver,
 }
 
-fn verifier<'a>(args: &VerifyArgs, trust: &'a TrustList) -> Verifier<'a> {
-    let mut verifier = Verifier::new(&DidKeyResolver, args.now.unwrap_or_else(Utc::now));
-    if !args.trust.is_empty() {
-        verifier.issuers = Some(trust);
+impl Known {
+    fn read(args: &VerifyArgs) -> Result<Self> {
+        let everything = Action::parse("*").expect("`*` is a valid action pattern");
+        let trust = TrustList(
+            args.trust
+                .iter()
+                .map(|d| (d.clone(), everything.clone()))
+                .collect(),
+        );
+        let mut resolver = LogResolver::new();
+        for path in &args.did_logs {
+            resolver.insert(didlog::read(path)?);
+        }
+        Ok(Self { trust, resolver })
     }
-    verifier
+
+    fn verifier(&self, args: &VerifyArgs) -> Verifier<'_> {
+        let mut verifier = Verifier::new(&self.resolver, args.now.unwrap_or_else(Utc::now));
+        if !args.trust.is_empty() {
+            verifier.issuers = Some(&self.trust);
+        }
+        verifier
+    }
 }
 
 fn presentation(command: PresentationCommand) -> Result<ExitCode> {
@@ -499,8 +616,8 @@ fn presentation(command: PresentationCommand) -> Result<ExitCode> {
             verify: args,
         } => {
             let vp = read_json_limited(std::io::stdin().lock(), "stdin", MAX_PRESENTATION_BYTES)?;
-            let trust = trust_list(&args.trust);
-            let verifier = verifier(&args, &trust);
+            let known = Known::read(&args)?;
+            let verifier = known.verifier(&args);
             let verified =
                 vouch_core::presentation::verify_presentation(&vp, &challenge, &domain, &verifier);
             print_report(&verified.report, args.json)
@@ -553,11 +670,86 @@ fn print_report(report: &Report, json: bool) -> Result<ExitCode> {
 
 fn did(command: DidCommand) -> Result<ExitCode> {
     match command {
-        DidCommand::Resolve { did } => {
+        DidCommand::Resolve {
+            did,
+            log,
+            version_id,
+            version_time,
+        } => {
             let did = Did::parse(&did)?;
-            let document = did_key::resolve(&did, did_key::KeyFormat::Multikey)?;
-            print_json(&document)?;
-            Ok(ExitCode::SUCCESS)
+            let selector = match (version_id, version_time) {
+                (Some(id), _) => VersionSelector::Id(id),
+                (None, Some(time)) => VersionSelector::Time(time),
+                (None, None) => VersionSelector::Latest,
+            };
+            let resolved = match (did.method(), log) {
+                ("key", None) if selector == VersionSelector::Latest => {
+                    let document = did_key::resolve(&did, did_key::KeyFormat::Multikey)
+                        .map_err(|e| ResolveError::InvalidDid(e.to_string()));
+                    document.map(|d| ResolutionResult::found(d, DocumentMetadata::default()))
+                }
+                ("key", None) => bail!("a did:key has a single version"),
+                (vouch::METHOD, Some(path)) => {
+                    let log = didlog::read(&path)?;
+                    vouch::check_did(&did)
+                        .and_then(|()| match log.did() == &did {
+                            true => log.resolve(selector),
+                            false => Err(ResolveError::NotFound(did.clone())),
+                        })
+                        .map(|r| ResolutionResult::found(r.document, r.metadata))
+                }
+                (vouch::METHOD, None) => bail!("resolving a did:vouch needs its log: --log FILE"),
+                (_, Some(_)) => bail!("--log is for did:vouch only"),
+                (method, None) => Err(ResolveError::MethodNotSupported(method.to_owned())),
+            };
+            // A malformed DID is unusable input; a well-formed one that does not resolve is a
+            // negative answer.
+            let code = match &resolved {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(ResolveError::InvalidDid(_)) => ExitCode::from(2),
+                Err(_) => ExitCode::from(1),
+            };
+            print_json(&resolved.unwrap_or_else(|e| ResolutionResult::failed(&e)))?;
+            Ok(code)
+        }
+        DidCommand::Create(change) => {
+            let op = &change.operation;
+            let (did, genesis) = vouch::create(
+                change.document()?,
+                &op.update_key()?,
+                &change.next_update_keys()?,
+                op.created(),
+            )?;
+            didlog::create(&op.log, &DidLog::new(genesis)?)?;
+            print_did_change(&did, 1, op.json)
+        }
+        DidCommand::Update(change) => {
+            let op = &change.operation;
+            let mut log = didlog::read(&op.log)?;
+            let operation = vouch::update(
+                &log,
+                change.document()?,
+                &op.update_key()?,
+                &change.next_update_keys()?,
+                op.created(),
+            )?;
+            didlog::append(&op.log, &mut log, operation)?;
+            print_did_change(log.did(), log.version(), op.json)
+        }
+        DidCommand::Deactivate(op) => {
+            let mut log = didlog::read(&op.log)?;
+            let operation = vouch::deactivate(&log, &op.update_key()?, op.created())?;
+            didlog::append(&op.log, &mut log, operation)?;
+            print_did_change(log.did(), log.version(), op.json)
         }
     }
+}
+
+fn print_did_change(did: &Did, version: u64, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(&serde_json::json!({ "did": did, "versionId": version.to_string() }))?;
+    } else {
+        println!("{did} version {version}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

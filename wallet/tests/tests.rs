@@ -48,6 +48,45 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Issues an agent credential for reading tickets, with `key`, to `to`; `extra` adds arguments.
+fn issue(dir: &Path, key: &Path, to: &str, extra: &[&str]) -> Output {
+    let (agent, caps) = (dir.join("agent.json"), dir.join("caps.json"));
+    std::fs::write(
+        &agent,
+        r#"{"name":"bot","version":"1","owner":"o@x.example","model":"m",
+        "systemPrompt":"p","tools":[],"configuration":{}}"#,
+    )
+    .expect("written");
+    std::fs::write(
+        &caps,
+        r#"[{"action":"read:tickets","resource":"https://h.example/t/**",
+        "constraints":{"maxRecords":{"value":100,"unit":"records"}}}]"#,
+    )
+    .expect("written");
+    let mut args = vec![
+        "credential",
+        "issue",
+        "--key",
+        path(key),
+        "--to",
+        to,
+        "--capabilities",
+        path(&caps),
+        "--agent",
+        path(&agent),
+        "--principal",
+        "urn:vouch:principal:p1",
+        "--task",
+        "t1",
+        "--purpose",
+        "triage",
+        "--suite",
+        "eddsa-jcs-2022",
+    ];
+    args.extend_from_slice(extra);
+    vouch(&args, b"")
+}
+
 #[test]
 fn key_generate_and_did() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -135,18 +174,6 @@ fn issue_delegate_present_verify() {
     };
     let (org, agent, sub) = (keygen("org"), keygen("agent"), keygen("sub"));
     std::fs::write(
-        file("agent.json"),
-        r#"{"name":"bot","version":"1","owner":"o@x.example","model":"m",
-        "systemPrompt":"p","tools":[],"configuration":{}}"#,
-    )
-    .expect("written");
-    std::fs::write(
-        file("caps.json"),
-        r#"[{"action":"read:tickets","resource":"https://h.example/t/**",
-        "constraints":{"maxRecords":{"value":100,"unit":"records"}}}]"#,
-    )
-    .expect("written");
-    std::fs::write(
         file("narrow.json"),
         r#"[{"action":"read:tickets","resource":"https://h.example/t/open/*",
         "constraints":{"maxRecords":{"value":10,"unit":"records"}}}]"#,
@@ -158,29 +185,7 @@ fn issue_delegate_present_verify() {
     )
     .expect("written");
 
-    let out = vouch(
-        &[
-            "credential",
-            "issue",
-            "--key",
-            path(&file("org")),
-            "--to",
-            &agent,
-            "--capabilities",
-            path(&file("caps.json")),
-            "--agent",
-            path(&file("agent.json")),
-            "--principal",
-            "urn:vouch:principal:p1",
-            "--task",
-            "t1",
-            "--purpose",
-            "triage",
-            "--suite",
-            "eddsa-jcs-2022",
-        ],
-        b"",
-    );
+    let out = issue(dir.path(), &file("org"), &agent, &[]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::write(file("agent.vc"), &out.stdout).expect("written");
 
@@ -255,4 +260,141 @@ fn issue_delegate_present_verify() {
     let untrusted = verify("c1", &sub);
     assert_eq!(code(&untrusted), 1);
     assert!(stdout(&untrusted).contains("untrusted_issuer"));
+}
+
+#[test]
+fn did_vouch_lifecycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str| dir.path().join(name);
+    for name in ["doc", "doc2", "u1", "u2", "u3", "agent"] {
+        let out = vouch(&["key", "generate", "--out", path(&file(name))], b"");
+        assert_eq!(code(&out), 0);
+    }
+    let log = file("org.did.jsonl");
+    let run = |args: &[&str]| {
+        let out = vouch(args, b"");
+        (
+            code(&out),
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, out, err) = run(&[
+        "did",
+        "create",
+        "--key",
+        path(&file("doc")),
+        "--update-key",
+        path(&file("u1")),
+        "--next-update-key",
+        path(&file("u2")),
+        "--log",
+        path(&log),
+        "--created",
+        "2026-11-23T09:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(status, 0, "{err}");
+    let did = serde_json::from_str::<Value>(&out).expect("json")["did"]
+        .as_str()
+        .expect("did")
+        .to_owned();
+    assert!(did.starts_with("did:vouch:zQm"), "{did}");
+
+    let resolve = |extra: &[&str]| {
+        let mut args = vec!["did", "resolve", &did, "--log", path(&log)];
+        args.extend_from_slice(extra);
+        let (status, out, err) = run(&args);
+        let json: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+        (status, json)
+    };
+    let (status, first) = resolve(&[]);
+    assert_eq!(status, 0);
+    assert_eq!(first["didDocument"]["id"], did.as_str());
+    assert_eq!(first["didDocumentMetadata"]["versionId"], "1");
+
+    // The org issues as its did:vouch; a verifier given the log resolves the issuer from it.
+    let agent = run(&["key", "did", "--key", path(&file("agent"))]).1;
+    let out = issue(
+        dir.path(),
+        &file("doc"),
+        agent.trim(),
+        &["--issuer-log", path(&log)],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let vc = stdout(&out);
+    let verify_vc = |with_log: bool| {
+        let mut args = vec!["credential", "verify", "--trust", &did];
+        if with_log {
+            args.extend_from_slice(&["--did-log", path(&log)]);
+        }
+        code(&vouch(&args, vc.as_bytes()))
+    };
+    assert_eq!(verify_vc(true), 0);
+    assert_eq!(verify_vc(false), 1);
+
+    // Pre-rotation: the key that signed the genesis cannot sign the update.
+    let update = |update_key: &str, next: &str, created: &str| {
+        run(&[
+            "did",
+            "update",
+            "--key",
+            path(&file("doc2")),
+            "--update-key",
+            path(&file(update_key)),
+            "--next-update-key",
+            path(&file(next)),
+            "--log",
+            path(&log),
+            "--created",
+            created,
+        ])
+    };
+    let (status, _, err) = update("u1", "u3", "2026-11-23T10:00:00Z");
+    assert_eq!(status, 2);
+    assert!(err.contains("did not authorize"), "{err}");
+    let (status, out, err) = update("u2", "u3", "2026-11-23T10:00:00Z");
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("version 2"), "{out}");
+
+    let (_, latest) = resolve(&[]);
+    assert_eq!(latest["didDocumentMetadata"]["versionId"], "2");
+    let (_, old) = resolve(&["--version-id", "1"]);
+    assert_eq!(old["didDocumentMetadata"]["nextVersionId"], "2");
+    assert_eq!(old["didDocument"], first["didDocument"]);
+    let (_, at_time) = resolve(&["--version-time", "2026-11-23T09:30:00Z"]);
+    assert_eq!(at_time["didDocumentMetadata"]["versionId"], "1");
+    let (status, missing) = resolve(&["--version-id", "7"]);
+    assert_eq!(status, 1);
+    assert_eq!(missing["didResolutionMetadata"]["error"], "notFound");
+    // The credential was signed by the key the DID no longer lists.
+    assert_eq!(verify_vc(true), 1);
+
+    let (status, _, err) = run(&[
+        "did",
+        "deactivate",
+        "--update-key",
+        path(&file("u3")),
+        "--log",
+        path(&log),
+        "--created",
+        "2026-11-23T11:00:00Z",
+    ]);
+    assert_eq!(status, 0, "{err}");
+    let (status, ended) = resolve(&[]);
+    assert_eq!(status, 0);
+    assert_eq!(ended["didDocumentMetadata"]["deactivated"], true);
+
+    // A log changed by hand no longer verifies.
+    let text = std::fs::read_to_string(&log).expect("log");
+    std::fs::write(
+        &log,
+        text.replacen("2026-11-23T10:00:00Z", "2026-11-23T10:00:01Z", 1),
+    )
+    .expect("written");
+    let (status, _, err) = run(&["did", "resolve", &did, "--log", path(&log)]);
+    assert_eq!(status, 2);
+    assert!(err.contains("line 2"), "{err}");
+    // A did:vouch cannot be resolved without its log.
+    assert_eq!(run(&["did", "resolve", &did]).0, 2);
 }

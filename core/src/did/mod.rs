@@ -8,6 +8,7 @@
 pub mod document;
 pub mod key;
 pub mod resolve;
+pub mod vouch;
 
 pub use document::{DidDocument, VerificationMethod};
 pub use resolve::{DidResolver, ResolveError};

@@ -1,7 +1,10 @@
 //! DID resolution as a pure interface: callers bring what they know (a did:vouch log, a cache of
 //! the registry), the verifier asks through [`DidResolver`].
 
+use serde::Serialize;
+
 use super::document::DidDocument;
+use super::vouch::Timestamp;
 use super::{Did, key};
 
 /// Why a DID could not be resolved; the names are those of
@@ -20,9 +23,111 @@ pub enum ResolveError {
     /// The DID has been deactivated.
     #[error("deactivated: {0}")]
     Deactivated(Did),
-    /// The DID's history is invalid or forked; it must not be trusted.
-    #[error("invalidDidLog: {0}")]
-    InvalidLog(String),
+    /// Two valid operations claim the same version: the DID's controller equivocated, and no
+    /// version of the DID can be trusted.
+    #[error("equivocation: {did} has two valid operations at version {version}")]
+    Equivocation {
+        /// The DID.
+        did: Did,
+        /// The version with two operations.
+        version: u64,
+    },
+}
+
+impl ResolveError {
+    /// The error code of [DID Resolution §7.1](https://www.w3.org/TR/did-resolution/#errors), or
+    /// ours where the spec has none.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidDid(_) => "invalidDid",
+            Self::NotFound(_) => "notFound",
+            Self::MethodNotSupported(_) => "methodNotSupported",
+            Self::Deactivated(_) => "deactivated",
+            Self::Equivocation { .. } => "equivocation",
+        }
+    }
+}
+
+/// DID document metadata ([DID Core §7.1.3](https://www.w3.org/TR/did-core/#did-document-metadata));
+/// empty for methods without history, such as did:key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentMetadata {
+    /// When the DID was created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    /// When the resolved version was made, unless it is the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Timestamp>,
+    /// The resolved version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The next version, when a later one exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_version_id: Option<String>,
+    /// When the next version was made, when a later one exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update: Option<Timestamp>,
+    /// Whether the DID has been deactivated (whichever version was resolved).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deactivated: bool,
+}
+
+/// DID resolution metadata ([DID Resolution §7.1](https://www.w3.org/TR/did-resolution/#did-resolution-metadata)).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolutionMetadata {
+    /// The media type of the document, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<&'static str>,
+    /// The error code, when resolution failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// What went wrong, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// The media type of a DID document in JSON-LD.
+pub const DID_LD_JSON: &str = "application/did+ld+json";
+
+/// A DID resolution result, as the DIF Universal Resolver returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolutionResult {
+    /// The document, or `null` when resolution failed.
+    pub did_document: Option<DidDocument>,
+    /// How resolution went.
+    pub did_resolution_metadata: ResolutionMetadata,
+    /// What is known of the document.
+    pub did_document_metadata: DocumentMetadata,
+}
+
+impl ResolutionResult {
+    /// A successful resolution.
+    pub fn found(document: DidDocument, metadata: DocumentMetadata) -> Self {
+        Self {
+            did_document: Some(document),
+            did_resolution_metadata: ResolutionMetadata {
+                content_type: Some(DID_LD_JSON),
+                ..ResolutionMetadata::default()
+            },
+            did_document_metadata: metadata,
+        }
+    }
+
+    /// A failed resolution.
+    pub fn failed(error: &ResolveError) -> Self {
+        Self {
+            did_document: None,
+            did_resolution_metadata: ResolutionMetadata {
+                error: Some(error.code()),
+                error_message: Some(error.to_string()),
+                ..ResolutionMetadata::default()
+            },
+            did_document_metadata: DocumentMetadata::default(),
+        }
+    }
 }
 
 /// Resolves DIDs to their current DID document.
