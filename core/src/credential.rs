@@ -118,9 +118,14 @@ pub mod timestamp {
         s.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Secs, true))
     }
 
-    /// Reads an RFC 3339 time with an explicit offset.
+    /// Reads an RFC 3339 time in UTC (`Z`), as the credential schema requires.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if !s.ends_with('Z') {
+            return Err(serde::de::Error::custom(
+                "times are written in UTC, ending in Z",
+            ));
+        }
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
@@ -387,6 +392,11 @@ impl AgentCapabilityCredential {
             return Err(schema_error(format!(
                 "a credential has 1 to {MAX_CAPABILITIES} capabilities"
             )));
+        }
+        // A malformed capability makes the credential malformed, as the schema says; an unknown
+        // constraint does not (it parses, and the capability it is on grants nothing).
+        if let Some(Err(e)) = self.capabilities().into_iter().find(Result::is_err) {
+            return Err(e);
         }
         if subject.audience.len() > 16 || subject.resources.len() > 16 {
             return Err(schema_error("at most 16 audiences and 16 resources"));

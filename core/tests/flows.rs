@@ -20,12 +20,12 @@ fn now() -> DateTime<Utc> {
         .expect("valid")
 }
 
-struct World {
+pub(crate) struct World {
     org: KeyPair,
     agent: KeyPair,
     sub: KeyPair,
-    root: AgentCapabilityCredential,
-    root_signed: Value,
+    pub(crate) root: AgentCapabilityCredential,
+    pub(crate) root_signed: Value,
 }
 
 fn root_credential(
@@ -72,12 +72,12 @@ fn root_credential(
     .expect("a well-formed root credential")
 }
 
-fn refund_capability(max: u64) -> Value {
+pub(crate) fn refund_capability(max: u64) -> Value {
     json!({"action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
            "constraints": {"maxAmount": {"value": max, "unit": "EUR"}}})
 }
 
-fn world(suite: Cryptosuite) -> World {
+pub(crate) fn world(suite: Cryptosuite) -> World {
     let (org, agent, sub) = (
         KeyPair::generate(),
         KeyPair::generate(),
@@ -94,7 +94,7 @@ fn world(suite: Cryptosuite) -> World {
     }
 }
 
-fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite) -> Value {
+pub(crate) fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite) -> Value {
     let child = delegation::delegate(
         &w.root,
         did_of(&w.sub.public()),

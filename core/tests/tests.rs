@@ -2,5 +2,6 @@
 
 mod common;
 mod flows;
+mod schema;
 mod vectors_did_key;
 mod vectors_eddsa;
