@@ -1,10 +1,8 @@
 //! Issue, delegate, present and verify, and every way that must fail, with its reason code.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::{Value, json};
-use vouch_core::credential::{
-    AgentCapabilityCredential, AgentDescription, DefinitionHash, Multihash, StatusEntry,
-};
+use vouch_core::credential::{AgentCapabilityCredential, Multihash, StatusEntry};
 use vouch_core::delegation::{self, DelegationError};
 use vouch_core::did::key::{did_of, verification_method_of};
 use vouch_core::did::resolve::DidKeyResolver;
@@ -14,11 +12,7 @@ use vouch_core::proof::Cryptosuite;
 use vouch_core::report::{Outcome, Reason};
 use vouch_core::verify::{self, EntryStatus, StatusSource, TrustList, Verifier};
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
-        .single()
-        .expect("valid")
-}
+use crate::fixtures::{now, root_grant};
 
 pub(crate) struct World {
     org: KeyPair,
@@ -33,43 +27,9 @@ fn root_credential(
     agent: &KeyPair,
     capabilities: Vec<Value>,
 ) -> AgentCapabilityCredential {
-    delegation::RootGrant {
-        issuer: did_of(&org.public()),
-        subject: did_of(&agent.public()),
-        agent: AgentDescription {
-            name: "support-bot".into(),
-            version: "1.4.2".into(),
-            definition_hash: DefinitionHash::compute(
-                "model-x-2026-10",
-                "You are a support agent.",
-                &json!([{"name": "refund", "schema": {}}]),
-                &json!({"temperature": 0}),
-            )
-            .expect("hashes"),
-            owner: "alice@acme.example".into(),
-        },
-        principal: "urn:vouch:principal:p-7f3a".into(),
-        task: vouch_core::credential::Task {
-            id: "ticket-4711".into(),
-            purpose_hash: Multihash::of(b"refund a duplicate charge"),
-        },
-        capabilities,
-        audience: Vec::new(),
-        valid_from: now(),
-        lifetime: Duration::minutes(15),
-        max_renewals: 4,
-        not_after: now() + Duration::hours(2),
-        max_depth: 5,
-        status: vec![StatusEntry {
-            id: "https://node.acme.example/status/1#42".into(),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "revocation".into(),
-            status_list_index: "42".into(),
-            status_list_credential: "https://node.acme.example/status/1".into(),
-        }],
-    }
-    .build()
-    .expect("a well-formed root credential")
+    root_grant(org, agent, capabilities)
+        .build()
+        .expect("a well-formed root credential")
 }
 
 pub(crate) fn refund_capability(max: u64) -> Value {

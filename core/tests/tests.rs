@@ -1,6 +1,7 @@
 //! Integration tests of vouch-core: the published W3C vectors and end-to-end flows.
 
 mod common;
+mod fixtures;
 mod flows;
 mod schema;
 mod vectors_did_key;

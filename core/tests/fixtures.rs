@@ -1,0 +1,56 @@
+//! The root grant every test and benchmark starts from: an org's support agent with a status entry,
+//! valid for 15 minutes from a fixed time. Shared by the integration tests and `benches/` (through
+//! `#[path]`), so both exercise the same credential.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use vouch_core::credential::{AgentDescription, DefinitionHash, Multihash, StatusEntry, Task};
+use vouch_core::delegation::RootGrant;
+use vouch_core::did::key::did_of;
+use vouch_core::key::KeyPair;
+
+/// The fixed "now" of tests and benchmarks.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+        .single()
+        .expect("a valid time")
+}
+
+/// The grant of `capabilities` from `org` to `agent`; callers adjust fields before `build`.
+pub(crate) fn root_grant(org: &KeyPair, agent: &KeyPair, capabilities: Vec<Value>) -> RootGrant {
+    RootGrant {
+        issuer: did_of(&org.public()),
+        subject: did_of(&agent.public()),
+        agent: AgentDescription {
+            name: "support-bot".into(),
+            version: "1.4.2".into(),
+            definition_hash: DefinitionHash::compute(
+                "model-x-2026-10",
+                "You are a support agent.",
+                &json!([{"name": "refund", "schema": {}}]),
+                &json!({"temperature": 0}),
+            )
+            .expect("hashes"),
+            owner: "alice@acme.example".into(),
+        },
+        principal: "urn:vouch:principal:p-7f3a".into(),
+        task: Task {
+            id: "ticket-4711".into(),
+            purpose_hash: Multihash::of(b"refund a duplicate charge"),
+        },
+        capabilities,
+        audience: Vec::new(),
+        valid_from: now(),
+        lifetime: Duration::minutes(15),
+        max_renewals: 4,
+        not_after: now() + Duration::hours(2),
+        max_depth: 5,
+        status: vec![StatusEntry {
+            id: "https://node.acme.example/status/1#42".into(),
+            type_: "BitstringStatusListEntry".into(),
+            status_purpose: "revocation".into(),
+            status_list_index: "42".into(),
+            status_list_credential: "https://node.acme.example/status/1".into(),
+        }],
+    }
+}
