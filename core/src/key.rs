@@ -195,6 +195,11 @@ impl KeyPair {
         }
     }
 
+    /// The 32-byte seed, for handing the same key to another library (libp2p's identity).
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.secret.to_bytes())
+    }
+
     /// The public half.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.secret.verifying_key())

@@ -1,6 +1,23 @@
 //! # vouch-node
 //!
-//! The consortium node (DESIGN §2): `store` (the only module that touches RocksDB), `net` (the only
-//! one that touches libp2p), `api` (the only one that knows HTTP), issuance, status lists, the DID
-//! registry, consortium membership and the audit log. This crate is a skeleton in the foundation
-//! issue; the node issue fills it.
+//! The consortium node (DESIGN §2). A member organization runs one: it holds its org's did:vouch
+//! and every other member's, verified operation by operation, in RocksDB, and serves them to anyone
+//! over HTTP.
+//!
+//! Modules and what only they may do:
+//! - [`store`]: the only module that names RocksDB.
+//! - [`net`]: the only module that names libp2p.
+//! - [`api`]: the only module that knows HTTP (warp).
+//! - [`registry`]: did:vouch operations verified and stored, and resolution.
+//! - [`config`], [`setup`] (the data folder), [`node`] (a running node).
+
+pub mod api;
+pub mod config;
+pub mod net;
+pub mod node;
+pub mod registry;
+pub mod setup;
+pub mod store;
+
+pub use config::Config;
+pub use node::Node;

@@ -30,8 +30,40 @@ pub fn loader() -> &'static ContextLoader {
     })
 }
 
+/// Whether a string percent-decodes to valid UTF-8.
+///
+/// The IRI library under ssi's JSON-LD processing (`pct-str` 2) panics on a percent-encoded
+/// sequence that is not UTF-8 (`urn:x:%b2`). Documents with such a string are refused before
+/// processing, so that peer input cannot panic the verifier; no string Vouch writes contains one.
+fn decodes(s: &str) -> bool {
+    !s.contains('%')
+        || percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .is_ok()
+}
+
+/// Whether every string of an object, keys included, percent-decodes to valid UTF-8.
+fn all_decode(object: &Map<String, Value>) -> bool {
+    fn value_decodes(value: &Value) -> bool {
+        match value {
+            Value::String(s) => decodes(s),
+            Value::Array(items) => items.iter().all(value_decodes),
+            Value::Object(map) => all_decode(map),
+            _ => true,
+        }
+    }
+    object
+        .iter()
+        .all(|(key, value)| decodes(key) && value_decodes(value))
+}
+
 /// The canonical N-Quads of a JSON-LD object, one string per line.
 pub fn canonical_nquads(object: &Map<String, Value>) -> Result<Vec<String>, ProofError> {
+    if !all_decode(object) {
+        return Err(ProofError::Canonicalization(
+            "a string percent-decodes to bytes that are not UTF-8".into(),
+        ));
+    }
     let document = CompactJsonLd(json_syntax::Value::from_serde_json(Value::Object(
         object.clone(),
     )));
@@ -68,6 +100,24 @@ mod tests {
         });
         let error = canonical_nquads(document.as_object().unwrap()).unwrap_err();
         assert!(matches!(error, ProofError::Canonicalization(_)), "{error}");
+    }
+
+    #[test]
+    fn percent_encoded_non_utf8_is_refused_not_a_panic() {
+        // Found by the credential_json fuzz target: `%b2` alone is not UTF-8.
+        let document = serde_json::json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": "urn:uuid:2bec6d58-a2bd-45bc-9%b2d-67759f7b70df",
+            "type": ["VerifiableCredential"]
+        });
+        let error = canonical_nquads(document.as_object().unwrap()).unwrap_err();
+        assert!(matches!(error, ProofError::Canonicalization(_)), "{error}");
+        let fine = serde_json::json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": "urn:x:caf%C3%A9",
+            "type": ["VerifiableCredential"]
+        });
+        assert!(canonical_nquads(fine.as_object().unwrap()).is_ok());
     }
 
     #[test]

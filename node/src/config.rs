@@ -1,0 +1,179 @@
+//! The node's configuration: one TOML file, every key optional with the default documented here
+//! and in `docs/node.example.toml`.
+//!
+//! Paths that are relative are taken from the data folder, so a node is one self-contained folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is larger than any configuration.
+    #[error("{0}: larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge(String),
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {source}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with its line.
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The data folder: RocksDB, the node's keys, the org's DID log. Default `vouch-data`, relative
+    /// to the configuration file's folder.
+    pub data_dir: PathBuf,
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// The libp2p network.
+    pub p2p: P2pConfig,
+}
+
+/// The HTTP server: the resolver, status lists, health, metrics and the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Where to listen. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The file holding the admin API's bearer token, relative to the data folder. Default
+    /// `admin.token` (written by `vouch-node init`, mode 0600).
+    pub admin_token_file: PathBuf,
+    /// Serve the admin API without authentication. For local development only: anyone who can
+    /// reach the port can change the org's DID. Default `false`; logged loudly when `true`.
+    pub danger_disable_admin_auth: bool,
+}
+
+/// The libp2p network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    /// Multiaddresses to listen on. Default TCP and QUIC on port 4001 of every interface.
+    pub listen: Vec<String>,
+    /// The consortium genesis file, relative to the data folder. Default `consortium.json`.
+    pub consortium: PathBuf,
+    /// How often to ask a random member for what this node may have missed, in seconds.
+    /// Default 30.
+    pub sync_interval_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("vouch-data"),
+            http: HttpConfig::default(),
+            p2p: P2pConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_token_file: PathBuf::from("admin.token"),
+            danger_disable_admin_auth: false,
+        }
+    }
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/4001".into(),
+                "/ip4/0.0.0.0/udp/4001/quic-v1".into(),
+            ],
+            consortium: PathBuf::from("consortium.json"),
+            sync_interval_secs: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file; relative paths in it are taken from the file's folder.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let name = || path.display().to_string();
+        let io = |source| ConfigError::Io {
+            path: name(),
+            source,
+        };
+        let metadata = std::fs::metadata(path).map_err(io)?;
+        if metadata.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge(name()));
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        let mut config: Self = toml::from_str(&text).map_err(|source| ConfigError::Invalid {
+            path: name(),
+            source: Box::new(source),
+        })?;
+        if let Some(dir) = path.parent() {
+            config.data_dir = dir.join(&config.data_dir);
+        }
+        Ok(config)
+    }
+
+    /// A path named in the configuration, resolved against the data folder.
+    pub fn in_data_dir(&self, path: &Path) -> PathBuf {
+        self.data_dir.join(path)
+    }
+
+    /// The configuration as TOML, every key written out.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the configuration is plain data and always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "").unwrap();
+        let config = Config::read(&path).unwrap();
+        assert_eq!(config.data_dir, dir.path().join("vouch-data"));
+        assert_eq!(config.http, HttpConfig::default());
+
+        std::fs::write(
+            &path,
+            "[http]\nlisten = \"127.0.0.1:9\"\nadmin_tokn = \"x\"\n",
+        )
+        .unwrap();
+        let error = Config::read(&path).unwrap_err().to_string();
+        assert!(error.contains("admin_tokn"), "{error}");
+    }
+
+    #[test]
+    fn written_configurations_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let mut config = Config::default();
+        config.http.listen = SocketAddr::from(([127, 0, 0, 1], 18080));
+        config.p2p.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+        std::fs::write(&path, config.to_toml()).unwrap();
+        let read = Config::read(&path).unwrap();
+        assert_eq!(read.http, config.http);
+        assert_eq!(read.p2p, config.p2p);
+    }
+}

@@ -1,0 +1,120 @@
+//! A running node: its store, its registry and its servers, started together and stopped together.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::setup::{self, Identity, SetupError};
+use crate::store::Store;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data folder is not a node's, or is unreadable.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The admin token could not be read.
+    #[error("{path}: {source}")]
+    AdminToken {
+        /// The token file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP address could not be bound.
+    #[error("HTTP listen address {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started node. Dropping it does not stop it: call [`Node::shutdown`].
+#[derive(Debug)]
+pub struct Node {
+    /// Who the node is.
+    pub identity: Identity,
+    /// Where its HTTP server listens (the port is known even when the configuration said 0).
+    pub http_addr: SocketAddr,
+    /// The registry, for in-process callers such as tests and the CLI.
+    pub registry: Registry,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<()>,
+}
+
+impl Node {
+    /// Opens the data folder and starts serving.
+    pub async fn start(config: &Config) -> Result<Self, StartError> {
+        let identity = setup::identity(&config.data_dir)?;
+        let db = config.data_dir.join(setup::DB);
+        let store = tokio::task::spawn_blocking(move || Store::open(&db))
+            .await
+            .expect("opening the store does not panic")?;
+        let registry = Registry::new(Arc::new(store));
+
+        let admin_token_hash = if config.http.danger_disable_admin_auth {
+            warn!(
+                "DANGER: danger_disable_admin_auth is set: the admin API is open to anyone who can \
+                 reach {}; use this for local development only",
+                config.http.listen
+            );
+            None
+        } else {
+            let path = config.in_data_dir(&config.http.admin_token_file);
+            let token =
+                std::fs::read_to_string(&path).map_err(|source| StartError::AdminToken {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            Some(ApiState::hash_token(&token))
+        };
+        let state = Arc::new(ApiState {
+            registry: registry.clone(),
+            admin_token_hash,
+        });
+
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.http.listen,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.http.listen,
+            source,
+        })?;
+        let (shutdown, mut stop) = watch::channel(false);
+        let http = tokio::spawn(api::serve(listener, state, async move {
+            // Either a shutdown or the sender dropped: stop in both cases.
+            let _ = stop.wait_for(|stop| *stop).await;
+        }));
+        info!(did = %identity.did, peer = %identity.peer_id, http = %http_addr, "node started");
+        Ok(Self {
+            identity,
+            http_addr,
+            registry,
+            shutdown,
+            http,
+        })
+    }
+
+    /// Stops the servers, letting requests in flight finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.http.await {
+            error!(error = %e, "the HTTP server task failed");
+        }
+        info!("node stopped");
+    }
+}

@@ -1,0 +1,119 @@
+//! The DID registry: did:vouch operations from the admin API and from peers, verified and stored,
+//! and resolution of did:vouch and did:key.
+//!
+//! All of it is blocking (it calls the store); async code calls it through `spawn_blocking`.
+
+use std::sync::{Arc, Mutex};
+
+use vouch_core::did::key as did_key;
+use vouch_core::did::resolve::{DocumentMetadata, ResolutionResult};
+use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
+use vouch_core::did::{Did, ResolveError};
+
+use crate::store::{Store, StoreError};
+
+/// Why an operation was not accepted, or a DID not resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The operation is invalid: the sender's fault.
+    #[error(transparent)]
+    Invalid(#[from] LogError),
+    /// The store failed: the node's fault.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The DIDs this node holds.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    store: Arc<Store>,
+    /// Serializes read-verify-write of logs, so that two operations on one DID never both build
+    /// on the same stored state and one is lost. Held only around blocking store calls, never
+    /// across an `.await`.
+    writer: Arc<Mutex<()>>,
+}
+
+/// The latest resolution result of a log, as the store keeps it.
+fn head_of(log: &DidLog) -> Vec<u8> {
+    let result = match log.resolve(VersionSelector::Latest) {
+        Ok(resolution) => ResolutionResult::found(resolution.document, resolution.metadata),
+        Err(error) => ResolutionResult::failed(&error),
+    };
+    serde_json::to_vec(&result).expect("a resolution result always serializes")
+}
+
+impl Registry {
+    /// A registry over a store.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            store,
+            writer: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Verifies an operation against what the node holds of its DID and stores it. Returns the DID
+    /// and what was done; a duplicate changes nothing.
+    pub fn apply(&self, operation: Operation) -> Result<(Did, Applied), RegistryError> {
+        let did = match &operation.did {
+            Some(did) => did.clone(),
+            None => operation.genesis_did()?,
+        };
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (log, applied) = match self.store.did_log(&did)? {
+            None => (DidLog::new(operation.clone())?, Applied::Appended),
+            Some(mut log) => {
+                let applied = log.apply(operation.clone())?;
+                (log, applied)
+            }
+        };
+        if applied != Applied::Duplicate {
+            self.store
+                .record(&log, &operation, applied, &head_of(&log))?;
+        }
+        Ok((did, applied))
+    }
+
+    /// The verified log of a DID, if held.
+    pub fn log(&self, did: &Did) -> Result<Option<DidLog>, RegistryError> {
+        Ok(self.store.did_log(did)?)
+    }
+
+    /// Resolves a DID to its resolution result as JSON. The latest version of a did:vouch is read
+    /// as stored; other versions are resolved from its verified log.
+    pub fn resolve(
+        &self,
+        did: &Did,
+        selector: VersionSelector,
+    ) -> Result<Result<Vec<u8>, ResolveError>, RegistryError> {
+        if did.method() == "key" {
+            if selector != VersionSelector::Latest {
+                return Ok(Err(ResolveError::NotFound(did.clone())));
+            }
+            return Ok(did_key::resolve(did, did_key::KeyFormat::Multikey)
+                .map(|document| {
+                    let result = ResolutionResult::found(document, DocumentMetadata::default());
+                    serde_json::to_vec(&result).expect("a resolution result always serializes")
+                })
+                .map_err(|e| ResolveError::InvalidDid(e.to_string())));
+        }
+        if let Err(error) = vouch::check_did(did) {
+            return Ok(Err(error));
+        }
+        if selector == VersionSelector::Latest {
+            return Ok(self
+                .store
+                .did_head(did)?
+                .ok_or_else(|| ResolveError::NotFound(did.clone())));
+        }
+        let Some(log) = self.store.did_log(did)? else {
+            return Ok(Err(ResolveError::NotFound(did.clone())));
+        };
+        Ok(log.resolve(selector).map(|resolution| {
+            let result = ResolutionResult::found(resolution.document, resolution.metadata);
+            serde_json::to_vec(&result).expect("a resolution result always serializes")
+        }))
+    }
+}

@@ -1,0 +1,168 @@
+//! `vouch-node init`: a new node's data folder, with the node key, the org's did:vouch (its first
+//! two update keys pre-rotated) and the admin token.
+//!
+//! Layout of the data folder:
+//! - `node.key.json`: the node key (0600): the org DID's key and the libp2p identity.
+//! - `keys/update-N.key.json`: the org DID's update keys (0600); `identity.json` says which one
+//!   signs the next operation.
+//! - `identity.json`: the org's DID, the node's peer id, the current update key.
+//! - `admin.token`: the admin API's bearer token (0600).
+//! - `db/`: RocksDB.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vouch_core::did::Did;
+use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::key::KeyPair;
+use vouch_wallet::keyfile;
+
+use crate::config::Config;
+use crate::net;
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// The node key's file in the data folder.
+pub const NODE_KEY: &str = "node.key.json";
+/// The identity file in the data folder.
+pub const IDENTITY: &str = "identity.json";
+/// The database folder in the data folder.
+pub const DB: &str = "db";
+
+/// Who this node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Identity {
+    /// The org's did:vouch.
+    pub did: Did,
+    /// The node's libp2p peer id.
+    pub peer_id: String,
+    /// The number N of `keys/update-N.key.json`, the key that signs the DID's next operation.
+    pub update_key: u32,
+}
+
+/// Why setting up or reading a data folder failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The data folder already holds a node.
+    #[error("{0} already holds a node (found {IDENTITY})")]
+    AlreadyInitialized(String),
+    /// The data folder holds no node.
+    #[error("{0} holds no node: run `vouch-node init` first")]
+    NotInitialized(String),
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key file is unusable.
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    /// The identity file is unreadable.
+    #[error("{path}: {reason}")]
+    Identity {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The DID could not be made or stored.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The DID could not be made.
+    #[error(transparent)]
+    Did(#[from] vouch::LogError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
+    move |source| SetupError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The file of update key `n`.
+pub fn update_key_path(data_dir: &Path, n: u32) -> PathBuf {
+    data_dir.join("keys").join(format!("update-{n}.key.json"))
+}
+
+/// Writes a new file readable by its owner only; never overwrites.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SetupError> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(bytes).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+/// Creates a node in the configuration's data folder.
+pub fn init(config: &Config, now: DateTime<Utc>) -> Result<Identity, SetupError> {
+    let dir = &config.data_dir;
+    if dir.join(IDENTITY).exists() {
+        return Err(SetupError::AlreadyInitialized(dir.display().to_string()));
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir.join("keys"))
+        .map_err(io(dir))?;
+
+    let node_key = KeyPair::generate();
+    keyfile::write(&dir.join(NODE_KEY), &node_key)?;
+    let (first, next) = (KeyPair::generate(), KeyPair::generate());
+    keyfile::write(&update_key_path(dir, 1), &first)?;
+    keyfile::write(&update_key_path(dir, 2), &next)?;
+
+    let (did, genesis) = vouch::create(
+        DocumentContent::single_key(&node_key.public()),
+        &first,
+        &[next.public()],
+        now,
+    )?;
+    let store = std::sync::Arc::new(Store::open(&dir.join(DB))?);
+    Registry::new(store).apply(genesis)?;
+
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    write_private(
+        &config.in_data_dir(&config.http.admin_token_file),
+        token.as_bytes(),
+    )?;
+
+    // The identity file is written last: its presence means the folder is complete.
+    let identity = Identity {
+        did,
+        peer_id: net::peer_id_of(&node_key),
+        update_key: 2,
+    };
+    let json = serde_json::to_vec_pretty(&identity).expect("an identity always serializes");
+    write_private(&dir.join(IDENTITY), &json)?;
+    Ok(identity)
+}
+
+/// Reads the identity of the node in a data folder.
+pub fn identity(data_dir: &Path) -> Result<Identity, SetupError> {
+    let path = data_dir.join(IDENTITY);
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SetupError::NotInitialized(data_dir.display().to_string()));
+        }
+        other => other.map_err(io(&path))?,
+    };
+    serde_json::from_str(&text).map_err(|e| SetupError::Identity {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,282 @@
+//! The node's state in RocksDB: the only module that names it.
+//!
+//! Column families, one per kind of data:
+//! - `meta`: the stored format version.
+//! - `did_ops`: `<did> 0x00 <version, u64 big-endian>` → the accepted operation.
+//! - `did_evidence`: `<did> 0x00 <version> <operation hash>` → an operation that equivocates.
+//! - `did_heads`: `<did>` → the DID's latest resolution result, kept with every write so that
+//!   resolving the current version reads one value.
+//!
+//! Every value starts with a one-byte format tag. Everything one change writes goes in one
+//! `WriteBatch`, written with `sync`, so a change is on disk before it is acknowledged and a crash
+//! never leaves half of one. RocksDB is synchronous: async callers go through `spawn_blocking`.
+
+use std::path::Path;
+
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
+};
+use vouch_core::did::Did;
+use vouch_core::did::vouch::{Applied, DidLog, LogError, Operation};
+
+/// The format of the database as a whole; a node refuses a database of another format.
+const FORMAT_VERSION: u32 = 1;
+/// The tag every stored value starts with.
+const VALUE_FORMAT: u8 = 1;
+
+const META: &str = "meta";
+const DID_OPS: &str = "did_ops";
+const DID_EVIDENCE: &str = "did_evidence";
+const DID_HEADS: &str = "did_heads";
+const COLUMN_FAMILIES: [&str; 4] = [META, DID_OPS, DID_EVIDENCE, DID_HEADS];
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error.
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// The database was written by another format version.
+    #[error("the database has format version {found}, this node reads {FORMAT_VERSION}")]
+    Format {
+        /// The version found.
+        found: u32,
+    },
+    /// A stored value is unreadable: the database is damaged.
+    #[error("corrupt value under {key}: {reason}")]
+    Corrupt {
+        /// Where.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The node's database.
+pub struct Store {
+    db: DB,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+fn encode(json: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(json.len() + 1);
+    value.push(VALUE_FORMAT);
+    value.extend_from_slice(json);
+    value
+}
+
+fn decode<'a>(key: &[u8], value: &'a [u8]) -> Result<&'a [u8], StoreError> {
+    match value.split_first() {
+        Some((&VALUE_FORMAT, json)) => Ok(json),
+        _ => Err(StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "unknown value format".into(),
+        }),
+    }
+}
+
+/// `<did> 0x00`: DIDs never contain a NUL, so this prefix selects exactly one DID.
+fn did_prefix(did: &Did) -> Vec<u8> {
+    let mut key = did.as_str().as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn op_key(did: &Did, version: u64) -> Vec<u8> {
+    let mut key = did_prefix(did);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+impl Store {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let families = COLUMN_FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&options, path, families)?;
+        let store = Self { db };
+        let meta = store.cf(META);
+        match store.db.get_cf(meta, b"format_version")? {
+            None => store
+                .db
+                .put_cf(meta, b"format_version", FORMAT_VERSION.to_be_bytes())?,
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_slice())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(u32::MAX);
+                if found != FORMAT_VERSION {
+                    return Err(StoreError::Format { found });
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is created when the database is opened")
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        Ok(self.db.write_opt(batch, &options)?)
+    }
+
+    /// The operations stored for a DID, in version order, then its equivocation evidence.
+    fn operations(&self, did: &Did) -> Result<Vec<Operation>, StoreError> {
+        let prefix = did_prefix(did);
+        let mut operations = Vec::new();
+        for family in [DID_OPS, DID_EVIDENCE] {
+            let iter = self.db.iterator_cf(
+                self.cf(family),
+                IteratorMode::From(&prefix, Direction::Forward),
+            );
+            for item in iter {
+                let (key, value) = item?;
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                let json = decode(&key, &value)?;
+                let operation = Operation::from_json(json).map_err(|e| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: e.to_string(),
+                })?;
+                operations.push(operation);
+            }
+        }
+        Ok(operations)
+    }
+
+    /// The verified log of a DID, if the node has it. The log is verified again from its genesis:
+    /// the database is not trusted more than a peer.
+    pub fn did_log(&self, did: &Did) -> Result<Option<DidLog>, StoreError> {
+        let operations = self.operations(did)?;
+        if operations.is_empty() {
+            return Ok(None);
+        }
+        DidLog::verify(operations)
+            .map(Some)
+            .map_err(|e: LogError| StoreError::Corrupt {
+                key: did.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Records what [`DidLog::apply`] did with `operation` (already applied to `log`), together
+    /// with the DID's new head, in one atomic write.
+    pub fn record(
+        &self,
+        log: &DidLog,
+        operation: &Operation,
+        applied: Applied,
+        head: &[u8],
+    ) -> Result<(), StoreError> {
+        let did = log.did();
+        let mut batch = WriteBatch::default();
+        let json = encode(operation.to_json().as_bytes());
+        match applied {
+            Applied::Duplicate => return Ok(()),
+            Applied::Appended => {
+                batch.put_cf(self.cf(DID_OPS), op_key(did, operation.version), json)
+            }
+            Applied::Equivocation => {
+                let mut key = op_key(did, operation.version);
+                key.extend_from_slice(operation.hash().as_str().as_bytes());
+                batch.put_cf(self.cf(DID_EVIDENCE), key, json);
+            }
+        }
+        batch.put_cf(self.cf(DID_HEADS), did.as_str(), encode(head));
+        self.write(batch)
+    }
+
+    /// The stored head of a DID: its latest resolution result as JSON.
+    pub fn did_head(&self, did: &Did) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = did.as_str().as_bytes();
+        match self.db.get_pinned_cf(self.cf(DID_HEADS), key)? {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(key, &value)?.to_vec())),
+        }
+    }
+
+    /// Every DID the node holds, with the number of its last accepted version.
+    pub fn did_versions(&self) -> Result<Vec<(Did, u64)>, StoreError> {
+        let mut versions: Vec<(Did, u64)> = Vec::new();
+        for item in self.db.iterator_cf(self.cf(DID_OPS), IteratorMode::Start) {
+            let (key, _) = item?;
+            let corrupt = || StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "not <did> 0 <version>".into(),
+            };
+            let split = key.len().checked_sub(9).ok_or_else(corrupt)?;
+            let did = std::str::from_utf8(&key[..split])
+                .ok()
+                .and_then(|s| Did::parse(s).ok())
+                .ok_or_else(corrupt)?;
+            let version = <[u8; 8]>::try_from(&key[split + 1..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt())?;
+            match versions.last_mut() {
+                Some((last, v)) if *last == did => *v = version,
+                _ => versions.push((did, version)),
+            }
+        }
+        Ok(versions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use vouch_core::did::vouch::{DocumentContent, create, update};
+    use vouch_core::key::KeyPair;
+
+    #[test]
+    fn logs_survive_reopening_and_other_formats_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<KeyPair> = (0..4).map(|_| KeyPair::generate()).collect();
+        let content = DocumentContent::single_key(&keys[0].public());
+        let (did, genesis) =
+            create(content.clone(), &keys[1], &[keys[2].public()], Utc::now()).unwrap();
+        let mut log = DidLog::new(genesis.clone()).unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert!(store.did_log(&did).unwrap().is_none());
+            store
+                .record(&log, &genesis, Applied::Appended, b"{\"v\":1}")
+                .unwrap();
+            let next = update(&log, content, &keys[2], &[keys[3].public()], Utc::now()).unwrap();
+            let applied = log.apply(next.clone()).unwrap();
+            store.record(&log, &next, applied, b"{\"v\":2}").unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.did_log(&did).unwrap(), Some(log));
+        assert_eq!(
+            store.did_head(&did).unwrap().as_deref(),
+            Some(&b"{\"v\":2}"[..])
+        );
+        assert_eq!(store.did_versions().unwrap(), vec![(did, 2)]);
+        store
+            .db
+            .put_cf(store.cf(META), b"format_version", 7u32.to_be_bytes())
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::Format { found: 7 })
+        ));
+    }
+}

@@ -1,0 +1,253 @@
+//! The HTTP resolver and the admin API for DID operations, on a real node.
+
+use chrono::{Duration, Utc};
+use vouch_core::did::vouch::{self, DidLog, DocumentContent, Operation};
+use vouch_core::key::KeyPair;
+use vouch_node::setup;
+use vouch_wallet::keyfile;
+
+use crate::common::{TestNode, get, post};
+
+fn resolve(node: &TestNode, did: &str, query: &str, accept: Option<&str>) -> crate::common::Answer {
+    get(&node.url(&format!("/1.0/identifiers/{did}{query}")), accept)
+}
+
+/// The verified log of the node's org DID.
+fn org_log(node: &TestNode) -> DidLog {
+    node.node()
+        .registry
+        .log(&node.node().identity.did)
+        .expect("the store answers")
+        .expect("the org DID is held")
+}
+
+/// Builds the next operation of the node's org DID, signed by its current update key, listing
+/// `key`, and committing to a fresh next key (returned).
+fn next_update(node: &TestNode, key: &KeyPair, minutes: i64) -> (Operation, KeyPair) {
+    let log = org_log(node);
+    let dir = &node.config.data_dir;
+    let current = keyfile::read(&setup::update_key_path(
+        dir,
+        node.node().identity.update_key,
+    ))
+    .expect("the update key");
+    let next = KeyPair::generate();
+    let operation = vouch::update(
+        &log,
+        DocumentContent::single_key(&key.public()),
+        &current,
+        &[next.public()],
+        Utc::now() + Duration::minutes(minutes),
+    )
+    .expect("an update");
+    (operation, next)
+}
+
+#[test]
+fn resolves_with_negotiation_and_the_spec_error_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    let did = node.node().identity.did.to_string();
+
+    let health = get(&node.url("/health"), None);
+    assert_eq!(
+        (health.status, health.json()["status"].as_str()),
+        (200, Some("ok"))
+    );
+
+    let found = resolve(&node, &did, "", None);
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.content_type, "application/did-resolution");
+    let json = found.json();
+    assert_eq!(json["didDocument"]["id"], did.as_str());
+    assert_eq!(json["didDocumentMetadata"]["versionId"], "1");
+    assert_eq!(
+        json["didResolutionMetadata"]["contentType"],
+        "application/did+ld+json"
+    );
+
+    let ld = resolve(&node, &did, "", Some("application/did+ld+json"));
+    assert_eq!(
+        (ld.status, ld.content_type.as_str()),
+        (200, "application/did+ld+json")
+    );
+    assert_eq!(ld.json()["id"], did.as_str());
+    assert!(ld.json()["@context"].is_array());
+    let plain = resolve(
+        &node,
+        &did,
+        "",
+        Some("text/html, application/did+json;q=0.9"),
+    );
+    assert_eq!(
+        (plain.status, plain.content_type.as_str()),
+        (200, "application/did+json")
+    );
+    assert!(plain.json().get("@context").is_none());
+    let refused = resolve(&node, &did, "", Some("text/html"));
+    assert_eq!(refused.status, 406);
+    assert_eq!(
+        refused.json()["didResolutionMetadata"]["error"],
+        "representationNotSupported"
+    );
+
+    let key_did = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
+    let unknown = vouch::create(
+        DocumentContent::single_key(&KeyPair::generate().public()),
+        &KeyPair::generate(),
+        &[KeyPair::generate().public()],
+        Utc::now(),
+    )
+    .expect("a DID")
+    .0;
+    for (did, query, status, code) in [
+        (key_did, "", 200, None),
+        ("did:key:z6Mknope", "", 400, Some("invalidDid")),
+        ("did:vouch:notahash", "", 400, Some("invalidDid")),
+        ("not-a-did", "", 400, Some("invalidDid")),
+        (unknown.as_str(), "", 404, Some("notFound")),
+        ("did:web:example.com", "", 501, Some("methodNotSupported")),
+        (did.as_str(), "?versionId=9", 404, Some("notFound")),
+        (did.as_str(), "?versionId=abc", 400, Some("invalidOptions")),
+        (
+            did.as_str(),
+            "?versionTime=yesterday",
+            400,
+            Some("invalidOptions"),
+        ),
+        (
+            did.as_str(),
+            "?versionId=1&versionTime=2026-01-01T00:00:00Z",
+            400,
+            Some("invalidOptions"),
+        ),
+        (
+            did.as_str(),
+            "?versionTime=2000-01-01T00:00:00Z",
+            404,
+            Some("notFound"),
+        ),
+    ] {
+        let answer = resolve(&node, did, query, None);
+        assert_eq!(answer.status, status, "{did}{query}: {}", answer.body);
+        assert_eq!(
+            answer.json()["didResolutionMetadata"]["error"].as_str(),
+            code,
+            "{did}{query}"
+        );
+    }
+
+    let missing = get(&node.url("/no/such/thing"), None);
+    assert_eq!(
+        (missing.status, missing.json()["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+#[test]
+fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = TestNode::init(dir.path());
+    let did = node.node().identity.did.to_string();
+    let token = node.admin_token();
+    let submit = |node: &TestNode, operation: &Operation, token: Option<&str>| {
+        post(
+            &node.url("/admin/did/operations"),
+            &operation.to_json(),
+            token,
+        )
+    };
+
+    let new_key = KeyPair::generate();
+    let (update, next) = next_update(&node, &new_key, 1);
+    for (token, status, code) in [
+        (None, 401, "unauthorized"),
+        (Some("wrong"), 401, "unauthorized"),
+    ] {
+        let refused = submit(&node, &update, token);
+        assert_eq!(
+            (refused.status, refused.json()["code"].as_str()),
+            (status, Some(code))
+        );
+    }
+    let garbage = post(
+        &node.url("/admin/did/operations"),
+        "{\"type\":1}",
+        Some(&token),
+    );
+    assert_eq!(
+        (garbage.status, garbage.json()["code"].as_str()),
+        (400, Some("invalid_operation"))
+    );
+    // An update signed by a key the DID never committed to.
+    let forged = Operation {
+        update_key: KeyPair::generate().public(),
+        ..update.clone()
+    };
+    let refused = submit(&node, &forged, Some(&token));
+    assert_eq!(
+        (refused.status, refused.json()["code"].as_str()),
+        (422, Some("invalid_operation"))
+    );
+
+    let accepted = submit(&node, &update, Some(&token));
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.json()["applied"], "appended");
+    assert_eq!(
+        submit(&node, &update, Some(&token)).json()["applied"],
+        "duplicate"
+    );
+
+    let latest = resolve(&node, &did, "", None).json();
+    assert_eq!(latest["didDocumentMetadata"]["versionId"], "2");
+    assert_eq!(
+        latest["didDocument"]["verificationMethod"][0]["publicKeyMultibase"],
+        new_key.public().to_multibase()
+    );
+    let first = resolve(&node, &did, "?versionId=1", None).json();
+    assert_eq!(first["didDocumentMetadata"]["nextVersionId"], "2");
+
+    // Restarting keeps everything acknowledged.
+    node = node.restart();
+    assert_eq!(resolve(&node, &did, "", None).json(), latest);
+
+    let log = org_log(&node);
+    let end =
+        vouch::deactivate(&log, &next, Utc::now() + Duration::minutes(2)).expect("deactivates");
+    assert_eq!(submit(&node, &end, Some(&token)).status, 200);
+    let gone = resolve(&node, &did, "", None);
+    assert_eq!(gone.status, 410, "{}", gone.body);
+    assert_eq!(gone.json()["didDocumentMetadata"]["deactivated"], true);
+    let old = resolve(&node, &did, "?versionId=2", None);
+    assert_eq!(old.status, 410);
+    assert_eq!(old.json()["didDocument"], latest["didDocument"]);
+}
+
+#[test]
+fn an_equivocation_is_kept_and_resolves_to_a_conflict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    let did = node.node().identity.did.to_string();
+    let token = node.admin_token();
+    let (one, _) = next_update(&node, &KeyPair::generate(), 1);
+    let (other, _) = next_update(&node, &KeyPair::generate(), 2);
+    let url = node.url("/admin/did/operations");
+    assert_eq!(
+        post(&url, &one.to_json(), Some(&token)).json()["applied"],
+        "appended"
+    );
+    assert_eq!(
+        post(&url, &other.to_json(), Some(&token)).json()["applied"],
+        "equivocation"
+    );
+    let conflict = resolve(&node, &did, "", None);
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    assert_eq!(
+        conflict.json()["didResolutionMetadata"]["error"],
+        "equivocation"
+    );
+    let node = node.restart();
+    assert_eq!(resolve(&node, &did, "?versionId=1", None).status, 409);
+    let log = org_log(&node);
+    assert_eq!(log.equivocations().len(), 1);
+}

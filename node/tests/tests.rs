@@ -1,0 +1,5 @@
+//! vouch-node's integration tests: real nodes in temporary folders, real RocksDB, real HTTP on
+//! loopback.
+
+mod common;
+mod resolver;
