@@ -25,6 +25,7 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::net::Network;
 use crate::registry::{Registry, RegistryError};
 
 /// The media type of a DID resolution result.
@@ -39,6 +40,8 @@ pub const DID_JSON: &str = "application/did+json";
 pub struct ApiState {
     /// The DIDs.
     pub registry: Registry,
+    /// The network, to gossip what the admin API accepts; `None` for a node alone.
+    pub network: Option<Network>,
     /// SHA-256 of the admin bearer token; `None` when admin authentication is disabled
     /// (`danger_disable_admin_auth`). Only the hash is kept, and compared, so the comparison says
     /// nothing about the token.
@@ -383,6 +386,7 @@ async fn submit_operation(
         .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_operation", e.to_string()))?;
     let version = operation.version;
     let registry = state.registry.clone();
+    let gossiped = operation.clone();
     let (did, applied) = match blocking(move || registry.apply(operation)).await? {
         Ok(done) => done,
         Err(RegistryError::Invalid(e)) => {
@@ -394,6 +398,11 @@ async fn submit_operation(
         }
         Err(e) => return Err(internal(e)),
     };
+    if applied != Applied::Duplicate
+        && let Some(network) = &state.network
+    {
+        network.publish(&gossiped).await;
+    }
     let applied = match applied {
         Applied::Appended => "appended",
         Applied::Duplicate => "duplicate",

@@ -9,10 +9,12 @@
 //! - [`net`]: the only module that names libp2p.
 //! - [`api`]: the only module that knows HTTP (warp).
 //! - [`registry`]: did:vouch operations verified and stored, and resolution.
+//! - [`consortium`]: the signed membership genesis.
 //! - [`config`], [`setup`] (the data folder), [`node`] (a running node).
 
 pub mod api;
 pub mod config;
+pub mod consortium;
 pub mod net;
 pub mod node;
 pub mod registry;

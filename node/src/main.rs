@@ -31,9 +31,19 @@ enum Command {
     Run,
     /// Prints the configuration in force, every key written out.
     Config,
+    /// Forms a consortium of nodes on this machine: signs the genesis with every member's node
+    /// key and writes it into each member's data folder.
+    FormConsortium {
+        /// The consortium's name.
+        #[arg(long)]
+        name: String,
+        /// The members' configuration files (their data folders must be initialized).
+        #[arg(required = true)]
+        members: Vec<PathBuf>,
+    },
 }
 
-fn config(path: &std::path::Path) -> Result<Config> {
+fn read_config(path: &std::path::Path) -> Result<Config> {
     if path.exists() {
         Ok(Config::read(path)?)
     } else {
@@ -63,7 +73,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let config = config(&cli.config)?;
+    let config = read_config(&cli.config)?;
     match cli.command {
         Command::Init { json } => {
             let identity = setup::init(&config, Utc::now())?;
@@ -71,6 +81,17 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&identity)?);
             } else {
                 println!("did      {}\npeer id  {}", identity.did, identity.peer_id);
+            }
+            Ok(())
+        }
+        Command::FormConsortium { name, members } => {
+            let configs = members
+                .iter()
+                .map(|path| read_config(path))
+                .collect::<Result<Vec<_>>>()?;
+            let consortium = vouch_node::consortium::form_local(&name, &configs)?;
+            for member in &consortium.members {
+                println!("{}  {}", member.did, member.peer_id);
             }
             Ok(())
         }

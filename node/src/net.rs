@@ -1,10 +1,56 @@
 //! The libp2p network: the only module that names libp2p.
 //!
+//! One task owns the `Swarm`; the rest of the node holds a [`Network`] handle that sends it
+//! commands over a bounded channel. Transports are TCP and QUIC, with Noise and Yamux on TCP.
+//! Behaviours:
+//! - an allow list of the consortium's member peers: no other peer gets a connection;
+//! - identify;
+//! - gossipsub on [`DID_OPS_TOPIC`]: every did:vouch operation is validated (size, schema, hash
+//!   links, signatures, through the registry) before it is stored or forwarded; an invalid one is
+//!   rejected, which lowers the sender's gossipsub score, and the sender is disconnected;
+//! - request-response on [`SYNC_PROTOCOL`] (CBOR): a node that joins late or restarts asks each
+//!   member for its inventory, then for the operations it lacks.
+//!
 //! A node's libp2p identity is its node key, so the Noise handshake authenticates the same key that
-//! its org's DID document lists.
+//! the consortium genesis lists.
 
-use libp2p::identity;
-use vouch_core::key::KeyPair;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use libp2p::futures::StreamExt;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, gossipsub, identify, identity,
+    noise, request_response, tcp, yamux,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, info_span, warn};
+use vouch_core::did::Did;
+use vouch_core::did::vouch::{Applied, LogError, MAX_OPERATION_BYTES, Operation};
+use vouch_core::key::{KeyPair, PublicKey};
+
+use crate::consortium::Consortium;
+use crate::registry::{Registry, RegistryError};
+
+/// The gossipsub topic of did:vouch operations.
+pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
+/// The catch-up protocol.
+pub const SYNC_PROTOCOL: &str = "/vouch/sync/1.0.0";
+/// The identify protocol version.
+const IDENTIFY_VERSION: &str = "/vouch/1.0.0";
+/// The largest gossip message: one operation.
+pub const MAX_GOSSIP_BYTES: usize = MAX_OPERATION_BYTES;
+/// The largest sync request.
+const MAX_SYNC_REQUEST_BYTES: u64 = 4 * 1024;
+/// The largest sync response: an inventory or a page of operations.
+const MAX_SYNC_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// The most operations one sync response carries.
+pub const MAX_OPERATIONS_PER_PAGE: usize = 256;
+/// The most commands waiting for the swarm task.
+const COMMAND_QUEUE: usize = 256;
 
 /// The libp2p identity of a node key.
 pub fn identity_of(key: &KeyPair) -> identity::Keypair {
@@ -15,7 +61,504 @@ pub fn identity_of(key: &KeyPair) -> identity::Keypair {
 
 /// The peer id of a node key, as text.
 pub fn peer_id_of(key: &KeyPair) -> String {
-    identity_of(key).public().to_peer_id().to_string()
+    peer_id_of_public(&key.public())
+}
+
+/// The peer id of a node's public key, as text.
+pub fn peer_id_of_public(key: &PublicKey) -> String {
+    let public = identity::ed25519::PublicKey::try_from_bytes(key.as_bytes())
+        .expect("a vouch PublicKey is always a valid Ed25519 point");
+    identity::PublicKey::from(public).to_peer_id().to_string()
+}
+
+/// A request of the catch-up protocol.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SyncRequest {
+    /// Every DID the peer holds, with its last version and its count of equivocation evidence.
+    Inventory,
+    /// The operations of `did` after version `after`, and its evidence, one page at a time.
+    Operations {
+        /// The DID.
+        did: String,
+        /// The last version the asker holds (0 for none).
+        after: u64,
+    },
+}
+
+/// One DID in an inventory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryEntry {
+    /// The DID.
+    pub did: String,
+    /// Its last accepted version.
+    pub version: u64,
+    /// How many equivocating operations are held as evidence.
+    pub evidence: u64,
+}
+
+/// A response of the catch-up protocol.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum SyncResponse {
+    /// The answer to [`SyncRequest::Inventory`].
+    Inventory(Vec<InventoryEntry>),
+    /// Operations as JSON, in version order, then evidence.
+    Operations(Vec<String>),
+    /// The request could not be answered.
+    Refused(String),
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    members: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    identify: identify::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+}
+
+/// Why the network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The transport or a behaviour could not be built.
+    #[error("building the libp2p swarm: {0}")]
+    Build(String),
+    /// A listen address is invalid or could not be bound.
+    #[error("listening on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+enum Command {
+    Publish(Vec<u8>),
+    ConnectedMembers(oneshot::Sender<usize>),
+}
+
+/// The handle the rest of the node holds.
+#[derive(Debug, Clone)]
+pub struct Network {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Network {
+    /// Gossips an operation that the registry accepted.
+    pub async fn publish(&self, operation: &Operation) {
+        if self
+            .commands
+            .send(Command::Publish(operation.to_json().into_bytes()))
+            .await
+            .is_err()
+        {
+            debug!("network stopped; the operation will reach peers by sync");
+        }
+    }
+
+    /// How many member nodes this node is connected to.
+    pub async fn connected_members(&self) -> usize {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::ConnectedMembers(reply))
+            .await
+            .is_err()
+        {
+            return 0;
+        }
+        answer.await.unwrap_or(0)
+    }
+}
+
+/// What the network is started with.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// The node key.
+    pub key: KeyPair,
+    /// Multiaddresses to listen on.
+    pub listen: Vec<String>,
+    /// The consortium.
+    pub consortium: Consortium,
+    /// How often to sync with and redial members.
+    pub sync_interval: Duration,
+}
+
+/// Starts the swarm task. It runs until `shutdown` turns true.
+pub fn start(
+    config: NetConfig,
+    registry: Registry,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(Network, JoinHandle<()>), NetError> {
+    let keypair = identity_of(&config.key);
+    let local = keypair.public().to_peer_id();
+    let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| build(&e))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .max_transmit_size(MAX_GOSSIP_BYTES)
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .heartbeat_interval(Duration::from_millis(500))
+                .message_id_fn(|message| {
+                    gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec())
+                })
+                .build()
+                .map_err(|e| e.to_string())?;
+            let gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let codec = request_response::cbor::codec::Codec::default()
+                .set_request_size_maximum(MAX_SYNC_REQUEST_BYTES)
+                .set_response_size_maximum(MAX_SYNC_RESPONSE_BYTES);
+            let sync = request_response::Behaviour::with_codec(
+                codec,
+                [(
+                    StreamProtocol::new(SYNC_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            );
+            Ok(Behaviour {
+                members: allow_block_list::Behaviour::default(),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    IDENTIFY_VERSION.into(),
+                    key.public(),
+                )),
+                gossipsub,
+                sync,
+            })
+        })
+        .map_err(|e| build(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+        .build();
+
+    let topic = gossipsub::IdentTopic::new(DID_OPS_TOPIC);
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .map_err(|e| build(&e))?;
+    let mut members = Vec::new();
+    for member in &config.consortium.members {
+        let Ok(peer) = member.peer_id.parse::<PeerId>() else {
+            continue;
+        };
+        if peer == local {
+            continue;
+        }
+        swarm.behaviour_mut().members.allow_peer(peer);
+        let addresses: Vec<Multiaddr> = member
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        members.push((peer, addresses));
+    }
+    for addr in &config.listen {
+        let parsed: Multiaddr =
+            addr.parse()
+                .map_err(|e: libp2p::multiaddr::Error| NetError::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
+        swarm.listen_on(parsed).map_err(|e| NetError::Listen {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+
+    let (commands, mut queue) = mpsc::channel(COMMAND_QUEUE);
+    let mut task = SwarmTask {
+        swarm,
+        registry,
+        topic,
+        members,
+        connected: HashSet::new(),
+    };
+    let span = info_span!("net", peer = %local);
+    let handle = tokio::spawn(
+        async move {
+            task.dial_members();
+            let mut tick = tokio::time::interval(config.sync_interval);
+            loop {
+                tokio::select! {
+                    // The guard `wait_for` returns is not `Send`: drop it inside.
+                    () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+                    Some(command) = queue.recv() => task.command(command),
+                    event = task.swarm.select_next_some() => task.event(event).await,
+                    _ = tick.tick() => {
+                        task.dial_members();
+                        task.sync_all();
+                    }
+                }
+            }
+            info!("network stopped");
+        }
+        .instrument(span),
+    );
+    Ok((Network { commands }, handle))
+}
+
+/// The state of the swarm task: its only owner.
+struct SwarmTask {
+    swarm: Swarm<Behaviour>,
+    registry: Registry,
+    topic: gossipsub::IdentTopic,
+    /// The other members' peers and addresses.
+    members: Vec<(PeerId, Vec<Multiaddr>)>,
+    /// Members connected now.
+    connected: HashSet<PeerId>,
+}
+
+/// How an operation from a peer fared.
+enum Verdict {
+    /// Valid and new: store and forward.
+    Accept,
+    /// Nothing new, or not checkable yet (its predecessor is missing): drop without penalty.
+    Ignore,
+    /// Invalid: the sender misbehaved.
+    Reject(String),
+}
+
+impl SwarmTask {
+    fn dial_members(&mut self) {
+        for (peer, addresses) in &self.members {
+            if self.connected.contains(peer) {
+                continue;
+            }
+            for address in addresses {
+                let address = address.clone().with_p2p(*peer).unwrap_or_else(|a| a);
+                if let Err(e) = self.swarm.dial(address.clone()) {
+                    debug!(%peer, %address, error = %e, "dial failed");
+                }
+            }
+        }
+    }
+
+    fn sync_all(&mut self) {
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        for peer in peers {
+            self.swarm
+                .behaviour_mut()
+                .sync
+                .send_request(&peer, SyncRequest::Inventory);
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Publish(data) => {
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(self.topic.clone(), data)
+                {
+                    debug!(error = %e, "not gossiped now; peers will get it by sync");
+                }
+            }
+            Command::ConnectedMembers(reply) => {
+                let _ = reply.send(self.connected.len());
+            }
+        }
+    }
+
+    fn penalize(&mut self, peer: PeerId, reason: &str) {
+        warn!(%peer, reason, "peer sent invalid data: disconnecting");
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    async fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if self.connected.insert(peer_id) => {
+                info!(peer = %peer_id, "member connected");
+                self.swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer_id, SyncRequest::Inventory);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.connected.remove(&peer_id);
+                debug!(peer = %peer_id, "member disconnected");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => {
+                let verdict = judge(self.registry.clone(), message.data).await;
+                let acceptance = match &verdict {
+                    Verdict::Accept => gossipsub::MessageAcceptance::Accept,
+                    Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
+                    Verdict::Reject(_) => gossipsub::MessageAcceptance::Reject,
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                if let Verdict::Reject(reason) = verdict {
+                    self.penalize(propagation_source, &reason);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                peer,
+                message,
+                ..
+            })) => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let response = answer(self.registry.clone(), request).await;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response);
+                }
+                request_response::Message::Response { response, .. } => {
+                    self.receive(peer, response).await;
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(
+                request_response::Event::OutboundFailure { peer, error, .. },
+            )) => debug!(%peer, %error, "sync request failed"),
+            _ => {}
+        }
+    }
+
+    async fn receive(&mut self, peer: PeerId, response: SyncResponse) {
+        match response {
+            SyncResponse::Inventory(entries) => {
+                let registry = self.registry.clone();
+                let ours = match tokio::task::spawn_blocking(move || registry.inventory()).await {
+                    Ok(Ok(ours)) => ours,
+                    _ => return,
+                };
+                for entry in entries {
+                    let (version, evidence) = ours
+                        .iter()
+                        .find(|(did, _, _)| did.as_str() == entry.did)
+                        .map(|(_, v, e)| (*v, *e))
+                        .unwrap_or((0, 0));
+                    if entry.version > version || entry.evidence > evidence {
+                        let after = if entry.evidence > evidence {
+                            0
+                        } else {
+                            version
+                        };
+                        self.swarm.behaviour_mut().sync.send_request(
+                            &peer,
+                            SyncRequest::Operations {
+                                did: entry.did,
+                                after,
+                            },
+                        );
+                    }
+                }
+            }
+            SyncResponse::Operations(operations) => {
+                let full_page = operations.len() >= MAX_OPERATIONS_PER_PAGE;
+                // The highest version received: where the next page starts.
+                let mut highest: Option<(Did, u64)> = None;
+                for json in operations {
+                    let data = json.into_bytes();
+                    if let Ok(Operation {
+                        did: Some(did),
+                        version,
+                        ..
+                    }) = Operation::from_json(&data)
+                        && highest.as_ref().is_none_or(|(_, v)| version > *v)
+                    {
+                        highest = Some((did, version));
+                    }
+                    if let Verdict::Reject(reason) = judge(self.registry.clone(), data).await {
+                        self.penalize(peer, &reason);
+                        return;
+                    }
+                }
+                if let (true, Some((did, version))) = (full_page, highest) {
+                    self.swarm.behaviour_mut().sync.send_request(
+                        &peer,
+                        SyncRequest::Operations {
+                            did: did.to_string(),
+                            after: version,
+                        },
+                    );
+                }
+            }
+            SyncResponse::Refused(reason) => debug!(%peer, reason, "sync refused"),
+        }
+    }
+}
+
+/// Verifies and stores an operation from a peer. A free function: the swarm task is not `Sync`,
+/// so nothing awaited may borrow it.
+async fn judge(registry: Registry, data: Vec<u8>) -> Verdict {
+    let operation = match Operation::from_json(&data) {
+        Ok(operation) => operation,
+        Err(e) => return Verdict::Reject(e.to_string()),
+    };
+    match tokio::task::spawn_blocking(move || registry.apply(operation)).await {
+        Ok(Ok((_, Applied::Appended | Applied::Equivocation))) => Verdict::Accept,
+        Ok(Ok((_, Applied::Duplicate))) => Verdict::Ignore,
+        // A gap is not misbehaviour: gossip can overtake; sync fills it.
+        Ok(Err(RegistryError::Invalid(LogError::OutOfOrder { .. }))) => Verdict::Ignore,
+        Ok(Err(RegistryError::Invalid(e))) => Verdict::Reject(e.to_string()),
+        Ok(Err(e)) => {
+            warn!(error = %e, "could not store an operation");
+            Verdict::Ignore
+        }
+        Err(e) => {
+            warn!(error = %e, "registry task failed");
+            Verdict::Ignore
+        }
+    }
+}
+
+/// Answers a sync request from the registry.
+async fn answer(registry: Registry, request: SyncRequest) -> SyncResponse {
+    let work = move || match request {
+        SyncRequest::Inventory => registry.inventory().map(|entries| {
+            SyncResponse::Inventory(
+                entries
+                    .into_iter()
+                    .map(|(did, version, evidence)| InventoryEntry {
+                        did: did.to_string(),
+                        version,
+                        evidence,
+                    })
+                    .collect(),
+            )
+        }),
+        SyncRequest::Operations { did, after } => match Did::parse(&did) {
+            Err(e) => Ok(SyncResponse::Refused(e.to_string())),
+            Ok(did) => registry
+                .operations_after(&did, after, MAX_OPERATIONS_PER_PAGE)
+                .map(|ops| SyncResponse::Operations(ops.iter().map(Operation::to_json).collect())),
+        },
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            warn!(error = %e, "could not answer a sync request");
+            SyncResponse::Refused("internal error".into())
+        }
+        Err(_) => SyncResponse::Refused("internal error".into()),
+    }
 }
 
 #[cfg(test)]
@@ -26,8 +569,9 @@ mod tests {
     fn the_peer_id_is_the_node_key() {
         let key = KeyPair::from_seed(&[3; 32]);
         let public = identity_of(&key).public();
-        let ed = public.try_into_ed25519().unwrap();
+        let ed = public.clone().try_into_ed25519().unwrap();
         assert_eq!(&ed.to_bytes(), key.public().as_bytes());
+        assert_eq!(peer_id_of(&key), public.to_peer_id().to_string());
         assert!(peer_id_of(&key).starts_with("12D3KooW"));
     }
 }

@@ -9,6 +9,8 @@ use tracing::{error, info, warn};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::consortium::{Consortium, ConsortiumError};
+use crate::net::{self, NetConfig, NetError, Network};
 use crate::registry::Registry;
 use crate::setup::{self, Identity, SetupError};
 use crate::store::Store;
@@ -30,6 +32,18 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The consortium genesis is unusable.
+    #[error(transparent)]
+    Consortium(#[from] ConsortiumError),
+    /// This node is not among the consortium's members.
+    #[error("this node ({0}) is not a member of the consortium")]
+    NotAMember(String),
+    /// The node key is unusable.
+    #[error(transparent)]
+    Key(#[from] vouch_wallet::keyfile::KeyFileError),
+    /// The network could not start.
+    #[error(transparent)]
+    Net(#[from] NetError),
     /// The HTTP address could not be bound.
     #[error("HTTP listen address {addr}: {source}")]
     Bind {
@@ -49,8 +63,10 @@ pub struct Node {
     pub http_addr: SocketAddr,
     /// The registry, for in-process callers such as tests and the CLI.
     pub registry: Registry,
+    /// The network, when the node belongs to a consortium.
+    pub network: Option<Network>,
     shutdown: watch::Sender<bool>,
-    http: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Node {
@@ -79,11 +95,39 @@ impl Node {
                 })?;
             Some(ApiState::hash_token(&token))
         };
+        let (shutdown, stop) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let consortium_path = config.in_data_dir(&config.p2p.consortium);
+        let network = if consortium_path.exists() {
+            let consortium = Consortium::read(&consortium_path)?;
+            if consortium.member_by_peer(&identity.peer_id).is_none() {
+                return Err(StartError::NotAMember(identity.peer_id.clone()));
+            }
+            let key = vouch_wallet::keyfile::read(&config.data_dir.join(setup::NODE_KEY))?;
+            let (network, task) = net::start(
+                NetConfig {
+                    key,
+                    listen: config.p2p.listen.clone(),
+                    consortium,
+                    sync_interval: std::time::Duration::from_secs(
+                        config.p2p.sync_interval_secs.max(1),
+                    ),
+                },
+                registry.clone(),
+                stop.clone(),
+            )?;
+            tasks.push(task);
+            Some(network)
+        } else {
+            warn!(path = %consortium_path.display(), "no consortium genesis: running alone, without a network");
+            None
+        };
+
         let state = Arc::new(ApiState {
             registry: registry.clone(),
+            network: network.clone(),
             admin_token_hash,
         });
-
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -94,26 +138,29 @@ impl Node {
             addr: config.http.listen,
             source,
         })?;
-        let (shutdown, mut stop) = watch::channel(false);
-        let http = tokio::spawn(api::serve(listener, state, async move {
+        let mut stop_http = stop;
+        tasks.push(tokio::spawn(api::serve(listener, state, async move {
             // Either a shutdown or the sender dropped: stop in both cases.
-            let _ = stop.wait_for(|stop| *stop).await;
-        }));
+            let _ = stop_http.wait_for(|stop| *stop).await;
+        })));
         info!(did = %identity.did, peer = %identity.peer_id, http = %http_addr, "node started");
         Ok(Self {
             identity,
             http_addr,
             registry,
+            network,
             shutdown,
-            http,
+            tasks,
         })
     }
 
     /// Stops the servers, letting requests in flight finish.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        if let Err(e) = self.http.await {
-            error!(error = %e, "the HTTP server task failed");
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                error!(error = %e, "a node task failed");
+            }
         }
         info!("node stopped");
     }

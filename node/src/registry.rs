@@ -63,6 +63,14 @@ impl Registry {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (log, applied) = match self.store.did_log(&did)? {
+            // An update of a DID not held yet: its genesis has not arrived.
+            None if operation.did.is_some() => {
+                return Err(LogError::OutOfOrder {
+                    expected: 1,
+                    found: operation.version,
+                }
+                .into());
+            }
             None => (DidLog::new(operation.clone())?, Applied::Appended),
             Some(mut log) => {
                 let applied = log.apply(operation.clone())?;
@@ -74,6 +82,38 @@ impl Registry {
                 .record(&log, &operation, applied, &head_of(&log))?;
         }
         Ok((did, applied))
+    }
+
+    /// Every DID held: its last version and how much equivocation evidence it has.
+    pub fn inventory(&self) -> Result<Vec<(Did, u64, u64)>, RegistryError> {
+        Ok(self.store.inventory()?)
+    }
+
+    /// A page of a DID's operations for a peer that holds up to version `after`: the later ones in
+    /// version order, then, if the page has room, the equivocation evidence.
+    pub fn operations_after(
+        &self,
+        did: &Did,
+        after: u64,
+        page: usize,
+    ) -> Result<Vec<Operation>, RegistryError> {
+        let Some(log) = self.store.did_log(did)? else {
+            return Ok(Vec::new());
+        };
+        let mut operations: Vec<Operation> = log
+            .operations()
+            .filter(|op| op.version > after)
+            .take(page)
+            .cloned()
+            .collect();
+        let room = page - operations.len();
+        operations.extend(
+            log.equivocations()
+                .iter()
+                .take(room)
+                .map(|e| e.conflicting.clone()),
+        );
+        Ok(operations)
     }
 
     /// The verified log of a DID, if held.

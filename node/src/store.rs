@@ -211,30 +211,62 @@ impl Store {
         }
     }
 
-    /// Every DID the node holds, with the number of its last accepted version.
-    pub fn did_versions(&self) -> Result<Vec<(Did, u64)>, StoreError> {
-        let mut versions: Vec<(Did, u64)> = Vec::new();
+    /// Every DID the node holds, with the number of its last accepted version and of its
+    /// equivocation evidence.
+    pub fn inventory(&self) -> Result<Vec<(Did, u64, u64)>, StoreError> {
+        let mut inventory: Vec<(Did, u64, u64)> = Vec::new();
         for item in self.db.iterator_cf(self.cf(DID_OPS), IteratorMode::Start) {
             let (key, _) = item?;
-            let corrupt = || StoreError::Corrupt {
-                key: String::from_utf8_lossy(&key).into_owned(),
-                reason: "not <did> 0 <version>".into(),
-            };
-            let split = key.len().checked_sub(9).ok_or_else(corrupt)?;
-            let did = std::str::from_utf8(&key[..split])
-                .ok()
-                .and_then(|s| Did::parse(s).ok())
-                .ok_or_else(corrupt)?;
-            let version = <[u8; 8]>::try_from(&key[split + 1..])
-                .map(u64::from_be_bytes)
-                .map_err(|_| corrupt())?;
-            match versions.last_mut() {
-                Some((last, v)) if *last == did => *v = version,
-                _ => versions.push((did, version)),
+            let (did, version) = split_key(&key)?;
+            match inventory.last_mut() {
+                Some((last, v, _)) if *last == did => *v = version,
+                _ => inventory.push((did, version, 0)),
             }
         }
-        Ok(versions)
+        for item in self
+            .db
+            .iterator_cf(self.cf(DID_EVIDENCE), IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            let did = split_evidence_key(&key)?;
+            if let Some(entry) = inventory.iter_mut().find(|(d, _, _)| *d == did) {
+                entry.2 += 1;
+            }
+        }
+        Ok(inventory)
     }
+}
+
+fn corrupt(key: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: "not <did> 0 <version>".into(),
+    }
+}
+
+fn did_of_key(key: &[u8], end: usize) -> Result<Did, StoreError> {
+    std::str::from_utf8(&key[..end])
+        .ok()
+        .and_then(|s| Did::parse(s).ok())
+        .ok_or_else(|| corrupt(key))
+}
+
+/// Reads `<did> 0x00 <version>`.
+fn split_key(key: &[u8]) -> Result<(Did, u64), StoreError> {
+    let split = key.len().checked_sub(9).ok_or_else(|| corrupt(key))?;
+    let version = <[u8; 8]>::try_from(&key[split + 1..])
+        .map(u64::from_be_bytes)
+        .map_err(|_| corrupt(key))?;
+    Ok((did_of_key(key, split)?, version))
+}
+
+/// Reads the DID of `<did> 0x00 <version> <hash>`.
+fn split_evidence_key(key: &[u8]) -> Result<Did, StoreError> {
+    let end = key
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or_else(|| corrupt(key))?;
+    did_of_key(key, end)
 }
 
 #[cfg(test)]
@@ -268,7 +300,7 @@ mod tests {
             store.did_head(&did).unwrap().as_deref(),
             Some(&b"{\"v\":2}"[..])
         );
-        assert_eq!(store.did_versions().unwrap(), vec![(did, 2)]);
+        assert_eq!(store.inventory().unwrap(), vec![(did, 2, 0)]);
         store
             .db
             .put_cf(store.cf(META), b"format_version", 7u32.to_be_bytes())

@@ -2,4 +2,5 @@
 //! loopback.
 
 mod common;
+mod network;
 mod resolver;
