@@ -3,7 +3,7 @@
 //! - `GET /1.0/identifiers/{did}`: DID resolution in the DIF Universal Resolver's form, with
 //!   `versionId` / `versionTime` and `Accept` negotiation. Its errors are resolution results with
 //!   the DID Resolution error codes and their HTTP statuses.
-//! - `GET /health`.
+//! - `GET /health`, and `GET /metrics` (OpenMetrics text).
 //! - `POST /admin/did/operations`: submit a signed did:vouch operation; behind the bearer token.
 //!
 //! Every other error goes through [`rejection`], one handler with a stable body
@@ -270,7 +270,9 @@ async fn resolve(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let span = info_span!("resolve", did = %did);
-    async move {
+    let started = std::time::Instant::now();
+    let metrics_state = state.clone();
+    let response = async move {
         let Some(representation) = negotiate(accept.as_deref()) else {
             let body = serde_json::json!({
                 "didDocument": null,
@@ -338,7 +340,13 @@ async fn resolve(
         })
     }
     .instrument(span)
-    .await
+    .await;
+    let metrics = metrics_state.registry.metrics();
+    metrics.resolutions.inc();
+    metrics
+        .resolution_seconds
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Checks the admin bearer token.
@@ -387,8 +395,15 @@ async fn submit_operation(
     let version = operation.version;
     let registry = state.registry.clone();
     let gossiped = operation.clone();
-    let (did, applied) = match blocking(move || registry.apply(operation)).await? {
+    let (did, applied) = match blocking(move || registry.apply(operation, Utc::now())).await? {
         Ok(done) => done,
+        Err(e @ RegistryError::FromTheFuture { .. }) => {
+            return Err(reject(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_operation",
+                e.to_string(),
+            ));
+        }
         Err(RegistryError::Invalid(e)) => {
             return Err(reject(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -425,6 +440,19 @@ pub fn routes(
         let state = state.clone();
         warp::any().map(move || state.clone())
     };
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(|state: Arc<ApiState>| {
+            let mut response = state.registry.metrics().encode().into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            response
+        });
     let health = warp::path!("health")
         .and(warp::get())
         .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
@@ -442,6 +470,8 @@ pub fn routes(
         .and(with_state)
         .and_then(submit_operation);
     health
+        .or(metrics)
+        .unify()
         .or(resolver)
         .unify()
         .or(operations)

@@ -15,6 +15,7 @@
 pub mod api;
 pub mod config;
 pub mod consortium;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod registry;

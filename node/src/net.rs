@@ -373,6 +373,7 @@ impl SwarmTask {
     }
 
     fn penalize(&mut self, peer: PeerId, reason: &str) {
+        self.registry.metrics().gossip_rejected.inc();
         warn!(%peer, reason, "peer sent invalid data: disconnecting");
         let _ = self.swarm.disconnect_peer_id(peer);
     }
@@ -382,6 +383,10 @@ impl SwarmTask {
             SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
             SwarmEvent::ConnectionEstablished { peer_id, .. } if self.connected.insert(peer_id) => {
                 info!(peer = %peer_id, "member connected");
+                self.registry
+                    .metrics()
+                    .peers
+                    .set(self.connected.len() as i64);
                 self.swarm
                     .behaviour_mut()
                     .sync
@@ -393,6 +398,10 @@ impl SwarmTask {
                 ..
             } => {
                 self.connected.remove(&peer_id);
+                self.registry
+                    .metrics()
+                    .peers
+                    .set(self.connected.len() as i64);
                 debug!(peer = %peer_id, "member disconnected");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
@@ -400,6 +409,7 @@ impl SwarmTask {
                 message_id,
                 message,
             })) => {
+                self.registry.metrics().gossip_received.inc();
                 let verdict = judge(self.registry.clone(), message.data).await;
                 let acceptance = match &verdict {
                     Verdict::Accept => gossipsub::MessageAcceptance::Accept,
@@ -512,7 +522,7 @@ async fn judge(registry: Registry, data: Vec<u8>) -> Verdict {
         Ok(operation) => operation,
         Err(e) => return Verdict::Reject(e.to_string()),
     };
-    match tokio::task::spawn_blocking(move || registry.apply(operation)).await {
+    match tokio::task::spawn_blocking(move || registry.apply(operation, chrono::Utc::now())).await {
         Ok(Ok((_, Applied::Appended | Applied::Equivocation))) => Verdict::Accept,
         Ok(Ok((_, Applied::Duplicate))) => Verdict::Ignore,
         // A gap is not misbehaviour: gossip can overtake; sync fills it.

@@ -77,7 +77,7 @@ impl Node {
         let store = tokio::task::spawn_blocking(move || Store::open(&db))
             .await
             .expect("opening the store does not panic")?;
-        let registry = Registry::new(Arc::new(store));
+        let registry = Registry::new(Arc::new(store), crate::metrics::Metrics::new());
 
         let admin_token_hash = if config.http.danger_disable_admin_auth {
             warn!(

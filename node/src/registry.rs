@@ -10,7 +10,10 @@ use vouch_core::did::resolve::{DocumentMetadata, ResolutionResult};
 use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
 use vouch_core::did::{Did, ResolveError};
 
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+
+use chrono::{DateTime, Utc};
 
 /// Why an operation was not accepted, or a DID not resolved.
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +24,25 @@ pub enum RegistryError {
     /// The store failed: the node's fault.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The operation is dated later than this node's clock allows: it would decide which version
+    /// is in force at times that have not come yet.
+    #[error(
+        "the operation is dated {created}, more than {MAX_CLOCK_SKEW_SECS} s ahead of this node's clock"
+    )]
+    FromTheFuture {
+        /// Its date.
+        created: String,
+    },
 }
+
+/// How far ahead of the node's clock an operation may be dated.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// The DIDs this node holds.
 #[derive(Debug, Clone)]
 pub struct Registry {
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
     /// Serializes read-verify-write of logs, so that two operations on one DID never both build
     /// on the same stored state and one is lost. Held only around blocking store calls, never
     /// across an `.await`.
@@ -44,16 +60,31 @@ fn head_of(log: &DidLog) -> Vec<u8> {
 
 impl Registry {
     /// A registry over a store.
-    pub fn new(store: Arc<Store>) -> Self {
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
+            metrics,
             writer: Arc::new(Mutex::new(())),
         }
     }
 
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Verifies an operation against what the node holds of its DID and stores it. Returns the DID
-    /// and what was done; a duplicate changes nothing.
-    pub fn apply(&self, operation: Operation) -> Result<(Did, Applied), RegistryError> {
+    /// and what was done; a duplicate changes nothing. `now` is the node's clock.
+    pub fn apply(
+        &self,
+        operation: Operation,
+        now: DateTime<Utc>,
+    ) -> Result<(Did, Applied), RegistryError> {
+        if operation.created.time() > now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS) {
+            return Err(RegistryError::FromTheFuture {
+                created: operation.created.to_string(),
+            });
+        }
         let did = match &operation.did {
             Some(did) => did.clone(),
             None => operation.genesis_did()?,
@@ -80,6 +111,7 @@ impl Registry {
         if applied != Applied::Duplicate {
             self.store
                 .record(&log, &operation, applied, &head_of(&log))?;
+            self.metrics.operations_stored.inc();
         }
         Ok((did, applied))
     }

@@ -133,7 +133,7 @@ pub fn init(config: &Config, now: DateTime<Utc>) -> Result<Identity, SetupError>
         now,
     )?;
     let store = std::sync::Arc::new(Store::open(&dir.join(DB))?);
-    Registry::new(store).apply(genesis)?;
+    Registry::new(store, crate::metrics::Metrics::new()).apply(genesis, now)?;
 
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     write_private(

@@ -137,6 +137,22 @@ fn resolves_with_negotiation_and_the_spec_error_codes() {
         );
     }
 
+    let metrics = get(&node.url("/metrics"), None);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .content_type
+            .starts_with("application/openmetrics-text")
+    );
+    let resolutions = metrics
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix("vouch_resolutions_total "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("a resolution counter");
+    assert_eq!(resolutions, 15, "{}", metrics.body);
+    assert!(metrics.body.contains("vouch_resolution_seconds_bucket"));
+
     let missing = get(&node.url("/no/such/thing"), None);
     assert_eq!(
         (missing.status, missing.json()["code"].as_str()),
@@ -188,6 +204,19 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
     assert_eq!(
         (refused.status, refused.json()["code"].as_str()),
         (422, Some("invalid_operation"))
+    );
+
+    // Dated an hour ahead of the node's clock: refused, not stored.
+    let (ahead, _) = next_update(&node, &new_key, 60);
+    let refused = submit(&node, &ahead, Some(&token));
+    assert_eq!(
+        (refused.status, refused.json()["code"].as_str()),
+        (422, Some("invalid_operation"))
+    );
+    assert!(
+        refused.body.contains("ahead of this node's clock"),
+        "{}",
+        refused.body
     );
 
     let accepted = submit(&node, &update, Some(&token));
