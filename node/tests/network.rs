@@ -169,3 +169,181 @@ fn a_node_outside_the_consortium_gets_nothing() {
     }
     assert_eq!(version_at(&a, &did_a).as_deref(), Some("1"));
 }
+
+/// A member that misbehaves: its own libp2p swarm, with the member's key, publishing what it likes.
+mod rogue {
+    use std::time::Duration;
+
+    use libp2p::futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, noise, tcp, yamux};
+    use vouch_core::key::KeyPair;
+
+    pub(crate) struct Rogue {
+        swarm: Swarm<gossipsub::Behaviour>,
+        topic: gossipsub::IdentTopic,
+        runtime: tokio::runtime::Runtime,
+    }
+
+    pub(crate) enum Outcome {
+        /// The node closed the connection.
+        Disconnected,
+        /// The connection stayed open.
+        StillConnected,
+    }
+
+    impl Rogue {
+        pub(crate) fn new(key: &KeyPair) -> Self {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            let _guard = runtime.enter();
+            let identity = vouch_node::net::identity_of(key);
+            let swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
+                .with_tokio()
+                .with_tcp(
+                    tcp::Config::default(),
+                    noise::Config::new,
+                    yamux::Config::default,
+                )
+                .expect("tcp")
+                .with_behaviour(|key| {
+                    let config = gossipsub::ConfigBuilder::default()
+                        .max_transmit_size(1024 * 1024)
+                        .build()
+                        .expect("config");
+                    gossipsub::Behaviour::new(
+                        gossipsub::MessageAuthenticity::Signed(key.clone()),
+                        config,
+                    )
+                    .expect("gossipsub")
+                })
+                .expect("behaviour")
+                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+                .build();
+            let topic = gossipsub::IdentTopic::new(vouch_node::net::DID_OPS_TOPIC);
+            let mut rogue = Self {
+                swarm,
+                topic,
+                runtime,
+            };
+            rogue
+                .swarm
+                .behaviour_mut()
+                .subscribe(&rogue.topic.clone())
+                .expect("subscribes");
+            rogue
+        }
+
+        /// Connects to `node` and waits until it has subscribed to the operations topic.
+        pub(crate) fn connect(&mut self, address: &str, node: PeerId) {
+            let address: Multiaddr = format!("{address}/p2p/{node}").parse().expect("address");
+            let _guard = self.runtime.enter();
+            self.swarm.dial(address).expect("dials");
+            let swarm = &mut self.swarm;
+            self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(30), async {
+                    loop {
+                        if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed {
+                            peer_id, ..
+                        }) = swarm.select_next_some().await
+                            && peer_id == node
+                        {
+                            return;
+                        }
+                    }
+                })
+                .await
+                .expect("the node subscribes in time");
+            });
+        }
+
+        /// Publishes `data` and reports whether the node then closed the connection (waiting up to
+        /// 10 s for it).
+        pub(crate) fn publish(&mut self, data: Vec<u8>) -> Outcome {
+            let topic = self.topic.clone();
+            let _guard = self.runtime.enter();
+            self.swarm
+                .behaviour_mut()
+                .publish(topic, data)
+                .expect("published");
+            let swarm = &mut self.swarm;
+            self.runtime.block_on(async {
+                let closed = tokio::time::timeout(Duration::from_secs(10), async {
+                    loop {
+                        if let SwarmEvent::ConnectionClosed { .. } = swarm.select_next_some().await
+                        {
+                            return;
+                        }
+                    }
+                })
+                .await;
+                match closed {
+                    Ok(()) => Outcome::Disconnected,
+                    Err(_) => Outcome::StillConnected,
+                }
+            })
+        }
+    }
+}
+
+fn counter(node: &TestNode, name: &str) -> u64 {
+    get(&node.url("/metrics"), None)
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = consortium_of(dir.path(), 2);
+    let a = TestNode::start(configs[0].clone());
+    let did_a = a.node().identity.did.to_string();
+    let peer_a: libp2p::PeerId = a.node().identity.peer_id.parse().expect("peer id");
+    let address_a = configs[0].p2p.listen[0].clone();
+    let rogue_key = keyfile::read(&configs[1].data_dir.join(setup::NODE_KEY)).expect("key");
+
+    // A forged update of a's DID: well-formed, signed by a key a's DID never committed to.
+    let log = a
+        .node()
+        .registry
+        .log(&a.node().identity.did)
+        .unwrap()
+        .unwrap();
+    let attacker = KeyPair::generate();
+    let mut forged = vouch::update(
+        &log,
+        DocumentContent::single_key(&attacker.public()),
+        &keyfile::read(&setup::update_key_path(&configs[0].data_dir, 2)).expect("key"),
+        &[attacker.public()],
+        Utc::now(),
+    )
+    .expect("an update");
+    forged.update_key = attacker.public();
+
+    for (name, data) in [
+        ("malformed", b"{\"not\": \"an operation\"}".to_vec()),
+        ("forged", forged.to_json().into_bytes()),
+    ] {
+        let mut rogue = rogue::Rogue::new(&rogue_key);
+        rogue.connect(&address_a, peer_a);
+        assert!(
+            matches!(rogue.publish(data), rogue::Outcome::Disconnected),
+            "{name}: the rogue stays connected"
+        );
+    }
+    assert_eq!(counter(&a, "vouch_gossip_rejected_total"), 2);
+    assert_eq!(version_at(&a, &did_a).as_deref(), Some("1"));
+
+    // Replaying a's own genesis is harmless: ignored, no penalty, nothing changes.
+    let genesis = log.operations().next().expect("genesis").to_json();
+    let mut rogue = rogue::Rogue::new(&rogue_key);
+    rogue.connect(&address_a, peer_a);
+    assert!(matches!(
+        rogue.publish(genesis.into_bytes()),
+        rogue::Outcome::StillConnected
+    ));
+    assert_eq!(counter(&a, "vouch_gossip_rejected_total"), 2);
+    assert_eq!(version_at(&a, &did_a).as_deref(), Some("1"));
+}
