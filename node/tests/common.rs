@@ -115,18 +115,36 @@ fn answer(response: ureq::http::Response<ureq::Body>) -> Answer {
 
 /// `GET url`, with an `Accept` header when given.
 pub(crate) fn get(url: &str, accept: Option<&str>) -> Answer {
+    try_get(url, accept).expect("the node answers")
+}
+
+/// `GET url`, or `None` when the node does not answer.
+pub(crate) fn try_get(url: &str, accept: Option<&str>) -> Option<Answer> {
     let mut request = agent().get(url);
     if let Some(accept) = accept {
         request = request.header("accept", accept);
     }
-    answer(request.call().expect("the node answers"))
+    request.call().ok().map(answer)
 }
 
 /// `POST url` with a body, and a bearer token when given.
 pub(crate) fn post(url: &str, body: &str, token: Option<&str>) -> Answer {
+    try_post(url, body, token).expect("the node answers")
+}
+
+/// `POST url`, or `None` when the node does not answer.
+pub(crate) fn try_post(url: &str, body: &str, token: Option<&str>) -> Option<Answer> {
     let mut request = agent().post(url).header("content-type", "application/json");
     if let Some(token) = token {
         request = request.header("authorization", &format!("Bearer {token}"));
     }
-    answer(request.send(body).expect("the node answers"))
+    request.send(body).ok().map(answer)
+}
+
+/// A loopback port free now, for a node to listen on.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -1,7 +1,7 @@
 //! Nodes of a consortium on loopback: replication by gossip, catch-up by sync for a late joiner and
 //! a restarted node, and non-members refused.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,14 +11,7 @@ use vouch_core::key::KeyPair;
 use vouch_node::{Config, consortium, setup};
 use vouch_wallet::keyfile;
 
-use crate::common::{TestNode, get, post};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use crate::common::{TestNode, free_port, get, post};
 
 /// Configurations of `n` initialized nodes, in a consortium, with fast sync.
 fn consortium_of(dir: &Path, n: usize) -> Vec<Config> {

@@ -2,5 +2,6 @@
 //! loopback.
 
 mod common;
+mod crash;
 mod network;
 mod resolver;

@@ -1,0 +1,145 @@
+//! `kill -9` while the node is acknowledging writes: after a restart it still has every write it
+//! acknowledged.
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::key::KeyPair;
+use vouch_node::registry::Registry;
+use vouch_node::store::Store;
+use vouch_node::{metrics::Metrics, setup};
+use vouch_wallet::keyfile;
+
+use crate::common::{free_port, get, try_get, try_post};
+
+fn node(config: &Path, command: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch-node"));
+    cmd.args(["--config", config.to_str().expect("utf-8"), command]);
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+/// A `vouch-node run` process, killed (SIGKILL) and reaped when dropped, so that a failing test
+/// leaves no node behind.
+struct Running(Child);
+
+impl Running {
+    /// `kill -9`, and wait until the process is gone.
+    fn kill_9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// Starts `vouch-node run` and waits until it answers.
+fn run(config: &Path, http: u16) -> Running {
+    let running = Running(node(config, "run").spawn().expect("starts"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while try_get(&format!("http://127.0.0.1:{http}/health"), None)
+        .is_none_or(|answer| answer.status != 200)
+    {
+        assert!(Instant::now() < deadline, "the node did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
+fn stored_log(data: &Path, did: &vouch_core::did::Did) -> vouch::DidLog {
+    let store = Store::open(&data.join(setup::DB)).expect("opens");
+    Registry::new(Arc::new(store), Metrics::new())
+        .log(did)
+        .expect("reads")
+        .expect("held")
+}
+
+#[test]
+fn kill_9_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, p2p) = (free_port(), free_port());
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{p2p}\"]\n"
+        ),
+    )
+    .expect("written");
+    assert!(node(&config, "init").status().expect("runs").success());
+    let data = dir.path().join("data");
+    let identity = setup::identity(&data).expect("identity");
+    let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
+    let mut log = stored_log(&data, &identity.did);
+
+    let mut child = run(&config, http);
+    let acknowledged = Arc::new(AtomicU64::new(1));
+    let writer = {
+        let acknowledged = acknowledged.clone();
+        let mut key = keyfile::read(&setup::update_key_path(&data, 2)).expect("update key");
+        std::thread::spawn(move || {
+            let url = format!("http://127.0.0.1:{http}/admin/did/operations");
+            loop {
+                let next = KeyPair::generate();
+                let operation = vouch::update(
+                    &log,
+                    DocumentContent::single_key(&KeyPair::generate().public()),
+                    &key,
+                    &[next.public()],
+                    Utc::now(),
+                )
+                .expect("an update");
+                match try_post(&url, &operation.to_json(), Some(&token)) {
+                    Some(answer) if answer.status == 200 => {
+                        log.apply(operation).expect("applies locally");
+                        acknowledged.store(log.version(), Ordering::SeqCst);
+                        key = next;
+                    }
+                    _ => return,
+                }
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.load(Ordering::SeqCst) < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the node acknowledged too little"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SIGKILL while the writer keeps writing.
+    child.kill_9();
+    writer.join().expect("the writer ends");
+    let acknowledged = acknowledged.load(Ordering::SeqCst);
+
+    let after = stored_log(&data, &identity.did);
+    eprintln!(
+        "acknowledged up to version {acknowledged}, stored {}",
+        after.version()
+    );
+    assert!(
+        after.version() >= acknowledged,
+        "acknowledged {acknowledged}, found {}",
+        after.version()
+    );
+    // And the node starts again on that folder and serves it.
+    let _child = run(&config, http);
+    let answer = get(
+        &format!("http://127.0.0.1:{http}/1.0/identifiers/{}", identity.did),
+        None,
+    );
+    assert_eq!(
+        answer.json()["didDocumentMetadata"]["versionId"],
+        after.version().to_string()
+    );
+}
