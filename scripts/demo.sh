@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The main job: an end-to-end run of the `vouch` CLI in a temporary folder. An org creates its
-# did:vouch and issues its agent
-# a capability credential; the agent delegates a narrower one to a sub-agent; the sub-agent presents
-# both to a partner's verifier over a challenge; then a tampered copy and an escalated delegation
-# are shown rejected, with their reasons.
+# The main job, in a temporary folder. First the `vouch` CLI end to end: an org creates its did:vouch
+# and issues its agent a capability credential; the agent delegates a narrower one to a sub-agent;
+# the sub-agent presents both to a partner's verifier over a challenge; a tampered copy, an escalated
+# delegation and a replay are rejected with their reasons. Then a local consortium of real nodes comes
+# up (NODES, default 10), and DID updates (UPDATES, default 100) are timed until every node resolves
+# them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --locked --quiet --bin vouch
+# One build of everything, with the same features as the test command, so that both reuse it.
+cargo build --workspace --all-targets --locked --quiet
 VOUCH="$CARGO_TARGET_DIR/debug/vouch"
+TESTNET="$CARGO_TARGET_DIR/debug/vouch-testnet"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap '"$TESTNET" --dir "$WORK/testnet" down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 say() { printf '\n== %s\n' "$*"; }
 expect_rejected() { # runs a verification that must fail with exit code 1
   local code=0
@@ -99,6 +102,13 @@ say "9. The org rotates its issuing key (signed by the committed update key): cr
 "$VOUCH" did update --key "$WORK/org-2.key.json" --update-key "$WORK/org-update-2.key.json" \
   --next-update-key "$WORK/org-update-3.key.json" --log "$WORK/org.did.jsonl"
 expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+
+say "10. A local consortium of ${NODES:=10} real nodes: each org's DID replicated to every node over libp2p"
+"$TESTNET" --dir "$WORK/testnet" up --nodes "$NODES"
+
+say "11. ${UPDATES:=100} DID updates published on node 0, timed until resolvable at their new version on every node"
+"$TESTNET" --dir "$WORK/testnet" measure --updates "$UPDATES"
+"$TESTNET" --dir "$WORK/testnet" down
 
 echo
 echo "demo: every step behaved as expected"

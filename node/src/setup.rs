@@ -166,3 +166,28 @@ pub fn identity(data_dir: &Path) -> Result<Identity, SetupError> {
         reason: e.to_string(),
     })
 }
+
+/// The next operation of the org's DID: an update setting `document`, signed by update key `n`
+/// (`keys/update-n.key.json`), committing to a new key that is written as `update-(n+1)`. The
+/// caller submits the operation and, once it is accepted, uses `n + 1` next.
+pub fn next_update(
+    data_dir: &Path,
+    log: &vouch::DidLog,
+    n: u32,
+    document: DocumentContent,
+    now: DateTime<Utc>,
+) -> Result<vouch::Operation, SetupError> {
+    let current = keyfile::read(&update_key_path(data_dir, n))?;
+    let next_path = update_key_path(data_dir, n + 1);
+    if !next_path.exists() {
+        keyfile::write(&next_path, &KeyPair::generate())?;
+    }
+    let next = keyfile::read(&next_path)?;
+    Ok(vouch::update(
+        log,
+        document,
+        &current,
+        &[next.public()],
+        now,
+    )?)
+}

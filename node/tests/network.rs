@@ -60,18 +60,15 @@ fn update_org_did(node: &TestNode, rotation: &mut u32) {
         .log(&node.node().identity.did)
         .expect("the store answers")
         .expect("held");
-    let current = keyfile::read(&setup::update_key_path(dir, *rotation)).expect("update key");
-    let next = KeyPair::generate();
-    *rotation += 1;
-    keyfile::write(&setup::update_key_path(dir, *rotation), &next).expect("written");
-    let operation = vouch::update(
+    let operation = setup::next_update(
+        dir,
         &log,
+        *rotation,
         DocumentContent::single_key(&KeyPair::generate().public()),
-        &current,
-        &[next.public()],
         Utc::now(),
     )
     .expect("an update");
+    *rotation += 1;
     let answer = post(
         &node.url("/admin/did/operations"),
         &operation.to_json(),

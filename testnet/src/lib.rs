@@ -1,5 +1,5 @@
 //! # vouch-testnet
 //!
-//! Starts N real `vouch-node` processes on loopback, forms them into a consortium and measures
-//! propagation (DESIGN §2, §10). The node it drives arrives with the network issue; until then this
-//! crate only reserves its place in the workspace.
+//! A local consortium of real `vouch-node` processes on loopback, each with its own data folder,
+//! for demos, end-to-end checks and propagation measurements. The binary `vouch-testnet` is the
+//! interface: `up`, `down`, `measure`.
