@@ -280,3 +280,41 @@ fn an_equivocation_is_kept_and_resolves_to_a_conflict() {
     let log = org_log(&node);
     assert_eq!(log.equivocations().len(), 1);
 }
+
+#[test]
+fn every_endpoint_in_the_openapi_document_is_served() {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml"))
+            .expect("docs/openapi.yaml");
+    let paths: Vec<&str> = spec
+        .lines()
+        .filter_map(|line| line.strip_prefix("  /"))
+        .filter_map(|line| line.strip_suffix(':'))
+        .collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    for path in paths {
+        let url = node.url(&format!(
+            "/{}",
+            path.replace(
+                "{did}",
+                "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
+            )
+        ));
+        let answer = if path.starts_with("admin") {
+            post(&url, "{}", None)
+        } else {
+            get(&url, None)
+        };
+        assert!(
+            !answer.body.contains("\"not_found\""),
+            "/{path} is documented but not served"
+        );
+        assert!(
+            answer.status != 404 && answer.status != 405,
+            "/{path}: {}",
+            answer.status
+        );
+    }
+}
