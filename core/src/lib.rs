@@ -16,4 +16,5 @@ pub mod key;
 pub mod presentation;
 pub mod proof;
 pub mod report;
+pub mod status;
 pub mod verify;
