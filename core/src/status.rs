@@ -5,7 +5,14 @@
 //! (`ssi::status::bitstring_status_list::EncodedList`); this module fixes the sizes, the bit order,
 //! and bounds what it decodes.
 
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use ssi::status::bitstring_status_list::EncodedList;
+
+use crate::did::document::Relationship;
+use crate::did::{Did, DidResolver, DidUrl};
+use crate::key::KeyPair;
+use crate::proof::{self, Cryptosuite, ProofError, ProofOptions, format_time};
 
 /// The fewest entries a list has (§2.2: at least 16 KiB of bits, for herd privacy).
 pub const MIN_ENTRIES: usize = 131_072;
@@ -26,6 +33,141 @@ pub enum StatusError {
     /// `encodedList` is not base64url multibase GZIP of a list of an allowed size.
     #[error("invalid encodedList: {0}")]
     BadEncoding(&'static str),
+    /// The document is not a BitstringStatusListCredential of the form Vouch issues.
+    #[error("not a status list credential: {0}")]
+    Malformed(&'static str),
+    /// The proof does not verify, or is not by a key of the issuer.
+    #[error("status list credential proof: {0}")]
+    Proof(#[from] ProofError),
+    /// The proof's key belongs to another DID than the issuer.
+    #[error("the status list is signed by {signer}, not by its issuer")]
+    NotIssuer {
+        /// The DID whose key signed.
+        signer: Did,
+    },
+}
+
+/// What the bits of a list mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A set bit revokes for good.
+    Revocation,
+    /// A set bit suspends until cleared.
+    Suspension,
+}
+
+impl Purpose {
+    /// The `statusPurpose` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revocation => "revocation",
+            Self::Suspension => "suspension",
+        }
+    }
+}
+
+/// A `BitstringStatusListCredential` (§2.3): a list, who issues it, for what, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusListCredential {
+    /// Its URL: what credentials name in `statusListCredential`.
+    pub id: String,
+    /// The org that issues it.
+    pub issuer: Did,
+    /// When this version was issued; a newer version has a later one (no rollback).
+    pub valid_from: DateTime<Utc>,
+    /// What the bits mean.
+    pub purpose: Purpose,
+    /// The bits.
+    pub list: StatusList,
+}
+
+/// The longest status list credential URL.
+const MAX_URL_LEN: usize = 2048;
+
+impl StatusListCredential {
+    /// The unsigned credential.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "@context": [vouch_schemas::CREDENTIALS_V2],
+            "id": self.id,
+            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+            "issuer": self.issuer,
+            "validFrom": format_time(&self.valid_from),
+            "credentialSubject": {
+                "id": format!("{}#list", self.id),
+                "type": "BitstringStatusList",
+                "statusPurpose": self.purpose.as_str(),
+                "encodedList": self.list.encode(),
+            }
+        })
+    }
+
+    /// Signs the credential with `eddsa-jcs-2022` by `method`, an assertion key of the issuer.
+    pub fn sign(&self, key: &KeyPair, method: DidUrl) -> Result<Value, StatusError> {
+        let options = ProofOptions {
+            cryptosuite: Cryptosuite::EddsaJcs2022,
+            created: self.valid_from,
+            verification_method: method,
+            purpose: Relationship::AssertionMethod,
+            challenge: None,
+            domain: None,
+        };
+        Ok(proof::sign(&self.to_json(), &options, key)?)
+    }
+
+    /// Verifies a signed status list credential: its form, its list, and a proof by an assertion
+    /// key of its issuer.
+    pub fn verify(raw: &Value, resolver: &dyn DidResolver) -> Result<Self, StatusError> {
+        let malformed = StatusError::Malformed;
+        fn text<'a>(value: &'a Value, what: &'static str) -> Result<&'a str, StatusError> {
+            value.as_str().ok_or(StatusError::Malformed(what))
+        }
+        if raw["@context"] != json!([vouch_schemas::CREDENTIALS_V2])
+            || raw["type"] != json!(["VerifiableCredential", "BitstringStatusListCredential"])
+        {
+            return Err(malformed("@context or type"));
+        }
+        let id = text(&raw["id"], "id")?;
+        if id.len() > MAX_URL_LEN || !id.starts_with("https://") && !id.starts_with("http://") {
+            return Err(malformed("id must be an http(s) URL"));
+        }
+        let issuer =
+            Did::parse(text(&raw["issuer"], "issuer")?).map_err(|_| malformed("issuer"))?;
+        let valid_from = DateTime::parse_from_rfc3339(text(&raw["validFrom"], "validFrom")?)
+            .map_err(|_| malformed("validFrom"))?
+            .with_timezone(&Utc);
+        let subject = &raw["credentialSubject"];
+        if subject["type"] != "BitstringStatusList" {
+            return Err(malformed("credentialSubject.type"));
+        }
+        let purpose = match text(&subject["statusPurpose"], "statusPurpose")? {
+            "revocation" => Purpose::Revocation,
+            "suspension" => Purpose::Suspension,
+            _ => return Err(malformed("statusPurpose")),
+        };
+        let list = StatusList::decode(text(&subject["encodedList"], "encodedList")?)?;
+        let verified = proof::verify(raw, Relationship::AssertionMethod, resolver)?;
+        let signer = verified.verification_method.did();
+        if signer != issuer {
+            return Err(StatusError::NotIssuer { signer });
+        }
+        Ok(Self {
+            id: id.to_owned(),
+            issuer,
+            valid_from,
+            purpose,
+            list,
+        })
+    }
+
+    /// Whether this version may replace `held`: same list, same issuer and purpose, issued
+    /// later. An older or equal one is a rollback and is refused.
+    pub fn supersedes(&self, held: &Self) -> bool {
+        self.id == held.id
+            && self.issuer == held.issuer
+            && self.purpose == held.purpose
+            && self.valid_from > held.valid_from
+    }
 }
 
 /// A list of one-bit statuses (revoked, suspended).
@@ -162,6 +304,63 @@ mod tests {
             StatusList::decode(huge.as_str().unwrap()),
             Err(StatusError::BadEncoding("the list's size is out of bounds"))
         );
+    }
+
+    #[test]
+    fn signed_lists_verify_and_older_ones_do_not_supersede() {
+        use crate::did::key::{did_of, verification_method_of};
+        use crate::did::resolve::DidKeyResolver;
+        use chrono::TimeZone;
+
+        let org = KeyPair::from_seed(&[4; 32]);
+        let mut list = StatusList::new(MIN_ENTRIES).unwrap();
+        list.set(42, true).unwrap();
+        let first = StatusListCredential {
+            id: "https://node.acme.example/status/1".into(),
+            issuer: did_of(&org.public()),
+            valid_from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            purpose: Purpose::Revocation,
+            list,
+        };
+        let signed = first
+            .sign(&org, verification_method_of(&org.public()))
+            .unwrap();
+        let read = StatusListCredential::verify(&signed, &DidKeyResolver).unwrap();
+        assert_eq!(read, first);
+        assert!(read.list.get(42).unwrap());
+
+        // A changed bit breaks the proof.
+        let mut flipped = first.clone();
+        flipped.list.set(42, false).unwrap();
+        let mut tampered = signed.clone();
+        tampered["credentialSubject"]["encodedList"] = flipped.list.encode().into();
+        assert!(matches!(
+            StatusListCredential::verify(&tampered, &DidKeyResolver),
+            Err(StatusError::Proof(_))
+        ));
+        // Signed by someone else's key, claiming the org as issuer.
+        let other = KeyPair::from_seed(&[5; 32]);
+        let forged = first
+            .sign(&other, verification_method_of(&other.public()))
+            .unwrap();
+        assert!(matches!(
+            StatusListCredential::verify(&forged, &DidKeyResolver),
+            Err(StatusError::NotIssuer { .. })
+        ));
+        let mut wrong_type = signed.clone();
+        wrong_type["credentialSubject"]["type"] = "StatusList2021".into();
+        assert!(matches!(
+            StatusListCredential::verify(&wrong_type, &DidKeyResolver),
+            Err(StatusError::Malformed(_))
+        ));
+
+        let later = StatusListCredential {
+            valid_from: first.valid_from + chrono::Duration::seconds(1),
+            ..flipped
+        };
+        assert!(later.supersedes(&first));
+        assert!(!first.supersedes(&later), "a rollback");
+        assert!(!first.supersedes(&first), "a replay");
     }
 
     proptest! {
