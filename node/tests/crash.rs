@@ -1,11 +1,12 @@
 //! `kill -9` while the node is acknowledging writes: after a restart it still has every write it
 //! acknowledged.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use chrono::Utc;
 use vouch_core::did::vouch::{self, DocumentContent};
@@ -15,7 +16,7 @@ use vouch_node::store::Store;
 use vouch_node::{metrics::Metrics, setup};
 use vouch_wallet::keyfile;
 
-use crate::common::{free_port, get, try_get, try_post};
+use crate::common::{free_port, get, try_post};
 
 fn node(config: &Path, command: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch-node"));
@@ -42,16 +43,24 @@ impl Drop for Running {
     }
 }
 
-/// Starts `vouch-node run` and waits until it answers.
-fn run(config: &Path, http: u16) -> Running {
-    let running = Running(node(config, "run").spawn().expect("starts"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while try_get(&format!("http://127.0.0.1:{http}/health"), None)
-        .is_none_or(|answer| answer.status != 200)
-    {
-        assert!(Instant::now() < deadline, "the node did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Starts `vouch-node run` and waits for its "node started" log line, which it writes once its
+/// HTTP server listens.
+fn run(config: &Path) -> Running {
+    let mut command = node(config, "run");
+    command.env("RUST_LOG", "info").stderr(Stdio::piped());
+    let mut running = Running(command.spawn().expect("starts"));
+    let stderr = running.0.stderr.take().expect("piped");
+    let (started, wait) = mpsc::channel();
+    // Reads the log to its end, so that the node never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("node started") {
+                let _ = started.send(());
+            }
+        }
+    });
+    wait.recv_timeout(Duration::from_secs(30))
+        .expect("the node starts");
     running
 }
 
@@ -81,10 +90,11 @@ fn kill_9_loses_nothing_acknowledged() {
     let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
     let mut log = stored_log(&data, &identity.did);
 
-    let mut child = run(&config, http);
-    let acknowledged = Arc::new(AtomicU64::new(1));
+    let mut child = run(&config);
+    // The writer reports each acknowledged version; the test kills the node at the 20th while
+    // the writer goes on writing.
+    let (acks, acknowledged) = mpsc::channel();
     let writer = {
-        let acknowledged = acknowledged.clone();
         let mut key = keyfile::read(&setup::update_key_path(&data, 2)).expect("update key");
         std::thread::spawn(move || {
             let url = format!("http://127.0.0.1:{http}/admin/did/operations");
@@ -101,7 +111,7 @@ fn kill_9_loses_nothing_acknowledged() {
                 match try_post(&url, &operation.to_json(), Some(&token)) {
                     Some(answer) if answer.status == 200 => {
                         log.apply(operation).expect("applies locally");
-                        acknowledged.store(log.version(), Ordering::SeqCst);
+                        let _ = acks.send(log.version());
                         key = next;
                     }
                     _ => return,
@@ -109,18 +119,16 @@ fn kill_9_loses_nothing_acknowledged() {
             }
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acknowledged.load(Ordering::SeqCst) < 20 {
-        assert!(
-            Instant::now() < deadline,
-            "the node acknowledged too little"
-        );
-        std::thread::sleep(Duration::from_millis(5));
+    let mut last = 1;
+    while last < 20 {
+        last = acknowledged
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the node acknowledges writes");
     }
     // SIGKILL while the writer keeps writing.
     child.kill_9();
     writer.join().expect("the writer ends");
-    let acknowledged = acknowledged.load(Ordering::SeqCst);
+    let acknowledged = acknowledged.try_iter().last().unwrap_or(last);
 
     let after = stored_log(&data, &identity.did);
     eprintln!(
@@ -133,7 +141,7 @@ fn kill_9_loses_nothing_acknowledged() {
         after.version()
     );
     // And the node starts again on that folder and serves it.
-    let _child = run(&config, http);
+    let _child = run(&config);
     let answer = get(
         &format!("http://127.0.0.1:{http}/1.0/identifiers/{}", identity.did),
         None,
