@@ -3,6 +3,7 @@
 //!
 //! All of it is blocking (it calls the store); async code calls it through `spawn_blocking`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use vouch_core::did::key as did_key;
@@ -44,10 +45,14 @@ pub struct Registry {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     /// Serializes read-verify-write of logs, so that two operations on one DID never both build
-    /// on the same stored state and one is lost. Held only around blocking store calls, never
-    /// across an `.await`.
-    writer: Arc<Mutex<()>>,
+    /// on the same stored state and one is lost; and keeps the logs it verified last, so that an
+    /// operation is checked against its predecessor without verifying the whole log again. Held
+    /// only around blocking store calls, never across an `.await`.
+    writer: Arc<Mutex<HashMap<Did, DidLog>>>,
 }
+
+/// How many verified logs the writer keeps in memory.
+const CACHED_LOGS: usize = 1024;
 
 /// The latest resolution result of a log, as the store keeps it.
 fn head_of(log: &DidLog) -> Vec<u8> {
@@ -64,7 +69,7 @@ impl Registry {
         Self {
             store,
             metrics,
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -89,11 +94,16 @@ impl Registry {
             Some(did) => did.clone(),
             None => operation.genesis_did()?,
         };
-        let _writer = self
+        let mut cache = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (log, applied) = match self.store.did_log(&did)? {
+        // Taken out while it changes: if storing fails, the next operation reloads it.
+        let held = match cache.remove(&did) {
+            Some(log) => Some(log),
+            None => self.store.did_log(&did)?,
+        };
+        let (log, applied) = match held {
             // An update of a DID not held yet: its genesis has not arrived.
             None if operation.did.is_some() => {
                 return Err(LogError::OutOfOrder {
@@ -103,16 +113,27 @@ impl Registry {
                 .into());
             }
             None => (DidLog::new(operation.clone())?, Applied::Appended),
-            Some(mut log) => {
-                let applied = log.apply(operation.clone())?;
-                (log, applied)
-            }
+            Some(mut log) => match log.apply(operation.clone()) {
+                Ok(applied) => (log, applied),
+                // A refused operation leaves the log as it was: keep it, so that invalid input
+                // never costs a full verification.
+                Err(error) => {
+                    cache.insert(did, log);
+                    return Err(error.into());
+                }
+            },
         };
         if applied != Applied::Duplicate {
             self.store
                 .record(&log, &operation, applied, &head_of(&log))?;
             self.metrics.operations_stored.inc();
         }
+        if cache.len() >= CACHED_LOGS
+            && let Some(evicted) = cache.keys().next().cloned()
+        {
+            cache.remove(&evicted);
+        }
+        cache.insert(did.clone(), log);
         Ok((did, applied))
     }
 
