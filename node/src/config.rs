@@ -165,6 +165,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/node.example.toml");
+        let example = Config::read(&path).unwrap();
+        let defaults = Config::default();
+        assert_eq!(example.http, defaults.http);
+        assert_eq!(example.p2p, defaults.p2p);
+        assert!(example.data_dir.ends_with(&defaults.data_dir));
+    }
+
+    #[test]
     fn written_configurations_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
