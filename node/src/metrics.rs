@@ -7,6 +7,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 
 /// Every metric the node keeps. The handles are cheap clones of shared atomics.
 #[derive(Debug)]
@@ -24,6 +25,12 @@ pub struct Metrics {
     pub resolutions: Counter,
     /// How long resolutions took, in seconds.
     pub resolution_seconds: Histogram,
+    /// Connections refused because the peer is not a member.
+    pub connections_refused: Counter,
+    /// Ticks whenever the node's state changes (an operation stored, a gossip message judged, a
+    /// connection refused), so
+    /// that waiters (tests, long polls) wait on an event, not on time.
+    changes: watch::Sender<u64>,
 }
 
 impl Metrics {
@@ -58,6 +65,12 @@ impl Metrics {
             "DID resolutions answered",
             resolutions.clone(),
         );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections refused: the peer is not a consortium member",
+            connections_refused.clone(),
+        );
         registry.register(
             "resolution_seconds",
             "Time to answer a DID resolution",
@@ -71,7 +84,32 @@ impl Metrics {
             operations_stored,
             resolutions,
             resolution_seconds,
+            connections_refused,
+            changes: watch::channel(0).0,
         })
+    }
+
+    /// A receiver that sees every later change of the node's state.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Counts an operation stored.
+    pub fn record_stored(&self) {
+        self.operations_stored.inc();
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Counts a gossip message received (before it is judged).
+    pub fn record_gossip_received(&self) {
+        self.gossip_received.inc();
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Counts a connection refused.
+    pub fn record_refused(&self) {
+        self.connections_refused.inc();
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// The metrics in the OpenMetrics text format.

@@ -404,12 +404,19 @@ impl SwarmTask {
                     .set(self.connected.len() as i64);
                 debug!(peer = %peer_id, "member disconnected");
             }
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { .. },
+                send_back_addr,
+                ..
+            } => {
+                self.registry.metrics().record_refused();
+                debug!(%send_back_addr, "refused a connection from a non-member");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
                 message,
             })) => {
-                self.registry.metrics().gossip_received.inc();
                 let verdict = judge(self.registry.clone(), message.data).await;
                 let acceptance = match &verdict {
                     Verdict::Accept => gossipsub::MessageAcceptance::Accept,
@@ -423,6 +430,8 @@ impl SwarmTask {
                 if let Verdict::Reject(reason) = verdict {
                     self.penalize(propagation_source, &reason);
                 }
+                // Counted last: a waiter woken by it sees the verdict's effects.
+                self.registry.metrics().record_gossip_received();
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 peer,

@@ -126,7 +126,7 @@ impl Registry {
         if applied != Applied::Duplicate {
             self.store
                 .record(&log, &operation, applied, &head_of(&log))?;
-            self.metrics.operations_stored.inc();
+            self.metrics.record_stored();
         }
         if cache.len() >= CACHED_LOGS
             && let Some(evicted) = cache.keys().next().cloned()
