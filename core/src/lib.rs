@@ -17,4 +17,5 @@ pub mod presentation;
 pub mod proof;
 pub mod report;
 pub mod status;
+pub mod sync;
 pub mod verify;

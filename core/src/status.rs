@@ -5,14 +5,14 @@
 //! (`ssi::status::bitstring_status_list::EncodedList`); this module fixes the sizes, the bit order,
 //! and bounds what it decodes.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use ssi::status::bitstring_status_list::EncodedList;
 
 use crate::did::document::Relationship;
 use crate::did::{Did, DidResolver, DidUrl};
 use crate::key::KeyPair;
-use crate::proof::{self, Cryptosuite, ProofError, ProofOptions, format_time};
+use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
 
 /// The fewest entries a list has (§2.2: at least 16 KiB of bits, for herd privacy).
 pub const MIN_ENTRIES: usize = 131_072;
@@ -92,7 +92,9 @@ impl StatusListCredential {
             "id": self.id,
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
             "issuer": self.issuer,
-            "validFrom": format_time(&self.valid_from),
+            // Milliseconds: a list may change more than once a second, and each version must be
+            // dated strictly later than the one it replaces.
+            "validFrom": self.valid_from.to_rfc3339_opts(SecondsFormat::Millis, true),
             "credentialSubject": {
                 "id": format!("{}#list", self.id),
                 "type": "BitstringStatusList",
@@ -118,6 +120,18 @@ impl StatusListCredential {
     /// Verifies a signed status list credential: its form, its list, and a proof by an assertion
     /// key of its issuer.
     pub fn verify(raw: &Value, resolver: &dyn DidResolver) -> Result<Self, StatusError> {
+        let credential = Self::parse(raw)?;
+        let verified = proof::verify(raw, Relationship::AssertionMethod, resolver)?;
+        let signer = verified.verification_method.did();
+        if signer != credential.issuer {
+            return Err(StatusError::NotIssuer { signer });
+        }
+        Ok(credential)
+    }
+
+    /// Reads the form and the list of a status list credential without checking its proof: for
+    /// one that was verified before it was stored.
+    pub fn parse(raw: &Value) -> Result<Self, StatusError> {
         let malformed = StatusError::Malformed;
         fn text<'a>(value: &'a Value, what: &'static str) -> Result<&'a str, StatusError> {
             value.as_str().ok_or(StatusError::Malformed(what))
@@ -146,11 +160,6 @@ impl StatusListCredential {
             _ => return Err(malformed("statusPurpose")),
         };
         let list = StatusList::decode(text(&subject["encodedList"], "encodedList")?)?;
-        let verified = proof::verify(raw, Relationship::AssertionMethod, resolver)?;
-        let signer = verified.verification_method.did();
-        if signer != issuer {
-            return Err(StatusError::NotIssuer { signer });
-        }
         Ok(Self {
             id: id.to_owned(),
             issuer,

@@ -3,8 +3,13 @@
 //! - `GET /1.0/identifiers/{did}`: DID resolution in the DIF Universal Resolver's form, with
 //!   `versionId` / `versionTime` and `Accept` negotiation. Its errors are resolution results with
 //!   the DID Resolution error codes and their HTTP statuses.
+//! - `GET /1.0/status-lists/{issuer DID}/{name}`: a status list credential, at the URL credentials
+//!   name in `statusListCredential`.
 //! - `GET /health`, and `GET /metrics` (OpenMetrics text).
-//! - `POST /admin/did/operations`: submit a signed did:vouch operation; behind the bearer token.
+//! - Behind the bearer token: `POST /admin/did/operations` (submit any signed did:vouch operation,
+//!   such as an agent definition's), `POST /admin/did/update`, `/admin/did/rotate` and
+//!   `/admin/did/deactivate` (the org's DID, signed with the keys the node holds), and
+//!   `POST /admin/status-lists/{name}` (set and clear bits of one of the org's status lists).
 //!
 //! Every other error goes through [`rejection`], one handler with a stable body
 //! `{"code", "message"}`; internal details are logged, never returned.
@@ -26,7 +31,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::net::Network;
+use crate::org::{Org, OrgError};
 use crate::registry::{Registry, RegistryError};
+use crate::status_lists::{StatusListError, StatusLists};
 
 /// The media type of a DID resolution result.
 pub const DID_RESOLUTION: &str = "application/did-resolution";
@@ -34,12 +41,21 @@ pub const DID_RESOLUTION: &str = "application/did-resolution";
 pub const DID_LD_JSON: &str = "application/did+ld+json";
 /// The media type of a DID document in plain JSON.
 pub const DID_JSON: &str = "application/did+json";
+/// The media type of a verifiable credential secured with an embedded proof (VC Data Model 2.0
+/// §6.3).
+pub const VC: &str = "application/vc";
+/// The largest admin request body other than an operation.
+const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     /// The DIDs.
     pub registry: Registry,
+    /// The status lists.
+    pub status_lists: StatusLists,
+    /// The org's DID and keys.
+    pub org: Org,
     /// The network, to gossip what the admin API accepts; `None` for a node alone.
     pub network: Option<Network>,
     /// SHA-256 of the admin bearer token; `None` when admin authentication is disabled
@@ -143,11 +159,11 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
     Ok(error_reply(status, code, message))
 }
 
-/// Runs blocking registry work off the async threads; a failure of the node itself is logged and
+/// Runs blocking work off the async threads; a failure of the node itself is logged and
 /// answered as an internal error.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
-) -> Result<Result<T, RegistryError>, Rejection> {
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<Result<T, E>, Rejection> {
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         error!(error = %e, "registry task failed");
         reject(
@@ -158,8 +174,8 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-fn internal(error: RegistryError) -> Rejection {
-    error!(%error, "registry failure");
+fn internal(error: impl std::fmt::Display) -> Rejection {
+    error!(%error, "node failure");
     reject(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
@@ -432,6 +448,154 @@ async fn submit_operation(
     .into_response())
 }
 
+/// `GET /1.0/status-lists/{did}/{name}`: the signed credential as stored.
+async fn status_list(
+    did: String,
+    name: String,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let lists = state.status_lists.clone();
+    let key = format!("{did}/{name}");
+    match blocking(move || lists.get(&key)).await?.map_err(internal)? {
+        Some(json) => {
+            let mut response = warp::reply::with_status(json, StatusCode::OK).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(VC));
+            Ok(response)
+        }
+        None => Err(reject(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such status list",
+        )),
+    }
+}
+
+/// The body of `POST /admin/status-lists/{name}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusChange {
+    /// `revocation` or `suspension`: the list's purpose, fixed when it is created.
+    purpose: String,
+    /// Indexes to set.
+    #[serde(default)]
+    set: Vec<usize>,
+    /// Indexes to clear (suspension lists only: a revocation is final).
+    #[serde(default)]
+    clear: Vec<usize>,
+}
+
+/// What `POST /admin/status-lists/{name}` answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChanged {
+    id: Value,
+    valid_from: Value,
+}
+
+async fn change_status(
+    name: String,
+    change: StatusChange,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    use vouch_core::status::Purpose;
+    let purpose = match change.purpose.as_str() {
+        "revocation" => Purpose::Revocation,
+        "suspension" => Purpose::Suspension,
+        _ => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "purpose is revocation or suspension",
+            ));
+        }
+    };
+    let lists = state.status_lists.clone();
+    let work = move || lists.change(&name, purpose, &change.set, &change.clear, Utc::now());
+    let signed = match blocking(work).await? {
+        Ok(signed) => signed,
+        Err(e @ (StatusListError::BadName | StatusListError::TooManyChanges)) => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                e.to_string(),
+            ));
+        }
+        Err(e @ StatusListError::Invalid(_)) => {
+            return Err(reject(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_change",
+                e.to_string(),
+            ));
+        }
+        Err(e @ (StatusListError::PurposeMismatch { .. } | StatusListError::Irreversible(_))) => {
+            return Err(reject(StatusCode::CONFLICT, "conflict", e.to_string()));
+        }
+        Err(StatusListError::Org(e)) => return Err(org_error(e)),
+        Err(e) => return Err(internal(e)),
+    };
+    if let Some(network) = &state.network {
+        network.publish_status_list(&signed).await;
+    }
+    debug!(id = %signed["id"], "status list changed");
+    Ok(warp::reply::json(&StatusChanged {
+        id: signed["id"].clone(),
+        valid_from: signed["validFrom"].clone(),
+    })
+    .into_response())
+}
+
+/// An operation on the org's DID that failed.
+fn org_error(error: OrgError) -> Rejection {
+    match error {
+        OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
+            reject(StatusCode::CONFLICT, "deactivated", e.to_string())
+        }
+        OrgError::Keys(crate::setup::SetupError::Did(e))
+        | OrgError::Registry(RegistryError::Invalid(e)) => reject(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_operation",
+            e.to_string(),
+        ),
+        e => internal(e),
+    }
+}
+
+/// What the org's DID admin endpoints do.
+enum OrgAction {
+    Update(vouch_core::did::vouch::DocumentContent),
+    Rotate,
+    Deactivate,
+}
+
+/// The body of `POST /admin/did/deactivate`: the org's DID, as a confirmation.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirm {
+    did: String,
+}
+
+async fn org_operation(action: OrgAction, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let org = state.org.clone();
+    let work = move || match action {
+        OrgAction::Update(document) => org.update(document, Utc::now()),
+        OrgAction::Rotate => org.rotate(Utc::now()),
+        OrgAction::Deactivate => org.deactivate(Utc::now()),
+    };
+    let operation = blocking(work).await?.map_err(org_error)?;
+    if let Some(network) = &state.network {
+        network.publish(&operation).await;
+    }
+    debug!(did = %state.org.did(), version = operation.version, "org DID operation");
+    Ok(warp::reply::json(&OperationAccepted {
+        did: state.org.did().clone(),
+        version_id: operation.version.to_string(),
+        applied: "appended",
+    })
+    .into_response())
+}
+
 /// Every route, with the rejection handler.
 pub fn routes(
     state: Arc<ApiState>,
@@ -462,19 +626,71 @@ pub fn routes(
         .and(warp::header::optional::<String>("accept"))
         .and(with_state.clone())
         .and_then(resolve);
+    let status_lists = warp::path!("1.0" / "status-lists" / String / String)
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(status_list);
+    let admin = admin(state);
     let operations = warp::path!("admin" / "did" / "operations")
         .and(warp::post())
-        .and(admin(state))
+        .and(admin.clone())
         .and(warp::body::content_length_limit(MAX_OPERATION_BYTES as u64))
         .and(warp::body::bytes())
-        .and(with_state)
+        .and(with_state.clone())
         .and_then(submit_operation);
+    let update = warp::path!("admin" / "did" / "update")
+        .and(warp::post())
+        .and(admin.clone())
+        .and(warp::body::content_length_limit(MAX_OPERATION_BYTES as u64))
+        .and(warp::body::json())
+        .map(OrgAction::Update);
+    let rotate = warp::path!("admin" / "did" / "rotate")
+        .and(warp::post())
+        .and(admin.clone())
+        .map(|| OrgAction::Rotate);
+    let deactivate = warp::path!("admin" / "did" / "deactivate")
+        .and(warp::post())
+        .and(admin.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(|confirm: Confirm, state: Arc<ApiState>| async move {
+            if confirm.did == state.org.did().as_str() {
+                Ok(OrgAction::Deactivate)
+            } else {
+                Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "confirm with the org's DID: {\"did\": \"<the org DID>\"}",
+                ))
+            }
+        });
+    let org = update
+        .or(rotate)
+        .unify()
+        .or(deactivate)
+        .unify()
+        .and(with_state.clone())
+        .and_then(org_operation);
+    let status_changes = warp::path!("admin" / "status-lists" / String)
+        .and(warp::post())
+        .and(admin)
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state)
+        .and_then(change_status);
     health
         .or(metrics)
         .unify()
         .or(resolver)
         .unify()
+        .or(status_lists)
+        .unify()
         .or(operations)
+        .unify()
+        .or(org)
+        .unify()
+        .or(status_changes)
         .unify()
         .recover(rejection)
         .unify()

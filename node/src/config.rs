@@ -60,6 +60,10 @@ pub struct HttpConfig {
     /// Serve the admin API without authentication. For local development only: anyone who can
     /// reach the port can change the org's DID. Default `false`; logged loudly when `true`.
     pub danger_disable_admin_auth: bool,
+    /// The URL at which others reach this server, without a trailing `/`: the org's status lists
+    /// are published under it. Default `http://<the address listened on>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// The libp2p network.
@@ -91,6 +95,7 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_token_file: PathBuf::from("admin.token"),
             danger_disable_admin_auth: false,
+            public_url: None,
         }
     }
 }

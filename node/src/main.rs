@@ -31,6 +31,11 @@ enum Command {
     Run,
     /// Prints the configuration in force, every key written out.
     Config,
+    /// Asks the running node, through its admin API, to change the org's DID or status lists.
+    Admin {
+        #[command(subcommand)]
+        action: Admin,
+    },
     /// Forms a consortium of nodes on this machine: signs the genesis with every member's node
     /// key and writes it into each member's data folder.
     FormConsortium {
@@ -41,6 +46,120 @@ enum Command {
         #[arg(required = true)]
         members: Vec<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Sets the org DID's document (JSON, ids relative to the DID: `#key-1`).
+    DidUpdate {
+        /// The document content.
+        document: PathBuf,
+    },
+    /// Replaces the org's signing key by a new one.
+    DidRotate,
+    /// Deactivates the org's DID for good.
+    DidDeactivate {
+        /// The org's DID, as a confirmation.
+        #[arg(long)]
+        confirm: String,
+    },
+    /// Submits signed did:vouch operations, one JSON per line: for instance the log of an agent
+    /// definition's DID, made with `vouch did create`.
+    Submit {
+        /// The operations (a `.jsonl` log).
+        operations: PathBuf,
+    },
+    /// Sets and clears bits of one of the org's status lists, creating it on first use.
+    Status {
+        /// The list's name (`a-z 0-9 -`).
+        name: String,
+        /// `revocation` (final) or `suspension`.
+        #[arg(long)]
+        purpose: String,
+        /// Indexes to set.
+        #[arg(long, value_delimiter = ',')]
+        set: Vec<usize>,
+        /// Indexes to clear (suspension lists only).
+        #[arg(long, value_delimiter = ',')]
+        clear: Vec<usize>,
+    },
+}
+
+/// Sends admin requests to the node of a configuration.
+struct AdminClient {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl AdminClient {
+    fn new(config: &Config) -> Result<Self> {
+        let mut listen = config.http.listen;
+        if listen.ip().is_unspecified() {
+            listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let path = config.in_data_dir(&config.http.admin_token_file);
+        let token = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the admin token {}", path.display()))?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Self {
+            base: format!("http://{listen}"),
+            token: token.trim().to_owned(),
+            agent,
+        })
+    }
+
+    /// POSTs `body` to `path`; prints the answer, and fails unless it is a success.
+    fn post(&self, path: &str, body: &str) -> Result<()> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .agent
+            .post(&url)
+            .header("authorization", &format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .send(body)
+            .with_context(|| format!("{url}: is the node running?"))?;
+        let status = response.status();
+        let text = response.into_body().read_to_string()?;
+        println!("{text}");
+        anyhow::ensure!(status.is_success(), "{url}: {status}");
+        Ok(())
+    }
+
+    fn run(&self, action: Admin) -> Result<()> {
+        match action {
+            Admin::DidUpdate { document } => {
+                let body = std::fs::read_to_string(&document)
+                    .with_context(|| document.display().to_string())?;
+                self.post("/admin/did/update", &body)
+            }
+            Admin::DidRotate => self.post("/admin/did/rotate", ""),
+            Admin::DidDeactivate { confirm } => self.post(
+                "/admin/did/deactivate",
+                &serde_json::json!({ "did": confirm }).to_string(),
+            ),
+            Admin::Submit { operations } => {
+                let text = std::fs::read_to_string(&operations)
+                    .with_context(|| operations.display().to_string())?;
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    self.post("/admin/did/operations", line)?;
+                }
+                Ok(())
+            }
+            Admin::Status {
+                name,
+                purpose,
+                set,
+                clear,
+            } => self.post(
+                &format!("/admin/status-lists/{name}"),
+                &serde_json::json!({ "purpose": purpose, "set": set, "clear": clear }).to_string(),
+            ),
+        }
+    }
 }
 
 fn read_config(path: &std::path::Path) -> Result<Config> {
@@ -95,6 +214,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Admin { action } => AdminClient::new(&config)?.run(action),
         Command::Config => {
             print!("{}", config.to_toml());
             Ok(())

@@ -27,9 +27,11 @@ pub struct Metrics {
     pub resolution_seconds: Histogram,
     /// Connections refused because the peer is not a member.
     pub connections_refused: Counter,
-    /// Ticks whenever the node's state changes (an operation stored, a gossip message judged, a
-    /// connection refused), so
-    /// that waiters (tests, long polls) wait on an event, not on time.
+    /// Status list versions stored, from any source.
+    pub status_lists_stored: Counter,
+    /// Ticks whenever the node's state changes (an operation or a status list stored, a gossip
+    /// message judged, a connection refused), so that waiters (tests, long polls) wait on an
+    /// event, not on time.
     changes: watch::Sender<u64>,
 }
 
@@ -71,6 +73,12 @@ impl Metrics {
             "Connections refused: the peer is not a consortium member",
             connections_refused.clone(),
         );
+        let status_lists_stored = Counter::default();
+        registry.register(
+            "status_lists_stored",
+            "Status list versions stored",
+            status_lists_stored.clone(),
+        );
         registry.register(
             "resolution_seconds",
             "Time to answer a DID resolution",
@@ -85,6 +93,7 @@ impl Metrics {
             resolutions,
             resolution_seconds,
             connections_refused,
+            status_lists_stored,
             changes: watch::channel(0).0,
         })
     }
@@ -97,6 +106,12 @@ impl Metrics {
     /// Counts an operation stored.
     pub fn record_stored(&self) {
         self.operations_stored.inc();
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Counts a status list version stored.
+    pub fn record_status_list_stored(&self) {
+        self.status_lists_stored.inc();
         self.changes.send_modify(|n| *n += 1);
     }
 

@@ -8,8 +8,10 @@
 //! - gossipsub on [`DID_OPS_TOPIC`]: every did:vouch operation is validated (size, schema, hash
 //!   links, signatures, through the registry) before it is stored or forwarded; an invalid one is
 //!   rejected, which lowers the sender's gossipsub score, and the sender is disconnected;
+//! - gossipsub on [`STATUS_LISTS_TOPIC`]: status list credentials, validated the same way (size,
+//!   form, member issuer, the issuer's signature) and kept only if newer than the version held;
 //! - request-response on [`SYNC_PROTOCOL`] (CBOR): a node that joins late or restarts asks each
-//!   member for its inventory, then for the operations it lacks.
+//!   member for its inventories (DIDs and status lists), then for what it lacks.
 //!
 //! A node's libp2p identity is its node key, so the Noise handshake authenticates the same key that
 //! the consortium genesis lists.
@@ -23,7 +25,6 @@ use libp2p::{
     Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, gossipsub, identify, identity,
     noise, request_response, tcp, yamux,
 };
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -31,18 +32,27 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use vouch_core::did::Did;
 use vouch_core::did::vouch::{Applied, LogError, MAX_OPERATION_BYTES, Operation};
 use vouch_core::key::{KeyPair, PublicKey};
+use vouch_core::sync::{InventoryEntry, StatusListEntry, SyncRequest, SyncResponse};
 
 use crate::consortium::Consortium;
 use crate::registry::{Registry, RegistryError};
+use crate::status_lists::{MAX_STATUS_LIST_BYTES, Received, StatusLists};
 
 /// The gossipsub topic of did:vouch operations.
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
+/// The gossipsub topic of status list credentials.
+pub const STATUS_LISTS_TOPIC: &str = "/vouch/status-lists/1";
 /// The catch-up protocol.
 pub const SYNC_PROTOCOL: &str = "/vouch/sync/1.0.0";
 /// The identify protocol version.
 const IDENTIFY_VERSION: &str = "/vouch/1.0.0";
-/// The largest gossip message: one operation.
-pub const MAX_GOSSIP_BYTES: usize = MAX_OPERATION_BYTES;
+/// The largest gossip message: one operation or one status list. Each topic has its own bound
+/// too, checked before anything else.
+pub const MAX_GOSSIP_BYTES: usize = if MAX_OPERATION_BYTES > MAX_STATUS_LIST_BYTES {
+    MAX_OPERATION_BYTES
+} else {
+    MAX_STATUS_LIST_BYTES
+};
 /// The largest sync request.
 const MAX_SYNC_REQUEST_BYTES: u64 = 4 * 1024;
 /// The largest sync response: an inventory or a page of operations.
@@ -51,6 +61,32 @@ const MAX_SYNC_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 pub const MAX_OPERATIONS_PER_PAGE: usize = 256;
 /// The most commands waiting for the swarm task.
 const COMMAND_QUEUE: usize = 256;
+/// A peer whose gossipsub score falls below this is disconnected. One invalid message costs
+/// 100 points (gossipsub's own checks, such as a message over its topic's size, included).
+const DISCONNECT_SCORE: f64 = -50.0;
+/// How often peers' scores are checked.
+const SCORE_CHECK: Duration = Duration::from_millis(500);
+
+/// Gossipsub scoring: nothing earns a member points, and every invalid message on a topic costs
+/// 100 points (the count of invalid messages squared, times -100), decaying by a tenth a second.
+/// Members all share one address on a testnet, so address colocation is not held against them.
+fn score_params(topics: &[&gossipsub::IdentTopic]) -> gossipsub::PeerScoreParams {
+    let topic = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    gossipsub::PeerScoreParams {
+        topics: topics.iter().map(|t| (t.hash(), topic.clone())).collect(),
+        ip_colocation_factor_weight: 0.0,
+        ..Default::default()
+    }
+}
 
 /// The libp2p identity of a node key.
 pub fn identity_of(key: &KeyPair) -> identity::Keypair {
@@ -69,42 +105,6 @@ pub fn peer_id_of_public(key: &PublicKey) -> String {
     let public = identity::ed25519::PublicKey::try_from_bytes(key.as_bytes())
         .expect("a vouch PublicKey is always a valid Ed25519 point");
     identity::PublicKey::from(public).to_peer_id().to_string()
-}
-
-/// A request of the catch-up protocol.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SyncRequest {
-    /// Every DID the peer holds, with its last version and its count of equivocation evidence.
-    Inventory,
-    /// The operations of `did` after version `after`, and its evidence, one page at a time.
-    Operations {
-        /// The DID.
-        did: String,
-        /// The last version the asker holds (0 for none).
-        after: u64,
-    },
-}
-
-/// One DID in an inventory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InventoryEntry {
-    /// The DID.
-    pub did: String,
-    /// Its last accepted version.
-    pub version: u64,
-    /// How many equivocating operations are held as evidence.
-    pub evidence: u64,
-}
-
-/// A response of the catch-up protocol.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SyncResponse {
-    /// The answer to [`SyncRequest::Inventory`].
-    Inventory(Vec<InventoryEntry>),
-    /// Operations as JSON, in version order, then evidence.
-    Operations(Vec<String>),
-    /// The request could not be answered.
-    Refused(String),
 }
 
 #[derive(NetworkBehaviour)]
@@ -131,8 +131,15 @@ pub enum NetError {
     },
 }
 
+/// Which gossipsub topic a message goes to.
+#[derive(Debug, Clone, Copy)]
+enum Topic {
+    DidOps,
+    StatusLists,
+}
+
 enum Command {
-    Publish(Vec<u8>),
+    Publish(Topic, Vec<u8>),
     ConnectedMembers(oneshot::Sender<usize>),
 }
 
@@ -145,13 +152,24 @@ pub struct Network {
 impl Network {
     /// Gossips an operation that the registry accepted.
     pub async fn publish(&self, operation: &Operation) {
+        self.send(Topic::DidOps, operation.to_json().into_bytes())
+            .await;
+    }
+
+    /// Gossips a status list credential that this node signed and stored.
+    pub async fn publish_status_list(&self, signed: &serde_json::Value) {
+        let data = serde_json::to_vec(signed).expect("JSON values always serialize");
+        self.send(Topic::StatusLists, data).await;
+    }
+
+    async fn send(&self, topic: Topic, data: Vec<u8>) {
         if self
             .commands
-            .send(Command::Publish(operation.to_json().into_bytes()))
+            .send(Command::Publish(topic, data))
             .await
             .is_err()
         {
-            debug!("network stopped; the operation will reach peers by sync");
+            debug!("network stopped; peers will get it by sync");
         }
     }
 
@@ -187,10 +205,13 @@ pub struct NetConfig {
 pub fn start(
     config: NetConfig,
     registry: Registry,
+    status_lists: StatusLists,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(Network, JoinHandle<()>), NetError> {
     let keypair = identity_of(&config.key);
     let local = keypair.public().to_peer_id();
+    let topic = gossipsub::IdentTopic::new(DID_OPS_TOPIC);
+    let status_topic = gossipsub::IdentTopic::new(STATUS_LISTS_TOPIC);
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -207,14 +228,20 @@ pub fn start(
                 .validation_mode(gossipsub::ValidationMode::Strict)
                 .validate_messages()
                 .heartbeat_interval(Duration::from_millis(500))
+                .max_transmit_size_for_topic(MAX_OPERATION_BYTES, topic.hash())
+                .max_transmit_size_for_topic(MAX_STATUS_LIST_BYTES, status_topic.hash())
                 .message_id_fn(|message| {
                     gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec())
                 })
                 .build()
                 .map_err(|e| e.to_string())?;
-            let gossipsub = gossipsub::Behaviour::new(
+            let mut gossipsub = gossipsub::Behaviour::new(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 gossip_config,
+            )?;
+            gossipsub.with_peer_score(
+                score_params(&[&topic, &status_topic]),
+                gossipsub::PeerScoreThresholds::default(),
             )?;
             let codec = request_response::cbor::codec::Codec::default()
                 .set_request_size_maximum(MAX_SYNC_REQUEST_BYTES)
@@ -241,12 +268,13 @@ pub fn start(
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
         .build();
 
-    let topic = gossipsub::IdentTopic::new(DID_OPS_TOPIC);
-    swarm
-        .behaviour_mut()
-        .gossipsub
-        .subscribe(&topic)
-        .map_err(|e| build(&e))?;
+    for t in [&topic, &status_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(t)
+            .map_err(|e| build(&e))?;
+    }
     let mut members = Vec::new();
     for member in &config.consortium.members {
         let Ok(peer) = member.peer_id.parse::<PeerId>() else {
@@ -280,7 +308,9 @@ pub fn start(
     let mut task = SwarmTask {
         swarm,
         registry,
+        status_lists,
         topic,
+        status_topic,
         members,
         connected: HashSet::new(),
     };
@@ -289,6 +319,7 @@ pub fn start(
         async move {
             task.dial_members();
             let mut tick = tokio::time::interval(config.sync_interval);
+            let mut score_check = tokio::time::interval(SCORE_CHECK);
             loop {
                 tokio::select! {
                     // The guard `wait_for` returns is not `Send`: drop it inside.
@@ -299,6 +330,7 @@ pub fn start(
                         task.dial_members();
                         task.sync_all();
                     }
+                    _ = score_check.tick() => task.check_scores(),
                 }
             }
             info!("network stopped");
@@ -312,7 +344,9 @@ pub fn start(
 struct SwarmTask {
     swarm: Swarm<Behaviour>,
     registry: Registry,
+    status_lists: StatusLists,
     topic: gossipsub::IdentTopic,
+    status_topic: gossipsub::IdentTopic,
     /// The other members' peers and addresses.
     members: Vec<(PeerId, Vec<Multiaddr>)>,
     /// Members connected now.
@@ -347,22 +381,25 @@ impl SwarmTask {
     fn sync_all(&mut self) {
         let peers: Vec<PeerId> = self.connected.iter().copied().collect();
         for peer in peers {
-            self.swarm
-                .behaviour_mut()
-                .sync
-                .send_request(&peer, SyncRequest::Inventory);
+            self.sync_with(peer);
         }
+    }
+
+    /// Asks `peer` for its inventories.
+    fn sync_with(&mut self, peer: PeerId) {
+        let sync = &mut self.swarm.behaviour_mut().sync;
+        sync.send_request(&peer, SyncRequest::Inventory);
+        sync.send_request(&peer, SyncRequest::StatusLists);
     }
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Publish(data) => {
-                if let Err(e) = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(self.topic.clone(), data)
-                {
+            Command::Publish(topic, data) => {
+                let topic = match topic {
+                    Topic::DidOps => self.topic.clone(),
+                    Topic::StatusLists => self.status_topic.clone(),
+                };
+                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
                     debug!(error = %e, "not gossiped now; peers will get it by sync");
                 }
             }
@@ -372,7 +409,30 @@ impl SwarmTask {
         }
     }
 
+    /// Disconnects peers that gossipsub scored down, for invalid messages that never reached
+    /// this task (gossipsub refuses a message over its topic's size itself).
+    fn check_scores(&mut self) {
+        let low: Vec<(PeerId, f64)> = self
+            .connected
+            .iter()
+            .filter_map(|peer| {
+                let score = self.swarm.behaviour().gossipsub.peer_score(peer)?;
+                (score < DISCONNECT_SCORE).then_some((*peer, score))
+            })
+            .collect();
+        for (peer, score) in low {
+            self.penalize(peer, &format!("gossip score {score:.0}"));
+        }
+    }
+
     fn penalize(&mut self, peer: PeerId, reason: &str) {
+        if !self.connected.remove(&peer) {
+            return;
+        }
+        self.registry
+            .metrics()
+            .peers
+            .set(self.connected.len() as i64);
         self.registry.metrics().gossip_rejected.inc();
         warn!(%peer, reason, "peer sent invalid data: disconnecting");
         let _ = self.swarm.disconnect_peer_id(peer);
@@ -387,10 +447,7 @@ impl SwarmTask {
                     .metrics()
                     .peers
                     .set(self.connected.len() as i64);
-                self.swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_request(&peer_id, SyncRequest::Inventory);
+                self.sync_with(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -417,7 +474,13 @@ impl SwarmTask {
                 message_id,
                 message,
             })) => {
-                let verdict = judge(self.registry.clone(), message.data).await;
+                let verdict = if message.topic == self.status_topic.hash() {
+                    judge_status_list(self.status_lists.clone(), message.data).await
+                } else if message.topic == self.topic.hash() {
+                    judge(self.registry.clone(), message.data).await
+                } else {
+                    Verdict::Reject(format!("unknown topic {}", message.topic))
+                };
                 let acceptance = match &verdict {
                     Verdict::Accept => gossipsub::MessageAcceptance::Accept,
                     Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
@@ -441,7 +504,8 @@ impl SwarmTask {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let response = answer(self.registry.clone(), request).await;
+                    let response =
+                        answer(self.registry.clone(), self.status_lists.clone(), request).await;
                     let _ = self
                         .swarm
                         .behaviour_mut()
@@ -519,6 +583,35 @@ impl SwarmTask {
                     );
                 }
             }
+            SyncResponse::StatusLists(entries) => {
+                let lists = self.status_lists.clone();
+                let ours = match tokio::task::spawn_blocking(move || lists.inventory()).await {
+                    Ok(Ok(ours)) => ours,
+                    _ => return,
+                };
+                for entry in entries {
+                    let Ok(theirs) = chrono::DateTime::parse_from_rfc3339(&entry.valid_from) else {
+                        self.penalize(peer, "a status list inventory entry has a bad date");
+                        return;
+                    };
+                    let newer = ours
+                        .iter()
+                        .find(|(id, _)| *id == entry.id)
+                        .is_none_or(|(_, held)| theirs > *held);
+                    if newer {
+                        self.swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_request(&peer, SyncRequest::StatusList { id: entry.id });
+                    }
+                }
+            }
+            SyncResponse::StatusList(json) => {
+                let verdict = judge_status_list(self.status_lists.clone(), json.into_bytes()).await;
+                if let Verdict::Reject(reason) = verdict {
+                    self.penalize(peer, &reason);
+                }
+            }
             SyncResponse::Refused(reason) => debug!(%peer, reason, "sync refused"),
         }
     }
@@ -548,12 +641,42 @@ async fn judge(registry: Registry, data: Vec<u8>) -> Verdict {
     }
 }
 
-/// Answers a sync request from the registry.
-async fn answer(registry: Registry, request: SyncRequest) -> SyncResponse {
-    let work = move || match request {
-        SyncRequest::Inventory => registry.inventory().map(|entries| {
-            SyncResponse::Inventory(
-                entries
+/// Verifies and keeps a status list from a peer. An older version than the one held is refused
+/// but not held against the sender: gossip may deliver versions out of order.
+async fn judge_status_list(status_lists: StatusLists, data: Vec<u8>) -> Verdict {
+    match tokio::task::spawn_blocking(move || status_lists.receive(&data, chrono::Utc::now())).await
+    {
+        Ok(Ok(Received::Stored)) => Verdict::Accept,
+        Ok(Ok(Received::Duplicate)) => Verdict::Ignore,
+        Ok(Ok(Received::Stale)) => {
+            debug!("refused a status list older than the one held");
+            Verdict::Ignore
+        }
+        Ok(Err(e)) if e.is_senders_fault() => Verdict::Reject(e.to_string()),
+        Ok(Err(e)) => {
+            debug!(error = %e, "a status list could not be checked now");
+            Verdict::Ignore
+        }
+        Err(e) => {
+            warn!(error = %e, "status list task failed");
+            Verdict::Ignore
+        }
+    }
+}
+
+/// Answers a sync request from the registry and the status lists.
+async fn answer(
+    registry: Registry,
+    status_lists: StatusLists,
+    request: SyncRequest,
+) -> SyncResponse {
+    let work = move || -> Result<SyncResponse, String> {
+        let internal = |e: &dyn std::fmt::Display| e.to_string();
+        Ok(match request {
+            SyncRequest::Inventory => SyncResponse::Inventory(
+                registry
+                    .inventory()
+                    .map_err(|e| internal(&e))?
                     .into_iter()
                     .map(|(did, version, evidence)| InventoryEntry {
                         did: did.to_string(),
@@ -561,14 +684,39 @@ async fn answer(registry: Registry, request: SyncRequest) -> SyncResponse {
                         evidence,
                     })
                     .collect(),
-            )
-        }),
-        SyncRequest::Operations { did, after } => match Did::parse(&did) {
-            Err(e) => Ok(SyncResponse::Refused(e.to_string())),
-            Ok(did) => registry
-                .operations_after(&did, after, MAX_OPERATIONS_PER_PAGE)
-                .map(|ops| SyncResponse::Operations(ops.iter().map(Operation::to_json).collect())),
-        },
+            ),
+            SyncRequest::Operations { did, after } => match Did::parse(&did) {
+                Err(e) => SyncResponse::Refused(e.to_string()),
+                Ok(did) => SyncResponse::Operations(
+                    registry
+                        .operations_after(&did, after, MAX_OPERATIONS_PER_PAGE)
+                        .map_err(|e| internal(&e))?
+                        .iter()
+                        .map(Operation::to_json)
+                        .collect(),
+                ),
+            },
+            SyncRequest::StatusLists => SyncResponse::StatusLists(
+                status_lists
+                    .inventory()
+                    .map_err(|e| internal(&e))?
+                    .into_iter()
+                    .map(|(id, valid_from)| StatusListEntry {
+                        id,
+                        valid_from: valid_from.to_rfc3339(),
+                    })
+                    .collect(),
+            ),
+            SyncRequest::StatusList { id } => match crate::status_lists::key_of(&id) {
+                Err(e) => SyncResponse::Refused(e.to_string()),
+                Ok((_, key)) => match status_lists.get(&key).map_err(|e| internal(&e))? {
+                    Some(json) => {
+                        SyncResponse::StatusList(String::from_utf8(json).map_err(|e| internal(&e))?)
+                    }
+                    None => SyncResponse::Refused("no such status list".into()),
+                },
+            },
+        })
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(response)) => response,

@@ -11,8 +11,10 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::consortium::{Consortium, ConsortiumError};
 use crate::net::{self, NetConfig, NetError, Network};
+use crate::org::Org;
 use crate::registry::Registry;
 use crate::setup::{self, Identity, SetupError};
+use crate::status_lists::StatusLists;
 use crate::store::Store;
 
 /// Why a node could not start.
@@ -63,6 +65,8 @@ pub struct Node {
     pub http_addr: SocketAddr,
     /// The registry, for in-process callers such as tests and the CLI.
     pub registry: Registry,
+    /// The status lists.
+    pub status_lists: StatusLists,
     /// The network, when the node belongs to a consortium.
     pub network: Option<Network>,
     shutdown: watch::Sender<bool>,
@@ -74,10 +78,32 @@ impl Node {
     pub async fn start(config: &Config) -> Result<Self, StartError> {
         let identity = setup::identity(&config.data_dir)?;
         let db = config.data_dir.join(setup::DB);
-        let store = tokio::task::spawn_blocking(move || Store::open(&db))
+        let store = Arc::new(
+            tokio::task::spawn_blocking(move || Store::open(&db))
+                .await
+                .expect("opening the store does not panic")?,
+        );
+        let registry = Registry::new(store.clone(), crate::metrics::Metrics::new());
+        let org = Org::new(
+            config.data_dir.clone(),
+            identity.did.clone(),
+            registry.clone(),
+        );
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
-            .expect("opening the store does not panic")?;
-        let registry = Registry::new(Arc::new(store), crate::metrics::Metrics::new());
+            .map_err(|source| StartError::Bind {
+                addr: config.http.listen,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.http.listen,
+            source,
+        })?;
+        let public_url = config
+            .http
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{http_addr}"));
 
         let admin_token_hash = if config.http.danger_disable_admin_auth {
             warn!(
@@ -98,11 +124,24 @@ impl Node {
         let (shutdown, stop) = watch::channel(false);
         let mut tasks = Vec::new();
         let consortium_path = config.in_data_dir(&config.p2p.consortium);
-        let network = if consortium_path.exists() {
+        let consortium = if consortium_path.exists() {
             let consortium = Consortium::read(&consortium_path)?;
             if consortium.member_by_peer(&identity.peer_id).is_none() {
                 return Err(StartError::NotAMember(identity.peer_id.clone()));
             }
+            Some(consortium)
+        } else {
+            warn!(path = %consortium_path.display(), "no consortium genesis: running alone, without a network");
+            None
+        };
+        // Whose status lists are accepted: the members', or this org's alone.
+        let issuers: std::collections::HashSet<vouch_core::did::Did> = match &consortium {
+            Some(consortium) => consortium.members.iter().map(|m| m.did.clone()).collect(),
+            None => std::iter::once(identity.did.clone()).collect(),
+        };
+        let status_lists =
+            StatusLists::new(store, registry.clone(), org.clone(), &public_url, issuers);
+        let network = if let Some(consortium) = consortium {
             let key = vouch_wallet::keyfile::read(&config.data_dir.join(setup::NODE_KEY))?;
             let (network, task) = net::start(
                 NetConfig {
@@ -114,30 +153,22 @@ impl Node {
                     ),
                 },
                 registry.clone(),
+                status_lists.clone(),
                 stop.clone(),
             )?;
             tasks.push(task);
             Some(network)
         } else {
-            warn!(path = %consortium_path.display(), "no consortium genesis: running alone, without a network");
             None
         };
 
         let state = Arc::new(ApiState {
             registry: registry.clone(),
+            status_lists: status_lists.clone(),
+            org,
             network: network.clone(),
             admin_token_hash,
         });
-        let listener = tokio::net::TcpListener::bind(config.http.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.http.listen,
-                source,
-            })?;
-        let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.http.listen,
-            source,
-        })?;
         let mut stop_http = stop;
         tasks.push(tokio::spawn(api::serve(listener, state, async move {
             // Either a shutdown or the sender dropped: stop in both cases.
@@ -148,6 +179,7 @@ impl Node {
             identity,
             http_addr,
             registry,
+            status_lists,
             network,
             shutdown,
             tasks,

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use vouch_core::did::document::DidDocument;
 use vouch_core::did::key as did_key;
-use vouch_core::did::resolve::{DocumentMetadata, ResolutionResult};
+use vouch_core::did::resolve::{DidKeyResolver, DidResolver, DocumentMetadata, ResolutionResult};
 use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
 use vouch_core::did::{Did, ResolveError};
 
@@ -208,5 +209,33 @@ impl Registry {
             let result = ResolutionResult::found(resolution.document, resolution.metadata);
             serde_json::to_vec(&result).expect("a resolution result always serializes")
         }))
+    }
+}
+
+/// Resolves the DIDs the registry holds at their latest version, and did:key; for verifying what
+/// members sign. A failure of the store reads as "not found": nothing unverified gets through.
+impl DidResolver for Registry {
+    fn resolve(&self, did: &Did) -> Result<DidDocument, ResolveError> {
+        if did.method() == "key" {
+            return DidKeyResolver.resolve(did);
+        }
+        vouch::check_did(did)?;
+        {
+            let cache = self
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(log) = cache.get(did) {
+                return log.resolve(VersionSelector::Latest).map(|r| r.document);
+            }
+        }
+        match self.store.did_log(did) {
+            Ok(Some(log)) => log.resolve(VersionSelector::Latest).map(|r| r.document),
+            Ok(None) => Err(ResolveError::NotFound(did.clone())),
+            Err(error) => {
+                tracing::warn!(%did, %error, "could not read a DID log");
+                Err(ResolveError::NotFound(did.clone()))
+            }
+        }
     }
 }

@@ -3,9 +3,12 @@
 //!
 //! Layout of the data folder:
 //! - `node.key.json`: the node key (0600): the org DID's key and the libp2p identity.
-//! - `keys/update-N.key.json`: the org DID's update keys (0600); `identity.json` says which one
-//!   signs the next operation.
-//! - `identity.json`: the org's DID, the node's peer id, the current update key.
+//! - `keys/update-N.key.json`: the org DID's update keys (0600). The one that signs the next
+//!   operation is the one the DID's last operation commits to: it is read off the log, never
+//!   kept apart from it, so a crash between writing a key and storing an operation loses nothing.
+//! - `keys/org-N.key.json`: the org's signing keys after a rotation (0600); before the first, the
+//!   node key is the org's key.
+//! - `identity.json`: the org's DID and the node's peer id.
 //! - `admin.token`: the admin API's bearer token (0600).
 //! - `db/`: RocksDB.
 
@@ -16,8 +19,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vouch_core::did::Did;
+use vouch_core::did::document::{DidDocument, Relationship};
 use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did::{Did, DidUrl};
 use vouch_core::key::KeyPair;
 use vouch_wallet::keyfile;
 
@@ -41,8 +45,6 @@ pub struct Identity {
     pub did: Did,
     /// The node's libp2p peer id.
     pub peer_id: String,
-    /// The number N of `keys/update-N.key.json`, the key that signs the DID's next operation.
-    pub update_key: u32,
 }
 
 /// Why setting up or reading a data folder failed.
@@ -82,6 +84,9 @@ pub enum SetupError {
     /// The DID could not be made.
     #[error(transparent)]
     Did(#[from] vouch::LogError),
+    /// A key the org DID needs is not in the data folder.
+    #[error("{0}")]
+    NoKey(&'static str),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
@@ -145,7 +150,6 @@ pub fn init(config: &Config, now: DateTime<Utc>) -> Result<Identity, SetupError>
     let identity = Identity {
         did,
         peer_id: net::peer_id_of(&node_key),
-        update_key: 2,
     };
     let json = serde_json::to_vec_pretty(&identity).expect("an identity always serializes");
     write_private(&dir.join(IDENTITY), &json)?;
@@ -167,16 +171,35 @@ pub fn identity(data_dir: &Path) -> Result<Identity, SetupError> {
     })
 }
 
-/// The next operation of the org's DID: an update setting `document`, signed by update key `n`
-/// (`keys/update-n.key.json`), committing to a new key that is written as `update-(n+1)`. The
-/// caller submits the operation and, once it is accepted, uses `n + 1` next.
+/// The number N of the update key `keys/update-N.key.json` that the last operation of `log`
+/// commits to: the key that signs the next operation.
+pub fn current_update_key(data_dir: &Path, log: &vouch::DidLog) -> Result<u32, SetupError> {
+    let committed = &log.head().next_key_hashes;
+    for n in 1.. {
+        let path = update_key_path(data_dir, n);
+        if !path.exists() {
+            break;
+        }
+        let key = keyfile::read(&path)?;
+        if committed.contains(&vouch::next_key_hash(&key.public())) {
+            return Ok(n);
+        }
+    }
+    Err(SetupError::NoKey(
+        "no update key in keys/ is the one the org DID's last operation commits to",
+    ))
+}
+
+/// The next operation of the org's DID: an update setting `document`, signed by the update key
+/// that the log's head commits to, committing to a new key (written before the operation is
+/// returned). The caller submits the operation.
 pub fn next_update(
     data_dir: &Path,
     log: &vouch::DidLog,
-    n: u32,
     document: DocumentContent,
     now: DateTime<Utc>,
 ) -> Result<vouch::Operation, SetupError> {
+    let n = current_update_key(data_dir, log)?;
     let current = keyfile::read(&update_key_path(data_dir, n))?;
     let next_path = update_key_path(data_dir, n + 1);
     if !next_path.exists() {
@@ -190,4 +213,59 @@ pub fn next_update(
         &[next.public()],
         now,
     )?)
+}
+
+/// The operation that deactivates the org's DID, signed by its current update key.
+pub fn deactivation(
+    data_dir: &Path,
+    log: &vouch::DidLog,
+    now: DateTime<Utc>,
+) -> Result<vouch::Operation, SetupError> {
+    let n = current_update_key(data_dir, log)?;
+    let current = keyfile::read(&update_key_path(data_dir, n))?;
+    Ok(vouch::deactivate(log, &current, now)?)
+}
+
+/// Writes a new org signing key as the first free `keys/org-N.key.json`.
+pub fn new_org_key(data_dir: &Path) -> Result<KeyPair, SetupError> {
+    let key = KeyPair::generate();
+    for n in 1.. {
+        let path = data_dir.join("keys").join(format!("org-{n}.key.json"));
+        if !path.exists() {
+            keyfile::write(&path, &key)?;
+            return Ok(key);
+        }
+    }
+    unreachable!("some N is free")
+}
+
+/// The org key that `document` names as an assertion method, with its method: the node key or
+/// a key made by [`new_org_key`].
+pub fn org_signing_key(
+    data_dir: &Path,
+    document: &DidDocument,
+) -> Result<(KeyPair, DidUrl), SetupError> {
+    let mut held = vec![keyfile::read(&data_dir.join(NODE_KEY))?];
+    let keys = data_dir.join("keys");
+    for entry in std::fs::read_dir(&keys).map_err(io(&keys))? {
+        let path = entry.map_err(io(&keys))?.path();
+        let is_org_key = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("org-") && n.ends_with(".key.json"));
+        if is_org_key {
+            held.push(keyfile::read(&path)?);
+        }
+    }
+    for method in &document.assertion_method {
+        let Ok(public) = document.key_for(method, Relationship::AssertionMethod) else {
+            continue;
+        };
+        if let Some(key) = held.iter().find(|k| k.public() == public) {
+            return Ok((key.clone(), method.clone()));
+        }
+    }
+    Err(SetupError::NoKey(
+        "the node holds none of the org DID's assertion keys",
+    ))
 }

@@ -6,6 +6,7 @@
 //! - `did_evidence`: `<did> 0x00 <version> <operation hash>` → an operation that equivocates.
 //! - `did_heads`: `<did>` → the DID's latest resolution result, kept with every write so that
 //!   resolving the current version reads one value.
+//! - `status_lists`: `<issuer DID>/<list name>` → the newest signed status list credential held.
 //!
 //! Every value starts with a one-byte format tag. Everything one change writes goes in one
 //! `WriteBatch`, written with `sync`, so a change is on disk before it is acknowledged and a crash
@@ -28,7 +29,8 @@ const META: &str = "meta";
 const DID_OPS: &str = "did_ops";
 const DID_EVIDENCE: &str = "did_evidence";
 const DID_HEADS: &str = "did_heads";
-const COLUMN_FAMILIES: [&str; 4] = [META, DID_OPS, DID_EVIDENCE, DID_HEADS];
+const STATUS_LISTS: &str = "status_lists";
+const COLUMN_FAMILIES: [&str; 5] = [META, DID_OPS, DID_EVIDENCE, DID_HEADS, STATUS_LISTS];
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +236,46 @@ impl Store {
             }
         }
         Ok(inventory)
+    }
+}
+
+/// Status lists.
+impl Store {
+    /// The signed status list credential held under `key` (`<issuer DID>/<name>`), as JSON.
+    pub fn status_list(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(STATUS_LISTS), key.as_bytes())?
+        {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(key.as_bytes(), &value)?.to_vec())),
+        }
+    }
+
+    /// Stores a signed status list credential under `key`, replacing the version held. The
+    /// caller has verified that it supersedes that version.
+    pub fn put_status_list(&self, key: &str, json: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(STATUS_LISTS), key.as_bytes(), encode(json));
+        self.write(batch)
+    }
+
+    /// Every status list held: its key and its signed credential as JSON.
+    pub fn status_lists(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut lists = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(STATUS_LISTS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let json = decode(&key, &value)?.to_vec();
+            let key = String::from_utf8(key.to_vec()).map_err(|_| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "a status list key is not UTF-8".into(),
+            })?;
+            lists.push((key, json));
+        }
+        Ok(lists)
     }
 }
 

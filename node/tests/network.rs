@@ -58,27 +58,11 @@ fn version_at(node: &TestNode, did: &str) -> Option<String> {
     })
 }
 
-/// Updates the node's org DID through its admin API, rotating its update key.
-fn update_org_did(node: &TestNode, rotation: &mut u32) {
-    let dir = &node.config.data_dir;
-    let log = node
-        .node()
-        .registry
-        .log(&node.node().identity.did)
-        .expect("the store answers")
-        .expect("held");
-    let operation = setup::next_update(
-        dir,
-        &log,
-        *rotation,
-        DocumentContent::single_key(&KeyPair::generate().public()),
-        Utc::now(),
-    )
-    .expect("an update");
-    *rotation += 1;
+/// Rotates the node's org key through its admin API: an update of its DID.
+fn update_org_did(node: &TestNode) {
     let answer = post(
-        &node.url("/admin/did/operations"),
-        &operation.to_json(),
+        &node.url("/admin/did/rotate"),
+        "",
         Some(&node.admin_token()),
     );
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -98,8 +82,7 @@ fn operations_replicate_and_late_and_restarted_nodes_catch_up() {
     eventually(&a, "a to hold b's DID", || version_at(&a, &did_b).is_some());
 
     // An update at a reaches b.
-    let mut rotation = a.node().identity.update_key;
-    update_org_did(&a, &mut rotation);
+    update_org_did(&a);
     eventually(&b, "the update to reach b", || {
         version_at(&b, &did_a).as_deref() == Some("2")
     });
@@ -112,7 +95,7 @@ fn operations_replicate_and_late_and_restarted_nodes_catch_up() {
 
     // b is down while a updates again; on restart it catches up.
     drop(b);
-    update_org_did(&a, &mut rotation);
+    update_org_did(&a);
     eventually(&c, "the update to reach c", || {
         version_at(&c, &did_a).as_deref() == Some("3")
     });
@@ -176,7 +159,6 @@ mod rogue {
 
     pub(crate) struct Rogue {
         swarm: Swarm<gossipsub::Behaviour>,
-        topic: gossipsub::IdentTopic,
         runtime: tokio::runtime::Runtime,
     }
 
@@ -207,17 +189,17 @@ mod rogue {
                 .expect("behaviour")
                 .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
                 .build();
-            let topic = gossipsub::IdentTopic::new(vouch_node::net::DID_OPS_TOPIC);
-            let mut rogue = Self {
-                swarm,
-                topic,
-                runtime,
-            };
-            rogue
-                .swarm
-                .behaviour_mut()
-                .subscribe(&rogue.topic.clone())
-                .expect("subscribes");
+            let mut rogue = Self { swarm, runtime };
+            for topic in [
+                vouch_node::net::DID_OPS_TOPIC,
+                vouch_node::net::STATUS_LISTS_TOPIC,
+            ] {
+                rogue
+                    .swarm
+                    .behaviour_mut()
+                    .subscribe(&gossipsub::IdentTopic::new(topic))
+                    .expect("subscribes");
+            }
             rogue
         }
 
@@ -244,9 +226,9 @@ mod rogue {
             });
         }
 
-        /// Publishes `data` to the node.
-        pub(crate) fn publish(&mut self, data: Vec<u8>) {
-            let topic = self.topic.clone();
+        /// Publishes `data` to the node on `topic`.
+        pub(crate) fn publish(&mut self, topic: &str, data: Vec<u8>) {
+            let topic = gossipsub::IdentTopic::new(topic);
             let _guard = self.runtime.enter();
             self.swarm
                 .behaviour_mut()
@@ -287,12 +269,16 @@ fn counter(node: &TestNode, name: &str) -> u64 {
 #[test]
 fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let configs = consortium_of(dir.path(), 2);
+    // Every misbehaving session uses another member's key: a's score of a peer outlasts its
+    // connection, and a peer scored down is disconnected as soon as it is back.
+    let configs = consortium_of(dir.path(), 5);
     let a = TestNode::start(configs[0].clone());
     let did_a = a.node().identity.did.to_string();
     let peer_a: libp2p::PeerId = a.node().identity.peer_id.parse().expect("peer id");
     let address_a = configs[0].p2p.listen[0].clone();
-    let rogue_key = keyfile::read(&configs[1].data_dir.join(setup::NODE_KEY)).expect("key");
+    let member_key = |i: usize| {
+        keyfile::read(&configs[i].data_dir.join(setup::NODE_KEY)).expect("a member's key")
+    };
 
     // A forged update of a's DID: well-formed, signed by a key a's DID never committed to.
     let log = a
@@ -312,27 +298,121 @@ fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
     .expect("an update");
     forged.update_key = attacker.public();
 
-    for data in [
+    // Malformed; forged; and oversized: an "operation" of 40 KiB, over the topic's 32 KiB
+    // bound, which gossipsub itself refuses, scoring the sender down.
+    let oversized = format!("{{\"pad\": \"{}\"}}", "x".repeat(40 * 1024));
+    let sessions = [
         b"{\"not\": \"an operation\"}".to_vec(),
         forged.to_json().into_bytes(),
-    ] {
-        let mut rogue = rogue::Rogue::new(&rogue_key);
+        oversized.into_bytes(),
+    ];
+    for (i, data) in sessions.into_iter().enumerate() {
+        let mut rogue = rogue::Rogue::new(&member_key(i + 1));
         rogue.connect(&address_a, peer_a);
-        rogue.publish(data);
+        rogue.publish(vouch_node::net::DID_OPS_TOPIC, data);
         rogue.wait_disconnected();
     }
-    assert_eq!(counter(&a, "vouch_gossip_rejected_total"), 2);
+    assert_eq!(counter(&a, "vouch_gossip_rejected_total"), 3);
     assert_eq!(version_at(&a, &did_a).as_deref(), Some("1"));
 
     // Replaying a's own genesis is harmless: judged, ignored, no penalty, nothing changes.
     let genesis = log.operations().next().expect("genesis").to_json();
-    let mut rogue = rogue::Rogue::new(&rogue_key);
+    let mut rogue = rogue::Rogue::new(&member_key(4));
     rogue.connect(&address_a, peer_a);
     let received = counter(&a, "vouch_gossip_received_total");
-    rogue.publish(genesis.into_bytes());
+    rogue.publish(vouch_node::net::DID_OPS_TOPIC, genesis.into_bytes());
     eventually(&a, "a to judge the replay", || {
         counter(&a, "vouch_gossip_received_total") > received
     });
-    assert_eq!(counter(&a, "vouch_gossip_rejected_total"), 2);
+    assert_eq!(counter(&a, "vouch_gossip_rejected_total"), 3);
     assert_eq!(version_at(&a, &did_a).as_deref(), Some("1"));
+}
+
+/// Changes a's list `revocation-1`, setting `index`; returns the signed version a serves.
+fn revoke(a: &TestNode, index: usize) -> serde_json::Value {
+    let answer = post(
+        &a.url("/admin/status-lists/revocation-1"),
+        &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
+        Some(&a.admin_token()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    get(answer.json()["id"].as_str().expect("an id"), None).json()
+}
+
+/// Whether `node` holds a's list `revocation-1` with bit `index` set.
+fn revoked_at(node: &TestNode, did_a: &str, index: usize) -> bool {
+    let answer = get(
+        &node.url(&format!("/1.0/status-lists/{did_a}/revocation-1")),
+        None,
+    );
+    answer.status == 200
+        && vouch_core::status::StatusListCredential::verify(&answer.json(), &node.node().registry)
+            .is_ok_and(|list| list.list.get(index).unwrap_or(false))
+}
+
+#[test]
+fn status_lists_replicate_and_a_rollback_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = consortium_of(dir.path(), 4);
+    let a = TestNode::start(configs[0].clone());
+    let b = TestNode::start(configs[1].clone());
+    let did_a = a.node().identity.did.to_string();
+    eventually(&b, "b to hold a's DID", || version_at(&b, &did_a).is_some());
+
+    // Gossiped to b as soon as it is signed.
+    let first = revoke(&a, 1);
+    eventually(&b, "the revocation to reach b", || {
+        revoked_at(&b, &did_a, 1)
+    });
+    let second = revoke(&a, 2);
+    eventually(&b, "the second version to reach b", || {
+        revoked_at(&b, &did_a, 2)
+    });
+
+    // c starts late and gets the newest version by sync.
+    let c = TestNode::start(configs[2].clone());
+    eventually(&c, "c to catch up", || {
+        revoked_at(&c, &did_a, 1) && revoked_at(&c, &did_a, 2)
+    });
+
+    // A member replays the first version to b: validly signed, but older than the one b holds.
+    // It is refused, b still serves the second, and the sender is not held to blame (gossip can
+    // deliver versions out of order).
+    let peer_b: libp2p::PeerId = b.node().identity.peer_id.parse().expect("peer id");
+    let address_b = configs[1].p2p.listen[0].clone();
+    let rogue_key = keyfile::read(&configs[3].data_dir.join(setup::NODE_KEY)).expect("key");
+    let mut rogue = rogue::Rogue::new(&rogue_key);
+    rogue.connect(&address_b, peer_b);
+    let received = counter(&b, "vouch_gossip_received_total");
+    let stored = counter(&b, "vouch_status_lists_stored_total");
+    // Written out differently, so that gossipsub does not drop it as a message already seen.
+    rogue.publish(
+        vouch_node::net::STATUS_LISTS_TOPIC,
+        serde_json::to_vec_pretty(&first).expect("JSON"),
+    );
+    eventually(&b, "b to judge the rollback", || {
+        counter(&b, "vouch_gossip_received_total") > received
+    });
+    assert_eq!(counter(&b, "vouch_status_lists_stored_total"), stored);
+    assert_eq!(counter(&b, "vouch_gossip_rejected_total"), 0);
+    let served = get(
+        &b.url(&format!("/1.0/status-lists/{did_a}/revocation-1")),
+        None,
+    );
+    assert_eq!(served.json(), second);
+
+    // A forged version (a revocation lifted, dated later, the proof left as it was) costs the
+    // sender its connection, and changes nothing.
+    let mut forged = second.clone();
+    let mut lifted = vouch_core::status::StatusListCredential::parse(&second).expect("a list");
+    lifted.list.set(2, false).expect("in range");
+    forged["credentialSubject"]["encodedList"] = lifted.list.encode().into();
+    forged["validFrom"] = "2099-01-01T00:00:00.000Z".into();
+    rogue.publish(
+        vouch_node::net::STATUS_LISTS_TOPIC,
+        serde_json::to_vec(&forged).expect("JSON"),
+    );
+    rogue.wait_disconnected();
+    assert_eq!(counter(&b, "vouch_gossip_rejected_total"), 1);
+    assert!(revoked_at(&b, &did_a, 2));
 }

@@ -26,11 +26,8 @@ fn org_log(node: &TestNode) -> DidLog {
 fn next_update(node: &TestNode, key: &KeyPair, minutes: i64) -> (Operation, KeyPair) {
     let log = org_log(node);
     let dir = &node.config.data_dir;
-    let current = keyfile::read(&setup::update_key_path(
-        dir,
-        node.node().identity.update_key,
-    ))
-    .expect("the update key");
+    let n = setup::current_update_key(dir, &log).expect("an update key");
+    let current = keyfile::read(&setup::update_key_path(dir, n)).expect("the update key");
     let next = KeyPair::generate();
     let operation = vouch::update(
         &log,
@@ -291,16 +288,25 @@ fn every_endpoint_in_the_openapi_document_is_served() {
         .filter_map(|line| line.strip_prefix("  /"))
         .filter_map(|line| line.strip_suffix(':'))
         .collect();
-    assert_eq!(paths.len(), 4, "{paths:?}");
+    assert_eq!(paths.len(), 9, "{paths:?}");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
+    let created = post(
+        &node.url("/admin/status-lists/revocation-1"),
+        r#"{"purpose": "revocation"}"#,
+        Some(&node.admin_token()),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
     for path in paths {
+        let did = if path.contains("status-lists") {
+            node.node().identity.did.to_string()
+        } else {
+            "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2".to_owned()
+        };
         let url = node.url(&format!(
             "/{}",
-            path.replace(
-                "{did}",
-                "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
-            )
+            path.replace("{did}", &did)
+                .replace("{name}", "revocation-1")
         ));
         let answer = if path.starts_with("admin") {
             post(&url, "{}", None)

@@ -1,20 +1,17 @@
 //! `vouch-testnet`: `up --nodes N` forms a consortium of N nodes on loopback and starts them as
-//! separate `vouch-node` processes; `measure` publishes DID updates on the first node and times
-//! their arrival everywhere; `down` stops them.
+//! separate `vouch-node` processes; `measure` publishes DID updates and revocations on the first
+//! node, through its admin API, and times their arrival everywhere; `down` stops them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
-use vouch_core::did::vouch::DocumentContent;
-use vouch_core::key::KeyPair;
+use vouch_core::status::StatusListCredential;
 use vouch_node::{Config, consortium, setup};
-use vouch_wallet::didlog;
 
 #[derive(Parser)]
 #[command(
@@ -38,10 +35,10 @@ enum Cmd {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=64))]
         nodes: u16,
     },
-    /// Publishes DID updates on the first node and reports how long each takes to be resolvable
-    /// at its new version on every node.
+    /// Publishes DID updates (key rotations) and revocations on the first node and reports how
+    /// long each takes to be visible on every node.
     Measure {
-        /// How many updates.
+        /// How many updates, and how many revocations.
         #[arg(long, default_value_t = 100)]
         updates: u32,
     },
@@ -54,8 +51,6 @@ enum Cmd {
 #[serde(rename_all = "camelCase")]
 struct State {
     nodes: Vec<NodeState>,
-    /// The update key (`keys/update-N.key.json` of node 0) that signs node 0's next operation.
-    update_key: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -187,20 +182,6 @@ fn up(dir: &Path, count: usize) -> Result<()> {
         paths.push(path);
     }
     consortium::form_local("testnet", &configs)?;
-    // Node 0's DID log, kept beside it so that `measure` can sign its updates.
-    let first = &configs[0];
-    let identity = setup::identity(&first.data_dir)?;
-    {
-        let store = vouch_node::store::Store::open(&first.data_dir.join(setup::DB))?;
-        let registry = vouch_node::registry::Registry::new(
-            Arc::new(store),
-            vouch_node::metrics::Metrics::new(),
-        );
-        let log = registry
-            .log(&identity.did)?
-            .context("node 0 holds its DID")?;
-        didlog::create(&dir.join("node-0").join("org.did.jsonl"), &log)?;
-    }
 
     let mut nodes = Vec::new();
     for (config, path) in configs.iter().zip(&paths) {
@@ -221,10 +202,7 @@ fn up(dir: &Path, count: usize) -> Result<()> {
             pid: child.id(),
         });
     }
-    let state = State {
-        nodes,
-        update_key: identity.update_key,
-    };
+    let state = State { nodes };
     write_state(dir, &state)?;
 
     let agent = agent();
@@ -266,85 +244,143 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Polls every node at once, each from its own thread, until `arrived` holds there; returns how
+/// long after `started` it held on each.
+fn arrivals(
+    state: &State,
+    started: Instant,
+    arrived: impl Fn(&str) -> bool + Sync,
+) -> Result<Vec<Duration>> {
+    std::thread::scope(|scope| {
+        let polls: Vec<_> = state
+            .nodes
+            .iter()
+            .map(|node| {
+                let arrived = &arrived;
+                scope.spawn(move || {
+                    let deadline = started + Duration::from_secs(30);
+                    loop {
+                        if arrived(&node.http) {
+                            return Some(started.elapsed());
+                        }
+                        if Instant::now() > deadline {
+                            return None;
+                        }
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                })
+            })
+            .collect();
+        polls
+            .into_iter()
+            .map(|p| p.join().ok().flatten())
+            .collect::<Option<Vec<_>>>()
+    })
+    .context("a change did not reach every node within 30 s")
+}
+
+/// POSTs to node 0's admin API; returns the answer's JSON.
+fn admin(
+    agent: &ureq::Agent,
+    http: &str,
+    token: &str,
+    path: &str,
+    body: &str,
+) -> Result<serde_json::Value> {
+    let mut response = agent
+        .post(&format!("{http}{path}"))
+        .header("authorization", &format!("Bearer {}", token.trim()))
+        .header("content-type", "application/json")
+        .send(body)?;
+    let text = response.body_mut().read_to_string()?;
+    ensure!(response.status() == 200, "node 0 refused {path}: {text}");
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Whether the status list at `url` has bit `index` set (its proof is not checked: this only
+/// times arrival; the nodes verified it).
+fn revoked_at(agent: &ureq::Agent, url: &str, index: usize) -> bool {
+    get_json(agent, url)
+        .and_then(|raw| StatusListCredential::parse(&raw).ok())
+        .is_some_and(|list| list.list.get(index).unwrap_or(false))
+}
+
 fn measure(dir: &Path, updates: u32) -> Result<()> {
     ensure!(updates > 0, "measure at least one update");
-    let mut state = read_state(dir)?;
+    let state = read_state(dir)?;
     ensure!(
         state.nodes.iter().all(|n| alive(n.pid)),
         "not every node is running; run `vouch-testnet up`"
     );
     let first = Config::read(&state.nodes[0].config)?;
     let token = std::fs::read_to_string(first.in_data_dir(&first.http.admin_token_file))?;
-    let log_path = dir.join("node-0").join("org.did.jsonl");
-    let mut log = didlog::read(&log_path)?;
     let agent = agent();
     let did = state.nodes[0].did.clone();
-    let mut everywhere = Vec::new();
-    let mut per_node = Vec::new();
+    let http = state.nodes[0].http.clone();
+
+    let (mut updated, mut updated_each) = (Vec::new(), Vec::new());
     for _ in 0..updates {
-        let operation = setup::next_update(
-            &first.data_dir,
-            &log,
-            state.update_key,
-            DocumentContent::single_key(&KeyPair::generate().public()),
-            Utc::now(),
-        )?;
-        let version = operation.version;
         let started = Instant::now();
-        let mut response = agent
-            .post(&format!("{}/admin/did/operations", state.nodes[0].http))
-            .header("authorization", &format!("Bearer {}", token.trim()))
-            .send(operation.to_json())?;
-        ensure!(
-            response.status() == 200,
-            "node 0 refused the update: {}",
-            response.body_mut().read_to_string().unwrap_or_default()
-        );
-        didlog::append(&log_path, &mut log, operation)?;
-        state.update_key += 1;
-        write_state(dir, &state)?;
-        // Every node polled at once, each by its own thread.
-        let arrivals: Vec<Duration> = std::thread::scope(|scope| {
-            let polls: Vec<_> = state
-                .nodes
-                .iter()
-                .map(|node| {
-                    let (agent, did) = (&agent, &did);
-                    scope.spawn(move || {
-                        let deadline = started + Duration::from_secs(30);
-                        loop {
-                            if version_at(agent, &node.http, did).is_some_and(|v| v >= version) {
-                                return Some(started.elapsed());
-                            }
-                            if Instant::now() > deadline {
-                                return None;
-                            }
-                            std::thread::sleep(Duration::from_micros(500));
-                        }
-                    })
-                })
-                .collect();
-            polls
-                .into_iter()
-                .map(|p| p.join().ok().flatten())
-                .collect::<Option<Vec<_>>>()
-        })
-        .context("an update did not reach every node within 30 s")?;
-        everywhere.push(*arrivals.iter().max().expect("at least two nodes"));
-        per_node.extend(arrivals);
+        let answer = admin(&agent, &http, &token, "/admin/did/rotate", "")?;
+        let version: u64 = answer["versionId"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .context("node 0 answered without a version")?;
+        let times = arrivals(&state, started, |node| {
+            version_at(&agent, node, &did).is_some_and(|v| v >= version)
+        })?;
+        updated.push(*times.iter().max().expect("at least two nodes"));
+        updated_each.extend(times);
     }
+
+    // Revocations: a bit set in node 0's list, then the list fetched from every node. The list's
+    // path is the same on every node.
+    let (mut revoked, mut revoked_each) = (Vec::new(), Vec::new());
+    let list = format!("/1.0/status-lists/{did}/testnet-revocations");
+    for index in 0..updates as usize {
+        let started = Instant::now();
+        admin(
+            &agent,
+            &http,
+            &token,
+            "/admin/status-lists/testnet-revocations",
+            &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
+        )?;
+        let times = arrivals(&state, started, |node| {
+            revoked_at(&agent, &format!("{node}{list}"), index)
+        })?;
+        revoked.push(*times.iter().max().expect("at least two nodes"));
+        revoked_each.extend(times);
+    }
+
+    let n = state.nodes.len();
+    report(
+        &format!(
+            "{updates} DID updates on node 0, each resolvable at its new version on all {n} nodes after:"
+        ),
+        updated,
+        updated_each,
+    );
+    report(
+        &format!(
+            "{updates} revocations on node 0, each in the status list served by all {n} nodes after:"
+        ),
+        revoked,
+        revoked_each,
+    );
+    Ok(())
+}
+
+fn report(title: &str, mut everywhere: Vec<Duration>, mut per_node: Vec<Duration>) {
     everywhere.sort();
     per_node.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{updates} DID updates on node 0, each resolvable at its new version on all {} nodes after:",
-        state.nodes.len()
-    );
+    println!("{title}");
     println!(
         "  all nodes   p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
         ms(percentile(&everywhere, 50.0)),
         ms(percentile(&everywhere, 99.0)),
-        ms(*everywhere.last().expect("one update at least"))
+        ms(*everywhere.last().expect("one change at least"))
     );
     println!(
         "  each node   p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} arrivals)",
@@ -353,7 +389,6 @@ fn measure(dir: &Path, updates: u32) -> Result<()> {
         ms(*per_node.last().expect("one arrival at least")),
         per_node.len()
     );
-    Ok(())
 }
 
 fn down(dir: &Path) -> Result<()> {

@@ -30,7 +30,8 @@ fn up_measure_down() {
     let (down_ok, down) = testnet(&net, &["down"]);
     assert!(ok, "{measured}");
     assert!(measured.contains("5 DID updates"), "{measured}");
-    assert!(measured.contains("(15 arrivals)"), "{measured}");
+    assert!(measured.contains("5 revocations"), "{measured}");
+    assert_eq!(measured.matches("(15 arrivals)").count(), 2, "{measured}");
     assert!(down_ok && down.contains("3 nodes stopped"), "{down}");
     let (ok, out) = testnet(&net, &["measure", "--updates", "1"]);
     assert!(!ok && out.contains("not every node is running"), "{out}");

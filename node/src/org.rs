@@ -1,0 +1,136 @@
+//! The org's own DID, held by the node: updates, key rotation and deactivation signed with the
+//! node-held, pre-rotated update keys, and the key that signs the org's status lists.
+//!
+//! Every operation on the org's DID goes through one lock, from reading the log to storing the
+//! new operation: two at once would both build on the same version and, both being validly
+//! signed, be an equivocation that poisons the DID for good.
+//!
+//! All of it is blocking (keys are files, the registry is RocksDB); async callers go through
+//! `spawn_blocking`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use vouch_core::did::resolve::DidResolver;
+use vouch_core::did::vouch::{DidLog, DocumentContent, Operation, OperationType};
+use vouch_core::did::{Did, DidUrl, ResolveError};
+use vouch_core::key::KeyPair;
+
+use crate::registry::{Registry, RegistryError};
+use crate::setup::{self, SetupError};
+
+/// Why an operation on the org's DID failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// A key file is missing or unusable.
+    #[error(transparent)]
+    Keys(#[from] SetupError),
+    /// The registry refused the operation or failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The org's DID does not resolve (deactivated, or never stored).
+    #[error("the org DID does not resolve: {0}")]
+    Unresolvable(#[from] ResolveError),
+}
+
+/// The org's DID and the keys the node holds for it.
+#[derive(Debug, Clone)]
+pub struct Org {
+    data_dir: PathBuf,
+    did: Did,
+    registry: Registry,
+    lock: Arc<Mutex<()>>,
+}
+
+impl Org {
+    /// The org of the node in `data_dir`.
+    pub fn new(data_dir: PathBuf, did: Did, registry: Registry) -> Self {
+        Self {
+            data_dir,
+            did,
+            registry,
+            lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// The org's DID.
+    pub fn did(&self) -> &Did {
+        &self.did
+    }
+
+    fn log(&self) -> Result<DidLog, OrgError> {
+        self.registry
+            .log(&self.did)?
+            .ok_or_else(|| OrgError::Unresolvable(ResolveError::NotFound(self.did.clone())))
+    }
+
+    /// Builds an operation from the org's log and stores it, under the lock.
+    fn operate(
+        &self,
+        build: impl FnOnce(&DidLog) -> Result<Operation, OrgError>,
+        now: DateTime<Utc>,
+    ) -> Result<Operation, OrgError> {
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let log = self.log()?;
+        if log.is_deactivated() {
+            return Err(ResolveError::Deactivated(self.did.clone()).into());
+        }
+        let operation = build(&log)?;
+        self.registry.apply(operation.clone(), now)?;
+        Ok(operation)
+    }
+
+    /// Sets the org DID's document, signed with the current update key, committing to the next.
+    pub fn update(
+        &self,
+        document: DocumentContent,
+        now: DateTime<Utc>,
+    ) -> Result<Operation, OrgError> {
+        self.operate(
+            |log| Ok(setup::next_update(&self.data_dir, log, document, now)?),
+            now,
+        )
+    }
+
+    /// Replaces the org's signing key by a new one (`keys/org-N.key.json`), keeping the
+    /// document's other identifiers and services. Credentials and status lists signed before
+    /// no longer verify against the DID's current document: re-issue what must stay valid.
+    pub fn rotate(&self, now: DateTime<Utc>) -> Result<Operation, OrgError> {
+        self.operate(
+            |log| {
+                let current = log
+                    .operations()
+                    .filter(|op| op.kind != OperationType::Deactivate)
+                    .filter_map(|op| op.document.clone())
+                    .last()
+                    .unwrap_or_default();
+                let key = setup::new_org_key(&self.data_dir)?;
+                let document = DocumentContent {
+                    also_known_as: current.also_known_as,
+                    service: current.service,
+                    ..DocumentContent::single_key(&key.public())
+                };
+                Ok(setup::next_update(&self.data_dir, log, document, now)?)
+            },
+            now,
+        )
+    }
+
+    /// Ends the org's DID: it resolves as deactivated from then on, and nothing can undo it.
+    pub fn deactivate(&self, now: DateTime<Utc>) -> Result<Operation, OrgError> {
+        self.operate(
+            |log| Ok(setup::deactivation(&self.data_dir, log, now)?),
+            now,
+        )
+    }
+
+    /// The key the org signs with now, and its verification method.
+    pub fn signing_key(&self) -> Result<(KeyPair, DidUrl), OrgError> {
+        let document = DidResolver::resolve(&self.registry, &self.did)?;
+        Ok(setup::org_signing_key(&self.data_dir, &document)?)
+    }
+}

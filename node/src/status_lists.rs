@@ -1,0 +1,324 @@
+//! Status lists: the org's own Bitstring Status List credentials, changed through the admin API
+//! and signed by the org's key, and every member's, received from peers, verified and kept at
+//! their newest version.
+//!
+//! A list's URL, its credential's `id`, is `<public URL>/1.0/status-lists/<issuer DID>/<name>`:
+//! any node serves any member's list at the same path, and the path names the issuer, so one
+//! issuer can never publish a list in another's place. A version replaces the one held only if it
+//! is dated strictly later (`validFrom`): an older one is a rollback and is refused.
+//!
+//! All of it is blocking (it calls the store); async code calls it through `spawn_blocking`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde_json::Value;
+use vouch_core::did::Did;
+use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
+
+use crate::org::{Org, OrgError};
+use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry};
+use crate::store::{Store, StoreError};
+
+/// The largest status list credential taken from a peer: a list of about a million entries,
+/// however random its bits.
+pub const MAX_STATUS_LIST_BYTES: usize = 256 * 1024;
+/// The path below which status lists are served.
+pub const PATH: &str = "/1.0/status-lists/";
+/// The most bits one admin request may change.
+pub const MAX_CHANGES: usize = 100_000;
+/// The longest list name.
+const MAX_NAME_LEN: usize = 64;
+
+/// Why a status list was refused or could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusListError {
+    /// Larger than any status list the network carries.
+    #[error("{0} bytes: larger than {MAX_STATUS_LIST_BYTES}")]
+    TooLarge(usize),
+    /// Not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// Not a valid status list credential, or not validly signed by its issuer.
+    #[error(transparent)]
+    Invalid(#[from] StatusError),
+    /// The `id` is not a status list URL of its issuer.
+    #[error("the id must be <base>{PATH}<issuer DID>/<name>: {0}")]
+    BadUrl(&'static str),
+    /// A list name is not 1 to 64 of `a-z 0-9 -`.
+    #[error("a list name is 1 to {MAX_NAME_LEN} of a-z, 0-9 and -")]
+    BadName,
+    /// The issuer is no consortium member.
+    #[error("{0} is not a consortium member")]
+    NotAMember(Did),
+    /// The issuer's DID is not held yet: the list cannot be checked now.
+    #[error("the issuer {0} is not known yet")]
+    IssuerUnknown(Did),
+    /// Dated later than this node's clock allows.
+    #[error("the list is dated {0}, more than {MAX_CLOCK_SKEW_SECS} s ahead of this node's clock")]
+    FromTheFuture(String),
+    /// The list held has another purpose.
+    #[error("the list has purpose {held}")]
+    PurposeMismatch {
+        /// The purpose of the list held.
+        held: &'static str,
+    },
+    /// A revocation cannot be undone.
+    #[error("entry {0} is revoked: a revocation cannot be undone")]
+    Irreversible(usize),
+    /// Too many changes in one request.
+    #[error("at most {MAX_CHANGES} changes at once")]
+    TooManyChanges,
+    /// The org's key or DID is unusable.
+    #[error(transparent)]
+    Org(#[from] OrgError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl StatusListError {
+    /// Whether whoever sent the list is at fault (as opposed to this node, or timing).
+    pub fn is_senders_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::TooLarge(_)
+                | Self::NotJson(_)
+                | Self::Invalid(_)
+                | Self::BadUrl(_)
+                | Self::NotAMember(_)
+                | Self::FromTheFuture(_)
+        )
+    }
+}
+
+/// What became of a list from a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Newer than the one held (or the first): stored, to be forwarded.
+    Stored,
+    /// The version held already.
+    Duplicate,
+    /// Older than the one held, or another version of the same date: a rollback, refused.
+    Stale,
+}
+
+/// The status list key `<issuer DID>/<name>` of a list URL, with the issuer's DID.
+pub fn key_of(id: &str) -> Result<(Did, String), StatusListError> {
+    let (_, rest) = id
+        .split_once(PATH)
+        .ok_or(StatusListError::BadUrl("no status list path"))?;
+    if !(id.starts_with("https://") || id.starts_with("http://")) {
+        return Err(StatusListError::BadUrl("not an http(s) URL"));
+    }
+    let (did, name) = rest
+        .rsplit_once('/')
+        .ok_or(StatusListError::BadUrl("no list name"))?;
+    check_name(name).map_err(|_| StatusListError::BadUrl("bad list name"))?;
+    let did = Did::parse(did).map_err(|_| StatusListError::BadUrl("no issuer DID"))?;
+    Ok((did, rest.to_owned()))
+}
+
+fn check_name(name: &str) -> Result<(), StatusListError> {
+    let valid = (1..=MAX_NAME_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(StatusListError::BadName)
+    }
+}
+
+/// The status lists this node holds.
+#[derive(Debug, Clone)]
+pub struct StatusLists {
+    store: Arc<Store>,
+    registry: Registry,
+    org: Org,
+    /// Where this node's HTTP server is reached from outside, without a trailing `/`.
+    public_url: String,
+    /// The DIDs whose lists are accepted: the consortium's members (this org alone without one).
+    issuers: Arc<HashSet<Did>>,
+    /// Serializes read-compare-write of a list.
+    writer: Arc<Mutex<()>>,
+}
+
+impl StatusLists {
+    /// The status lists of a node.
+    pub fn new(
+        store: Arc<Store>,
+        registry: Registry,
+        org: Org,
+        public_url: &str,
+        issuers: HashSet<Did>,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            org,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            issuers: Arc::new(issuers),
+            writer: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// The URL of the org's list `name`.
+    pub fn url_of(&self, name: &str) -> String {
+        format!("{}{PATH}{}/{name}", self.public_url, self.org.did())
+    }
+
+    /// The signed credential held under `key` (`<issuer DID>/<name>`), as JSON.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StatusListError> {
+        Ok(self.store.status_list(key)?)
+    }
+
+    /// Every list held: its URL and the date of its version.
+    pub fn inventory(&self) -> Result<Vec<(String, DateTime<Utc>)>, StatusListError> {
+        let mut inventory = Vec::new();
+        for (key, json) in self.store.status_lists()? {
+            let held = held(&key, &json)?;
+            inventory.push((held.id, held.valid_from));
+        }
+        Ok(inventory)
+    }
+
+    /// Verifies a status list credential from a peer and keeps it if it is newer than the
+    /// version held. Cheap checks come before the proof: size, form, member issuer, URL.
+    pub fn receive(&self, data: &[u8], now: DateTime<Utc>) -> Result<Received, StatusListError> {
+        if data.len() > MAX_STATUS_LIST_BYTES {
+            return Err(StatusListError::TooLarge(data.len()));
+        }
+        let raw: Value =
+            serde_json::from_slice(data).map_err(|e| StatusListError::NotJson(e.to_string()))?;
+        let (did, key) = key_of(raw["id"].as_str().unwrap_or_default())?;
+        if raw["issuer"].as_str() != Some(did.as_str()) {
+            return Err(StatusListError::BadUrl("the path names another issuer"));
+        }
+        if !self.issuers.contains(&did) {
+            return Err(StatusListError::NotAMember(did));
+        }
+        if did.method() == "vouch" && self.registry.log(&did).ok().flatten().is_none() {
+            return Err(StatusListError::IssuerUnknown(did));
+        }
+        let list = StatusListCredential::verify(&raw, &self.registry)?;
+        if list.valid_from > now + Duration::seconds(MAX_CLOCK_SKEW_SECS) {
+            return Err(StatusListError::FromTheFuture(list.valid_from.to_rfc3339()));
+        }
+        let json = serde_json::to_vec(&raw).expect("JSON values always serialize");
+        let _guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(stored) = self.store.status_list(&key)? {
+            if stored == json {
+                return Ok(Received::Duplicate);
+            }
+            if !list.supersedes(&held(&key, &stored)?) {
+                return Ok(Received::Stale);
+            }
+        }
+        self.store.put_status_list(&key, &json)?;
+        self.registry.metrics().record_status_list_stored();
+        Ok(Received::Stored)
+    }
+
+    /// Changes bits of the org's list `name`, creating it (with [`MIN_ENTRIES`] entries) if
+    /// it is new, and signs and stores its next version. Returns the signed credential, to be
+    /// published. Bits in `clear` are cleared, then bits in `set` are set. Revocations are
+    /// final: clearing a revocation bit is refused, and so is every change of a request with a
+    /// bad index.
+    pub fn change(
+        &self,
+        name: &str,
+        purpose: Purpose,
+        set: &[usize],
+        clear: &[usize],
+        now: DateTime<Utc>,
+    ) -> Result<Value, StatusListError> {
+        check_name(name)?;
+        // Times are kept to the millisecond, as they are written.
+        let now = now.trunc_subsecs(3);
+        if set.len() + clear.len() > MAX_CHANGES {
+            return Err(StatusListError::TooManyChanges);
+        }
+        let key = format!("{}/{name}", self.org.did());
+        let _guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = match self.store.status_list(&key)? {
+            Some(stored) => {
+                let held = held(&key, &stored)?;
+                if held.purpose != purpose {
+                    return Err(StatusListError::PurposeMismatch {
+                        held: held.purpose.as_str(),
+                    });
+                }
+                StatusListCredential {
+                    // Strictly later than the version it replaces, whatever the clock says.
+                    valid_from: now.max(held.valid_from + Duration::milliseconds(1)),
+                    ..held
+                }
+            }
+            None => StatusListCredential {
+                id: self.url_of(name),
+                issuer: self.org.did().clone(),
+                valid_from: now,
+                purpose,
+                list: StatusList::new(MIN_ENTRIES)?,
+            },
+        };
+        for &index in clear {
+            if purpose == Purpose::Revocation && next.list.get(index)? {
+                return Err(StatusListError::Irreversible(index));
+            }
+            next.list.set(index, false)?;
+        }
+        for &index in set {
+            next.list.set(index, true)?;
+        }
+        let (key_pair, method) = self.org.signing_key()?;
+        let signed = next.sign(&key_pair, method)?;
+        let json = serde_json::to_vec(&signed).expect("JSON values always serialize");
+        self.store.put_status_list(&key, &json)?;
+        self.registry.metrics().record_status_list_stored();
+        Ok(signed)
+    }
+}
+
+/// Reads a list as stored: it was verified before it was stored.
+fn held(key: &str, json: &[u8]) -> Result<StatusListCredential, StatusListError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason,
+    };
+    let raw: Value = serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
+    Ok(StatusListCredential::parse(&raw).map_err(|e| corrupt(e.to_string()))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_urls_name_their_issuer() {
+        let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+        let (issuer, key) =
+            key_of(&format!("https://node.example{PATH}{did}/revocation-1")).unwrap();
+        assert_eq!(issuer.as_str(), did);
+        assert_eq!(key, format!("{did}/revocation-1"));
+        for bad in [
+            format!("https://node.example/status/{did}/revocation-1"),
+            format!("ftp://node.example{PATH}{did}/revocation-1"),
+            format!("https://node.example{PATH}{did}/Revocation"),
+            format!("https://node.example{PATH}{did}/"),
+            format!("https://node.example{PATH}not-a-did/revocation-1"),
+            format!("https://node.example{PATH}{did}"),
+        ] {
+            assert!(key_of(&bad).is_err(), "{bad}");
+        }
+    }
+}
