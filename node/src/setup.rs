@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use vouch_core::did::document::{DidDocument, Relationship};
 use vouch_core::did::vouch::{self, DocumentContent};
 use vouch_core::did::{Did, DidUrl};
-use vouch_core::key::KeyPair;
+use vouch_core::key::{KeyPair, PublicKey};
 use vouch_wallet::keyfile;
 
 use crate::config::Config;
@@ -175,12 +175,9 @@ pub fn identity(data_dir: &Path) -> Result<Identity, SetupError> {
 /// commits to: the key that signs the next operation.
 pub fn current_update_key(data_dir: &Path, log: &vouch::DidLog) -> Result<u32, SetupError> {
     let committed = &log.head().next_key_hashes;
-    for n in 1.. {
-        let path = update_key_path(data_dir, n);
-        if !path.exists() {
-            break;
-        }
-        let key = keyfile::read(&path)?;
+    // Newest first: the key in force is one of the last two written.
+    for n in numbered_keys(data_dir, "update-")?.into_iter().rev() {
+        let key = keyfile::read(&update_key_path(data_dir, n))?;
         if committed.contains(&vouch::next_key_hash(&key.public())) {
             return Ok(n);
         }
@@ -226,17 +223,35 @@ pub fn deactivation(
     Ok(vouch::deactivate(log, &current, now)?)
 }
 
-/// Writes a new org signing key as the first free `keys/org-N.key.json`.
-pub fn new_org_key(data_dir: &Path) -> Result<KeyPair, SetupError> {
-    let key = KeyPair::generate();
-    for n in 1.. {
-        let path = data_dir.join("keys").join(format!("org-{n}.key.json"));
-        if !path.exists() {
-            keyfile::write(&path, &key)?;
-            return Ok(key);
+/// The numbers N of the files `keys/<prefix>N.key.json`, in increasing order.
+fn numbered_keys(data_dir: &Path, prefix: &str) -> Result<Vec<u32>, SetupError> {
+    let keys = data_dir.join("keys");
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(&keys).map_err(io(&keys))? {
+        let name = entry.map_err(io(&keys))?.file_name();
+        if let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.strip_suffix(".key.json"))
+            .and_then(|n| n.parse().ok())
+        {
+            numbers.push(n);
         }
     }
-    unreachable!("some N is free")
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+fn org_key_path(data_dir: &Path, n: u32) -> PathBuf {
+    data_dir.join("keys").join(format!("org-{n}.key.json"))
+}
+
+/// Writes a new org signing key as `keys/org-N.key.json`, N one more than the highest.
+pub fn new_org_key(data_dir: &Path) -> Result<KeyPair, SetupError> {
+    let key = KeyPair::generate();
+    let n = numbered_keys(data_dir, "org-")?.last().map_or(1, |n| n + 1);
+    keyfile::write(&org_key_path(data_dir, n), &key)?;
+    Ok(key)
 }
 
 /// The org key that `document` names as an assertion method, with its method: the node key or
@@ -245,24 +260,21 @@ pub fn org_signing_key(
     data_dir: &Path,
     document: &DidDocument,
 ) -> Result<(KeyPair, DidUrl), SetupError> {
-    let mut held = vec![keyfile::read(&data_dir.join(NODE_KEY))?];
-    let keys = data_dir.join("keys");
-    for entry in std::fs::read_dir(&keys).map_err(io(&keys))? {
-        let path = entry.map_err(io(&keys))?.path();
-        let is_org_key = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("org-") && n.ends_with(".key.json"));
-        if is_org_key {
-            held.push(keyfile::read(&path)?);
-        }
-    }
-    for method in &document.assertion_method {
-        let Ok(public) = document.key_for(method, Relationship::AssertionMethod) else {
-            continue;
-        };
-        if let Some(key) = held.iter().find(|k| k.public() == public) {
-            return Ok((key.clone(), method.clone()));
+    let assertion: Vec<(PublicKey, &DidUrl)> = document
+        .assertion_method
+        .iter()
+        .filter_map(|m| Some((document.key_for(m, Relationship::AssertionMethod).ok()?, m)))
+        .collect();
+    // Newest first: after a rotation the key in force is the last one written.
+    let candidates = numbered_keys(data_dir, "org-")?
+        .into_iter()
+        .rev()
+        .map(|n| org_key_path(data_dir, n))
+        .chain(std::iter::once(data_dir.join(NODE_KEY)));
+    for path in candidates {
+        let key = keyfile::read(&path)?;
+        if let Some((_, method)) = assertion.iter().find(|(public, _)| *public == key.public()) {
+            return Ok((key, (*method).clone()));
         }
     }
     Err(SetupError::NoKey(

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
-use vouch_core::did::Did;
+use vouch_core::did::resolve::DidResolver;
+use vouch_core::did::{Did, ResolveError};
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
 
 use crate::org::{Org, OrgError};
@@ -200,7 +201,7 @@ impl StatusLists {
         if !self.issuers.contains(&did) {
             return Err(StatusListError::NotAMember(did));
         }
-        if did.method() == "vouch" && self.registry.log(&did).ok().flatten().is_none() {
+        if let Err(ResolveError::NotFound(_)) = DidResolver::resolve(&self.registry, &did) {
             return Err(StatusListError::IssuerUnknown(did));
         }
         let list = StatusListCredential::verify(&raw, &self.registry)?;
