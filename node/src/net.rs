@@ -16,11 +16,11 @@
 //! A node's libp2p identity is its node key, so the Noise handshake authenticates the same key that
 //! the consortium genesis lists.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use libp2p::futures::StreamExt;
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, gossipsub, identify, identity,
     noise, request_response, tcp, yamux,
@@ -28,7 +28,7 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, Span, debug, info, info_span, warn};
 use vouch_core::did::Did;
 use vouch_core::did::vouch::{Applied, LogError, MAX_OPERATION_BYTES, Operation};
 use vouch_core::key::{KeyPair, PublicKey};
@@ -313,6 +313,7 @@ pub fn start(
         status_topic,
         members,
         connected: HashSet::new(),
+        spans: HashMap::new(),
     };
     let span = info_span!("net", peer = %local);
     let handle = tokio::spawn(
@@ -351,6 +352,8 @@ struct SwarmTask {
     members: Vec<(PeerId, Vec<Multiaddr>)>,
     /// Members connected now.
     connected: HashSet<PeerId>,
+    /// A tracing span per open connection: what happens on it is logged inside.
+    spans: HashMap<ConnectionId, (PeerId, Span)>,
 }
 
 /// How an operation from a peer fared.
@@ -438,11 +441,66 @@ impl SwarmTask {
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 
+    /// Handles a swarm event inside the span of the connection it came on.
     async fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            endpoint,
+            ..
+        } = &event
+        {
+            let direction = if endpoint.is_dialer() { "out" } else { "in" };
+            let span = info_span!(
+                "connection",
+                id = %connection_id,
+                peer = %peer_id,
+                remote = %endpoint.get_remote_address(),
+                direction,
+            );
+            self.spans.insert(*connection_id, (*peer_id, span));
+        }
+        let span = self.span_of(&event);
+        let closed = match &event {
+            SwarmEvent::ConnectionClosed { connection_id, .. } => Some(*connection_id),
+            _ => None,
+        };
+        self.handle(event).instrument(span).await;
+        if let Some(connection_id) = closed {
+            self.spans.remove(&connection_id);
+        }
+    }
+
+    /// The span of the connection an event came on: by its id where the event names it, else
+    /// one of the peer's connections.
+    fn span_of(&self, event: &SwarmEvent<BehaviourEvent>) -> Span {
+        let by_id = |id: &ConnectionId| self.spans.get(id).map(|(_, span)| span.clone());
+        let found = match event {
+            SwarmEvent::ConnectionEstablished { connection_id, .. }
+            | SwarmEvent::ConnectionClosed { connection_id, .. }
+            | SwarmEvent::Behaviour(BehaviourEvent::Sync(
+                request_response::Event::Message { connection_id, .. }
+                | request_response::Event::OutboundFailure { connection_id, .. }
+                | request_response::Event::InboundFailure { connection_id, .. },
+            )) => by_id(connection_id),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source: peer,
+                ..
+            })) => self
+                .spans
+                .values()
+                .find(|(owner, _)| owner == peer)
+                .map(|(_, span)| span.clone()),
+            _ => None,
+        };
+        found.unwrap_or_else(Span::current)
+    }
+
+    async fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
             SwarmEvent::ConnectionEstablished { peer_id, .. } if self.connected.insert(peer_id) => {
-                info!(peer = %peer_id, "member connected");
+                info!("member connected");
                 self.registry
                     .metrics()
                     .peers
@@ -459,7 +517,7 @@ impl SwarmTask {
                     .metrics()
                     .peers
                     .set(self.connected.len() as i64);
-                debug!(peer = %peer_id, "member disconnected");
+                debug!("member disconnected");
             }
             SwarmEvent::IncomingConnectionError {
                 error: libp2p::swarm::ListenError::Denied { .. },

@@ -1,11 +1,16 @@
-//! A node started in a temporary folder on an ephemeral loopback port, and an HTTP client for it.
+//! Nodes started in temporary folders on ephemeral loopback ports, in this process or as
+//! `vouch-node` processes, consortia of them, and an HTTP client.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
-use vouch_node::{Config, Node, setup};
+use vouch_node::{Config, Node, consortium, setup};
 
 /// A running node, stopped when dropped.
 pub(crate) struct TestNode {
@@ -147,4 +152,101 @@ pub(crate) fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// Configurations of `n` initialized nodes, in a consortium, with fast sync.
+pub(crate) fn consortium_of(dir: &Path, n: usize) -> Vec<Config> {
+    let configs: Vec<Config> = (0..n)
+        .map(|i| {
+            let mut config = Config {
+                data_dir: dir.join(format!("node-{i}")),
+                ..Config::default()
+            };
+            config.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            config.p2p.listen = vec![format!("/ip4/127.0.0.1/tcp/{}", free_port())];
+            config.p2p.sync_interval_secs = 1;
+            setup::init(&config, Utc::now()).expect("initializes");
+            config
+        })
+        .collect();
+    consortium::form_local("test", &configs).expect("forms");
+    configs
+}
+
+/// Waits until `check` holds, checking again each time `node`'s state changes; fails after 30 s.
+pub(crate) fn eventually(node: &TestNode, what: &str, mut check: impl FnMut() -> bool) {
+    let mut changes = node.node().registry.metrics().changes();
+    node.runtime
+        .block_on(async {
+            // The timer is made inside the runtime, which it needs.
+            tokio::time::timeout(Duration::from_secs(30), async {
+                while !check() {
+                    changes.changed().await.expect("the node is running");
+                }
+            })
+            .await
+        })
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+/// `vouch-node --config <config> <command>`, logging warnings only.
+pub(crate) fn node(config: &Path, command: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch-node"));
+    cmd.args(["--config", config.to_str().expect("utf-8"), command]);
+    cmd.env("RUST_LOG", "warn");
+    cmd
+}
+
+/// A `vouch-node run` process, killed (SIGKILL) and reaped when dropped, so that a failing test
+/// leaves no node behind.
+pub(crate) struct Running(Child);
+
+impl Running {
+    /// `kill -9`, and wait until the process is gone.
+    pub(crate) fn kill_9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// Starts `vouch-node run` and waits for its "node started" log line, which it writes once its
+/// HTTP server listens.
+pub(crate) fn run(config: &Path) -> Running {
+    let mut command = node(config, "run");
+    command.env("RUST_LOG", "info").stderr(Stdio::piped());
+    let mut running = Running(command.spawn().expect("starts"));
+    let stderr = running.0.stderr.take().expect("piped");
+    let (started, wait) = mpsc::channel();
+    // Reads the log to its end, so that the node never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("node started") {
+                let _ = started.send(());
+            }
+        }
+    });
+    wait.recv_timeout(Duration::from_secs(30))
+        .expect("the node starts");
+    running
+}
+
+/// Writes a node configuration with a data folder `data` beside it and free loopback ports;
+/// returns its path and the HTTP port.
+pub(crate) fn write_config(dir: &Path) -> (PathBuf, u16) {
+    let (http, p2p) = (free_port(), free_port());
+    let config = dir.join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{p2p}\"]\n"
+        ),
+    )
+    .expect("written");
+    (config, http)
 }

@@ -1,9 +1,7 @@
 //! `kill -9` while the node is acknowledging writes: after a restart it still has every write it
 //! acknowledged.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,53 +14,7 @@ use vouch_node::store::Store;
 use vouch_node::{metrics::Metrics, setup};
 use vouch_wallet::keyfile;
 
-use crate::common::{free_port, get, try_post};
-
-fn node(config: &Path, command: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch-node"));
-    cmd.args(["--config", config.to_str().expect("utf-8"), command]);
-    cmd.env("RUST_LOG", "warn");
-    cmd
-}
-
-/// A `vouch-node run` process, killed (SIGKILL) and reaped when dropped, so that a failing test
-/// leaves no node behind.
-struct Running(Child);
-
-impl Running {
-    /// `kill -9`, and wait until the process is gone.
-    fn kill_9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
-/// Starts `vouch-node run` and waits for its "node started" log line, which it writes once its
-/// HTTP server listens.
-fn run(config: &Path) -> Running {
-    let mut command = node(config, "run");
-    command.env("RUST_LOG", "info").stderr(Stdio::piped());
-    let mut running = Running(command.spawn().expect("starts"));
-    let stderr = running.0.stderr.take().expect("piped");
-    let (started, wait) = mpsc::channel();
-    // Reads the log to its end, so that the node never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("node started") {
-                let _ = started.send(());
-            }
-        }
-    });
-    wait.recv_timeout(Duration::from_secs(30))
-        .expect("the node starts");
-    running
-}
+use crate::common::{get, node, run, try_post, write_config};
 
 fn stored_log(data: &Path, did: &vouch_core::did::Did) -> vouch::DidLog {
     let store = Store::open(&data.join(setup::DB)).expect("opens");
@@ -75,15 +27,7 @@ fn stored_log(data: &Path, did: &vouch_core::did::Did) -> vouch::DidLog {
 #[test]
 fn kill_9_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (http, p2p) = (free_port(), free_port());
-    let config = dir.path().join("node.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"data\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{p2p}\"]\n"
-        ),
-    )
-    .expect("written");
+    let (config, http) = write_config(dir.path());
     assert!(node(&config, "init").status().expect("runs").success());
     let data = dir.path().join("data");
     let identity = setup::identity(&data).expect("identity");

@@ -2,8 +2,6 @@
 //! a restarted node, and non-members refused.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
 
 use chrono::Utc;
 use vouch_core::did::vouch::{self, DocumentContent};
@@ -11,42 +9,7 @@ use vouch_core::key::KeyPair;
 use vouch_node::{Config, consortium, setup};
 use vouch_wallet::keyfile;
 
-use crate::common::{TestNode, free_port, get, post};
-
-/// Configurations of `n` initialized nodes, in a consortium, with fast sync.
-fn consortium_of(dir: &Path, n: usize) -> Vec<Config> {
-    let configs: Vec<Config> = (0..n)
-        .map(|i| {
-            let mut config = Config {
-                data_dir: dir.join(format!("node-{i}")),
-                ..Config::default()
-            };
-            config.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-            config.p2p.listen = vec![format!("/ip4/127.0.0.1/tcp/{}", free_port())];
-            config.p2p.sync_interval_secs = 1;
-            setup::init(&config, Utc::now()).expect("initializes");
-            config
-        })
-        .collect();
-    consortium::form_local("test", &configs).expect("forms");
-    configs
-}
-
-/// Waits until `check` holds, checking again each time `node`'s state changes; fails after 30 s.
-fn eventually(node: &TestNode, what: &str, mut check: impl FnMut() -> bool) {
-    let mut changes = node.node().registry.metrics().changes();
-    node.runtime
-        .block_on(async {
-            // The timer is made inside the runtime, which it needs.
-            tokio::time::timeout(Duration::from_secs(30), async {
-                while !check() {
-                    changes.changed().await.expect("the node is running");
-                }
-            })
-            .await
-        })
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
+use crate::common::{TestNode, consortium_of, eventually, free_port, get, post};
 
 fn version_at(node: &TestNode, did: &str) -> Option<String> {
     let answer = get(&node.url(&format!("/1.0/identifiers/{did}")), None);
@@ -415,4 +378,65 @@ fn status_lists_replicate_and_a_rollback_is_refused() {
     rogue.wait_disconnected();
     assert_eq!(counter(&b, "vouch_gossip_rejected_total"), 1);
     assert!(revoked_at(&b, &did_a, 2));
+}
+
+/// A long-lived agent definition's DID (DESIGN §3), made and signed by its owner with its own
+/// keys, registered through one member's admin API: every member resolves it, and its later
+/// operations, submitted at any member, reach all of them.
+#[test]
+fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = consortium_of(dir.path(), 3);
+    let nodes: Vec<TestNode> = configs.into_iter().map(TestNode::start).collect();
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    let submit = |node: &TestNode, operation: &vouch::Operation| {
+        let answer = post(
+            &node.url("/admin/did/operations"),
+            &operation.to_json(),
+            Some(&node.admin_token()),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.json()
+    };
+
+    let (first_key, next_key) = (KeyPair::generate(), KeyPair::generate());
+    let (did, genesis) = vouch::create(
+        DocumentContent::single_key(&KeyPair::generate().public()),
+        &first_key,
+        &[next_key.public()],
+        Utc::now(),
+    )
+    .expect("a genesis");
+    let registered = submit(a, &genesis);
+    assert_eq!(registered["did"], did.to_string());
+    assert_eq!(registered["applied"], "appended");
+    let did = did.to_string();
+    for node in [b, c] {
+        eventually(node, "the agent definition to reach every node", || {
+            version_at(node, &did).as_deref() == Some("1")
+        });
+    }
+
+    // Its owner lists a new key, through another member.
+    let log = vouch::DidLog::new(genesis).expect("a log");
+    let agent_key = KeyPair::generate();
+    let update = vouch::update(
+        &log,
+        DocumentContent::single_key(&agent_key.public()),
+        &next_key,
+        &[KeyPair::generate().public()],
+        Utc::now(),
+    )
+    .expect("an update");
+    submit(b, &update);
+    for node in [a, c] {
+        eventually(node, "the update to reach every node", || {
+            version_at(node, &did).as_deref() == Some("2")
+        });
+        let resolved = get(&node.url(&format!("/1.0/identifiers/{did}")), None).json();
+        assert_eq!(
+            resolved["didDocument"]["verificationMethod"][0]["publicKeyMultibase"],
+            agent_key.public().to_multibase()
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! vouch-node's integration tests: real nodes in temporary folders, real RocksDB, real HTTP on
 //! loopback.
 
+mod cli;
 mod common;
 mod crash;
+mod logs;
 mod network;
 mod resolver;
 mod status;
