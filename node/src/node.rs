@@ -108,8 +108,7 @@ impl Node {
         let admin_token_hash = if config.http.danger_disable_admin_auth {
             warn!(
                 "DANGER: danger_disable_admin_auth is set: the admin API is open to anyone who can \
-                 reach {}; use this for local development only",
-                config.http.listen
+                 reach {http_addr}; use this for local development only"
             );
             None
         } else {

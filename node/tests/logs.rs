@@ -1,10 +1,16 @@
 //! The node's logs: what happens on a libp2p connection is logged in a span naming the
-//! connection and its peer, and each HTTP request in a span naming its method and path.
+//! connection and its peer, each HTTP request in a span naming its method and path, and an open
+//! admin API is a warning.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{TestNode, consortium_of, eventually, get};
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use vouch_node::{Config, setup};
+
+use crate::common::{TestNode, consortium_of, eventually, get, post};
 
 /// Log output kept in memory.
 #[derive(Clone, Default)]
@@ -35,7 +41,7 @@ impl Captured {
 }
 
 #[test]
-fn connections_and_requests_are_logged_in_their_own_spans() {
+fn connections_and_requests_are_logged_in_their_own_spans_and_an_open_admin_api_is_a_warning() {
     // The only test that sets a subscriber: it sees every test's logs, and looks only for its
     // own nodes' lines.
     let captured = Captured::default();
@@ -61,6 +67,19 @@ fn connections_and_requests_are_logged_in_their_own_spans() {
     let health = get(&a.url("/health"), None);
     assert_eq!(health.status, 200);
 
+    // A node whose admin API needs no token, for local development: it says so.
+    let mut open = Config {
+        data_dir: dir.path().join("open"),
+        ..Config::default()
+    };
+    open.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    open.http.danger_disable_admin_auth = true;
+    setup::init(&open, Utc::now()).expect("initializes");
+    let open = TestNode::start(open);
+    let body = r#"{"purpose":"revocation","set":[1]}"#;
+    let changed = post(&open.url("/admin/status-lists/revocations"), body, None);
+    assert_eq!(changed.status, 200, "{}", changed.body);
+
     let lines = captured.lines();
     let connected = |local: &str, remote: &str| {
         lines.iter().any(|line| {
@@ -76,6 +95,16 @@ fn connections_and_requests_are_logged_in_their_own_spans() {
         lines
             .iter()
             .any(|line| line.contains("request{method=GET path=/health")),
+        "{lines:#?}"
+    );
+    let warned = format!(
+        "reach {}; use this for local development only",
+        open.node().http_addr
+    );
+    assert!(
+        lines.iter().any(|line| line.contains(" WARN ")
+            && line.contains("DANGER")
+            && line.contains(&warned)),
         "{lines:#?}"
     );
 }
