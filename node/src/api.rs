@@ -578,14 +578,32 @@ struct Confirm {
 
 async fn org_operation(action: OrgAction, state: Arc<ApiState>) -> Result<Response, Rejection> {
     let org = state.org.clone();
-    let work = move || match action {
-        OrgAction::Update(document) => org.update(document, Utc::now()),
-        OrgAction::Rotate => org.rotate(Utc::now()),
-        OrgAction::Deactivate => org.deactivate(Utc::now()),
+    let lists = state.status_lists.clone();
+    let work = move || {
+        let (operation, rekeyed) = match action {
+            OrgAction::Update(document) => (org.update(document, Utc::now()), true),
+            OrgAction::Rotate => (org.rotate(Utc::now()), true),
+            OrgAction::Deactivate => (org.deactivate(Utc::now()), false),
+        };
+        let operation = operation?;
+        // Lists signed with a key the document no longer lists are signed anew. Should this
+        // fail, the operation stands, and the node tries again when it next starts.
+        let resigned = if rekeyed {
+            lists.resign_stale(Utc::now()).unwrap_or_else(|e| {
+                warn!(error = %e, "the org's status lists could not be signed anew");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        Ok::<_, OrgError>((operation, resigned))
     };
-    let operation = blocking(work).await?.map_err(org_error)?;
+    let (operation, resigned) = blocking(work).await?.map_err(org_error)?;
     if let Some(network) = &state.network {
         network.publish(&operation).await;
+        for list in &resigned {
+            network.publish_status_list(list).await;
+        }
     }
     debug!(did = %state.org.did(), version = operation.version, "org DID operation");
     Ok(warp::reply::json(&OperationAccepted {

@@ -36,7 +36,7 @@ use vouch_core::sync::{InventoryEntry, StatusListEntry, SyncRequest, SyncRespons
 
 use crate::consortium::Consortium;
 use crate::registry::{Registry, RegistryError};
-use crate::status_lists::{MAX_STATUS_LIST_BYTES, Received, StatusLists};
+use crate::status_lists::{MAX_STATUS_LIST_BYTES, Received, StatusListError, StatusLists};
 
 /// The gossipsub topic of did:vouch operations.
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
@@ -360,8 +360,11 @@ struct SwarmTask {
 enum Verdict {
     /// Valid and new: store and forward.
     Accept,
-    /// Nothing new, or not checkable yet (its predecessor is missing): drop without penalty.
+    /// Nothing new: drop without penalty.
     Ignore,
+    /// Not checkable yet (it builds on what this node has not received): drop without
+    /// penalty, and catch up with the sender.
+    Behind,
     /// Invalid: the sender misbehaved.
     Reject(String),
 }
@@ -541,15 +544,17 @@ impl SwarmTask {
                 };
                 let acceptance = match &verdict {
                     Verdict::Accept => gossipsub::MessageAcceptance::Accept,
-                    Verdict::Ignore => gossipsub::MessageAcceptance::Ignore,
+                    Verdict::Ignore | Verdict::Behind => gossipsub::MessageAcceptance::Ignore,
                     Verdict::Reject(_) => gossipsub::MessageAcceptance::Reject,
                 };
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
-                if let Verdict::Reject(reason) = verdict {
-                    self.penalize(propagation_source, &reason);
+                match verdict {
+                    Verdict::Reject(reason) => self.penalize(propagation_source, &reason),
+                    Verdict::Behind => self.sync_with(propagation_source),
+                    Verdict::Accept | Verdict::Ignore => {}
                 }
                 // Counted last: a waiter woken by it sees the verdict's effects.
                 self.registry.metrics().record_gossip_received();
@@ -686,7 +691,7 @@ async fn judge(registry: Registry, data: Vec<u8>) -> Verdict {
         Ok(Ok((_, Applied::Appended | Applied::Equivocation))) => Verdict::Accept,
         Ok(Ok((_, Applied::Duplicate))) => Verdict::Ignore,
         // A gap is not misbehaviour: gossip can overtake; sync fills it.
-        Ok(Err(RegistryError::Invalid(LogError::OutOfOrder { .. }))) => Verdict::Ignore,
+        Ok(Err(RegistryError::Invalid(LogError::OutOfOrder { .. }))) => Verdict::Behind,
         Ok(Err(RegistryError::Invalid(e))) => Verdict::Reject(e.to_string()),
         Ok(Err(e)) => {
             warn!(error = %e, "could not store an operation");
@@ -709,6 +714,10 @@ async fn judge_status_list(status_lists: StatusLists, data: Vec<u8>) -> Verdict 
         Ok(Ok(Received::Stale)) => {
             debug!("refused a status list older than the one held");
             Verdict::Ignore
+        }
+        Ok(Err(e @ (StatusListError::IssuerAhead(_) | StatusListError::IssuerUnknown(_)))) => {
+            debug!(error = %e, "a status list cannot be checked yet");
+            Verdict::Behind
         }
         Ok(Err(e)) if e.is_senders_fault() => Verdict::Reject(e.to_string()),
         Ok(Err(e)) => {

@@ -140,6 +140,21 @@ impl Node {
         };
         let status_lists =
             StatusLists::new(store, registry.clone(), org.clone(), &public_url, issuers);
+        // A key rotation acknowledged just before a crash may have left lists signed with the
+        // old key: sign them anew before peers ask for them.
+        let resigning = status_lists.clone();
+        match tokio::task::spawn_blocking(move || resigning.resign_stale(chrono::Utc::now())).await
+        {
+            Ok(Ok(resigned)) if !resigned.is_empty() => {
+                info!(
+                    lists = resigned.len(),
+                    "status lists signed anew with the org's key"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "the org's status lists could not be signed anew"),
+            Err(e) => warn!(error = %e, "signing the status lists anew failed"),
+        }
         let network = if let Some(consortium) = consortium {
             let key = vouch_wallet::keyfile::read(&config.data_dir.join(setup::NODE_KEY))?;
             let (network, task) = net::start(

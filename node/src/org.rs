@@ -97,8 +97,9 @@ impl Org {
     }
 
     /// Replaces the org's signing key by a new one (`keys/org-N.key.json`), keeping the
-    /// document's other identifiers and services. Credentials and status lists signed before
-    /// no longer verify against the DID's current document: re-issue what must stay valid.
+    /// document's other identifiers and services. Credentials signed before no longer verify
+    /// against the DID's current document: re-issue what must stay valid. (The node signs its
+    /// status lists anew itself: `StatusLists::resign_stale`.)
     pub fn rotate(&self, now: DateTime<Utc>) -> Result<Operation, OrgError> {
         self.operate(
             |log| {

@@ -170,6 +170,36 @@ impl Registry {
         Ok(operations)
     }
 
+    /// When the latest version held of a did:vouch was made, if the DID is held: from the
+    /// verified log when cached, else from its stored head. Cheap: no log is verified for it.
+    pub fn latest_version_time(&self, did: &Did) -> Result<Option<DateTime<Utc>>, RegistryError> {
+        {
+            let cache = self
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(log) = cache.get(did) {
+                return Ok(Some(log.head().created.time()));
+            }
+        }
+        let Some(head) = self.store.did_head(did)? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: did.to_string(),
+            reason,
+        };
+        let head: serde_json::Value =
+            serde_json::from_slice(&head).map_err(|e| corrupt(e.to_string()))?;
+        let metadata = &head["didDocumentMetadata"];
+        let time = metadata["updated"]
+            .as_str()
+            .or(metadata["created"].as_str())
+            .ok_or_else(|| corrupt("a head without a time".into()))?;
+        let time = DateTime::parse_from_rfc3339(time).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Some(time.with_timezone(&Utc)))
+    }
+
     /// The verified log of a DID, if held.
     pub fn log(&self, did: &Did) -> Result<Option<DidLog>, RegistryError> {
         Ok(self.store.did_log(did)?)

@@ -14,12 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
-use vouch_core::did::resolve::DidResolver;
-use vouch_core::did::{Did, ResolveError};
+use vouch_core::did::Did;
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
 
 use crate::org::{Org, OrgError};
-use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry};
+use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry, RegistryError};
 use crate::store::{Store, StoreError};
 
 /// The largest status list credential taken from a peer: a list of about a million entries,
@@ -56,6 +55,10 @@ pub enum StatusListError {
     /// The issuer's DID is not held yet: the list cannot be checked now.
     #[error("the issuer {0} is not known yet")]
     IssuerUnknown(Did),
+    /// Not verifiable against the issuer's DID as held, and dated after its last version: it
+    /// may be signed with a key of a version this node does not hold yet.
+    #[error("not verifiable against {0} as held; it may be signed with a key of a later version")]
+    IssuerAhead(Did),
     /// Dated later than this node's clock allows.
     #[error("the list is dated {0}, more than {MAX_CLOCK_SKEW_SECS} s ahead of this node's clock")]
     FromTheFuture(String),
@@ -77,6 +80,9 @@ pub enum StatusListError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 impl StatusListError {
@@ -201,12 +207,22 @@ impl StatusLists {
         if !self.issuers.contains(&did) {
             return Err(StatusListError::NotAMember(did));
         }
-        if let Err(ResolveError::NotFound(_)) = DidResolver::resolve(&self.registry, &did) {
+        let Some(issuer_updated) = self.registry.latest_version_time(&did)? else {
             return Err(StatusListError::IssuerUnknown(did));
-        }
-        let list = StatusListCredential::verify(&raw, &self.registry)?;
+        };
+        let list = StatusListCredential::parse(&raw)?;
         if list.valid_from > now + Duration::seconds(MAX_CLOCK_SKEW_SECS) {
             return Err(StatusListError::FromTheFuture(list.valid_from.to_rfc3339()));
+        }
+        if let Err(error) = StatusListCredential::verify(&raw, &self.registry) {
+            // Dated after the issuer's last version held, it may be signed with a key of a
+            // version still on its way (a rotation gossiped on the other topic): not checkable
+            // now, and not the sender's fault. Sync brings both.
+            return Err(if list.valid_from > issuer_updated {
+                StatusListError::IssuerAhead(did)
+            } else {
+                error.into()
+            });
         }
         let json = serde_json::to_vec(&raw).expect("JSON values always serialize");
         let _guard = self
@@ -286,6 +302,29 @@ impl StatusLists {
         let json = serde_json::to_vec(&signed).expect("JSON values always serialize");
         self.store.put_status_list(&key, &json)?;
         self.registry.metrics().record_status_list_stored();
+        Ok(signed)
+    }
+
+    /// Signs the org's lists that no longer verify against its DID (after a rotation, their
+    /// proofs name a key the document no longer lists) anew with the key in force, each as its
+    /// next version with the same bits. Returns the new versions, to be published.
+    pub fn resign_stale(&self, now: DateTime<Utc>) -> Result<Vec<Value>, StatusListError> {
+        let prefix = format!("{}/", self.org.did());
+        let mut signed = Vec::new();
+        for (key, json) in self.store.status_lists()? {
+            let Some(name) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            let raw: Value = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt {
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+            if StatusListCredential::verify(&raw, &self.registry).is_ok() {
+                continue;
+            }
+            let purpose = held(&key, &json)?.purpose;
+            signed.push(self.change(name, purpose, &[], &[], now)?);
+        }
         Ok(signed)
     }
 }

@@ -380,6 +380,60 @@ fn status_lists_replicate_and_a_rollback_is_refused() {
     assert!(revoked_at(&b, &did_a, 2));
 }
 
+/// A rotation signs the org's lists anew. A node that has the new list before the rotation
+/// (gossip on two topics, from two peers) cannot check it yet: that is no fault of the sender.
+/// The node keeps what it had, and has both once it catches up.
+#[test]
+fn a_list_signed_with_a_key_not_received_yet_is_no_fault_and_arrives_by_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = consortium_of(dir.path(), 3);
+    let a = TestNode::start(configs[0].clone());
+    let did_a = a.node().identity.did.to_string();
+    let list_at = |node: &TestNode| {
+        get(
+            &node.url(&format!("/1.0/status-lists/{did_a}/revocation-1")),
+            None,
+        )
+        .json()
+    };
+    let first = revoke(&a, 1);
+    let b = TestNode::start(configs[1].clone());
+    eventually(&b, "the list to reach b", || revoked_at(&b, &did_a, 1));
+
+    // While b is down, a rotates its key, which signs the list anew.
+    drop(b);
+    update_org_did(&a);
+    let resigned = list_at(&a);
+    assert_ne!(resigned, first);
+    drop(a);
+
+    // Back, b gets the new list from another member before the rotation.
+    let b = TestNode::start(configs[1].clone());
+    let peer_b: libp2p::PeerId = b.node().identity.peer_id.parse().expect("peer id");
+    let rogue_key = keyfile::read(&configs[2].data_dir.join(setup::NODE_KEY)).expect("key");
+    let mut relay = rogue::Rogue::new(&rogue_key);
+    relay.connect(&configs[1].p2p.listen[0], peer_b);
+    let received = counter(&b, "vouch_gossip_received_total");
+    relay.publish(
+        vouch_node::net::STATUS_LISTS_TOPIC,
+        serde_json::to_vec(&resigned).expect("JSON"),
+    );
+    eventually(&b, "b to judge the list", || {
+        counter(&b, "vouch_gossip_received_total") > received
+    });
+    assert_eq!(counter(&b, "vouch_gossip_rejected_total"), 0);
+    assert_eq!(list_at(&b), first);
+    assert_eq!(version_at(&b, &did_a).as_deref(), Some("1"));
+
+    // a is back: b learns the rotation, then the list.
+    let a = TestNode::start(configs[0].clone());
+    eventually(&b, "b to catch up with a", || {
+        version_at(&b, &did_a).as_deref() == Some("2") && list_at(&b) == resigned
+    });
+    assert!(revoked_at(&b, &did_a, 1));
+    drop(a);
+}
+
 /// A long-lived agent definition's DID (DESIGN §3), made and signed by its owner with its own
 /// keys, registered through one member's admin API: every member resolves it, and its later
 /// operations, submitted at any member, reach all of them.

@@ -1,7 +1,9 @@
 //! The org's status lists and its DID, changed through the admin API with the keys the node holds.
 
+use chrono::Utc;
 use serde_json::Value;
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusListCredential};
+use vouch_node::org::Org;
 
 use crate::common::{TestNode, get, post};
 
@@ -143,8 +145,8 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
         (404, Some("not_found"))
     );
 
-    // After a restart the lists are still there; after a key rotation the next version is
-    // signed with the new key, and verifies against the DID's new document.
+    // After a restart the lists are still there. A key rotation signs them anew with the new
+    // key, as their next versions: they verify against the DID's new document.
     node = node.restart();
     assert_eq!(fetch_list(&node, &url(&node)), first);
     let rotated = post(
@@ -154,6 +156,11 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
     );
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     assert_eq!(rotated.json()["versionId"], "2");
+    let resigned = fetch_list(&node, &url(&node));
+    assert_eq!(resigned.list, first.list);
+    assert!(resigned.supersedes(&first));
+    let suspensions = node.url(&format!("/1.0/status-lists/{did}/suspension-1"));
+    assert!(fetch_list(&node, &suspensions).supersedes(&suspended));
     assert_eq!(
         change(
             &node,
@@ -165,7 +172,25 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
     );
     let after = fetch_list(&node, &url(&node));
     assert!(after.list.get(7).unwrap() && after.list.get(8).unwrap());
-    assert!(after.supersedes(&first));
+    assert!(after.supersedes(&resigned));
+
+    // A rotation stored just before a crash, its lists not signed anew yet: the node signs them
+    // when it starts again.
+    let registry = node.node().registry.clone();
+    let org = Org::new(
+        node.config.data_dir.clone(),
+        node.node().identity.did.clone(),
+        registry.clone(),
+    );
+    org.rotate(Utc::now()).expect("rotates");
+    let stale = get(&url(&node), None).json();
+    assert!(StatusListCredential::verify(&stale, &registry).is_err());
+    // Both hold the store open.
+    drop((org, registry));
+    node = node.restart();
+    let restarted = fetch_list(&node, &url(&node));
+    assert_eq!(restarted.list, after.list);
+    assert!(restarted.supersedes(&after));
 }
 
 #[test]
