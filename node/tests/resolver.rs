@@ -233,9 +233,28 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
     let first = resolve(&node, &did, "?versionId=1", None).json();
     assert_eq!(first["didDocumentMetadata"]["nextVersionId"], "2");
 
+    // When the latest version was made: from the verified log in memory, and after a restart,
+    // from the stored head; both as resolution says.
+    let updated = |node: &TestNode| {
+        let did = vouch_core::did::Did::parse(&did).expect("a DID");
+        node.node()
+            .registry
+            .latest_version_time(&did)
+            .expect("reads")
+            .expect("held")
+    };
+    let made = chrono::DateTime::parse_from_rfc3339(
+        latest["didDocumentMetadata"]["updated"]
+            .as_str()
+            .expect("updated"),
+    )
+    .expect("RFC 3339");
+    assert_eq!(updated(&node), made);
+
     // Restarting keeps everything acknowledged.
     node = node.restart();
     assert_eq!(resolve(&node, &did, "", None).json(), latest);
+    assert_eq!(updated(&node), made);
 
     let log = org_log(&node);
     let end =
