@@ -64,6 +64,9 @@ CHALLENGE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   "$WORK/agent.vc.json" "$WORK/sub.vc.json" > "$WORK/vp.json"
 "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
 
+say "4b. A verifier told nothing trusts nothing: without --trust the same presentation is rejected (untrusted_issuer)"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+
 say "5. A tampered copy (maxAmount raised in the delegated credential) is rejected"
 sed 's/"value": 10000/"value": 90000/' "$WORK/sub.vc.json" > "$WORK/tampered.vc.json"
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \

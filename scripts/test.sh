@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The differential test of rdfc canonicalization (core/tests/interop.rs) runs jsonld.js, a JSON-LD
+# implementation independent of ours, offline against the bundled contexts; its version is pinned
+# in core/tests/interop/package-lock.json.
+if [ ! -d core/tests/interop/node_modules/jsonld ]; then
+  echo "test: installing jsonld.js (the independent JSON-LD implementation of the interop test)" >&2
+  npm ci --prefix core/tests/interop --no-audit --no-fund --silent
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -31,7 +31,7 @@ use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::key::KeyPair;
 use vouch_core::presentation;
 use vouch_core::proof::{self, Cryptosuite, ProofOptions, rdfc};
-use vouch_core::verify::{self, Verifier};
+use vouch_core::verify;
 
 #[path = "../tests/fixtures.rs"]
 mod fixtures;
@@ -106,7 +106,8 @@ fn ed25519_floor(c: &mut Criterion) {
 fn credentials(c: &mut Criterion) {
     let (org, agent) = (key(1), key(2));
     let credential = root(&org, &agent);
-    let verifier = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+    let trust = fixtures::trust_of(&org);
+    let verifier = fixtures::verifier_at(&trust, now() + Duration::minutes(1));
     let mut group = c.benchmark_group("credential");
     for suite in [Cryptosuite::EddsaJcs2022, Cryptosuite::EddsaRdfc2022] {
         group.bench_function(format!("sign/{suite}"), |b| {
@@ -137,7 +138,8 @@ fn presentations(c: &mut Criterion) {
     let root_credential = root(&org, &agent);
     let first = hop(&root_credential, &sub, 10000);
     let second = hop(&first, &leaf, 5000);
-    let verifier = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+    let trust = fixtures::trust_of(&org);
+    let verifier = fixtures::verifier_at(&trust, now() + Duration::minutes(1));
     let mut group = c.benchmark_group("presentation");
     for suite in [Cryptosuite::EddsaJcs2022, Cryptosuite::EddsaRdfc2022] {
         let cases = [
@@ -200,6 +202,7 @@ fn rdfc_against_ssi(c: &mut Criterion) {
         purpose: Relationship::AssertionMethod,
         challenge: None,
         domain: None,
+        expires: None,
     };
     let vector_credential = proof::sign(&vector, &options, &org).expect("signs");
 

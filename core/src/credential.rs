@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::capability::{Capability, CapabilityError};
+use crate::capability::{Capability, CapabilityError, ResourcePattern};
 use crate::did::Did;
 pub use crate::hash::Multihash;
 
@@ -31,6 +31,8 @@ pub const DEFAULT_MAX_DEPTH: u32 = 5;
 pub const MAX_DEPTH_CAP: u32 = 16;
 /// The most capabilities one credential may carry.
 pub const MAX_CAPABILITIES: usize = 64;
+/// The most renewals a lineage may have (the schema's `maxCount` maximum).
+pub const MAX_RENEWALS: u32 = 10_000;
 /// The largest credential, in bytes of JSON, that Vouch reads.
 pub const MAX_CREDENTIAL_BYTES: usize = 64 * 1024;
 
@@ -266,7 +268,8 @@ pub struct AgentSubject {
     /// Who the credential may be presented to (RFC 8707 style); empty for anyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
-    /// The resource servers it is pinned to; empty for any.
+    /// The resource servers it is pinned to (RFC 8707 resource indicators: absolute URIs, no
+    /// wildcards); a request's resource must lie under one of them. Empty for any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
     /// Renewal state.
@@ -401,10 +404,18 @@ impl AgentCapabilityCredential {
         if subject.audience.len() > 16 || subject.resources.len() > 16 {
             return Err(schema_error("at most 16 audiences and 16 resources"));
         }
-        let renewal = &subject.renewal;
-        if renewal.count > renewal.max_count || self.valid_until > renewal.not_after {
-            return Err(schema_error("renewal count or end exceeded"));
+        if let Some(Err(e)) = self.resource_servers().into_iter().find(Result::is_err) {
+            return Err(schema_error(format!(
+                "resources are resource server URIs (RFC 8707): {e}"
+            )));
         }
+        let renewal = &subject.renewal;
+        if renewal.max_count > MAX_RENEWALS {
+            return Err(schema_error(format!(
+                "renewal.maxCount is at most {MAX_RENEWALS}"
+            )));
+        }
+
         let delegation = &subject.delegation;
         if delegation.max_depth > MAX_DEPTH_CAP || delegation.depth > delegation.max_depth {
             return Err(schema_error("delegation depth exceeds its maximum"));
@@ -444,6 +455,27 @@ impl AgentCapabilityCredential {
                     .map_err(|cause| CredentialError::Capability { index, cause })
             })
             .collect()
+    }
+
+    /// The resource servers the credential is pinned to (`credentialSubject.resources`), each
+    /// parsed as a resource without wildcards.
+    pub fn resource_servers(&self) -> Vec<Result<ResourcePattern, CapabilityError>> {
+        self.credential_subject
+            .resources
+            .iter()
+            .map(|r| ResourcePattern::parse_concrete(r))
+            .collect()
+    }
+
+    /// Whether the credential's resource pinning admits `resource`: it is pinned to none, or
+    /// `resource` lies under one of its resource servers. A pin that cannot be read admits
+    /// nothing.
+    pub fn admits_resource(&self, resource: &ResourcePattern) -> bool {
+        self.credential_subject.resources.is_empty()
+            || self
+                .resource_servers()
+                .iter()
+                .any(|server| server.as_ref().is_ok_and(|s| resource.is_under(s)))
     }
 
     /// The capabilities that parse; malformed ones grant nothing.

@@ -76,6 +76,7 @@ pub fn sign_credential(
         purpose: Relationship::AssertionMethod,
         challenge: None,
         domain: None,
+        expires: None,
     };
     proof::sign(&credential.to_json(), &options, key)
 }
@@ -227,6 +228,22 @@ pub fn check_link(
             "audience is wider than the parent's".into(),
         ));
     }
+    check_resources(parent, child)?;
+    if c.agent != p.agent {
+        return Err((
+            Reason::DefinitionMismatch,
+            format!(
+                "{} describes another agent than its parent: a delegated credential carries its root's agent description unchanged",
+                child.id
+            ),
+        ));
+    }
+    if c.renewal.max_count > p.renewal.max_count || c.renewal.not_after > p.renewal.not_after {
+        return Err((
+            Reason::RenewalInvalid,
+            "the renewal bounds are wider than the parent's".into(),
+        ));
+    }
     if c.capabilities.len() != child_capabilities.len() {
         return Err((
             Reason::UnknownConstraint,
@@ -242,6 +259,52 @@ pub fn check_link(
     })
 }
 
+/// Resource pinning attenuates like the audience (RFC 8707): each resource server the child is
+/// pinned to lies under one of the parent's, and a child may be unpinned only if its parent is.
+fn check_resources(
+    parent: &AgentCapabilityCredential,
+    child: &AgentCapabilityCredential,
+) -> Result<(), (Reason, String)> {
+    let (p, c) = (parent.resource_servers(), child.resource_servers());
+    if p.is_empty() {
+        return Ok(());
+    }
+    let widened = || {
+        (
+            Reason::ScopeExceedsParent,
+            "resources are wider than the parent's".to_owned(),
+        )
+    };
+    if c.is_empty() {
+        return Err(widened());
+    }
+    let within = c.iter().all(|server| {
+        server.as_ref().is_ok_and(|s| {
+            p.iter()
+                .any(|base| base.as_ref().is_ok_and(|base| s.is_under(base)))
+        })
+    });
+    if within { Ok(()) } else { Err(widened()) }
+}
+
+/// The renewal rules one credential must keep on its own, checked at every verification: the
+/// lineage starts at the credential whose count is 0 (and only there), the count stays within
+/// `maxCount`, and no credential of the lineage is valid past its absolute end.
+pub fn check_renewal_state(credential: &AgentCapabilityCredential) -> Result<(), (Reason, String)> {
+    let renewal = &credential.credential_subject.renewal;
+    let fail = |why: &str| Err((Reason::RenewalInvalid, why.to_owned()));
+    if (renewal.count == 0) != (renewal.lineage == credential.id) {
+        return fail("renewal.lineage is the credential's own id exactly when count is 0");
+    }
+    if renewal.count > renewal.max_count {
+        return fail("renewal.count exceeds maxCount");
+    }
+    if credential.valid_until > renewal.not_after {
+        return fail("valid past the lineage's notAfter");
+    }
+    Ok(())
+}
+
 /// Builds the renewal of `previous`, valid from `now` for `lifetime`. The issuer signs it.
 pub fn renew(
     previous: &AgentCapabilityCredential,
@@ -255,7 +318,9 @@ pub fn renew(
             renewal.max_count
         )));
     }
-    let valid_until = (now + lifetime).min(renewal.not_after);
+    let valid_until = now
+        .checked_add_signed(lifetime)
+        .map_or(renewal.not_after, |end| end.min(renewal.not_after));
     if valid_until <= now {
         return Err(DelegationError::Renewal("the lineage has ended".into()));
     }
@@ -275,6 +340,9 @@ pub fn check_renewal(
     renewed: &AgentCapabilityCredential,
 ) -> Result<(), (Reason, String)> {
     let fail = |why: &str| Err((Reason::RenewalInvalid, why.to_owned()));
+    for credential in [first, previous, renewed] {
+        check_renewal_state(credential)?;
+    }
     let (f, p, r) = (
         &first.credential_subject,
         &previous.credential_subject,
@@ -362,7 +430,10 @@ impl RootGrant {
                 .collect(),
             issuer: self.issuer,
             valid_from: self.valid_from,
-            valid_until: (self.valid_from + self.lifetime).min(self.not_after),
+            valid_until: self
+                .valid_from
+                .checked_add_signed(self.lifetime)
+                .map_or(self.not_after, |end| end.min(self.not_after)),
             credential_subject: crate::credential::AgentSubject {
                 id: self.subject,
                 agent: self.agent,

@@ -11,15 +11,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::capability::Capability;
-use crate::credential::AgentCapabilityCredential;
+use crate::capability::{Capability, Denial, Request};
+use crate::credential::{AgentCapabilityCredential, CredentialId, MAX_DEPTH_CAP};
 use crate::delegation::check_link;
 use crate::did::document::Relationship;
 use crate::did::{Did, key as did_key};
 use crate::key::KeyPair;
 use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
-use crate::report::{Reason, Report};
-use crate::verify::{Checked, Verifier, check_proof, verify_credential};
+use crate::report::{Reason, Report, check};
+use crate::verify::{Checked, Verifier, check_capability_trust, check_credential, check_proof};
 
 /// The most credentials one presentation may carry.
 pub const MAX_CREDENTIALS: usize = 16;
@@ -47,6 +47,7 @@ pub fn create(
         purpose: Relationship::Authentication,
         challenge: Some(challenge.to_owned()),
         domain: Some(domain.to_owned()),
+        expires: None,
     };
     proof::sign(&unsigned, &options, key)
 }
@@ -60,6 +61,21 @@ pub struct Chain {
     pub capabilities: Vec<Vec<Capability>>,
 }
 
+impl Chain {
+    /// Whether the chain permits a concrete request at `now`: every credential's resource
+    /// pinning admits the request's resource, and every hop has a capability that names and
+    /// permits it (DESIGN §5: attenuation is checked again at use, every hop's constraints must
+    /// hold).
+    pub fn permits(&self, request: &Request, now: DateTime<Utc>) -> Result<(), Denial> {
+        for (hop, credential) in self.credentials.iter().enumerate() {
+            if !credential.admits_resource(&request.resource) {
+                return Err(Denial::ResourceNotPinned { hop });
+            }
+        }
+        request.permitted_by_chain(self.capabilities.iter().map(Vec::as_slice), now)
+    }
+}
+
 /// The result of verifying a presentation.
 #[derive(Debug, Clone)]
 pub struct VerifiedPresentation {
@@ -67,18 +83,36 @@ pub struct VerifiedPresentation {
     pub report: Report,
     /// The presenter, if the presentation could be read.
     pub holder: Option<Did>,
-    /// The chains of the holder's credentials, whole or not; use them only if the report verified.
+    /// The chains of the holder's credentials, root first; use them only if the report verified.
     pub chains: Vec<Chain>,
 }
 
+/// The members a presentation has: exactly what [`create`] writes, and its proof.
+const MEMBERS: [&str; 5] = [
+    "@context",
+    "type",
+    "holder",
+    "verifiableCredential",
+    "proof",
+];
+
+/// Reads the presentation's envelope. Only the shape Vouch emits is accepted, before anything
+/// is canonicalized: extra members or contexts could carry a graph that costs the verifier
+/// more than any presentation needs (RDFC-1.0 §4.4 poison graphs).
 fn shape(raw: &Value) -> Result<(Did, &Vec<Value>), String> {
     let object = raw.as_object().ok_or("a presentation is a JSON object")?;
-    let is_vp = object
-        .get("type")
-        .and_then(Value::as_array)
-        .is_some_and(|t| t.iter().any(|t| t == "VerifiablePresentation"));
-    if !is_vp {
-        return Err("type must include VerifiablePresentation".into());
+    if let Some(extra) = object.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+        let extra: String = extra.chars().take(64).collect();
+        return Err(format!("a presentation has no member {extra:?}"));
+    }
+    if object.get("@context") != Some(&json!([vouch_schemas::CREDENTIALS_V2])) {
+        return Err(format!(
+            "@context must be [{:?}]",
+            vouch_schemas::CREDENTIALS_V2
+        ));
+    }
+    if object.get("type") != Some(&json!(["VerifiablePresentation"])) {
+        return Err("type must be [\"VerifiablePresentation\"]".into());
     }
     let holder = object
         .get("holder")
@@ -98,6 +132,14 @@ fn shape(raw: &Value) -> Result<(Did, &Vec<Value>), String> {
 }
 
 /// Verifies a presentation made for `challenge` and `domain`.
+///
+/// The rule: a presentation verifies only if **every** credential it carries lies on a chain
+/// that ends in a root credential whose issuer is trusted for each capability, with every link
+/// attenuated, and the chain's leaf held by the presenter. Structure is found positively: from
+/// each credential, its parents are walked up to a root, so a cycle, a self-parent, an orphan or
+/// an unrelated extra credential fails its own `chain` or `holder` check; nothing is concluded
+/// from what is absent. Every credential gets every check of [`check::CREDENTIAL`], as passed,
+/// failed, or skipped with why.
 pub fn verify_presentation(
     raw: &Value,
     challenge: &str,
@@ -108,7 +150,12 @@ pub fn verify_presentation(
     let (holder, credentials) = match shape(raw) {
         Ok(parts) => parts,
         Err(why) => {
-            report.fail("schema", None, Reason::Malformed, why);
+            report.fail(check::SCHEMA, None, Reason::Malformed, why);
+            report.skip_all(
+                &check::PRESENTATION[1..],
+                None,
+                "the presentation could not be read",
+            );
             return VerifiedPresentation {
                 report,
                 holder: None,
@@ -117,15 +164,20 @@ pub fn verify_presentation(
         }
     };
     let subject = Some(holder.as_str());
-    report.pass("schema", subject);
+    report.pass(check::SCHEMA, subject);
     match check_proof(verifier, raw, &holder, Relationship::Authentication) {
         Err(failure) => {
-            report.record("proof", subject, Err(failure));
+            report.record(check::PROOF, subject, Err(failure));
+            report.skip_all(
+                &[check::CHALLENGE, check::DOMAIN],
+                subject,
+                "the presentation's proof does not verify",
+            );
         }
         Ok(verified) => {
-            report.pass("proof", subject);
+            report.pass(check::PROOF, subject);
             report.record(
-                "challenge",
+                check::CHALLENGE,
                 subject,
                 match verified.challenge.as_deref() {
                     Some(c) if c == challenge => Ok(()),
@@ -136,7 +188,7 @@ pub fn verify_presentation(
                 },
             );
             report.record(
-                "domain",
+                check::DOMAIN,
                 subject,
                 match verified.domain.as_deref() {
                     Some(d) if d == domain => Ok(()),
@@ -149,64 +201,117 @@ pub fn verify_presentation(
         }
     }
 
-    let mut by_id: HashMap<String, Checked> = HashMap::new();
-    for credential in credentials {
-        let (credential_report, checked) = verify_credential(credential, verifier);
-        report.merge(credential_report);
-        if let Some(checked) = checked {
-            let id = checked.credential.id.to_string();
-            if by_id.insert(id.clone(), checked).is_some() {
-                report.fail(
-                    "schema",
-                    Some(&id),
-                    Reason::Malformed,
-                    "credential presented twice",
-                );
-            }
+    // Each credential alone; the first of two with one id is kept, the second refused.
+    let mut presented: Vec<Checked> = Vec::with_capacity(credentials.len());
+    for (index, raw_credential) in credentials.iter().enumerate() {
+        let label = format!("credential {index}");
+        let Some(checked) = check_credential(raw_credential, verifier, &label, &mut report) else {
+            continue;
+        };
+        let id = checked.credential.id.to_string();
+        if presented
+            .iter()
+            .any(|c| c.credential.id == checked.credential.id)
+        {
+            report.fail(
+                check::CHAIN,
+                Some(&id),
+                Reason::Malformed,
+                "a credential with this id is presented twice",
+            );
+            report.skip_all(
+                &[check::HOLDER, check::AUDIENCE],
+                Some(&id),
+                "a credential with this id is presented twice",
+            );
+            check_capability_trust(verifier, &checked, None, &mut report);
+            continue;
         }
+        presented.push(checked);
     }
-
-    let parents: Vec<String> = by_id
-        .values()
-        .filter_map(|c| c.credential.credential_subject.delegation.parent.as_ref())
-        .map(|p| p.to_string())
+    let by_id: HashMap<&CredentialId, usize> = presented
+        .iter()
+        .enumerate()
+        .map(|(index, c)| (&c.credential.id, index))
         .collect();
-    let mut leaves: Vec<&Checked> = by_id
-        .values()
-        .filter(|c| !parents.contains(&c.credential.id.to_string()))
-        .collect();
-    leaves.sort_by(|a, b| a.credential.id.cmp(&b.credential.id));
+    let structure = Structure::of(&presented, &by_id, verifier.max_depth);
 
     let mut chains = Vec::new();
-    for leaf in leaves {
-        let id = leaf.credential.id.to_string();
-        let audience = &leaf.credential.credential_subject.audience;
-        if !audience.is_empty() && !audience.iter().any(|a| a == domain) {
-            report.fail(
-                "audience",
-                Some(&id),
-                Reason::AudienceMismatch,
-                format!("not for {domain}"),
-            );
-        }
+    for (index, checked) in presented.iter().enumerate() {
+        let credential = &checked.credential;
+        let id = credential.id.to_string();
+        let subject = Some(id.as_str());
+        let chain = structure.chain_of(index);
+        report.record(check::CHAIN, subject, chain.clone().map(|_| ()));
+        let root = chain
+            .as_ref()
+            .ok()
+            .map(|path| &presented[path[0]].credential);
+        check_capability_trust(verifier, checked, root, &mut report);
+
+        let audience = &credential.credential_subject.audience;
         report.record(
-            "holder",
-            Some(&id),
-            if leaf.credential.credential_subject.id == holder {
+            check::AUDIENCE,
+            subject,
+            if audience.is_empty() || audience.iter().any(|a| a == domain) {
                 Ok(())
             } else {
-                Err((
-                    Reason::NotHolder,
-                    format!(
-                        "issued to {}, presented by {holder}",
-                        leaf.credential.credential_subject.id
-                    ),
-                ))
+                Err((Reason::AudienceMismatch, format!("not for {domain}")))
             },
         );
-        let (chain, result) = walk_chain(leaf, &by_id, verifier.max_depth);
-        report.record("chain", Some(&id), result);
-        chains.push(chain);
+
+        let children = &structure.children[index];
+        if children.is_empty() {
+            // A leaf: the presenter's own credential.
+            report.record(
+                check::HOLDER,
+                subject,
+                if credential.credential_subject.id == holder {
+                    Ok(())
+                } else {
+                    Err((
+                        Reason::NotHolder,
+                        format!(
+                            "issued to {}, presented by {holder}",
+                            credential.credential_subject.id
+                        ),
+                    ))
+                },
+            );
+            if let Ok(path) = chain {
+                chains.push(Chain {
+                    credentials: path
+                        .iter()
+                        .map(|&i| presented[i].credential.clone())
+                        .collect(),
+                    capabilities: path
+                        .iter()
+                        .map(|&i| presented[i].capabilities.clone())
+                        .collect(),
+                });
+            }
+        } else {
+            // A parent: bound to whoever delegated from it, each of its children's issuer.
+            let strangers: Vec<&Did> = children
+                .iter()
+                .map(|&c| &presented[c].credential.issuer)
+                .filter(|issuer| **issuer != credential.credential_subject.id)
+                .collect();
+            report.record(
+                check::HOLDER,
+                subject,
+                match strangers.first() {
+                    None => Ok(()),
+                    Some(stranger) => Err((
+                        Reason::NotHolder,
+                        format!(
+                            "held by {}, but delegated from by {stranger}",
+                            credential.credential_subject.id
+                        ),
+                    )),
+                },
+            );
+        }
     }
     VerifiedPresentation {
         report,
@@ -215,48 +320,105 @@ pub fn verify_presentation(
     }
 }
 
-/// Walks from a leaf to its root through the presented credentials, checking every link.
-fn walk_chain(
-    leaf: &Checked,
-    by_id: &HashMap<String, Checked>,
+/// The delegation structure of the presented credentials, found from each credential upward.
+struct Structure {
+    /// For each credential, the path from its root down to it (indexes), or why there is none.
+    chains: Vec<Result<Vec<usize>, (Reason, String)>>,
+    /// For each credential, the credentials presented that name it as their parent (itself
+    /// excepted).
+    children: Vec<Vec<usize>>,
+}
+
+impl Structure {
+    fn of(presented: &[Checked], by_id: &HashMap<&CredentialId, usize>, max_depth: u32) -> Self {
+        let mut children = vec![Vec::new(); presented.len()];
+        for (index, checked) in presented.iter().enumerate() {
+            let parent = checked
+                .credential
+                .credential_subject
+                .delegation
+                .parent
+                .as_ref();
+            if let Some(&p) = parent.and_then(|p| by_id.get(p)).filter(|&&p| p != index) {
+                children[p].push(index);
+            }
+        }
+        // Each link is checked once; a credential's chain fails at the first bad link above it.
+        let links: Vec<Result<(), (Reason, String)>> = presented
+            .iter()
+            .map(|child| {
+                let Some(parent_id) = &child.credential.credential_subject.delegation.parent else {
+                    return Ok(());
+                };
+                let Some(&p) = by_id.get(parent_id) else {
+                    return Ok(());
+                };
+                let parent = &presented[p];
+                check_link(
+                    &parent.credential,
+                    &parent.capabilities,
+                    &child.credential,
+                    &child.capabilities,
+                    max_depth,
+                )
+            })
+            .collect();
+        let chains = (0..presented.len())
+            .map(|start| walk(start, presented, by_id, &links, max_depth))
+            .collect();
+        Self { chains, children }
+    }
+
+    fn chain_of(&self, index: usize) -> Result<Vec<usize>, (Reason, String)> {
+        self.chains[index].clone()
+    }
+}
+
+/// Walks from a credential up to its root. The walk takes at most one step per presented
+/// credential: a longer one has met a credential twice.
+fn walk(
+    start: usize,
+    presented: &[Checked],
+    by_id: &HashMap<&CredentialId, usize>,
+    links: &[Result<(), (Reason, String)>],
     max_depth: u32,
-) -> (Chain, Result<(), (Reason, String)>) {
-    let mut path = vec![leaf];
-    let mut result = Ok(());
-    while let Some(parent_id) = &path[path.len() - 1]
-        .credential
-        .credential_subject
-        .delegation
-        .parent
-    {
-        let Some(parent) = by_id.get(parent_id.as_str()) else {
-            result = Err((
-                Reason::BrokenChain,
-                format!("parent {parent_id} is not presented"),
-            ));
+) -> Result<Vec<usize>, (Reason, String)> {
+    let cap = max_depth.min(MAX_DEPTH_CAP) as usize;
+    let mut path = vec![start];
+    let mut at = start;
+    loop {
+        let credential = &presented[at].credential;
+        let Some(parent_id) = &credential.credential_subject.delegation.parent else {
             break;
         };
-        if path.len() > max_depth as usize + 1 {
-            result = Err((Reason::DepthExceeded, format!("deeper than {max_depth}")));
-            break;
+        let Some(&parent) = by_id.get(parent_id) else {
+            return Err((
+                Reason::BrokenChain,
+                format!(
+                    "{} names parent {parent_id}, which is not presented",
+                    credential.id
+                ),
+            ));
+        };
+        if parent == at {
+            return Err((
+                Reason::BrokenChain,
+                format!("{} names itself as its parent", credential.id),
+            ));
         }
-        let child = path[path.len() - 1];
-        if let Err(e) = check_link(
-            &parent.credential,
-            &parent.capabilities,
-            &child.credential,
-            &child.capabilities,
-            max_depth,
-        ) {
-            result = Err(e);
-            break;
+        if path.contains(&parent) {
+            return Err((
+                Reason::BrokenChain,
+                format!("delegation cycle through {parent_id}"),
+            ));
         }
+        links[at].clone()?;
         path.push(parent);
+        if path.len() > cap + 1 {
+            return Err((Reason::DepthExceeded, format!("deeper than {cap}")));
+        }
+        at = parent;
     }
     path.reverse();
-    let chain = Chain {
-        credentials: path.iter().map(|c| c.credential.clone()).collect(),
-        capabilities: path.iter().map(|c| c.capabilities.clone()).collect(),
-    };
-    (chain, result)
+    Ok(path)
 }

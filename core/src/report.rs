@@ -60,6 +60,46 @@ impl Reason {
     }
 }
 
+/// The names of the checks, as reports show them and partners match on them.
+pub mod check {
+    /// The input has the credential's or presentation's form.
+    pub const SCHEMA: &str = "schema";
+    /// Its proof verifies, made by its issuer (or, for a presentation, its holder).
+    pub const PROOF: &str = "proof";
+    /// It is within its validity window.
+    pub const VALIDITY: &str = "validity";
+    /// The agent's definition is the one the verifier expects.
+    pub const DEFINITION: &str = "definition";
+    /// A capability is well-formed and has only known constraints.
+    pub const CAPABILITY: &str = "capability";
+    /// The chain's root issuer is trusted for a capability's action.
+    pub const ISSUER_TRUST: &str = "issuer_trust";
+    /// Neither revoked nor suspended.
+    pub const STATUS: &str = "status";
+    /// The credential lies on a whole delegation chain from a root, every link attenuated.
+    pub const CHAIN: &str = "chain";
+    /// The credential is bound to who presents it (a leaf) or to who delegated from it.
+    pub const HOLDER: &str = "holder";
+    /// The credential may be presented to this verifier's domain.
+    pub const AUDIENCE: &str = "audience";
+    /// The credential keeps the renewal rules it can be checked against alone.
+    pub const RENEWAL: &str = "renewal";
+    /// The presentation answers this verifier's challenge.
+    pub const CHALLENGE: &str = "challenge";
+    /// The presentation was made for this verifier's domain.
+    pub const DOMAIN: &str = "domain";
+
+    /// Every check a report makes on each credential, whatever happens: one that could not be
+    /// made is recorded as skipped, with why.
+    pub const CREDENTIAL: [&str; 9] = [
+        SCHEMA, PROOF, VALIDITY, RENEWAL, DEFINITION, STATUS, CHAIN, HOLDER, AUDIENCE,
+    ];
+    /// Every check a report makes on each capability of a credential it could read.
+    pub const CAPABILITY_CHECKS: [&str; 2] = [CAPABILITY, ISSUER_TRUST];
+    /// Every check a report makes on the presentation itself.
+    pub const PRESENTATION: [&str; 4] = [SCHEMA, PROOF, CHALLENGE, DOMAIN];
+}
+
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -174,6 +214,20 @@ impl Report {
             reason,
             detail,
         });
+    }
+
+    /// Records each of `checks` as skipped, because of one cause.
+    pub fn skip_all(&mut self, checks: &[&'static str], subject: Option<&str>, why: &str) {
+        for check in checks {
+            self.skip(check, subject, why);
+        }
+    }
+
+    /// Whether a check of this name was recorded on this subject.
+    pub fn has(&self, check: &str, subject: Option<&str>) -> bool {
+        self.checks
+            .iter()
+            .any(|c| c.check == check && c.subject.as_deref() == subject)
     }
 
     /// Appends another report's checks.

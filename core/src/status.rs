@@ -5,14 +5,18 @@
 //! (`ssi::status::bitstring_status_list::EncodedList`); this module fixes the sizes, the bit order,
 //! and bounds what it decodes.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use ssi::status::bitstring_status_list::EncodedList;
 
+use crate::credential::StatusEntry;
 use crate::did::document::Relationship;
 use crate::did::{Did, DidResolver, DidUrl};
 use crate::key::KeyPair;
 use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
+use crate::verify::{EntryStatus, StatusSource};
 
 /// The fewest entries a list has (§2.2: at least 16 KiB of bits, for herd privacy).
 pub const MIN_ENTRIES: usize = 131_072;
@@ -113,6 +117,7 @@ impl StatusListCredential {
             purpose: Relationship::AssertionMethod,
             challenge: None,
             domain: None,
+            expires: None,
         };
         Ok(proof::sign(&self.to_json(), &options, key)?)
     }
@@ -176,6 +181,69 @@ impl StatusListCredential {
             && self.issuer == held.issuer
             && self.purpose == held.purpose
             && self.valid_from > held.valid_from
+    }
+}
+
+/// The status lists a verifier holds, each verified before it was added, keyed by URL: a
+/// [`StatusSource`] for credentials that name them.
+#[derive(Debug, Clone, Default)]
+pub struct HeldLists {
+    lists: BTreeMap<String, StatusListCredential>,
+}
+
+impl HeldLists {
+    /// No list yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a verified list. Of two versions of one list the newer is kept, whichever came first.
+    pub fn insert(&mut self, list: StatusListCredential) {
+        match self.lists.get(&list.id) {
+            Some(held) if !list.supersedes(held) => {}
+            _ => {
+                self.lists.insert(list.id.clone(), list);
+            }
+        }
+    }
+
+    /// Whether a list of this URL is held.
+    pub fn contains(&self, url: &str) -> bool {
+        self.lists.contains_key(url)
+    }
+}
+
+impl StatusSource for HeldLists {
+    fn status(&self, issuer: &Did, entry: &StatusEntry) -> Result<EntryStatus, String> {
+        let url = &entry.status_list_credential;
+        let list = self
+            .lists
+            .get(url)
+            .ok_or_else(|| format!("no status list {url} is held"))?;
+        if &list.issuer != issuer {
+            return Err(format!(
+                "the list {url} is issued by {}, not by the credential's issuer {issuer}",
+                list.issuer
+            ));
+        }
+        if list.purpose.as_str() != entry.status_purpose {
+            return Err(format!(
+                "the list {url} is for {}, the entry for {}",
+                list.purpose.as_str(),
+                entry.status_purpose
+            ));
+        }
+        let index: usize = entry.status_list_index.parse().map_err(|_| {
+            format!(
+                "statusListIndex {} is not an index",
+                entry.status_list_index
+            )
+        })?;
+        match list.list.get(index) {
+            Ok(true) => Ok(EntryStatus::Set),
+            Ok(false) => Ok(EntryStatus::Clear),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

@@ -4,10 +4,14 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
+use vouch_core::capability::Action;
 use vouch_core::credential::{AgentDescription, DefinitionHash, Multihash, StatusEntry, Task};
 use vouch_core::delegation::RootGrant;
+use vouch_core::did::Did;
 use vouch_core::did::key::did_of;
+use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::key::KeyPair;
+use vouch_core::verify::{EntryStatus, StatusSource, TrustList, Verifier};
 
 /// The fixed "now" of tests and benchmarks.
 pub(crate) fn now() -> DateTime<Utc> {
@@ -53,4 +57,29 @@ pub(crate) fn root_grant(org: &KeyPair, agent: &KeyPair, capabilities: Vec<Value
             status_list_credential: "https://node.acme.example/status/1".into(),
         }],
     }
+}
+
+/// A status source that finds every entry clear.
+pub(crate) struct AllClear;
+
+impl StatusSource for AllClear {
+    fn status(&self, _: &Did, _: &StatusEntry) -> Result<EntryStatus, String> {
+        Ok(EntryStatus::Clear)
+    }
+}
+
+/// Trusts `org` for every action.
+pub(crate) fn trust_of(org: &KeyPair) -> TrustList {
+    TrustList(vec![(
+        did_of(&org.public()),
+        Action::parse("*").expect("`*` is an action pattern"),
+    )])
+}
+
+/// A verifier at `at` that trusts `trust` and finds every status entry clear.
+pub(crate) fn verifier_at(trust: &TrustList, at: DateTime<Utc>) -> Verifier<'_> {
+    let mut verifier = Verifier::new(&DidKeyResolver, at);
+    verifier.issuers = Some(trust);
+    verifier.status = Some(&AllClear);
+    verifier
 }

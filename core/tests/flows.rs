@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use vouch_core::credential::{AgentCapabilityCredential, Multihash, StatusEntry};
 use vouch_core::delegation::{self, DelegationError};
+use vouch_core::did::Did;
 use vouch_core::did::key::{did_of, verification_method_of};
 use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::key::KeyPair;
@@ -12,12 +13,12 @@ use vouch_core::proof::Cryptosuite;
 use vouch_core::report::{Outcome, Reason};
 use vouch_core::verify::{self, EntryStatus, StatusSource, TrustList, Verifier};
 
-use crate::fixtures::{now, root_grant};
+use crate::fixtures::{now, root_grant, trust_of, verifier_at};
 
 pub(crate) struct World {
-    org: KeyPair,
-    agent: KeyPair,
-    sub: KeyPair,
+    pub(crate) org: KeyPair,
+    pub(crate) agent: KeyPair,
+    pub(crate) sub: KeyPair,
     pub(crate) root: AgentCapabilityCredential,
     pub(crate) root_signed: Value,
 }
@@ -66,7 +67,11 @@ pub(crate) fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite)
     sign_as(&child, &w.agent, suite)
 }
 
-fn sign_as(credential: &AgentCapabilityCredential, key: &KeyPair, suite: Cryptosuite) -> Value {
+pub(crate) fn sign_as(
+    credential: &AgentCapabilityCredential,
+    key: &KeyPair,
+    suite: Cryptosuite,
+) -> Value {
     delegation::sign_credential(
         credential,
         key,
@@ -78,7 +83,7 @@ fn sign_as(credential: &AgentCapabilityCredential, key: &KeyPair, suite: Cryptos
 }
 
 /// A presentation over the challenge `c-1` for `partner.example`.
-fn present(holder: &KeyPair, credentials: Vec<Value>, suite: Cryptosuite) -> Value {
+pub(crate) fn present(holder: &KeyPair, credentials: Vec<Value>, suite: Cryptosuite) -> Value {
     presentation::create(holder, credentials, "c-1", "partner.example", suite, now())
         .expect("presents")
 }
@@ -87,11 +92,19 @@ fn reasons(report: &vouch_core::report::Report) -> Vec<Reason> {
     report.reasons()
 }
 
+impl World {
+    /// The org's trust list.
+    pub(crate) fn trust(&self) -> TrustList {
+        trust_of(&self.org)
+    }
+}
+
 #[test]
 fn issue_delegate_present_verify_in_both_suites() {
     for suite in [Cryptosuite::EddsaJcs2022, Cryptosuite::EddsaRdfc2022] {
         let w = world(suite);
-        let verifier = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+        let trust = w.trust();
+        let verifier = verifier_at(&trust, now() + Duration::minutes(1));
         let (report, _) = verify::verify_credential(&w.root_signed, &verifier);
         assert!(report.verified, "{suite}: {report:?}");
 
@@ -114,13 +127,11 @@ fn issue_delegate_present_verify_in_both_suites() {
         let request = vouch_core::capability::Request::from_json(&json!({
             "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/r1",
             "arguments": {"amount": {"value": 100, "unit": "EUR"}}})).expect("request");
-        let chain = verified.chains[0].capabilities.iter().map(Vec::as_slice);
-        assert_eq!(request.permitted_by_chain(chain, now()), Ok(()));
+        assert_eq!(verified.chains[0].permits(&request, now()), Ok(()));
         let over = vouch_core::capability::Request::from_json(&json!({
             "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/r1",
             "arguments": {"amount": {"value": 101, "unit": "EUR"}}})).expect("request");
-        let chain = verified.chains[0].capabilities.iter().map(Vec::as_slice);
-        assert!(over.permitted_by_chain(chain, now()).is_err());
+        assert!(verified.chains[0].permits(&over, now()).is_err());
     }
 }
 
@@ -129,7 +140,8 @@ fn every_reason_code_is_reachable() {
     let suite = Cryptosuite::EddsaJcs2022;
     let w = world(suite);
     let at = now() + Duration::minutes(1);
-    let verifier = Verifier::new(&DidKeyResolver, at);
+    let trust = w.trust();
+    let verifier = verifier_at(&trust, at);
 
     // malformed
     let mut broken = w.root_signed.clone();
@@ -155,23 +167,22 @@ fn every_reason_code_is_reachable() {
     );
 
     // expired / not_yet_valid
-    let late = Verifier::new(&DidKeyResolver, now() + Duration::minutes(15));
+    let late = verifier_at(&trust, now() + Duration::minutes(15));
     assert!(
         reasons(&verify::verify_credential(&w.root_signed, &late).0).contains(&Reason::Expired)
     );
-    let early = Verifier::new(&DidKeyResolver, now() - Duration::minutes(5));
+    let early = verifier_at(&trust, now() - Duration::minutes(5));
     assert!(
         reasons(&verify::verify_credential(&w.root_signed, &early).0)
             .contains(&Reason::NotYetValid)
     );
 
     // untrusted_issuer
-    let trust = TrustList(vec![(
+    let narrow = TrustList(vec![(
         did_of(&w.org.public()),
         vouch_core::capability::Action::parse("read:*").expect("action"),
     )]);
-    let mut strict = Verifier::new(&DidKeyResolver, at);
-    strict.issuers = Some(&trust);
+    let strict = verifier_at(&narrow, at);
     assert!(
         reasons(&verify::verify_credential(&w.root_signed, &strict).0)
             .contains(&Reason::UntrustedIssuer)
@@ -180,7 +191,7 @@ fn every_reason_code_is_reachable() {
     // revoked / suspended / status_unknown
     struct Fixed(Result<EntryStatus, String>);
     impl StatusSource for Fixed {
-        fn status(&self, _: &StatusEntry) -> Result<EntryStatus, String> {
+        fn status(&self, _: &Did, _: &StatusEntry) -> Result<EntryStatus, String> {
             self.0.clone()
         }
     }
@@ -189,7 +200,7 @@ fn every_reason_code_is_reachable() {
         (Err("list unavailable".to_owned()), Reason::StatusUnknown),
     ] {
         let source = Fixed(answer);
-        let mut with_status = Verifier::new(&DidKeyResolver, at);
+        let mut with_status = verifier_at(&trust, at);
         with_status.status = Some(&source);
         assert!(
             reasons(&verify::verify_credential(&w.root_signed, &with_status).0).contains(&reason)
@@ -199,7 +210,7 @@ fn every_reason_code_is_reachable() {
     suspended.credential_status[0].status_purpose = "suspension".into();
     let suspended = sign_as(&suspended, &w.org, suite);
     let source = Fixed(Ok(EntryStatus::Set));
-    let mut with_status = Verifier::new(&DidKeyResolver, at);
+    let mut with_status = verifier_at(&trust, at);
     with_status.status = Some(&source);
     assert!(
         reasons(&verify::verify_credential(&suspended, &with_status).0)
@@ -268,21 +279,27 @@ fn every_reason_code_is_reachable() {
     );
 
     // definition_mismatch
-    let mut pinned_definition = Verifier::new(&DidKeyResolver, at);
+    let mut pinned_definition = verifier_at(&trust, at);
     pinned_definition.expected_definition = Some(Multihash::of(b"another agent"));
     assert_eq!(
         reasons(&verify::verify_credential(&w.root_signed, &pinned_definition).0),
         [Reason::DefinitionMismatch]
     );
 
-    // The trust check, when skipped, is visible as skipped.
-    let (report, _) = verify::verify_credential(&w.root_signed, &verifier);
-    assert!(
-        report
-            .checks
-            .iter()
-            .any(|c| c.check == "issuer_trust" && c.outcome == Outcome::Skipped)
-    );
+    // Proofs only: the trust and status checks are visible as skipped.
+    let mut proofs_only = Verifier::new(&DidKeyResolver, at);
+    proofs_only.danger_proofs_only = true;
+    let (report, _) = verify::verify_credential(&w.root_signed, &proofs_only);
+    assert!(report.verified, "{report:#?}");
+    for name in ["issuer_trust", "status"] {
+        assert!(
+            report
+                .checks
+                .iter()
+                .any(|c| c.check == name && c.outcome == Outcome::Skipped),
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -321,7 +338,8 @@ fn delegation_refuses_escalation_depth_and_lifetime() {
 fn depth_exceeded_and_renewal_rules() {
     let suite = Cryptosuite::EddsaJcs2022;
     let w = world(suite);
-    let verifier = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+    let trust = w.trust();
+    let verifier = verifier_at(&trust, now() + Duration::minutes(1));
     // A chain of 3 verifies under the default cap and fails under a cap of 1.
     let child = delegation::delegate(
         &w.root,
@@ -356,7 +374,7 @@ fn depth_exceeded_and_renewal_rules() {
             .report
             .verified
     );
-    let mut capped = Verifier::new(&DidKeyResolver, now() + Duration::minutes(1));
+    let mut capped = verifier_at(&trust, now() + Duration::minutes(1));
     capped.max_depth = 1;
     assert!(
         presentation::verify_presentation(&vp, "c", "d", &capped)

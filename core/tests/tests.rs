@@ -1,8 +1,10 @@
 //! Integration tests of vouch-core: the published W3C vectors and end-to-end flows.
 
+mod adversarial;
 mod common;
 mod fixtures;
 mod flows;
+mod interop;
 mod schema;
 mod vectors_did_key;
 mod vectors_eddsa;

@@ -33,6 +33,7 @@ fn options(suite: Cryptosuite, config_path: &str) -> ProofOptions {
         purpose: Relationship::AssertionMethod,
         challenge: None,
         domain: None,
+        expires: None,
     }
 }
 

@@ -21,9 +21,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, credential);
     }
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-    let verifier = verify::Verifier::new(&DidKeyResolver, now);
-    let (report, _) = verify::verify_credential(&value, &verifier);
-    let _ = serde_json::to_string(&report);
-    let _ = verify::verify_generic_credential(&value, &verifier);
-    let _ = presentation::verify_presentation(&value, "c-1", "partner.example", &verifier);
+    // Fail-closed (trusts nothing) and proofs-only: between them, every check runs.
+    for proofs_only in [false, true] {
+        let mut verifier = verify::Verifier::new(&DidKeyResolver, now);
+        verifier.danger_proofs_only = proofs_only;
+        let (report, _) = verify::verify_credential(&value, &verifier);
+        let _ = serde_json::to_string(&report);
+        let _ = verify::verify_generic_credential(&value, &verifier);
+        let _ = presentation::verify_presentation(&value, "c-1", "partner.example", &verifier);
+    }
 });

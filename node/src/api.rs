@@ -234,6 +234,7 @@ fn status_of(error: &ResolveError) -> StatusCode {
         ResolveError::MethodNotSupported(_) => StatusCode::NOT_IMPLEMENTED,
         ResolveError::Deactivated(_) => StatusCode::GONE,
         ResolveError::Equivocation { .. } => StatusCode::CONFLICT,
+        ResolveError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -429,7 +430,7 @@ async fn submit_operation(
         }
         Err(e) => return Err(internal(e)),
     };
-    if applied != Applied::Duplicate
+    if applied.is_new()
         && let Some(network) = &state.network
     {
         network.publish(&gossiped).await;
@@ -438,6 +439,7 @@ async fn submit_operation(
         Applied::Appended => "appended",
         Applied::Duplicate => "duplicate",
         Applied::Equivocation => "equivocation",
+        Applied::EvidenceFull => "evidence_full",
     };
     debug!(%did, version, applied, "operation submitted");
     Ok(warp::reply::json(&OperationAccepted {

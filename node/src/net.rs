@@ -689,7 +689,8 @@ async fn judge(registry: Registry, data: Vec<u8>) -> Verdict {
     };
     match tokio::task::spawn_blocking(move || registry.apply(operation, chrono::Utc::now())).await {
         Ok(Ok((_, Applied::Appended | Applied::Equivocation))) => Verdict::Accept,
-        Ok(Ok((_, Applied::Duplicate))) => Verdict::Ignore,
+        // Evidence beyond the cap is the equivocator's doing, not the forwarder's.
+        Ok(Ok((_, Applied::Duplicate | Applied::EvidenceFull))) => Verdict::Ignore,
         // A gap is not misbehaviour: gossip can overtake; sync fills it.
         Ok(Err(RegistryError::Invalid(LogError::OutOfOrder { .. }))) => Verdict::Behind,
         Ok(Err(RegistryError::Invalid(e))) => Verdict::Reject(e.to_string()),

@@ -124,7 +124,7 @@ impl Registry {
                 }
             },
         };
-        if applied != Applied::Duplicate {
+        if applied.is_new() {
             self.store
                 .record(&log, &operation, applied, &head_of(&log))?;
             self.metrics.record_stored();

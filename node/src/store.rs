@@ -190,7 +190,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         let json = encode(operation.to_json().as_bytes());
         match applied {
-            Applied::Duplicate => return Ok(()),
+            Applied::Duplicate | Applied::EvidenceFull => return Ok(()),
             Applied::Appended => {
                 batch.put_cf(self.cf(DID_OPS), op_key(did, operation.version), json)
             }

@@ -8,3 +8,4 @@ mod logs;
 mod network;
 mod resolver;
 mod status;
+mod verify;

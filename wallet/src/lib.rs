@@ -4,3 +4,4 @@
 //! `vouch` command line that drives them.
 pub mod didlog;
 pub mod keyfile;
+pub mod sources;

@@ -20,7 +20,7 @@ use vouch_core::credential::{
 use vouch_core::delegation::{self, RootGrant};
 use vouch_core::did::document::Relationship;
 use vouch_core::did::resolve::{DocumentMetadata, ResolutionResult};
-use vouch_core::did::vouch::{self, DidLog, DocumentContent, LogResolver, VersionSelector};
+use vouch_core::did::vouch::{self, DidLog, DocumentContent, VersionSelector};
 use vouch_core::did::{Did, DidUrl, ResolveError, key as did_key};
 use vouch_core::key::{KeyPair, PublicKey};
 use vouch_core::proof::{self, Cryptosuite, ProofOptions};
@@ -30,7 +30,11 @@ use vouch_core::verify::{self, TrustList, Verifier};
 /// The largest presentation read: its credentials and some room for the envelope.
 const MAX_PRESENTATION_BYTES: usize =
     vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
+use vouch_wallet::sources::{HttpResolver, MAX_RESPONSE_BYTES, Sources};
 use vouch_wallet::{didlog, keyfile};
+
+/// The largest status list credential read from a file: as large as a resolver's answer.
+const MAX_STATUS_LIST_BYTES: usize = MAX_RESPONSE_BYTES as usize;
 
 #[derive(Parser)]
 #[command(
@@ -63,18 +67,48 @@ enum Command {
 #[derive(clap::Args)]
 struct VerifyArgs {
     /// Verify as of this time (RFC 3339); now by default.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_time)]
     now: Option<DateTime<Utc>>,
-    /// Trust this issuer DID for every action (repeatable); without it, trust is not checked and
-    /// the report says so.
+    /// Trust this issuer DID for every action (repeatable). A verifier told nothing trusts
+    /// nothing: without a trusted issuer, no credential verifies.
     #[arg(long = "trust", value_name = "DID")]
     trust: Vec<Did>,
+    /// DANGER: check proofs, validity and chain structure only. Issuer trust and status are then
+    /// reported as skipped, so an untrusted or revoked credential verifies. Never for a decision.
+    #[arg(long)]
+    danger_proofs_only: bool,
+    /// The agent definition digest (zQm…) every credential must describe; else
+    /// definition_mismatch.
+    #[arg(long, value_name = "DIGEST", value_parser = parse_multihash)]
+    expect_definition: Option<Multihash>,
     /// A did:vouch log (JSON Lines) to resolve that DID from (repeatable); did:key needs none.
+    /// Two logs of one DID must agree: the longer is used.
     #[arg(long = "did-log", value_name = "FILE")]
     did_logs: Vec<PathBuf>,
+    /// A signed status list credential to check status entries against (repeatable).
+    #[arg(long = "status-list", value_name = "FILE")]
+    status_lists: Vec<PathBuf>,
+    /// A Vouch node's HTTP resolver (`http://host:port`): DID documents that no --did-log gives,
+    /// and the status lists credentials name, come from it. Status lists are verified here.
+    #[arg(long, value_name = "URL")]
+    resolver: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Reads a time as RFC 3339 writes it: years 0000 to 9999, so that no time given can overflow
+/// what is computed from it.
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ, years 0000 to 9999): {e}")
+        })
+}
+
+fn parse_multihash(s: &str) -> Result<Multihash, String> {
+    Multihash::parse(s).ok_or_else(|| "not a SHA-256 multihash (zQm…)".to_owned())
 }
 
 #[derive(Subcommand)]
@@ -143,7 +177,7 @@ enum CredentialCommand {
         #[arg(long, default_value = "eddsa-rdfc-2022")]
         suite: Cryptosuite,
         /// The proof's `created` time (RFC 3339); now by default.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_time)]
         created: Option<DateTime<Utc>>,
     },
     /// Verifies the credential on stdin.
@@ -183,10 +217,12 @@ enum CredentialCommand {
         #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
         minutes: u32,
         /// Renewals allowed.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4,
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(vouch_core::credential::MAX_RENEWALS)))]
         max_renewals: u32,
         /// Delegation depth allowed below the agent.
-        #[arg(long, default_value_t = vouch_core::credential::DEFAULT_MAX_DEPTH)]
+        #[arg(long, default_value_t = vouch_core::credential::DEFAULT_MAX_DEPTH,
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(vouch_core::credential::MAX_DEPTH_CAP)))]
         max_depth: u32,
         /// Pin to this audience (repeatable).
         #[arg(long)]
@@ -195,7 +231,7 @@ enum CredentialCommand {
         #[arg(long, default_value = "eddsa-rdfc-2022")]
         suite: Cryptosuite,
         /// Issue as of this time (RFC 3339); now by default.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_time)]
         now: Option<DateTime<Utc>>,
     },
     /// Delegates a narrower credential to a sub-agent, signed by the holder's key.
@@ -213,13 +249,13 @@ enum CredentialCommand {
         #[arg(long)]
         capabilities: PathBuf,
         /// End of validity (RFC 3339); the parent's end by default.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_time)]
         valid_until: Option<DateTime<Utc>>,
         /// The cryptosuite.
         #[arg(long, default_value = "eddsa-rdfc-2022")]
         suite: Cryptosuite,
         /// Delegate as of this time (RFC 3339); now by default.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_time)]
         now: Option<DateTime<Utc>>,
     },
 }
@@ -238,7 +274,7 @@ enum DidCommand {
         #[arg(long, conflicts_with = "version_time")]
         version_id: Option<u64>,
         /// Resolve the version in force at this time (RFC 3339).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_time)]
         version_time: Option<DateTime<Utc>>,
     },
     /// Creates a did:vouch: writes its genesis operation to a new log file and prints the DID.
@@ -262,7 +298,7 @@ struct DidOperation {
     #[arg(long)]
     log: PathBuf,
     /// The operation's time (RFC 3339); now by default.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_time)]
     created: Option<DateTime<Utc>>,
     /// Print the result as JSON.
     #[arg(long)]
@@ -328,9 +364,21 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
     result.map_err(Unusable)
 }
 
+/// Writes a line to stdout. A reader that went away (`vouch … | head`) is no error: the rest of
+/// the output is dropped, and the exit code still tells the result.
+fn say(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    say(&serde_json::to_string_pretty(value)?)
 }
 
 fn key(command: KeyCommand) -> Result<ExitCode> {
@@ -342,7 +390,7 @@ fn key(command: KeyCommand) -> Result<ExitCode> {
             if json {
                 print_json(&serde_json::json!({ "did": did, "file": out }))?;
             } else {
-                println!("{did}");
+                say(did.as_str())?;
             }
         }
         KeyCommand::Did { key, json } => {
@@ -350,7 +398,7 @@ fn key(command: KeyCommand) -> Result<ExitCode> {
             if json {
                 print_json(&serde_json::json!({ "did": did }))?;
             } else {
-                println!("{did}");
+                say(did.as_str())?;
             }
         }
     }
@@ -394,13 +442,14 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                 purpose: Relationship::AssertionMethod,
                 challenge: None,
                 domain: None,
+                expires: None,
             };
             print_json(&proof::sign(&unsigned, &options, &pair)?)?;
             Ok(ExitCode::SUCCESS)
         }
         CredentialCommand::Verify { verify: args } => {
             let credential = read_stdin_json()?;
-            let known = Known::read(&args)?;
+            let known = Known::read(&args, &[&credential])?;
             let verifier = known.verifier(&args);
             let report = if verify::is_agent_credential(&credential) {
                 verify::verify_credential(&credential, &verifier).0
@@ -429,6 +478,14 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             let (issuer, vm) = issuer_of(&pair, issuer_log.as_deref())?;
             let now = now.unwrap_or_else(Utc::now);
             let lifetime = Duration::minutes(minutes.into());
+            // Every credential of the lineage may be valid for `lifetime`; the lineage ends after
+            // the first and each renewal, or at the last representable time.
+            let not_after = lifetime
+                .checked_mul(max_renewals.saturating_add(1).try_into().unwrap_or(i32::MAX))
+                .and_then(|span| now.checked_add_signed(span))
+                .with_context(|| {
+                    format!("--now {now} with {max_renewals} renewals ends past the last representable time")
+                })?;
             let credential = RootGrant {
                 issuer,
                 subject: to,
@@ -443,7 +500,7 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                 valid_from: now,
                 lifetime,
                 max_renewals,
-                not_after: now + lifetime * (max_renewals as i32 + 1),
+                not_after,
                 max_depth,
                 status: Vec::new(),
             }
@@ -514,8 +571,12 @@ fn issuer_of(pair: &KeyPair, log: Option<&Path>) -> Result<(Did, DidUrl)> {
 }
 
 fn read_json_file(path: &Path) -> Result<Value> {
+    read_json_file_limited(path, MAX_CREDENTIAL_BYTES)
+}
+
+fn read_json_file_limited(path: &Path, limit: usize) -> Result<Value> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    read_json(file, &path.display().to_string())
+    read_json_limited(file, &path.display().to_string(), limit)
 }
 
 fn read_capabilities(path: &Path) -> Result<Vec<Value>> {
@@ -554,14 +615,19 @@ fn read_agent(path: &Path) -> Result<AgentDescription> {
     })
 }
 
-/// What a verification knows besides its input: the trusted issuers and the DID logs given.
+/// What a verification knows besides its input: the trusted issuers, DID logs, the resolver and
+/// status lists given.
 struct Known {
     trust: TrustList,
-    resolver: LogResolver,
+    sources: Sources,
+    /// Whether a status source was given (files or a resolver).
+    has_status: bool,
 }
 
 impl Known {
-    fn read(args: &VerifyArgs) -> Result<Self> {
+    /// Reads every source the arguments name; `input` is what will be verified, whose status
+    /// lists are fetched from the resolver if one is given.
+    fn read(args: &VerifyArgs, input: &[&Value]) -> Result<Self> {
         let everything = Action::parse("*").expect("`*` is a valid action pattern");
         let trust = TrustList(
             args.trust
@@ -569,18 +635,54 @@ impl Known {
                 .map(|d| (d.clone(), everything.clone()))
                 .collect(),
         );
-        let mut resolver = LogResolver::new();
+        let mut sources = Sources::new();
         for path in &args.did_logs {
-            resolver.insert(didlog::read(path)?);
+            sources
+                .add_log(didlog::read(path)?)
+                .with_context(|| format!("--did-log {}", path.display()))?;
         }
-        Ok(Self { trust, resolver })
+        if let Some(url) = &args.resolver {
+            sources.set_resolver(HttpResolver::new(url)?);
+        }
+        for path in &args.status_lists {
+            sources
+                .add_status_list(&read_json_file_limited(path, MAX_STATUS_LIST_BYTES)?)
+                .with_context(|| format!("--status-list {}", path.display()))?;
+        }
+        if args.resolver.is_some() {
+            let urls: Vec<&str> = input
+                .iter()
+                .flat_map(|credential| credential["credentialStatus"].as_array())
+                .flatten()
+                .filter_map(|entry| entry["statusListCredential"].as_str())
+                .collect();
+            for error in sources.fetch_status_lists(urls) {
+                eprintln!("vouch: {error}");
+            }
+        }
+        if args.danger_proofs_only {
+            eprintln!(
+                "vouch: DANGER: --danger-proofs-only: issuer trust and status are NOT checked; \
+                 a verified result says nothing about who may act"
+            );
+        }
+        Ok(Self {
+            trust,
+            sources,
+            has_status: args.resolver.is_some() || !args.status_lists.is_empty(),
+        })
     }
 
     fn verifier(&self, args: &VerifyArgs) -> Verifier<'_> {
-        let mut verifier = Verifier::new(&self.resolver, args.now.unwrap_or_else(Utc::now));
+        let mut verifier = Verifier::new(&self.sources, args.now.unwrap_or_else(Utc::now));
         if !args.trust.is_empty() {
             verifier.issuers = Some(&self.trust);
         }
+        if self.has_status {
+            verifier.status = Some(&self.sources.lists);
+        }
+        verifier.danger_proofs_only = args.danger_proofs_only;
+        verifier.expected_definition = args.expect_definition.clone();
         verifier
     }
 }
@@ -616,7 +718,11 @@ fn presentation(command: PresentationCommand) -> Result<ExitCode> {
             verify: args,
         } => {
             let vp = read_json_limited(std::io::stdin().lock(), "stdin", MAX_PRESENTATION_BYTES)?;
-            let known = Known::read(&args)?;
+            let presented: Vec<&Value> = vp["verifiableCredential"]
+                .as_array()
+                .map(|list| list.iter().collect())
+                .unwrap_or_default();
+            let known = Known::read(&args, &presented)?;
             let verifier = known.verifier(&args);
             let verified =
                 vouch_core::presentation::verify_presentation(&vp, &challenge, &domain, &verifier);
@@ -650,16 +756,16 @@ fn print_report(report: &Report, json: bool) -> Result<ExitCode> {
                 .as_deref()
                 .map(|s| format!(" {s}"))
                 .unwrap_or_default();
-            println!("{outcome} {}{subject}{reason}{detail}", check.check);
+            say(&format!(
+                "{outcome} {}{subject}{reason}{detail}",
+                check.check
+            ))?;
         }
-        println!(
-            "{}",
-            if report.verified {
-                "verified"
-            } else {
-                "NOT verified"
-            }
-        );
+        say(if report.verified {
+            "verified"
+        } else {
+            "NOT verified"
+        })?;
     }
     Ok(if report.verified {
         ExitCode::SUCCESS
@@ -749,7 +855,7 @@ fn print_did_change(did: &Did, version: u64, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&serde_json::json!({ "did": did, "versionId": version.to_string() }))?;
     } else {
-        println!("{did} version {version}");
+        say(&format!("{did} version {version}"))?;
     }
     Ok(ExitCode::SUCCESS)
 }

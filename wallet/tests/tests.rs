@@ -23,6 +23,16 @@ fn vouch(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().expect("vouch runs")
 }
 
+/// The reason codes of a JSON report's failed checks.
+fn reasons(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
 fn code(output: &Output) -> i32 {
     output.status.code().expect("exited")
 }
@@ -142,11 +152,14 @@ fn sign_reproduces_the_w3c_vectors() {
         let expected = std::fs::read_to_string(vectors().join(sig)).expect("vector");
         assert_eq!(signed["proof"]["proofValue"], expected.trim(), "{suite}");
         // The vector's issuer is not its signer: the proof is valid, the credential is not.
-        let out = vouch(&["credential", "verify", "--json"], stdout(&out).as_bytes());
+        let out = vouch(
+            &["credential", "verify", "--danger-proofs-only", "--json"],
+            stdout(&out).as_bytes(),
+        );
         assert_eq!(code(&out), 1);
         let report: Value = serde_json::from_str(&stdout(&out)).expect("report");
         assert_eq!(report["verified"], false);
-        assert_eq!(report["checks"][0]["reason"], "invalid_proof");
+        assert_eq!(reasons(&report), ["invalid_proof"]);
     }
 }
 
@@ -355,6 +368,8 @@ fn did_vouch_lifecycle() {
     let (status, _, err) = update("u1", "u3", "2026-11-23T10:00:00Z");
     assert_eq!(status, 2);
     assert!(err.contains("did not authorize"), "{err}");
+    let stale = file("stale.did.jsonl");
+    std::fs::copy(&log, &stale).expect("copied");
     let (status, out, err) = update("u2", "u3", "2026-11-23T10:00:00Z");
     assert_eq!(status, 0, "{err}");
     assert!(out.contains("version 2"), "{out}");
@@ -371,6 +386,18 @@ fn did_vouch_lifecycle() {
     assert_eq!(missing["didResolutionMetadata"]["error"], "notFound");
     // The credential was signed by the key the DID no longer lists.
     assert_eq!(verify_vc(true), 1);
+    // A stale copy of the log keeps the old key in force, alone; beside the current log, the
+    // longer log is used, in either order.
+    let with_logs = |logs: &[&Path]| {
+        let mut args = vec!["credential", "verify", "--trust", &did];
+        for log in logs {
+            args.extend_from_slice(&["--did-log", path(log)]);
+        }
+        code(&vouch(&args, vc.as_bytes()))
+    };
+    assert_eq!(with_logs(&[&stale]), 0);
+    assert_eq!(with_logs(&[&stale, &log]), 1);
+    assert_eq!(with_logs(&[&log, &stale]), 1);
 
     let (status, _, err) = run(&[
         "did",
@@ -399,4 +426,241 @@ fn did_vouch_lifecycle() {
     assert!(err.contains("line 2"), "{err}");
     // A did:vouch cannot be resolved without its log.
     assert_eq!(run(&["did", "resolve", &did]).0, 2);
+}
+
+/// Keys, an org's credential with a revocation entry, and status lists for it, made with the
+/// library, as a node would make them.
+struct Issued {
+    org_did: String,
+    credential: Vec<u8>,
+    definition: String,
+    clear: PathBuf,
+    revoked: PathBuf,
+}
+
+fn issued(dir: &Path) -> Issued {
+    use chrono::{Duration, TimeZone, Utc};
+    use vouch_core::credential::{AgentDescription, DefinitionHash, Multihash, StatusEntry, Task};
+    use vouch_core::delegation::{RootGrant, sign_credential};
+    use vouch_core::did::key::{did_of, verification_method_of};
+    use vouch_core::key::KeyPair;
+    use vouch_core::proof::Cryptosuite;
+    use vouch_core::status::{MIN_ENTRIES, Purpose, StatusList, StatusListCredential};
+
+    let (org, agent) = (KeyPair::generate(), KeyPair::generate());
+    let org_did = did_of(&org.public());
+    let url = format!("http://node.acme.example/1.0/status-lists/{org_did}/revocation-1");
+    let now = Utc::now();
+    let definition =
+        DefinitionHash::compute("m", "p", &serde_json::json!([]), &serde_json::json!({}))
+            .expect("hashes");
+    let credential = RootGrant {
+        issuer: org_did.clone(),
+        subject: did_of(&agent.public()),
+        agent: AgentDescription {
+            name: "bot".into(),
+            version: "1".into(),
+            definition_hash: definition.clone(),
+            owner: "o@acme.example".into(),
+        },
+        principal: "urn:vouch:principal:p1".into(),
+        task: Task {
+            id: "t1".into(),
+            purpose_hash: Multihash::of(b"triage"),
+        },
+        capabilities: vec![
+            serde_json::json!({"action": "read:tickets", "resource": "https://h.example/t/**"}),
+        ],
+        audience: Vec::new(),
+        valid_from: now,
+        lifetime: Duration::minutes(15),
+        max_renewals: 0,
+        not_after: now + Duration::minutes(15),
+        max_depth: 1,
+        status: vec![StatusEntry {
+            id: format!("{url}#42"),
+            type_: "BitstringStatusListEntry".into(),
+            status_purpose: "revocation".into(),
+            status_list_index: "42".into(),
+            status_list_credential: url.clone(),
+        }],
+    }
+    .build()
+    .expect("builds");
+    let vm = verification_method_of(&org.public());
+    let signed = sign_credential(
+        &credential,
+        &org,
+        vm.clone(),
+        Cryptosuite::EddsaJcs2022,
+        now,
+    )
+    .expect("signs");
+    let mut list = StatusListCredential {
+        id: url,
+        issuer: org_did.clone(),
+        valid_from: Utc
+            .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+            .single()
+            .expect("a time"),
+        purpose: Purpose::Revocation,
+        list: StatusList::new(MIN_ENTRIES).expect("a list"),
+    };
+    let (clear, revoked) = (dir.join("clear.json"), dir.join("revoked.json"));
+    let write = |path: &Path, list: &StatusListCredential| {
+        let signed = list.sign(&org, vm.clone()).expect("signs");
+        std::fs::write(path, signed.to_string()).expect("written");
+    };
+    write(&clear, &list);
+    list.list.set(42, true).expect("in range");
+    list.valid_from += Duration::minutes(1);
+    write(&revoked, &list);
+    Issued {
+        org_did: org_did.to_string(),
+        credential: signed.to_string().into_bytes(),
+        definition: definition.digest.to_string(),
+        clear,
+        revoked,
+    }
+}
+
+#[test]
+fn verification_fails_closed_and_takes_status_and_definition() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issued = issued(dir.path());
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["credential", "verify", "--json"];
+        args.extend_from_slice(extra);
+        let out = vouch(&args, &issued.credential);
+        let report: Value = serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (
+            code(&out),
+            reasons(&report),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let trust = ["--trust", issued.org_did.as_str()];
+    let clear = ["--status-list", path(&issued.clear)];
+    let revoked = ["--status-list", path(&issued.revoked)];
+
+    // Told nothing: trusts nothing, and cannot know the status.
+    let (status, found, _) = verify(&[]);
+    assert_eq!(
+        (status, found),
+        (
+            1,
+            vec!["status_unknown".to_owned(), "untrusted_issuer".to_owned()]
+        )
+    );
+    let (status, found, _) = verify(&trust);
+    assert_eq!((status, found), (1, vec!["status_unknown".to_owned()]));
+    // Only the loud option checks proofs alone.
+    let (status, found, stderr) = verify(&["--danger-proofs-only"]);
+    assert_eq!((status, found.len()), (0, 0));
+    assert!(stderr.contains("DANGER"), "{stderr}");
+
+    // Status from a list file, newest version wins whatever the order.
+    assert_eq!(verify(&[&trust[..], &clear[..]].concat()).0, 0);
+    let (status, found, _) = verify(&[&trust[..], &revoked[..]].concat());
+    assert_eq!((status, found), (1, vec!["revoked".to_owned()]));
+    assert_eq!(
+        verify(&[&trust[..], &clear[..], &revoked[..]].concat()).0,
+        1
+    );
+    assert_eq!(
+        verify(&[&trust[..], &revoked[..], &clear[..]].concat()).0,
+        1
+    );
+
+    // The expected definition.
+    let ok = [
+        &trust[..],
+        &clear[..],
+        &["--expect-definition", issued.definition.as_str()],
+    ]
+    .concat();
+    assert_eq!(verify(&ok).0, 0);
+    let other = "zQmYtUc4iTCbbfVSDNKvtQqrfyezPPnFvE33wFmutw9PBBk";
+    let wrong = [&trust[..], &clear[..], &["--expect-definition", other]].concat();
+    let (status, found, _) = verify(&wrong);
+    assert_eq!((status, found), (1, vec!["definition_mismatch".to_owned()]));
+    assert_eq!(
+        code(&vouch(
+            &["credential", "verify", "--expect-definition", "nope"],
+            &issued.credential
+        )),
+        2
+    );
+}
+
+#[test]
+fn extreme_arguments_exit_2_with_a_message_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issued = issued(dir.path());
+    let key = dir.path().join("k.key.json");
+    assert_eq!(
+        code(&vouch(&["key", "generate", "--out", path(&key)], b"")),
+        0
+    );
+    let agent = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+    let far = "+262142-12-31T23:59:59Z";
+    for args in [
+        vec!["credential", "verify", "--now", far],
+        vec![
+            "presentation",
+            "verify",
+            "--challenge",
+            "c",
+            "--domain",
+            "d",
+            "--now",
+            far,
+        ],
+    ] {
+        let out = vouch(&args, &issued.credential);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+    }
+    for extra in [
+        vec!["--minutes", "1440", "--max-renewals", "2000000000"],
+        vec!["--max-renewals", "2147483647"],
+        vec![
+            "--minutes",
+            "1440",
+            "--max-renewals",
+            "10000",
+            "--now",
+            "9999-12-31T00:00:00Z",
+        ],
+    ] {
+        let out = issue(dir.path(), &key, agent, &extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{extra:?}: {stderr}");
+        assert!(
+            stderr.starts_with("vouch: ") || stderr.contains("error:"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    // `vouch … | head`: the reader is gone before anything is written.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args([
+            "did",
+            "resolve",
+            "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        ])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("vouch runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

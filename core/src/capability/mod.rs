@@ -196,6 +196,12 @@ pub enum Denial {
         /// Which constraint and why.
         reason: String,
     },
+    /// A credential at this hop is pinned to resource servers that do not include the resource.
+    #[error("hop {hop}: the credential is not pinned to this resource")]
+    ResourceNotPinned {
+        /// Index in the chain.
+        hop: usize,
+    },
     /// The matching capability has an unknown constraint.
     #[error("hop {hop}: unknown constraint {name}")]
     UnknownConstraint {

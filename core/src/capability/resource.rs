@@ -234,6 +234,22 @@ impl ResourcePattern {
     }
 }
 
+impl ResourcePattern {
+    /// Whether everything this pattern matches lies at or below `base`, a resource server's URI
+    /// (RFC 8707 §2: a resource indicator): same scheme and authority, and `base`'s path a prefix
+    /// of this one's, segment by segment, so `/api` never covers `/apix`.
+    pub fn is_under(&self, base: &ResourcePattern) -> bool {
+        self.scheme == base.scheme
+            && self.authority == base.authority
+            && base.segments.len() <= self.segments.len()
+            && base
+                .segments
+                .iter()
+                .zip(&self.segments)
+                .all(|(b, s)| matches!(b, Segment::Literal(_)) && b == s)
+    }
+}
+
 impl fmt::Display for ResourcePattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}", self.scheme, self.authority)?;

@@ -23,6 +23,9 @@ pub enum ResolveError {
     /// The DID has been deactivated.
     #[error("deactivated: {0}")]
     Deactivated(Did),
+    /// The resolver could not be reached, or answered with something unusable.
+    #[error("internalError: {0}")]
+    Unavailable(String),
     /// Two valid operations claim the same version: the DID's controller equivocated, and no
     /// version of the DID can be trusted.
     #[error("equivocation: {did} has two valid operations at version {version}")]
@@ -44,6 +47,7 @@ impl ResolveError {
             Self::MethodNotSupported(_) => "methodNotSupported",
             Self::Deactivated(_) => "deactivated",
             Self::Equivocation { .. } => "equivocation",
+            Self::Unavailable(_) => "internalError",
         }
     }
 }

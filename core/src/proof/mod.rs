@@ -79,6 +79,9 @@ pub enum ProofError {
     /// A proof property is missing or of the wrong type.
     #[error("proof property {0} is missing or malformed")]
     Malformed(&'static str),
+    /// The proof has a member these suites do not define.
+    #[error("proof member {0:?} is not allowed")]
+    UnknownMember(String),
     /// The proof type is not `DataIntegrityProof`.
     #[error("proof type must be DataIntegrityProof")]
     UnsupportedType,
@@ -134,6 +137,8 @@ pub struct ProofOptions {
     pub challenge: Option<String>,
     /// The verifier's domain, for presentations.
     pub domain: Option<String>,
+    /// When the proof stops verifying, if it should before the document does.
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// A proof that verified, and what it said.
@@ -149,6 +154,58 @@ pub struct VerifiedProof {
     pub challenge: Option<String>,
     /// The domain it was made for, if any.
     pub domain: Option<String>,
+    /// When the proof stops verifying, if the signer set an end; the caller compares it with its
+    /// clock.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// The members a proof may have. Anything else, and any member that is not a string, is refused:
+/// under `eddsa-rdfc-2022`, JSON-LD drops a `null` and maps unknown terms by `@vocab`, so extra
+/// members would give one signed proof several spellings, or carry a graph to canonicalize.
+const PROOF_MEMBERS: [&str; 11] = [
+    "@context",
+    "id",
+    "type",
+    "cryptosuite",
+    "created",
+    "expires",
+    "verificationMethod",
+    "proofPurpose",
+    "proofValue",
+    "challenge",
+    "domain",
+];
+
+/// Checks that every member of a proof is one Data Integrity defines for these suites, with a
+/// string value (`@context`: a string or a list of strings).
+fn check_members(proof: &Map<String, Value>) -> Result<(), ProofError> {
+    for (name, value) in proof {
+        let Some(member) = PROOF_MEMBERS.iter().find(|m| **m == name.as_str()) else {
+            return Err(ProofError::UnknownMember(truncate(name)));
+        };
+        let ok = match (*member, value) {
+            (_, Value::String(_)) => true,
+            ("@context", Value::Array(items)) => items.iter().all(Value::is_string),
+            _ => false,
+        };
+        if !ok {
+            return Err(ProofError::Malformed(member));
+        }
+    }
+    Ok(())
+}
+
+fn optional_time(
+    proof: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<DateTime<Utc>>, ProofError> {
+    optional_string(proof, name)?
+        .map(|time| {
+            DateTime::parse_from_rfc3339(&time)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| ProofError::Malformed(name))
+        })
+        .transpose()
 }
 
 /// Formats a time as the `dateTimeStamp` Data Integrity uses (seconds, `Z`).
@@ -173,6 +230,9 @@ impl ProofOptions {
         }
         if let Some(domain) = &self.domain {
             config.insert("domain".into(), domain.as_str().into());
+        }
+        if let Some(expires) = &self.expires {
+            config.insert("expires".into(), format_time(expires).into());
         }
         if self.cryptosuite == Cryptosuite::EddsaJcs2022 {
             // eddsa-jcs-2022 §3.3.5: the proof configuration carries the document's context.
@@ -285,6 +345,7 @@ pub fn verify(
         Some(Value::Array(_)) => return Err(ProofError::ProofSet),
         Some(_) => return Err(ProofError::Malformed("proof")),
     };
+    check_members(proof)?;
     if string_field(proof, "type")? != DATA_INTEGRITY_PROOF {
         return Err(ProofError::UnsupportedType);
     }
@@ -298,13 +359,8 @@ pub fn verify(
     }
     let verification_method = DidUrl::parse(string_field(proof, "verificationMethod")?)
         .map_err(|_| ProofError::Malformed("verificationMethod"))?;
-    let created = optional_string(proof, "created")?
-        .map(|created| {
-            DateTime::parse_from_rfc3339(&created)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ProofError::Malformed("created"))
-        })
-        .transpose()?;
+    let created = optional_time(proof, "created")?;
+    let expires = optional_time(proof, "expires")?;
     let signature = decode_signature(string_field(proof, "proofValue")?)?;
 
     let mut document = secured.clone();
@@ -333,6 +389,7 @@ pub fn verify(
         created,
         challenge: optional_string(proof, "challenge")?,
         domain: optional_string(proof, "domain")?,
+        expires,
     })
 }
 

