@@ -2,9 +2,9 @@
 //! domain ([VC Data Model 2.0 §4.13](https://www.w3.org/TR/vc-data-model-2.0/#verifiable-presentations)).
 //!
 //! Verification checks what ssi leaves to the caller: that the proof answers this verifier's
-//! challenge and domain, that it was made by the holder, that every presented credential that is
-//! not a parent of another is the holder's own, and that each delegation chain is whole and
-//! attenuated from its root.
+//! challenge and domain and was made by the holder, and that every presented credential lies on
+//! a whole, attenuated delegation chain from a trusted root to a leaf the holder holds
+//! ([`verify_presentation`] states the rule).
 
 use std::collections::HashMap;
 

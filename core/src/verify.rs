@@ -183,15 +183,13 @@ fn check_window(
     Ok(())
 }
 
-/// A credential that passed [`check_credential`]'s structural checks, whatever the others said.
+/// A credential that could be read, whatever its checks said.
 #[derive(Debug, Clone)]
 pub struct Checked {
     /// The typed credential.
     pub credential: AgentCapabilityCredential,
     /// Its capabilities that parse and have no unknown constraint.
     pub capabilities: Vec<Capability>,
-    /// Whether every check made on it alone passed.
-    pub passed: bool,
 }
 
 /// The subject of a capability's checks.
@@ -209,24 +207,6 @@ pub(crate) fn check_credential(
     label: &str,
     report: &mut Report,
 ) -> Option<Checked> {
-    let before = report.verified;
-    report.verified = true;
-    let checked = check_credential_alone(raw, verifier, label, report);
-    let passed = report.verified;
-    report.verified &= before;
-    checked.map(|(credential, capabilities)| Checked {
-        credential,
-        capabilities,
-        passed,
-    })
-}
-
-fn check_credential_alone(
-    raw: &Value,
-    verifier: &Verifier<'_>,
-    label: &str,
-    report: &mut Report,
-) -> Option<(AgentCapabilityCredential, Vec<Capability>)> {
     let credential = match AgentCapabilityCredential::from_json(raw) {
         Ok(credential) => credential,
         Err(e) => {
@@ -324,7 +304,10 @@ fn check_credential_alone(
     }
 
     check_status(verifier, &credential, report);
-    Some((credential, capabilities))
+    Some(Checked {
+        credential,
+        capabilities,
+    })
 }
 
 fn check_status(

@@ -16,7 +16,7 @@ use vouch_core::report::{Outcome, Reason, Report, check};
 use vouch_core::verify::{self, Verifier};
 
 use crate::fixtures::{now, trust_of, verifier_at};
-use crate::flows::{World, delegated, present, refund_capability, sign_as, world};
+use crate::flows::{World, delegated, delegation_of, present, refund_capability, sign_as, world};
 
 const SUITE: Cryptosuite = Cryptosuite::EddsaJcs2022;
 
@@ -295,14 +295,7 @@ fn pinned_world(resources: &[&str]) -> (World, Value) {
 }
 
 fn child_with_resources(w: &World, resources: Option<Vec<&str>>) -> Value {
-    let mut child = delegation::delegate(
-        &w.root,
-        did_of(&w.sub.public()),
-        vec![refund_capability(100)],
-        now() + Duration::minutes(10),
-        now(),
-    )
-    .expect("delegates");
+    let mut child = delegation_of(w, vec![refund_capability(100)]);
     child.credential_subject.resources = resources
         .unwrap_or_default()
         .into_iter()
@@ -384,14 +377,7 @@ fn a_delegated_credential_describes_its_roots_agent() {
     let w = world(SUITE);
     let trust = w.trust();
     let verifier = verifier_at(&trust, at());
-    let child = delegation::delegate(
-        &w.root,
-        did_of(&w.sub.public()),
-        vec![refund_capability(100)],
-        now() + Duration::minutes(10),
-        now(),
-    )
-    .expect("delegates");
+    let child = delegation_of(&w, vec![refund_capability(100)]);
     let mut other_definition = child.clone();
     other_definition.credential_subject.agent.definition_hash =
         vouch_core::credential::DefinitionHash::compute(
@@ -526,14 +512,7 @@ fn renewal_rules_are_checked_at_verification_and_along_links() {
     many["credentialSubject"]["renewal"]["maxCount"] = json!(10_001);
     assert!(AgentCapabilityCredential::from_json(&many).is_err());
     // A delegated credential's renewal bounds stay within its parent's.
-    let mut child = delegation::delegate(
-        &w.root,
-        did_of(&w.sub.public()),
-        vec![refund_capability(100)],
-        now() + Duration::minutes(10),
-        now(),
-    )
-    .expect("delegates");
+    let mut child = delegation_of(&w, vec![refund_capability(100)]);
     child.credential_subject.renewal.max_count = w.root.credential_subject.renewal.max_count + 1;
     let vp = present(
         &w.sub,
@@ -572,9 +551,17 @@ fn extreme_times_are_errors_not_panics() {
 
 // Holes 5 and 6: what JSON-LD processing is given.
 
+/// A well-formed `eddsa-rdfc-2022` proof by the org over another document: canonicalization comes
+/// before the signature check, so what is refused here is refused before any signature matters.
+fn foreign_rdfc_proof(w: &World) -> Value {
+    let mut proof = w.root_signed["proof"].clone();
+    proof["cryptosuite"] = json!("eddsa-rdfc-2022");
+    proof.as_object_mut().expect("object").remove("@context");
+    proof
+}
+
 /// A credential whose `n` blank nodes all know each other: a complete graph, the worst case of
-/// RDFC-1.0's Hash N-Degree Quads. Its proof is a well-formed signature over something else:
-/// canonicalization comes before the signature check, and must refuse first.
+/// RDFC-1.0's Hash N-Degree Quads.
 fn poison(w: &World, n: usize) -> Value {
     let nodes: Vec<Value> = (0..n)
         .map(|i| {
@@ -586,9 +573,7 @@ fn poison(w: &World, n: usize) -> Value {
             json!({"id": format!("_:b{i}"), "type": "VerifiableCredential", "evidence": others})
         })
         .collect();
-    let mut proof = w.root_signed["proof"].clone();
-    proof["cryptosuite"] = json!("eddsa-rdfc-2022");
-    proof.as_object_mut().expect("object").remove("@context");
+    let proof = foreign_rdfc_proof(w);
     json!({
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "type": ["VerifiableCredential"],
@@ -645,9 +630,7 @@ fn documents_define_no_context_of_their_own() {
     let w = world(SUITE);
     let trust = w.trust();
     let verifier = verifier_at(&trust, at());
-    let mut proof = w.root_signed["proof"].clone();
-    proof["cryptosuite"] = json!("eddsa-rdfc-2022");
-    proof.as_object_mut().expect("object").remove("@context");
+    let proof = foreign_rdfc_proof(&w);
     let inline = json!({
         "@context": ["https://www.w3.org/ns/credentials/v2", {"@vocab": "urn:x:%"}],
         "type": ["VerifiableCredential"],

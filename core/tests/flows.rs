@@ -55,16 +55,21 @@ pub(crate) fn world(suite: Cryptosuite) -> World {
     }
 }
 
-pub(crate) fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite) -> Value {
-    let child = delegation::delegate(
+/// The root's delegation of `capabilities` to the sub-agent for 10 minutes, unsigned.
+pub(crate) fn delegation_of(w: &World, capabilities: Vec<Value>) -> AgentCapabilityCredential {
+    delegation::delegate(
         &w.root,
         did_of(&w.sub.public()),
         capabilities,
         now() + Duration::minutes(10),
         now(),
     )
-    .expect("delegates");
-    sign_as(&child, &w.agent, suite)
+    .expect("delegates")
+}
+
+/// The same, signed by the agent.
+pub(crate) fn delegated(w: &World, capabilities: Vec<Value>, suite: Cryptosuite) -> Value {
+    sign_as(&delegation_of(w, capabilities), &w.agent, suite)
 }
 
 pub(crate) fn sign_as(
@@ -341,14 +346,7 @@ fn depth_exceeded_and_renewal_rules() {
     let trust = w.trust();
     let verifier = verifier_at(&trust, now() + Duration::minutes(1));
     // A chain of 3 verifies under the default cap and fails under a cap of 1.
-    let child = delegation::delegate(
-        &w.root,
-        did_of(&w.sub.public()),
-        vec![refund_capability(100)],
-        now() + Duration::minutes(10),
-        now(),
-    )
-    .expect("delegates");
+    let child = delegation_of(&w, vec![refund_capability(100)]);
     let child_signed = sign_as(&child, &w.agent, suite);
     let third = KeyPair::generate();
     let grandchild = delegation::delegate(

@@ -85,20 +85,22 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
                 Err("a string percent-decodes to bytes that are not UTF-8")
             }
             Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
-            Value::Object(map) => map.iter().try_for_each(|(key, value)| {
-                if !decodes(key) {
-                    return Err("a key percent-decodes to bytes that are not UTF-8");
-                }
-                if key == "@context" && !bundled(value) {
-                    return Err("@context must name bundled contexts by URL only");
-                }
-                walk(value, depth + 1)
-            }),
+            Value::Object(map) => walk_members(map, depth),
             _ => Ok(()),
         }
     }
-    walk(&Value::Object(object.clone()), 0)
-        .map_err(|why| ProofError::Canonicalization(why.to_owned()))
+    fn walk_members(map: &Map<String, Value>, depth: usize) -> Result<(), &'static str> {
+        map.iter().try_for_each(|(key, value)| {
+            if !decodes(key) {
+                return Err("a key percent-decodes to bytes that are not UTF-8");
+            }
+            if key == "@context" && !bundled(value) {
+                return Err("@context must name bundled contexts by URL only");
+            }
+            walk(value, depth + 1)
+        })
+    }
+    walk_members(object, 0).map_err(|why| ProofError::Canonicalization(why.to_owned()))
 }
 
 /// Whether a string percent-decodes to valid UTF-8.
