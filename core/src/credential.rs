@@ -322,6 +322,15 @@ pub struct AgentCapabilityCredential {
     pub credential_status: Vec<StatusEntry>,
 }
 
+/// Whether a status entry's URL is absolute (`http(s)://` or `urn:`): JSON-LD drops a triple
+/// whose IRI is relative, so a relative one would leave the entry out of what is signed.
+fn is_absolute_url(url: &str) -> bool {
+    ["https://", "http://", "urn:"]
+        .iter()
+        .any(|scheme| url.len() > scheme.len() && url.starts_with(scheme))
+        && !url.contains(char::is_whitespace)
+}
+
 fn schema_error(message: impl Into<String>) -> CredentialError {
     CredentialError::Schema(message.into())
 }
@@ -435,6 +444,8 @@ impl AgentCapabilityCredential {
         if self.credential_status.len() > 2
             || self.credential_status.iter().any(|s| {
                 s.type_ != "BitstringStatusListEntry"
+                    || !is_absolute_url(&s.id)
+                    || !is_absolute_url(&s.status_list_credential)
                     || !["revocation", "suspension"].contains(&s.status_purpose.as_str())
                     || s.status_list_index.parse::<u32>().is_err()
             })

@@ -206,11 +206,6 @@ impl HeldLists {
             }
         }
     }
-
-    /// Whether a list of this URL is held.
-    pub fn contains(&self, url: &str) -> bool {
-        self.lists.contains_key(url)
-    }
 }
 
 impl StatusSource for HeldLists {

@@ -303,7 +303,13 @@ pub(crate) fn check_credential(
         }
     }
 
-    check_status(verifier, &credential, report);
+    check_status(
+        verifier,
+        &credential.issuer,
+        &credential.credential_status,
+        Some(&id),
+        report,
+    );
     Some(Checked {
         credential,
         capabilities,
@@ -312,12 +318,12 @@ pub(crate) fn check_credential(
 
 fn check_status(
     verifier: &Verifier<'_>,
-    credential: &AgentCapabilityCredential,
+    issuer: &Did,
+    entries: &[StatusEntry],
+    subject: Option<&str>,
     report: &mut Report,
 ) {
-    let id = credential.id.to_string();
-    let subject = Some(id.as_str());
-    if credential.credential_status.is_empty() {
+    if entries.is_empty() {
         report.skip(
             check::STATUS,
             subject,
@@ -338,12 +344,12 @@ fn check_status(
         }
         return;
     };
-    for entry in &credential.credential_status {
+    for entry in entries {
         let reason = match entry.status_purpose.as_str() {
             "suspension" => Reason::Suspended,
             _ => Reason::Revoked,
         };
-        match source.status(&credential.issuer, entry) {
+        match source.status(issuer, entry) {
             Ok(EntryStatus::Clear) => report.pass(check::STATUS, subject),
             Ok(EntryStatus::Set) => {
                 report.fail(check::STATUS, subject, reason, entry.status_purpose.clone())
@@ -445,11 +451,60 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
     let Some(issuer_text) = issuer_text else {
         report.fail(check::SCHEMA, subject, Reason::Malformed, "no issuer");
         report.skip_all(
-            &[check::PROOF, check::VALIDITY, check::ISSUER_TRUST],
+            &[
+                check::PROOF,
+                check::VALIDITY,
+                check::STATUS,
+                check::ISSUER_TRUST,
+            ],
             subject,
             "the credential has no issuer",
         );
         return report;
+    };
+    // Under eddsa-rdfc-2022 the proof covers the RDF, not the JSON: a compact or absolute IRI as a
+    // key or type, or a value object, would let one signed credential be re-spelled so that this
+    // reading misses its `validUntil` or its agent type. Only the plain spelling is read.
+    if let Err(why) = plain_spelling(raw) {
+        report.fail(check::SCHEMA, subject, Reason::Malformed, why);
+        report.skip_all(
+            &[
+                check::PROOF,
+                check::VALIDITY,
+                check::STATUS,
+                check::ISSUER_TRUST,
+            ],
+            subject,
+            "the credential is not in its plain spelling",
+        );
+        return report;
+    }
+    let entries = match raw.get("credentialStatus") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(list)) => serde_json::from_value(Value::Array(list.clone())),
+        Some(one) => serde_json::from_value(one.clone()).map(|entry| vec![entry]),
+    };
+    let entries: Vec<StatusEntry> = match entries {
+        Ok(entries) if entries.len() <= MAX_STATUS_ENTRIES => entries,
+        _ => {
+            report.fail(
+                check::SCHEMA,
+                subject,
+                Reason::Malformed,
+                "credentialStatus is not a list of BitstringStatusListEntry",
+            );
+            report.skip_all(
+                &[
+                    check::PROOF,
+                    check::VALIDITY,
+                    check::STATUS,
+                    check::ISSUER_TRUST,
+                ],
+                subject,
+                "the credential could not be read",
+            );
+            return report;
+        }
     };
     report.pass(check::SCHEMA, subject);
     let issuer = Did::parse(issuer_text).ok();
@@ -475,6 +530,10 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
         subject,
         window.and_then(|(from, until)| check_window(verifier, from, until)),
     );
+    match &issuer {
+        Some(did) => check_status(verifier, did, &entries, subject, &mut report),
+        None => report.skip(check::STATUS, subject, "the issuer is not a DID"),
+    }
     let trusted = match (&issuer, verifier.issuers) {
         (_, None) if verifier.danger_proofs_only => None,
         (Some(did), Some(policy)) if policy.knows(did) => Some(Ok(())),
@@ -497,9 +556,55 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
     report
 }
 
-/// Whether a JSON document claims to be an `AgentCapabilityCredential`.
+/// The most status entries a generic credential may have.
+const MAX_STATUS_ENTRIES: usize = 8;
+
+/// Checks that a generic credential is spelled plainly: no key but `@context` is a keyword or an
+/// IRI, and no type is an IRI.
+fn plain_spelling(raw: &Value) -> Result<(), &'static str> {
+    let object = raw.as_object().ok_or("a credential is a JSON object")?;
+    if object
+        .keys()
+        .any(|k| k != "@context" && (k.starts_with('@') || k.contains(':')))
+    {
+        return Err("a top-level key is a JSON-LD keyword or an IRI; use the plain terms");
+    }
+    let types: Vec<&Value> = match object.get("type") {
+        Some(Value::Array(types)) => types.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    if types
+        .iter()
+        .any(|t| t.as_str().is_none_or(|t| t.contains(':')))
+    {
+        return Err("a type is not a plain term");
+    }
+    Ok(())
+}
+
+/// Whether a JSON document claims to be an `AgentCapabilityCredential`, in any spelling: a type
+/// that ends in the name (`vouch:…`, the full IRI), or a subject with the agent credential's
+/// members. Such a document is read as one, never as a generic credential.
 pub fn is_agent_credential(raw: &Value) -> bool {
-    raw.get("type")
-        .and_then(Value::as_array)
-        .is_some_and(|types| types.iter().any(|t| t == "AgentCapabilityCredential"))
+    let named = |t: &Value| {
+        t.as_str()
+            .is_some_and(|t| t.ends_with("AgentCapabilityCredential"))
+    };
+    let typed = match raw.get("type") {
+        Some(Value::Array(types)) => types.iter().any(named),
+        Some(one) => named(one),
+        None => false,
+    };
+    let subjects: Vec<&Value> = match raw.get("credentialSubject") {
+        Some(Value::Array(subjects)) => subjects.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    let shaped = subjects.iter().any(|s| {
+        ["agent", "capabilities", "delegation", "renewal"]
+            .iter()
+            .any(|member| s.get(member).is_some())
+    });
+    typed || shaped
 }

@@ -650,3 +650,90 @@ fn documents_define_no_context_of_their_own() {
         assert_eq!(report.reasons(), [Reason::Malformed], "{report:#?}");
     }
 }
+
+#[test]
+fn a_respelled_credential_is_still_read_as_what_it_is() {
+    // Under rdfc the proof covers the RDF: `vouch:AgentCapabilityCredential` or the full IRI as a
+    // type, or an IRI as a key, is the same signed credential in another spelling. It is read as
+    // an agent credential, or refused; never as a generic one that skips status and chains.
+    let w = world(Cryptosuite::EddsaRdfc2022);
+    let trust = w.trust();
+    let verifier = verifier_at(&trust, at());
+    for spelling in [
+        "vouch:AgentCapabilityCredential",
+        "https://vouch.id/ns#AgentCapabilityCredential",
+    ] {
+        let mut respelled = w.root_signed.clone();
+        respelled["type"] = json!(["VerifiableCredential", spelling]);
+        assert!(verify::is_agent_credential(&respelled), "{spelling}");
+        assert!(!verify::verify_credential(&respelled, &verifier).0.verified);
+    }
+    let mut hidden_end = sign_raw(
+        &json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"], "issuer": did_of(&w.org.public()),
+                "validUntil": "2026-11-23T10:00:30Z",
+                "credentialSubject": {"id": "did:example:x"}}),
+        &w.org,
+    );
+    assert_eq!(
+        verify::verify_generic_credential(&hidden_end, &verifier).reasons(),
+        [Reason::Expired]
+    );
+    let end = hidden_end
+        .as_object_mut()
+        .expect("object")
+        .remove("validUntil")
+        .expect("present");
+    hidden_end["https://www.w3.org/2018/credentials#validUntil"] =
+        json!({"@value": end, "@type": "http://www.w3.org/2001/XMLSchema#dateTime"});
+    assert_eq!(
+        verify::verify_generic_credential(&hidden_end, &verifier).reasons(),
+        [Reason::Malformed]
+    );
+}
+
+#[test]
+fn generic_credentials_have_their_status_checked() {
+    let w = world(SUITE);
+    let trust = w.trust();
+    let entry = json!({"id": "https://node.acme.example/status/1#3", "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation", "statusListIndex": "3",
+        "statusListCredential": "https://node.acme.example/status/1"});
+    let generic = sign_raw(
+        &json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"], "issuer": did_of(&w.org.public()),
+                "credentialSubject": {"id": "did:example:x"}, "credentialStatus": entry}),
+        &w.org,
+    );
+    let mut no_source = Verifier::new(&DidKeyResolver, at());
+    no_source.issuers = Some(&trust);
+    assert_eq!(
+        verify::verify_generic_credential(&generic, &no_source).reasons(),
+        [Reason::StatusUnknown]
+    );
+    assert!(verify::verify_generic_credential(&generic, &verifier_at(&trust, at())).verified);
+}
+
+#[test]
+fn nothing_signed_can_be_dropped_as_a_relative_iri() {
+    // JSON-LD drops triples whose IRI is relative: a proof `id` or a status entry URL that is
+    // relative would leave what it names out of the signature.
+    let w = world(SUITE);
+    let trust = w.trust();
+    let mut with_id = w.root_signed.clone();
+    with_id["proof"]["id"] = json!("p1");
+    assert_eq!(
+        verify::verify_credential(&with_id, &verifier_at(&trust, at()))
+            .0
+            .reasons(),
+        [Reason::Malformed]
+    );
+    for (field, value) in [("id", "#rev-1"), ("statusListCredential", "status/1")] {
+        let mut relative = w.root.to_json();
+        relative["credentialStatus"][0][field] = json!(value);
+        assert!(
+            AgentCapabilityCredential::from_json(&relative).is_err(),
+            "{field}"
+        );
+    }
+}

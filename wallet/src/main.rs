@@ -650,12 +650,16 @@ impl Known {
                 .with_context(|| format!("--status-list {}", path.display()))?;
         }
         if args.resolver.is_some() {
-            let urls: Vec<&str> = input
+            // As many as verification reads, no more, each once: the input is not checked yet.
+            let mut urls: Vec<&str> = input
                 .iter()
+                .take(vouch_core::presentation::MAX_CREDENTIALS)
                 .flat_map(|credential| credential["credentialStatus"].as_array())
-                .flatten()
+                .flat_map(|entries| entries.iter().take(2))
                 .filter_map(|entry| entry["statusListCredential"].as_str())
                 .collect();
+            urls.sort_unstable();
+            urls.dedup();
             for error in sources.fetch_status_lists(urls) {
                 eprintln!("vouch: {error}");
             }

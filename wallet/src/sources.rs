@@ -190,18 +190,16 @@ impl Sources {
         Ok(())
     }
 
-    /// Fetches from the resolver every status list these URLs name that is not held yet. A list
-    /// that cannot be fetched or does not verify is left out: the status check then reports it
-    /// unknown, with the error given here for the message.
+    /// Fetches from the resolver every status list these URLs name, also those a file gave: of
+    /// two versions the newer is kept, so a stale file never hides a revocation. A list that
+    /// cannot be fetched or does not verify is left out: the status check then reports it unknown,
+    /// with the error given here for the message.
     pub fn fetch_status_lists<'a>(
         &mut self,
         urls: impl IntoIterator<Item = &'a str>,
     ) -> Vec<SourceError> {
         let mut errors = Vec::new();
         for url in urls {
-            if self.lists.contains(url) {
-                continue;
-            }
             let Some(http) = &self.http else {
                 return errors;
             };

@@ -162,9 +162,11 @@ pub struct VerifiedProof {
 /// The members a proof may have. Anything else, and any member that is not a string, is refused:
 /// under `eddsa-rdfc-2022`, JSON-LD drops a `null` and maps unknown terms by `@vocab`, so extra
 /// members would give one signed proof several spellings, or carry a graph to canonicalize.
-const PROOF_MEMBERS: [&str; 11] = [
+///
+/// No `id`: a relative one would drop every triple of the proof configuration from what
+/// `eddsa-rdfc-2022` signs, and Vouch never writes one.
+const PROOF_MEMBERS: [&str; 10] = [
     "@context",
-    "id",
     "type",
     "cryptosuite",
     "created",

@@ -166,10 +166,6 @@ pub fn canonical_nquads(object: &Map<String, Value>) -> Result<Vec<String>, Proo
     let mut expanded =
         pollster::block_on(document.expand_with(&mut ld, loader())).map_err(|e| failed(&e))?;
 
-    if std::env::var_os("OLD_PATH").is_some() {
-        use ssi::rdf::AnyLdEnvironment;
-        return ld.canonical_form_of(&expanded).map_err(|e| failed(&e));
-    }
     // JSON-LD 1.1 toRdf: every node gets an identifier, literals take their canonical form
     // (`@json` as JCS, numbers as xsd:integer / xsd:double), lists become rdf:first / rdf:rest
     // chains ending in rdf:nil. No rdfDirection and no generalized RDF, as in pyld and jsonld.js.

@@ -387,13 +387,20 @@ impl LogResolver {
             }
             return Err(LogError::Diverged(log.did().clone()));
         }
+        // The longer log, with the evidence of both: a fork either one holds must survive.
+        let evidence: Vec<Operation> = held
+            .equivocations
+            .iter()
+            .chain(&log.equivocations)
+            .map(|e| e.conflicting.clone())
+            .collect();
         let mut merged = if held.operations.len() < log.operations.len() {
             log
         } else {
             held.clone()
         };
-        for evidence in held.equivocations.clone() {
-            merged.apply(evidence.conflicting)?;
+        for operation in evidence {
+            merged.apply(operation)?;
         }
         self.logs.insert(merged.did().clone(), merged);
         Ok(())

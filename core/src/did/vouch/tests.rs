@@ -422,6 +422,22 @@ fn a_resolver_keeps_the_longest_log_and_refuses_two_that_diverge() {
                 .document
         );
     }
+    // Evidence held by either log survives the merge, whichever comes first.
+    let mut forked = stale.clone();
+    let mut other = History::with_updates(0);
+    let conflicting = other.next_update(121, 11);
+    other.push(conflicting.clone());
+    assert_eq!(forked.apply(conflicting).unwrap(), Applied::Equivocation);
+    for order in [[&history.log, &forked], [&forked, &history.log]] {
+        let mut resolver = LogResolver::new();
+        for log in order {
+            resolver.insert(log.clone()).unwrap();
+        }
+        assert!(matches!(
+            resolver.resolve(&did),
+            Err(ResolveError::Equivocation { version: 2, .. })
+        ));
+    }
     // Two logs that fork: refused, and the DID resolves to neither.
     let mut fork = stale.clone();
     let mut other = History::with_updates(1);
