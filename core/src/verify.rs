@@ -435,9 +435,6 @@ pub fn verify_credential(raw: &Value, verifier: &Verifier<'_>) -> (Report, Optio
 pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report {
     let mut report = Report::new();
     let subject = raw.get("id").and_then(Value::as_str);
-    let issuer_text = raw
-        .get("issuer")
-        .and_then(|i| i.as_str().or_else(|| i.get("id").and_then(Value::as_str)));
     let time = |name: &str| -> Result<Option<DateTime<Utc>>, (Reason, String)> {
         raw.get(name)
             .map(|v| {
@@ -448,51 +445,10 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
             })
             .transpose()
     };
-    let Some(issuer_text) = issuer_text else {
-        report.fail(check::SCHEMA, subject, Reason::Malformed, "no issuer");
-        report.skip_all(
-            &[
-                check::PROOF,
-                check::VALIDITY,
-                check::STATUS,
-                check::ISSUER_TRUST,
-            ],
-            subject,
-            "the credential has no issuer",
-        );
-        return report;
-    };
-    // Under eddsa-rdfc-2022 the proof covers the RDF, not the JSON: a compact or absolute IRI as a
-    // key or type, or a value object, would let one signed credential be re-spelled so that this
-    // reading misses its `validUntil` or its agent type. Only the plain spelling is read.
-    if let Err(why) = plain_spelling(raw) {
-        report.fail(check::SCHEMA, subject, Reason::Malformed, why);
-        report.skip_all(
-            &[
-                check::PROOF,
-                check::VALIDITY,
-                check::STATUS,
-                check::ISSUER_TRUST,
-            ],
-            subject,
-            "the credential is not in its plain spelling",
-        );
-        return report;
-    }
-    let entries = match raw.get("credentialStatus") {
-        None => Ok(Vec::new()),
-        Some(Value::Array(list)) => serde_json::from_value(Value::Array(list.clone())),
-        Some(one) => serde_json::from_value(one.clone()).map(|entry| vec![entry]),
-    };
-    let entries: Vec<StatusEntry> = match entries {
-        Ok(entries) if entries.len() <= MAX_STATUS_ENTRIES => entries,
-        _ => {
-            report.fail(
-                check::SCHEMA,
-                subject,
-                Reason::Malformed,
-                "credentialStatus is not a list of BitstringStatusListEntry",
-            );
+    let (issuer_text, entries) = match read_generic(raw) {
+        Ok(read) => read,
+        Err(why) => {
+            report.fail(check::SCHEMA, subject, Reason::Malformed, why);
             report.skip_all(
                 &[
                     check::PROOF,
@@ -554,6 +510,27 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
         }
     }
     report
+}
+
+/// Reads what a generic credential's checks need: its issuer, as written, and its status entries.
+/// Under eddsa-rdfc-2022 the proof covers the RDF, not the JSON: a compact or absolute IRI as a
+/// key or type, or a value object, would let one signed credential be re-spelled so that this
+/// reading misses its `validUntil` or its agent type. Only the plain spelling is read.
+fn read_generic(raw: &Value) -> Result<(&str, Vec<StatusEntry>), &'static str> {
+    let issuer = raw
+        .get("issuer")
+        .and_then(|i| i.as_str().or_else(|| i.get("id").and_then(Value::as_str)))
+        .ok_or("no issuer")?;
+    plain_spelling(raw)?;
+    let entries = match raw.get("credentialStatus") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(list)) => serde_json::from_value(Value::Array(list.clone())),
+        Some(one) => serde_json::from_value(one.clone()).map(|entry| vec![entry]),
+    };
+    match entries {
+        Ok(entries) if entries.len() <= MAX_STATUS_ENTRIES => Ok((issuer, entries)),
+        _ => Err("credentialStatus is not a list of BitstringStatusListEntry"),
+    }
 }
 
 /// The most status entries a generic credential may have.
