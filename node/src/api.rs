@@ -32,7 +32,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::net::Network;
 use crate::org::{Org, OrgError};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Registry, RegistryError, Standing};
 use crate::status_lists::{StatusListError, StatusLists};
 
 /// The media type of a DID resolution result.
@@ -324,11 +324,16 @@ async fn resolve(
         let resolved = blocking(move || registry.resolve(&lookup, selector))
             .await?
             .map_err(internal)?;
-        let bytes = match resolved {
-            Ok(bytes) => bytes,
+        let resolved = match resolved {
+            Ok(resolved) => resolved,
             Err(error) => return Ok(resolution_error(&error)),
         };
-        let mut result: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let status = match resolved.standing {
+            Standing::Active => StatusCode::OK,
+            Standing::Deactivated => StatusCode::GONE,
+            Standing::Equivocation => StatusCode::CONFLICT,
+        };
+        let mut result: Value = serde_json::from_slice(&resolved.result).map_err(|e| {
             error!(error = %e, "a stored resolution result is not JSON");
             reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -336,13 +341,6 @@ async fn resolve(
                 "internal error",
             )
         })?;
-        // A stored head may itself be a failure (an equivocation): answer with its status.
-        let status = match result["didResolutionMetadata"]["error"].as_str() {
-            Some("equivocation") => StatusCode::CONFLICT,
-            Some(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            None if result["didDocumentMetadata"]["deactivated"] == true => StatusCode::GONE,
-            None => StatusCode::OK,
-        };
         debug!(%status, "resolved");
         Ok(match representation {
             Representation::Resolution => json_reply(status, DID_RESOLUTION, &result),
@@ -554,8 +552,7 @@ fn org_error(error: OrgError) -> Rejection {
         OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
             reject(StatusCode::CONFLICT, "deactivated", e.to_string())
         }
-        OrgError::Keys(crate::setup::SetupError::Did(e))
-        | OrgError::Registry(RegistryError::Invalid(e)) => reject(
+        OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => reject(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_operation",
             e.to_string(),

@@ -4,14 +4,15 @@
 //!
 //! The signatures are Ed25519 over the canonical JSON (JCS) of `{name, members}`, one per member,
 //! each by that member's node key; a genesis missing any member's signature is refused.
+//!
+//! A member's peer id is computed here from its node key, as libp2p defines it, without libp2p:
+//! `net` is the only module that names it, and a test there checks that both agree.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use vouch_core::did::Did;
 use vouch_core::key::{KeyPair, PublicKey};
-
-use crate::net;
 
 /// The largest consortium file read.
 const MAX_CONSORTIUM_BYTES: u64 = 1024 * 1024;
@@ -81,43 +82,16 @@ pub enum ConsortiumError {
     /// A member's signature is missing or invalid.
     #[error("member {0} has not validly signed the genesis")]
     Unsigned(String),
-    /// A member's data folder is unusable.
-    #[error(transparent)]
-    Setup(#[from] crate::setup::SetupError),
-    /// A member's node key is unusable.
-    #[error(transparent)]
-    Key(#[from] vouch_wallet::keyfile::KeyFileError),
 }
 
-/// Forms a consortium of nodes whose data folders are all on this machine (a local testnet, or a
-/// rehearsal): each member signs with its node key, every action is allowed to every member, and
-/// the genesis is written into each member's data folder. Listen addresses on `0.0.0.0` are
-/// advertised as `127.0.0.1`.
-pub fn form_local(name: &str, configs: &[crate::Config]) -> Result<Consortium, ConsortiumError> {
-    let mut members = Vec::new();
-    let mut keys = Vec::new();
-    for config in configs {
-        let identity = crate::setup::identity(&config.data_dir)?;
-        let key = vouch_wallet::keyfile::read(&config.data_dir.join(crate::setup::NODE_KEY))?;
-        members.push(Member {
-            did: identity.did,
-            node_key: key.public(),
-            peer_id: identity.peer_id,
-            addresses: config
-                .p2p
-                .listen
-                .iter()
-                .map(|a| a.replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/"))
-                .collect(),
-            actions: vec!["*".into()],
-        });
-        keys.push(key);
-    }
-    let consortium = Consortium::sign(name, members, &keys)?;
-    for config in configs {
-        consortium.write(&config.in_data_dir(&config.p2p.consortium))?;
-    }
-    Ok(consortium)
+/// The libp2p peer id of a node key, as text (`12D3KooW…`): the base58btc of the identity
+/// multihash (code 0, length 36) of the key's protobuf encoding (field 1, key type Ed25519 = 1;
+/// field 2, the 32 key bytes).
+pub fn peer_id_of(key: &PublicKey) -> String {
+    let mut bytes = Vec::with_capacity(38);
+    bytes.extend_from_slice(&[0x00, 36, 0x08, 0x01, 0x12, 32]);
+    bytes.extend_from_slice(key.as_bytes());
+    bs58::encode(bytes).into_string()
 }
 
 /// What the signatures cover.
@@ -172,7 +146,7 @@ impl Consortium {
             if member.did.method() != "vouch" {
                 return Err(bad("a member's DID is a did:vouch"));
             }
-            if net::peer_id_of_public(&member.node_key) != member.peer_id {
+            if peer_id_of(&member.node_key) != member.peer_id {
                 return Err(bad("the peer id is not the node key's"));
             }
             if self.members[..i]
@@ -251,7 +225,7 @@ mod tests {
         Member {
             did,
             node_key: key.public(),
-            peer_id: net::peer_id_of(key),
+            peer_id: peer_id_of(&key.public()),
             addresses: vec![format!("/ip4/127.0.0.1/tcp/{}", 4000 + u16::from(n))],
             actions: vec!["*".into()],
         }

@@ -208,7 +208,7 @@ fn run(cli: Cli) -> Result<()> {
                 .iter()
                 .map(|path| read_config(path))
                 .collect::<Result<Vec<_>>>()?;
-            let consortium = vouch_node::consortium::form_local(&name, &configs)?;
+            let consortium = setup::form_local(&name, &configs)?;
             for member in &consortium.members {
                 println!("{}  {}", member.did, member.peer_id);
             }

@@ -30,13 +30,14 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 use vouch_core::did::Did;
-use vouch_core::did::vouch::{Applied, LogError, MAX_OPERATION_BYTES, Operation};
-use vouch_core::key::{KeyPair, PublicKey};
+use vouch_core::did::vouch::{MAX_OPERATION_BYTES, Operation};
+use vouch_core::key::KeyPair;
 use vouch_core::sync::{InventoryEntry, StatusListEntry, SyncRequest, SyncResponse};
 
 use crate::consortium::Consortium;
-use crate::registry::{Registry, RegistryError};
-use crate::status_lists::{MAX_STATUS_LIST_BYTES, Received, StatusListError, StatusLists};
+use crate::fault::{Judgement, PeerMisbehaved};
+use crate::registry::Registry;
+use crate::status_lists::{MAX_STATUS_LIST_BYTES, StatusLists};
 
 /// The gossipsub topic of did:vouch operations.
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
@@ -93,18 +94,6 @@ pub fn identity_of(key: &KeyPair) -> identity::Keypair {
     let mut seed = key.seed();
     identity::Keypair::ed25519_from_bytes(&mut seed[..])
         .expect("a 32-byte Ed25519 seed is always a valid libp2p key")
-}
-
-/// The peer id of a node key, as text.
-pub fn peer_id_of(key: &KeyPair) -> String {
-    peer_id_of_public(&key.public())
-}
-
-/// The peer id of a node's public key, as text.
-pub fn peer_id_of_public(key: &PublicKey) -> String {
-    let public = identity::ed25519::PublicKey::try_from_bytes(key.as_bytes())
-        .expect("a vouch PublicKey is always a valid Ed25519 point");
-    identity::PublicKey::from(public).to_peer_id().to_string()
 }
 
 #[derive(NetworkBehaviour)]
@@ -356,19 +345,6 @@ struct SwarmTask {
     spans: HashMap<ConnectionId, (PeerId, Span)>,
 }
 
-/// How an operation from a peer fared.
-enum Verdict {
-    /// Valid and new: store and forward.
-    Accept,
-    /// Nothing new: drop without penalty.
-    Ignore,
-    /// Not checkable yet (it builds on what this node has not received): drop without
-    /// penalty, and catch up with the sender.
-    Behind,
-    /// Invalid: the sender misbehaved.
-    Reject(String),
-}
-
 impl SwarmTask {
     fn dial_members(&mut self) {
         for (peer, addresses) in &self.members {
@@ -428,6 +404,16 @@ impl SwarmTask {
             .collect();
         for (peer, score) in low {
             self.penalize(peer, &format!("gossip score {score:.0}"));
+        }
+    }
+
+    /// What a judgement of a peer's message costs it: the one place where faults meet scoring.
+    /// A sender that misbehaved is disconnected; one that is ahead of this node is synced with.
+    fn follow(&mut self, peer: PeerId, judgement: Judgement) {
+        match judgement {
+            Judgement::Misbehaved(misbehaved) => self.penalize(peer, &misbehaved.to_string()),
+            Judgement::Behind => self.sync_with(peer),
+            Judgement::Accepted | Judgement::Known | Judgement::Unjudged => {}
         }
     }
 
@@ -535,27 +521,25 @@ impl SwarmTask {
                 message_id,
                 message,
             })) => {
-                let verdict = if message.topic == self.status_topic.hash() {
+                let judgement = if message.topic == self.status_topic.hash() {
                     judge_status_list(self.status_lists.clone(), message.data).await
                 } else if message.topic == self.topic.hash() {
                     judge(self.registry.clone(), message.data).await
                 } else {
-                    Verdict::Reject(format!("unknown topic {}", message.topic))
+                    PeerMisbehaved::UnknownTopic(message.topic.to_string()).into()
                 };
-                let acceptance = match &verdict {
-                    Verdict::Accept => gossipsub::MessageAcceptance::Accept,
-                    Verdict::Ignore | Verdict::Behind => gossipsub::MessageAcceptance::Ignore,
-                    Verdict::Reject(_) => gossipsub::MessageAcceptance::Reject,
+                let acceptance = match &judgement {
+                    Judgement::Accepted => gossipsub::MessageAcceptance::Accept,
+                    Judgement::Known | Judgement::Behind | Judgement::Unjudged => {
+                        gossipsub::MessageAcceptance::Ignore
+                    }
+                    Judgement::Misbehaved(_) => gossipsub::MessageAcceptance::Reject,
                 };
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
-                match verdict {
-                    Verdict::Reject(reason) => self.penalize(propagation_source, &reason),
-                    Verdict::Behind => self.sync_with(propagation_source),
-                    Verdict::Accept | Verdict::Ignore => {}
-                }
+                self.follow(propagation_source, judgement);
                 // Counted last: a waiter woken by it sees the verdict's effects.
                 self.registry.metrics().record_gossip_received();
             }
@@ -631,8 +615,9 @@ impl SwarmTask {
                     {
                         highest = Some((did, version));
                     }
-                    if let Verdict::Reject(reason) = judge(self.registry.clone(), data).await {
-                        self.penalize(peer, &reason);
+                    let judgement = judge(self.registry.clone(), data).await;
+                    if let Judgement::Misbehaved(_) = judgement {
+                        self.follow(peer, judgement);
                         return;
                     }
                 }
@@ -654,7 +639,13 @@ impl SwarmTask {
                 };
                 for entry in entries {
                     let Ok(theirs) = chrono::DateTime::parse_from_rfc3339(&entry.valid_from) else {
-                        self.penalize(peer, "a status list inventory entry has a bad date");
+                        self.follow(
+                            peer,
+                            PeerMisbehaved::Malformed(
+                                "a status list inventory entry has a bad date".into(),
+                            )
+                            .into(),
+                        );
                         return;
                     };
                     let newer = ours
@@ -670,66 +661,34 @@ impl SwarmTask {
                 }
             }
             SyncResponse::StatusList(json) => {
-                let verdict = judge_status_list(self.status_lists.clone(), json.into_bytes()).await;
-                if let Verdict::Reject(reason) = verdict {
-                    self.penalize(peer, &reason);
-                }
+                let judgement =
+                    judge_status_list(self.status_lists.clone(), json.into_bytes()).await;
+                self.follow(peer, judgement);
             }
             SyncResponse::Refused(reason) => debug!(%peer, reason, "sync refused"),
         }
     }
 }
 
-/// Verifies and stores an operation from a peer. A free function: the swarm task is not `Sync`,
-/// so nothing awaited may borrow it.
-async fn judge(registry: Registry, data: Vec<u8>) -> Verdict {
-    let operation = match Operation::from_json(&data) {
-        Ok(operation) => operation,
-        Err(e) => return Verdict::Reject(e.to_string()),
-    };
-    match tokio::task::spawn_blocking(move || registry.apply(operation, chrono::Utc::now())).await {
-        Ok(Ok((_, Applied::Appended | Applied::Equivocation))) => Verdict::Accept,
-        // Evidence beyond the cap is the equivocator's doing, not the forwarder's.
-        Ok(Ok((_, Applied::Duplicate | Applied::EvidenceFull))) => Verdict::Ignore,
-        // A gap is not misbehaviour: gossip can overtake; sync fills it.
-        Ok(Err(RegistryError::Invalid(LogError::OutOfOrder { .. }))) => Verdict::Behind,
-        Ok(Err(RegistryError::Invalid(e))) => Verdict::Reject(e.to_string()),
-        Ok(Err(e)) => {
-            warn!(error = %e, "could not store an operation");
-            Verdict::Ignore
-        }
-        Err(e) => {
+/// Judges an operation from a peer off the async threads. A free function: the swarm task is
+/// not `Sync`, so nothing awaited may borrow it.
+async fn judge(registry: Registry, data: Vec<u8>) -> Judgement {
+    tokio::task::spawn_blocking(move || registry.receive(&data, chrono::Utc::now()))
+        .await
+        .unwrap_or_else(|e| {
             warn!(error = %e, "registry task failed");
-            Verdict::Ignore
-        }
-    }
+            Judgement::Unjudged
+        })
 }
 
-/// Verifies and keeps a status list from a peer. An older version than the one held is refused
-/// but not held against the sender: gossip may deliver versions out of order.
-async fn judge_status_list(status_lists: StatusLists, data: Vec<u8>) -> Verdict {
-    match tokio::task::spawn_blocking(move || status_lists.receive(&data, chrono::Utc::now())).await
-    {
-        Ok(Ok(Received::Stored)) => Verdict::Accept,
-        Ok(Ok(Received::Duplicate)) => Verdict::Ignore,
-        Ok(Ok(Received::Stale)) => {
-            debug!("refused a status list older than the one held");
-            Verdict::Ignore
-        }
-        Ok(Err(e @ (StatusListError::IssuerAhead(_) | StatusListError::IssuerUnknown(_)))) => {
-            debug!(error = %e, "a status list cannot be checked yet");
-            Verdict::Behind
-        }
-        Ok(Err(e)) if e.is_senders_fault() => Verdict::Reject(e.to_string()),
-        Ok(Err(e)) => {
-            debug!(error = %e, "a status list could not be checked now");
-            Verdict::Ignore
-        }
-        Err(e) => {
+/// Judges a status list from a peer off the async threads.
+async fn judge_status_list(status_lists: StatusLists, data: Vec<u8>) -> Judgement {
+    tokio::task::spawn_blocking(move || status_lists.receive(&data, chrono::Utc::now()))
+        .await
+        .unwrap_or_else(|e| {
             warn!(error = %e, "status list task failed");
-            Verdict::Ignore
-        }
-    }
+            Judgement::Unjudged
+        })
 }
 
 /// Answers a sync request from the registry and the status lists.
@@ -806,7 +765,14 @@ mod tests {
         let public = identity_of(&key).public();
         let ed = public.clone().try_into_ed25519().unwrap();
         assert_eq!(&ed.to_bytes(), key.public().as_bytes());
-        assert_eq!(peer_id_of(&key), public.to_peer_id().to_string());
-        assert!(peer_id_of(&key).starts_with("12D3KooW"));
+        // `consortium` computes peer ids without libp2p: both must agree.
+        for seed in [[0; 32], [3; 32], [255; 32]] {
+            let key = KeyPair::from_seed(&seed);
+            let libp2p = identity_of(&key).public().to_peer_id();
+            let ours = crate::consortium::peer_id_of(&key.public());
+            assert_eq!(ours, libp2p.to_string());
+            assert_eq!(ours.parse::<PeerId>().unwrap(), libp2p);
+            assert!(ours.starts_with("12D3KooW"));
+        }
     }
 }

@@ -10,10 +10,10 @@ use tracing::{error, info, warn};
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::consortium::{Consortium, ConsortiumError};
+use crate::datadir::{self, DataDirError, Identity};
 use crate::net::{self, NetConfig, NetError, Network};
 use crate::org::Org;
 use crate::registry::Registry;
-use crate::setup::{self, Identity, SetupError};
 use crate::status_lists::StatusLists;
 use crate::store::Store;
 
@@ -22,7 +22,7 @@ use crate::store::Store;
 pub enum StartError {
     /// The data folder is not a node's, or is unreadable.
     #[error(transparent)]
-    Setup(#[from] SetupError),
+    DataDir(#[from] DataDirError),
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -40,9 +40,6 @@ pub enum StartError {
     /// This node is not among the consortium's members.
     #[error("this node ({0}) is not a member of the consortium")]
     NotAMember(String),
-    /// The node key is unusable.
-    #[error(transparent)]
-    Key(#[from] vouch_wallet::keyfile::KeyFileError),
     /// The network could not start.
     #[error(transparent)]
     Net(#[from] NetError),
@@ -76,8 +73,8 @@ pub struct Node {
 impl Node {
     /// Opens the data folder and starts serving.
     pub async fn start(config: &Config) -> Result<Self, StartError> {
-        let identity = setup::identity(&config.data_dir)?;
-        let db = config.data_dir.join(setup::DB);
+        let identity = datadir::identity(&config.data_dir)?;
+        let db = config.data_dir.join(datadir::DB);
         let store = Arc::new(
             tokio::task::spawn_blocking(move || Store::open(&db))
                 .await
@@ -156,7 +153,7 @@ impl Node {
             Err(e) => warn!(error = %e, "signing the status lists anew failed"),
         }
         let network = if let Some(consortium) = consortium {
-            let key = vouch_wallet::keyfile::read(&config.data_dir.join(setup::NODE_KEY))?;
+            let key = datadir::node_key(&config.data_dir)?;
             let (network, task) = net::start(
                 NetConfig {
                     key,

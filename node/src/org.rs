@@ -13,19 +13,22 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use vouch_core::did::resolve::DidResolver;
-use vouch_core::did::vouch::{DidLog, DocumentContent, Operation, OperationType};
+use vouch_core::did::vouch::{self, DidLog, DocumentContent, LogError, Operation, OperationType};
 use vouch_core::did::{Did, DidUrl, ResolveError};
 use vouch_core::key::KeyPair;
 
+use crate::datadir::{self, DataDirError};
 use crate::registry::{Registry, RegistryError};
-use crate::setup::{self, SetupError};
 
 /// Why an operation on the org's DID failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OrgError {
     /// A key file is missing or unusable.
     #[error(transparent)]
-    Keys(#[from] SetupError),
+    Keys(#[from] DataDirError),
+    /// The operation could not be made from the log held.
+    #[error(transparent)]
+    Did(#[from] LogError),
     /// The registry refused the operation or failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -90,10 +93,7 @@ impl Org {
         document: DocumentContent,
         now: DateTime<Utc>,
     ) -> Result<Operation, OrgError> {
-        self.operate(
-            |log| Ok(setup::next_update(&self.data_dir, log, document, now)?),
-            now,
-        )
+        self.operate(|log| self.next_update(log, document, now), now)
     }
 
     /// Replaces the org's signing key by a new one (`keys/org-N.key.json`), keeping the
@@ -109,13 +109,13 @@ impl Org {
                     .filter_map(|op| op.document.clone())
                     .last()
                     .unwrap_or_default();
-                let key = setup::new_org_key(&self.data_dir)?;
+                let key = datadir::new_org_key(&self.data_dir)?;
                 let document = DocumentContent {
                     also_known_as: current.also_known_as,
                     service: current.service,
                     ..DocumentContent::single_key(&key.public())
                 };
-                Ok(setup::next_update(&self.data_dir, log, document, now)?)
+                self.next_update(log, document, now)
             },
             now,
         )
@@ -124,7 +124,10 @@ impl Org {
     /// Ends the org's DID: it resolves as deactivated from then on, and nothing can undo it.
     pub fn deactivate(&self, now: DateTime<Utc>) -> Result<Operation, OrgError> {
         self.operate(
-            |log| Ok(setup::deactivation(&self.data_dir, log, now)?),
+            |log| {
+                let key = datadir::last_update_key(&self.data_dir, log)?;
+                Ok(vouch::deactivate(log, &key, now)?)
+            },
             now,
         )
     }
@@ -132,6 +135,24 @@ impl Org {
     /// The key the org signs with now, and its verification method.
     pub fn signing_key(&self) -> Result<(KeyPair, DidUrl), OrgError> {
         let document = DidResolver::resolve(&self.registry, &self.did)?;
-        Ok(setup::org_signing_key(&self.data_dir, &document)?)
+        Ok(datadir::org_signing_key(&self.data_dir, &document)?)
+    }
+
+    /// An update setting `document`, signed by the update key the log's head commits to and
+    /// committing to the next one (written before the operation is made).
+    fn next_update(
+        &self,
+        log: &DidLog,
+        document: DocumentContent,
+        now: DateTime<Utc>,
+    ) -> Result<Operation, OrgError> {
+        let (current, next) = datadir::update_keys(&self.data_dir, log)?;
+        Ok(vouch::update(
+            log,
+            document,
+            &current,
+            &[next.public()],
+            now,
+        )?)
     }
 }

@@ -12,6 +12,7 @@ use vouch_core::did::resolve::{DidKeyResolver, DidResolver, DocumentMetadata, Re
 use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
 use vouch_core::did::{Did, ResolveError};
 
+use crate::fault::{Judgement, PeerMisbehaved};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
@@ -37,6 +38,30 @@ pub enum RegistryError {
     },
 }
 
+impl RegistryError {
+    /// What an operation from a peer that failed so comes to.
+    pub fn judgement(&self) -> Judgement {
+        match self {
+            // A gap is not misbehaviour: gossip can overtake; sync fills it.
+            Self::Invalid(LogError::OutOfOrder { .. }) => Judgement::Behind,
+            Self::Invalid(
+                e @ (LogError::TooLarge(_)
+                | LogError::TooManyOperations
+                | LogError::Malformed(_)
+                | LogError::AtLine { .. }),
+            ) => PeerMisbehaved::Malformed(e.to_string()).into(),
+            Self::Invalid(e) => PeerMisbehaved::InvalidOperation(e.to_string()).into(),
+            Self::FromTheFuture { created } => {
+                PeerMisbehaved::FromTheFuture(created.clone()).into()
+            }
+            Self::Store(e) => {
+                tracing::warn!(error = %e, "could not store an operation");
+                Judgement::Unjudged
+            }
+        }
+    }
+}
+
 /// How far ahead of the node's clock an operation may be dated.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
@@ -55,13 +80,108 @@ pub struct Registry {
 /// How many verified logs the writer keeps in memory.
 const CACHED_LOGS: usize = 1024;
 
-/// The latest resolution result of a log, as the store keeps it.
-fn head_of(log: &DidLog) -> Vec<u8> {
-    let result = match log.resolve(VersionSelector::Latest) {
-        Ok(resolution) => ResolutionResult::found(resolution.document, resolution.metadata),
-        Err(error) => ResolutionResult::failed(&error),
-    };
-    serde_json::to_vec(&result).expect("a resolution result always serializes")
+/// Where a DID stands at the version resolved: what the HTTP binding answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It resolves to a document.
+    Active,
+    /// It resolves, deactivated (the document keeps only its `id`).
+    Deactivated,
+    /// Its log forked: it resolves to the `equivocation` error at every version.
+    Equivocation,
+}
+
+/// A resolution the registry answers with: where the DID stands, and the DID Resolution result
+/// as JSON (a failure's too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Where the DID stands.
+    pub standing: Standing,
+    /// The resolution result, JSON.
+    pub result: Vec<u8>,
+}
+
+/// A DID's latest resolution as the store keeps it, computed once whenever the DID changes so
+/// that resolving the current version reads one value: `[format 1] [standing] [time of the last
+/// operation: ms since the epoch, i64 big-endian] [resolution result JSON]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Head {
+    resolved: Resolved,
+    /// When the last operation held was made.
+    updated: DateTime<Utc>,
+}
+
+const HEAD_FORMAT: u8 = 1;
+const HEAD_HEADER: usize = 10;
+
+impl Head {
+    fn of(log: &DidLog) -> Self {
+        let (standing, result) = match log.resolve(VersionSelector::Latest) {
+            Ok(resolution) => {
+                let standing = if resolution.metadata.deactivated {
+                    Standing::Deactivated
+                } else {
+                    Standing::Active
+                };
+                (
+                    standing,
+                    ResolutionResult::found(resolution.document, resolution.metadata),
+                )
+            }
+            // The only way the latest version fails to resolve.
+            Err(error) => (Standing::Equivocation, ResolutionResult::failed(&error)),
+        };
+        Self {
+            resolved: Resolved {
+                standing,
+                result: serde_json::to_vec(&result).expect("a resolution result always serializes"),
+            },
+            updated: log.head().created.time(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(HEAD_HEADER + self.resolved.result.len());
+        bytes.push(HEAD_FORMAT);
+        bytes.push(match self.resolved.standing {
+            Standing::Active => 0,
+            Standing::Deactivated => 1,
+            Standing::Equivocation => 2,
+        });
+        bytes.extend_from_slice(&self.updated.timestamp_millis().to_be_bytes());
+        bytes.extend_from_slice(&self.resolved.result);
+        bytes
+    }
+
+    /// Reads a stored head; `None` for one written before heads had a format (the bare JSON of
+    /// format 1 databases), which the caller computes again.
+    fn decode(did: &Did, bytes: Vec<u8>) -> Result<Option<Self>, StoreError> {
+        let corrupt = |reason: &str| StoreError::Corrupt {
+            key: did.to_string(),
+            reason: reason.to_owned(),
+        };
+        match bytes.first() {
+            Some(b'{') => return Ok(None),
+            Some(&HEAD_FORMAT) if bytes.len() > HEAD_HEADER => {}
+            _ => return Err(corrupt("a DID head of an unknown format")),
+        }
+        let standing = match bytes[1] {
+            0 => Standing::Active,
+            1 => Standing::Deactivated,
+            2 => Standing::Equivocation,
+            _ => return Err(corrupt("a DID head with an unknown standing")),
+        };
+        let millis = i64::from_be_bytes(bytes[2..HEAD_HEADER].try_into().expect("8 bytes"));
+        let updated = DateTime::from_timestamp_millis(millis)
+            .ok_or_else(|| corrupt("a DID head with an impossible time"))?;
+        Ok(Some(Self {
+            resolved: Resolved {
+                standing,
+                result: bytes[HEAD_HEADER..].to_vec(),
+            },
+            updated,
+        }))
+    }
 }
 
 impl Registry {
@@ -126,7 +246,7 @@ impl Registry {
         };
         if applied.is_new() {
             self.store
-                .record(&log, &operation, applied, &head_of(&log))?;
+                .record(&log, &operation, applied, &Head::of(&log).encode())?;
             self.metrics.record_stored();
         }
         if cache.len() >= CACHED_LOGS
@@ -136,6 +256,20 @@ impl Registry {
         }
         cache.insert(did.clone(), log);
         Ok((did, applied))
+    }
+
+    /// Judges an operation from a peer: verified against the log held and stored when new.
+    pub fn receive(&self, data: &[u8], now: DateTime<Utc>) -> Judgement {
+        let operation = match Operation::from_json(data) {
+            Ok(operation) => operation,
+            Err(e) => return RegistryError::Invalid(e).judgement(),
+        };
+        match self.apply(operation, now) {
+            Ok((_, Applied::Appended | Applied::Equivocation)) => Judgement::Accepted,
+            // Evidence beyond the cap is the equivocator's doing, not the forwarder's.
+            Ok((_, Applied::Duplicate | Applied::EvidenceFull)) => Judgement::Known,
+            Err(e) => e.judgement(),
+        }
     }
 
     /// Every DID held: its last version and how much equivocation evidence it has.
@@ -182,22 +316,24 @@ impl Registry {
                 return Ok(Some(log.head().created.time()));
             }
         }
-        let Some(head) = self.store.did_head(did)? else {
+        Ok(self.head(did)?.map(|head| head.updated))
+    }
+
+    /// The stored head of a DID. One stored by an older node, without a format, is computed
+    /// again from the verified log and stored in the current format.
+    fn head(&self, did: &Did) -> Result<Option<Head>, RegistryError> {
+        let Some(bytes) = self.store.did_head(did)? else {
             return Ok(None);
         };
-        let corrupt = |reason: String| StoreError::Corrupt {
-            key: did.to_string(),
-            reason,
+        if let Some(head) = Head::decode(did, bytes)? {
+            return Ok(Some(head));
+        }
+        let Some(log) = self.store.did_log(did)? else {
+            return Ok(None);
         };
-        let head: serde_json::Value =
-            serde_json::from_slice(&head).map_err(|e| corrupt(e.to_string()))?;
-        let metadata = &head["didDocumentMetadata"];
-        let time = metadata["updated"]
-            .as_str()
-            .or(metadata["created"].as_str())
-            .ok_or_else(|| corrupt("a head without a time".into()))?;
-        let time = DateTime::parse_from_rfc3339(time).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some(time.with_timezone(&Utc)))
+        let head = Head::of(&log);
+        self.store.put_did_head(did, &head.encode())?;
+        Ok(Some(head))
     }
 
     /// The verified log of a DID, if held.
@@ -205,13 +341,13 @@ impl Registry {
         Ok(self.store.did_log(did)?)
     }
 
-    /// Resolves a DID to its resolution result as JSON. The latest version of a did:vouch is read
-    /// as stored; other versions are resolved from its verified log.
+    /// Resolves a DID. The latest version of a did:vouch is read as stored; other versions are
+    /// resolved from its verified log.
     pub fn resolve(
         &self,
         did: &Did,
         selector: VersionSelector,
-    ) -> Result<Result<Vec<u8>, ResolveError>, RegistryError> {
+    ) -> Result<Result<Resolved, ResolveError>, RegistryError> {
         if did.method() == "key" {
             if selector != VersionSelector::Latest {
                 return Ok(Err(ResolveError::NotFound(did.clone())));
@@ -219,7 +355,11 @@ impl Registry {
             return Ok(did_key::resolve(did, did_key::KeyFormat::Multikey)
                 .map(|document| {
                     let result = ResolutionResult::found(document, DocumentMetadata::default());
-                    serde_json::to_vec(&result).expect("a resolution result always serializes")
+                    Resolved {
+                        standing: Standing::Active,
+                        result: serde_json::to_vec(&result)
+                            .expect("a resolution result always serializes"),
+                    }
                 })
                 .map_err(|e| ResolveError::InvalidDid(e.to_string())));
         }
@@ -228,16 +368,24 @@ impl Registry {
         }
         if selector == VersionSelector::Latest {
             return Ok(self
-                .store
-                .did_head(did)?
+                .head(did)?
+                .map(|head| head.resolved)
                 .ok_or_else(|| ResolveError::NotFound(did.clone())));
         }
         let Some(log) = self.store.did_log(did)? else {
             return Ok(Err(ResolveError::NotFound(did.clone())));
         };
         Ok(log.resolve(selector).map(|resolution| {
+            let standing = if resolution.metadata.deactivated {
+                Standing::Deactivated
+            } else {
+                Standing::Active
+            };
             let result = ResolutionResult::found(resolution.document, resolution.metadata);
-            serde_json::to_vec(&result).expect("a resolution result always serializes")
+            Resolved {
+                standing,
+                result: serde_json::to_vec(&result).expect("a resolution result always serializes"),
+            }
         }))
     }
 }
@@ -267,5 +415,76 @@ impl DidResolver for Registry {
                 Err(ResolveError::NotFound(did.clone()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vouch_core::did::vouch::{DocumentContent, create, deactivate};
+    use vouch_core::key::KeyPair;
+
+    #[test]
+    fn heads_carry_their_standing_and_an_older_nodes_head_is_computed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::new(Arc::new(Store::open(dir.path()).unwrap()), Metrics::new());
+        let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
+        let now = Utc::now();
+        let (did, genesis) = create(
+            DocumentContent::single_key(&keys[0].public()),
+            &keys[1],
+            &[keys[2].public()],
+            now,
+        )
+        .unwrap();
+        registry.apply(genesis.clone(), now).unwrap();
+        let active = registry
+            .resolve(&did, VersionSelector::Latest)
+            .unwrap()
+            .unwrap();
+        assert_eq!(active.standing, Standing::Active);
+        assert_eq!(
+            registry.latest_version_time(&did).unwrap(),
+            Some(genesis.created.time())
+        );
+
+        let log = registry.log(&did).unwrap().unwrap();
+        let end = deactivate(&log, &keys[2], now + chrono::Duration::seconds(1)).unwrap();
+        registry
+            .apply(end.clone(), now + chrono::Duration::seconds(2))
+            .unwrap();
+        let gone = registry
+            .resolve(&did, VersionSelector::Latest)
+            .unwrap()
+            .unwrap();
+        assert_eq!(gone.standing, Standing::Deactivated);
+        // Deactivation is final: every version says so (`deactivated` in its metadata).
+        let first = registry
+            .resolve(&did, VersionSelector::Id(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.standing, Standing::Deactivated);
+
+        // A head as a format-1 node stored it, bare JSON: read as what the log says, and stored
+        // again in the current format.
+        registry
+            .store
+            .put_did_head(&did, br#"{"didDocument":null}"#)
+            .unwrap();
+        let again = registry
+            .resolve(&did, VersionSelector::Latest)
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, gone);
+        let stored = registry.store.did_head(&did).unwrap().unwrap();
+        assert_eq!(stored[0], HEAD_FORMAT);
+        assert_eq!(
+            registry.latest_version_time(&did).unwrap(),
+            Some(end.created.time())
+        );
+
+        // A head of an unknown format is an error, not a guess.
+        registry.store.put_did_head(&did, &[9, 9, 9]).unwrap();
+        assert!(registry.resolve(&did, VersionSelector::Latest).is_err());
     }
 }

@@ -14,9 +14,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
-use vouch_core::did::Did;
+use vouch_core::did::document::DidDocument;
+use vouch_core::did::resolve::DidResolver;
+use vouch_core::did::vouch::VersionSelector;
+use vouch_core::did::{Did, ResolveError};
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
 
+use crate::fault::{Judgement, PeerMisbehaved};
 use crate::org::{Org, OrgError};
 use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry, RegistryError};
 use crate::store::{Store, StoreError};
@@ -40,9 +44,12 @@ pub enum StatusListError {
     /// Not JSON.
     #[error("not JSON: {0}")]
     NotJson(String),
-    /// Not a valid status list credential, or not validly signed by its issuer.
+    /// Not a valid status list credential.
     #[error(transparent)]
     Invalid(#[from] StatusError),
+    /// Its proof verifies against no version of its issuer's DID held.
+    #[error("the proof does not verify: {0}")]
+    BadProof(StatusError),
     /// The `id` is not a status list URL of its issuer.
     #[error("the id must be <base>{PATH}<issuer DID>/<name>: {0}")]
     BadUrl(&'static str),
@@ -86,29 +93,51 @@ pub enum StatusListError {
 }
 
 impl StatusListError {
-    /// Whether whoever sent the list is at fault (as opposed to this node, or timing).
-    pub fn is_senders_fault(&self) -> bool {
-        matches!(
-            self,
-            Self::TooLarge(_)
-                | Self::NotJson(_)
-                | Self::Invalid(_)
-                | Self::BadUrl(_)
-                | Self::NotAMember(_)
-                | Self::FromTheFuture(_)
-        )
+    /// What a list from a peer that failed so comes to.
+    pub fn judgement(&self) -> Judgement {
+        match self {
+            Self::TooLarge(bytes) => PeerMisbehaved::TooLarge {
+                bytes: *bytes,
+                limit: MAX_STATUS_LIST_BYTES,
+            }
+            .into(),
+            Self::NotJson(why) => PeerMisbehaved::Malformed(why.clone()).into(),
+            Self::Invalid(e) => PeerMisbehaved::Malformed(e.to_string()).into(),
+            Self::BadProof(e) => PeerMisbehaved::InvalidSignature(e.to_string()).into(),
+            Self::BadUrl(why) => PeerMisbehaved::WrongUrl(why).into(),
+            Self::NotAMember(did) => PeerMisbehaved::NotAMember(did.to_string()).into(),
+            Self::FromTheFuture(when) => PeerMisbehaved::FromTheFuture(when.clone()).into(),
+            Self::IssuerUnknown(_) | Self::IssuerAhead(_) => {
+                tracing::debug!(error = %self, "a status list cannot be checked yet");
+                Judgement::Behind
+            }
+            // Failures of this node, and errors only the admin API meets.
+            Self::Store(_)
+            | Self::Registry(_)
+            | Self::Org(_)
+            | Self::BadName
+            | Self::PurposeMismatch { .. }
+            | Self::Irreversible(_)
+            | Self::TooManyChanges => {
+                tracing::warn!(error = %self, "could not judge a status list");
+                Judgement::Unjudged
+            }
+        }
     }
 }
 
 /// What became of a list from a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
+enum Received {
     /// Newer than the one held (or the first): stored, to be forwarded.
     Stored,
     /// The version held already.
     Duplicate,
     /// Older than the one held, or another version of the same date: a rollback, refused.
     Stale,
+    /// Validly signed with a key the issuer has since rotated away: genuine but superseded (the
+    /// issuer signs its lists anew after a rotation). Not stored.
+    SignedBeforeRotation,
 }
 
 /// The status list key `<issuer DID>/<name>` of a list URL, with the issuer's DID.
@@ -192,9 +221,26 @@ impl StatusLists {
         Ok(inventory)
     }
 
-    /// Verifies a status list credential from a peer and keeps it if it is newer than the
-    /// version held. Cheap checks come before the proof: size, form, member issuer, URL.
-    pub fn receive(&self, data: &[u8], now: DateTime<Utc>) -> Result<Received, StatusListError> {
+    /// Judges a status list credential from a peer: verified, and kept if it is newer than the
+    /// version held. An older version is no fault of the sender: gossip may reorder.
+    pub fn receive(&self, data: &[u8], now: DateTime<Utc>) -> Judgement {
+        match self.try_receive(data, now) {
+            Ok(Received::Stored) => Judgement::Accepted,
+            Ok(Received::Duplicate) => Judgement::Known,
+            Ok(Received::Stale) => {
+                tracing::debug!("refused a status list older than the one held");
+                Judgement::Known
+            }
+            Ok(Received::SignedBeforeRotation) => {
+                tracing::debug!("refused a status list signed with a key since rotated away");
+                Judgement::Known
+            }
+            Err(e) => e.judgement(),
+        }
+    }
+
+    /// Cheap checks come before the proof: size, form, member issuer, URL.
+    fn try_receive(&self, data: &[u8], now: DateTime<Utc>) -> Result<Received, StatusListError> {
         if data.len() > MAX_STATUS_LIST_BYTES {
             return Err(StatusListError::TooLarge(data.len()));
         }
@@ -218,11 +264,15 @@ impl StatusLists {
             // Dated after the issuer's last version held, it may be signed with a key of a
             // version still on its way (a rotation gossiped on the other topic): not checkable
             // now, and not the sender's fault. Sync brings both.
-            return Err(if list.valid_from > issuer_updated {
-                StatusListError::IssuerAhead(did)
-            } else {
-                error.into()
-            });
+            if list.valid_from > issuer_updated {
+                return Err(StatusListError::IssuerAhead(did));
+            }
+            // Signed with the key in force when it was made, since rotated away: genuine, and
+            // superseded by the version the issuer signed anew.
+            if self.verifies_at(&raw, &did, list.valid_from)? {
+                return Ok(Received::SignedBeforeRotation);
+            }
+            return Err(StatusListError::BadProof(error));
         }
         let json = serde_json::to_vec(&raw).expect("JSON values always serialize");
         let _guard = self
@@ -240,6 +290,22 @@ impl StatusLists {
         self.store.put_status_list(&key, &json)?;
         self.registry.metrics().record_status_list_stored();
         Ok(Received::Stored)
+    }
+
+    /// Whether `raw` verifies against its issuer's DID document as it was at `time`.
+    fn verifies_at(
+        &self,
+        raw: &Value,
+        issuer: &Did,
+        time: DateTime<Utc>,
+    ) -> Result<bool, StatusListError> {
+        let Some(log) = self.registry.log(issuer)? else {
+            return Ok(false);
+        };
+        let Ok(then) = log.resolve(VersionSelector::Time(time)) else {
+            return Ok(false);
+        };
+        Ok(StatusListCredential::verify(raw, &DocumentAt(then.document)).is_ok())
     }
 
     /// Changes bits of the org's list `name`, creating it (with [`MIN_ENTRIES`] entries) if
@@ -326,6 +392,20 @@ impl StatusLists {
             signed.push(self.change(name, purpose, &[], &[], now)?);
         }
         Ok(signed)
+    }
+}
+
+/// One DID document, as it was at some version: the resolver a list signed then is checked
+/// against.
+struct DocumentAt(DidDocument);
+
+impl DidResolver for DocumentAt {
+    fn resolve(&self, did: &Did) -> Result<DidDocument, ResolveError> {
+        if *did == self.0.id {
+            Ok(self.0.clone())
+        } else {
+            Err(ResolveError::NotFound(did.clone()))
+        }
     }
 }
 

@@ -4,8 +4,8 @@
 //! - `meta`: the stored format version.
 //! - `did_ops`: `<did> 0x00 <version, u64 big-endian>` → the accepted operation.
 //! - `did_evidence`: `<did> 0x00 <version> <operation hash>` → an operation that equivocates.
-//! - `did_heads`: `<did>` → the DID's latest resolution result, kept with every write so that
-//!   resolving the current version reads one value.
+//! - `did_heads`: `<did>` → the DID's latest resolution (`registry::Head`), kept with every write
+//!   so that resolving the current version reads one value.
 //! - `status_lists`: `<issuer DID>/<list name>` → the newest signed status list credential held.
 //!
 //! Every value starts with a one-byte format tag. Everything one change writes goes in one
@@ -211,6 +211,13 @@ impl Store {
             None => Ok(None),
             Some(value) => Ok(Some(decode(key, &value)?.to_vec())),
         }
+    }
+
+    /// Replaces the stored head of a DID (one of an older format, computed again).
+    pub fn put_did_head(&self, did: &Did, head: &[u8]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(DID_HEADS), did.as_str(), encode(head));
+        self.write(batch)
     }
 
     /// Every DID the node holds, with the number of its last accepted version and of its

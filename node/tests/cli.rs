@@ -7,7 +7,7 @@ use std::process::Output;
 use chrono::Utc;
 use vouch_core::did::vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
-use vouch_node::setup;
+use vouch_node::datadir;
 
 use crate::common::{get, node, run, write_config};
 
@@ -25,7 +25,7 @@ fn the_admin_cli_registers_an_agent_definition_and_changes_the_org() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, http) = write_config(dir.path());
     assert!(node(&config, "init").status().expect("runs").success());
-    let org = setup::identity(&dir.path().join("data"))
+    let org = datadir::identity(&dir.path().join("data"))
         .expect("identity")
         .did
         .to_string();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
-use vouch_node::{Config, Node, consortium, setup};
+use vouch_node::{Config, Node, setup};
 
 /// A running node, stopped when dropped.
 pub(crate) struct TestNode {
@@ -169,7 +169,7 @@ pub(crate) fn consortium_of(dir: &Path, n: usize) -> Vec<Config> {
             config
         })
         .collect();
-    consortium::form_local("test", &configs).expect("forms");
+    setup::form_local("test", &configs).expect("forms");
     configs
 }
 

@@ -11,13 +11,13 @@ use vouch_core::did::vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_node::registry::Registry;
 use vouch_node::store::Store;
-use vouch_node::{metrics::Metrics, setup};
+use vouch_node::{datadir, metrics::Metrics};
 use vouch_wallet::keyfile;
 
 use crate::common::{get, node, run, try_post, write_config};
 
 fn stored_log(data: &Path, did: &vouch_core::did::Did) -> vouch::DidLog {
-    let store = Store::open(&data.join(setup::DB)).expect("opens");
+    let store = Store::open(&data.join(datadir::DB)).expect("opens");
     Registry::new(Arc::new(store), Metrics::new())
         .log(did)
         .expect("reads")
@@ -30,7 +30,7 @@ fn kill_9_loses_nothing_acknowledged() {
     let (config, http) = write_config(dir.path());
     assert!(node(&config, "init").status().expect("runs").success());
     let data = dir.path().join("data");
-    let identity = setup::identity(&data).expect("identity");
+    let identity = datadir::identity(&data).expect("identity");
     let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
     let mut log = stored_log(&data, &identity.did);
 
@@ -39,7 +39,7 @@ fn kill_9_loses_nothing_acknowledged() {
     // the writer goes on writing.
     let (acks, acknowledged) = mpsc::channel();
     let writer = {
-        let mut key = keyfile::read(&setup::update_key_path(&data, 2)).expect("update key");
+        let mut key = keyfile::read(&datadir::update_key_path(&data, 2)).expect("update key");
         std::thread::spawn(move || {
             let url = format!("http://127.0.0.1:{http}/admin/did/operations");
             loop {

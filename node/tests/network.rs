@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use chrono::Utc;
 use vouch_core::did::vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
-use vouch_node::{Config, consortium, setup};
+use vouch_node::{Config, datadir, setup};
 use vouch_wallet::keyfile;
 
 use crate::common::{TestNode, consortium_of, eventually, free_port, get, post};
@@ -98,7 +98,7 @@ fn a_node_outside_the_consortium_gets_nothing() {
     // outsider, so a refuses its connections, and the outsider learns nothing.
     let mut a_elsewhere = configs[0].clone();
     a_elsewhere.p2p.consortium = "rogue-consortium.json".into();
-    consortium::form_local("rogue", &[a_elsewhere, outsider.clone()]).expect("forms");
+    setup::form_local("rogue", &[a_elsewhere, outsider.clone()]).expect("forms");
     let a = TestNode::start(configs[0].clone());
     let did_a = a.node().identity.did.to_string();
     let mut outsider_config = outsider.clone();
@@ -240,7 +240,7 @@ fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
     let peer_a: libp2p::PeerId = a.node().identity.peer_id.parse().expect("peer id");
     let address_a = configs[0].p2p.listen[0].clone();
     let member_key = |i: usize| {
-        keyfile::read(&configs[i].data_dir.join(setup::NODE_KEY)).expect("a member's key")
+        keyfile::read(&configs[i].data_dir.join(datadir::NODE_KEY)).expect("a member's key")
     };
 
     // A forged update of a's DID: well-formed, signed by a key a's DID never committed to.
@@ -254,7 +254,7 @@ fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
     let mut forged = vouch::update(
         &log,
         DocumentContent::single_key(&attacker.public()),
-        &keyfile::read(&setup::update_key_path(&configs[0].data_dir, 2)).expect("key"),
+        &keyfile::read(&datadir::update_key_path(&configs[0].data_dir, 2)).expect("key"),
         &[attacker.public()],
         Utc::now(),
     )
@@ -343,7 +343,7 @@ fn status_lists_replicate_and_a_rollback_is_refused() {
     // deliver versions out of order).
     let peer_b: libp2p::PeerId = b.node().identity.peer_id.parse().expect("peer id");
     let address_b = configs[1].p2p.listen[0].clone();
-    let rogue_key = keyfile::read(&configs[3].data_dir.join(setup::NODE_KEY)).expect("key");
+    let rogue_key = keyfile::read(&configs[3].data_dir.join(datadir::NODE_KEY)).expect("key");
     let mut rogue = rogue::Rogue::new(&rogue_key);
     rogue.connect(&address_b, peer_b);
     let received = counter(&b, "vouch_gossip_received_total");
@@ -410,7 +410,7 @@ fn a_list_signed_with_a_key_not_received_yet_is_no_fault_and_arrives_by_sync() {
     // Back, b gets the new list from another member before the rotation.
     let b = TestNode::start(configs[1].clone());
     let peer_b: libp2p::PeerId = b.node().identity.peer_id.parse().expect("peer id");
-    let rogue_key = keyfile::read(&configs[2].data_dir.join(setup::NODE_KEY)).expect("key");
+    let rogue_key = keyfile::read(&configs[2].data_dir.join(datadir::NODE_KEY)).expect("key");
     let mut relay = rogue::Rogue::new(&rogue_key);
     relay.connect(&configs[1].p2p.listen[0], peer_b);
     let received = counter(&b, "vouch_gossip_received_total");

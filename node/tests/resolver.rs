@@ -3,7 +3,7 @@
 use chrono::{Duration, Utc};
 use vouch_core::did::vouch::{self, DidLog, DocumentContent, Operation};
 use vouch_core::key::KeyPair;
-use vouch_node::setup;
+use vouch_node::datadir;
 use vouch_wallet::keyfile;
 
 use crate::common::{TestNode, get, post};
@@ -26,8 +26,8 @@ fn org_log(node: &TestNode) -> DidLog {
 fn next_update(node: &TestNode, key: &KeyPair, minutes: i64) -> (Operation, KeyPair) {
     let log = org_log(node);
     let dir = &node.config.data_dir;
-    let n = setup::current_update_key(dir, &log).expect("an update key");
-    let current = keyfile::read(&setup::update_key_path(dir, n)).expect("the update key");
+    let n = datadir::current_update_key(dir, &log).expect("an update key");
+    let current = keyfile::read(&datadir::update_key_path(dir, n)).expect("the update key");
     let next = KeyPair::generate();
     let operation = vouch::update(
         &log,

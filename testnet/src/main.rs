@@ -11,7 +11,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use vouch_core::status::StatusListCredential;
-use vouch_node::{Config, consortium, setup};
+use vouch_node::{Config, datadir, setup};
 
 #[derive(Parser)]
 #[command(
@@ -181,7 +181,7 @@ fn up(dir: &Path, count: usize) -> Result<()> {
         configs.push(config);
         paths.push(path);
     }
-    consortium::form_local("testnet", &configs)?;
+    setup::form_local("testnet", &configs)?;
 
     let mut nodes = Vec::new();
     for (config, path) in configs.iter().zip(&paths) {
@@ -193,7 +193,7 @@ fn up(dir: &Path, count: usize) -> Result<()> {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", node_bin.display()))?;
-        let identity = setup::identity(&config.data_dir)?;
+        let identity = datadir::identity(&config.data_dir)?;
         nodes.push(NodeState {
             config: path.clone(),
             http: format!("http://{}", config.http.listen),
