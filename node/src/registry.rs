@@ -349,7 +349,10 @@ impl Registry {
         selector: VersionSelector,
     ) -> Result<Result<Resolved, ResolveError>, RegistryError> {
         if did.method() == "key" {
-            if selector != VersionSelector::Latest {
+            // A did:key has one version, which has always been in force.
+            if let VersionSelector::Id(version) = selector
+                && version != 1
+            {
                 return Ok(Err(ResolveError::NotFound(did.clone())));
             }
             return Ok(did_key::resolve(did, did_key::KeyFormat::Multikey)
@@ -391,7 +394,8 @@ impl Registry {
 }
 
 /// Resolves the DIDs the registry holds at their latest version, and did:key; for verifying what
-/// members sign. A failure of the store reads as "not found": nothing unverified gets through.
+/// members sign. A deactivated DID verifies nothing; a failure of the store reads as "not found":
+/// nothing unverified gets through.
 impl DidResolver for Registry {
     fn resolve(&self, did: &Did) -> Result<DidDocument, ResolveError> {
         if did.method() == "key" {
@@ -404,11 +408,11 @@ impl DidResolver for Registry {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(log) = cache.get(did) {
-                return log.resolve(VersionSelector::Latest).map(|r| r.document);
+                return current_document(log);
             }
         }
         match self.store.did_log(did) {
-            Ok(Some(log)) => log.resolve(VersionSelector::Latest).map(|r| r.document),
+            Ok(Some(log)) => current_document(&log),
             Ok(None) => Err(ResolveError::NotFound(did.clone())),
             Err(error) => {
                 tracing::warn!(%did, %error, "could not read a DID log");
@@ -416,6 +420,14 @@ impl DidResolver for Registry {
             }
         }
     }
+}
+
+/// The document a log's DID verifies with now: none once it is deactivated.
+fn current_document(log: &DidLog) -> Result<DidDocument, ResolveError> {
+    if log.is_deactivated() {
+        return Err(ResolveError::Deactivated(log.did().clone()));
+    }
+    log.resolve(VersionSelector::Latest).map(|r| r.document)
 }
 
 #[cfg(test)]

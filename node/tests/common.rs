@@ -84,6 +84,7 @@ pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) content_type: String,
     pub(crate) body: String,
+    pub(crate) headers: ureq::http::HeaderMap,
 }
 
 impl Answer {
@@ -107,6 +108,7 @@ fn answer(response: ureq::http::Response<ureq::Body>) -> Answer {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .read_to_string()
@@ -115,7 +117,18 @@ fn answer(response: ureq::http::Response<ureq::Body>) -> Answer {
         status,
         content_type,
         body,
+        headers,
     }
+}
+
+/// Any request: a method, headers, and a body.
+pub(crate) fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(body.to_owned()).expect("a valid request");
+    agent().run(request).map(answer).expect("the node answers")
 }
 
 /// `GET url`, with an `Accept` header when given.

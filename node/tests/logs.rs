@@ -66,6 +66,21 @@ fn connections_and_requests_are_logged_in_their_own_spans_and_an_open_admin_api_
     });
     let health = get(&a.url("/health"), None);
     assert_eq!(health.status, 200);
+    // Client faults: a 501 for a method this resolver does not support, a 400, and bytes that
+    // are not HTTP at all. None is the node's failure.
+    let unsupported = get(&a.url("/1.0/identifiers/did:web:logs.example"), None);
+    assert_eq!(unsupported.status, 501);
+    let invalid = get(&a.url("/1.0/identifiers/did:vouch:logs-invalid"), None);
+    assert_eq!(invalid.status, 400);
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(a.node().http_addr).expect("connects");
+        stream
+            .write_all(b"NOT HTTP AT ALL\r\n\r\n")
+            .expect("written");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    }
 
     // A node whose admin API needs no token, for local development: it says so.
     let mut open = Config {
@@ -96,6 +111,29 @@ fn connections_and_requests_are_logged_in_their_own_spans_and_an_open_admin_api_
             .iter()
             .any(|line| line.contains("request{method=GET path=/health")),
         "{lines:#?}"
+    );
+    let answered = |path: &str, status: u16| {
+        lines.iter().any(|line| {
+            line.contains(" INFO ")
+                && line.contains(&format!("request{{method=GET path={path}}}"))
+                && line.contains(&format!("status={status}"))
+        })
+    };
+    assert!(
+        answered("/1.0/identifiers/did:web:logs.example", 501),
+        "{lines:#?}"
+    );
+    assert!(
+        answered("/1.0/identifiers/did:vouch:logs-invalid", 400),
+        "{lines:#?}"
+    );
+    let errors: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "client faults logged as errors: {errors:#?}"
     );
     let warned = format!(
         "reach {}; use this for local development only",

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod crash;
+mod http;
 mod logs;
 mod network;
 mod resolver;

@@ -26,6 +26,12 @@ pub enum ResolveError {
     /// The resolver could not be reached, or answered with something unusable.
     #[error("internalError: {0}")]
     Unavailable(String),
+    /// The resolution options are invalid (a bad `versionId` or `versionTime`, or both).
+    #[error("invalidOptions: {0}")]
+    InvalidOptions(String),
+    /// None of the representations asked for can be given.
+    #[error("representationNotSupported: {0}")]
+    RepresentationNotSupported(String),
     /// Two valid operations claim the same version: the DID's controller equivocated, and no
     /// version of the DID can be trusted.
     #[error("equivocation: {did} has two valid operations at version {version}")]
@@ -48,6 +54,62 @@ impl ResolveError {
             Self::Deactivated(_) => "deactivated",
             Self::Equivocation { .. } => "equivocation",
             Self::Unavailable(_) => "internalError",
+            Self::InvalidOptions(_) => "invalidOptions",
+            Self::RepresentationNotSupported(_) => "representationNotSupported",
+        }
+    }
+
+    /// The error's type as an [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem: DID
+    /// Resolution's `https://www.w3.org/ns/did#…` types, or Vouch's where it has none.
+    pub fn problem_type(&self) -> &'static str {
+        match self {
+            Self::InvalidDid(_) => "https://www.w3.org/ns/did#INVALID_DID",
+            Self::NotFound(_) => "https://www.w3.org/ns/did#NOT_FOUND",
+            Self::MethodNotSupported(_) => "https://www.w3.org/ns/did#METHOD_NOT_SUPPORTED",
+            Self::Unavailable(_) => "https://www.w3.org/ns/did#INTERNAL_ERROR",
+            Self::InvalidOptions(_) => "https://www.w3.org/ns/did#INVALID_OPTIONS",
+            Self::RepresentationNotSupported(_) => {
+                "https://www.w3.org/ns/did#REPRESENTATION_NOT_SUPPORTED"
+            }
+            Self::Deactivated(_) => "https://vouch.id/ns#DEACTIVATED",
+            Self::Equivocation { .. } => "https://vouch.id/ns#EQUIVOCATION",
+        }
+    }
+
+    /// A short summary of the error's type, the same for every occurrence.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::InvalidDid(_) => "The DID is invalid",
+            Self::NotFound(_) => "The DID or version was not found",
+            Self::MethodNotSupported(_) => "The DID method is not supported",
+            Self::Unavailable(_) => "An internal error occurred",
+            Self::InvalidOptions(_) => "The resolution options are invalid",
+            Self::RepresentationNotSupported(_) => "The representation is not supported",
+            Self::Deactivated(_) => "The DID is deactivated",
+            Self::Equivocation { .. } => "The DID's controller equivocated",
+        }
+    }
+}
+
+/// An error as an [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem object, as the
+/// DID Resolution draft writes resolution errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemDetails {
+    /// The problem's type, a URL.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A summary of the type.
+    pub title: &'static str,
+    /// What went wrong this time.
+    pub detail: String,
+}
+
+impl From<&ResolveError> for ProblemDetails {
+    fn from(error: &ResolveError) -> Self {
+        Self {
+            kind: error.problem_type(),
+            title: error.title(),
+            detail: error.to_string(),
         }
     }
 }
@@ -90,6 +152,9 @@ pub struct ResolutionMetadata {
     /// What went wrong, for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// The error as an RFC 9457 problem object (`error` keeps the code for older clients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem_details: Option<ProblemDetails>,
 }
 
 /// The media type of a DID document in JSON-LD.
@@ -127,6 +192,7 @@ impl ResolutionResult {
             did_resolution_metadata: ResolutionMetadata {
                 error: Some(error.code()),
                 error_message: Some(error.to_string()),
+                problem_details: Some(error.into()),
                 ..ResolutionMetadata::default()
             },
             did_document_metadata: DocumentMetadata::default(),

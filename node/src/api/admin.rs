@@ -1,0 +1,269 @@
+//! The admin API, behind the node's bearer token: signed did:vouch operations from anyone the
+//! operator trusts (an agent definition's), the org's DID operated with the keys the node holds,
+//! and the org's status lists.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tracing::{debug, warn};
+use vouch_core::did::vouch::{Applied, DocumentContent, Operation};
+use vouch_core::did::{Did, ResolveError};
+use vouch_core::status::Purpose;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::errors::{internal, reject};
+use super::{ApiState, blocking};
+use crate::org::OrgError;
+use crate::registry::RegistryError;
+use crate::status_lists::StatusListError;
+
+/// Checks the admin bearer token (RFC 6750; the scheme's case does not matter).
+pub(super) fn authorized(
+    state: Arc<ApiState>,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and_then(move |authorization: Option<String>| {
+            let state = state.clone();
+            async move {
+                let Some(expected) = state.admin_token_hash else {
+                    return Ok(());
+                };
+                let given = authorization.as_deref().and_then(|a| {
+                    let (scheme, token) = a.trim().split_once(' ')?;
+                    scheme
+                        .eq_ignore_ascii_case("bearer")
+                        .then(|| ApiState::hash_token(token))
+                });
+                if given == Some(expected) {
+                    Ok(())
+                } else {
+                    warn!("admin request refused: missing or wrong bearer token");
+                    Err(reject(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "the admin API needs the node's bearer token",
+                    ))
+                }
+            }
+        })
+        .untuple_one()
+}
+
+/// What `POST /admin/did/operations` and the org's DID endpoints answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OperationAccepted {
+    did: Did,
+    version_id: String,
+    applied: &'static str,
+}
+
+/// `POST /admin/did/operations`: any signed did:vouch operation.
+pub(super) async fn submit_operation(
+    body: warp::hyper::body::Bytes,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let operation = Operation::from_json(&body)
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_operation", e.to_string()))?;
+    let version = operation.version;
+    let registry = state.registry.clone();
+    let gossiped = operation.clone();
+    let (did, applied) = match blocking(move || registry.apply(operation, Utc::now())).await? {
+        Ok(done) => done,
+        Err(e @ (RegistryError::FromTheFuture { .. } | RegistryError::Invalid(_))) => {
+            return Err(reject(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_operation",
+                e.to_string(),
+            ));
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    if applied.is_new()
+        && let Some(network) = &state.network
+    {
+        network.publish(&gossiped).await;
+    }
+    let applied = match applied {
+        Applied::Appended => "appended",
+        Applied::Duplicate => "duplicate",
+        Applied::Equivocation => "equivocation",
+        Applied::EvidenceFull => "evidence_full",
+    };
+    debug!(%did, version, applied, "operation submitted");
+    Ok(warp::reply::json(&OperationAccepted {
+        did,
+        version_id: version.to_string(),
+        applied,
+    })
+    .into_response())
+}
+
+/// The body of `POST /admin/status-lists/{name}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusChange {
+    /// `revocation` or `suspension`: the list's purpose, fixed when it is created.
+    purpose: String,
+    /// Indexes to set.
+    #[serde(default)]
+    set: Vec<usize>,
+    /// Indexes to clear (suspension lists only: a revocation is final).
+    #[serde(default)]
+    clear: Vec<usize>,
+}
+
+/// What `POST /admin/status-lists/{name}` answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChanged {
+    id: Value,
+    valid_from: Value,
+}
+
+/// `POST /admin/status-lists/{name}`.
+pub(super) async fn change_status(
+    name: String,
+    change: StatusChange,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let purpose = match change.purpose.as_str() {
+        "revocation" => Purpose::Revocation,
+        "suspension" => Purpose::Suspension,
+        _ => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "purpose is revocation or suspension",
+            ));
+        }
+    };
+    let lists = state.status_lists.clone();
+    let work = move || lists.change(&name, purpose, &change.set, &change.clear, Utc::now());
+    let signed = match blocking(work).await? {
+        Ok(signed) => signed,
+        Err(e @ (StatusListError::BadName | StatusListError::TooManyChanges)) => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                e.to_string(),
+            ));
+        }
+        Err(e @ StatusListError::Invalid(_)) => {
+            return Err(reject(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_change",
+                e.to_string(),
+            ));
+        }
+        Err(e @ (StatusListError::PurposeMismatch { .. } | StatusListError::Irreversible(_))) => {
+            return Err(reject(StatusCode::CONFLICT, "conflict", e.to_string()));
+        }
+        Err(StatusListError::Org(e)) => return Err(org_error(e)),
+        Err(e) => return Err(internal(e)),
+    };
+    if let Some(network) = &state.network {
+        network.publish_status_list(&signed).await;
+    }
+    debug!(id = %signed["id"], "status list changed");
+    Ok(warp::reply::json(&StatusChanged {
+        id: signed["id"].clone(),
+        valid_from: signed["validFrom"].clone(),
+    })
+    .into_response())
+}
+
+/// An operation on the org's DID that failed: the client's doing (a deactivated DID, a document
+/// the method refuses) or the node's.
+fn org_error(error: OrgError) -> Rejection {
+    match error {
+        OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
+            reject(StatusCode::CONFLICT, "deactivated", e.to_string())
+        }
+        OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => reject(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_operation",
+            e.to_string(),
+        ),
+        e => internal(e),
+    }
+}
+
+/// What the org's DID admin endpoints do.
+pub(super) enum OrgAction {
+    /// `POST /admin/did/update`.
+    Update(DocumentContent),
+    /// `POST /admin/did/rotate`.
+    Rotate,
+    /// `POST /admin/did/deactivate`.
+    Deactivate,
+}
+
+/// The body of `POST /admin/did/deactivate`: the org's DID, as a confirmation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Confirm {
+    did: String,
+}
+
+/// Checks a deactivation's confirmation.
+pub(super) async fn confirm_deactivation(
+    confirm: Confirm,
+    state: Arc<ApiState>,
+) -> Result<OrgAction, Rejection> {
+    if confirm.did == state.org.did().as_str() {
+        Ok(OrgAction::Deactivate)
+    } else {
+        Err(reject(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "confirm with the org's DID: {\"did\": \"<the org DID>\"}",
+        ))
+    }
+}
+
+/// Operates the org's DID; after a change of keys, signs the org's lists anew.
+pub(super) async fn org_operation(
+    action: OrgAction,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let org = state.org.clone();
+    let lists = state.status_lists.clone();
+    let work = move || {
+        let (operation, rekeyed) = match action {
+            OrgAction::Update(document) => (org.update(document, Utc::now()), true),
+            OrgAction::Rotate => (org.rotate(Utc::now()), true),
+            OrgAction::Deactivate => (org.deactivate(Utc::now()), false),
+        };
+        let operation = operation?;
+        // Lists signed with a key the document no longer lists are signed anew. Should this
+        // fail, the operation stands, and the node tries again when it next starts.
+        let resigned = if rekeyed {
+            lists.resign_stale(Utc::now()).unwrap_or_else(|e| {
+                warn!(error = %e, "the org's status lists could not be signed anew");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        Ok::<_, OrgError>((operation, resigned))
+    };
+    let (operation, resigned) = blocking(work).await?.map_err(org_error)?;
+    if let Some(network) = &state.network {
+        network.publish(&operation).await;
+        for list in &resigned {
+            network.publish_status_list(list).await;
+        }
+    }
+    debug!(did = %state.org.did(), version = operation.version, "org DID operation");
+    Ok(warp::reply::json(&OperationAccepted {
+        did: state.org.did().clone(),
+        version_id: operation.version.to_string(),
+        applied: "appended",
+    })
+    .into_response())
+}

@@ -1,0 +1,177 @@
+//! Errors of the API outside resolution: one rejection type, one handler, and RFC 9457 problem
+//! objects (`application/problem+json`) that keep the `code` and `message` members older clients
+//! read. Client faults are logged at DEBUG, failures of the node at ERROR; internal details are
+//! logged, never returned.
+
+use std::convert::Infallible;
+
+use serde::Serialize;
+use tracing::{debug, error};
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// The media type of an RFC 9457 problem object.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An API error: an HTTP status and a stable code, with a message for people.
+#[derive(Debug)]
+pub(super) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+/// A rejection with a status, a stable code and a message.
+pub(super) fn reject(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Rejection {
+    warp::reject::custom(ApiError {
+        status,
+        code,
+        message: message.into(),
+    })
+}
+
+/// A failure of the node itself: logged with its cause, answered without it.
+pub(super) fn internal(error: impl std::fmt::Display) -> Rejection {
+    error!(%error, "node failure");
+    reject(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+/// An RFC 9457 problem object, with Vouch's `code` and `message` members.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    message: &'a str,
+}
+
+/// An error answer: a problem object with its status.
+pub(super) fn problem(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail: message,
+        code,
+        message,
+    };
+    let mut response = warp::reply::with_status(
+        serde_json::to_vec(&body).expect("a problem always serializes"),
+        status,
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// The methods a path of this API takes, if it is one of its paths.
+pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let nonempty = |s: &&str| !s.is_empty();
+    match segments.as_slice() {
+        ["health"] | ["metrics"] => Some("GET"),
+        ["1.0", "identifiers", did] if nonempty(did) => Some("GET"),
+        ["1.0", "status-lists", did, name] if nonempty(did) && nonempty(name) => Some("GET"),
+        [
+            "admin",
+            "did",
+            "operations" | "update" | "rotate" | "deactivate",
+        ] => Some("POST"),
+        ["admin", "status-lists", name] if nonempty(name) => Some("POST"),
+        _ => None,
+    }
+}
+
+/// A `405` with the `Allow` header of the path.
+pub(super) fn method_not_allowed(allow: &'static str) -> Response {
+    let mut response = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("this path takes {allow}"),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// The one rejection handler: every rejection becomes a problem object with its status.
+pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
+    if let Some(e) = rejection.find::<ApiError>() {
+        return Ok(problem(e.status, e.code, &e.message));
+    }
+    let (status, code, message) = if rejection.is_not_found() {
+        (StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is too large",
+        )
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "send the body's Content-Length",
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+        )
+    } else if rejection
+        .find::<warp::filters::body::BodyDeserializeError>()
+        .is_some()
+    {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the body is not what this endpoint takes",
+        )
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        (StatusCode::BAD_REQUEST, "bad_request", "invalid query")
+    } else if rejection.find::<warp::reject::MissingHeader>().is_some()
+        || rejection.find::<warp::reject::InvalidHeader>().is_some()
+    {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "a header is missing or invalid",
+        )
+    } else if rejection
+        .find::<warp::reject::UnsupportedMediaType>()
+        .is_some()
+    {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON",
+        )
+    } else {
+        error!(?rejection, "unhandled rejection");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    };
+    debug!(%status, code, "request refused");
+    Ok(problem(status, code, message))
+}

@@ -1,0 +1,268 @@
+//! The HTTP API (warp, on hyper): the only module that knows HTTP.
+//!
+//! - `GET /1.0/identifiers/{did}`: DID resolution in the DIF Universal Resolver's form, with
+//!   `versionId` / `versionTime` and `Accept` negotiation. Its errors are resolution results with
+//!   the DID Resolution error codes and their HTTP statuses.
+//! - `GET /1.0/status-lists/{issuer DID}/{name}`: a status list credential, at the URL credentials
+//!   name in `statusListCredential`.
+//! - `GET /health`, and `GET /metrics` (OpenMetrics text).
+//! - Behind the bearer token: `POST /admin/did/operations` (submit any signed did:vouch operation,
+//!   such as an agent definition's), `POST /admin/did/update`, `/admin/did/rotate` and
+//!   `/admin/did/deactivate` (the org's DID, signed with the keys the node holds), and
+//!   `POST /admin/status-lists/{name}` (set and clear bits of one of the org's status lists).
+//!
+//! Split by audience: [`resolver`] (public, read-only), [`admin`] (behind the token) and
+//! [`errors`] (every error outside resolution goes through one rejection handler and is an RFC
+//! 9457 problem object with a stable `code`; internal details are logged, never returned). A
+//! path the API has, asked with a method it does not take, is a `405` with `Allow`.
+//!
+//! Each request is handled in its `request{method path}` span and logged once answered: at
+//! ERROR only when the node failed (a 5xx other than 501), else at INFO. A connection that
+//! fails (a client sending something that is not HTTP) is logged at DEBUG.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tracing::{Instrument, debug, error, info, info_span};
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::{Filter, Rejection, Reply};
+
+use crate::net::Network;
+use crate::org::Org;
+use crate::registry::Registry;
+use crate::status_lists::StatusLists;
+
+mod admin;
+mod errors;
+mod resolver;
+
+pub use errors::{PROBLEM_JSON, rejection};
+pub use resolver::{DID, DID_JSON, DID_LD_JSON, DID_RESOLUTION, VC};
+
+/// The largest admin request body other than an operation.
+const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
+/// The largest operation submitted.
+const MAX_OPERATION_BODY_BYTES: u64 = vouch_core::did::vouch::MAX_OPERATION_BYTES as u64;
+/// The longest path taken; a longer one is a `414` (hyper answers `414` itself, without a body,
+/// past 64 KiB).
+const MAX_PATH_BYTES: usize = 4096;
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The DIDs.
+    pub registry: Registry,
+    /// The status lists.
+    pub status_lists: StatusLists,
+    /// The org's DID and keys.
+    pub org: Org,
+    /// The network, to gossip what the admin API accepts; `None` for a node alone.
+    pub network: Option<Network>,
+    /// SHA-256 of the admin bearer token; `None` when admin authentication is disabled
+    /// (`danger_disable_admin_auth`). Only the hash is kept, and compared, so the comparison says
+    /// nothing about the token.
+    pub admin_token_hash: Option<[u8; 32]>,
+}
+
+impl ApiState {
+    /// Hashes a bearer token for [`ApiState::admin_token_hash`].
+    pub fn hash_token(token: &str) -> [u8; 32] {
+        Sha256::digest(token.trim().as_bytes()).into()
+    }
+}
+
+/// Runs blocking work off the async threads; a failure of the node itself is logged and
+/// answered as an internal error.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<Result<T, E>, Rejection> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(errors::internal)
+}
+
+/// Every route, with the rejection handler.
+pub fn routes(
+    state: Arc<ApiState>,
+) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+    let path_bound = warp::path::full()
+        .and_then(|path: warp::path::FullPath| async move {
+            if path.as_str().len() > MAX_PATH_BYTES {
+                Err(errors::reject(
+                    StatusCode::URI_TOO_LONG,
+                    "uri_too_long",
+                    format!("paths are at most {MAX_PATH_BYTES} bytes"),
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .untuple_one();
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(|state: Arc<ApiState>| {
+            let mut response = state.registry.metrics().encode().into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            response
+        });
+    let health = warp::path!("health")
+        .and(warp::get())
+        .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
+    let resolve = warp::path!("1.0" / "identifiers" / String)
+        .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(warp::header::optional::<String>("accept"))
+        .and(with_state.clone())
+        .and_then(resolver::resolve);
+    let status_lists = warp::path!("1.0" / "status-lists" / String / String)
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(resolver::status_list);
+    let authorized = admin::authorized(state);
+    let operations = warp::path!("admin" / "did" / "operations")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_OPERATION_BODY_BYTES))
+        .and(warp::body::bytes())
+        .and(with_state.clone())
+        .and_then(admin::submit_operation);
+    let update = warp::path!("admin" / "did" / "update")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_OPERATION_BODY_BYTES))
+        .and(warp::body::json())
+        .map(admin::OrgAction::Update);
+    let rotate = warp::path!("admin" / "did" / "rotate")
+        .and(warp::post())
+        .and(authorized.clone())
+        .map(|| admin::OrgAction::Rotate);
+    let deactivate = warp::path!("admin" / "did" / "deactivate")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(admin::confirm_deactivation);
+    let org = update
+        .or(rotate)
+        .unify()
+        .or(deactivate)
+        .unify()
+        .and(with_state.clone())
+        .and_then(admin::org_operation);
+    let status_changes = warp::path!("admin" / "status-lists" / String)
+        .and(warp::post())
+        .and(authorized)
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state)
+        .and_then(admin::change_status);
+    // Last: a path of the API asked with a method it does not take.
+    let wrong_method = warp::path::full().and(warp::method()).and_then(
+        |path: warp::path::FullPath, method: warp::http::Method| async move {
+            match errors::allowed_methods(path.as_str()) {
+                Some(allow) if allow != method.as_str() => Ok(errors::method_not_allowed(allow)),
+                _ => Err(warp::reject::not_found()),
+            }
+        },
+    );
+    path_bound
+        .and(
+            health
+                .or(metrics)
+                .unify()
+                .or(resolve)
+                .unify()
+                .or(status_lists)
+                .unify()
+                .or(operations)
+                .unify()
+                .or(org)
+                .unify()
+                .or(status_changes)
+                .unify()
+                .or(wrong_method)
+                .unify(),
+        )
+        .recover(rejection)
+        .unify()
+}
+
+/// Logs a request once answered, inside its span.
+fn log_answer(status: StatusCode, started: std::time::Instant) {
+    let micros = started.elapsed().as_micros() as u64;
+    if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+        error!(status = status.as_u16(), micros, "request failed");
+    } else {
+        info!(status = status.as_u16(), micros, "answered");
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ApiState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use warp::hyper::body::Incoming;
+    use warp::hyper::{Request, service::service_fn};
+
+    let service = warp::service(routes(state));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, most likely: give the node a moment.
+                    debug!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = service.clone();
+        let handler = service_fn(move |request: Request<Incoming>| {
+            let mut service = service.clone();
+            let span = info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+            );
+            let started = std::time::Instant::now();
+            async move {
+                let response = tower_service::Service::call(&mut service, request)
+                    .instrument(span.clone())
+                    .await?;
+                span.in_scope(|| log_answer(response.status(), started));
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);
+            if let Err(e) = watcher.watch(connection).await {
+                debug!(%remote, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
