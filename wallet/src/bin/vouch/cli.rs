@@ -1,0 +1,319 @@
+//! The `vouch` command line's arguments: every command, option and its help, and the parsers
+//! of option values. `main.rs` does what they say.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use vouch_core::credential::Multihash;
+use vouch_core::did::Did;
+use vouch_core::did::vouch::DocumentContent;
+use vouch_core::key::{KeyPair, PublicKey};
+use vouch_core::proof::Cryptosuite;
+use vouch_wallet::keyfile;
+
+#[derive(Parser)]
+#[command(
+    name = "vouch",
+    version,
+    about = "Keys, credentials and presentations for AI agents"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Key pairs.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Verifiable credentials.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Verifiable presentations.
+    #[command(subcommand)]
+    Presentation(PresentationCommand),
+    /// DIDs.
+    #[command(subcommand)]
+    Did(DidCommand),
+}
+
+/// Options every verification takes.
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// Verify as of this time (RFC 3339); now by default.
+    #[arg(long, value_parser = parse_time)]
+    pub(crate) now: Option<DateTime<Utc>>,
+    /// Trust this issuer DID for every action (repeatable). A verifier told nothing trusts
+    /// nothing: without a trusted issuer, no credential verifies.
+    #[arg(long = "trust", value_name = "DID")]
+    pub(crate) trust: Vec<Did>,
+    /// DANGER: check proofs, validity and chain structure only. Issuer trust and status are then
+    /// reported as skipped, so an untrusted or revoked credential verifies. Never for a decision.
+    #[arg(long)]
+    pub(crate) danger_proofs_only: bool,
+    /// The agent definition digest (zQm…) every credential must describe; else
+    /// definition_mismatch.
+    #[arg(long, value_name = "DIGEST", value_parser = parse_multihash)]
+    pub(crate) expect_definition: Option<Multihash>,
+    /// A did:vouch log (JSON Lines) to resolve that DID from (repeatable); did:key needs none.
+    /// Two logs of one DID must agree: the longer is used.
+    #[arg(long = "did-log", value_name = "FILE")]
+    pub(crate) did_logs: Vec<PathBuf>,
+    /// A signed status list credential to check status entries against (repeatable).
+    #[arg(long = "status-list", value_name = "FILE")]
+    pub(crate) status_lists: Vec<PathBuf>,
+    /// A Vouch node's HTTP resolver (`http://host:port`): DID documents that no --did-log gives,
+    /// and the status lists credentials name, come from it. Status lists are verified here.
+    #[arg(long, value_name = "URL")]
+    pub(crate) resolver: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Reads a time as RFC 3339 writes it: years 0000 to 9999, so that no time given can overflow
+/// what is computed from it.
+pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ, years 0000 to 9999): {e}")
+        })
+}
+
+pub(crate) fn parse_multihash(s: &str) -> Result<Multihash, String> {
+    Multihash::parse(s).ok_or_else(|| "not a SHA-256 multihash (zQm…)".to_owned())
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PresentationCommand {
+    /// Presents credentials, signed by the holder's key over a verifier's challenge and domain.
+    Create {
+        /// The holder's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The verifier's challenge.
+        #[arg(long)]
+        challenge: String,
+        /// The verifier's domain.
+        #[arg(long)]
+        domain: String,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// The credential files: the holder's, and their delegation parents.
+        #[arg(required = true)]
+        credentials: Vec<PathBuf>,
+    },
+    /// Verifies the presentation on stdin against a challenge and domain.
+    Verify {
+        /// The challenge the presentation must answer.
+        #[arg(long)]
+        challenge: String,
+        /// The domain it must be made for.
+        #[arg(long)]
+        domain: String,
+        #[command(flatten)]
+        verify: VerifyArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Generates an Ed25519 key pair into a new file (mode 0600).
+    Generate {
+        /// The file to create; never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the DID as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints the did:key of a key pair.
+    Did {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CredentialCommand {
+    /// Signs the unsigned credential on stdin and prints it signed.
+    Sign {
+        /// The signing key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// The proof's `created` time (RFC 3339); now by default.
+        #[arg(long, value_parser = parse_time)]
+        created: Option<DateTime<Utc>>,
+    },
+    /// Verifies the credential on stdin.
+    Verify {
+        #[command(flatten)]
+        verify: VerifyArgs,
+    },
+    /// Issues an AgentCapabilityCredential to an agent instance and prints it signed.
+    Issue {
+        /// The issuer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Issue as the did:vouch of this log, whose current document lists `--key` as an
+        /// assertion method; as the key's did:key without it.
+        #[arg(long)]
+        issuer_log: Option<PathBuf>,
+        /// The agent instance's did:key.
+        #[arg(long)]
+        to: Did,
+        /// A JSON file with the list of capabilities.
+        #[arg(long)]
+        capabilities: PathBuf,
+        /// A JSON file describing the agent: name, version, owner, model, systemPrompt, tools,
+        /// configuration. Only their hashes enter the credential.
+        #[arg(long)]
+        agent: PathBuf,
+        /// The principal's pseudonym (`urn:vouch:principal:…`).
+        #[arg(long)]
+        principal: String,
+        /// The task id.
+        #[arg(long)]
+        task: String,
+        /// The task's purpose; only its hash enters the credential.
+        #[arg(long)]
+        purpose: String,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+        minutes: u32,
+        /// Renewals allowed.
+        #[arg(long, default_value_t = 4,
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(vouch_core::credential::MAX_RENEWALS)))]
+        max_renewals: u32,
+        /// Delegation depth allowed below the agent.
+        #[arg(long, default_value_t = vouch_core::credential::DEFAULT_MAX_DEPTH,
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(vouch_core::credential::MAX_DEPTH_CAP)))]
+        max_depth: u32,
+        /// Pin to this audience (repeatable).
+        #[arg(long)]
+        audience: Vec<String>,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// Issue as of this time (RFC 3339); now by default.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Delegates a narrower credential to a sub-agent, signed by the holder's key.
+    Delegate {
+        /// The holder's key file: the subject of the parent credential.
+        #[arg(long)]
+        key: PathBuf,
+        /// The credential held.
+        #[arg(long)]
+        parent: PathBuf,
+        /// The sub-agent's did:key.
+        #[arg(long)]
+        to: Did,
+        /// A JSON file with the delegated capabilities; each must be within the parent's.
+        #[arg(long)]
+        capabilities: PathBuf,
+        /// End of validity (RFC 3339); the parent's end by default.
+        #[arg(long, value_parser = parse_time)]
+        valid_until: Option<DateTime<Utc>>,
+        /// The cryptosuite.
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: Cryptosuite,
+        /// Delegate as of this time (RFC 3339); now by default.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DidCommand {
+    /// Resolves a DID and prints the DID resolution result: did:key by computation, did:vouch
+    /// from its operation log, verified from the genesis.
+    Resolve {
+        /// The DID.
+        did: String,
+        /// The did:vouch's operation log (JSON Lines).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Resolve this version.
+        #[arg(long, conflicts_with = "version_time")]
+        version_id: Option<u64>,
+        /// Resolve the version in force at this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        version_time: Option<DateTime<Utc>>,
+    },
+    /// Creates a did:vouch: writes its genesis operation to a new log file and prints the DID.
+    Create(DidChange),
+    /// Updates a did:vouch to list a new key, signed by the update key its last version committed
+    /// to.
+    Update(DidChange),
+    /// Deactivates a did:vouch for good.
+    Deactivate(DidOperation),
+}
+
+/// What every did:vouch operation takes.
+#[derive(clap::Args)]
+pub(crate) struct DidOperation {
+    /// The key that signs this operation: after the genesis, the one the last version committed
+    /// to.
+    #[arg(long)]
+    pub(crate) update_key: PathBuf,
+    /// The DID's log file (JSON Lines): created new, never overwritten, by `create`; replaced
+    /// atomically by later operations.
+    #[arg(long)]
+    pub(crate) log: PathBuf,
+    /// The operation's time (RFC 3339); now by default.
+    #[arg(long, value_parser = parse_time)]
+    pub(crate) created: Option<DateTime<Utc>>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// What creating or updating a did:vouch takes.
+#[derive(clap::Args)]
+pub(crate) struct DidChange {
+    /// The key the document lists for authentication, assertion and capabilities (its X25519
+    /// form for key agreement).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The key that will sign the next operation; only its hash is published now.
+    #[arg(long)]
+    pub(crate) next_update_key: PathBuf,
+    #[command(flatten)]
+    pub(crate) operation: DidOperation,
+}
+
+impl DidChange {
+    pub(crate) fn document(&self) -> Result<DocumentContent> {
+        Ok(DocumentContent::single_key(
+            &keyfile::read(&self.key)?.public(),
+        ))
+    }
+
+    pub(crate) fn next_update_keys(&self) -> Result<[PublicKey; 1]> {
+        Ok([keyfile::read(&self.next_update_key)?.public()])
+    }
+}
+
+impl DidOperation {
+    pub(crate) fn update_key(&self) -> Result<KeyPair> {
+        Ok(keyfile::read(&self.update_key)?)
+    }
+
+    pub(crate) fn created(&self) -> DateTime<Utc> {
+        self.created.unwrap_or_else(Utc::now)
+    }
+}
