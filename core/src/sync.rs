@@ -1,62 +1,140 @@
-//! The messages of the registry's catch-up protocol (`/vouch/sync/1.0.0`, CBOR over libp2p
-//! request-response): a node asks a member for its inventories of DIDs and status lists, then for
-//! what it lacks. Plain data: the node carries them, and a peer's are untrusted until every
-//! operation and list in them has been verified on its own.
+//! The messages of the node's anti-entropy protocol (`/vouch/sync/2.0.0`, CBOR over libp2p
+//! request-response): range-based set reconciliation (negentropy) of one collection at a time,
+//! then a fetch of the items one side lacks, by id. Plain data: the node carries them, and a
+//! peer's are untrusted until every item in them has been verified on its own.
+//!
+//! An item's id is the SHA-256 of its bytes as stored and sent (an operation's canonical JSON, a
+//! status list credential's JSON), so a fetched item is checked against the id asked for before
+//! anything else; its timestamp (the negentropy sort key) is its own date, in milliseconds.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-/// A request of the catch-up protocol.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SyncRequest {
-    /// Every DID the peer holds, with its last version and its count of equivocation evidence.
-    Inventory,
-    /// The operations of `did` after version `after`, and its evidence, one page at a time.
-    Operations {
-        /// The DID.
-        did: String,
-        /// The last version the asker holds (0 for none).
-        after: u64,
-    },
-    /// Every status list the peer holds, with the date of its version.
+/// The size of an item id.
+pub const ID_BYTES: usize = 32;
+/// The most ids one fetch asks for.
+pub const MAX_FETCH_IDS: usize = 256;
+/// The largest reconciliation message (negentropy's frame size limit), and so the largest part
+/// of a request or response that one is.
+pub const MAX_RECONCILE_BYTES: usize = 32 * 1024;
+
+/// An item's id: the SHA-256 of its bytes.
+pub type ItemId = [u8; ID_BYTES];
+
+/// The id of an item's bytes.
+pub fn item_id(bytes: &[u8]) -> ItemId {
+    Sha256::digest(bytes).into()
+}
+
+/// What is reconciled: one negentropy session each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Collection {
+    /// did:vouch operations, accepted ones and equivocation evidence.
+    DidOperations,
+    /// The newest version held of every status list credential.
     StatusLists,
-    /// The status list at `id`.
-    StatusList {
-        /// Its URL.
-        id: String,
+}
+
+impl Collection {
+    /// Every collection.
+    pub const ALL: [Self; 2] = [Self::DidOperations, Self::StatusLists];
+
+    /// Its tag in stored keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            Self::DidOperations => 0,
+            Self::StatusLists => 1,
+        }
+    }
+
+    /// The collection of a tag.
+    pub fn from_tag(tag: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.tag() == tag)
+    }
+
+    /// The most items of this collection one fetch asks for: a page's worth (operations are at
+    /// most 32 KiB, status lists 256 KiB).
+    pub fn page(self) -> usize {
+        match self {
+            Self::DidOperations => MAX_FETCH_IDS,
+            Self::StatusLists => 32,
+        }
+    }
+
+    /// Its name, for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DidOperations => "did_operations",
+            Self::StatusLists => "status_lists",
+        }
+    }
+}
+
+/// A request of the anti-entropy protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncRequest {
+    /// A negentropy message of the initiator.
+    Reconcile {
+        /// The collection reconciled.
+        collection: Collection,
+        /// The message, at most [`MAX_RECONCILE_BYTES`].
+        #[serde(with = "serde_bytes")]
+        message: Vec<u8>,
+    },
+    /// The items with these ids.
+    Fetch {
+        /// The collection.
+        collection: Collection,
+        /// The ids, [`ID_BYTES`] each, concatenated: at most the collection's page.
+        #[serde(with = "serde_bytes")]
+        ids: Vec<u8>,
     },
 }
 
-/// One status list in an inventory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusListEntry {
-    /// Its URL.
-    pub id: String,
-    /// The `validFrom` of the version held, RFC 3339.
-    pub valid_from: String,
-}
-
-/// One DID in an inventory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InventoryEntry {
-    /// The DID.
-    pub did: String,
-    /// Its last accepted version.
-    pub version: u64,
-    /// How many equivocating operations are held as evidence.
-    pub evidence: u64,
-}
-
-/// A response of the catch-up protocol.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A response of the anti-entropy protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncResponse {
-    /// The answer to [`SyncRequest::Inventory`].
-    Inventory(Vec<InventoryEntry>),
-    /// Operations as JSON, in version order, then evidence.
-    Operations(Vec<String>),
-    /// The answer to [`SyncRequest::StatusLists`].
-    StatusLists(Vec<StatusListEntry>),
-    /// A signed status list credential as JSON.
-    StatusList(String),
+    /// The responder's negentropy message.
+    Reconcile(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The items asked for that the responder holds, each as stored (JSON).
+    Items(Vec<String>),
+    /// The responder is busy: ask again later. No fault.
+    Busy,
     /// The request could not be answered.
     Refused(String),
+}
+
+/// Splits concatenated ids; `None` unless the bytes are whole ids, at most `max` of them.
+pub fn split_ids(ids: &[u8], max: usize) -> Option<Vec<ItemId>> {
+    if !ids.len().is_multiple_of(ID_BYTES) || ids.len() / ID_BYTES > max {
+        return None;
+    }
+    Some(
+        ids.chunks_exact(ID_BYTES)
+            .map(|id| id.try_into().expect("chunks of ID_BYTES"))
+            .collect(),
+    )
+}
+
+/// Concatenates ids for a [`SyncRequest::Fetch`].
+pub fn join_ids(ids: &[ItemId]) -> Vec<u8> {
+    ids.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_split_only_whole_and_bounded() {
+        let ids = [[1; 32], [2; 32]];
+        assert_eq!(split_ids(&join_ids(&ids), 2), Some(ids.to_vec()));
+        assert_eq!(split_ids(&join_ids(&ids), 1), None);
+        assert_eq!(split_ids(&[0; 33], 10), None);
+        assert_eq!(split_ids(&[], 10), Some(Vec::new()));
+        for collection in Collection::ALL {
+            assert_eq!(Collection::from_tag(collection.tag()), Some(collection));
+        }
+        assert_eq!(Collection::from_tag(9), None);
+    }
 }

@@ -29,6 +29,18 @@ pub struct Metrics {
     pub connections_refused: Counter,
     /// Status list versions stored, from any source.
     pub status_lists_stored: Counter,
+    /// Peers disconnected for misbehaving (their score fell below the bar).
+    pub peers_disconnected: Counter,
+    /// Gossip messages left to anti-entropy because the worker was full.
+    pub gossip_deferred: Counter,
+    /// Anti-entropy payload bytes sent (reconciliation messages, ids, items).
+    pub sync_bytes_sent: Counter,
+    /// Anti-entropy payload bytes received.
+    pub sync_bytes_received: Counter,
+    /// Anti-entropy sessions this node completed.
+    pub sync_sessions: Counter,
+    /// Items that anti-entropy fetched and stored.
+    pub sync_items_stored: Counter,
     /// Ticks whenever the node's state changes (an operation or a status list stored, a gossip
     /// message judged, a connection refused), so that waiters (tests, long polls) wait on an
     /// event, not on time.
@@ -79,6 +91,42 @@ impl Metrics {
             "Status list versions stored",
             status_lists_stored.clone(),
         );
+        let peers_disconnected = Counter::default();
+        registry.register(
+            "peers_disconnected",
+            "Peers disconnected for misbehaving",
+            peers_disconnected.clone(),
+        );
+        let gossip_deferred = Counter::default();
+        registry.register(
+            "gossip_deferred",
+            "Gossip messages left to anti-entropy because the worker was full",
+            gossip_deferred.clone(),
+        );
+        let sync_bytes_sent = Counter::default();
+        registry.register(
+            "sync_bytes_sent",
+            "Anti-entropy payload bytes sent",
+            sync_bytes_sent.clone(),
+        );
+        let sync_bytes_received = Counter::default();
+        registry.register(
+            "sync_bytes_received",
+            "Anti-entropy payload bytes received",
+            sync_bytes_received.clone(),
+        );
+        let sync_sessions = Counter::default();
+        registry.register(
+            "sync_sessions",
+            "Anti-entropy sessions completed",
+            sync_sessions.clone(),
+        );
+        let sync_items_stored = Counter::default();
+        registry.register(
+            "sync_items_stored",
+            "Items fetched by anti-entropy and stored",
+            sync_items_stored.clone(),
+        );
         registry.register(
             "resolution_seconds",
             "Time to answer a DID resolution",
@@ -94,6 +142,12 @@ impl Metrics {
             resolution_seconds,
             connections_refused,
             status_lists_stored,
+            peers_disconnected,
+            gossip_deferred,
+            sync_bytes_sent,
+            sync_bytes_received,
+            sync_sessions,
+            sync_items_stored,
             changes: watch::channel(0).0,
         })
     }

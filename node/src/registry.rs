@@ -11,10 +11,11 @@ use vouch_core::did::key as did_key;
 use vouch_core::did::resolve::{DidKeyResolver, DidResolver, DocumentMetadata, ResolutionResult};
 use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
 use vouch_core::did::{Did, ResolveError};
+use vouch_core::sync::{Collection, ItemId};
 
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 use chrono::{DateTime, Utc};
 
@@ -199,10 +200,80 @@ impl Registry {
         &self.metrics
     }
 
+    /// The node's metrics, shared.
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
     /// Verifies an operation against what the node holds of its DID and stores it. Returns the DID
     /// and what was done; a duplicate changes nothing. `now` is the node's clock.
     pub fn apply(
         &self,
+        operation: Operation,
+        now: DateTime<Utc>,
+    ) -> Result<(Did, Applied), RegistryError> {
+        self.apply_all(vec![operation], now)
+            .pop()
+            .expect("one result per operation")
+    }
+
+    /// Verifies operations one after the other, each against the logs as the ones before it left
+    /// them, and stores every one that is new in one atomic batch. One result per operation, in
+    /// the order given; if the batch cannot be written, nothing of it is stored and every new one
+    /// fails.
+    pub fn apply_all(
+        &self,
+        operations: Vec<Operation>,
+        now: DateTime<Utc>,
+    ) -> Vec<Result<(Did, Applied), RegistryError>> {
+        let mut cache = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut batch = Batch::default();
+        let mut touched = Vec::new();
+        let mut results: Vec<_> = operations
+            .into_iter()
+            .map(|operation| {
+                let result = self.apply_one(&mut cache, &mut batch, operation, now);
+                if let Ok((did, applied)) = &result
+                    && applied.is_new()
+                {
+                    touched.push(did.clone());
+                }
+                result
+            })
+            .collect();
+        if touched.is_empty() {
+            return results;
+        }
+        match self.store.commit(batch) {
+            Ok(()) => {
+                for _ in &touched {
+                    self.metrics.record_stored();
+                }
+            }
+            Err(error) => {
+                // The cached logs hold what was not written: read them again next time.
+                for did in &touched {
+                    cache.remove(did);
+                }
+                let reason = error.to_string();
+                for result in &mut results {
+                    if matches!(result, Ok((_, applied)) if applied.is_new()) {
+                        *result = Err(StoreError::Unwritten(reason.clone()).into());
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    /// Verifies one operation against the cached or stored log, and records it in `batch`.
+    fn apply_one(
+        &self,
+        cache: &mut HashMap<Did, DidLog>,
+        batch: &mut Batch,
         operation: Operation,
         now: DateTime<Utc>,
     ) -> Result<(Did, Applied), RegistryError> {
@@ -215,11 +286,6 @@ impl Registry {
             Some(did) => did.clone(),
             None => operation.genesis_did()?,
         };
-        let mut cache = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Taken out while it changes: if storing fails, the next operation reloads it.
         let held = match cache.remove(&did) {
             Some(log) => Some(log),
             None => self.store.did_log(&did)?,
@@ -246,11 +312,10 @@ impl Registry {
         };
         if applied.is_new() {
             self.store
-                .record(&log, &operation, applied, &Head::of(&log).encode())?;
-            self.metrics.record_stored();
+                .record(batch, &log, &operation, applied, &Head::of(&log).encode());
         }
         if cache.len() >= CACHED_LOGS
-            && let Some(evicted) = cache.keys().next().cloned()
+            && let Some(evicted) = cache.keys().find(|d| **d != did).cloned()
         {
             cache.remove(&evicted);
         }
@@ -260,48 +325,54 @@ impl Registry {
 
     /// Judges an operation from a peer: verified against the log held and stored when new.
     pub fn receive(&self, data: &[u8], now: DateTime<Utc>) -> Judgement {
-        let operation = match Operation::from_json(data) {
-            Ok(operation) => operation,
-            Err(e) => return RegistryError::Invalid(e).judgement(),
-        };
-        match self.apply(operation, now) {
-            Ok((_, Applied::Appended | Applied::Equivocation)) => Judgement::Accepted,
-            // Evidence beyond the cap is the equivocator's doing, not the forwarder's.
-            Ok((_, Applied::Duplicate | Applied::EvidenceFull)) => Judgement::Known,
-            Err(e) => e.judgement(),
+        self.receive_all(&[data], now)
+            .pop()
+            .expect("one judgement per operation")
+    }
+
+    /// Judges operations from a peer (a page of a sync), applied in version order per DID and
+    /// stored in one batch. One judgement per item, in the order given.
+    pub fn receive_all(&self, items: &[&[u8]], now: DateTime<Utc>) -> Vec<Judgement> {
+        let mut judgements = vec![Judgement::Unjudged; items.len()];
+        let mut parsed = Vec::with_capacity(items.len());
+        for (at, data) in items.iter().enumerate() {
+            match Operation::from_json(data) {
+                Ok(operation) => parsed.push((at, operation)),
+                Err(e) => judgements[at] = RegistryError::Invalid(e).judgement(),
+            }
         }
+        // A DID's operations before its later ones, whatever order they came in.
+        parsed.sort_by(|(_, a), (_, b)| {
+            let did = |op: &Operation| op.did.as_ref().map(|d| d.as_str().to_owned());
+            (did(a), a.version).cmp(&(did(b), b.version))
+        });
+        let (places, operations): (Vec<usize>, Vec<Operation>) = parsed.into_iter().unzip();
+        for (at, result) in places.into_iter().zip(self.apply_all(operations, now)) {
+            judgements[at] = match result {
+                Ok((_, Applied::Appended | Applied::Equivocation)) => Judgement::Accepted,
+                // Evidence beyond the cap is the equivocator's doing, not the forwarder's.
+                Ok((_, Applied::Duplicate | Applied::EvidenceFull)) => Judgement::Known,
+                Err(e) => e.judgement(),
+            };
+        }
+        judgements
     }
 
-    /// Every DID held: its last version and how much equivocation evidence it has.
-    pub fn inventory(&self) -> Result<Vec<(Did, u64, u64)>, RegistryError> {
-        Ok(self.store.inventory()?)
+    /// How many times the set of a collection has changed: a cached view of it is stale when
+    /// this moved.
+    pub fn sync_generation(&self, collection: Collection) -> u64 {
+        self.store.sync_generation(collection)
     }
 
-    /// A page of a DID's operations for a peer that holds up to version `after`: the later ones in
-    /// version order, then, if the page has room, the equivocation evidence.
-    pub fn operations_after(
-        &self,
-        did: &Did,
-        after: u64,
-        page: usize,
-    ) -> Result<Vec<Operation>, RegistryError> {
-        let Some(log) = self.store.did_log(did)? else {
-            return Ok(Vec::new());
-        };
-        let mut operations: Vec<Operation> = log
-            .operations()
-            .filter(|op| op.version > after)
-            .take(page)
-            .cloned()
-            .collect();
-        let room = page - operations.len();
-        operations.extend(
-            log.equivocations()
-                .iter()
-                .take(room)
-                .map(|e| e.conflicting.clone()),
-        );
-        Ok(operations)
+    /// The DID operations held, for anti-entropy: `(timestamp, id)` in order.
+    pub fn sync_items(&self) -> Result<Vec<(u64, ItemId)>, RegistryError> {
+        Ok(self.store.sync_items(Collection::DidOperations)?)
+    }
+
+    /// Operations held, by id, as stored (verified before they were stored: nothing is verified
+    /// again to serve them).
+    pub fn fetch(&self, ids: &[ItemId]) -> Result<Vec<Vec<u8>>, RegistryError> {
+        Ok(self.store.sync_fetch(Collection::DidOperations, ids)?)
     }
 
     /// When the latest version held of a did:vouch was made, if the DID is held: from the

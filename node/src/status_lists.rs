@@ -9,7 +9,7 @@
 //!
 //! All of it is blocking (it calls the store); async code calls it through `spawn_blocking`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -19,11 +19,12 @@ use vouch_core::did::resolve::DidResolver;
 use vouch_core::did::vouch::VersionSelector;
 use vouch_core::did::{Did, ResolveError};
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
+use vouch_core::sync::{Collection, ItemId};
 
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::org::{Org, OrgError};
 use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry, RegistryError};
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 /// The largest status list credential taken from a peer: a list of about a million entries,
 /// however random its bits.
@@ -126,6 +127,43 @@ impl StatusListError {
     }
 }
 
+/// A list a page brings: the newest version so far (its JSON, as stored), and the version
+/// stored before the page.
+struct Pending {
+    current: Option<(Vec<u8>, StatusListCredential)>,
+    stored: Option<(Vec<u8>, StatusListCredential)>,
+    changed: bool,
+}
+
+/// A list from a peer that passed every check but the comparison with the version held.
+enum Checked {
+    /// Valid now: `json` as it is stored.
+    Valid {
+        key: String,
+        json: Vec<u8>,
+        list: StatusListCredential,
+    },
+    /// Validly signed with a key its issuer has since rotated away.
+    SignedBeforeRotation,
+}
+
+/// What a peer's list came to.
+fn judge(received: Result<Received, StatusListError>) -> Judgement {
+    match received {
+        Ok(Received::Stored) => Judgement::Accepted,
+        Ok(Received::Duplicate) => Judgement::Known,
+        Ok(Received::Stale) => {
+            tracing::debug!("refused a status list older than the one held");
+            Judgement::Known
+        }
+        Ok(Received::SignedBeforeRotation) => {
+            tracing::debug!("refused a status list signed with a key since rotated away");
+            Judgement::Known
+        }
+        Err(e) => e.judgement(),
+    }
+}
+
 /// What became of a list from a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Received {
@@ -224,23 +262,94 @@ impl StatusLists {
     /// Judges a status list credential from a peer: verified, and kept if it is newer than the
     /// version held. An older version is no fault of the sender: gossip may reorder.
     pub fn receive(&self, data: &[u8], now: DateTime<Utc>) -> Judgement {
-        match self.try_receive(data, now) {
-            Ok(Received::Stored) => Judgement::Accepted,
-            Ok(Received::Duplicate) => Judgement::Known,
-            Ok(Received::Stale) => {
-                tracing::debug!("refused a status list older than the one held");
-                Judgement::Known
-            }
-            Ok(Received::SignedBeforeRotation) => {
-                tracing::debug!("refused a status list signed with a key since rotated away");
-                Judgement::Known
-            }
-            Err(e) => e.judgement(),
-        }
+        self.receive_all(&[data], now)
+            .pop()
+            .expect("one judgement per list")
     }
 
-    /// Cheap checks come before the proof: size, form, member issuer, URL.
-    fn try_receive(&self, data: &[u8], now: DateTime<Utc>) -> Result<Received, StatusListError> {
+    /// Judges status lists from a peer (a page of a sync), stored in one batch. One judgement
+    /// per item, in the order given.
+    pub fn receive_all(&self, items: &[&[u8]], now: DateTime<Utc>) -> Vec<Judgement> {
+        let checked: Vec<Result<Checked, StatusListError>> =
+            items.iter().map(|data| self.check(data, now)).collect();
+        let _guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Each list this page brings, compared with the newest version so far: one version per
+        // key per batch.
+        let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut received: Vec<Result<Received, StatusListError>> = Vec::with_capacity(items.len());
+        for result in checked {
+            received.push(result.and_then(|checked| match checked {
+                Checked::SignedBeforeRotation => Ok(Received::SignedBeforeRotation),
+                Checked::Valid { key, json, list } => {
+                    if !pending.contains_key(&key) {
+                        let stored = match self.store.status_list(&key)? {
+                            Some(json) => Some((json.clone(), held(&key, &json)?)),
+                            None => None,
+                        };
+                        let current = stored.clone();
+                        pending.insert(
+                            key.clone(),
+                            Pending {
+                                current,
+                                stored,
+                                changed: false,
+                            },
+                        );
+                    }
+                    let p = pending.get_mut(&key).expect("inserted above");
+                    Ok(match &p.current {
+                        Some((held_json, _)) if *held_json == json => Received::Duplicate,
+                        Some((_, held)) if !list.supersedes(held) => Received::Stale,
+                        _ => {
+                            p.current = Some((json, list));
+                            p.changed = true;
+                            Received::Stored
+                        }
+                    })
+                }
+            }));
+        }
+        let mut batch = Batch::default();
+        let mut stored = 0;
+        for (key, p) in &pending {
+            let (Some((json, list)), true) = (&p.current, p.changed) else {
+                continue;
+            };
+            self.store.put_status_list(
+                &mut batch,
+                key,
+                json,
+                list.valid_from,
+                p.stored
+                    .as_ref()
+                    .map(|(json, list)| (json.as_slice(), list.valid_from)),
+            );
+            stored += 1;
+        }
+        if stored > 0 {
+            if let Err(e) = self.store.commit(batch) {
+                let e = StatusListError::Store(e);
+                return received
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(Received::Stored) => e.judgement(),
+                        other => judge(other),
+                    })
+                    .collect();
+            }
+            for _ in 0..stored {
+                self.registry.metrics().record_status_list_stored();
+            }
+        }
+        received.into_iter().map(judge).collect()
+    }
+
+    /// The checks of a list from a peer before it is compared with the version held; cheap ones
+    /// before the proof: size, form, member issuer, URL.
+    fn check(&self, data: &[u8], now: DateTime<Utc>) -> Result<Checked, StatusListError> {
         if data.len() > MAX_STATUS_LIST_BYTES {
             return Err(StatusListError::TooLarge(data.len()));
         }
@@ -261,38 +370,36 @@ impl StatusLists {
             return Err(StatusListError::FromTheFuture(list.valid_from.to_rfc3339()));
         }
         if let Err(error) = StatusListCredential::verify(&raw, &self.registry) {
-            // Dated after the issuer's last version held, it may be signed with a key of a
-            // version still on its way (a rotation gossiped on the other topic): not checkable
-            // now, and not the sender's fault. Sync brings both.
-            if list.valid_from > issuer_updated {
-                return Err(StatusListError::IssuerAhead(did));
-            }
-            // Signed with the key in force when it was made, since rotated away: genuine, and
+            // Signed with a key in force when it was made, since rotated away: genuine, and
             // superseded by the version the issuer signed anew.
             if self.verifies_at(&raw, &did, list.valid_from)? {
-                return Ok(Received::SignedBeforeRotation);
+                return Ok(Checked::SignedBeforeRotation);
+            }
+            // Dated at or after the issuer's last version held, it may be signed with a key of
+            // a version still on its way (a rotation gossiped on the other topic): not checkable
+            // now, and not the sender's fault. Anti-entropy brings both.
+            if list.valid_from >= issuer_updated {
+                return Err(StatusListError::IssuerAhead(did));
             }
             return Err(StatusListError::BadProof(error));
         }
         let json = serde_json::to_vec(&raw).expect("JSON values always serialize");
-        let _guard = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(stored) = self.store.status_list(&key)? {
-            if stored == json {
-                return Ok(Received::Duplicate);
-            }
-            if !list.supersedes(&held(&key, &stored)?) {
-                return Ok(Received::Stale);
-            }
-        }
-        self.store.put_status_list(&key, &json)?;
-        self.registry.metrics().record_status_list_stored();
-        Ok(Received::Stored)
+        Ok(Checked::Valid { key, json, list })
     }
 
-    /// Whether `raw` verifies against its issuer's DID document as it was at `time`.
+    /// The status lists held, for anti-entropy: `(timestamp, id)` in order.
+    pub fn sync_items(&self) -> Result<Vec<(u64, ItemId)>, StatusListError> {
+        Ok(self.store.sync_items(Collection::StatusLists)?)
+    }
+
+    /// Lists held, by id, as stored.
+    pub fn fetch(&self, ids: &[ItemId]) -> Result<Vec<Vec<u8>>, StatusListError> {
+        Ok(self.store.sync_fetch(Collection::StatusLists, ids)?)
+    }
+
+    /// Whether `raw` verifies against its issuer's DID document at some version made at or
+    /// before `time`, newest first: one signed with a key in force then (several versions may
+    /// share a second). At most one verification per version of the log.
     fn verifies_at(
         &self,
         raw: &Value,
@@ -302,10 +409,19 @@ impl StatusLists {
         let Some(log) = self.registry.log(issuer)? else {
             return Ok(false);
         };
-        let Ok(then) = log.resolve(VersionSelector::Time(time)) else {
-            return Ok(false);
-        };
-        Ok(StatusListCredential::verify(raw, &DocumentAt(then.document)).is_ok())
+        let versions: Vec<u64> = log
+            .operations()
+            .filter(|op| op.created.time() <= time)
+            .map(|op| op.version)
+            .collect();
+        for version in versions.into_iter().rev() {
+            if let Ok(then) = log.resolve(VersionSelector::Id(version))
+                && StatusListCredential::verify(raw, &DocumentAt(then.document)).is_ok()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Changes bits of the org's list `name`, creating it (with [`MIN_ENTRIES`] entries) if
@@ -332,9 +448,12 @@ impl StatusLists {
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut next = match self.store.status_list(&key)? {
+        let stored = self.store.status_list(&key)?;
+        let mut held_version = None;
+        let mut next = match stored {
             Some(stored) => {
                 let held = held(&key, &stored)?;
+                held_version = Some((stored, held.valid_from));
                 if held.purpose != purpose {
                     return Err(StatusListError::PurposeMismatch {
                         held: held.purpose.as_str(),
@@ -366,7 +485,17 @@ impl StatusLists {
         let (key_pair, method) = self.org.signing_key()?;
         let signed = next.sign(&key_pair, method)?;
         let json = serde_json::to_vec(&signed).expect("JSON values always serialize");
-        self.store.put_status_list(&key, &json)?;
+        let mut batch = Batch::default();
+        self.store.put_status_list(
+            &mut batch,
+            &key,
+            &json,
+            next.valid_from,
+            held_version
+                .as_ref()
+                .map(|(json, from)| (json.as_slice(), *from)),
+        );
+        self.store.commit(batch)?;
         self.registry.metrics().record_status_list_stored();
         Ok(signed)
     }

@@ -7,18 +7,30 @@
 //! - `did_heads`: `<did>` → the DID's latest resolution (`registry::Head`), kept with every write
 //!   so that resolving the current version reads one value.
 //! - `status_lists`: `<issuer DID>/<list name>` → the newest signed status list credential held.
+//! - `sync_items`: `<collection> <timestamp, ms, u64 big-endian> <id>` → `<family> <key>`: the set
+//!   anti-entropy reconciles, in negentropy's order, and where each item is stored.
+//! - `sync_ids`: `<collection> <id>` → `<timestamp>`: an item by id, for a peer's fetch.
+//!
+//! An item's id is the SHA-256 of its bytes as stored (`vouch_core::sync::item_id`). The sync
+//! index is written in the same batch as the item; a database written before it existed gets it
+//! built once, when it is opened.
 //!
 //! Every value starts with a one-byte format tag. Everything one change writes goes in one
-//! `WriteBatch`, written with `sync`, so a change is on disk before it is acknowledged and a crash
-//! never leaves half of one. RocksDB is synchronous: async callers go through `spawn_blocking`.
+//! [`Batch`] (a page of items from a peer is one change), written with `sync`, so a change is on
+//! disk before it is acknowledged and a crash never leaves half of one. RocksDB is synchronous:
+//! async callers go through `spawn_blocking`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use chrono::{DateTime, Utc};
 use rocksdb::{
     ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
 };
 use vouch_core::did::Did;
 use vouch_core::did::vouch::{Applied, DidLog, LogError, Operation};
+use vouch_core::status::StatusListCredential;
+use vouch_core::sync::{Collection, ID_BYTES, ItemId, item_id};
 
 /// The format of the database as a whole; a node refuses a database of another format.
 const FORMAT_VERSION: u32 = 1;
@@ -30,7 +42,21 @@ const DID_OPS: &str = "did_ops";
 const DID_EVIDENCE: &str = "did_evidence";
 const DID_HEADS: &str = "did_heads";
 const STATUS_LISTS: &str = "status_lists";
-const COLUMN_FAMILIES: [&str; 5] = [META, DID_OPS, DID_EVIDENCE, DID_HEADS, STATUS_LISTS];
+const SYNC_ITEMS: &str = "sync_items";
+const SYNC_IDS: &str = "sync_ids";
+const COLUMN_FAMILIES: [&str; 7] = [
+    META,
+    DID_OPS,
+    DID_EVIDENCE,
+    DID_HEADS,
+    STATUS_LISTS,
+    SYNC_ITEMS,
+    SYNC_IDS,
+];
+/// The families items are stored in, by their tag in `sync_items` values.
+const ITEM_FAMILIES: [&str; 3] = [DID_OPS, DID_EVIDENCE, STATUS_LISTS];
+/// The `meta` key whose presence says the sync index is complete.
+const SYNC_INDEX_BUILT: &[u8] = b"sync_index";
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +70,9 @@ pub enum StoreError {
         /// The version found.
         found: u32,
     },
+    /// A batch could not be written: nothing of it was stored.
+    #[error("not stored: {0}")]
+    Unwritten(String),
     /// A stored value is unreadable: the database is damaged.
     #[error("corrupt value under {key}: {reason}")]
     Corrupt {
@@ -57,6 +86,22 @@ pub enum StoreError {
 /// The node's database.
 pub struct Store {
     db: DB,
+    /// Per collection, a count of the changes to its set: who caches a view of the set knows
+    /// when it is stale.
+    generations: [AtomicU64; 2],
+}
+
+/// Changes written together, atomically: see [`Store::commit`].
+#[derive(Default)]
+pub struct Batch {
+    batch: WriteBatch,
+    /// The collections whose set the batch changes.
+    changed: [bool; 2],
+}
+
+/// The millisecond timestamp of an item: its sort key in reconciliation (before 1970: 0).
+pub fn timestamp(time: DateTime<Utc>) -> u64 {
+    u64::try_from(time.timestamp_millis()).unwrap_or(0)
 }
 
 impl std::fmt::Debug for Store {
@@ -107,7 +152,10 @@ impl Store {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, families)?;
-        let store = Self { db };
+        let store = Self {
+            db,
+            generations: Default::default(),
+        };
         let meta = store.cf(META);
         match store.db.get_cf(meta, b"format_version")? {
             None => store
@@ -122,7 +170,162 @@ impl Store {
                 }
             }
         }
+        if store.db.get_cf(meta, SYNC_INDEX_BUILT)?.is_none() {
+            store.build_sync_index()?;
+        }
         Ok(store)
+    }
+
+    /// Indexes every item held for reconciliation: for a database written before the index.
+    fn build_sync_index(&self) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        for family in [DID_OPS, DID_EVIDENCE] {
+            for item in self.db.iterator_cf(self.cf(family), IteratorMode::Start) {
+                let (key, value) = item?;
+                let json = decode(&key, &value)?;
+                let operation = Operation::from_json(json).map_err(|e| corrupt_because(&key, e))?;
+                self.index(
+                    &mut batch,
+                    Collection::DidOperations,
+                    timestamp(operation.created.time()),
+                    json,
+                    family,
+                    &key,
+                );
+            }
+        }
+        for (key, json) in self.status_lists()? {
+            let list = serde_json::from_slice(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|raw| StatusListCredential::parse(&raw).map_err(|e| e.to_string()))
+                .map_err(|e| corrupt_because(key.as_bytes(), e))?;
+            self.index(
+                &mut batch,
+                Collection::StatusLists,
+                timestamp(list.valid_from),
+                &json,
+                STATUS_LISTS,
+                key.as_bytes(),
+            );
+        }
+        batch.batch.put_cf(self.cf(META), SYNC_INDEX_BUILT, [1]);
+        self.commit(batch)
+    }
+
+    /// Adds an item to the sync index, in `batch`.
+    fn index(
+        &self,
+        batch: &mut Batch,
+        collection: Collection,
+        timestamp: u64,
+        bytes: &[u8],
+        family: &str,
+        key: &[u8],
+    ) {
+        let id = item_id(bytes);
+        let family_tag = ITEM_FAMILIES
+            .iter()
+            .position(|f| *f == family)
+            .expect("items are stored in ITEM_FAMILIES") as u8;
+        let mut location = vec![family_tag];
+        location.extend_from_slice(key);
+        batch.batch.put_cf(
+            self.cf(SYNC_ITEMS),
+            sync_item_key(collection, timestamp, &id),
+            location,
+        );
+        batch.batch.put_cf(
+            self.cf(SYNC_IDS),
+            sync_id_key(collection, &id),
+            timestamp.to_be_bytes(),
+        );
+        batch.changed[collection.tag() as usize] = true;
+    }
+
+    /// Removes an item from the sync index, in `batch`.
+    fn unindex(&self, batch: &mut Batch, collection: Collection, timestamp: u64, bytes: &[u8]) {
+        let id = item_id(bytes);
+        batch.batch.delete_cf(
+            self.cf(SYNC_ITEMS),
+            sync_item_key(collection, timestamp, &id),
+        );
+        batch
+            .batch
+            .delete_cf(self.cf(SYNC_IDS), sync_id_key(collection, &id));
+        batch.changed[collection.tag() as usize] = true;
+    }
+
+    /// Writes a batch, synced: all of it or nothing.
+    pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        let Batch { batch, changed } = batch;
+        self.write(batch)?;
+        for (generation, changed) in self.generations.iter().zip(changed) {
+            if changed {
+                generation.fetch_add(1, Ordering::Release);
+            }
+        }
+        Ok(())
+    }
+
+    /// How many times the set of a collection has changed since the store was opened.
+    pub fn sync_generation(&self, collection: Collection) -> u64 {
+        self.generations[collection.tag() as usize].load(Ordering::Acquire)
+    }
+
+    /// Every item of a collection, as `(timestamp, id)`, in order.
+    pub fn sync_items(&self, collection: Collection) -> Result<Vec<(u64, ItemId)>, StoreError> {
+        let prefix = [collection.tag()];
+        let mut items = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(SYNC_ITEMS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if key.len() != 1 + 8 + ID_BYTES {
+                return Err(corrupt_because(&key, "not a sync item key"));
+            }
+            let timestamp = u64::from_be_bytes(key[1..9].try_into().expect("8 bytes"));
+            let id = key[9..].try_into().expect("ID_BYTES");
+            items.push((timestamp, id));
+        }
+        Ok(items)
+    }
+
+    /// The items of a collection with these ids, as stored; those not held are left out.
+    pub fn sync_fetch(
+        &self,
+        collection: Collection,
+        ids: &[ItemId],
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(timestamp) = self
+                .db
+                .get_pinned_cf(self.cf(SYNC_IDS), sync_id_key(collection, id))?
+            else {
+                continue;
+            };
+            let timestamp = <[u8; 8]>::try_from(&timestamp[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt_because(id, "not a timestamp"))?;
+            let item_key = sync_item_key(collection, timestamp, id);
+            let Some(location) = self.db.get_pinned_cf(self.cf(SYNC_ITEMS), &item_key)? else {
+                return Err(corrupt_because(&item_key, "indexed by id, not by time"));
+            };
+            let (family, key) = location
+                .split_first()
+                .and_then(|(tag, key)| Some((*ITEM_FAMILIES.get(usize::from(*tag))?, key)))
+                .ok_or_else(|| corrupt_because(&item_key, "no such family"))?;
+            let Some(value) = self.db.get_pinned_cf(self.cf(family), key)? else {
+                return Err(corrupt_because(key, "indexed but not stored"));
+            };
+            items.push(decode(key, &value)?.to_vec());
+        }
+        Ok(items)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -178,30 +381,40 @@ impl Store {
     }
 
     /// Records what [`DidLog::apply`] did with `operation` (already applied to `log`), together
-    /// with the DID's new head, in one atomic write.
+    /// with the DID's new head, in `batch`.
     pub fn record(
         &self,
+        batch: &mut Batch,
         log: &DidLog,
         operation: &Operation,
         applied: Applied,
         head: &[u8],
-    ) -> Result<(), StoreError> {
+    ) {
         let did = log.did();
-        let mut batch = WriteBatch::default();
-        let json = encode(operation.to_json().as_bytes());
-        match applied {
-            Applied::Duplicate | Applied::EvidenceFull => return Ok(()),
-            Applied::Appended => {
-                batch.put_cf(self.cf(DID_OPS), op_key(did, operation.version), json)
-            }
+        let json = operation.to_json();
+        let (family, key) = match applied {
+            Applied::Duplicate | Applied::EvidenceFull => return,
+            Applied::Appended => (DID_OPS, op_key(did, operation.version)),
             Applied::Equivocation => {
                 let mut key = op_key(did, operation.version);
                 key.extend_from_slice(operation.hash().as_str().as_bytes());
-                batch.put_cf(self.cf(DID_EVIDENCE), key, json);
+                (DID_EVIDENCE, key)
             }
-        }
-        batch.put_cf(self.cf(DID_HEADS), did.as_str(), encode(head));
-        self.write(batch)
+        };
+        self.index(
+            batch,
+            Collection::DidOperations,
+            timestamp(operation.created.time()),
+            json.as_bytes(),
+            family,
+            &key,
+        );
+        batch
+            .batch
+            .put_cf(self.cf(family), key, encode(json.as_bytes()));
+        batch
+            .batch
+            .put_cf(self.cf(DID_HEADS), did.as_str(), encode(head));
     }
 
     /// The stored head of a DID: its latest resolution result as JSON.
@@ -220,29 +433,14 @@ impl Store {
         self.write(batch)
     }
 
-    /// Every DID the node holds, with the number of its last accepted version and of its
-    /// equivocation evidence.
-    pub fn inventory(&self) -> Result<Vec<(Did, u64, u64)>, StoreError> {
-        let mut inventory: Vec<(Did, u64, u64)> = Vec::new();
-        for item in self.db.iterator_cf(self.cf(DID_OPS), IteratorMode::Start) {
+    /// Every DID held.
+    pub fn dids(&self) -> Result<Vec<Did>, StoreError> {
+        let mut dids: Vec<Did> = Vec::new();
+        for item in self.db.iterator_cf(self.cf(DID_HEADS), IteratorMode::Start) {
             let (key, _) = item?;
-            let (did, version) = split_key(&key)?;
-            match inventory.last_mut() {
-                Some((last, v, _)) if *last == did => *v = version,
-                _ => inventory.push((did, version, 0)),
-            }
+            dids.push(did_of_key(&key, key.len())?);
         }
-        for item in self
-            .db
-            .iterator_cf(self.cf(DID_EVIDENCE), IteratorMode::Start)
-        {
-            let (key, _) = item?;
-            let did = split_evidence_key(&key)?;
-            if let Some(entry) = inventory.iter_mut().find(|(d, _, _)| *d == did) {
-                entry.2 += 1;
-            }
-        }
-        Ok(inventory)
+        Ok(dids)
     }
 }
 
@@ -259,12 +457,31 @@ impl Store {
         }
     }
 
-    /// Stores a signed status list credential under `key`, replacing the version held. The
-    /// caller has verified that it supersedes that version.
-    pub fn put_status_list(&self, key: &str, json: &[u8]) -> Result<(), StoreError> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(STATUS_LISTS), key.as_bytes(), encode(json));
-        self.write(batch)
+    /// Stores a signed status list credential under `key`, dated `valid_from`, in `batch`,
+    /// replacing the version held (`held`: its JSON and date), which the caller has checked it
+    /// supersedes. One version per key per batch.
+    pub fn put_status_list(
+        &self,
+        batch: &mut Batch,
+        key: &str,
+        json: &[u8],
+        valid_from: DateTime<Utc>,
+        held: Option<(&[u8], DateTime<Utc>)>,
+    ) {
+        if let Some((held, held_from)) = held {
+            self.unindex(batch, Collection::StatusLists, timestamp(held_from), held);
+        }
+        self.index(
+            batch,
+            Collection::StatusLists,
+            timestamp(valid_from),
+            json,
+            STATUS_LISTS,
+            key.as_bytes(),
+        );
+        batch
+            .batch
+            .put_cf(self.cf(STATUS_LISTS), key.as_bytes(), encode(json));
     }
 
     /// Every status list held: its key and its signed credential as JSON.
@@ -286,6 +503,30 @@ impl Store {
     }
 }
 
+fn corrupt_because(key: &[u8], reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// `<collection> <timestamp> <id>`.
+fn sync_item_key(collection: Collection, timestamp: u64, id: &ItemId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + 8 + ID_BYTES);
+    key.push(collection.tag());
+    key.extend_from_slice(&timestamp.to_be_bytes());
+    key.extend_from_slice(id);
+    key
+}
+
+/// `<collection> <id>`.
+fn sync_id_key(collection: Collection, id: &ItemId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + ID_BYTES);
+    key.push(collection.tag());
+    key.extend_from_slice(id);
+    key
+}
+
 fn corrupt(key: &[u8]) -> StoreError {
     StoreError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
@@ -300,30 +541,18 @@ fn did_of_key(key: &[u8], end: usize) -> Result<Did, StoreError> {
         .ok_or_else(|| corrupt(key))
 }
 
-/// Reads `<did> 0x00 <version>`.
-fn split_key(key: &[u8]) -> Result<(Did, u64), StoreError> {
-    let split = key.len().checked_sub(9).ok_or_else(|| corrupt(key))?;
-    let version = <[u8; 8]>::try_from(&key[split + 1..])
-        .map(u64::from_be_bytes)
-        .map_err(|_| corrupt(key))?;
-    Ok((did_of_key(key, split)?, version))
-}
-
-/// Reads the DID of `<did> 0x00 <version> <hash>`.
-fn split_evidence_key(key: &[u8]) -> Result<Did, StoreError> {
-    let end = key
-        .iter()
-        .position(|b| *b == 0)
-        .ok_or_else(|| corrupt(key))?;
-    did_of_key(key, end)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Utc;
     use vouch_core::did::vouch::{DocumentContent, create, update};
     use vouch_core::key::KeyPair;
+
+    fn record(store: &Store, log: &DidLog, operation: &Operation, applied: Applied, head: &[u8]) {
+        let mut batch = Batch::default();
+        store.record(&mut batch, log, operation, applied, head);
+        store.commit(batch).unwrap();
+    }
 
     #[test]
     fn logs_survive_reopening_and_other_formats_are_refused() {
@@ -333,15 +562,17 @@ mod tests {
         let (did, genesis) =
             create(content.clone(), &keys[1], &[keys[2].public()], Utc::now()).unwrap();
         let mut log = DidLog::new(genesis.clone()).unwrap();
+        let next;
         {
             let store = Store::open(dir.path()).unwrap();
             assert!(store.did_log(&did).unwrap().is_none());
-            store
-                .record(&log, &genesis, Applied::Appended, b"{\"v\":1}")
-                .unwrap();
-            let next = update(&log, content, &keys[2], &[keys[3].public()], Utc::now()).unwrap();
+            record(&store, &log, &genesis, Applied::Appended, b"{\"v\":1}");
+            let later = Utc::now() + chrono::Duration::seconds(1);
+            next = update(&log, content, &keys[2], &[keys[3].public()], later).unwrap();
             let applied = log.apply(next.clone()).unwrap();
-            store.record(&log, &next, applied, b"{\"v\":2}").unwrap();
+            record(&store, &log, &next, applied, b"{\"v\":2}");
+            assert_eq!(store.sync_generation(Collection::DidOperations), 2);
+            assert_eq!(store.sync_generation(Collection::StatusLists), 0);
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.did_log(&did).unwrap(), Some(log));
@@ -349,7 +580,28 @@ mod tests {
             store.did_head(&did).unwrap().as_deref(),
             Some(&b"{\"v\":2}"[..])
         );
-        assert_eq!(store.inventory().unwrap(), vec![(did, 2, 0)]);
+        assert_eq!(store.dids().unwrap(), vec![did]);
+        // Both operations are in the sync index, in time order, and fetch by id as stored.
+        let items = store.sync_items(Collection::DidOperations).unwrap();
+        let ids: Vec<ItemId> = [&genesis, &next]
+            .iter()
+            .map(|op| item_id(op.to_json().as_bytes()))
+            .collect();
+        assert_eq!(items.iter().map(|(_, id)| *id).collect::<Vec<_>>(), ids);
+        let fetched = store
+            .sync_fetch(Collection::DidOperations, &[ids[1], [7; 32], ids[0]])
+            .unwrap();
+        assert_eq!(
+            fetched,
+            vec![next.to_json().into_bytes(), genesis.to_json().into_bytes()]
+        );
+        assert!(
+            store
+                .sync_items(Collection::StatusLists)
+                .unwrap()
+                .is_empty()
+        );
+
         store
             .db
             .put_cf(store.cf(META), b"format_version", 7u32.to_be_bytes())
@@ -359,5 +611,47 @@ mod tests {
             Store::open(dir.path()),
             Err(StoreError::Format { found: 7 })
         ));
+    }
+
+    #[test]
+    fn a_database_written_before_the_sync_index_gets_it_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
+        let (_, genesis) = create(
+            DocumentContent::single_key(&keys[0].public()),
+            &keys[1],
+            &[keys[2].public()],
+            Utc::now(),
+        )
+        .unwrap();
+        let log = DidLog::new(genesis.clone()).unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            record(&store, &log, &genesis, Applied::Appended, b"{}");
+            // As an older node left it: no index.
+            for family in [SYNC_ITEMS, SYNC_IDS] {
+                let keys: Vec<Box<[u8]>> = store
+                    .db
+                    .iterator_cf(store.cf(family), IteratorMode::Start)
+                    .map(|item| item.unwrap().0)
+                    .collect();
+                for key in keys {
+                    store.db.delete_cf(store.cf(family), key).unwrap();
+                }
+            }
+            store
+                .db
+                .delete_cf(store.cf(META), SYNC_INDEX_BUILT)
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let items = store.sync_items(Collection::DidOperations).unwrap();
+        assert_eq!(
+            items,
+            vec![(
+                timestamp(genesis.created.time()),
+                item_id(genesis.to_json().as_bytes())
+            )]
+        );
     }
 }

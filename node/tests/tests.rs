@@ -7,6 +7,7 @@ mod crash;
 mod http;
 mod logs;
 mod network;
+mod partition;
 mod resolver;
 mod status;
 mod verify;

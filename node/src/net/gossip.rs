@@ -1,0 +1,199 @@
+//! Gossip: the fast path. Gossipsub carries each did:vouch operation and status list once to
+//! every member; each message is judged off the swarm task (size, form, hash links, signatures,
+//! through the registry or the status lists) before it is stored or forwarded, and the verdict
+//! goes back to gossipsub, which forwards only what was accepted.
+
+use std::time::Duration;
+
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::{PeerId, identity};
+use sha2::{Digest, Sha256};
+use tracing::debug;
+use vouch_core::did::vouch::MAX_OPERATION_BYTES;
+
+use super::SwarmTask;
+use super::worker::Done;
+use crate::fault::{Judgement, PeerMisbehaved};
+use crate::status_lists::MAX_STATUS_LIST_BYTES;
+
+/// The gossipsub topic of did:vouch operations.
+pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
+/// The gossipsub topic of status list credentials.
+pub const STATUS_LISTS_TOPIC: &str = "/vouch/status-lists/1";
+/// The largest gossip message: one operation or one status list. Each topic has its own bound
+/// too, checked before anything else.
+pub const MAX_GOSSIP_BYTES: usize = if MAX_OPERATION_BYTES > MAX_STATUS_LIST_BYTES {
+    MAX_OPERATION_BYTES
+} else {
+    MAX_STATUS_LIST_BYTES
+};
+
+/// Which topic a message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Topic {
+    DidOps,
+    StatusLists,
+}
+
+/// The topics, as gossipsub knows them.
+#[derive(Debug, Clone)]
+pub(super) struct Topics {
+    did_ops: IdentTopic,
+    status_lists: IdentTopic,
+}
+
+impl Topics {
+    pub(super) fn new() -> Self {
+        Self {
+            did_ops: IdentTopic::new(DID_OPS_TOPIC),
+            status_lists: IdentTopic::new(STATUS_LISTS_TOPIC),
+        }
+    }
+
+    pub(super) fn get(&self, topic: Topic) -> &IdentTopic {
+        match topic {
+            Topic::DidOps => &self.did_ops,
+            Topic::StatusLists => &self.status_lists,
+        }
+    }
+
+    fn of(&self, hash: &gossipsub::TopicHash) -> Option<Topic> {
+        if *hash == self.did_ops.hash() {
+            Some(Topic::DidOps)
+        } else if *hash == self.status_lists.hash() {
+            Some(Topic::StatusLists)
+        } else {
+            None
+        }
+    }
+
+    fn all(&self) -> [&IdentTopic; 2] {
+        [&self.did_ops, &self.status_lists]
+    }
+}
+
+/// Gossipsub's own scoring, for what it rejects before this node sees it (a message over its
+/// topic's size): nothing earns a member points, and every invalid message on a topic costs 100
+/// points (the count of invalid messages squared, times -100), decaying by a tenth a second.
+/// Members all share one address on a testnet, so address colocation is not held against them.
+fn score_params(topics: &Topics) -> gossipsub::PeerScoreParams {
+    let topic = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    gossipsub::PeerScoreParams {
+        topics: topics
+            .all()
+            .iter()
+            .map(|t| (t.hash(), topic.clone()))
+            .collect(),
+        ip_colocation_factor_weight: 0.0,
+        ..Default::default()
+    }
+}
+
+/// The gossipsub behaviour, subscribed to both topics.
+pub(super) fn behaviour(
+    key: &identity::Keypair,
+    topics: &Topics,
+) -> Result<gossipsub::Behaviour, String> {
+    let config = gossipsub::ConfigBuilder::default()
+        .max_transmit_size(MAX_GOSSIP_BYTES)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .heartbeat_interval(Duration::from_millis(500))
+        .max_transmit_size_for_topic(MAX_OPERATION_BYTES, topics.did_ops.hash())
+        .max_transmit_size_for_topic(MAX_STATUS_LIST_BYTES, topics.status_lists.hash())
+        .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?;
+    gossipsub.with_peer_score(
+        score_params(topics),
+        gossipsub::PeerScoreThresholds::default(),
+    )?;
+    for topic in topics.all() {
+        gossipsub.subscribe(topic).map_err(|e| e.to_string())?;
+    }
+    Ok(gossipsub)
+}
+
+impl SwarmTask {
+    /// Publishes what this node accepted.
+    pub(super) fn publish(&mut self, topic: Topic, data: Vec<u8>) {
+        let topic = self.topics.get(topic).clone();
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
+            debug!(error = %e, "not gossiped now; peers will get it by sync");
+        }
+    }
+
+    /// A message from a member: judged off the swarm task, or, when the worker is full, left
+    /// to anti-entropy.
+    pub(super) fn gossip_received(
+        &mut self,
+        peer: PeerId,
+        message_id: MessageId,
+        message: gossipsub::Message,
+    ) {
+        let Some(topic) = self.topics.of(&message.topic) else {
+            self.gossip_judged(
+                peer,
+                message_id,
+                PeerMisbehaved::UnknownTopic(message.topic.to_string()).into(),
+            );
+            return;
+        };
+        let Some(permit) = self.worker.reserve() else {
+            self.metrics.gossip_deferred.inc();
+            self.gossip_judged(peer, message_id, Judgement::Unjudged);
+            return;
+        };
+        let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());
+        let data = message.data;
+        self.worker.run(permit, move || {
+            let now = chrono::Utc::now();
+            let judgement = match topic {
+                Topic::DidOps => registry.receive(&data, now),
+                Topic::StatusLists => status_lists.receive(&data, now),
+            };
+            Done::Gossip {
+                peer,
+                message_id,
+                judgement,
+            }
+        });
+    }
+
+    /// Tells gossipsub what a message came to, and the sender what it costs.
+    pub(super) fn gossip_judged(
+        &mut self,
+        peer: PeerId,
+        message_id: MessageId,
+        judgement: Judgement,
+    ) {
+        let acceptance = match &judgement {
+            Judgement::Accepted => MessageAcceptance::Accept,
+            Judgement::Known | Judgement::Behind | Judgement::Unjudged => MessageAcceptance::Ignore,
+            Judgement::Misbehaved(_) => MessageAcceptance::Reject,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&message_id, &peer, acceptance);
+        self.follow(peer, judgement);
+        // Counted last: a waiter woken by it sees the verdict's effects.
+        self.metrics.record_gossip_received();
+    }
+
+    /// Gossipsub's score of a peer.
+    pub(super) fn gossip_score(&self, peer: &PeerId) -> Option<f64> {
+        self.swarm.behaviour().gossipsub.peer_score(peer)
+    }
+}

@@ -1,0 +1,583 @@
+//! The libp2p network: the only module that names libp2p.
+//!
+//! One task owns the `Swarm` and only routes; the rest of the node holds a [`Network`] handle
+//! that sends it commands over a bounded channel. Transports are TCP and QUIC, with Noise and
+//! Yamux on TCP. Behaviours:
+//! - an allow list of the consortium's member peers: no other peer gets a connection (a member
+//!   can be refused for a while: [`Network::refuse`]);
+//! - identify;
+//! - [`gossip`]: gossipsub of did:vouch operations and status lists, the fast path;
+//! - [`sync`]: anti-entropy by range-based set reconciliation, which heals what gossip missed
+//!   (a partition, a late joiner, a restart) with traffic bounded by the difference.
+//!
+//! Whatever a peer's message costs in CPU or disk runs in the bounded [`worker`]; what it comes
+//! to is one [`Judgement`], mapped to gossip acceptance and to the sender's [`score`] in one place
+//! ([`SwarmTask::follow`]).
+//!
+//! A node's libp2p identity is its node key, so the Noise handshake authenticates the same key
+//! that the consortium genesis lists.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libp2p::futures::StreamExt;
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identify, identity, noise,
+    request_response, tcp, yamux,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, Span, debug, info, info_span, warn};
+use vouch_core::did::vouch::Operation;
+use vouch_core::key::KeyPair;
+use vouch_core::sync::{SyncRequest, SyncResponse};
+
+use crate::consortium::Consortium;
+use crate::fault::Judgement;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::status_lists::StatusLists;
+
+mod gossip;
+mod score;
+mod sync;
+mod worker;
+
+pub use gossip::{DID_OPS_TOPIC, MAX_GOSSIP_BYTES, STATUS_LISTS_TOPIC};
+pub use sync::SYNC_PROTOCOL;
+
+use gossip::{Topic, Topics};
+use worker::{Done, Worker};
+
+/// The identify protocol version.
+const IDENTIFY_VERSION: &str = "/vouch/1.0.0";
+/// The most commands waiting for the swarm task.
+const COMMAND_QUEUE: usize = 256;
+/// How often peers' scores are checked.
+const SCORE_CHECK: Duration = Duration::from_millis(500);
+
+/// The libp2p identity of a node key.
+pub fn identity_of(key: &KeyPair) -> identity::Keypair {
+    let mut seed = key.seed();
+    identity::Keypair::ed25519_from_bytes(&mut seed[..])
+        .expect("a 32-byte Ed25519 seed is always a valid libp2p key")
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    members: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    identify: identify::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+}
+
+/// Why the network could not start, or a command could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The transport or a behaviour could not be built.
+    #[error("building the libp2p swarm: {0}")]
+    Build(String),
+    /// A listen address is invalid or could not be bound.
+    #[error("listening on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// A peer id is malformed.
+    #[error("{0} is not a peer id")]
+    PeerId(String),
+    /// The network has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+enum Command {
+    Publish(Topic, Vec<u8>),
+    ConnectedMembers(oneshot::Sender<usize>),
+    Refuse(Vec<PeerId>, oneshot::Sender<()>),
+    Admit(Vec<PeerId>, oneshot::Sender<()>),
+}
+
+/// The handle the rest of the node holds.
+#[derive(Debug, Clone)]
+pub struct Network {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Network {
+    /// Gossips an operation that the registry accepted.
+    pub async fn publish(&self, operation: &Operation) {
+        self.send(Topic::DidOps, operation.to_json().into_bytes())
+            .await;
+    }
+
+    /// Gossips a status list credential that this node signed and stored.
+    pub async fn publish_status_list(&self, signed: &serde_json::Value) {
+        let data = serde_json::to_vec(signed).expect("JSON values always serialize");
+        self.send(Topic::StatusLists, data).await;
+    }
+
+    async fn send(&self, topic: Topic, data: Vec<u8>) {
+        if self
+            .commands
+            .send(Command::Publish(topic, data))
+            .await
+            .is_err()
+        {
+            debug!("network stopped; peers will get it by sync");
+        }
+    }
+
+    /// How many member nodes this node is connected to.
+    pub async fn connected_members(&self) -> usize {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::ConnectedMembers(reply))
+            .await
+            .is_err()
+        {
+            return 0;
+        }
+        answer.await.unwrap_or(0)
+    }
+
+    /// Refuses these members' nodes until they are admitted again: their connections are closed
+    /// and new ones refused, both ways (a partition, made on purpose).
+    pub async fn refuse(&self, peers: &[String]) -> Result<(), NetError> {
+        let peers = parse_peers(peers)?;
+        let (reply, done) = oneshot::channel();
+        self.commands
+            .send(Command::Refuse(peers, reply))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        done.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Admits members' nodes refused before, and dials them.
+    pub async fn admit(&self, peers: &[String]) -> Result<(), NetError> {
+        let peers = parse_peers(peers)?;
+        let (reply, done) = oneshot::channel();
+        self.commands
+            .send(Command::Admit(peers, reply))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        done.await.map_err(|_| NetError::Stopped)
+    }
+}
+
+fn parse_peers(peers: &[String]) -> Result<Vec<PeerId>, NetError> {
+    peers
+        .iter()
+        .map(|p| p.parse().map_err(|_| NetError::PeerId(p.clone())))
+        .collect()
+}
+
+/// What the network is started with.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// The node key.
+    pub key: KeyPair,
+    /// Multiaddresses to listen on.
+    pub listen: Vec<String>,
+    /// The consortium.
+    pub consortium: Consortium,
+    /// How often to reconcile with and redial members.
+    pub sync_interval: Duration,
+}
+
+/// Starts the swarm task. It runs until `shutdown` turns true.
+pub fn start(
+    config: NetConfig,
+    registry: Registry,
+    status_lists: StatusLists,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(Network, JoinHandle<()>), NetError> {
+    let keypair = identity_of(&config.key);
+    let local = keypair.public().to_peer_id();
+    let topics = Topics::new();
+    let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| build(&e))?
+        .with_quic()
+        .with_behaviour(|key| {
+            Ok(Behaviour {
+                members: allow_block_list::Behaviour::default(),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    IDENTIFY_VERSION.into(),
+                    key.public(),
+                )),
+                gossipsub: gossip::behaviour(key, &topics)?,
+                sync: sync::behaviour(),
+            })
+        })
+        .map_err(|e| build(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+        .build();
+
+    let mut members = Vec::new();
+    for member in &config.consortium.members {
+        let Ok(peer) = member.peer_id.parse::<PeerId>() else {
+            continue;
+        };
+        if peer == local {
+            continue;
+        }
+        swarm.behaviour_mut().members.allow_peer(peer);
+        let addresses: Vec<Multiaddr> = member
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        members.push((peer, addresses));
+    }
+    for addr in &config.listen {
+        let parsed: Multiaddr =
+            addr.parse()
+                .map_err(|e: libp2p::multiaddr::Error| NetError::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
+        swarm.listen_on(parsed).map_err(|e| NetError::Listen {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+
+    let (commands, mut queue) = mpsc::channel(COMMAND_QUEUE);
+    let (worker, mut reports) = Worker::new();
+    let metrics = registry.metrics_handle();
+    let mut task = SwarmTask {
+        swarm,
+        sources: sync::Sources::new(registry.clone(), status_lists.clone()),
+        registry,
+        status_lists,
+        metrics,
+        topics,
+        members,
+        refused: HashSet::new(),
+        connected: HashSet::new(),
+        spans: HashMap::new(),
+        scores: score::Scores::default(),
+        worker,
+        sync: sync::Sessions::default(),
+    };
+    let span = info_span!("net", peer = %local);
+    let handle = tokio::spawn(
+        async move {
+            task.dial_members();
+            let mut tick = tokio::time::interval(config.sync_interval);
+            let mut score_check = tokio::time::interval(SCORE_CHECK);
+            loop {
+                tokio::select! {
+                    // The guard `wait_for` returns is not `Send`: drop it inside.
+                    () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+                    Some(command) = queue.recv() => task.command(command),
+                    Some(report) = reports.recv() => task.report(report),
+                    event = task.swarm.select_next_some() => task.event(event),
+                    _ = tick.tick() => task.tick(),
+                    _ = score_check.tick() => task.check_scores(),
+                }
+            }
+            info!("network stopped");
+        }
+        .instrument(span),
+    );
+    Ok((Network { commands }, handle))
+}
+
+/// The state of the swarm task: its only owner.
+struct SwarmTask {
+    swarm: Swarm<Behaviour>,
+    registry: Registry,
+    status_lists: StatusLists,
+    sources: sync::Sources,
+    metrics: Arc<Metrics>,
+    topics: Topics,
+    /// The other members' peers and addresses.
+    members: Vec<(PeerId, Vec<Multiaddr>)>,
+    /// Members refused on purpose, until admitted again.
+    refused: HashSet<PeerId>,
+    /// Members connected now.
+    connected: HashSet<PeerId>,
+    /// A tracing span per open connection: what happens on it is logged inside.
+    spans: HashMap<ConnectionId, (PeerId, Span)>,
+    scores: score::Scores,
+    worker: Worker,
+    sync: sync::Sessions,
+}
+
+impl SwarmTask {
+    fn dial_members(&mut self) {
+        let now = Instant::now();
+        for (peer, addresses) in &self.members {
+            if self.connected.contains(peer)
+                || self.refused.contains(peer)
+                || self.scores.refused(peer, None, now)
+            {
+                continue;
+            }
+            for address in addresses {
+                let address = address.clone().with_p2p(*peer).unwrap_or_else(|a| a);
+                if let Err(e) = self.swarm.dial(address.clone()) {
+                    debug!(%peer, %address, error = %e, "dial failed");
+                }
+            }
+        }
+    }
+
+    /// Every sync interval: redial the members away, reconcile with those here.
+    fn tick(&mut self) {
+        self.dial_members();
+        self.expire_sessions();
+        self.scores.prune(Instant::now());
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        for peer in peers {
+            self.reconcile(peer);
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Publish(topic, data) => self.publish(topic, data),
+            Command::ConnectedMembers(reply) => {
+                let _ = reply.send(self.connected.len());
+            }
+            Command::Refuse(peers, reply) => {
+                for peer in peers {
+                    info!(%peer, "refusing a member");
+                    self.refused.insert(peer);
+                    // Closes its connections, and refuses new ones.
+                    self.swarm.behaviour_mut().members.disallow_peer(peer);
+                }
+                let _ = reply.send(());
+            }
+            Command::Admit(peers, reply) => {
+                for peer in peers {
+                    if self.refused.remove(&peer) {
+                        info!(%peer, "admitting a member again");
+                        self.swarm.behaviour_mut().members.allow_peer(peer);
+                    }
+                }
+                self.dial_members();
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn report(&mut self, report: Done) {
+        match report {
+            Done::Gossip {
+                peer,
+                message_id,
+                judgement,
+            } => self.gossip_judged(peer, message_id, judgement),
+            other => self.sync_done(other),
+        }
+    }
+
+    /// Disconnects the peers whose score fell below the bar, gossipsub's included (it refuses
+    /// some messages itself, such as one over its topic's size).
+    fn check_scores(&mut self) {
+        let now = Instant::now();
+        let low: Vec<(PeerId, bool)> = self
+            .connected
+            .iter()
+            .filter(|peer| self.scores.refused(peer, self.gossip_score(peer), now))
+            .map(|peer| (*peer, !self.scores.refused(peer, None, now)))
+            .collect();
+        for (peer, by_gossipsub) in low {
+            if by_gossipsub {
+                // What gossipsub refused itself never reached `follow`: count it here.
+                self.metrics.gossip_rejected.inc();
+            }
+            self.disconnect(peer, "score below the bar");
+        }
+    }
+
+    /// What a judgement of a peer's message costs it: the one place where faults meet scoring.
+    /// A sender that misbehaved is charged, and disconnected when its score falls below the
+    /// bar; one that is ahead of this node is reconciled with at once.
+    fn follow(&mut self, peer: PeerId, judgement: Judgement) {
+        match judgement {
+            Judgement::Misbehaved(misbehaved) => {
+                self.metrics.gossip_rejected.inc();
+                let score = self.scores.penalize(peer, Instant::now());
+                warn!(%peer, reason = %misbehaved, score, "peer misbehaved");
+                if self.scores.refused(&peer, None, Instant::now()) {
+                    self.disconnect(peer, "misbehaved");
+                }
+            }
+            Judgement::Behind => self.reconcile(peer),
+            Judgement::Accepted | Judgement::Known | Judgement::Unjudged => {}
+        }
+    }
+
+    fn disconnect(&mut self, peer: PeerId, reason: &str) {
+        if !self.connected.remove(&peer) {
+            return;
+        }
+        self.metrics.peers.set(self.connected.len() as i64);
+        self.metrics.peers_disconnected.inc();
+        self.end_sessions(peer);
+        warn!(%peer, reason, "disconnecting a peer");
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// Handles a swarm event inside the span of the connection it came on.
+    fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            endpoint,
+            ..
+        } = &event
+        {
+            let direction = if endpoint.is_dialer() { "out" } else { "in" };
+            let span = info_span!(
+                "connection",
+                id = %connection_id,
+                peer = %peer_id,
+                remote = %endpoint.get_remote_address(),
+                direction,
+            );
+            self.spans.insert(*connection_id, (*peer_id, span));
+        }
+        let span = self.span_of(&event);
+        let closed = match &event {
+            SwarmEvent::ConnectionClosed { connection_id, .. } => Some(*connection_id),
+            _ => None,
+        };
+        span.in_scope(|| self.handle(event));
+        if let Some(connection_id) = closed {
+            self.spans.remove(&connection_id);
+        }
+    }
+
+    /// The span of the connection an event came on: by its id where the event names it, else
+    /// one of the peer's connections.
+    fn span_of(&self, event: &SwarmEvent<BehaviourEvent>) -> Span {
+        let by_id = |id: &ConnectionId| self.spans.get(id).map(|(_, span)| span.clone());
+        let found = match event {
+            SwarmEvent::ConnectionEstablished { connection_id, .. }
+            | SwarmEvent::ConnectionClosed { connection_id, .. }
+            | SwarmEvent::Behaviour(BehaviourEvent::Sync(
+                request_response::Event::Message { connection_id, .. }
+                | request_response::Event::OutboundFailure { connection_id, .. }
+                | request_response::Event::InboundFailure { connection_id, .. },
+            )) => by_id(connection_id),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source: peer,
+                ..
+            })) => self
+                .spans
+                .values()
+                .find(|(owner, _)| owner == peer)
+                .map(|(_, span)| span.clone()),
+            _ => None,
+        };
+        found.unwrap_or_else(Span::current)
+    }
+
+    fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => info!(%address, "listening"),
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                if self
+                    .scores
+                    .refused(&peer_id, self.gossip_score(&peer_id), Instant::now())
+                {
+                    debug!("a peer scored below the bar connected: closing");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                if self.connected.insert(peer_id) {
+                    info!("member connected");
+                    self.metrics.peers.set(self.connected.len() as i64);
+                    self.reconcile(peer_id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                if self.connected.remove(&peer_id) {
+                    self.metrics.peers.set(self.connected.len() as i64);
+                }
+                self.end_sessions(peer_id);
+                debug!("member disconnected");
+            }
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { .. },
+                send_back_addr,
+                ..
+            } => {
+                self.metrics.record_refused();
+                debug!(%send_back_addr, "refused a connection from a non-member");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.gossip_received(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                peer,
+                message,
+                ..
+            })) => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => self.sync_request(peer, request, channel),
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => self.sync_response(peer, request_id, response),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(
+                request_response::Event::OutboundFailure {
+                    peer,
+                    request_id,
+                    error,
+                    ..
+                },
+            )) => {
+                debug!(%peer, %error, "sync request failed");
+                self.sync_failed(request_id);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_id_is_the_node_key() {
+        let key = KeyPair::from_seed(&[3; 32]);
+        let public = identity_of(&key).public();
+        let ed = public.clone().try_into_ed25519().unwrap();
+        assert_eq!(&ed.to_bytes(), key.public().as_bytes());
+        // `consortium` computes peer ids without libp2p: both must agree.
+        for seed in [[0; 32], [3; 32], [255; 32]] {
+            let key = KeyPair::from_seed(&seed);
+            let libp2p = identity_of(&key).public().to_peer_id();
+            let ours = crate::consortium::peer_id_of(&key.public());
+            assert_eq!(ours, libp2p.to_string());
+            assert_eq!(ours.parse::<PeerId>().unwrap(), libp2p);
+            assert!(ours.starts_with("12D3KooW"));
+        }
+    }
+}
