@@ -111,6 +111,9 @@ say "10. A local consortium of ${NODES:=10} real nodes: each org's DID replicate
 
 say "11. ${UPDATES:=100} DID updates published on node 0, timed until resolvable at their new version on every node"
 "$TESTNET" --dir "$WORK/testnet" measure --updates "$UPDATES"
+
+say "12. Partitions: 3 nodes cut off (both sides refuse each other's peers), work on both sides, healed; timed until every node holds everything"
+"$TESTNET" --dir "$WORK/testnet" partition --cut 3 --rounds "${ROUNDS:=5}" --updates 10
 "$TESTNET" --dir "$WORK/testnet" down
 
 echo

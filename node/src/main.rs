@@ -69,6 +69,19 @@ enum Admin {
         /// The operations (a `.jsonl` log).
         operations: PathBuf,
     },
+    /// Refuses members' nodes for a while: their connections are closed and refused both ways
+    /// until they are admitted again (maintenance, an incident, a rehearsed partition).
+    Refuse {
+        /// The nodes' peer ids.
+        #[arg(required = true)]
+        peers: Vec<String>,
+    },
+    /// Admits members' nodes refused before.
+    Admit {
+        /// The nodes' peer ids.
+        #[arg(required = true)]
+        peers: Vec<String>,
+    },
     /// Sets and clears bits of one of the org's status lists, creating it on first use.
     Status {
         /// The list's name (`a-z 0-9 -`).
@@ -149,6 +162,14 @@ impl AdminClient {
                 }
                 Ok(())
             }
+            Admin::Refuse { peers } => self.post(
+                "/admin/peers/refuse",
+                &serde_json::json!({ "peers": peers }).to_string(),
+            ),
+            Admin::Admit { peers } => self.post(
+                "/admin/peers/admit",
+                &serde_json::json!({ "peers": peers }).to_string(),
+            ),
             Admin::Status {
                 name,
                 purpose,

@@ -570,4 +570,60 @@ mod tests {
         registry.store.put_did_head(&did, &[9, 9, 9]).unwrap();
         assert!(registry.resolve(&did, VersionSelector::Latest).is_err());
     }
+
+    #[test]
+    fn a_page_of_operations_in_any_order_is_stored_in_one_batch() {
+        use vouch_core::did::vouch::update;
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::new(Arc::new(Store::open(dir.path()).unwrap()), Metrics::new());
+        let keys: Vec<KeyPair> = (0..32).map(|_| KeyPair::generate()).collect();
+        let start = Utc::now() - chrono::Duration::hours(1);
+        let (did, genesis) = create(
+            DocumentContent::single_key(&keys[0].public()),
+            &keys[0],
+            &[keys[1].public()],
+            start,
+        )
+        .unwrap();
+        let mut log = DidLog::new(genesis.clone()).unwrap();
+        let mut operations = vec![genesis];
+        for i in 1..31 {
+            let next = update(
+                &log,
+                DocumentContent::single_key(&keys[i].public()),
+                &keys[i],
+                &[keys[i + 1].public()],
+                start + chrono::Duration::seconds(i as i64),
+            )
+            .unwrap();
+            log.apply(next.clone()).unwrap();
+            operations.push(next);
+        }
+        // Newest first, with a forgery in the middle.
+        // Re-dated after it was signed: its signature no longer holds.
+        let mut forged = operations[5].clone();
+        forged.created = vouch_core::did::vouch::Timestamp::new(
+            forged.created.time() + chrono::Duration::milliseconds(1500),
+        );
+        let mut page: Vec<String> = operations.iter().rev().map(Operation::to_json).collect();
+        page.insert(10, forged.to_json());
+        let items: Vec<&[u8]> = page.iter().map(|p| p.as_bytes()).collect();
+        let generation = registry.sync_generation(Collection::DidOperations);
+        let judgements = registry.receive_all(&items, Utc::now());
+        assert_eq!(
+            judgements
+                .iter()
+                .filter(|j| **j == Judgement::Accepted)
+                .count(),
+            31
+        );
+        assert!(matches!(judgements[10], Judgement::Misbehaved(_)));
+        // One batch: the set changed once.
+        assert_eq!(
+            registry.sync_generation(Collection::DidOperations),
+            generation + 1
+        );
+        assert_eq!(registry.log(&did).unwrap().unwrap().version(), 31);
+        assert_eq!(registry.sync_items().unwrap().len(), 31);
+    }
 }

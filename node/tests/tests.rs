@@ -10,4 +10,5 @@ mod network;
 mod partition;
 mod resolver;
 mod status;
+mod sync_rogue;
 mod verify;

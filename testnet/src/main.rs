@@ -1,6 +1,8 @@
 //! `vouch-testnet`: `up --nodes N` forms a consortium of N nodes on loopback and starts them as
 //! separate `vouch-node` processes; `measure` publishes DID updates and revocations on the first
-//! node, through its admin API, and times their arrival everywhere; `down` stops them.
+//! node, through its admin API, and times their arrival everywhere; `partition` cuts nodes off
+//! (each side refuses the other's peers), publishes on both sides, heals, and measures the time
+//! to converge and the anti-entropy traffic; `down` stops them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -42,6 +44,20 @@ enum Cmd {
         #[arg(long, default_value_t = 100)]
         updates: u32,
     },
+    /// Cuts the last `--cut` nodes off from the others (both sides refuse each other's peers
+    /// through the admin API), publishes DID updates and a revocation on each side, heals, and
+    /// reports how long every node takes to hold everything, and the anti-entropy bytes sent.
+    Partition {
+        /// How many nodes are cut off.
+        #[arg(long, default_value_t = 3)]
+        cut: usize,
+        /// How many partitions, one after the other.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        /// How many DID updates each side makes while cut off.
+        #[arg(long, default_value_t = 10)]
+        updates: u32,
+    },
     /// Stops every node.
     Down,
 }
@@ -79,6 +95,11 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Up { nodes } => up(&cli.dir, nodes.into()),
         Cmd::Measure { updates } => measure(&cli.dir, updates),
+        Cmd::Partition {
+            cut,
+            rounds,
+            updates,
+        } => partition(&cli.dir, cut, rounds, updates),
         Cmd::Down => down(&cli.dir),
     }
 }
@@ -133,10 +154,16 @@ fn version_at(agent: &ureq::Agent, http: &str, did: &str) -> Option<u64> {
 }
 
 fn peers_of(agent: &ureq::Agent, http: &str) -> Option<u64> {
+    metric(agent, http, "vouch_peers")
+}
+
+/// A counter or gauge of a node's `/metrics`.
+fn metric(agent: &ureq::Agent, http: &str, name: &str) -> Option<u64> {
     let mut response = agent.get(&format!("{http}/metrics")).call().ok()?;
     let text = response.body_mut().read_to_string().ok()?;
+    let prefix = format!("{name} ");
     text.lines()
-        .find_map(|l| l.strip_prefix("vouch_peers "))
+        .find_map(|l| l.strip_prefix(&prefix))
         .and_then(|n| n.parse().ok())
 }
 
@@ -367,6 +394,159 @@ fn measure(dir: &Path, updates: u32) -> Result<()> {
         ),
         revoked,
         revoked_each,
+    );
+    Ok(())
+}
+
+/// Every node's admin token.
+fn tokens(state: &State) -> Result<Vec<String>> {
+    state
+        .nodes
+        .iter()
+        .map(|node| {
+            let config = Config::read(&node.config)?;
+            Ok(std::fs::read_to_string(
+                config.in_data_dir(&config.http.admin_token_file),
+            )?)
+        })
+        .collect()
+}
+
+/// Waits until each node has `want(i)` member connections.
+fn wait_peers(agent: &ureq::Agent, state: &State, want: impl Fn(usize) -> u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (i, node) in state.nodes.iter().enumerate() {
+        while peers_of(agent, &node.http) != Some(want(i)) {
+            ensure!(
+                Instant::now() < deadline,
+                "node {i} never had {} member connections",
+                want(i)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
+}
+
+fn partition(dir: &Path, cut: usize, rounds: u32, updates: u32) -> Result<()> {
+    let state = read_state(dir)?;
+    let n = state.nodes.len();
+    ensure!(
+        (1..n).contains(&cut),
+        "cut off 1 to {} of the {n} nodes",
+        n - 1
+    );
+    ensure!(
+        state.nodes.iter().all(|n| alive(n.pid)),
+        "not every node is running; run `vouch-testnet up`"
+    );
+    let tokens = tokens(&state)?;
+    let agent = agent();
+    let side: Vec<usize> = (n - cut..n).collect();
+    let rest: Vec<usize> = (0..n - cut).collect();
+    let peers = |of: &[usize]| -> Vec<String> {
+        of.iter().map(|&i| state.nodes[i].peer_id.clone()).collect()
+    };
+    let both = |action: &str| -> Result<()> {
+        for (members, others) in [(&side, &rest), (&rest, &side)] {
+            let body = serde_json::json!({ "peers": peers(others) }).to_string();
+            for &i in members.iter() {
+                let node = &state.nodes[i];
+                admin(
+                    &agent,
+                    &node.http,
+                    &tokens[i],
+                    &format!("/admin/peers/{action}"),
+                    &body,
+                )?;
+            }
+        }
+        Ok(())
+    };
+    let (publishers, lists) = ([0, n - 1], "testnet-partition");
+    let total_bytes = || -> u64 {
+        state
+            .nodes
+            .iter()
+            .map(|node| metric(&agent, &node.http, "vouch_sync_bytes_sent_total").unwrap_or(0))
+            .sum()
+    };
+    let (mut converged, mut converged_each, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+    wait_peers(&agent, &state, |_| (n - 1) as u64)?;
+    for round in 0..rounds as usize {
+        both("refuse")?;
+        wait_peers(&agent, &state, |i| {
+            (if side.contains(&i) {
+                cut - 1
+            } else {
+                n - cut - 1
+            }) as u64
+        })?;
+        let mut versions = Vec::new();
+        for &p in &publishers {
+            let node = &state.nodes[p];
+            let mut version = 0;
+            for _ in 0..updates {
+                let answer = admin(&agent, &node.http, &tokens[p], "/admin/did/rotate", "")?;
+                version = answer["versionId"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .context("no version")?;
+            }
+            admin(
+                &agent,
+                &node.http,
+                &tokens[p],
+                &format!("/admin/status-lists/{lists}"),
+                &format!(r#"{{"purpose":"revocation","set":[{round}]}}"#),
+            )?;
+            versions.push(version);
+        }
+        // Each side holds its own side's work before the cut heals.
+        let own = |i: usize| if side.contains(&i) { 1 } else { 0 };
+        for (i, node) in state.nodes.iter().enumerate() {
+            let p = own(i);
+            let (did, version) = (&state.nodes[publishers[p]].did, versions[p]);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while version_at(&agent, &node.http, did) < Some(version) {
+                ensure!(
+                    Instant::now() < deadline,
+                    "node {i} never caught up with its side"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let before = total_bytes();
+        let started = Instant::now();
+        both("admit")?;
+        let times = arrivals(&state, started, |http| {
+            publishers.iter().zip(&versions).all(|(&p, &version)| {
+                let did = &state.nodes[p].did;
+                version_at(&agent, http, did).is_some_and(|v| v >= version)
+                    && revoked_at(
+                        &agent,
+                        &format!("{http}/1.0/status-lists/{did}/{lists}"),
+                        round,
+                    )
+            })
+        })?;
+        bytes.push(total_bytes() - before);
+        converged.push(*times.iter().max().expect("at least two nodes"));
+        converged_each.extend(times);
+        wait_peers(&agent, &state, |_| (n - 1) as u64)?;
+    }
+    report(
+        &format!(
+            "{rounds} partitions of {cut} of {n} nodes, {updates} DID updates and a revocation on each side; every node holding everything after the heal:"
+        ),
+        converged,
+        converged_each,
+    );
+    bytes.sort_unstable();
+    println!(
+        "  anti-entropy payload sent by all nodes from the heal to convergence: median {} bytes, max {} bytes",
+        bytes[bytes.len() / 2],
+        bytes.last().expect("one round at least")
     );
     Ok(())
 }

@@ -267,3 +267,54 @@ pub(super) async fn org_operation(
     })
     .into_response())
 }
+
+/// The body of `POST /admin/peers/refuse` and `/admin/peers/admit`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Peers {
+    peers: Vec<String>,
+}
+
+/// The most peers one request names (a consortium has at most 256 members).
+const MAX_PEERS: usize = crate::consortium::MAX_MEMBERS;
+
+/// `POST /admin/peers/refuse` (`refuse`) and `/admin/peers/admit`: members' nodes refused for a
+/// while (their connections closed and refused both ways), or admitted again.
+pub(super) async fn peers(
+    refuse: bool,
+    body: Peers,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let Some(network) = &state.network else {
+        return Err(reject(
+            StatusCode::CONFLICT,
+            "no_network",
+            "this node runs alone, without a consortium",
+        ));
+    };
+    if body.peers.len() > MAX_PEERS {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("at most {MAX_PEERS} peers"),
+        ));
+    }
+    let done = if refuse {
+        network.refuse(&body.peers).await
+    } else {
+        network.admit(&body.peers).await
+    };
+    match done {
+        Ok(()) => Ok(warp::reply::json(&serde_json::json!({
+            "refused": refuse,
+            "peers": body.peers,
+        }))
+        .into_response()),
+        Err(e @ crate::net::NetError::PeerId(_)) => Err(reject(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            e.to_string(),
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}

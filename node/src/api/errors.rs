@@ -94,6 +94,7 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
             "operations" | "update" | "rotate" | "deactivate",
         ] => Some("POST"),
         ["admin", "status-lists", name] if nonempty(name) => Some("POST"),
+        ["admin", "peers", "refuse" | "admit"] => Some("POST"),
         _ => None,
     }
 }

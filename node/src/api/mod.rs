@@ -9,7 +9,9 @@
 //! - Behind the bearer token: `POST /admin/did/operations` (submit any signed did:vouch operation,
 //!   such as an agent definition's), `POST /admin/did/update`, `/admin/did/rotate` and
 //!   `/admin/did/deactivate` (the org's DID, signed with the keys the node holds), and
-//!   `POST /admin/status-lists/{name}` (set and clear bits of one of the org's status lists).
+//!   `POST /admin/status-lists/{name}` (set and clear bits of one of the org's status lists), and
+//!   `POST /admin/peers/refuse` / `admit` (keep members' nodes away for a while, or let them
+//!   back).
 //!
 //! Split by audience: [`resolver`] (public, read-only), [`admin`] (behind the token) and
 //! [`errors`] (every error outside resolution goes through one rejection handler and is an RFC
@@ -163,6 +165,20 @@ pub fn routes(
         .unify()
         .and(with_state.clone())
         .and_then(admin::org_operation);
+    let peers = warp::path!("admin" / "peers" / String)
+        .and(warp::post())
+        .and(authorized.clone())
+        .and_then(|action: String| async move {
+            match action.as_str() {
+                "refuse" => Ok(true),
+                "admit" => Ok(false),
+                _ => Err(warp::reject::not_found()),
+            }
+        })
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(admin::peers);
     let status_changes = warp::path!("admin" / "status-lists" / String)
         .and(warp::post())
         .and(authorized)
@@ -193,6 +209,8 @@ pub fn routes(
                 .or(org)
                 .unify()
                 .or(status_changes)
+                .unify()
+                .or(peers)
                 .unify()
                 .or(wrong_method)
                 .unify(),

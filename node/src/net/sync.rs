@@ -203,6 +203,18 @@ struct Session {
 pub(super) struct Sessions {
     sessions: HashMap<(PeerId, Collection), Session>,
     requests: HashMap<OutboundRequestId, (PeerId, Collection)>,
+    /// The ids some session is fetching, and from whom: what several peers lack in common is
+    /// fetched once, from one of them.
+    claimed: HashMap<(Collection, ItemId), PeerId>,
+}
+
+impl Sessions {
+    /// Ends a session, releasing the ids it had claimed.
+    fn remove(&mut self, peer: PeerId, collection: Collection) -> Option<Session> {
+        self.claimed
+            .retain(|(c, _), owner| !(*c == collection && *owner == peer));
+        self.sessions.remove(&(peer, collection))
+    }
 }
 
 impl SwarmTask {
@@ -242,9 +254,16 @@ impl SwarmTask {
     /// Ends the sessions that took too long (a job that never reported, a peer that stalls).
     pub(super) fn expire_sessions(&mut self) {
         let now = Instant::now();
-        self.sync
+        let expired: Vec<(PeerId, Collection)> = self
+            .sync
             .sessions
-            .retain(|_, s| now.duration_since(s.started) < SESSION_TIMEOUT);
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.started) >= SESSION_TIMEOUT)
+            .map(|(key, _)| *key)
+            .collect();
+        for (peer, collection) in expired {
+            self.sync.remove(peer, collection);
+        }
         let sessions = &self.sync.sessions;
         self.sync
             .requests
@@ -253,12 +272,14 @@ impl SwarmTask {
 
     /// Ends every session with a peer that is gone.
     pub(super) fn end_sessions(&mut self, peer: PeerId) {
-        self.sync.sessions.retain(|(p, _), _| *p != peer);
+        for collection in Collection::ALL {
+            self.sync.remove(peer, collection);
+        }
         self.sync.requests.retain(|_, (p, _)| *p != peer);
     }
 
     fn end_session(&mut self, peer: PeerId, collection: Collection) {
-        if let Some(session) = self.sync.sessions.remove(&(peer, collection)) {
+        if let Some(session) = self.sync.remove(peer, collection) {
             self.metrics.sync_sessions.inc();
             debug!(%peer, collection = collection.name(), rounds = session.rounds, "sync session ended");
         }
@@ -296,7 +317,7 @@ impl SwarmTask {
                     }
                     Err(error) => {
                         warn!(%error, "could not start a sync session");
-                        self.sync.sessions.remove(&(peer, collection));
+                        self.sync.remove(peer, collection);
                     }
                 }
             }
@@ -306,7 +327,7 @@ impl SwarmTask {
                 result,
             } => match result {
                 Err(misbehaved) => {
-                    self.sync.sessions.remove(&(peer, collection));
+                    self.sync.remove(peer, collection);
                     self.follow(peer, misbehaved.into());
                 }
                 Ok((next, need)) => {
@@ -315,7 +336,18 @@ impl SwarmTask {
                     };
                     session.rounds += 1;
                     let room = MAX_NEED.saturating_sub(session.need.len());
-                    session.need.extend(need.into_iter().take(room));
+                    let claimed = &mut self.sync.claimed;
+                    session.need.extend(
+                        need.into_iter()
+                            .filter(|id| match claimed.entry((collection, *id)) {
+                                std::collections::hash_map::Entry::Occupied(_) => false,
+                                std::collections::hash_map::Entry::Vacant(free) => {
+                                    free.insert(peer);
+                                    true
+                                }
+                            })
+                            .take(room),
+                    );
                     match next {
                         Some(message) if session.rounds < MAX_ROUNDS && room > 0 => {
                             session.stage = Stage::Reconciling;
@@ -346,7 +378,7 @@ impl SwarmTask {
                     Judgement::Misbehaved(m) => Some(m),
                     _ => None,
                 }) {
-                    self.sync.sessions.remove(&(peer, collection));
+                    self.sync.remove(peer, collection);
                     self.follow(peer, misbehaved.into());
                     return;
                 }
@@ -445,11 +477,11 @@ impl SwarmTask {
         match (stage, response) {
             (Stage::Reconciling, SyncResponse::Reconcile(message)) => {
                 let Some(snapshot) = snapshot else {
-                    self.sync.sessions.remove(&(peer, collection));
+                    self.sync.remove(peer, collection);
                     return;
                 };
                 let Some(permit) = self.worker.reserve() else {
-                    self.sync.sessions.remove(&(peer, collection));
+                    self.sync.remove(peer, collection);
                     return;
                 };
                 self.worker.run(permit, move || Done::Reconciled {
@@ -460,7 +492,7 @@ impl SwarmTask {
             }
             (Stage::Fetching(requested), SyncResponse::Items(items)) => {
                 if let Err(misbehaved) = check_page(&requested, &items) {
-                    self.sync.sessions.remove(&(peer, collection));
+                    self.sync.remove(peer, collection);
                     self.follow(peer, misbehaved.into());
                     return;
                 }
@@ -468,7 +500,7 @@ impl SwarmTask {
                     session.stage = Stage::Judging;
                 }
                 let Some(permit) = self.worker.reserve() else {
-                    self.sync.sessions.remove(&(peer, collection));
+                    self.sync.remove(peer, collection);
                     return;
                 };
                 let sources = self.sources.clone();
@@ -480,14 +512,14 @@ impl SwarmTask {
             }
             (_, SyncResponse::Busy) => {
                 debug!(%peer, "busy: syncing later");
-                self.sync.sessions.remove(&(peer, collection));
+                self.sync.remove(peer, collection);
             }
             (_, SyncResponse::Refused(reason)) => {
                 debug!(%peer, reason, "sync refused");
-                self.sync.sessions.remove(&(peer, collection));
+                self.sync.remove(peer, collection);
             }
             (_, _) => {
-                self.sync.sessions.remove(&(peer, collection));
+                self.sync.remove(peer, collection);
                 self.follow(
                     peer,
                     PeerMisbehaved::Unsolicited("a sync response of the wrong kind").into(),
@@ -498,8 +530,8 @@ impl SwarmTask {
 
     /// A request of a session that failed (timeout, connection closed).
     pub(super) fn sync_failed(&mut self, request_id: OutboundRequestId) {
-        if let Some(key) = self.sync.requests.remove(&request_id) {
-            self.sync.sessions.remove(&key);
+        if let Some((peer, collection)) = self.sync.requests.remove(&request_id) {
+            self.sync.remove(peer, collection);
         }
     }
 }
