@@ -110,11 +110,29 @@ pub(super) struct StatusChange {
     /// `revocation` or `suspension`: the list's purpose, fixed when it is created.
     purpose: String,
     /// Indexes to set.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "indexes")]
     set: Vec<usize>,
     /// Indexes to clear (suspension lists only: a revocation is final).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "indexes")]
     clear: Vec<usize>,
+}
+
+/// List indexes: JSON integers, `7` or `7.0` alike (JSON Schema's `integer` takes both).
+fn indexes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<usize>, D::Error> {
+    let numbers = Vec::<serde_json::Number>::deserialize(deserializer)?;
+    numbers
+        .into_iter()
+        .map(|n| {
+            n.as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
+                        .map(|f| f as u64)
+                })
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a list index")))
+        })
+        .collect()
 }
 
 /// What `POST /admin/status-lists/{name}` answers.

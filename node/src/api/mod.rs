@@ -50,7 +50,7 @@ const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
 const MAX_OPERATION_BODY_BYTES: u64 = vouch_core::did::vouch::MAX_OPERATION_BYTES as u64;
 /// The longest path taken; a longer one is a `414` (hyper answers `414` itself, without a body,
 /// past 64 KiB).
-const MAX_PATH_BYTES: usize = 4096;
+const MAX_PATH_BYTES: usize = 16 * 1024;
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
