@@ -33,17 +33,20 @@ pub enum Collection {
     DidOperations,
     /// The newest version held of every status list credential.
     StatusLists,
+    /// The consortium's membership amendments.
+    Amendments,
 }
 
 impl Collection {
     /// Every collection.
-    pub const ALL: [Self; 2] = [Self::DidOperations, Self::StatusLists];
+    pub const ALL: [Self; 3] = [Self::DidOperations, Self::StatusLists, Self::Amendments];
 
     /// Its tag in stored keys.
     pub fn tag(self) -> u8 {
         match self {
             Self::DidOperations => 0,
             Self::StatusLists => 1,
+            Self::Amendments => 2,
         }
     }
 
@@ -57,7 +60,7 @@ impl Collection {
     pub fn page(self) -> usize {
         match self {
             Self::DidOperations => MAX_FETCH_IDS,
-            Self::StatusLists => 32,
+            Self::StatusLists | Self::Amendments => 32,
         }
     }
 
@@ -66,6 +69,7 @@ impl Collection {
         match self {
             Self::DidOperations => "did_operations",
             Self::StatusLists => "status_lists",
+            Self::Amendments => "amendments",
         }
     }
 }

@@ -74,8 +74,11 @@ pub struct P2pConfig {
     pub listen: Vec<String>,
     /// The consortium genesis file, relative to the data folder. Default `consortium.json`.
     pub consortium: PathBuf,
-    /// How often to ask a random member for what this node may have missed, in seconds.
-    /// Default 30.
+    /// Membership amendments (JSON Lines) for a node that joined after the genesis, relative to
+    /// the data folder; verified and stored when the node starts. Default `amendments.jsonl`.
+    pub amendments: PathBuf,
+    /// How often to reconcile with every connected member (anti-entropy), and redial the
+    /// others, in seconds. Default 30.
     pub sync_interval_secs: u64,
 }
 
@@ -108,6 +111,7 @@ impl Default for P2pConfig {
                 "/ip4/0.0.0.0/udp/4001/quic-v1".into(),
             ],
             consortium: PathBuf::from("consortium.json"),
+            amendments: PathBuf::from("amendments.jsonl"),
             sync_interval_secs: 30,
         }
     }

@@ -48,6 +48,9 @@ pub enum PeerMisbehaved {
     InvalidSignature(String),
     /// A status list whose URL does not name its issuer.
     WrongUrl(&'static str),
+    /// A membership amendment that is malformed, forged, short of signatures, or does not amend
+    /// the membership it names.
+    InvalidAmendment(String),
     /// Registry data issued by a DID that is not a consortium member.
     NotAMember(String),
     /// Dated further ahead of this node's clock than any honest clock drifts.
@@ -66,6 +69,7 @@ impl fmt::Display for PeerMisbehaved {
             Self::InvalidOperation(why) => write!(f, "invalid operation: {why}"),
             Self::InvalidSignature(why) => write!(f, "invalid signature: {why}"),
             Self::WrongUrl(why) => write!(f, "the list's URL does not name its issuer: {why}"),
+            Self::InvalidAmendment(why) => write!(f, "invalid amendment: {why}"),
             Self::NotAMember(did) => write!(f, "{did} is not a consortium member"),
             Self::FromTheFuture(when) => write!(f, "dated {when}, ahead of this node's clock"),
             Self::UnknownTopic(topic) => write!(f, "gossip on unknown topic {topic}"),

@@ -31,6 +31,9 @@ enum Command {
     Run,
     /// Prints the configuration in force, every key written out.
     Config,
+    /// Prints this node's member entry (org DID, node key, peer id, listen addresses, every
+    /// action), for a consortium genesis or an amendment that adds it.
+    Member,
     /// Asks the running node, through its admin API, to change the org's DID or status lists.
     Admin {
         #[command(subcommand)]
@@ -42,9 +45,45 @@ enum Command {
         /// The consortium's name.
         #[arg(long)]
         name: String,
+        /// How many members must sign an amendment (add or remove a member); all by default.
+        #[arg(long)]
+        threshold: Option<usize>,
         /// The members' configuration files (their data folders must be initialized).
         #[arg(required = true)]
         members: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsortiumAction {
+    /// Proposes a change of membership, signed by this node; prints the amendment (applied at
+    /// once when this node's signature is all it needs).
+    Propose {
+        /// A member entry to add (JSON, as `vouch-node member` prints it).
+        #[arg(long, conflicts_with = "remove", required_unless_present = "remove")]
+        add: Option<PathBuf>,
+        /// The org DID of a member to remove.
+        #[arg(long)]
+        remove: Option<String>,
+        /// Also write the amendment alone to this file, for the next member to sign.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Signs another member's proposal; it is applied and gossiped once it has the signatures it
+    /// needs.
+    Sign {
+        /// The amendment (JSON).
+        amendment: PathBuf,
+        /// Also write the amendment with this node's signature to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Prints the membership in force.
+    Show {
+        /// Print the amendments applied instead, one JSON per line: a new member's
+        /// `amendments.jsonl`.
+        #[arg(long)]
+        amendments: bool,
     },
 }
 
@@ -81,6 +120,11 @@ enum Admin {
         /// The nodes' peer ids.
         #[arg(required = true)]
         peers: Vec<String>,
+    },
+    /// Changes the consortium's membership: propose, sign, show.
+    Consortium {
+        #[command(subcommand)]
+        action: ConsortiumAction,
     },
     /// Sets and clears bits of one of the org's status lists, creating it on first use.
     Status {
@@ -127,18 +171,46 @@ impl AdminClient {
 
     /// POSTs `body` to `path`; prints the answer, and fails unless it is a success.
     fn post(&self, path: &str, body: &str) -> Result<()> {
+        println!("{}", self.send(path, Some(body))?);
+        Ok(())
+    }
+
+    /// POSTs `body` (or GETs, without one); returns the answer, or fails unless it is a success.
+    fn send(&self, path: &str, body: Option<&str>) -> Result<String> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .agent
-            .post(&url)
-            .header("authorization", &format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .send(body)
-            .with_context(|| format!("{url}: is the node running?"))?;
+        let authorization = format!("Bearer {}", self.token);
+        let response = match body {
+            Some(body) => self
+                .agent
+                .post(&url)
+                .header("authorization", &authorization)
+                .header("content-type", "application/json")
+                .send(body),
+            None => self
+                .agent
+                .get(&url)
+                .header("authorization", &authorization)
+                .call(),
+        }
+        .with_context(|| format!("{url}: is the node running?"))?;
         let status = response.status();
         let text = response.into_body().read_to_string()?;
+        if !status.is_success() {
+            eprintln!("{text}");
+            anyhow::bail!("{url}: {status}");
+        }
+        Ok(text)
+    }
+
+    /// Proposes or signs; prints the answer, and writes the amendment to `out`.
+    fn amend(&self, path: &str, body: &str, out: Option<PathBuf>) -> Result<()> {
+        let text = self.send(path, Some(body))?;
         println!("{text}");
-        anyhow::ensure!(status.is_success(), "{url}: {status}");
+        if let Some(out) = out {
+            let answer: serde_json::Value = serde_json::from_str(&text)?;
+            std::fs::write(&out, serde_json::to_vec_pretty(&answer["amendment"])?)
+                .with_context(|| out.display().to_string())?;
+        }
         Ok(())
     }
 
@@ -170,6 +242,40 @@ impl AdminClient {
                 "/admin/peers/admit",
                 &serde_json::json!({ "peers": peers }).to_string(),
             ),
+            Admin::Consortium { action } => match action {
+                ConsortiumAction::Propose { add, remove, out } => {
+                    let change = match (add, remove) {
+                        (Some(member), _) => {
+                            let text = std::fs::read_to_string(&member)
+                                .with_context(|| member.display().to_string())?;
+                            let member: serde_json::Value = serde_json::from_str(&text)
+                                .with_context(|| member.display().to_string())?;
+                            serde_json::json!({ "add": member })
+                        }
+                        (None, Some(did)) => serde_json::json!({ "remove": { "did": did } }),
+                        (None, None) => anyhow::bail!("--add or --remove"),
+                    };
+                    self.amend("/admin/consortium/proposals", &change.to_string(), out)
+                }
+                ConsortiumAction::Sign { amendment, out } => {
+                    let body = std::fs::read_to_string(&amendment)
+                        .with_context(|| amendment.display().to_string())?;
+                    self.amend("/admin/consortium/signatures", &body, out)
+                }
+                ConsortiumAction::Show { amendments } => {
+                    let text = self.send("/admin/consortium", None)?;
+                    if amendments {
+                        let view: serde_json::Value = serde_json::from_str(&text)?;
+                        for amendment in view["amendments"].as_array().into_iter().flatten() {
+                            println!("{amendment}");
+                        }
+                    } else {
+                        let view: serde_json::Value = serde_json::from_str(&text)?;
+                        println!("{}", serde_json::to_string_pretty(&view)?);
+                    }
+                    Ok(())
+                }
+            },
             Admin::Status {
                 name,
                 purpose,
@@ -224,12 +330,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::FormConsortium { name, members } => {
+        Command::FormConsortium {
+            name,
+            threshold,
+            members,
+        } => {
             let configs = members
                 .iter()
                 .map(|path| read_config(path))
                 .collect::<Result<Vec<_>>>()?;
-            let consortium = setup::form_local(&name, &configs)?;
+            let consortium = setup::form_local(&name, &configs, threshold)?;
             for member in &consortium.members {
                 println!("{}  {}", member.did, member.peer_id);
             }
@@ -238,6 +348,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Admin { action } => AdminClient::new(&config)?.run(action),
         Command::Config => {
             print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Member => {
+            let member = setup::member_entry(&config)?;
+            println!("{}", serde_json::to_string_pretty(&member)?);
             Ok(())
         }
         Command::Run => tokio::runtime::Builder::new_multi_thread()

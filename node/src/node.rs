@@ -9,7 +9,9 @@ use tracing::{error, info, warn};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
-use crate::consortium::{Consortium, ConsortiumError};
+use crate::consortium::{
+    Amendment, Amendments, Consortium, ConsortiumError, MAX_AMENDMENT_BYTES, Members,
+};
 use crate::datadir::{self, DataDirError, Identity};
 use crate::net::{self, NetConfig, NetError, Network};
 use crate::org::Org;
@@ -53,6 +55,67 @@ pub enum StartError {
     },
 }
 
+/// The consortium a node belongs to: its genesis, the amendments it holds and those given to it
+/// in `p2p.amendments`; `None` without a genesis (the node runs alone).
+async fn load_consortium(
+    config: &Config,
+    identity: &Identity,
+    store: Arc<Store>,
+) -> Result<Option<Amendments>, StartError> {
+    let genesis_path = config.in_data_dir(&config.p2p.consortium);
+    if !genesis_path.exists() {
+        warn!(path = %genesis_path.display(), "no consortium genesis: running alone, without a network");
+        return Ok(None);
+    }
+    let genesis = Consortium::read(&genesis_path)?;
+    let given_path = config.in_data_dir(&config.p2p.amendments);
+    let given = if given_path.exists() {
+        read_amendments(&given_path)?
+    } else {
+        Vec::new()
+    };
+    let amendments = tokio::task::spawn_blocking(move || Amendments::load(&genesis, store, &given))
+        .await
+        .expect("loading amendments does not panic")?;
+    let membership = amendments
+        .members()
+        .now()
+        .expect("a consortium's membership");
+    if membership.member_by_peer(&identity.peer_id).is_none() {
+        return Err(StartError::NotAMember(identity.peer_id.clone()));
+    }
+    info!(
+        consortium = membership.name(),
+        members = membership.members().len(),
+        amendments = membership.sequence(),
+        "consortium membership"
+    );
+    Ok(Some(amendments))
+}
+
+/// The most amendments a file gives.
+const MAX_GIVEN_AMENDMENTS: usize = 4096;
+
+/// Reads an amendments file: one JSON per line.
+fn read_amendments(path: &std::path::Path) -> Result<Vec<Amendment>, ConsortiumError> {
+    let malformed =
+        |reason: String| ConsortiumError::Malformed(format!("{}: {reason}", path.display()));
+    let metadata = std::fs::metadata(path).map_err(|e| malformed(e.to_string()))?;
+    if metadata.len() > (MAX_GIVEN_AMENDMENTS * MAX_AMENDMENT_BYTES) as u64 {
+        return Err(malformed("too large".into()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| malformed(e.to_string()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .take(MAX_GIVEN_AMENDMENTS)
+        .enumerate()
+        .map(|(i, line)| {
+            Amendment::from_json(line.as_bytes())
+                .map_err(|e| malformed(format!("line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
 /// A started node. Dropping it does not stop it: call [`Node::shutdown`].
 #[derive(Debug)]
 pub struct Node {
@@ -80,7 +143,12 @@ impl Node {
                 .await
                 .expect("opening the store does not panic")?,
         );
-        let registry = Registry::new(store.clone(), crate::metrics::Metrics::new());
+        let amendments = load_consortium(config, &identity, store.clone()).await?;
+        let members = amendments
+            .as_ref()
+            .map_or_else(Members::alone, |a| a.members().clone());
+        let registry = Registry::new(store.clone(), crate::metrics::Metrics::new())
+            .with_members(members.clone());
         let org = Org::new(
             config.data_dir.clone(),
             identity.did.clone(),
@@ -119,24 +187,8 @@ impl Node {
         };
         let (shutdown, stop) = watch::channel(false);
         let mut tasks = Vec::new();
-        let consortium_path = config.in_data_dir(&config.p2p.consortium);
-        let consortium = if consortium_path.exists() {
-            let consortium = Consortium::read(&consortium_path)?;
-            if consortium.member_by_peer(&identity.peer_id).is_none() {
-                return Err(StartError::NotAMember(identity.peer_id.clone()));
-            }
-            Some(consortium)
-        } else {
-            warn!(path = %consortium_path.display(), "no consortium genesis: running alone, without a network");
-            None
-        };
-        // Whose status lists are accepted: the members', or this org's alone.
-        let issuers: std::collections::HashSet<vouch_core::did::Did> = match &consortium {
-            Some(consortium) => consortium.members.iter().map(|m| m.did.clone()).collect(),
-            None => std::iter::once(identity.did.clone()).collect(),
-        };
         let status_lists =
-            StatusLists::new(store, registry.clone(), org.clone(), &public_url, issuers);
+            StatusLists::new(store, registry.clone(), org.clone(), &public_url, members);
         // A key rotation acknowledged just before a crash may have left lists signed with the
         // old key: sign them anew before peers ask for them.
         let resigning = status_lists.clone();
@@ -152,13 +204,13 @@ impl Node {
             Ok(Err(e)) => warn!(error = %e, "the org's status lists could not be signed anew"),
             Err(e) => warn!(error = %e, "signing the status lists anew failed"),
         }
-        let network = if let Some(consortium) = consortium {
+        let network = if let Some(amendments) = amendments.clone() {
             let key = datadir::node_key(&config.data_dir)?;
             let (network, task) = net::start(
                 NetConfig {
                     key,
                     listen: config.p2p.listen.clone(),
-                    consortium,
+                    amendments,
                     sync_interval: std::time::Duration::from_secs(
                         config.p2p.sync_interval_secs.max(1),
                     ),
@@ -178,6 +230,8 @@ impl Node {
             status_lists: status_lists.clone(),
             org,
             network: network.clone(),
+            amendments,
+            data_dir: config.data_dir.clone(),
             admin_token_hash,
         });
         let mut stop_http = stop;

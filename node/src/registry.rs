@@ -13,11 +13,12 @@ use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, Version
 use vouch_core::did::{Did, ResolveError};
 use vouch_core::sync::{Collection, ItemId};
 
+use crate::consortium::Members;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
 /// Why an operation was not accepted, or a DID not resolved.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,12 @@ pub enum RegistryError {
     /// The store failed: the node's fault.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The DID is a removed member's, and the operation was made after its removal.
+    #[error("{did} was removed from the consortium; its later operations are refused")]
+    Removed {
+        /// The former member's DID.
+        did: Did,
+    },
     /// The operation is dated later than this node's clock allows: it would decide which version
     /// is in force at times that have not come yet.
     #[error(
@@ -55,6 +62,8 @@ impl RegistryError {
             Self::FromTheFuture { created } => {
                 PeerMisbehaved::FromTheFuture(created.clone()).into()
             }
+            // An honest peer may not have the amendment yet.
+            Self::Removed { .. } => Judgement::Known,
             Self::Store(e) => {
                 tracing::warn!(error = %e, "could not store an operation");
                 Judgement::Unjudged
@@ -71,6 +80,8 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 pub struct Registry {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// The consortium's membership: a removed member's later operations are refused.
+    members: Members,
     /// Serializes read-verify-write of logs, so that two operations on one DID never both build
     /// on the same stored state and one is lost; and keeps the logs it verified last, so that an
     /// operation is checked against its predecessor without verifying the whole log again. Held
@@ -191,8 +202,15 @@ impl Registry {
         Self {
             store,
             metrics,
+            members: Members::alone(),
             writer: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The registry of a consortium member: removed members' later operations are refused.
+    pub fn with_members(mut self, members: Members) -> Self {
+        self.members = members;
+        self
     }
 
     /// The node's metrics.
@@ -286,6 +304,13 @@ impl Registry {
             Some(did) => did.clone(),
             None => operation.genesis_did()?,
         };
+        // Operations are dated to the second: one made in the second of the removal cannot be
+        // told from one made after it, and is refused too.
+        if self.members.removed_at(&did).is_some_and(|removed| {
+            operation.created.time() >= removed.with_nanosecond(0).unwrap_or(removed)
+        }) {
+            return Err(RegistryError::Removed { did });
+        }
         let held = match cache.remove(&did) {
             Some(log) => Some(log),
             None => self.store.did_log(&did)?,

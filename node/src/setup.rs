@@ -85,31 +85,41 @@ pub fn init(config: &Config, now: DateTime<Utc>) -> Result<Identity, SetupError>
     Ok(identity)
 }
 
+/// This node's entry in a consortium: its org DID, node key, peer id, the addresses it listens on
+/// (`0.0.0.0` advertised as `127.0.0.1`, for a local network), and every action.
+pub fn member_entry(config: &Config) -> Result<Member, SetupError> {
+    let identity = datadir::identity(&config.data_dir)?;
+    let key = datadir::node_key(&config.data_dir)?;
+    Ok(Member {
+        did: identity.did,
+        node_key: key.public(),
+        peer_id: identity.peer_id,
+        addresses: config
+            .p2p
+            .listen
+            .iter()
+            .map(|a| a.replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/"))
+            .collect(),
+        actions: vec!["*".into()],
+    })
+}
+
 /// Forms a consortium of nodes whose data folders are all on this machine (a local testnet, or a
 /// rehearsal): each member signs with its node key, every action is allowed to every member, and
-/// the genesis is written into each member's data folder. Listen addresses on `0.0.0.0` are
-/// advertised as `127.0.0.1`.
-pub fn form_local(name: &str, configs: &[Config]) -> Result<Consortium, SetupError> {
+/// the genesis is written into each member's data folder. `threshold`: how many members'
+/// signatures an amendment needs (all when `None`).
+pub fn form_local(
+    name: &str,
+    configs: &[Config],
+    threshold: Option<usize>,
+) -> Result<Consortium, SetupError> {
     let mut members = Vec::new();
     let mut keys = Vec::new();
     for config in configs {
-        let identity = datadir::identity(&config.data_dir)?;
-        let key = datadir::node_key(&config.data_dir)?;
-        members.push(Member {
-            did: identity.did,
-            node_key: key.public(),
-            peer_id: identity.peer_id,
-            addresses: config
-                .p2p
-                .listen
-                .iter()
-                .map(|a| a.replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/"))
-                .collect(),
-            actions: vec!["*".into()],
-        });
-        keys.push(key);
+        members.push(member_entry(config)?);
+        keys.push(datadir::node_key(&config.data_dir)?);
     }
-    let consortium = Consortium::sign(name, members, &keys)?;
+    let consortium = Consortium::sign(name, members, threshold, &keys)?;
     for config in configs {
         consortium.write(&config.in_data_dir(&config.p2p.consortium))?;
     }

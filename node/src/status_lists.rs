@@ -9,7 +9,7 @@
 //!
 //! All of it is blocking (it calls the store); async code calls it through `spawn_blocking`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -21,6 +21,7 @@ use vouch_core::did::{Did, ResolveError};
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
 use vouch_core::sync::{Collection, ItemId};
 
+use crate::consortium::Members;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::org::{Org, OrgError};
 use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry, RegistryError};
@@ -60,6 +61,9 @@ pub enum StatusListError {
     /// The issuer is no consortium member.
     #[error("{0} is not a consortium member")]
     NotAMember(Did),
+    /// The issuer was a member, and was removed.
+    #[error("{0} is no longer a consortium member")]
+    FormerMember(Did),
     /// The issuer's DID is not held yet: the list cannot be checked now.
     #[error("the issuer {0} is not known yet")]
     IssuerUnknown(Did),
@@ -108,6 +112,7 @@ impl StatusListError {
             Self::BadUrl(why) => PeerMisbehaved::WrongUrl(why).into(),
             Self::NotAMember(did) => PeerMisbehaved::NotAMember(did.to_string()).into(),
             Self::FromTheFuture(when) => PeerMisbehaved::FromTheFuture(when.clone()).into(),
+            Self::FormerMember(_) => Judgement::Known,
             Self::IssuerUnknown(_) | Self::IssuerAhead(_) => {
                 tracing::debug!(error = %self, "a status list cannot be checked yet");
                 Judgement::Behind
@@ -214,8 +219,8 @@ pub struct StatusLists {
     org: Org,
     /// Where this node's HTTP server is reached from outside, without a trailing `/`.
     public_url: String,
-    /// The DIDs whose lists are accepted: the consortium's members (this org alone without one).
-    issuers: Arc<HashSet<Did>>,
+    /// Whose lists are accepted: the consortium's members now (this org alone without one).
+    members: Members,
     /// Serializes read-compare-write of a list.
     writer: Arc<Mutex<()>>,
 }
@@ -227,14 +232,14 @@ impl StatusLists {
         registry: Registry,
         org: Org,
         public_url: &str,
-        issuers: HashSet<Did>,
+        members: Members,
     ) -> Self {
         Self {
             store,
             registry,
             org,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            issuers: Arc::new(issuers),
+            members,
             writer: Arc::new(Mutex::new(())),
         }
     }
@@ -359,8 +364,14 @@ impl StatusLists {
         if raw["issuer"].as_str() != Some(did.as_str()) {
             return Err(StatusListError::BadUrl("the path names another issuer"));
         }
-        if !self.issuers.contains(&did) {
-            return Err(StatusListError::NotAMember(did));
+        match self.members.is_member(&did) {
+            Some(true) => {}
+            // A member removed since: an honest peer may not have the amendment yet.
+            Some(false) if self.members.removed_at(&did).is_some() => {
+                return Err(StatusListError::FormerMember(did));
+            }
+            None if did == *self.org.did() => {}
+            _ => return Err(StatusListError::NotAMember(did)),
         }
         let Some(issuer_updated) = self.registry.latest_version_time(&did)? else {
             return Err(StatusListError::IssuerUnknown(did));

@@ -7,6 +7,7 @@
 //! - `did_heads`: `<did>` → the DID's latest resolution (`registry::Head`), kept with every write
 //!   so that resolving the current version reads one value.
 //! - `status_lists`: `<issuer DID>/<list name>` → the newest signed status list credential held.
+//! - `amendments`: `<sequence, u64 big-endian>` → an applied amendment of the consortium.
 //! - `sync_items`: `<collection> <timestamp, ms, u64 big-endian> <id>` → `<family> <key>`: the set
 //!   anti-entropy reconciles, in negentropy's order, and where each item is stored.
 //! - `sync_ids`: `<collection> <id>` → `<timestamp>`: an item by id, for a peer's fetch.
@@ -42,19 +43,21 @@ const DID_OPS: &str = "did_ops";
 const DID_EVIDENCE: &str = "did_evidence";
 const DID_HEADS: &str = "did_heads";
 const STATUS_LISTS: &str = "status_lists";
+const AMENDMENTS: &str = "amendments";
 const SYNC_ITEMS: &str = "sync_items";
 const SYNC_IDS: &str = "sync_ids";
-const COLUMN_FAMILIES: [&str; 7] = [
+const COLUMN_FAMILIES: [&str; 8] = [
     META,
     DID_OPS,
     DID_EVIDENCE,
     DID_HEADS,
     STATUS_LISTS,
+    AMENDMENTS,
     SYNC_ITEMS,
     SYNC_IDS,
 ];
 /// The families items are stored in, by their tag in `sync_items` values.
-const ITEM_FAMILIES: [&str; 3] = [DID_OPS, DID_EVIDENCE, STATUS_LISTS];
+const ITEM_FAMILIES: [&str; 4] = [DID_OPS, DID_EVIDENCE, STATUS_LISTS, AMENDMENTS];
 /// The `meta` key whose presence says the sync index is complete.
 const SYNC_INDEX_BUILT: &[u8] = b"sync_index";
 
@@ -88,7 +91,7 @@ pub struct Store {
     db: DB,
     /// Per collection, a count of the changes to its set: who caches a view of the set knows
     /// when it is stale.
-    generations: [AtomicU64; 2],
+    generations: [AtomicU64; 3],
 }
 
 /// Changes written together, atomically: see [`Store::commit`].
@@ -96,7 +99,7 @@ pub struct Store {
 pub struct Batch {
     batch: WriteBatch,
     /// The collections whose set the batch changes.
-    changed: [bool; 2],
+    changed: [bool; 3],
 }
 
 /// The millisecond timestamp of an item: its sort key in reconciliation (before 1970: 0).
@@ -441,6 +444,42 @@ impl Store {
             dids.push(did_of_key(&key, key.len())?);
         }
         Ok(dids)
+    }
+}
+
+/// Consortium amendments.
+impl Store {
+    /// Stores an applied amendment, numbered `sequence`, made at `created`, in `batch`.
+    pub fn put_amendment(
+        &self,
+        batch: &mut Batch,
+        sequence: u64,
+        json: &[u8],
+        created: DateTime<Utc>,
+    ) {
+        let key = sequence.to_be_bytes();
+        self.index(
+            batch,
+            Collection::Amendments,
+            timestamp(created),
+            json,
+            AMENDMENTS,
+            &key,
+        );
+        batch.batch.put_cf(self.cf(AMENDMENTS), key, encode(json));
+    }
+
+    /// Every amendment applied, in order.
+    pub fn amendments(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut amendments = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(AMENDMENTS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            amendments.push(decode(&key, &value)?.to_vec());
+        }
+        Ok(amendments)
     }
 }
 

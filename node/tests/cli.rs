@@ -146,3 +146,87 @@ fn the_admin_cli_registers_an_agent_definition_and_changes_the_org() {
     );
     assert_eq!(resolve(&org).status, 410);
 }
+
+#[test]
+fn the_admin_cli_changes_the_consortium_membership() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two members as processes (amendments need both), and a third node to add.
+    let mut configs = Vec::new();
+    for i in 0..3 {
+        let folder = dir.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&folder).expect("a folder");
+        let (config, _) = write_config(&folder);
+        assert!(node(&config, "init").status().expect("runs").success());
+        configs.push(config);
+    }
+    let formed = node(&configs[0], "form-consortium")
+        .args(["--name", "cli"])
+        .arg(&configs[0])
+        .arg(&configs[1])
+        .output()
+        .expect("runs");
+    assert!(formed.status.success(), "{}", text(&formed.stderr));
+    let _nodes = [run(&configs[0]), run(&configs[1])];
+
+    let member = node(&configs[2], "member").output().expect("runs");
+    assert!(member.status.success(), "{}", text(&member.stderr));
+    let entry = dir.path().join("member.json");
+    std::fs::write(&entry, &member.stdout).expect("written");
+
+    let proposal = dir.path().join("proposal.json");
+    let proposed = admin(
+        &configs[0],
+        &[
+            "consortium",
+            "propose",
+            "--add",
+            entry.to_str().expect("utf-8"),
+            "--out",
+            proposal.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(proposed.status.success(), "{}", text(&proposed.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&proposed.stdout).expect("JSON");
+    assert_eq!(
+        (answer["applied"].as_bool(), answer["signed"].as_u64()),
+        (Some(false), Some(1))
+    );
+
+    let signed = admin(
+        &configs[1],
+        &["consortium", "sign", proposal.to_str().expect("utf-8")],
+    );
+    assert!(signed.status.success(), "{}", text(&signed.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&signed.stdout).expect("JSON");
+    assert_eq!(answer["applied"], true);
+
+    // Node 1 applied it and gossiped it: node 0 shows it, and writes the newcomer's file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let shown = admin(&configs[0], &["consortium", "show", "--amendments"]);
+        assert!(shown.status.success(), "{}", text(&shown.stderr));
+        if text(&shown.stdout).lines().count() == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node 0 never applied the amendment"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let shown = admin(&configs[0], &["consortium", "show"]);
+    let view: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(view["members"].as_array().map(Vec::len), Some(3));
+
+    // Signing it again is harmless; a proposal that removes no member is refused, exit 1.
+    let again = admin(
+        &configs[1],
+        &["consortium", "sign", proposal.to_str().expect("utf-8")],
+    );
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let bad = admin(
+        &configs[0],
+        &["consortium", "propose", "--remove", "did:vouch:zQmNobody"],
+    );
+    assert!(!bad.status.success());
+}

@@ -169,21 +169,28 @@ pub(crate) fn free_port() -> u16 {
 
 /// Configurations of `n` initialized nodes, in a consortium, with fast sync.
 pub(crate) fn consortium_of(dir: &Path, n: usize) -> Vec<Config> {
-    let configs: Vec<Config> = (0..n)
-        .map(|i| {
-            let mut config = Config {
-                data_dir: dir.join(format!("node-{i}")),
-                ..Config::default()
-            };
-            config.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-            config.p2p.listen = vec![format!("/ip4/127.0.0.1/tcp/{}", free_port())];
-            config.p2p.sync_interval_secs = 1;
-            setup::init(&config, Utc::now()).expect("initializes");
-            config
-        })
-        .collect();
-    setup::form_local("test", &configs).expect("forms");
+    consortium_with(dir, n, None)
+}
+
+/// Configurations of `n` initialized nodes, in a consortium whose amendments need `threshold`
+/// signatures (all when `None`), with fast sync.
+pub(crate) fn consortium_with(dir: &Path, n: usize, threshold: Option<usize>) -> Vec<Config> {
+    let configs: Vec<Config> = (0..n).map(|i| node_config(dir, i)).collect();
+    setup::form_local("test", &configs, threshold).expect("forms");
     configs
+}
+
+/// The configuration of an initialized node `i` of a test network (not yet in any consortium).
+pub(crate) fn node_config(dir: &Path, i: usize) -> Config {
+    let mut config = Config {
+        data_dir: dir.join(format!("node-{i}")),
+        ..Config::default()
+    };
+    config.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.p2p.listen = vec![format!("/ip4/127.0.0.1/tcp/{}", free_port())];
+    config.p2p.sync_interval_secs = 1;
+    setup::init(&config, Utc::now()).expect("initializes");
+    config
 }
 
 /// Waits until `check` holds, checking again each time `node`'s state changes; fails after 30 s.

@@ -157,13 +157,20 @@ fn errors_are_problem_objects_with_the_did_resolution_types() {
         assert_eq!(answer.json()["code"], "method_not_allowed");
     }
 
-    // Too long a path: 414, with a body while the server still reads it.
+    // Too long a path: 414, with a body while the server still reads it; too long a DID is the
+    // resolver's `invalidDid`.
     let long = get(
-        &node.url(&format!("/1.0/identifiers/{}", "a".repeat(20_000))),
+        &node.url(&format!("/1.0/status-lists/{}/x", "a".repeat(20_000))),
         None,
     );
     assert_eq!(long.status, 414);
     assert_eq!(long.json()["code"], "uri_too_long");
+    let long_did = get(
+        &node.url(&format!("/1.0/identifiers/did:key:{}", "a".repeat(20_000))),
+        None,
+    );
+    assert_eq!(long_did.status, 400);
+    assert_eq!(long_did.json()["didResolutionMetadata"]["error"], "invalidDid");
     let huge = raw(
         &node,
         &format!(

@@ -98,7 +98,7 @@ fn a_node_outside_the_consortium_gets_nothing() {
     // outsider, so a refuses its connections, and the outsider learns nothing.
     let mut a_elsewhere = configs[0].clone();
     a_elsewhere.p2p.consortium = "rogue-consortium.json".into();
-    setup::form_local("rogue", &[a_elsewhere, outsider.clone()]).expect("forms");
+    setup::form_local("rogue", &[a_elsewhere, outsider.clone()], None).expect("forms");
     let a = TestNode::start(configs[0].clone());
     let did_a = a.node().identity.did.to_string();
     let mut outsider_config = outsider.clone();

@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod http;
 mod logs;
+mod membership;
 mod network;
 mod partition;
 mod resolver;

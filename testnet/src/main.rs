@@ -208,7 +208,7 @@ fn up(dir: &Path, count: usize) -> Result<()> {
         configs.push(config);
         paths.push(path);
     }
-    setup::form_local("testnet", &configs)?;
+    setup::form_local("testnet", &configs, None)?;
 
     let mut nodes = Vec::new();
     for (config, path) in configs.iter().zip(&paths) {

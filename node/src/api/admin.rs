@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{debug, warn};
@@ -17,6 +17,8 @@ use warp::{Filter, Rejection, Reply};
 
 use super::errors::{internal, reject};
 use super::{ApiState, blocking};
+use crate::consortium::{Amendment, AmendmentError, Amendments, Change, Member};
+use crate::datadir;
 use crate::org::OrgError;
 use crate::registry::RegistryError;
 use crate::status_lists::StatusListError;
@@ -74,6 +76,9 @@ pub(super) async fn submit_operation(
     let gossiped = operation.clone();
     let (did, applied) = match blocking(move || registry.apply(operation, Utc::now())).await? {
         Ok(done) => done,
+        Err(e @ RegistryError::Removed { .. }) => {
+            return Err(reject(StatusCode::CONFLICT, "removed", e.to_string()));
+        }
         Err(e @ (RegistryError::FromTheFuture { .. } | RegistryError::Invalid(_))) => {
             return Err(reject(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -201,6 +206,9 @@ fn org_error(error: OrgError) -> Rejection {
     match error {
         OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
             reject(StatusCode::CONFLICT, "deactivated", e.to_string())
+        }
+        OrgError::Registry(e @ RegistryError::Removed { .. }) => {
+            reject(StatusCode::CONFLICT, "removed", e.to_string())
         }
         OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => reject(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -335,4 +343,153 @@ pub(super) async fn peers(
         )),
         Err(e) => Err(internal(e)),
     }
+}
+
+/// What the consortium endpoints answer: the membership in force.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MembershipView<'a> {
+    name: &'a str,
+    sequence: u64,
+    head: &'a str,
+    needed: usize,
+    members: &'a [Member],
+    amendments: &'a [Amendment],
+}
+
+/// What proposing or signing answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Signed {
+    /// Whether the amendment is in force now.
+    applied: bool,
+    /// How many members signed it, and how many it needs.
+    signed: usize,
+    needed: usize,
+    amendment: Amendment,
+}
+
+fn consortium_of(state: &ApiState) -> Result<&Amendments, Rejection> {
+    state.amendments.as_ref().ok_or_else(|| {
+        reject(
+            StatusCode::CONFLICT,
+            "no_network",
+            "this node runs alone, without a consortium",
+        )
+    })
+}
+
+fn amendment_error(error: AmendmentError) -> Rejection {
+    let status = match error {
+        AmendmentError::Malformed(_)
+        | AmendmentError::BadChange(_)
+        | AmendmentError::BadSignature
+        | AmendmentError::Unsigned { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AmendmentError::OtherConsortium(_)
+        | AmendmentError::Ahead { .. }
+        | AmendmentError::Fork(_)
+        | AmendmentError::WrongPrevious { .. }
+        | AmendmentError::NotAMember => StatusCode::CONFLICT,
+    };
+    reject(status, "invalid_amendment", error.to_string())
+}
+
+/// `GET /admin/consortium`: the membership in force and the amendments that made it.
+pub(super) async fn consortium(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let membership = consortium_of(&state)?
+        .members()
+        .now()
+        .expect("a consortium's membership");
+    Ok(warp::reply::json(&MembershipView {
+        name: membership.name(),
+        sequence: membership.sequence(),
+        head: membership.head(),
+        needed: membership.needed(),
+        members: membership.members(),
+        amendments: membership.amendments(),
+    })
+    .into_response())
+}
+
+/// Signs `amendment` with the node key (if this node has not), applies it once it has the
+/// signatures it needs, and gossips it then.
+async fn sign_and_apply(
+    state: Arc<ApiState>,
+    mut amendment: Amendment,
+) -> Result<Response, Rejection> {
+    let amendments = consortium_of(&state)?.clone();
+    let data_dir = state.data_dir.clone();
+    let work = move || -> Result<Result<Signed, AmendmentError>, String> {
+        let membership = amendments
+            .members()
+            .now()
+            .expect("a consortium's membership");
+        let needed = membership.needed();
+        let answer = |applied, signed, amendment| Signed {
+            applied,
+            signed,
+            needed,
+            amendment,
+        };
+        // Applied already: say so, whatever its signatures.
+        if (1..=membership.sequence()).contains(&amendment.sequence) {
+            let submitted = amendments.submit(&amendment).map_err(|e| e.to_string())?;
+            return Ok(submitted.map(|_| answer(true, 0, amendment)));
+        }
+        let key = datadir::node_key(&data_dir).map_err(|e| e.to_string())?;
+        if let Err(e) = membership.sign(&mut amendment, &key) {
+            return Ok(Err(e));
+        }
+        let signed = match membership.signers(&amendment) {
+            Ok(signed) => signed,
+            Err(e) => return Ok(Err(e)),
+        };
+        if signed < needed {
+            return Ok(Ok(answer(false, signed, amendment)));
+        }
+        let submitted = amendments.submit(&amendment).map_err(|e| e.to_string())?;
+        Ok(submitted.map(|_| answer(true, signed, amendment)))
+    };
+    let answer = blocking(work)
+        .await?
+        .map_err(internal)?
+        .map_err(amendment_error)?;
+    let (applied, amendment) = (answer.applied, &answer.amendment);
+    if applied && let Some(network) = &state.network {
+        network.publish_amendment(amendment).await;
+    }
+    debug!(
+        sequence = amendment.sequence,
+        applied,
+        signed = answer.signed,
+        needed = answer.needed,
+        "amendment signed"
+    );
+    Ok(warp::reply::json(&answer).into_response())
+}
+
+/// `POST /admin/consortium/proposals`: a change of membership, proposed and signed by this node.
+pub(super) async fn propose(change: Change, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let membership = consortium_of(&state)?
+        .members()
+        .now()
+        .expect("a consortium's membership");
+    let amendment = Amendment {
+        consortium: membership.name().to_owned(),
+        sequence: membership.sequence() + 1,
+        previous: membership.head().to_owned(),
+        change,
+        created: Utc::now().trunc_subsecs(3),
+        signatures: Vec::new(),
+    };
+    sign_and_apply(state, amendment).await
+}
+
+/// `POST /admin/consortium/signatures`: another member's proposal, signed by this node too;
+/// applied once it has the signatures it needs.
+pub(super) async fn sign(
+    amendment: Amendment,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    sign_and_apply(state, amendment).await
 }

@@ -95,6 +95,8 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         ] => Some("POST"),
         ["admin", "status-lists", name] if nonempty(name) => Some("POST"),
         ["admin", "peers", "refuse" | "admit"] => Some("POST"),
+        ["admin", "consortium"] => Some("GET"),
+        ["admin", "consortium", "proposals" | "signatures"] => Some("POST"),
         _ => None,
     }
 }

@@ -11,7 +11,9 @@
 //!   `/admin/did/deactivate` (the org's DID, signed with the keys the node holds), and
 //!   `POST /admin/status-lists/{name}` (set and clear bits of one of the org's status lists), and
 //!   `POST /admin/peers/refuse` / `admit` (keep members' nodes away for a while, or let them
-//!   back).
+//!   back), `GET /admin/consortium`, `POST /admin/consortium/proposals` and `/signatures`
+//!   (membership amendments: proposed, signed by each member's node, applied and gossiped once
+//!   they have the signatures they need).
 //!
 //! Split by audience: [`resolver`] (public, read-only), [`admin`] (behind the token) and
 //! [`errors`] (every error outside resolution goes through one rejection handler and is an RFC
@@ -32,6 +34,7 @@ use tracing::{Instrument, debug, error, info, info_span};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::{Filter, Rejection, Reply};
 
+use crate::consortium::{Amendments, MAX_AMENDMENT_BYTES};
 use crate::net::Network;
 use crate::org::Org;
 use crate::registry::Registry;
@@ -49,7 +52,7 @@ const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
 /// The largest operation submitted.
 const MAX_OPERATION_BODY_BYTES: u64 = vouch_core::did::vouch::MAX_OPERATION_BYTES as u64;
 /// The longest path taken; a longer one is a `414` (hyper answers `414` itself, without a body,
-/// past 64 KiB).
+/// past 64 KiB), except a resolution's, whose DID is then too long: `400 invalidDid`.
 const MAX_PATH_BYTES: usize = 16 * 1024;
 
 /// What the HTTP handlers share.
@@ -63,6 +66,10 @@ pub struct ApiState {
     pub org: Org,
     /// The network, to gossip what the admin API accepts; `None` for a node alone.
     pub network: Option<Network>,
+    /// The consortium's membership and its amendments; `None` for a node alone.
+    pub amendments: Option<Amendments>,
+    /// The data folder: the node key signs membership amendments.
+    pub data_dir: std::path::PathBuf,
     /// SHA-256 of the admin bearer token; `None` when admin authentication is disabled
     /// (`danger_disable_admin_auth`). Only the hash is kept, and compared, so the comparison says
     /// nothing about the token.
@@ -96,7 +103,9 @@ pub fn routes(
     };
     let path_bound = warp::path::full()
         .and_then(|path: warp::path::FullPath| async move {
-            if path.as_str().len() > MAX_PATH_BYTES {
+            // A DID too long is the resolver's to refuse, as DID Resolution says (`invalidDid`).
+            let resolution = path.as_str().starts_with("/1.0/identifiers/");
+            if path.as_str().len() > MAX_PATH_BYTES && !resolution {
                 Err(errors::reject(
                     StatusCode::URI_TOO_LONG,
                     "uri_too_long",
@@ -179,6 +188,25 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(admin::peers);
+    let consortium = warp::path!("admin" / "consortium")
+        .and(warp::get())
+        .and(authorized.clone())
+        .and(with_state.clone())
+        .and_then(admin::consortium);
+    let proposals = warp::path!("admin" / "consortium" / "proposals")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_AMENDMENT_BYTES as u64))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(admin::propose);
+    let signatures = warp::path!("admin" / "consortium" / "signatures")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_AMENDMENT_BYTES as u64))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(admin::sign);
     let status_changes = warp::path!("admin" / "status-lists" / String)
         .and(warp::post())
         .and(authorized)
@@ -211,6 +239,12 @@ pub fn routes(
                 .or(status_changes)
                 .unify()
                 .or(peers)
+                .unify()
+                .or(consortium)
+                .unify()
+                .or(proposals)
+                .unify()
+                .or(signatures)
                 .unify()
                 .or(wrong_method)
                 .unify(),

@@ -13,6 +13,7 @@ use vouch_core::did::vouch::MAX_OPERATION_BYTES;
 
 use super::SwarmTask;
 use super::worker::Done;
+use crate::consortium::MAX_AMENDMENT_BYTES;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::status_lists::MAX_STATUS_LIST_BYTES;
 
@@ -20,6 +21,8 @@ use crate::status_lists::MAX_STATUS_LIST_BYTES;
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
 /// The gossipsub topic of status list credentials.
 pub const STATUS_LISTS_TOPIC: &str = "/vouch/status-lists/1";
+/// The gossipsub topic of the consortium's membership amendments.
+pub const AMENDMENTS_TOPIC: &str = "/vouch/consortium/1";
 /// The largest gossip message: one operation or one status list. Each topic has its own bound
 /// too, checked before anything else.
 pub const MAX_GOSSIP_BYTES: usize = if MAX_OPERATION_BYTES > MAX_STATUS_LIST_BYTES {
@@ -33,6 +36,7 @@ pub const MAX_GOSSIP_BYTES: usize = if MAX_OPERATION_BYTES > MAX_STATUS_LIST_BYT
 pub(super) enum Topic {
     DidOps,
     StatusLists,
+    Amendments,
 }
 
 /// The topics, as gossipsub knows them.
@@ -40,6 +44,7 @@ pub(super) enum Topic {
 pub(super) struct Topics {
     did_ops: IdentTopic,
     status_lists: IdentTopic,
+    amendments: IdentTopic,
 }
 
 impl Topics {
@@ -47,6 +52,7 @@ impl Topics {
         Self {
             did_ops: IdentTopic::new(DID_OPS_TOPIC),
             status_lists: IdentTopic::new(STATUS_LISTS_TOPIC),
+            amendments: IdentTopic::new(AMENDMENTS_TOPIC),
         }
     }
 
@@ -54,6 +60,7 @@ impl Topics {
         match topic {
             Topic::DidOps => &self.did_ops,
             Topic::StatusLists => &self.status_lists,
+            Topic::Amendments => &self.amendments,
         }
     }
 
@@ -62,13 +69,15 @@ impl Topics {
             Some(Topic::DidOps)
         } else if *hash == self.status_lists.hash() {
             Some(Topic::StatusLists)
+        } else if *hash == self.amendments.hash() {
+            Some(Topic::Amendments)
         } else {
             None
         }
     }
 
-    fn all(&self) -> [&IdentTopic; 2] {
-        [&self.did_ops, &self.status_lists]
+    fn all(&self) -> [&IdentTopic; 3] {
+        [&self.did_ops, &self.status_lists, &self.amendments]
     }
 }
 
@@ -110,6 +119,7 @@ pub(super) fn behaviour(
         .heartbeat_interval(Duration::from_millis(500))
         .max_transmit_size_for_topic(MAX_OPERATION_BYTES, topics.did_ops.hash())
         .max_transmit_size_for_topic(MAX_STATUS_LIST_BYTES, topics.status_lists.hash())
+        .max_transmit_size_for_topic(MAX_AMENDMENT_BYTES, topics.amendments.hash())
         .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
         .build()
         .map_err(|e| e.to_string())?;
@@ -156,12 +166,14 @@ impl SwarmTask {
             return;
         };
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());
+        let amendments = self.amendments.clone();
         let data = message.data;
         self.worker.run(permit, move || {
             let now = chrono::Utc::now();
             let judgement = match topic {
                 Topic::DidOps => registry.receive(&data, now),
                 Topic::StatusLists => status_lists.receive(&data, now),
+                Topic::Amendments => amendments.receive(&data),
             };
             Done::Gossip {
                 peer,

@@ -34,7 +34,7 @@ use vouch_core::did::vouch::Operation;
 use vouch_core::key::KeyPair;
 use vouch_core::sync::{SyncRequest, SyncResponse};
 
-use crate::consortium::Consortium;
+use crate::consortium::{Amendment, Amendments};
 use crate::fault::Judgement;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -45,7 +45,7 @@ mod score;
 mod sync;
 mod worker;
 
-pub use gossip::{DID_OPS_TOPIC, MAX_GOSSIP_BYTES, STATUS_LISTS_TOPIC};
+pub use gossip::{AMENDMENTS_TOPIC, DID_OPS_TOPIC, MAX_GOSSIP_BYTES, STATUS_LISTS_TOPIC};
 pub use sync::SYNC_PROTOCOL;
 
 use gossip::{Topic, Topics};
@@ -112,6 +112,13 @@ impl Network {
     /// Gossips an operation that the registry accepted.
     pub async fn publish(&self, operation: &Operation) {
         self.send(Topic::DidOps, operation.to_json().into_bytes())
+            .await;
+    }
+
+    /// Gossips a membership amendment this node applied, and acts on it: members added are
+    /// admitted and dialled, members removed are disconnected and refused.
+    pub async fn publish_amendment(&self, amendment: &Amendment) {
+        self.send(Topic::Amendments, amendment.to_json().into_bytes())
             .await;
     }
 
@@ -184,8 +191,8 @@ pub struct NetConfig {
     pub key: KeyPair,
     /// Multiaddresses to listen on.
     pub listen: Vec<String>,
-    /// The consortium.
-    pub consortium: Consortium,
+    /// The consortium's membership, amended as the network runs.
+    pub amendments: Amendments,
     /// How often to reconcile with and redial members.
     pub sync_interval: Duration,
 }
@@ -225,22 +232,6 @@ pub fn start(
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
         .build();
 
-    let mut members = Vec::new();
-    for member in &config.consortium.members {
-        let Ok(peer) = member.peer_id.parse::<PeerId>() else {
-            continue;
-        };
-        if peer == local {
-            continue;
-        }
-        swarm.behaviour_mut().members.allow_peer(peer);
-        let addresses: Vec<Multiaddr> = member
-            .addresses
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect();
-        members.push((peer, addresses));
-    }
     for addr in &config.listen {
         let parsed: Multiaddr =
             addr.parse()
@@ -259,12 +250,19 @@ pub fn start(
     let metrics = registry.metrics_handle();
     let mut task = SwarmTask {
         swarm,
-        sources: sync::Sources::new(registry.clone(), status_lists.clone()),
+        sources: sync::Sources::new(
+            registry.clone(),
+            status_lists.clone(),
+            config.amendments.clone(),
+        ),
         registry,
         status_lists,
+        amendments: config.amendments,
+        membership_seen: None,
+        local,
         metrics,
         topics,
-        members,
+        members: Vec::new(),
         refused: HashSet::new(),
         connected: HashSet::new(),
         spans: HashMap::new(),
@@ -275,15 +273,21 @@ pub fn start(
     let span = info_span!("net", peer = %local);
     let handle = tokio::spawn(
         async move {
-            task.dial_members();
+            task.refresh_members();
             let mut tick = tokio::time::interval(config.sync_interval);
             let mut score_check = tokio::time::interval(SCORE_CHECK);
             loop {
                 tokio::select! {
                     // The guard `wait_for` returns is not `Send`: drop it inside.
                     () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
-                    Some(command) = queue.recv() => task.command(command),
-                    Some(report) = reports.recv() => task.report(report),
+                    Some(command) = queue.recv() => {
+                        task.command(command);
+                        task.refresh_members();
+                    }
+                    Some(report) = reports.recv() => {
+                        task.report(report);
+                        task.refresh_members();
+                    }
                     event = task.swarm.select_next_some() => task.event(event),
                     _ = tick.tick() => task.tick(),
                     _ = score_check.tick() => task.check_scores(),
@@ -302,6 +306,10 @@ struct SwarmTask {
     registry: Registry,
     status_lists: StatusLists,
     sources: sync::Sources,
+    amendments: Amendments,
+    /// The number of amendments the member list below reflects.
+    membership_seen: Option<u64>,
+    local: PeerId,
     metrics: Arc<Metrics>,
     topics: Topics,
     /// The other members' peers and addresses.
@@ -318,6 +326,54 @@ struct SwarmTask {
 }
 
 impl SwarmTask {
+    /// Brings the member list up to the membership in force, when an amendment changed it:
+    /// new members are admitted and dialled, removed ones disconnected and refused.
+    fn refresh_members(&mut self) {
+        let sequence = self.amendments.members().sequence();
+        if self.membership_seen == Some(sequence) {
+            return;
+        }
+        self.membership_seen = Some(sequence);
+        let Some(membership) = self.amendments.members().now() else {
+            return;
+        };
+        let members: Vec<(PeerId, Vec<Multiaddr>)> = membership
+            .members()
+            .iter()
+            .filter_map(|member| {
+                let peer = member.peer_id.parse::<PeerId>().ok()?;
+                let addresses = member
+                    .addresses
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                (peer != self.local).then_some((peer, addresses))
+            })
+            .collect();
+        let gone: Vec<PeerId> = self
+            .members
+            .iter()
+            .map(|(peer, _)| *peer)
+            .filter(|peer| !members.iter().any(|(p, _)| p == peer))
+            .collect();
+        for peer in gone {
+            info!(%peer, "no longer a member: disconnecting");
+            // Closes its connections and refuses new ones.
+            self.swarm.behaviour_mut().members.disallow_peer(peer);
+            if self.connected.remove(&peer) {
+                self.metrics.peers.set(self.connected.len() as i64);
+            }
+            self.end_sessions(peer);
+        }
+        for (peer, _) in &members {
+            if !self.refused.contains(peer) {
+                self.swarm.behaviour_mut().members.allow_peer(*peer);
+            }
+        }
+        self.members = members;
+        self.dial_members();
+    }
+
     fn dial_members(&mut self) {
         let now = Instant::now();
         for (peer, addresses) in &self.members {
@@ -364,7 +420,8 @@ impl SwarmTask {
             }
             Command::Admit(peers, reply) => {
                 for peer in peers {
-                    if self.refused.remove(&peer) {
+                    let member = self.members.iter().any(|(p, _)| *p == peer);
+                    if self.refused.remove(&peer) && member {
                         info!(%peer, "admitting a member again");
                         self.swarm.behaviour_mut().members.allow_peer(peer);
                     }

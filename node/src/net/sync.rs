@@ -26,6 +26,7 @@ use vouch_core::sync::{
 
 use super::SwarmTask;
 use super::worker::Done;
+use crate::consortium::Amendments;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
@@ -76,14 +77,20 @@ impl NegentropyStorageBase for Snapshot {
 pub(super) struct Sources {
     registry: Registry,
     status_lists: StatusLists,
+    amendments: Amendments,
     snapshots: Arc<Mutex<HashMap<Collection, (u64, Snapshot)>>>,
 }
 
 impl Sources {
-    pub(super) fn new(registry: Registry, status_lists: StatusLists) -> Self {
+    pub(super) fn new(
+        registry: Registry,
+        status_lists: StatusLists,
+        amendments: Amendments,
+    ) -> Self {
         Self {
             registry,
             status_lists,
+            amendments,
             snapshots: Arc::default(),
         }
     }
@@ -104,6 +111,7 @@ impl Sources {
         let items = match collection {
             Collection::DidOperations => self.registry.sync_items().map_err(|e| e.to_string()),
             Collection::StatusLists => self.status_lists.sync_items().map_err(|e| e.to_string()),
+            Collection::Amendments => self.amendments.sync_items().map_err(|e| e.to_string()),
         }?;
         let mut storage = NegentropyStorageVector::with_capacity(items.len());
         for (timestamp, id) in items {
@@ -125,6 +133,7 @@ impl Sources {
         match collection {
             Collection::DidOperations => self.registry.fetch(ids).map_err(|e| e.to_string()),
             Collection::StatusLists => self.status_lists.fetch(ids).map_err(|e| e.to_string()),
+            Collection::Amendments => self.amendments.fetch(ids).map_err(|e| e.to_string()),
         }
     }
 
@@ -135,6 +144,7 @@ impl Sources {
         match collection {
             Collection::DidOperations => self.registry.receive_all(&items, now),
             Collection::StatusLists => self.status_lists.receive_all(&items, now),
+            Collection::Amendments => self.amendments.receive_all(&items),
         }
     }
 }
