@@ -193,6 +193,36 @@ pub(crate) fn node_config(dir: &Path, i: usize) -> Config {
     config
 }
 
+/// The version of `did` that `node` resolves, if it does.
+pub(crate) fn version_at(node: &TestNode, did: &str) -> Option<String> {
+    let answer = get(&node.url(&format!("/1.0/identifiers/{did}")), None);
+    (answer.status == 200).then(|| {
+        answer.json()["didDocumentMetadata"]["versionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
+/// How many members `node` is connected to.
+pub(crate) fn connected(node: &TestNode) -> usize {
+    let network = node.node().network.clone().expect("a network");
+    node.runtime.block_on(network.connected_members())
+}
+
+/// Waits until `node` is connected to `want` members; fails after 60 s.
+pub(crate) fn wait_connected(node: &TestNode, want: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while connected(node) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} connections, not {want}",
+            connected(node)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until `check` holds, checking again each time `node`'s state changes; fails after 30 s.
 pub(crate) fn eventually(node: &TestNode, what: &str, mut check: impl FnMut() -> bool) {
     let mut changes = node.node().registry.metrics().changes();

@@ -170,7 +170,10 @@ fn errors_are_problem_objects_with_the_did_resolution_types() {
         None,
     );
     assert_eq!(long_did.status, 400);
-    assert_eq!(long_did.json()["didResolutionMetadata"]["error"], "invalidDid");
+    assert_eq!(
+        long_did.json()["didResolutionMetadata"]["error"],
+        "invalidDid"
+    );
     let huge = raw(
         &node,
         &format!(

@@ -9,17 +9,7 @@ use vouch_core::key::KeyPair;
 use vouch_node::{Config, datadir, setup};
 use vouch_wallet::keyfile;
 
-use crate::common::{TestNode, consortium_of, eventually, free_port, get, post};
-
-fn version_at(node: &TestNode, did: &str) -> Option<String> {
-    let answer = get(&node.url(&format!("/1.0/identifiers/{did}")), None);
-    (answer.status == 200).then(|| {
-        answer.json()["didDocumentMetadata"]["versionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    })
-}
+use crate::common::{TestNode, consortium_of, eventually, free_port, get, post, version_at};
 
 /// Rotates the node's org key through its admin API: an update of its DID.
 fn update_org_did(node: &TestNode) {

@@ -6,17 +6,7 @@
 use chrono::Utc;
 use vouch_node::fault::Judgement;
 
-use crate::common::{TestNode, consortium_of, eventually, get, post};
-
-fn version_at(node: &TestNode, did: &str) -> Option<String> {
-    let answer = get(&node.url(&format!("/1.0/identifiers/{did}")), None);
-    (answer.status == 200).then(|| {
-        answer.json()["didDocumentMetadata"]["versionId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    })
-}
+use crate::common::{TestNode, consortium_of, eventually, get, post, version_at, wait_connected};
 
 fn rotate(node: &TestNode) {
     let answer = post(
@@ -86,24 +76,10 @@ fn cut(nodes: &[TestNode], side: &[usize], heal: bool) {
     }
 }
 
-fn connected(node: &TestNode) -> usize {
-    let network = node.node().network.clone().expect("a network");
-    node.runtime.block_on(network.connected_members())
-}
-
-/// Waits until every node connects to `n` others.
-fn wait_connected(nodes: &[TestNode], counts: impl Fn(usize) -> usize) {
+/// Waits until each node `i` is connected to `counts(i)` members.
+fn wait_all_connected(nodes: &[TestNode], counts: impl Fn(usize) -> usize) {
     for (i, node) in nodes.iter().enumerate() {
-        let want = counts(i);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while connected(node) != want {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "node {i}: {} connections, not {want}",
-                connected(node)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_connected(node, counts(i));
     }
 }
 
@@ -125,11 +101,11 @@ fn a_partitioned_network_heals_and_every_node_converges() {
             });
         }
     }
-    wait_connected(&nodes, |_| 9);
+    wait_all_connected(&nodes, |_| 9);
 
     let side = [7, 8, 9];
     cut(&nodes, &side, false);
-    wait_connected(&nodes, |i| if side.contains(&i) { 2 } else { 6 });
+    wait_all_connected(&nodes, |i| if side.contains(&i) { 2 } else { 6 });
 
     // Both sides publish: a key rotation and a revocation each.
     rotate(&nodes[0]);
@@ -190,10 +166,10 @@ fn a_node_back_from_a_partition_blames_no_honest_member_for_rotated_keys() {
     let did_a = a.node().identity.did.to_string();
     let list = revoke(a, 1);
     eventually(c, "c to hold a's list", || list_at(c, &list).is_some());
-    wait_connected(&nodes, |_| 2);
+    wait_all_connected(&nodes, |_| 2);
 
     cut(&nodes, &[2], false);
-    wait_connected(&nodes, |i| if i == 2 { 0 } else { 1 });
+    wait_all_connected(&nodes, |i| if i == 2 { 0 } else { 1 });
     // 20 rotations on a's side, each signing the list anew: every version signed with a key
     // that the next rotation takes away.
     let mut versions = Vec::new();

@@ -156,21 +156,24 @@ impl Network {
     /// Refuses these members' nodes until they are admitted again: their connections are closed
     /// and new ones refused, both ways (a partition, made on purpose).
     pub async fn refuse(&self, peers: &[String]) -> Result<(), NetError> {
-        let peers = parse_peers(peers)?;
-        let (reply, done) = oneshot::channel();
-        self.commands
-            .send(Command::Refuse(peers, reply))
-            .await
-            .map_err(|_| NetError::Stopped)?;
-        done.await.map_err(|_| NetError::Stopped)
+        self.ask(peers, Command::Refuse).await
     }
 
     /// Admits members' nodes refused before, and dials them.
     pub async fn admit(&self, peers: &[String]) -> Result<(), NetError> {
+        self.ask(peers, Command::Admit).await
+    }
+
+    /// Sends a command about peers, and waits until the swarm task has carried it out.
+    async fn ask(
+        &self,
+        peers: &[String],
+        command: fn(Vec<PeerId>, oneshot::Sender<()>) -> Command,
+    ) -> Result<(), NetError> {
         let peers = parse_peers(peers)?;
         let (reply, done) = oneshot::channel();
         self.commands
-            .send(Command::Admit(peers, reply))
+            .send(command(peers, reply))
             .await
             .map_err(|_| NetError::Stopped)?;
         done.await.map_err(|_| NetError::Stopped)

@@ -315,15 +315,7 @@ impl SwarmTask {
                 match result {
                     Ok((snapshot, message)) => {
                         session.snapshot = Some(snapshot);
-                        session.stage = Stage::Reconciling;
-                        self.send(
-                            peer,
-                            collection,
-                            SyncRequest::Reconcile {
-                                collection,
-                                message,
-                            },
-                        );
+                        self.round(peer, collection, message);
                     }
                     Err(error) => {
                         warn!(%error, "could not start a sync session");
@@ -360,15 +352,7 @@ impl SwarmTask {
                     );
                     match next {
                         Some(message) if session.rounds < MAX_ROUNDS && room > 0 => {
-                            session.stage = Stage::Reconciling;
-                            self.send(
-                                peer,
-                                collection,
-                                SyncRequest::Reconcile {
-                                    collection,
-                                    message,
-                                },
-                            );
+                            self.round(peer, collection, message);
                         }
                         _ => self.fetch_next(peer, collection),
                     }
@@ -414,6 +398,18 @@ impl SwarmTask {
             }
             Done::Gossip { .. } => unreachable!("gossip reports go to the gossip handler"),
         }
+    }
+
+    /// Sends a session's next reconciliation message.
+    fn round(&mut self, peer: PeerId, collection: Collection, message: Vec<u8>) {
+        if let Some(session) = self.sync.sessions.get_mut(&(peer, collection)) {
+            session.stage = Stage::Reconciling;
+        }
+        let request = SyncRequest::Reconcile {
+            collection,
+            message,
+        };
+        self.send(peer, collection, request);
     }
 
     /// Fetches the next page a session lacks, or ends it.
