@@ -82,8 +82,9 @@ impl Topics {
 }
 
 /// Gossipsub's own scoring, for what it rejects before this node sees it (a message over its
-/// topic's size): nothing earns a member points, and every invalid message on a topic costs 100
-/// points (the count of invalid messages squared, times -100), decaying by a tenth a second.
+/// topic's size): nothing earns a member points, nothing but an invalid message costs it any, and
+/// every invalid message on a topic costs 100 points (the count of invalid messages squared,
+/// times -100), decaying by a tenth a second.
 /// Members all share one address on a testnet, so address colocation is not held against them.
 fn score_params(topics: &Topics) -> gossipsub::PeerScoreParams {
     let topic = gossipsub::TopicScoreParams {
@@ -103,6 +104,10 @@ fn score_params(topics: &Topics) -> gossipsub::PeerScoreParams {
             .map(|t| (t.hash(), topic.clone()))
             .collect(),
         ip_colocation_factor_weight: 0.0,
+        // Mesh etiquette (a GRAFT within the prune backoff, which a partition that heals within a
+        // minute makes every honest member commit) is no misbehaviour: a member is scored only
+        // for invalid messages.
+        behaviour_penalty_weight: 0.0,
         ..Default::default()
     }
 }

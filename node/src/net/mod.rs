@@ -57,6 +57,8 @@ const IDENTIFY_VERSION: &str = "/vouch/1.0.0";
 const COMMAND_QUEUE: usize = 256;
 /// How often peers' scores are checked.
 const SCORE_CHECK: Duration = Duration::from_millis(500);
+/// How often sessions that found no worker (here or at the peer: `Busy`) are tried again.
+const RETRY: Duration = Duration::from_millis(100);
 
 /// The libp2p identity of a node key.
 pub fn identity_of(key: &KeyPair) -> identity::Keypair {
@@ -279,6 +281,7 @@ pub fn start(
             task.refresh_members();
             let mut tick = tokio::time::interval(config.sync_interval);
             let mut score_check = tokio::time::interval(SCORE_CHECK);
+            let mut retry = tokio::time::interval(RETRY);
             loop {
                 tokio::select! {
                     // The guard `wait_for` returns is not `Send`: drop it inside.
@@ -290,10 +293,13 @@ pub fn start(
                     Some(report) = reports.recv() => {
                         task.report(report);
                         task.refresh_members();
+                        // A job ended: a worker is free.
+                        task.start_waiting();
                     }
                     event = task.swarm.select_next_some() => task.event(event),
                     _ = tick.tick() => task.tick(),
                     _ = score_check.tick() => task.check_scores(),
+                    _ = retry.tick() => task.start_waiting(),
                 }
             }
             info!("network stopped");

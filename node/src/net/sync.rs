@@ -11,7 +11,7 @@
 //! [`SESSION_TIMEOUT`]; what it leaves, the next session finds. Pages are served from the store
 //! as verified when stored: nothing is verified again to serve a peer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -216,6 +216,9 @@ pub(super) struct Sessions {
     /// The ids some session is fetching, and from whom: what several peers lack in common is
     /// fetched once, from one of them.
     claimed: HashMap<(Collection, ItemId), PeerId>,
+    /// Sessions that could not start for want of a worker, in order: at most one per peer and
+    /// collection.
+    waiting: VecDeque<(PeerId, Collection)>,
 }
 
 impl Sessions {
@@ -239,8 +242,11 @@ impl SwarmTask {
         if !self.connected.contains(&peer) || self.sync.sessions.contains_key(&(peer, collection)) {
             return;
         }
-        // No room now: the next tick tries again.
+        // No room now: it starts as soon as a job ends.
         let Some(permit) = self.worker.reserve() else {
+            if !self.sync.waiting.contains(&(peer, collection)) {
+                self.sync.waiting.push_back((peer, collection));
+            }
             return;
         };
         self.sync.sessions.insert(
@@ -259,6 +265,17 @@ impl SwarmTask {
             collection,
             result: sources.snapshot(collection).and_then(initiate),
         });
+    }
+
+    /// Starts the sessions that waited for a worker, while there is room.
+    pub(super) fn start_waiting(&mut self) {
+        while let Some((peer, collection)) = self.sync.waiting.pop_front() {
+            self.start_session(peer, collection);
+            if self.sync.waiting.back() == Some(&(peer, collection)) {
+                // Still no room.
+                break;
+            }
+        }
     }
 
     /// Ends the sessions that took too long (a job that never reported, a peer that stalls).
@@ -285,6 +302,7 @@ impl SwarmTask {
         for collection in Collection::ALL {
             self.sync.remove(peer, collection);
         }
+        self.sync.waiting.retain(|(p, _)| *p != peer);
         self.sync.requests.retain(|_, (p, _)| *p != peer);
     }
 
@@ -368,6 +386,7 @@ impl SwarmTask {
                     .filter(|j| **j == Judgement::Accepted)
                     .count();
                 self.metrics.sync_items_stored.inc_by(accepted as u64);
+                let behind = judgements.contains(&Judgement::Behind);
                 if let Some(misbehaved) = judgements.into_iter().find_map(|j| match j {
                     Judgement::Misbehaved(m) => Some(m),
                     _ => None,
@@ -377,6 +396,17 @@ impl SwarmTask {
                     return;
                 }
                 self.fetch_next(peer, collection);
+                // Some items build on what this node lacks (a list signed with a key of a DID
+                // version not held yet): reconcile the other collections now, and this one again
+                // shortly, once they have brought it.
+                if behind {
+                    self.reconcile(peer);
+                    if !self.sync.sessions.contains_key(&(peer, collection))
+                        && !self.sync.waiting.contains(&(peer, collection))
+                    {
+                        self.sync.waiting.push_back((peer, collection));
+                    }
+                }
             }
             Done::Answer {
                 peer,
@@ -517,8 +547,11 @@ impl SwarmTask {
                 });
             }
             (_, SyncResponse::Busy) => {
-                debug!(%peer, "busy: syncing later");
+                debug!(%peer, "busy: syncing again shortly");
                 self.sync.remove(peer, collection);
+                if !self.sync.waiting.contains(&(peer, collection)) {
+                    self.sync.waiting.push_back((peer, collection));
+                }
             }
             (_, SyncResponse::Refused(reason)) => {
                 debug!(%peer, reason, "sync refused");
