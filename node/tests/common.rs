@@ -193,6 +193,26 @@ pub(crate) fn node_config(dir: &Path, i: usize) -> Config {
     config
 }
 
+/// A libp2p swarm over TCP with a member's node key and `behaviour`: a member that does what
+/// the test tells it to. Call inside a Tokio runtime.
+pub(crate) fn member_swarm<B: libp2p::swarm::NetworkBehaviour>(
+    key: &vouch_core::key::KeyPair,
+    behaviour: impl FnOnce(&libp2p::identity::Keypair) -> B,
+) -> libp2p::Swarm<B> {
+    libp2p::SwarmBuilder::with_existing_identity(vouch_node::net::identity_of(key))
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|key| behaviour(key))
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
+
 /// The version of `did` that `node` resolves, if it does.
 pub(crate) fn version_at(node: &TestNode, did: &str) -> Option<String> {
     let answer = get(&node.url(&format!("/1.0/identifiers/{did}")), None);

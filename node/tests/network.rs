@@ -107,7 +107,7 @@ mod rogue {
 
     use libp2p::futures::StreamExt;
     use libp2p::swarm::SwarmEvent;
-    use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, noise, tcp, yamux};
+    use libp2p::{Multiaddr, PeerId, Swarm, gossipsub};
     use vouch_core::key::KeyPair;
 
     pub(crate) struct Rogue {
@@ -119,29 +119,17 @@ mod rogue {
         pub(crate) fn new(key: &KeyPair) -> Self {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
             let _guard = runtime.enter();
-            let identity = vouch_node::net::identity_of(key);
-            let swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
-                .with_tokio()
-                .with_tcp(
-                    tcp::Config::default(),
-                    noise::Config::new,
-                    yamux::Config::default,
+            let swarm = crate::common::member_swarm(key, |key| {
+                let config = gossipsub::ConfigBuilder::default()
+                    .max_transmit_size(1024 * 1024)
+                    .build()
+                    .expect("config");
+                gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    config,
                 )
-                .expect("tcp")
-                .with_behaviour(|key| {
-                    let config = gossipsub::ConfigBuilder::default()
-                        .max_transmit_size(1024 * 1024)
-                        .build()
-                        .expect("config");
-                    gossipsub::Behaviour::new(
-                        gossipsub::MessageAuthenticity::Signed(key.clone()),
-                        config,
-                    )
-                    .expect("gossipsub")
-                })
-                .expect("behaviour")
-                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-                .build();
+                .expect("gossipsub")
+            });
             let mut rogue = Self { swarm, runtime };
             for topic in [
                 vouch_node::net::DID_OPS_TOPIC,

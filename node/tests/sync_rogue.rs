@@ -5,7 +5,7 @@ use std::time::Duration;
 use libp2p::futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, StreamProtocol, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use vouch_core::sync::{SyncRequest, SyncResponse};
 use vouch_node::datadir;
@@ -33,27 +33,15 @@ fn a_peer_answering_with_what_was_not_asked_is_disconnected() {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let fetched = runtime.block_on(async {
-        let mut swarm =
-            libp2p::SwarmBuilder::with_existing_identity(vouch_node::net::identity_of(&key))
-                .with_tokio()
-                .with_tcp(
-                    tcp::Config::default(),
-                    noise::Config::new,
-                    yamux::Config::default,
-                )
-                .expect("tcp")
-                .with_behaviour(|_| {
-                    request_response::cbor::Behaviour::<SyncRequest, SyncResponse>::new(
-                        [(
-                            StreamProtocol::new(vouch_node::net::SYNC_PROTOCOL),
-                            ProtocolSupport::Full,
-                        )],
-                        request_response::Config::default(),
-                    )
-                })
-                .expect("behaviour")
-                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-                .build();
+        let mut swarm = crate::common::member_swarm(&key, |_| {
+            request_response::cbor::Behaviour::<SyncRequest, SyncResponse>::new(
+                [(
+                    StreamProtocol::new(vouch_node::net::SYNC_PROTOCOL),
+                    ProtocolSupport::Full,
+                )],
+                request_response::Config::default(),
+            )
+        });
         let address: Multiaddr = format!("{}/p2p/{peer_a}", configs[0].p2p.listen[0])
             .parse()
             .expect("address");
