@@ -408,9 +408,9 @@ impl StatusLists {
         Ok(self.store.sync_fetch(Collection::StatusLists, ids)?)
     }
 
-    /// Whether `raw` verifies against its issuer's DID document at some version made at or
-    /// before `time`, newest first: one signed with a key in force then (several versions may
-    /// share a second). At most one verification per version of the log.
+    /// Whether `raw` verifies against its issuer's DID document as it was at `time`: signed with
+    /// a key in force then. Versions are dated to the second, so each version of that second is
+    /// tried, newest first; no other.
     fn verifies_at(
         &self,
         raw: &Value,
@@ -420,10 +420,20 @@ impl StatusLists {
         let Some(log) = self.registry.log(issuer)? else {
             return Ok(false);
         };
-        let versions: Vec<u64> = log
+        // The version in force at `time` is the newest made at or before it; versions are dated
+        // to the second, so every version of that second is a candidate.
+        let made: Vec<(u64, DateTime<Utc>)> = log
             .operations()
-            .filter(|op| op.created.time() <= time)
-            .map(|op| op.version)
+            .map(|op| (op.version, op.created.time()))
+            .filter(|(_, created)| *created <= time)
+            .collect();
+        let Some(newest) = made.iter().map(|(_, created)| *created).max() else {
+            return Ok(false);
+        };
+        let versions: Vec<u64> = made
+            .into_iter()
+            .filter(|(_, created)| *created == newest)
+            .map(|(version, _)| version)
             .collect();
         for version in versions.into_iter().rev() {
             if let Ok(then) = log.resolve(VersionSelector::Id(version))
