@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Timelike, Utc};
 use serde_json::Value;
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidResolver;
@@ -420,22 +420,22 @@ impl StatusLists {
         let Some(log) = self.registry.log(issuer)? else {
             return Ok(false);
         };
-        // The version in force at `time` is the newest made at or before it; versions are dated
-        // to the second, so every version of that second is a candidate.
-        let made: Vec<(u64, DateTime<Utc>)> = log
-            .operations()
-            .map(|op| (op.version, op.created.time()))
-            .filter(|(_, created)| *created <= time)
-            .collect();
-        let Some(newest) = made.iter().map(|(_, created)| *created).max() else {
-            return Ok(false);
-        };
-        let versions: Vec<u64> = made
-            .into_iter()
-            .filter(|(_, created)| *created == newest)
-            .map(|(version, _)| version)
-            .collect();
-        for version in versions.into_iter().rev() {
+        // The version in force at `time` is the newest made before it. Versions are dated to the
+        // second: those of `time`'s own second may have been made before it or after, so each
+        // of them is a candidate, and so is the newest of an earlier second.
+        let second = time.with_nanosecond(0).unwrap_or(time);
+        let (mut earlier, mut same) = (None, Vec::new());
+        // Operations come in version order, their dates never going back.
+        for op in log.operations() {
+            let created = op.created.time();
+            if created < second {
+                earlier = Some(op.version);
+            } else if created == second {
+                same.push(op.version);
+            }
+        }
+        // Newest first: that second's versions, then the one in force before it.
+        for version in same.into_iter().rev().chain(earlier) {
             if let Ok(then) = log.resolve(VersionSelector::Id(version))
                 && StatusListCredential::verify(raw, &DocumentAt(then.document)).is_ok()
             {
