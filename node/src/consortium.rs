@@ -19,7 +19,9 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
+use vouch_core::capability::Action;
 use vouch_core::sync::{Collection, ItemId};
+use vouch_core::verify::IssuerPolicy;
 
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::store::{Batch, Store, StoreError};
@@ -244,6 +246,11 @@ fn check_member(member: &Member, others: &[Member]) -> Result<(), ConsortiumErro
     }
     if member.addresses.len() > 16 || member.actions.len() > 256 {
         return Err(bad("at most 16 addresses and 256 actions"));
+    }
+    if member.actions.iter().any(|a| Action::parse(a).is_err()) {
+        return Err(bad(
+            "an action is not an action pattern (`call:billing_api:*`, `*`)",
+        ));
     }
     if others
         .iter()
@@ -641,6 +648,23 @@ impl Membership {
     }
 }
 
+/// The consortium's trusted-issuer policy (DESIGN §7): a member attests the actions its entry
+/// names, and nothing else; a DID that is no member (a removed one included) attests nothing.
+impl IssuerPolicy for Membership {
+    fn trusts(&self, issuer: &Did, action: &Action) -> bool {
+        self.members
+            .iter()
+            .filter(|m| m.did == *issuer)
+            .flat_map(|m| &m.actions)
+            .filter_map(|pattern| Action::parse(pattern).ok())
+            .any(|pattern| action.is_subset_of(&pattern))
+    }
+
+    fn knows(&self, issuer: &Did) -> bool {
+        self.is_member(issuer)
+    }
+}
+
 /// The membership in force, shared by every part of a running node; `None` for a node alone.
 #[derive(Debug, Clone, Default)]
 pub struct Members(Arc<RwLock<Option<Membership>>>);
@@ -1028,6 +1052,53 @@ mod tests {
         assert!(matches!(
             membership.propose(Change::Remove { did: leaving.did }, &keys[0], now),
             Err(AmendmentError::BadChange(_))
+        ));
+    }
+
+    #[test]
+    fn the_membership_is_the_trusted_issuer_policy() {
+        let keys: Vec<KeyPair> = (0..2).map(|_| KeyPair::generate()).collect();
+        let mut billing = member(&keys[0], 10);
+        billing.actions = vec!["call:billing_api:*".into()];
+        let everything = member(&keys[1], 20);
+        let genesis = Consortium::sign(
+            "c",
+            vec![billing.clone(), everything.clone()],
+            Some(1),
+            &keys,
+        )
+        .unwrap();
+        let mut membership = Membership::new(&genesis);
+        let action = |a: &str| Action::parse(a).unwrap();
+        assert!(membership.trusts(&billing.did, &action("call:billing_api:refund")));
+        assert!(membership.trusts(&billing.did, &action("call:billing_api:*")));
+        assert!(!membership.trusts(&billing.did, &action("call:billing_api")));
+        assert!(!membership.trusts(&billing.did, &action("call:crm:read")));
+        assert!(membership.trusts(&everything.did, &action("call:crm:read")));
+        let stranger = member(&KeyPair::generate(), 30).did;
+        assert!(!membership.knows(&stranger));
+        assert!(!membership.trusts(&stranger, &action("call:crm:read")));
+
+        // Removed, it attests nothing any more.
+        let removal = membership
+            .propose(
+                Change::Remove {
+                    did: everything.did.clone(),
+                },
+                &keys[0],
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(membership.apply(&removal), Ok(Amended::Applied));
+        assert!(!membership.knows(&everything.did));
+        assert!(!membership.trusts(&everything.did, &action("call:crm:read")));
+
+        // An entry whose actions are no action patterns is refused.
+        let mut bad = member(&KeyPair::generate(), 40);
+        bad.actions = vec!["Call Billing".into()];
+        assert!(matches!(
+            check_member(&bad, &[]),
+            Err(ConsortiumError::BadMember { .. })
         ));
     }
 }
