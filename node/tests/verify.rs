@@ -16,13 +16,18 @@ use vouch_core::verify::{TrustList, Verifier, verify_credential};
 use vouch_node::org::Org;
 use vouch_wallet::sources::{HttpResolver, Sources};
 
-use crate::common::{TestNode, post};
+use crate::common::{TestNode, post, send};
 
 fn credential(issuer: &Org, list_url: &str) -> serde_json::Value {
+    credential_for(issuer, list_url, &KeyPair::generate())
+}
+
+/// A credential of `issuer` for the agent holding `holder`, with an entry at index 42 of the list.
+fn credential_for(issuer: &Org, list_url: &str, holder: &KeyPair) -> serde_json::Value {
     let now = Utc::now();
     let credential: AgentCapabilityCredential = RootGrant {
         issuer: issuer.did().clone(),
-        subject: did_of(&KeyPair::generate().public()),
+        subject: did_of(&holder.public()),
         agent: AgentDescription {
             name: "bot".into(),
             version: "1".into(),
@@ -105,4 +110,130 @@ fn the_cli_checks_status_and_documents_through_a_node() {
     // A resolver that is not an http:// base URL is refused up front.
     assert!(HttpResolver::new("https://node.example").is_err());
     assert!(HttpResolver::new(&format!("{base}/1.0")).is_err());
+}
+
+/// `POST` JSON to a node's verification service; the status and the answer.
+fn verify_at(node: &TestNode, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let answer = send(
+        "POST",
+        &node.url(path),
+        &[("content-type", "application/json")],
+        &body.to_string(),
+    );
+    (answer.status, answer.json())
+}
+
+fn reasons(answer: &serde_json::Value) -> Vec<String> {
+    answer["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_verification_service_checks_with_what_the_node_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    let did = node.node().identity.did.clone();
+    let change = |body: &str| {
+        let answer = post(
+            &node.url("/admin/status-lists/revocation-1"),
+            body,
+            Some(&node.admin_token()),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.json()["id"]
+            .as_str()
+            .expect("the list's URL")
+            .to_owned()
+    };
+    let list_url = change(r#"{"purpose":"revocation","set":[7]}"#);
+    let org = Org::new(
+        node.config.data_dir.clone(),
+        did.clone(),
+        node.node().registry.clone(),
+    );
+    let holder = KeyPair::generate();
+    let signed = credential_for(&org, &list_url, &holder);
+
+    let (status, answer) = verify_at(
+        &node,
+        "/1.0/credentials/verify",
+        &json!({ "verifiableCredential": signed }),
+    );
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    assert!(answer["checks"].as_array().is_some_and(|c| c.len() >= 9));
+
+    // Presented over a challenge: verified; over another one: not.
+    let presentation = vouch_core::presentation::create(
+        &holder,
+        vec![signed.clone()],
+        "c-1",
+        "partner.example",
+        Cryptosuite::EddsaJcs2022,
+        Utc::now(),
+    )
+    .expect("a presentation");
+    let options = json!({ "challenge": "c-1", "domain": "partner.example" });
+    let (status, answer) = verify_at(
+        &node,
+        "/1.0/presentations/verify",
+        &json!({ "verifiablePresentation": presentation, "options": options }),
+    );
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    let replayed = json!({ "challenge": "c-2", "domain": "partner.example" });
+    let (status, _) = verify_at(
+        &node,
+        "/1.0/presentations/verify",
+        &json!({ "verifiablePresentation": presentation, "options": replayed }),
+    );
+    assert_eq!(status, 400);
+
+    // Revoked at the node: the next verification sees it, nothing cached.
+    change(r#"{"purpose":"revocation","set":[42]}"#);
+    let (status, answer) = verify_at(
+        &node,
+        "/1.0/credentials/verify",
+        &json!({ "verifiableCredential": signed }),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(reasons(&answer), ["revoked"], "{answer}");
+
+    // Tampered: the proof fails. Another issuer (a did:key nobody trusts): untrusted.
+    let mut tampered = signed.clone();
+    tampered["credentialSubject"]["task"]["id"] = "t2".into();
+    let (status, answer) = verify_at(
+        &node,
+        "/1.0/credentials/verify",
+        &json!({ "verifiableCredential": tampered }),
+    );
+    assert_eq!(status, 400);
+    assert!(!reasons(&answer).is_empty(), "{answer}");
+    let stranger = KeyPair::generate();
+    let mut foreign = signed.clone();
+    foreign["issuer"] = did_of(&stranger.public()).to_string().into();
+    let (status, answer) = verify_at(
+        &node,
+        "/1.0/credentials/verify",
+        &json!({ "verifiableCredential": foreign }),
+    );
+    assert_eq!(status, 400);
+    assert!(!reasons(&answer).is_empty(), "{answer}");
+
+    // Not a request of this service: a 400 problem, not a report.
+    let (status, answer) = verify_at(&node, "/1.0/credentials/verify", &json!({ "x": 1 }));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("bad_request"))
+    );
 }

@@ -15,7 +15,12 @@
 //!   (membership amendments: proposed, signed by each member's node, applied and gossiped once
 //!   they have the signatures they need).
 //!
-//! Split by audience: [`resolver`] (public, read-only), [`admin`] (behind the token) and
+//! - `POST /1.0/credentials/verify` and `/1.0/presentations/verify`: the verification service
+//!   for partners without a node (the W3C VC API's shape), with the node's documents, lists and
+//!   the consortium's trusted-issuer policy.
+//!
+//! Split by audience: [`resolver`] (public, read-only), `verify` (public), [`admin`] (behind the
+//! token) and
 //! [`errors`] (every error outside resolution goes through one rejection handler and is an RFC
 //! 9457 problem object with a stable `code`; internal details are logged, never returned). A
 //! path the API has, asked with a method it does not take, is a `405` with `Allow`.
@@ -43,6 +48,7 @@ use crate::status_lists::StatusLists;
 mod admin;
 mod errors;
 mod resolver;
+mod verify;
 
 pub use errors::{PROBLEM_JSON, rejection};
 pub use resolver::{DID, DID_JSON, DID_LD_JSON, DID_RESOLUTION, VC};
@@ -142,6 +148,22 @@ pub fn routes(
         .and(warp::get())
         .and(with_state.clone())
         .and_then(resolver::status_list);
+    let verify_credential = warp::path!("1.0" / "credentials" / "verify")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(
+            verify::MAX_VERIFY_BODY_BYTES,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(verify::credential);
+    let verify_presentation = warp::path!("1.0" / "presentations" / "verify")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(
+            verify::MAX_VERIFY_BODY_BYTES,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(verify::presentation);
     let authorized = admin::authorized(state);
     let operations = warp::path!("admin" / "did" / "operations")
         .and(warp::post())
@@ -231,6 +253,10 @@ pub fn routes(
                 .or(resolve)
                 .unify()
                 .or(status_lists)
+                .unify()
+                .or(verify_credential)
+                .unify()
+                .or(verify_presentation)
                 .unify()
                 .or(operations)
                 .unify()

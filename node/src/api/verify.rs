@@ -1,0 +1,190 @@
+//! The verification service for partners without a node, in the shape of the W3C VC API:
+//! `POST /1.0/credentials/verify` and `POST /1.0/presentations/verify`. Every check of
+//! `vouch_core::verify` and `vouch_core::presentation` runs with what this node holds: the DID
+//! documents it replicates, the status lists it holds (each verified again before use), and the
+//! consortium's trusted-issuer policy (this org alone, for a node without a consortium). Nothing
+//! is cached: every request is verified from scratch.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vouch_core::capability::Action;
+use vouch_core::presentation::{MAX_CREDENTIALS, verify_presentation};
+use vouch_core::report::{Check, Outcome, Report};
+use vouch_core::status::{HeldLists, StatusListCredential};
+use vouch_core::verify::{IssuerPolicy, TrustList, Verifier, verify_credential};
+use warp::Rejection;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::errors::internal;
+use super::{ApiState, blocking};
+use crate::status_lists::key_of;
+
+/// The largest request: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
+pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
+    (MAX_CREDENTIALS * vouch_core::credential::MAX_CREDENTIAL_BYTES + 64 * 1024) as u64;
+
+/// `POST /1.0/credentials/verify`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct VerifyCredential {
+    verifiable_credential: Value,
+    #[serde(default)]
+    options: Option<Value>,
+}
+
+/// `POST /1.0/presentations/verify`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct VerifyPresentation {
+    verifiable_presentation: Value,
+    options: PresentationOptions,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresentationOptions {
+    challenge: String,
+    domain: String,
+}
+
+/// The answer: the VC API's `checks`, `warnings` and `errors`, with every check's outcome and
+/// reason code.
+#[derive(Serialize)]
+struct Verified {
+    verified: bool,
+    /// Every check made, passed, failed or skipped.
+    checks: Vec<Check>,
+    warnings: Vec<Check>,
+    /// The checks that failed.
+    errors: Vec<Check>,
+}
+
+impl Verified {
+    fn of(report: Report) -> (StatusCode, Self) {
+        let errors = report
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+            .cloned()
+            .collect();
+        let warnings = report
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Skipped)
+            .cloned()
+            .collect();
+        let status = if report.verified {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        (
+            status,
+            Self {
+                verified: report.verified,
+                checks: report.checks,
+                warnings,
+                errors,
+            },
+        )
+    }
+}
+
+/// What a verification here knows: the lists this node holds for the credentials given, each
+/// verified again, and the trusted-issuer policy.
+struct Knowledge {
+    lists: HeldLists,
+    policy: Box<dyn IssuerPolicy + Send>,
+}
+
+fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, String> {
+    let mut lists = HeldLists::new();
+    let mut urls: Vec<&str> = credentials
+        .iter()
+        .take(MAX_CREDENTIALS)
+        .flat_map(|credential| credential["credentialStatus"].as_array())
+        .flat_map(|entries| entries.iter().take(2))
+        .filter_map(|entry| entry["statusListCredential"].as_str())
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    for url in urls {
+        let Ok((_, key)) = key_of(url) else {
+            continue;
+        };
+        let Some(json) = state.status_lists.get(&key).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let Ok(raw) = serde_json::from_slice::<Value>(&json) else {
+            continue;
+        };
+        // Stored because it verified; verified again against the documents held now.
+        if let Ok(list) = StatusListCredential::verify(&raw, &state.registry) {
+            lists.insert(list);
+        }
+    }
+    let policy: Box<dyn IssuerPolicy + Send> =
+        match state.amendments.as_ref().and_then(|a| a.members().now()) {
+            Some(membership) => Box::new(membership),
+            None => Box::new(TrustList(vec![(
+                state.org.did().clone(),
+                Action::parse("*").expect("`*` is an action pattern"),
+            )])),
+        };
+    Ok(Knowledge { lists, policy })
+}
+
+fn reply(status: StatusCode, verified: &Verified) -> Response {
+    use warp::Reply as _;
+    warp::reply::with_status(warp::reply::json(verified), status).into_response()
+}
+
+/// `POST /1.0/credentials/verify`.
+pub(super) async fn credential(
+    body: VerifyCredential,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let _ = body.options;
+    let work = move || -> Result<(StatusCode, Verified), String> {
+        let credential = body.verifiable_credential;
+        let known = knowledge(&state, &[&credential])?;
+        let mut verifier = Verifier::new(&state.registry, Utc::now());
+        verifier.issuers = Some(known.policy.as_ref());
+        verifier.status = Some(&known.lists);
+        let (report, _) = verify_credential(&credential, &verifier);
+        Ok(Verified::of(report))
+    };
+    let (status, verified) = blocking(work).await?.map_err(internal)?;
+    Ok(reply(status, &verified))
+}
+
+/// `POST /1.0/presentations/verify`.
+pub(super) async fn presentation(
+    body: VerifyPresentation,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let work = move || -> Result<(StatusCode, Verified), String> {
+        let presentation = body.verifiable_presentation;
+        let credentials: Vec<&Value> = presentation["verifiableCredential"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let known = knowledge(&state, &credentials)?;
+        let mut verifier = Verifier::new(&state.registry, Utc::now());
+        verifier.issuers = Some(known.policy.as_ref());
+        verifier.status = Some(&known.lists);
+        let verified = verify_presentation(
+            &presentation,
+            &body.options.challenge,
+            &body.options.domain,
+            &verifier,
+        );
+        Ok(Verified::of(verified.report))
+    };
+    let (status, verified) = blocking(work).await?.map_err(internal)?;
+    Ok(reply(status, &verified))
+}
