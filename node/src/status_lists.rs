@@ -169,6 +169,18 @@ fn judge(received: Result<Received, StatusListError>) -> Judgement {
     }
 }
 
+/// The most indexes one allocation gives.
+pub const MAX_ALLOCATION: usize = 1024;
+
+/// Where a credential's status bit is: one of the org's lists, and an index in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slot {
+    /// The list's name (`issued-revocation-1`).
+    pub name: String,
+    /// The index.
+    pub index: usize,
+}
+
 /// What became of a list from a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Received {
@@ -408,6 +420,73 @@ impl StatusLists {
         Ok(self.store.sync_fetch(Collection::StatusLists, ids)?)
     }
 
+    /// Gives `count` indexes of the org's lists of `purpose` never given before, each chosen at
+    /// random among the unused ones of the list in use (herd privacy: an index tells nothing of
+    /// when or to whom it was given); a full list is followed by the next (`issued-<purpose>-<n>`).
+    /// The indexes are stored as given before they are returned: none is given twice, whatever
+    /// crashes.
+    pub fn allocate(&self, purpose: Purpose, count: usize) -> Result<Vec<Slot>, StatusListError> {
+        self.allocate_in(purpose, count, MIN_ENTRIES)
+    }
+
+    fn allocate_in(
+        &self,
+        purpose: Purpose,
+        count: usize,
+        capacity: usize,
+    ) -> Result<Vec<Slot>, StatusListError> {
+        use rand::Rng as _;
+        if count > MAX_ALLOCATION {
+            return Err(StatusListError::TooManyChanges);
+        }
+        let _guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut n = self.store.current_status_list(purpose.as_str())?;
+        let name = |n: u32| format!("issued-{}-{n}", purpose.as_str());
+        let mut bits = self
+            .store
+            .status_indexes(&name(n))?
+            .unwrap_or_else(|| vec![0; capacity.div_ceil(8)]);
+        let mut used = bits.iter().map(|b| b.count_ones() as usize).sum::<usize>();
+        let mut rng = rand::thread_rng();
+        let mut batch = Batch::default();
+        let mut slots = Vec::with_capacity(count);
+        let is_set = |bits: &[u8], i: usize| bits[i / 8] & (1 << (i % 8)) != 0;
+        for _ in 0..count {
+            if used >= capacity {
+                self.store.put_status_indexes(&mut batch, &name(n), &bits);
+                n += 1;
+                bits = vec![0; capacity.div_ceil(8)];
+                used = 0;
+            }
+            // Random tries first; when the list is nearly full, the first free index after a
+            // random start.
+            let mut index = (0..64)
+                .map(|_| rng.gen_range(0..capacity))
+                .find(|&i| !is_set(&bits, i));
+            if index.is_none() {
+                let start = rng.gen_range(0..capacity);
+                index = (0..capacity)
+                    .map(|k| (start + k) % capacity)
+                    .find(|&i| !is_set(&bits, i));
+            }
+            let index = index.expect("a list not full has a free index");
+            bits[index / 8] |= 1 << (index % 8);
+            used += 1;
+            slots.push(Slot {
+                name: name(n),
+                index,
+            });
+        }
+        self.store.put_status_indexes(&mut batch, &name(n), &bits);
+        self.store
+            .put_current_status_list(&mut batch, purpose.as_str(), n);
+        self.store.commit(batch)?;
+        Ok(slots)
+    }
+
     /// Whether `raw` verifies against its issuer's DID document as it was at `time`: signed with
     /// a key in force then. Versions are dated to the second, so each version of that second is
     /// tried, newest first; no other.
@@ -572,6 +651,7 @@ fn held(key: &str, json: &[u8]) -> Result<StatusListCredential, StatusListError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
     fn list_urls_name_their_issuer() {
@@ -590,5 +670,63 @@ mod tests {
         ] {
             assert!(key_of(&bad).is_err(), "{bad}");
         }
+    }
+
+    fn lists(dir: &std::path::Path) -> StatusLists {
+        let store = Arc::new(Store::open(dir).unwrap());
+        let registry = Registry::new(store.clone(), crate::metrics::Metrics::new());
+        let did = Did::parse("did:vouch:zQmTestTestTestTestTestTestTestTestTestTestTest").unwrap();
+        let org = Org::new(dir.to_path_buf(), did, registry.clone());
+        StatusLists::new(
+            store,
+            registry,
+            org,
+            "http://node.example",
+            Members::alone(),
+        )
+    }
+
+    #[test]
+    fn indexes_are_random_never_given_twice_and_a_full_list_is_followed_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let capacity = 300;
+        let mut given = HashSet::new();
+        {
+            let lists = lists(dir.path());
+            for _ in 0..5 {
+                for slot in lists
+                    .allocate_in(Purpose::Revocation, 100, capacity)
+                    .unwrap()
+                {
+                    assert!(slot.index < capacity);
+                    assert!(given.insert(slot), "an index given twice");
+                }
+            }
+        }
+        // Reopened: the store remembers, nothing is given again.
+        let lists = lists(dir.path());
+        for slot in lists
+            .allocate_in(Purpose::Revocation, 100, capacity)
+            .unwrap()
+        {
+            assert!(given.insert(slot), "an index given twice after a restart");
+        }
+        let per_list = |name: &str| given.iter().filter(|s| s.name == name).count();
+        assert_eq!(per_list("issued-revocation-1"), capacity);
+        assert_eq!(per_list("issued-revocation-2"), capacity);
+        assert_eq!(per_list("issued-revocation-3"), 0);
+        // Random, not in order: the first hundred of a fresh list are not 0..100.
+        let first: Vec<usize> = lists
+            .allocate_in(Purpose::Suspension, 100, 131_072)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.index)
+            .collect();
+        assert_ne!(first, (0..100).collect::<Vec<_>>());
+        assert!(
+            lists
+                .allocate_in(Purpose::Suspension, MAX_ALLOCATION + 1, capacity)
+                .is_err()
+        );
     }
 }

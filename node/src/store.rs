@@ -8,6 +8,9 @@
 //!   so that resolving the current version reads one value.
 //! - `status_lists`: `<issuer DID>/<list name>` → the newest signed status list credential held.
 //! - `amendments`: `<sequence, u64 big-endian>` → an applied amendment of the consortium.
+//! - `status_indexes`: `<list name>` → the bitset of the indexes of one of the org's lists ever
+//!   given to a credential (never given again); `meta` `status_list/<purpose>` → the number of
+//!   the list indexes are given from now.
 //! - `sync_items`: `<collection> <timestamp, ms, u64 big-endian> <id>` → `<family> <key>`: the set
 //!   anti-entropy reconciles, in negentropy's order, and where each item is stored.
 //! - `sync_ids`: `<collection> <id>` → `<timestamp>`: an item by id, for a peer's fetch.
@@ -44,15 +47,17 @@ const DID_EVIDENCE: &str = "did_evidence";
 const DID_HEADS: &str = "did_heads";
 const STATUS_LISTS: &str = "status_lists";
 const AMENDMENTS: &str = "amendments";
+const STATUS_INDEXES: &str = "status_indexes";
 const SYNC_ITEMS: &str = "sync_items";
 const SYNC_IDS: &str = "sync_ids";
-const COLUMN_FAMILIES: [&str; 8] = [
+const COLUMN_FAMILIES: [&str; 9] = [
     META,
     DID_OPS,
     DID_EVIDENCE,
     DID_HEADS,
     STATUS_LISTS,
     AMENDMENTS,
+    STATUS_INDEXES,
     SYNC_ITEMS,
     SYNC_IDS,
 ];
@@ -480,6 +485,46 @@ impl Store {
             amendments.push(decode(&key, &value)?.to_vec());
         }
         Ok(amendments)
+    }
+}
+
+/// The indexes given out in the org's status lists.
+impl Store {
+    /// The bitset of the indexes of list `name` ever given out, if any were.
+    pub fn status_indexes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(STATUS_INDEXES), name.as_bytes())?
+        {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(name.as_bytes(), &value)?.to_vec())),
+        }
+    }
+
+    /// Records the bitset of list `name`, in `batch`.
+    pub fn put_status_indexes(&self, batch: &mut Batch, name: &str, bits: &[u8]) {
+        batch
+            .batch
+            .put_cf(self.cf(STATUS_INDEXES), name.as_bytes(), encode(bits));
+    }
+
+    /// The number of the list of `purpose` that indexes are given from (1 before any).
+    pub fn current_status_list(&self, purpose: &str) -> Result<u32, StoreError> {
+        let key = format!("status_list/{purpose}");
+        match self.db.get_pinned_cf(self.cf(META), key.as_bytes())? {
+            None => Ok(1),
+            Some(value) => <[u8; 4]>::try_from(&value[..])
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt_because(key.as_bytes(), "not a list number")),
+        }
+    }
+
+    /// Records the number of the list of `purpose` that indexes are given from, in `batch`.
+    pub fn put_current_status_list(&self, batch: &mut Batch, purpose: &str, n: u32) {
+        let key = format!("status_list/{purpose}");
+        batch
+            .batch
+            .put_cf(self.cf(META), key.as_bytes(), n.to_be_bytes());
     }
 }
 
