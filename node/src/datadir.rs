@@ -7,6 +7,8 @@
 //!   kept apart from it, so a crash between writing a key and storing an operation loses nothing.
 //! - `keys/org-N.key.json`: the org's signing keys after a rotation (0600); before the first, the
 //!   node key is the org's key.
+//! - `keys/pseudonym.secret`: the key of the org's principal pseudonyms (0600): 32 random bytes,
+//!   base64url. Made by `init`, or on first use in a folder made before it existed.
 //! - `identity.json`: the org's DID and the node's peer id, written last by `vouch-node init`.
 //! - `admin.token`: the admin API's bearer token (0600; its name is configurable).
 //! - `consortium.json`: the signed membership genesis (its name is configurable).
@@ -120,6 +122,36 @@ pub fn identity(data_dir: &Path) -> Result<Identity, DataDirError> {
 /// The node key.
 pub fn node_key(data_dir: &Path) -> Result<KeyPair, DataDirError> {
     Ok(keyfile::read(&data_dir.join(NODE_KEY))?)
+}
+
+/// The file of the pseudonym key.
+pub fn pseudonym_secret_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEYS).join("pseudonym.secret")
+}
+
+/// The key of the org's principal pseudonyms, made (and synced) on first use.
+pub fn pseudonym_secret(data_dir: &Path) -> Result<[u8; 32], DataDirError> {
+    use base64::Engine as _;
+    let path = pseudonym_secret_path(data_dir);
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    if !path.exists() {
+        let secret: [u8; 32] = rand::random();
+        match write_private(&path, engine.encode(secret).as_bytes()) {
+            Ok(()) => return Ok(secret),
+            // Made meanwhile by another caller: read theirs.
+            Err(DataDirError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    engine
+        .decode(text.trim())
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or(DataDirError::NoKey(
+            "keys/pseudonym.secret is not 32 bytes, base64url",
+        ))
 }
 
 /// The file of update key `n`.

@@ -132,6 +132,24 @@ impl Org {
         )
     }
 
+    /// The pseudonym under which the org's credentials name a principal (DESIGN §4):
+    /// `urn:vouch:principal:<base58btc HMAC-SHA256>` keyed by the org's pseudonym key, so that the
+    /// same principal always gets the same pseudonym from this org, another org's differs, and
+    /// nobody without the key can tell whose it is. The raw principal id is never written.
+    pub fn pseudonym(&self, principal: &str) -> Result<String, OrgError> {
+        use hmac::Mac as _;
+        let secret = datadir::pseudonym_secret(&self.data_dir)?;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"vouch principal pseudonym v1\0");
+        mac.update(principal.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        Ok(format!(
+            "urn:vouch:principal:{}",
+            bs58::encode(tag).into_string()
+        ))
+    }
+
     /// The key the org signs with now, and its verification method.
     pub fn signing_key(&self) -> Result<(KeyPair, DidUrl), OrgError> {
         let document = DidResolver::resolve(&self.registry, &self.did)?;
@@ -154,5 +172,48 @@ impl Org {
             &[next.public()],
             now,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(dir: &std::path::Path) -> Org {
+        std::fs::create_dir_all(dir.join(datadir::KEYS)).unwrap();
+        // A store of its own: the pseudonym key is a file of the data folder, not of the store.
+        let db = dir.join(format!("db-{}", rand::random::<u64>()));
+        let store = Arc::new(crate::store::Store::open(&db).unwrap());
+        let registry = Registry::new(store, crate::metrics::Metrics::new());
+        let did = Did::parse("did:vouch:zQmTestTestTestTestTestTestTestTestTestTestTest").unwrap();
+        Org::new(dir.to_path_buf(), did, registry)
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_per_org_and_tell_nothing_of_the_principal() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (org_a, org_b) = (org(a.path()), org(b.path()));
+        let principal = "alice@customer.example";
+        let p = org_a.pseudonym(principal).unwrap();
+        assert_eq!(org_a.pseudonym(principal).unwrap(), p, "stable");
+        assert_eq!(
+            org(a.path()).pseudonym(principal).unwrap(),
+            p,
+            "stable across restarts"
+        );
+        assert_ne!(org_a.pseudonym("bob@customer.example").unwrap(), p);
+        assert_ne!(org_b.pseudonym(principal).unwrap(), p, "another org's key");
+        assert!(!p.contains("alice") && !p.contains("customer"));
+        // What a credential takes: urn:vouch:principal:, then 1 to 128 of [A-Za-z0-9._~-].
+        let tail = p.strip_prefix("urn:vouch:principal:").unwrap();
+        assert!((1..=128).contains(&tail.len()));
+        assert!(tail.bytes().all(|c| c.is_ascii_alphanumeric()));
+        // The key file: owner-only.
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(datadir::pseudonym_secret_path(a.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -70,6 +70,7 @@ pub fn init(config: &Config, now: DateTime<Utc>) -> Result<Identity, SetupError>
     let store = Arc::new(Store::open(&dir.join(datadir::DB))?);
     Registry::new(store, crate::metrics::Metrics::new()).apply(genesis, now)?;
 
+    datadir::pseudonym_secret(dir)?;
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     datadir::write_private(
         &config.in_data_dir(&config.http.admin_token_file),
