@@ -208,6 +208,23 @@ impl HeldLists {
     }
 }
 
+/// The status lists a verification of these credentials reads, each once: those of the first
+/// [`MAX_CREDENTIALS`](crate::presentation::MAX_CREDENTIALS) credentials, two entries each (a
+/// revocation and a suspension), no more; for fetching them before verifying, when the input is
+/// not checked yet.
+pub fn list_urls<'a>(credentials: impl IntoIterator<Item = &'a Value>) -> Vec<&'a str> {
+    let mut urls: Vec<&str> = credentials
+        .into_iter()
+        .take(crate::presentation::MAX_CREDENTIALS)
+        .flat_map(|credential| credential["credentialStatus"].as_array())
+        .flat_map(|entries| entries.iter().take(2))
+        .filter_map(|entry| entry["statusListCredential"].as_str())
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    urls
+}
+
 impl StatusSource for HeldLists {
     fn status(&self, issuer: &Did, entry: &StatusEntry) -> Result<EntryStatus, String> {
         let url = &entry.status_list_credential;

@@ -76,29 +76,37 @@ fn verify_through(base: &str, credential: &serde_json::Value, trust: &TrustList)
     report.reasons()
 }
 
+/// Changes the node's list `revocation-1`; returns its URL.
+fn change(node: &TestNode, body: &str) -> String {
+    let answer = post(
+        &node.url("/admin/status-lists/revocation-1"),
+        body,
+        Some(&node.admin_token()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.json()["id"]
+        .as_str()
+        .expect("the list's URL")
+        .to_owned()
+}
+
+/// The node's org, operated in this process.
+fn org_of(node: &TestNode) -> Org {
+    Org::new(
+        node.config.data_dir.clone(),
+        node.node().identity.did.clone(),
+        node.node().registry.clone(),
+    )
+}
+
 #[test]
 fn the_cli_checks_status_and_documents_through_a_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
     let did = node.node().identity.did.clone();
-    let change = |body: &str| {
-        let answer = post(
-            &node.url("/admin/status-lists/revocation-1"),
-            body,
-            Some(&node.admin_token()),
-        );
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.json()["id"]
-            .as_str()
-            .expect("the list's URL")
-            .to_owned()
-    };
+    let change = |body: &str| change(&node, body);
     let list_url = change(r#"{"purpose":"revocation","set":[7]}"#);
-    let org = Org::new(
-        node.config.data_dir.clone(),
-        did.clone(),
-        node.node().registry.clone(),
-    );
+    let org = org_of(&node);
     let signed = credential(&org, &list_url);
     let base = node.url("");
     let trust = TrustList(vec![(did.clone(), Action::parse("*").expect("action"))]);
@@ -136,25 +144,9 @@ fn reasons(answer: &serde_json::Value) -> Vec<String> {
 fn the_verification_service_checks_with_what_the_node_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
-    let did = node.node().identity.did.clone();
-    let change = |body: &str| {
-        let answer = post(
-            &node.url("/admin/status-lists/revocation-1"),
-            body,
-            Some(&node.admin_token()),
-        );
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.json()["id"]
-            .as_str()
-            .expect("the list's URL")
-            .to_owned()
-    };
+    let change = |body: &str| change(&node, body);
     let list_url = change(r#"{"purpose":"revocation","set":[7]}"#);
-    let org = Org::new(
-        node.config.data_dir.clone(),
-        did.clone(),
-        node.node().registry.clone(),
-    );
+    let org = org_of(&node);
     let holder = KeyPair::generate();
     let signed = credential_for(&org, &list_url, &holder);
 

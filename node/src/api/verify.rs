@@ -13,7 +13,7 @@ use serde_json::Value;
 use vouch_core::capability::Action;
 use vouch_core::presentation::{MAX_CREDENTIALS, verify_presentation};
 use vouch_core::report::{Check, Outcome, Report};
-use vouch_core::status::{HeldLists, StatusListCredential};
+use vouch_core::status::{HeldLists, StatusListCredential, list_urls};
 use vouch_core::verify::{IssuerPolicy, TrustList, Verifier, verify_credential};
 use warp::Rejection;
 use warp::http::StatusCode;
@@ -103,16 +103,7 @@ struct Knowledge {
 
 fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, String> {
     let mut lists = HeldLists::new();
-    let mut urls: Vec<&str> = credentials
-        .iter()
-        .take(MAX_CREDENTIALS)
-        .flat_map(|credential| credential["credentialStatus"].as_array())
-        .flat_map(|entries| entries.iter().take(2))
-        .filter_map(|entry| entry["statusListCredential"].as_str())
-        .collect();
-    urls.sort_unstable();
-    urls.dedup();
-    for url in urls {
+    for url in list_urls(credentials.iter().copied()) {
         let Ok((_, key)) = key_of(url) else {
             continue;
         };

@@ -350,15 +350,7 @@ impl Known {
         }
         if args.resolver.is_some() {
             // As many as verification reads, no more, each once: the input is not checked yet.
-            let mut urls: Vec<&str> = input
-                .iter()
-                .take(vouch_core::presentation::MAX_CREDENTIALS)
-                .flat_map(|credential| credential["credentialStatus"].as_array())
-                .flat_map(|entries| entries.iter().take(2))
-                .filter_map(|entry| entry["statusListCredential"].as_str())
-                .collect();
-            urls.sort_unstable();
-            urls.dedup();
+            let urls = vouch_core::status::list_urls(input.iter().copied());
             for error in sources.fetch_status_lists(urls) {
                 eprintln!("vouch: {error}");
             }
