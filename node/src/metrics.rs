@@ -42,7 +42,7 @@ pub struct Metrics {
     /// Items that anti-entropy fetched and stored.
     pub sync_items_stored: Counter,
     /// Ticks whenever the node's state changes (an operation or a status list stored, a gossip
-    /// message judged, a connection refused), so that waiters (tests, long polls) wait on an
+    /// message judged, a member connected or gone, a connection refused), so that waiters (tests, long polls) wait on an
     /// event, not on time.
     changes: watch::Sender<u64>,
 }
@@ -172,6 +172,12 @@ impl Metrics {
     /// Counts a gossip message received (before it is judged).
     pub fn record_gossip_received(&self) {
         self.gossip_received.inc();
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Sets the number of member nodes connected.
+    pub fn set_peers(&self, connected: usize) {
+        self.peers.set(connected as i64);
         self.changes.send_modify(|n| *n += 1);
     }
 

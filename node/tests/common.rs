@@ -224,23 +224,12 @@ pub(crate) fn version_at(node: &TestNode, did: &str) -> Option<String> {
     })
 }
 
-/// How many members `node` is connected to.
-pub(crate) fn connected(node: &TestNode) -> usize {
-    let network = node.node().network.clone().expect("a network");
-    node.runtime.block_on(network.connected_members())
-}
-
-/// Waits until `node` is connected to `want` members; fails after 60 s.
+/// Waits until `node` is connected to `want` members; fails after 30 s.
 pub(crate) fn wait_connected(node: &TestNode, want: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while connected(node) != want {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} connections, not {want}",
-            connected(node)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let metrics = node.node().registry.metrics();
+    eventually(node, &format!("{want} member connections"), || {
+        metrics.peers.get() == want as i64
+    });
 }
 
 /// Waits until `check` holds, checking again each time `node`'s state changes; fails after 30 s.

@@ -370,7 +370,7 @@ impl SwarmTask {
             // Closes its connections and refuses new ones.
             self.swarm.behaviour_mut().members.disallow_peer(peer);
             if self.connected.remove(&peer) {
-                self.metrics.peers.set(self.connected.len() as i64);
+                self.metrics.set_peers(self.connected.len());
             }
             self.end_sessions(peer);
         }
@@ -493,7 +493,7 @@ impl SwarmTask {
         if !self.connected.remove(&peer) {
             return;
         }
-        self.metrics.peers.set(self.connected.len() as i64);
+        self.metrics.set_peers(self.connected.len());
         self.metrics.peers_disconnected.inc();
         self.end_sessions(peer);
         warn!(%peer, reason, "disconnecting a peer");
@@ -569,7 +569,7 @@ impl SwarmTask {
                 }
                 if self.connected.insert(peer_id) {
                     info!("member connected");
-                    self.metrics.peers.set(self.connected.len() as i64);
+                    self.metrics.set_peers(self.connected.len());
                     self.reconcile(peer_id);
                 }
             }
@@ -579,7 +579,7 @@ impl SwarmTask {
                 ..
             } => {
                 if self.connected.remove(&peer_id) {
-                    self.metrics.peers.set(self.connected.len() as i64);
+                    self.metrics.set_peers(self.connected.len());
                 }
                 self.end_sessions(peer_id);
                 debug!("member disconnected");
