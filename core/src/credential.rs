@@ -173,6 +173,27 @@ impl DefinitionHash {
         })
     }
 
+    /// Hashes an agent definition whose system prompt is given as its hash only: what an org
+    /// registers on its node, which never sees the prompt.
+    pub fn with_prompt_hash(
+        model: &str,
+        system_prompt: Multihash,
+        tools: &Value,
+        configuration: &Value,
+    ) -> Result<Self, serde_json::Error> {
+        let model = Multihash::of(model.as_bytes());
+        let tools = Multihash::of(&serde_jcs::to_vec(tools)?);
+        let configuration = Multihash::of(&serde_jcs::to_vec(configuration)?);
+        let digest = Self::digest_of(&model, &system_prompt, &tools, &configuration)?;
+        Ok(Self {
+            model,
+            system_prompt,
+            tools,
+            configuration,
+            digest,
+        })
+    }
+
     fn digest_of(
         model: &Multihash,
         system_prompt: &Multihash,

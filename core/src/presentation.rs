@@ -19,7 +19,9 @@ use crate::did::{Did, key as did_key};
 use crate::key::KeyPair;
 use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
 use crate::report::{Reason, Report, check};
-use crate::verify::{Checked, Verifier, check_capability_trust, check_credential, check_proof};
+use crate::verify::{
+    Checked, Verifier, check_capability_trust, check_chain_status, check_credential, check_proof,
+};
 
 /// The most credentials one presentation may carry.
 pub const MAX_CREDENTIALS: usize = 16;
@@ -225,6 +227,7 @@ pub fn verify_presentation(
                 "a credential with this id is presented twice",
             );
             check_capability_trust(verifier, &checked, None, &mut report);
+            check_chain_status(verifier, &checked, None, &mut report);
             continue;
         }
         presented.push(checked);
@@ -248,6 +251,7 @@ pub fn verify_presentation(
             .ok()
             .map(|path| &presented[path[0]].credential);
         check_capability_trust(verifier, checked, root, &mut report);
+        check_chain_status(verifier, checked, root, &mut report);
 
         let audience = &credential.credential_subject.audience;
         report.record(

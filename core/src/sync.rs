@@ -35,11 +35,18 @@ pub enum Collection {
     StatusLists,
     /// The consortium's membership amendments.
     Amendments,
+    /// The members' signed revocation events.
+    RevocationEvents,
 }
 
 impl Collection {
     /// Every collection.
-    pub const ALL: [Self; 3] = [Self::DidOperations, Self::StatusLists, Self::Amendments];
+    pub const ALL: [Self; 4] = [
+        Self::DidOperations,
+        Self::StatusLists,
+        Self::Amendments,
+        Self::RevocationEvents,
+    ];
 
     /// Its tag in stored keys.
     pub fn tag(self) -> u8 {
@@ -47,6 +54,7 @@ impl Collection {
             Self::DidOperations => 0,
             Self::StatusLists => 1,
             Self::Amendments => 2,
+            Self::RevocationEvents => 3,
         }
     }
 
@@ -56,10 +64,10 @@ impl Collection {
     }
 
     /// The most items of this collection one fetch asks for: a page's worth (operations are at
-    /// most 32 KiB, status lists 256 KiB).
+    /// most 32 KiB, revocation events 8 KiB, status lists 256 KiB).
     pub fn page(self) -> usize {
         match self {
-            Self::DidOperations => MAX_FETCH_IDS,
+            Self::DidOperations | Self::RevocationEvents => MAX_FETCH_IDS,
             Self::StatusLists | Self::Amendments => 32,
         }
     }
@@ -70,6 +78,7 @@ impl Collection {
             Self::DidOperations => "did_operations",
             Self::StatusLists => "status_lists",
             Self::Amendments => "amendments",
+            Self::RevocationEvents => "revocation_events",
         }
     }
 }

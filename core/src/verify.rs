@@ -198,9 +198,9 @@ pub(crate) fn capability_label(id: &str, index: usize) -> String {
 }
 
 /// The checks on one `AgentCapabilityCredential` that need nothing but the credential and the
-/// verifier: schema, proof by the issuer, validity window, definition, each capability and
-/// status. Chain, trust, holder and audience depend on where it is presented, and are the
-/// caller's. `label` names the credential in the report if its id cannot be read.
+/// verifier: schema, proof by the issuer, validity window, definition and each capability.
+/// Chain, trust, status (against the chain's root issuer), holder and audience depend on where
+/// it is presented, and are the caller's. `label` names the credential in the report if its id cannot be read.
 pub(crate) fn check_credential(
     raw: &Value,
     verifier: &Verifier<'_>,
@@ -303,13 +303,6 @@ pub(crate) fn check_credential(
         }
     }
 
-    check_status(
-        verifier,
-        &credential.issuer,
-        &credential.credential_status,
-        Some(&id),
-        report,
-    );
     Some(Checked {
         credential,
         capabilities,
@@ -356,6 +349,33 @@ fn check_status(
             }
             Err(why) => report.fail(check::STATUS, subject, Reason::StatusUnknown, why),
         }
+    }
+}
+
+/// Records the status checks of a credential on its chain. Every list of a chain is its root
+/// issuer's: the org gives the bits of the credentials delegated below the ones it issued (DESIGN
+/// §6), so a list signed by anyone else (a delegating agent's did:key, another org) tells
+/// nothing. With no root, the entries cannot be attributed to anyone: skipped, the chain fails.
+pub(crate) fn check_chain_status(
+    verifier: &Verifier<'_>,
+    checked: &Checked,
+    root: Option<&AgentCapabilityCredential>,
+    report: &mut Report,
+) {
+    let id = checked.credential.id.to_string();
+    match root {
+        Some(root) => check_status(
+            verifier,
+            &root.issuer,
+            &checked.credential.credential_status,
+            Some(&id),
+            report,
+        ),
+        None => report.skip(
+            check::STATUS,
+            Some(&id),
+            "no root: the lists of a credential's status are its chain's root issuer's",
+        ),
     }
 }
 
@@ -423,6 +443,7 @@ pub fn verify_credential(raw: &Value, verifier: &Verifier<'_>) -> (Report, Optio
         }
     };
     check_capability_trust(verifier, &checked, root, &mut report);
+    check_chain_status(verifier, &checked, root, &mut report);
     let not_presented = "a credential alone is not presented: present it to bind it to its holder";
     report.skip(check::HOLDER, subject, not_presented);
     report.skip(check::AUDIENCE, subject, not_presented);

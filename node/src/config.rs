@@ -46,6 +46,42 @@ pub struct Config {
     pub http: HttpConfig,
     /// The libp2p network.
     pub p2p: P2pConfig,
+    /// The org's issuer: credential lifetimes, renewal bounds, status list freshness.
+    pub issuance: IssuanceConfig,
+}
+
+/// The org's issuer (DESIGN §4, §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IssuanceConfig {
+    /// A credential's lifetime when the request names none, in seconds. Default 900 (15 min).
+    pub credential_ttl_secs: u64,
+    /// The longest lifetime a request may ask for, in seconds. Default 3600.
+    pub max_credential_ttl_secs: u64,
+    /// The longest a lineage of renewals may last from its first credential, in seconds: its
+    /// absolute end. Default 86400 (a day).
+    pub max_lineage_secs: u64,
+    /// The most renewals a lineage may have. Default 96.
+    pub max_renewals: u32,
+    /// How long a signed version of a status list is valid (`validUntil`), in seconds; the node
+    /// signs its lists anew at half of it, as a heartbeat. Default 300.
+    pub status_list_ttl_secs: u64,
+    /// The oldest status list the verification service uses, in seconds since it was signed:
+    /// past it, a credential's status is `status_stale`. Default 300.
+    pub max_status_age_secs: u64,
+}
+
+impl Default for IssuanceConfig {
+    fn default() -> Self {
+        Self {
+            credential_ttl_secs: 900,
+            max_credential_ttl_secs: 3600,
+            max_lineage_secs: 86_400,
+            max_renewals: 96,
+            status_list_ttl_secs: 300,
+            max_status_age_secs: 300,
+        }
+    }
 }
 
 /// The HTTP server: the resolver, status lists, health, metrics and the admin API.
@@ -88,6 +124,7 @@ impl Default for Config {
             data_dir: PathBuf::from("vouch-data"),
             http: HttpConfig::default(),
             p2p: P2pConfig::default(),
+            issuance: IssuanceConfig::default(),
         }
     }
 }
@@ -181,6 +218,7 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(example.http, defaults.http);
         assert_eq!(example.p2p, defaults.p2p);
+        assert_eq!(example.issuance, defaults.issuance);
         assert!(example.data_dir.ends_with(&defaults.data_dir));
     }
 

@@ -9,6 +9,8 @@
 //!   node key is the org's key.
 //! - `keys/pseudonym.secret`: the key of the org's principal pseudonyms (0600): 32 random bytes,
 //!   base64url. Made by `init`, or on first use in a folder made before it existed.
+//! - `keys/definitions/<method-specific id>/update-N.key.json`: the update keys of each agent
+//!   definition DID the org registered (0600), as the org DID's.
 //! - `identity.json`: the org's DID and the node's peer id, written last by `vouch-node init`.
 //! - `admin.token`: the admin API's bearer token (0600; its name is configurable).
 //! - `consortium.json`: the signed membership genesis (its name is configurable).
@@ -152,6 +154,21 @@ pub fn pseudonym_secret(data_dir: &Path) -> Result<[u8; 32], DataDirError> {
         .ok_or(DataDirError::NoKey(
             "keys/pseudonym.secret is not 32 bytes, base64url",
         ))
+}
+
+/// The folder of the update keys of the agent definition `did`: made (0700) if it is not yet.
+pub fn definition_keys(data_dir: &Path, did: &Did) -> Result<PathBuf, DataDirError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let dir = data_dir
+        .join(KEYS)
+        .join("definitions")
+        .join(did.method_specific_id());
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io(&dir))?;
+    Ok(dir)
 }
 
 /// The file of update key `n`.

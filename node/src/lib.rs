@@ -12,16 +12,19 @@
 //! 4. [`registry`]: did:vouch operations verified and stored, and resolution
 //! 5. [`org`]: the org's DID and the keys the node holds for it
 //! 6. [`status_lists`]: status list credentials, the org's own and the members'
-//! 7. [`net`] (the only module that names libp2p)
-//! 8. [`api`] (the only module that knows HTTP)
-//! 9. [`setup`]: `init` and `form-consortium`
-//! 10. [`node`]: a running node
+//! 7. [`issuer`]: agents, credentials issued and registered, renewal, revocation at four levels
+//!    and the members' revocation events
+//! 8. [`net`] (the only module that names libp2p)
+//! 9. [`api`] (the only module that knows HTTP)
+//! 10. [`setup`]: `init` and `form-consortium`
+//! 11. [`node`]: a running node
 
 pub mod api;
 pub mod config;
 pub mod consortium;
 pub mod datadir;
 pub mod fault;
+pub mod issuer;
 pub mod metrics;
 pub mod net;
 pub mod node;
@@ -43,6 +46,7 @@ const LAYERS: &[&[&str]] = &[
     &["registry"],
     &["org"],
     &["status_lists"],
+    &["issuer"],
     &["net"],
     &["api"],
     &["setup"],

@@ -13,6 +13,7 @@ use crate::consortium::{
     Amendment, Amendments, Consortium, ConsortiumError, MAX_AMENDMENT_BYTES, Members,
 };
 use crate::datadir::{self, DataDirError, Identity};
+use crate::issuer::{Events, Issuer};
 use crate::net::{self, NetConfig, NetError, Network};
 use crate::org::Org;
 use crate::registry::Registry;
@@ -127,6 +128,8 @@ pub struct Node {
     pub registry: Registry,
     /// The status lists.
     pub status_lists: StatusLists,
+    /// The org's issuer.
+    pub issuer: Issuer,
     /// The network, when the node belongs to a consortium.
     pub network: Option<Network>,
     shutdown: watch::Sender<bool>,
@@ -187,8 +190,28 @@ impl Node {
         };
         let (shutdown, stop) = watch::channel(false);
         let mut tasks = Vec::new();
-        let status_lists =
-            StatusLists::new(store, registry.clone(), org.clone(), &public_url, members);
+        let status_lists = StatusLists::new(
+            store.clone(),
+            registry.clone(),
+            org.clone(),
+            &public_url,
+            members.clone(),
+        );
+        let events = Events::new(
+            store.clone(),
+            registry.clone(),
+            identity.did.clone(),
+            members.clone(),
+        );
+        let issuer = Issuer::new(
+            store,
+            registry.clone(),
+            org.clone(),
+            status_lists.clone(),
+            config.data_dir.clone(),
+            config.issuance.clone(),
+            &public_url,
+        );
         // A key rotation acknowledged just before a crash may have left lists signed with the
         // old key: sign them anew before peers ask for them.
         let resigning = status_lists.clone();
@@ -217,6 +240,7 @@ impl Node {
                 },
                 registry.clone(),
                 status_lists.clone(),
+                events.clone(),
                 stop.clone(),
             )?;
             tasks.push(task);
@@ -229,6 +253,8 @@ impl Node {
             registry: registry.clone(),
             status_lists: status_lists.clone(),
             org,
+            issuer: issuer.clone(),
+            events,
             network: network.clone(),
             amendments,
             data_dir: config.data_dir.clone(),
@@ -245,6 +271,7 @@ impl Node {
             http_addr,
             registry,
             status_lists,
+            issuer,
             network,
             shutdown,
             tasks,

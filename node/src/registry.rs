@@ -432,6 +432,38 @@ impl Registry {
         Ok(Some(head))
     }
 
+    /// The documents of `did` that may have been in force at `time`, newest first: versions are
+    /// dated to the second, so each version of `time`'s own second (made before it or after),
+    /// then the newest of an earlier second. For what was signed then with a key since rotated
+    /// away.
+    pub fn documents_at(
+        &self,
+        did: &Did,
+        time: DateTime<Utc>,
+    ) -> Result<Vec<DidDocument>, RegistryError> {
+        let Some(log) = self.log(did)? else {
+            return Ok(Vec::new());
+        };
+        let second = time.with_nanosecond(0).unwrap_or(time);
+        let (mut earlier, mut same) = (None, Vec::new());
+        // Operations come in version order, their dates never going back.
+        for op in log.operations() {
+            let created = op.created.time();
+            if created < second {
+                earlier = Some(op.version);
+            } else if created == second {
+                same.push(op.version);
+            }
+        }
+        Ok(same
+            .into_iter()
+            .rev()
+            .chain(earlier)
+            .filter_map(|version| log.resolve(VersionSelector::Id(version)).ok())
+            .map(|then| then.document)
+            .collect())
+    }
+
     /// The verified log of a DID, if held.
     pub fn log(&self, did: &Did) -> Result<Option<DidLog>, RegistryError> {
         Ok(self.store.did_log(did)?)

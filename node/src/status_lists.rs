@@ -12,14 +12,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, SubsecRound, Timelike, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
+use vouch_core::capability::Action;
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidResolver;
-use vouch_core::did::vouch::VersionSelector;
 use vouch_core::did::{Did, ResolveError};
-use vouch_core::status::{MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential};
+use vouch_core::status::{
+    HeldLists, MIN_ENTRIES, Purpose, StatusError, StatusList, StatusListCredential, list_urls,
+};
 use vouch_core::sync::{Collection, ItemId};
+use vouch_core::verify::{IssuerPolicy, TrustList};
 
 use crate::consortium::Members;
 use crate::fault::{Judgement, PeerMisbehaved};
@@ -173,12 +176,25 @@ fn judge(received: Result<Received, StatusListError>) -> Judgement {
 pub const MAX_ALLOCATION: usize = 1024;
 
 /// Where a credential's status bit is: one of the org's lists, and an index in it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Slot {
     /// The list's name (`issued-revocation-1`).
     pub name: String,
     /// The index.
     pub index: usize,
+}
+
+/// A change of the bits of one of the org's lists: see [`StatusLists::change_all`].
+#[derive(Debug, Clone)]
+pub struct ListChange {
+    /// The list's name.
+    pub name: String,
+    /// What its bits mean.
+    pub purpose: Purpose,
+    /// Bits to set.
+    pub set: Vec<usize>,
+    /// Bits to clear (before those set are set).
+    pub clear: Vec<usize>,
 }
 
 /// What became of a list from a peer.
@@ -488,40 +504,18 @@ impl StatusLists {
     }
 
     /// Whether `raw` verifies against its issuer's DID document as it was at `time`: signed with
-    /// a key in force then. Versions are dated to the second, so each version of that second is
-    /// tried, newest first; no other.
+    /// a key in force then.
     fn verifies_at(
         &self,
         raw: &Value,
         issuer: &Did,
         time: DateTime<Utc>,
     ) -> Result<bool, StatusListError> {
-        let Some(log) = self.registry.log(issuer)? else {
-            return Ok(false);
-        };
-        // The version in force at `time` is the newest made before it. Versions are dated to the
-        // second: those of `time`'s own second may have been made before it or after, so each
-        // of them is a candidate, and so is the newest of an earlier second.
-        let second = time.with_nanosecond(0).unwrap_or(time);
-        let (mut earlier, mut same) = (None, Vec::new());
-        // Operations come in version order, their dates never going back.
-        for op in log.operations() {
-            let created = op.created.time();
-            if created < second {
-                earlier = Some(op.version);
-            } else if created == second {
-                same.push(op.version);
-            }
-        }
-        // Newest first: that second's versions, then the one in force before it.
-        for version in same.into_iter().rev().chain(earlier) {
-            if let Ok(then) = log.resolve(VersionSelector::Id(version))
-                && StatusListCredential::verify(raw, &DocumentAt(then.document)).is_ok()
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self
+            .registry
+            .documents_at(issuer, time)?
+            .into_iter()
+            .any(|then| StatusListCredential::verify(raw, &DocumentAt(then)).is_ok()))
     }
 
     /// Changes bits of the org's list `name`, creating it (with [`MIN_ENTRIES`] entries) if
@@ -537,67 +531,104 @@ impl StatusLists {
         clear: &[usize],
         now: DateTime<Utc>,
     ) -> Result<Value, StatusListError> {
-        check_name(name)?;
-        // Times are kept to the millisecond, as they are written.
-        let now = now.trunc_subsecs(3);
         if set.len() + clear.len() > MAX_CHANGES {
             return Err(StatusListError::TooManyChanges);
         }
-        let key = format!("{}/{name}", self.org.did());
+        let change = ListChange {
+            name: name.to_owned(),
+            purpose,
+            set: set.to_vec(),
+            clear: clear.to_vec(),
+        };
+        let mut signed = self.change_all(&[change], Batch::default(), now)?;
+        Ok(signed.pop().expect("one list changed"))
+    }
+
+    /// Changes several of the org's lists as [`change`](Self::change) does one, and writes their
+    /// next versions together with `batch` — what the caller records of the same change — in
+    /// one atomic write: all of it is stored, or nothing. Returns the signed lists, to be
+    /// published. Each list appears once.
+    pub fn change_all(
+        &self,
+        changes: &[ListChange],
+        mut batch: Batch,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Value>, StatusListError> {
+        // Times are kept to the millisecond, as they are written.
+        let now = now.trunc_subsecs(3);
         let _guard = self
             .writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let stored = self.store.status_list(&key)?;
-        let mut held_version = None;
-        let mut next = match stored {
-            Some(stored) => {
-                let held = held(&key, &stored)?;
-                held_version = Some((stored, held.valid_from));
-                if held.purpose != purpose {
-                    return Err(StatusListError::PurposeMismatch {
-                        held: held.purpose.as_str(),
-                    });
-                }
-                StatusListCredential {
-                    // Strictly later than the version it replaces, whatever the clock says.
-                    valid_from: now.max(held.valid_from + Duration::milliseconds(1)),
-                    ..held
-                }
-            }
-            None => StatusListCredential {
-                id: self.url_of(name),
-                issuer: self.org.did().clone(),
-                valid_from: now,
-                purpose,
-                list: StatusList::new(MIN_ENTRIES)?,
-            },
-        };
-        for &index in clear {
-            if purpose == Purpose::Revocation && next.list.get(index)? {
-                return Err(StatusListError::Irreversible(index));
-            }
-            next.list.set(index, false)?;
-        }
-        for &index in set {
-            next.list.set(index, true)?;
-        }
         let (key_pair, method) = self.org.signing_key()?;
-        let signed = next.sign(&key_pair, method)?;
-        let json = serde_json::to_vec(&signed).expect("JSON values always serialize");
-        let mut batch = Batch::default();
-        self.store.put_status_list(
-            &mut batch,
-            &key,
-            &json,
-            next.valid_from,
-            held_version
-                .as_ref()
-                .map(|(json, from)| (json.as_slice(), *from)),
-        );
+        let mut signed = Vec::with_capacity(changes.len());
+        let mut seen = std::collections::HashSet::new();
+        for change in changes {
+            check_name(&change.name)?;
+            if !seen.insert(change.name.as_str()) {
+                return Err(StatusListError::BadName);
+            }
+            let key = format!("{}/{}", self.org.did(), change.name);
+            let stored = self.store.status_list(&key)?;
+            let mut held_version = None;
+            let mut next = match stored {
+                Some(stored) => {
+                    let held = held(&key, &stored)?;
+                    held_version = Some((stored, held.valid_from));
+                    if held.purpose != change.purpose {
+                        return Err(StatusListError::PurposeMismatch {
+                            held: held.purpose.as_str(),
+                        });
+                    }
+                    StatusListCredential {
+                        // Strictly later than the version it replaces, whatever the clock says.
+                        valid_from: now.max(held.valid_from + Duration::milliseconds(1)),
+                        ..held
+                    }
+                }
+                None => StatusListCredential {
+                    id: self.url_of(&change.name),
+                    issuer: self.org.did().clone(),
+                    valid_from: now,
+                    purpose: change.purpose,
+                    list: StatusList::new(MIN_ENTRIES)?,
+                },
+            };
+            for &index in &change.clear {
+                if change.purpose == Purpose::Revocation && next.list.get(index)? {
+                    return Err(StatusListError::Irreversible(index));
+                }
+                next.list.set(index, false)?;
+            }
+            for &index in &change.set {
+                next.list.set(index, true)?;
+            }
+            let list = next.sign(&key_pair, method.clone())?;
+            let json = serde_json::to_vec(&list).expect("JSON values always serialize");
+            self.store.put_status_list(
+                &mut batch,
+                &key,
+                &json,
+                next.valid_from,
+                held_version
+                    .as_ref()
+                    .map(|(json, from)| (json.as_slice(), *from)),
+            );
+            signed.push(list);
+        }
         self.store.commit(batch)?;
-        self.registry.metrics().record_status_list_stored();
+        for _ in &signed {
+            self.registry.metrics().record_status_list_stored();
+        }
         Ok(signed)
+    }
+
+    /// Whether the org's list `name` has been signed and stored.
+    pub fn exists(&self, name: &str) -> Result<bool, StatusListError> {
+        Ok(self
+            .store
+            .status_list(&format!("{}/{name}", self.org.did()))?
+            .is_some())
     }
 
     /// Signs the org's lists that no longer verify against its DID (after a rotation, their
@@ -624,9 +655,55 @@ impl StatusLists {
     }
 }
 
-/// One DID document, as it was at some version: the resolver a list signed then is checked
+/// What a verification on this node knows: the lists it holds for the credentials to verify, each
+/// verified again, and the trusted-issuer policy in force.
+pub struct Knowledge {
+    /// The status lists the credentials name that this node holds and that verify now.
+    pub lists: HeldLists,
+    policy: Box<dyn IssuerPolicy + Send + Sync>,
+}
+
+impl Knowledge {
+    /// The trusted-issuer policy: the consortium's, or this org alone for a node alone.
+    pub fn policy(&self) -> &dyn IssuerPolicy {
+        self.policy.as_ref()
+    }
+}
+
+impl StatusLists {
+    /// What a verification of `credentials` here needs: the lists they name that this node holds
+    /// (stored because they verified; verified again against the documents held now), and the
+    /// consortium's trusted-issuer policy. Nothing is cached between verifications.
+    pub fn knowledge(&self, credentials: &[&Value]) -> Result<Knowledge, StatusListError> {
+        let mut lists = HeldLists::new();
+        for url in list_urls(credentials.iter().copied()) {
+            let Ok((_, key)) = key_of(url) else {
+                continue;
+            };
+            let Some(json) = self.get(&key)? else {
+                continue;
+            };
+            let Ok(raw) = serde_json::from_slice::<Value>(&json) else {
+                continue;
+            };
+            if let Ok(list) = StatusListCredential::verify(&raw, &self.registry) {
+                lists.insert(list);
+            }
+        }
+        let policy: Box<dyn IssuerPolicy + Send + Sync> = match self.members.now() {
+            Some(membership) => Box::new(membership),
+            None => Box::new(TrustList(vec![(
+                self.org.did().clone(),
+                Action::parse("*").expect("`*` is an action pattern"),
+            )])),
+        };
+        Ok(Knowledge { lists, policy })
+    }
+}
+
+/// One DID document, as it was at some version: the resolver a document signed then is checked
 /// against.
-struct DocumentAt(DidDocument);
+pub struct DocumentAt(pub DidDocument);
 
 impl DidResolver for DocumentAt {
     fn resolve(&self, did: &Did) -> Result<DidDocument, ResolveError> {

@@ -11,6 +11,11 @@
 //! - `status_indexes`: `<list name>` → the bitset of the indexes of one of the org's lists ever
 //!   given to a credential (never given again); `meta` `status_list/<purpose>` → the number of
 //!   the list indexes are given from now.
+//! - `issuance`: the org's issuer state, keyed by the issuer module (`issuer::keys`): agent
+//!   definitions and instances, the credentials issued and registered with their status slots,
+//!   the indexes the revocation fan-out reads (`<index>/<key> 0x00 <credential id>` → nothing),
+//!   suspensions.
+//! - `revocation_events`: `<issuer DID> 0x00 <event id>` → a member's signed revocation event.
 //! - `sync_items`: `<collection> <timestamp, ms, u64 big-endian> <id>` → `<family> <key>`: the set
 //!   anti-entropy reconciles, in negentropy's order, and where each item is stored.
 //! - `sync_ids`: `<collection> <id>` → `<timestamp>`: an item by id, for a peer's fetch.
@@ -50,7 +55,9 @@ const AMENDMENTS: &str = "amendments";
 const STATUS_INDEXES: &str = "status_indexes";
 const SYNC_ITEMS: &str = "sync_items";
 const SYNC_IDS: &str = "sync_ids";
-const COLUMN_FAMILIES: [&str; 9] = [
+const ISSUANCE: &str = "issuance";
+const REVOCATION_EVENTS: &str = "revocation_events";
+const COLUMN_FAMILIES: [&str; 11] = [
     META,
     DID_OPS,
     DID_EVIDENCE,
@@ -60,9 +67,19 @@ const COLUMN_FAMILIES: [&str; 9] = [
     STATUS_INDEXES,
     SYNC_ITEMS,
     SYNC_IDS,
+    ISSUANCE,
+    REVOCATION_EVENTS,
 ];
 /// The families items are stored in, by their tag in `sync_items` values.
-const ITEM_FAMILIES: [&str; 4] = [DID_OPS, DID_EVIDENCE, STATUS_LISTS, AMENDMENTS];
+const ITEM_FAMILIES: [&str; 5] = [
+    DID_OPS,
+    DID_EVIDENCE,
+    STATUS_LISTS,
+    AMENDMENTS,
+    REVOCATION_EVENTS,
+];
+/// How many collections anti-entropy reconciles.
+const COLLECTIONS: usize = Collection::ALL.len();
 /// The `meta` key whose presence says the sync index is complete.
 const SYNC_INDEX_BUILT: &[u8] = b"sync_index";
 
@@ -96,7 +113,7 @@ pub struct Store {
     db: DB,
     /// Per collection, a count of the changes to its set: who caches a view of the set knows
     /// when it is stale.
-    generations: [AtomicU64; 3],
+    generations: [AtomicU64; COLLECTIONS],
 }
 
 /// Changes written together, atomically: see [`Store::commit`].
@@ -104,7 +121,7 @@ pub struct Store {
 pub struct Batch {
     batch: WriteBatch,
     /// The collections whose set the batch changes.
-    changed: [bool; 3],
+    changed: [bool; COLLECTIONS],
 }
 
 /// The millisecond timestamp of an item: its sort key in reconciliation (before 1970: 0).
@@ -585,6 +602,120 @@ impl Store {
         }
         Ok(lists)
     }
+}
+
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// The org's issuer state: plain keys and values, laid out by the issuer module.
+impl Store {
+    /// The value under `key`.
+    pub fn issuance(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(ISSUANCE), key)? {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(key, &value)?.to_vec())),
+        }
+    }
+
+    /// The keys and values starting with `prefix`, in key order, at most `limit` of them and
+    /// whether there were more.
+    pub fn issuance_scan(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), StoreError> {
+        let mut found = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(ISSUANCE),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if found.len() == limit {
+                return Ok((found, true));
+            }
+            let value = decode(&key, &value)?.to_vec();
+            found.push((key.to_vec(), value));
+        }
+        Ok((found, false))
+    }
+
+    /// Sets `key` to `value`, in `batch`.
+    pub fn put_issuance(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
+        batch.batch.put_cf(self.cf(ISSUANCE), key, encode(value));
+    }
+
+    /// Removes `key`, in `batch`.
+    pub fn delete_issuance(&self, batch: &mut Batch, key: &[u8]) {
+        batch.batch.delete_cf(self.cf(ISSUANCE), key);
+    }
+}
+
+/// Revocation events.
+impl Store {
+    /// The event `id` of `issuer`, as stored.
+    pub fn revocation_event(&self, issuer: &Did, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = event_key(issuer, id);
+        match self.db.get_pinned_cf(self.cf(REVOCATION_EVENTS), &key)? {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(&key, &value)?.to_vec())),
+        }
+    }
+
+    /// Stores a verified event, dated `issued`, in `batch`.
+    pub fn put_revocation_event(
+        &self,
+        batch: &mut Batch,
+        issuer: &Did,
+        id: &str,
+        json: &[u8],
+        issued: DateTime<Utc>,
+    ) {
+        let key = event_key(issuer, id);
+        self.index(
+            batch,
+            Collection::RevocationEvents,
+            timestamp(issued),
+            json,
+            REVOCATION_EVENTS,
+            &key,
+        );
+        batch
+            .batch
+            .put_cf(self.cf(REVOCATION_EVENTS), &key, encode(json));
+    }
+
+    /// The events of `issuer` (of every issuer: `None`), as stored, at most `limit`.
+    pub fn revocation_events(
+        &self,
+        issuer: Option<&Did>,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let prefix = issuer.map(did_prefix).unwrap_or_default();
+        let mut events = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(REVOCATION_EVENTS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        for item in iter.take(limit) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            events.push(decode(&key, &value)?.to_vec());
+        }
+        Ok(events)
+    }
+}
+
+/// `<issuer DID> 0x00 <event id>`.
+fn event_key(issuer: &Did, id: &str) -> Vec<u8> {
+    let mut key = did_prefix(issuer);
+    key.extend_from_slice(id.as_bytes());
+    key
 }
 
 fn corrupt_because(key: &[u8], reason: impl ToString) -> StoreError {

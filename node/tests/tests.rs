@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod crash;
 mod http;
+mod issuer;
 mod logs;
 mod membership;
 mod network;

@@ -550,7 +550,7 @@ fn verification_fails_closed_and_takes_status_and_definition() {
         (status, found),
         (
             1,
-            vec!["status_unknown".to_owned(), "untrusted_issuer".to_owned()]
+            vec!["untrusted_issuer".to_owned(), "status_unknown".to_owned()]
         )
     );
     let (status, found, _) = verify(&trust);

@@ -44,6 +44,10 @@ pub struct DidDocument {
     /// Service endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service: Vec<Service>,
+    /// For an agent-definition DID: what the agent is, each part of its definition as a hash
+    /// (the Vouch context's `agent`, as in an `AgentCapabilityCredential`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<crate::credential::AgentDescription>,
 }
 
 /// A verification method: a public key and who controls it.

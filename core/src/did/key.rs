@@ -137,6 +137,7 @@ pub fn resolve(did: &Did, format: KeyFormat) -> Result<DidDocument, DidKeyError>
         capability_delegation: vec![ed_id],
         key_agreement: vec![x_id],
         service: Vec::new(),
+        agent: None,
     })
 }
 

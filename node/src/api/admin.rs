@@ -222,7 +222,7 @@ fn org_error(error: OrgError) -> Rejection {
 /// What the org's DID admin endpoints do.
 pub(super) enum OrgAction {
     /// `POST /admin/did/update`.
-    Update(DocumentContent),
+    Update(Box<DocumentContent>),
     /// `POST /admin/did/rotate`.
     Rotate,
     /// `POST /admin/did/deactivate`.
@@ -261,7 +261,7 @@ pub(super) async fn org_operation(
     let lists = state.status_lists.clone();
     let work = move || {
         let (operation, rekeyed) = match action {
-            OrgAction::Update(document) => (org.update(document, Utc::now()), true),
+            OrgAction::Update(document) => (org.update(*document, Utc::now()), true),
             OrgAction::Rotate => (org.rotate(Utc::now()), true),
             OrgAction::Deactivate => (org.deactivate(Utc::now()), false),
         };

@@ -98,6 +98,13 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         ["1.0", "credentials" | "presentations", "verify"] => Some("POST"),
         ["admin", "consortium"] => Some("GET"),
         ["admin", "consortium", "proposals" | "signatures"] => Some("POST"),
+        ["admin", "agents"] => Some("GET, POST"),
+        ["admin", "agents", did, "instances"] if nonempty(did) => Some("POST"),
+        ["admin", "credentials" | "revocations" | "suspensions"] => Some("POST"),
+        ["admin", "credentials", id] if nonempty(id) => Some("GET"),
+        ["admin", "suspensions", id, "lift"] if nonempty(id) => Some("POST"),
+        ["1.0", "challenges" | "delegations" | "renewals"] => Some("POST"),
+        ["1.0", "revocations"] => Some("GET"),
         _ => None,
     }
 }

@@ -40,6 +40,7 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::{Filter, Rejection, Reply};
 
 use crate::consortium::{Amendments, MAX_AMENDMENT_BYTES};
+use crate::issuer::{Events, Issuer};
 use crate::net::Network;
 use crate::org::Org;
 use crate::registry::Registry;
@@ -47,6 +48,7 @@ use crate::status_lists::StatusLists;
 
 mod admin;
 mod errors;
+mod issuer;
 mod resolver;
 mod verify;
 
@@ -70,6 +72,10 @@ pub struct ApiState {
     pub status_lists: StatusLists,
     /// The org's DID and keys.
     pub org: Org,
+    /// The org's issuer: agents, credentials, revocation.
+    pub issuer: Issuer,
+    /// The members' revocation events.
+    pub events: Events,
     /// The network, to gossip what the admin API accepts; `None` for a node alone.
     pub network: Option<Network>,
     /// The consortium's membership and its amendments; `None` for a node alone.
@@ -164,7 +170,84 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(verify::presentation);
+    let challenges = warp::path!("1.0" / "challenges")
+        .and(warp::post())
+        .and(with_state.clone())
+        .and_then(issuer::challenge);
+    let delegations = warp::path!("1.0" / "delegations")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(
+            verify::MAX_VERIFY_BODY_BYTES,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::register_delegation);
+    let renewals = warp::path!("1.0" / "renewals")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(
+            verify::MAX_VERIFY_BODY_BYTES,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::renew);
+    let events = warp::path!("1.0" / "revocations")
+        .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(with_state.clone())
+        .and_then(issuer::events);
     let authorized = admin::authorized(state);
+    let register_definition = warp::path!("admin" / "agents")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::register_definition);
+    let definitions = warp::path!("admin" / "agents")
+        .and(warp::get())
+        .and(authorized.clone())
+        .and(with_state.clone())
+        .and_then(issuer::definitions);
+    let bind = warp::path!("admin" / "agents" / String / "instances")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::bind);
+    let issue = warp::path!("admin" / "credentials")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::issue);
+    let issued = warp::path!("admin" / "credentials" / String)
+        .and(warp::get())
+        .and(authorized.clone())
+        .and(with_state.clone())
+        .and_then(issuer::issued);
+    let revoke = warp::path!("admin" / "revocations")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::revoke);
+    let suspend = warp::path!("admin" / "suspensions")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::suspend);
+    let lift = warp::path!("admin" / "suspensions" / String / "lift")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::lift);
     let operations = warp::path!("admin" / "did" / "operations")
         .and(warp::post())
         .and(authorized.clone())
@@ -177,7 +260,7 @@ pub fn routes(
         .and(authorized.clone())
         .and(warp::body::content_length_limit(MAX_OPERATION_BODY_BYTES))
         .and(warp::body::json())
-        .map(admin::OrgAction::Update);
+        .map(|document| admin::OrgAction::Update(Box::new(document)));
     let rotate = warp::path!("admin" / "did" / "rotate")
         .and(warp::post())
         .and(authorized.clone())
@@ -240,37 +323,73 @@ pub fn routes(
     let wrong_method = warp::path::full().and(warp::method()).and_then(
         |path: warp::path::FullPath, method: warp::http::Method| async move {
             match errors::allowed_methods(path.as_str()) {
-                Some(allow) if allow != method.as_str() => Ok(errors::method_not_allowed(allow)),
+                Some(allow) if !allow.split(", ").any(|m| m == method.as_str()) => {
+                    Ok(errors::method_not_allowed(allow))
+                }
                 _ => Err(warp::reject::not_found()),
             }
         },
     );
+    // Each group boxed: warp's combinators nest types, and a long chain of them costs minutes
+    // of compile time; a boxed group is one type.
+    let public = health
+        .or(metrics)
+        .unify()
+        .or(resolve)
+        .unify()
+        .or(status_lists)
+        .unify()
+        .or(verify_credential)
+        .unify()
+        .or(verify_presentation)
+        .unify()
+        .boxed();
+    let agents = challenges
+        .or(delegations)
+        .unify()
+        .or(renewals)
+        .unify()
+        .or(events)
+        .unify()
+        .boxed();
+    let admin = operations
+        .or(org)
+        .unify()
+        .or(status_changes)
+        .unify()
+        .or(peers)
+        .unify()
+        .or(consortium)
+        .unify()
+        .or(proposals)
+        .unify()
+        .or(signatures)
+        .unify()
+        .boxed();
+    let issuance = register_definition
+        .or(definitions)
+        .unify()
+        .or(bind)
+        .unify()
+        .or(issue)
+        .unify()
+        .or(issued)
+        .unify()
+        .or(revoke)
+        .unify()
+        .or(suspend)
+        .unify()
+        .or(lift)
+        .unify()
+        .boxed();
     path_bound
         .and(
-            health
-                .or(metrics)
+            public
+                .or(agents)
                 .unify()
-                .or(resolve)
+                .or(admin)
                 .unify()
-                .or(status_lists)
-                .unify()
-                .or(verify_credential)
-                .unify()
-                .or(verify_presentation)
-                .unify()
-                .or(operations)
-                .unify()
-                .or(org)
-                .unify()
-                .or(status_changes)
-                .unify()
-                .or(peers)
-                .unify()
-                .or(consortium)
-                .unify()
-                .or(proposals)
-                .unify()
-                .or(signatures)
+                .or(issuance)
                 .unify()
                 .or(wrong_method)
                 .unify(),

@@ -10,18 +10,16 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use vouch_core::capability::Action;
 use vouch_core::presentation::{MAX_CREDENTIALS, verify_presentation};
 use vouch_core::report::{Check, Outcome, Report};
-use vouch_core::status::{HeldLists, StatusListCredential, list_urls};
-use vouch_core::verify::{IssuerPolicy, TrustList, Verifier, verify_credential};
+use vouch_core::verify::{Verifier, verify_credential};
 use warp::Rejection;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::errors::internal;
 use super::{ApiState, blocking};
-use crate::status_lists::key_of;
+use crate::status_lists::Knowledge;
 
 /// The largest request: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
 pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
@@ -94,39 +92,11 @@ impl Verified {
     }
 }
 
-/// What a verification here knows: the lists this node holds for the credentials given, each
-/// verified again, and the trusted-issuer policy.
-struct Knowledge {
-    lists: HeldLists,
-    policy: Box<dyn IssuerPolicy + Send>,
-}
-
 fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, String> {
-    let mut lists = HeldLists::new();
-    for url in list_urls(credentials.iter().copied()) {
-        let Ok((_, key)) = key_of(url) else {
-            continue;
-        };
-        let Some(json) = state.status_lists.get(&key).map_err(|e| e.to_string())? else {
-            continue;
-        };
-        let Ok(raw) = serde_json::from_slice::<Value>(&json) else {
-            continue;
-        };
-        // Stored because it verified; verified again against the documents held now.
-        if let Ok(list) = StatusListCredential::verify(&raw, &state.registry) {
-            lists.insert(list);
-        }
-    }
-    let policy: Box<dyn IssuerPolicy + Send> =
-        match state.amendments.as_ref().and_then(|a| a.members().now()) {
-            Some(membership) => Box::new(membership),
-            None => Box::new(TrustList(vec![(
-                state.org.did().clone(),
-                Action::parse("*").expect("`*` is an action pattern"),
-            )])),
-        };
-    Ok(Knowledge { lists, policy })
+    state
+        .status_lists
+        .knowledge(credentials)
+        .map_err(|e| e.to_string())
 }
 
 fn reply(status: StatusCode, verified: &Verified) -> Response {
@@ -144,7 +114,7 @@ pub(super) async fn credential(
         let credential = body.verifiable_credential;
         let known = knowledge(&state, &[&credential])?;
         let mut verifier = Verifier::new(&state.registry, Utc::now());
-        verifier.issuers = Some(known.policy.as_ref());
+        verifier.issuers = Some(known.policy());
         verifier.status = Some(&known.lists);
         let (report, _) = verify_credential(&credential, &verifier);
         Ok(Verified::of(report))
@@ -166,7 +136,7 @@ pub(super) async fn presentation(
             .unwrap_or_default();
         let known = knowledge(&state, &credentials)?;
         let mut verifier = Verifier::new(&state.registry, Utc::now());
-        verifier.issuers = Some(known.policy.as_ref());
+        verifier.issuers = Some(known.policy());
         verifier.status = Some(&known.lists);
         let verified = verify_presentation(
             &presentation,

@@ -16,6 +16,7 @@ use super::worker::Done;
 use crate::consortium::MAX_AMENDMENT_BYTES;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::status_lists::MAX_STATUS_LIST_BYTES;
+use vouch_core::revocation::MAX_EVENT_BYTES;
 
 /// The gossipsub topic of did:vouch operations.
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
@@ -23,6 +24,8 @@ pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
 pub const STATUS_LISTS_TOPIC: &str = "/vouch/status-lists/1";
 /// The gossipsub topic of the consortium's membership amendments.
 pub const AMENDMENTS_TOPIC: &str = "/vouch/consortium/1";
+/// The gossipsub topic of the members' signed revocation events.
+pub const REVOCATIONS_TOPIC: &str = "/vouch/revocations/1";
 /// The largest gossip message: one operation or one status list. Each topic has its own bound
 /// too, checked before anything else.
 pub const MAX_GOSSIP_BYTES: usize = if MAX_OPERATION_BYTES > MAX_STATUS_LIST_BYTES {
@@ -37,6 +40,7 @@ pub(super) enum Topic {
     DidOps,
     StatusLists,
     Amendments,
+    Revocations,
 }
 
 /// The topics, as gossipsub knows them.
@@ -45,6 +49,7 @@ pub(super) struct Topics {
     did_ops: IdentTopic,
     status_lists: IdentTopic,
     amendments: IdentTopic,
+    revocations: IdentTopic,
 }
 
 impl Topics {
@@ -53,6 +58,7 @@ impl Topics {
             did_ops: IdentTopic::new(DID_OPS_TOPIC),
             status_lists: IdentTopic::new(STATUS_LISTS_TOPIC),
             amendments: IdentTopic::new(AMENDMENTS_TOPIC),
+            revocations: IdentTopic::new(REVOCATIONS_TOPIC),
         }
     }
 
@@ -61,6 +67,7 @@ impl Topics {
             Topic::DidOps => &self.did_ops,
             Topic::StatusLists => &self.status_lists,
             Topic::Amendments => &self.amendments,
+            Topic::Revocations => &self.revocations,
         }
     }
 
@@ -71,13 +78,20 @@ impl Topics {
             Some(Topic::StatusLists)
         } else if *hash == self.amendments.hash() {
             Some(Topic::Amendments)
+        } else if *hash == self.revocations.hash() {
+            Some(Topic::Revocations)
         } else {
             None
         }
     }
 
-    fn all(&self) -> [&IdentTopic; 3] {
-        [&self.did_ops, &self.status_lists, &self.amendments]
+    fn all(&self) -> [&IdentTopic; 4] {
+        [
+            &self.did_ops,
+            &self.status_lists,
+            &self.amendments,
+            &self.revocations,
+        ]
     }
 }
 
@@ -125,6 +139,7 @@ pub(super) fn behaviour(
         .max_transmit_size_for_topic(MAX_OPERATION_BYTES, topics.did_ops.hash())
         .max_transmit_size_for_topic(MAX_STATUS_LIST_BYTES, topics.status_lists.hash())
         .max_transmit_size_for_topic(MAX_AMENDMENT_BYTES, topics.amendments.hash())
+        .max_transmit_size_for_topic(MAX_EVENT_BYTES, topics.revocations.hash())
         .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
         .build()
         .map_err(|e| e.to_string())?;
@@ -172,6 +187,7 @@ impl SwarmTask {
         };
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());
         let amendments = self.amendments.clone();
+        let events = self.sources.events();
         let data = message.data;
         self.worker.run(permit, move || {
             let now = chrono::Utc::now();
@@ -179,6 +195,7 @@ impl SwarmTask {
                 Topic::DidOps => registry.receive(&data, now),
                 Topic::StatusLists => status_lists.receive(&data, now),
                 Topic::Amendments => amendments.receive(&data),
+                Topic::Revocations => events.receive(&data, now),
             };
             Done::Gossip {
                 peer,

@@ -36,6 +36,7 @@ use vouch_core::sync::{SyncRequest, SyncResponse};
 
 use crate::consortium::{Amendment, Amendments};
 use crate::fault::Judgement;
+use crate::issuer::Events;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
@@ -45,7 +46,9 @@ mod score;
 mod sync;
 mod worker;
 
-pub use gossip::{AMENDMENTS_TOPIC, DID_OPS_TOPIC, MAX_GOSSIP_BYTES, STATUS_LISTS_TOPIC};
+pub use gossip::{
+    AMENDMENTS_TOPIC, DID_OPS_TOPIC, MAX_GOSSIP_BYTES, REVOCATIONS_TOPIC, STATUS_LISTS_TOPIC,
+};
 pub use sync::SYNC_PROTOCOL;
 
 use gossip::{Topic, Topics};
@@ -130,6 +133,12 @@ impl Network {
         self.send(Topic::StatusLists, data).await;
     }
 
+    /// Gossips a revocation event that this node signed and stored.
+    pub async fn publish_revocation_event(&self, signed: &serde_json::Value) {
+        let data = serde_json::to_vec(signed).expect("JSON values always serialize");
+        self.send(Topic::Revocations, data).await;
+    }
+
     async fn send(&self, topic: Topic, data: Vec<u8>) {
         if self
             .commands
@@ -207,6 +216,7 @@ pub fn start(
     config: NetConfig,
     registry: Registry,
     status_lists: StatusLists,
+    events: Events,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(Network, JoinHandle<()>), NetError> {
     let keypair = identity_of(&config.key);
@@ -259,6 +269,7 @@ pub fn start(
             registry.clone(),
             status_lists.clone(),
             config.amendments.clone(),
+            events,
         ),
         registry,
         status_lists,

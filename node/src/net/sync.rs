@@ -28,6 +28,7 @@ use super::SwarmTask;
 use super::worker::Done;
 use crate::consortium::Amendments;
 use crate::fault::{Judgement, PeerMisbehaved};
+use crate::issuer::Events;
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
 
@@ -78,6 +79,7 @@ pub(super) struct Sources {
     registry: Registry,
     status_lists: StatusLists,
     amendments: Amendments,
+    events: Events,
     snapshots: Arc<Mutex<HashMap<Collection, (u64, Snapshot)>>>,
 }
 
@@ -86,13 +88,20 @@ impl Sources {
         registry: Registry,
         status_lists: StatusLists,
         amendments: Amendments,
+        events: Events,
     ) -> Self {
         Self {
             registry,
             status_lists,
             amendments,
+            events,
             snapshots: Arc::default(),
         }
+    }
+
+    /// The revocation events held.
+    pub(super) fn events(&self) -> Events {
+        self.events.clone()
     }
 
     /// The ids of a collection now: the cached snapshot, unless the set changed since.
@@ -112,6 +121,7 @@ impl Sources {
             Collection::DidOperations => self.registry.sync_items().map_err(|e| e.to_string()),
             Collection::StatusLists => self.status_lists.sync_items().map_err(|e| e.to_string()),
             Collection::Amendments => self.amendments.sync_items().map_err(|e| e.to_string()),
+            Collection::RevocationEvents => self.events.sync_items().map_err(|e| e.to_string()),
         }?;
         let mut storage = NegentropyStorageVector::with_capacity(items.len());
         for (timestamp, id) in items {
@@ -134,6 +144,7 @@ impl Sources {
             Collection::DidOperations => self.registry.fetch(ids).map_err(|e| e.to_string()),
             Collection::StatusLists => self.status_lists.fetch(ids).map_err(|e| e.to_string()),
             Collection::Amendments => self.amendments.fetch(ids).map_err(|e| e.to_string()),
+            Collection::RevocationEvents => self.events.fetch(ids).map_err(|e| e.to_string()),
         }
     }
 
@@ -145,6 +156,7 @@ impl Sources {
             Collection::DidOperations => self.registry.receive_all(&items, now),
             Collection::StatusLists => self.status_lists.receive_all(&items, now),
             Collection::Amendments => self.amendments.receive_all(&items),
+            Collection::RevocationEvents => self.events.receive_all(&items, now),
         }
     }
 }

@@ -313,6 +313,7 @@ impl DidLog {
                 capability_delegation: Vec::new(),
                 key_agreement: Vec::new(),
                 service: Vec::new(),
+                agent: None,
             },
         };
         let next = self.operations.get(index + 1).map(|(next, _)| next);

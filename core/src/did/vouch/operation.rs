@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{LogError, METHOD};
+use crate::credential::AgentDescription;
 use crate::did::document::{
     DID_CONTEXT_V1, DidDocument, MULTIKEY_CONTEXT_V1, Relationship, Service, VerificationMethod,
 };
@@ -157,6 +158,10 @@ pub struct DocumentContent {
     /// Service endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service: Vec<ServiceContent>,
+    /// For an agent-definition DID: the agent's name, version, owner and per-part definition
+    /// hashes. Never a raw prompt or manifest: only their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentDescription>,
 }
 
 /// A verification method with an id relative to the DID.
@@ -304,6 +309,17 @@ impl DocumentContent {
             }
             keys.push((&method.id, key));
         }
+        if let Some(agent) = &self.agent {
+            let texts = [&agent.name, &agent.version, &agent.owner];
+            if texts.iter().any(|t| t.is_empty() || t.len() > MAX_TEXT_LEN) {
+                return invalid(format!(
+                    "the agent's name, version and owner are 1 to {MAX_TEXT_LEN} bytes"
+                ));
+            }
+            if !agent.definition_hash.is_consistent() {
+                return invalid("the agent's definition digest is not that of its parts".into());
+            }
+        }
         for service in &self.service {
             if !ids.insert(&service.id) {
                 return invalid(format!("{} is used twice", service.id.0));
@@ -342,8 +358,12 @@ impl DocumentContent {
     /// The full DID document of `did`.
     pub fn to_document(&self, did: &Did) -> DidDocument {
         let urls = |refs: &[Fragment]| refs.iter().map(|f| f.on(did)).collect();
+        let mut context: Vec<String> = vec![DID_CONTEXT_V1.into(), MULTIKEY_CONTEXT_V1.into()];
+        if self.agent.is_some() {
+            context.push(vouch_schemas::VOUCH_CONTEXT_V1.into());
+        }
         DidDocument {
-            context: vec![DID_CONTEXT_V1.into(), MULTIKEY_CONTEXT_V1.into()],
+            context,
             id: did.clone(),
             also_known_as: self.also_known_as.clone(),
             verification_method: self
@@ -372,6 +392,7 @@ impl DocumentContent {
                     service_endpoint: service.service_endpoint.clone(),
                 })
                 .collect(),
+            agent: self.agent.clone(),
         }
     }
 }

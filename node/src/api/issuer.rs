@@ -1,0 +1,268 @@
+//! The org's issuer over HTTP. Behind the admin token: agent definitions and instance bindings,
+//! issuance, revocation and suspension at the four levels. Open to anyone, since each proves
+//! what it needs with a signature: challenges, the registration of a delegation and a renewal
+//! (both by presentation over a challenge), and the members' revocation events.
+//!
+//! What a change signs anew (status lists, a definition's DID, a revocation event) is stored
+//! before the answer and gossiped after it.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vouch_core::credential::CredentialId;
+use vouch_core::did::Did;
+use warp::Rejection;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::errors::{internal, reject};
+use super::{ApiState, blocking};
+use crate::issuer::{
+    DefinitionRequest, DelegationRequest, Issuance, IssueRequest, IssuerError, RenewalRequest,
+    Revocation, RevocationRequest,
+};
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    use warp::Reply as _;
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// The HTTP status of a refusal's code.
+fn status_of(code: &str) -> StatusCode {
+    match code {
+        "malformed" => StatusCode::BAD_REQUEST,
+        "untrusted_issuer" | "invalid_proof" | "not_holder" | "replayed" | "domain_mismatch"
+        | "unresolvable_did" => StatusCode::FORBIDDEN,
+        "busy" => StatusCode::SERVICE_UNAVAILABLE,
+        "too_many" => StatusCode::PAYLOAD_TOO_LARGE,
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+fn issuer_error(error: IssuerError) -> Rejection {
+    match error {
+        IssuerError::Refused(refusal) => {
+            reject(status_of(refusal.code), refusal.code, refusal.message)
+        }
+        IssuerError::NotFound(what) => reject(StatusCode::NOT_FOUND, "not_found", what),
+        other => internal(other),
+    }
+}
+
+/// Runs an issuer operation off the async threads.
+async fn run<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, IssuerError> + Send + 'static,
+) -> Result<T, Rejection> {
+    blocking(work).await?.map_err(issuer_error)
+}
+
+async fn publish_lists(state: &ApiState, lists: &[Value]) {
+    if let Some(network) = &state.network {
+        for list in lists {
+            network.publish_status_list(list).await;
+        }
+    }
+}
+
+async fn publish_revocation(state: &ApiState, revocation: &Revocation) {
+    publish_lists(state, &revocation.lists).await;
+    if let Some(network) = &state.network {
+        network.publish_revocation_event(&revocation.event).await;
+    }
+}
+
+/// A DID from a path segment, as the resolver takes it.
+fn did_in_path(segment: &str) -> Result<Did, Rejection> {
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    Did::parse(&decoded).map_err(|e| reject(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+}
+
+/// `POST /admin/agents`.
+pub(super) async fn register_definition(
+    request: DefinitionRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let (definition, genesis) =
+        run(move || issuer.register_definition(request, Utc::now())).await?;
+    if let Some(network) = &state.network {
+        network.publish(&genesis).await;
+    }
+    Ok(json(StatusCode::CREATED, &definition))
+}
+
+/// `GET /admin/agents`.
+pub(super) async fn definitions(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    #[derive(Serialize)]
+    struct Listed {
+        #[serde(flatten)]
+        definition: crate::issuer::Definition,
+        revoked: bool,
+    }
+    let issuer = state.issuer.clone();
+    let definitions = run(move || issuer.definitions()).await?;
+    let listed: Vec<Listed> = definitions
+        .into_iter()
+        .map(|(definition, revoked)| Listed {
+            definition,
+            revoked,
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "definitions": listed }),
+    ))
+}
+
+/// `POST /admin/agents/{definition}/instances`: the body is the instance's signed binding
+/// statement.
+pub(super) async fn bind(
+    definition: String,
+    proof: Value,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let definition = did_in_path(&definition)?;
+    let issuer = state.issuer.clone();
+    let instance = run(move || issuer.bind(&definition, &proof, Utc::now())).await?;
+    Ok(json(StatusCode::CREATED, &instance))
+}
+
+/// `POST /admin/credentials`.
+pub(super) async fn issue(
+    request: IssueRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let issued = run(move || issuer.issue(request, Utc::now())).await?;
+    answer_issuance(&state, issued).await
+}
+
+async fn answer_issuance(state: &ApiState, issued: Issuance) -> Result<Response, Rejection> {
+    publish_lists(state, &issued.lists).await;
+    Ok(json(StatusCode::CREATED, &issued))
+}
+
+/// `GET /admin/credentials/{id}`: what the node recorded of a credential.
+pub(super) async fn issued(id: String, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let decoded = percent_encoding::percent_decode_str(&id)
+        .decode_utf8_lossy()
+        .into_owned();
+    let id = CredentialId::parse(&decoded)
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
+    let issuer = state.issuer.clone();
+    let lookup = id.clone();
+    match run(move || issuer.issued(&lookup)).await? {
+        Some(record) => Ok(json(StatusCode::OK, &record)),
+        None => Err(reject(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{id} was not issued or registered here"),
+        )),
+    }
+}
+
+/// `POST /admin/revocations`.
+pub(super) async fn revoke(
+    request: RevocationRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let revocation = run(move || issuer.revoke(request, Utc::now())).await?;
+    publish_revocation(&state, &revocation).await;
+    Ok(json(StatusCode::OK, &revocation))
+}
+
+/// `POST /admin/suspensions`.
+pub(super) async fn suspend(
+    request: RevocationRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let revocation = run(move || issuer.suspend(request, Utc::now())).await?;
+    publish_revocation(&state, &revocation).await;
+    Ok(json(StatusCode::OK, &revocation))
+}
+
+/// The body of `POST /admin/suspensions/{id}/lift`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Lift {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /admin/suspensions/{id}/lift`.
+pub(super) async fn lift(
+    id: String,
+    body: Lift,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let id = percent_encoding::percent_decode_str(&id)
+        .decode_utf8_lossy()
+        .into_owned();
+    let issuer = state.issuer.clone();
+    let revocation = run(move || issuer.lift(&id, body.reason, Utc::now())).await?;
+    publish_revocation(&state, &revocation).await;
+    Ok(json(StatusCode::OK, &revocation))
+}
+
+/// `POST /1.0/challenges`.
+pub(super) async fn challenge(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let challenge = state
+        .issuer
+        .challenge(Utc::now())
+        .map_err(|refusal| issuer_error(refusal.into()))?;
+    Ok(json(StatusCode::CREATED, &challenge))
+}
+
+/// `POST /1.0/delegations`.
+pub(super) async fn register_delegation(
+    request: DelegationRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let issued = run(move || issuer.register_delegation(request, Utc::now())).await?;
+    answer_issuance(&state, issued).await
+}
+
+/// `POST /1.0/renewals`.
+pub(super) async fn renew(
+    request: RenewalRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let issued = run(move || issuer.renew(request, Utc::now())).await?;
+    answer_issuance(&state, issued).await
+}
+
+/// `GET /1.0/revocations?issuer=<DID>`: the revocation events held, of one member or of all.
+pub(super) async fn events(
+    query: Vec<(String, String)>,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = match &query[..] {
+        [] => None,
+        [(name, did)] if name == "issuer" => Some(
+            Did::parse(did)
+                .map_err(|e| reject(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?,
+        ),
+        _ => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "the one query parameter is issuer",
+            ));
+        }
+    };
+    let events = state.events.clone();
+    let listed = blocking(move || events.list(issuer.as_ref()))
+        .await?
+        .map_err(internal)?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "events": listed }),
+    ))
+}

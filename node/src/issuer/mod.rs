@@ -1,0 +1,279 @@
+//! The org as issuer (DESIGN §3, §4, §6): agent definitions and their instances, credentials
+//! issued to instances, delegations registered by the agents that made them, renewals, and the
+//! four levels of revocation and suspension fanned out into status bits, each recorded as a
+//! signed revocation event.
+//!
+//! What the node knows of every credential it issued or registered is an [`Issued`] record, and
+//! indexes from each instance, definition, task, parent and lineage to the credentials below it,
+//! each index entry carrying the credential's two status slots: a revocation at any level reads
+//! indexes only, and sets every affected bit, signs the next versions of the lists touched and
+//! stores them, the records and the event in one atomic batch.
+//!
+//! Every change of issuer state runs under one lock, from its checks to its write: a renewal
+//! and a revocation of the same credential are ordered, so no renewal is ever stored after the
+//! revocation that should have refused it. The node never holds an agent's key: instances prove
+//! possession of theirs over a fresh node challenge. The raw principal id is never stored or
+//! logged, only the org's pseudonym of it; a prompt only ever arrives as its hash.
+//!
+//! All of it is blocking (RocksDB, key files); async callers use `spawn_blocking`.
+
+mod agents;
+mod challenges;
+mod credentials;
+mod events;
+mod keys;
+mod revoke;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use vouch_core::credential::CredentialId;
+use vouch_core::did::Did;
+use vouch_core::report::Reason;
+
+pub use agents::{Definition, DefinitionRequest, Instance};
+pub use challenges::{CHALLENGE_TTL_SECS, Challenge};
+pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest, TaskRequest};
+pub use events::{EventError, Events};
+pub use revoke::{Revocation, RevocationRequest, Suspension};
+
+use crate::config::IssuanceConfig;
+use crate::org::{Org, OrgError};
+use crate::registry::{Registry, RegistryError};
+use crate::status_lists::{Slot, StatusListError, StatusLists};
+use crate::store::{Store, StoreError};
+
+/// The most credentials one revocation or suspension may reach.
+pub const MAX_FANOUT: usize = 1_000_000;
+/// The longest task id.
+pub const MAX_TASK_ID_LEN: usize = 256;
+
+/// Why the issuer refused a request: a reason code (DESIGN §8 where one fits) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The machine-readable code.
+    pub code: &'static str,
+    /// The human-readable reason.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn of(reason: Reason, message: impl Into<String>) -> Self {
+        Self::new(code_of(reason), message)
+    }
+
+    fn malformed(message: impl Into<String>) -> Self {
+        Self::of(Reason::Malformed, message)
+    }
+}
+
+/// The static code of a reason.
+fn code_of(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Malformed => "malformed",
+        Reason::InvalidProof => "invalid_proof",
+        Reason::UnresolvableDid => "unresolvable_did",
+        Reason::UntrustedIssuer => "untrusted_issuer",
+        Reason::Revoked => "revoked",
+        Reason::Suspended => "suspended",
+        Reason::StatusUnknown => "status_unknown",
+        Reason::Expired => "expired",
+        Reason::NotYetValid => "not_yet_valid",
+        Reason::NotHolder => "not_holder",
+        Reason::ScopeExceedsParent => "scope_exceeds_parent",
+        Reason::ConstraintViolated => "constraint_violated",
+        Reason::DefinitionMismatch => "definition_mismatch",
+        Reason::UnknownConstraint => "unknown_constraint",
+        Reason::Replayed => "replayed",
+        Reason::DomainMismatch => "domain_mismatch",
+        Reason::BrokenChain => "broken_chain",
+        Reason::DepthExceeded => "depth_exceeded",
+        Reason::RenewalInvalid => "renewal_invalid",
+        Reason::AudienceMismatch => "audience_mismatch",
+    }
+}
+
+/// Why an issuer operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    /// The request is refused, with its reason.
+    #[error("{}: {}", .0.code, .0.message)]
+    Refused(Refusal),
+    /// What the request names is not known here.
+    #[error("{0}")]
+    NotFound(String),
+    /// The org's keys or DID are unusable.
+    #[error(transparent)]
+    Org(#[from] OrgError),
+    /// A key file could not be written.
+    #[error(transparent)]
+    Keys(#[from] crate::datadir::DataDirError),
+    /// The status lists could not be changed.
+    #[error(transparent)]
+    StatusLists(#[from] StatusListError),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A record in the store is unreadable.
+    #[error("corrupt issuer record {key}: {reason}")]
+    Corrupt {
+        /// Where.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<Refusal> for IssuerError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+/// What the node records of a credential it issued or registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Issued {
+    /// The credential's id.
+    pub id: CredentialId,
+    /// Who signed it: the org, or the delegating instance.
+    pub issuer: Did,
+    /// The instance it was issued to.
+    pub instance: Did,
+    /// The agent definition of its chain's root.
+    pub definition: Did,
+    /// Its task's id.
+    pub task: String,
+    /// The principal's pseudonym.
+    pub principal: String,
+    /// The first credential of its lineage (itself, unless a renewal).
+    pub lineage: CredentialId,
+    /// The credential it was delegated from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<CredentialId>,
+    /// Its revocation bit.
+    pub revocation: Slot,
+    /// Its suspension bit.
+    pub suspension: Slot,
+    /// When it stops being valid.
+    #[serde(with = "vouch_core::credential::timestamp")]
+    pub valid_until: chrono::DateTime<chrono::Utc>,
+    /// The signed credential.
+    pub credential: serde_json::Value,
+}
+
+/// Where a credential's bits are, as the fan-out indexes keep them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct Slots {
+    #[serde(rename = "r")]
+    revocation: Slot,
+    #[serde(rename = "s")]
+    suspension: Slot,
+}
+
+/// The org's issuer.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    store: Arc<Store>,
+    registry: Registry,
+    org: Org,
+    status_lists: StatusLists,
+    data_dir: PathBuf,
+    config: IssuanceConfig,
+    /// What proofs of possession name as their domain: this node's public URL.
+    domain: String,
+    challenges: Arc<Mutex<challenges::Challenges>>,
+    /// Serializes every change of issuer state, from its checks to its write.
+    lock: Arc<Mutex<()>>,
+}
+
+impl Issuer {
+    /// The issuer of the node in `data_dir`, reached at `public_url`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<Store>,
+        registry: Registry,
+        org: Org,
+        status_lists: StatusLists,
+        data_dir: PathBuf,
+        config: IssuanceConfig,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            org,
+            status_lists,
+            data_dir,
+            config,
+            domain: public_url.trim_end_matches('/').to_owned(),
+            challenges: Arc::new(Mutex::new(challenges::Challenges::default())),
+            lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// The org's DID.
+    pub fn org(&self) -> &Did {
+        self.org.did()
+    }
+
+    /// The domain proofs of possession must name.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IssuanceConfig {
+        &self.config
+    }
+
+    fn guard(&self) -> MutexGuard<'_, ()> {
+        self.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads a JSON record.
+    fn read<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, IssuerError> {
+        match self.store.issuance(key)? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| IssuerError::Corrupt {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// The record of a credential issued or registered here.
+    pub fn issued(&self, id: &CredentialId) -> Result<Option<Issued>, IssuerError> {
+        self.read(&keys::credential(id))
+    }
+}
+
+/// Checks a task id: 1 to [`MAX_TASK_ID_LEN`] printable characters, no control character.
+fn check_task_id(id: &str) -> Result<(), Refusal> {
+    if id.is_empty() || id.len() > MAX_TASK_ID_LEN || id.chars().any(char::is_control) {
+        return Err(Refusal::malformed(format!(
+            "a task id is 1 to {MAX_TASK_ID_LEN} bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,454 @@
+//! Four-level revocation and suspension (DESIGN §6), fanned out into status bits: one
+//! credential (with its renewals), every credential of an agent instance or of every instance of
+//! a definition, every credential of a task, a credential and its whole delegation subtree.
+//! Every affected bit is set, the next versions of the lists touched are signed, and they are
+//! stored with the markers that refuse future issuance and the signed revocation event, in one
+//! atomic batch. Since a verifier checks the status of every link of a chain, any W3C verifier
+//! then refuses exactly what the level covers.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vouch_core::credential::{CredentialId, MAX_DEPTH_CAP};
+use vouch_core::did::Did;
+use vouch_core::revocation::{Change, Level, MAX_REASON_LEN, RevocationEvent, Subject};
+use vouch_core::status::Purpose;
+
+use super::keys::{self, Kind};
+use super::{Issuer, IssuerError, MAX_FANOUT, Refusal, Slots, check_task_id};
+use crate::status_lists::ListChange;
+use crate::store::Batch;
+
+/// `POST /admin/revocations` and `POST /admin/suspensions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevocationRequest {
+    /// The level.
+    pub level: Level,
+    /// A credential id (`credential`, `chain`), an instance or definition DID (`agent`), a task
+    /// id (`task`).
+    pub subject: String,
+    /// Why, for the event; never personal data.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What a revocation, suspension or reinstatement did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revocation {
+    /// The signed revocation event.
+    pub event: Value,
+    /// How many credentials' bits were set or cleared.
+    pub credentials: usize,
+    /// The suspension's id, to lift it with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspension: Option<String>,
+    /// The lists signed anew, to publish.
+    #[serde(skip)]
+    pub lists: Vec<Value>,
+}
+
+/// A suspension, in force until lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Suspension {
+    /// Its id.
+    pub id: String,
+    /// Its level.
+    pub level: Level,
+    /// Its subject.
+    pub subject: String,
+    /// When it began.
+    #[serde(with = "vouch_core::credential::timestamp")]
+    pub since: DateTime<Utc>,
+    /// When it was lifted, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted: Option<DateTime<Utc>>,
+}
+
+/// What a level reaches: the credentials, the subjects it marks, the event's subject.
+struct Reach {
+    credentials: Vec<(CredentialId, Slots)>,
+    subjects: Vec<(Kind, String)>,
+    subject: Subject,
+}
+
+impl Issuer {
+    /// Revokes for good every credential the level reaches; the subjects it names get no
+    /// credential or renewal from then on.
+    pub fn revoke(
+        &self,
+        request: RevocationRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, IssuerError> {
+        check_reason(&request.reason)?;
+        let now = now.trunc_subsecs(3);
+        let _guard = self.guard();
+        let reach = self.reach(request.level, &request.subject)?;
+        let mut batch = Batch::default();
+        let when = now.to_rfc3339();
+        for (kind, subject) in &reach.subjects {
+            self.store
+                .put_issuance(&mut batch, &keys::revoked(*kind, subject), when.as_bytes());
+        }
+        let changes = changes(&reach.credentials, Purpose::Revocation, true);
+        let (event, lists) = self.record_change(
+            Change::Revoked,
+            request.level,
+            &reach,
+            request.reason,
+            changes,
+            batch,
+            now,
+        )?;
+        tracing::info!(level = request.level.as_str(), subject = %request.subject, credentials = reach.credentials.len(), "revoked");
+        Ok(Revocation {
+            event,
+            credentials: reach.credentials.len(),
+            suspension: None,
+            lists,
+        })
+    }
+
+    /// Suspends every credential the level reaches, until the suspension is lifted; the subjects
+    /// it names get no credential or renewal meanwhile.
+    pub fn suspend(
+        &self,
+        request: RevocationRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, IssuerError> {
+        check_reason(&request.reason)?;
+        let now = now.trunc_subsecs(3);
+        let _guard = self.guard();
+        let reach = self.reach(request.level, &request.subject)?;
+        let id = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+        let suspension = Suspension {
+            id: id.clone(),
+            level: request.level,
+            subject: request.subject.clone(),
+            since: now,
+            lifted: None,
+        };
+        let mut batch = Batch::default();
+        self.store.put_issuance(
+            &mut batch,
+            &keys::suspension(&id),
+            &serde_json::to_vec(&suspension).expect("a suspension serializes"),
+        );
+        for (kind, subject) in &reach.subjects {
+            self.store
+                .put_issuance(&mut batch, &keys::suspended(*kind, subject, &id), b"");
+        }
+        for (credential, slots) in &reach.credentials {
+            let slots = serde_json::to_vec(slots).expect("slots serialize");
+            self.store.put_issuance(
+                &mut batch,
+                &keys::credential_suspension(credential, &id),
+                b"",
+            );
+            self.store.put_issuance(
+                &mut batch,
+                &keys::suspension_member(&id, credential),
+                &slots,
+            );
+        }
+        let changes = changes(&reach.credentials, Purpose::Suspension, true);
+        let (event, lists) = self.record_change(
+            Change::Suspended,
+            request.level,
+            &reach,
+            request.reason,
+            changes,
+            batch,
+            now,
+        )?;
+        tracing::info!(level = request.level.as_str(), subject = %request.subject, credentials = reach.credentials.len(), suspension = %id, "suspended");
+        Ok(Revocation {
+            event,
+            credentials: reach.credentials.len(),
+            suspension: Some(id),
+            lists,
+        })
+    }
+
+    /// Lifts a suspension: the bits of exactly the credentials it suspended are cleared, save
+    /// those another suspension in force still holds.
+    pub fn lift(
+        &self,
+        id: &str,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, IssuerError> {
+        check_reason(&reason)?;
+        let now = now.trunc_subsecs(3);
+        let _guard = self.guard();
+        let mut suspension: Suspension = self
+            .read(&keys::suspension(id))?
+            .ok_or_else(|| IssuerError::NotFound(format!("no suspension {id}")))?;
+        if suspension.lifted.is_some() {
+            return Err(Refusal::new("already_lifted", format!("{id} is lifted")).into());
+        }
+        let (members, _) = self
+            .store
+            .issuance_scan(&keys::suspension_members(id), MAX_FANOUT)?;
+        let mut batch = Batch::default();
+        let mut reinstated = Vec::new();
+        for (key, value) in members {
+            let corrupt = |reason: String| IssuerError::Corrupt {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason,
+            };
+            let credential =
+                keys::id_of_index(&key).ok_or_else(|| corrupt("no credential id".into()))?;
+            let slots: Slots =
+                serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
+            self.store
+                .delete_issuance(&mut batch, &keys::credential_suspension(&credential, id));
+            let (holding, _) = self
+                .store
+                .issuance_scan(&keys::credential_suspensions(&credential), 2)?;
+            let mine = keys::credential_suspension(&credential, id);
+            if holding.iter().all(|(key, _)| *key == mine) {
+                reinstated.push((credential, slots));
+            }
+        }
+        let reach = self.reach(suspension.level, &suspension.subject)?;
+        for (kind, subject) in &reach.subjects {
+            self.store
+                .delete_issuance(&mut batch, &keys::suspended(*kind, subject, id));
+        }
+        suspension.lifted = Some(now);
+        self.store.put_issuance(
+            &mut batch,
+            &keys::suspension(id),
+            &serde_json::to_vec(&suspension).expect("a suspension serializes"),
+        );
+        let changes = changes(&reinstated, Purpose::Suspension, false);
+        let reach = Reach {
+            credentials: reinstated,
+            ..reach
+        };
+        let (event, lists) = self.record_change(
+            Change::Reinstated,
+            suspension.level,
+            &reach,
+            reason,
+            changes,
+            batch,
+            now,
+        )?;
+        tracing::info!(suspension = %id, credentials = reach.credentials.len(), "suspension lifted");
+        Ok(Revocation {
+            event,
+            credentials: reach.credentials.len(),
+            suspension: Some(id.to_owned()),
+            lists,
+        })
+    }
+
+    /// A suspension.
+    pub fn suspension(&self, id: &str) -> Result<Option<Suspension>, IssuerError> {
+        self.read(&keys::suspension(id))
+    }
+
+    /// Signs the event of a change and writes it with the lists' next versions and `batch`.
+    #[allow(clippy::too_many_arguments)]
+    fn record_change(
+        &self,
+        change: Change,
+        level: Level,
+        reach: &Reach,
+        reason: Option<String>,
+        changes: Vec<ListChange>,
+        mut batch: Batch,
+        now: DateTime<Utc>,
+    ) -> Result<(Value, Vec<Value>), IssuerError> {
+        let event = RevocationEvent {
+            issuer: self.org.did().clone(),
+            id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+            issued: now,
+            change,
+            level,
+            subject: reach.subject.clone(),
+            credentials: reach.credentials.len() as u64,
+            reason,
+        };
+        let (key, method) = self.org.signing_key()?;
+        let signed = event
+            .sign(&key, method)
+            .map_err(|e| Refusal::new("internal", e.to_string()))?;
+        let json = serde_json::to_vec(&signed).expect("JSON values always serialize");
+        self.store
+            .put_revocation_event(&mut batch, &event.issuer, &event.id, &json, event.issued);
+        let lists = self.status_lists.change_all(&changes, batch, now)?;
+        Ok((signed, lists))
+    }
+
+    /// What a level reaches.
+    fn reach(&self, level: Level, subject: &str) -> Result<Reach, IssuerError> {
+        match level {
+            Level::Credential => {
+                let id = self.known_credential(subject)?;
+                let record = self.issued(&id)?.expect("known");
+                let credentials = self.bounded(Kind::Lineage, record.lineage.as_str())?;
+                let subjects = credentials
+                    .iter()
+                    .map(|(id, _)| (Kind::Credential, id.to_string()))
+                    .collect();
+                Ok(Reach {
+                    credentials,
+                    subjects,
+                    subject: Subject::Credential(id.to_string()),
+                })
+            }
+            Level::Agent => {
+                let did = Did::parse(subject)
+                    .map_err(|e| Refusal::malformed(format!("an agent is a DID: {e}")))?;
+                if self.definition(&did)?.is_some() {
+                    let mut subjects = vec![(Kind::Definition, did.to_string())];
+                    let (instances, more) = self
+                        .store
+                        .issuance_scan(&keys::definition_instances(&did), MAX_FANOUT)?;
+                    if more {
+                        return Err(too_many());
+                    }
+                    let prefix = keys::definition_instances(&did);
+                    for (key, _) in instances {
+                        let instance = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                        subjects.push((Kind::Instance, instance));
+                    }
+                    let credentials = self.bounded(Kind::Definition, did.as_str())?;
+                    Ok(Reach {
+                        credentials,
+                        subjects,
+                        subject: Subject::Did(did),
+                    })
+                } else if did.method() == "key" {
+                    let credentials = self.bounded(Kind::Instance, did.as_str())?;
+                    Ok(Reach {
+                        credentials,
+                        subjects: vec![(Kind::Instance, did.to_string())],
+                        subject: Subject::Did(did),
+                    })
+                } else {
+                    Err(IssuerError::NotFound(format!(
+                        "{did} is neither an agent instance (did:key) nor an agent definition of this org"
+                    )))
+                }
+            }
+            Level::Task => {
+                check_task_id(subject)?;
+                let credentials = self.bounded(Kind::Task, subject)?;
+                Ok(Reach {
+                    credentials,
+                    subjects: vec![(Kind::Task, subject.to_owned())],
+                    subject: Subject::Task(subject.to_owned()),
+                })
+            }
+            Level::Chain => {
+                let id = self.known_credential(subject)?;
+                let record = self.issued(&id)?.expect("known");
+                let mut credentials = self.bounded(Kind::Lineage, record.lineage.as_str())?;
+                let mut seen: HashSet<CredentialId> =
+                    credentials.iter().map(|(id, _)| id.clone()).collect();
+                let mut frontier: Vec<CredentialId> = seen.iter().cloned().collect();
+                // A chain is at most MAX_DEPTH_CAP links deep; the seen set stops any cycle a
+                // damaged store could hold.
+                for _ in 0..=MAX_DEPTH_CAP {
+                    let mut next = Vec::new();
+                    for parent in &frontier {
+                        for (child, slots) in self.bounded(Kind::Parent, parent.as_str())? {
+                            if seen.insert(child.clone()) {
+                                next.push(child.clone());
+                                credentials.push((child, slots));
+                            }
+                        }
+                        if credentials.len() > MAX_FANOUT {
+                            return Err(too_many());
+                        }
+                    }
+                    if next.is_empty() {
+                        break;
+                    }
+                    frontier = next;
+                }
+                let subjects = credentials
+                    .iter()
+                    .map(|(id, _)| (Kind::Credential, id.to_string()))
+                    .collect();
+                Ok(Reach {
+                    credentials,
+                    subjects,
+                    subject: Subject::Credential(id.to_string()),
+                })
+            }
+        }
+    }
+
+    fn known_credential(&self, subject: &str) -> Result<CredentialId, IssuerError> {
+        let id = CredentialId::parse(subject)
+            .map_err(|e| Refusal::malformed(format!("a credential id: {e}")))?;
+        if self.issued(&id)?.is_none() {
+            return Err(IssuerError::NotFound(format!(
+                "{id} was not issued or registered here"
+            )));
+        }
+        Ok(id)
+    }
+
+    fn bounded(
+        &self,
+        kind: Kind,
+        subject: &str,
+    ) -> Result<Vec<(CredentialId, Slots)>, IssuerError> {
+        let (found, more) = self.indexed(kind, subject, MAX_FANOUT)?;
+        if more {
+            return Err(too_many());
+        }
+        Ok(found)
+    }
+}
+
+fn too_many() -> IssuerError {
+    Refusal::new(
+        "too_many",
+        format!("more than {MAX_FANOUT} credentials: revoke narrower subjects"),
+    )
+    .into()
+}
+
+fn check_reason(reason: &Option<String>) -> Result<(), Refusal> {
+    match reason {
+        Some(reason) if reason.len() > MAX_REASON_LEN || reason.chars().any(char::is_control) => {
+            Err(Refusal::malformed(format!(
+                "a reason is at most {MAX_REASON_LEN} bytes, no control characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The list changes that set (or clear) the bits of `purpose` of these credentials, one change
+/// per list.
+fn changes(credentials: &[(CredentialId, Slots)], purpose: Purpose, set: bool) -> Vec<ListChange> {
+    let mut per_list: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (_, slots) in credentials {
+        let slot = match purpose {
+            Purpose::Revocation => &slots.revocation,
+            Purpose::Suspension => &slots.suspension,
+        };
+        per_list.entry(&slot.name).or_default().push(slot.index);
+    }
+    per_list
+        .into_iter()
+        .map(|(name, indexes)| ListChange {
+            name: name.to_owned(),
+            purpose,
+            set: if set { indexes.clone() } else { Vec::new() },
+            clear: if set { Vec::new() } else { indexes },
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! The issuer on a real store: see the tests below.

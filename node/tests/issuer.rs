@@ -1,0 +1,829 @@
+//! The org's issuer on a real node folder (RocksDB, key files, the org's status lists): agents,
+//! issuance, delegation registered through the node, renewal, the four levels of revocation
+//! and suspension, each refusing exactly what it covers.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use vouch_core::credential::AgentCapabilityCredential;
+use vouch_core::delegation::{self, sign_credential};
+use vouch_core::did::Did;
+use vouch_core::did::key::{did_of, verification_method_of};
+use vouch_core::hash::Multihash;
+use vouch_core::key::KeyPair;
+use vouch_core::possession;
+use vouch_core::presentation;
+use vouch_core::proof::Cryptosuite;
+use vouch_core::report::Reason;
+use vouch_core::status::StatusListCredential;
+use vouch_core::verify::Verifier;
+use vouch_node::config::{Config, IssuanceConfig};
+use vouch_node::consortium::{Consortium, Members, Membership};
+use vouch_node::datadir;
+use vouch_node::issuer::{
+    DelegationRequest, Issuer, IssuerError, RenewalRequest, RevocationRequest,
+};
+use vouch_node::org::Org;
+use vouch_node::registry::Registry;
+use vouch_node::setup;
+use vouch_node::status_lists::StatusLists;
+use vouch_node::store::Store;
+
+const DOMAIN: &str = "http://node.test";
+
+struct World {
+    dir: tempfile::TempDir,
+    issuer: Issuer,
+    lists: StatusLists,
+    registry: Registry,
+}
+
+/// A node folder whose org may attest `actions` (every action, alone, for `None`).
+fn world(actions: Option<Vec<&str>>) -> World {
+    let dir = tempfile::tempdir().expect("test fixture");
+    let config = Config {
+        data_dir: dir.path().join("node"),
+        ..Config::default()
+    };
+    let identity = setup::init(&config, Utc::now() - Duration::seconds(5)).expect("test fixture");
+    let members = match actions {
+        None => Members::alone(),
+        Some(actions) => {
+            let mut entry = setup::member_entry(&config).expect("test fixture");
+            entry.actions = actions.into_iter().map(str::to_owned).collect();
+            let key = datadir::node_key(&config.data_dir).expect("test fixture");
+            let consortium =
+                Consortium::sign("test", vec![entry], None, &[key]).expect("test fixture");
+            Members::of(Membership::new(&consortium))
+        }
+    };
+    let store = Arc::new(Store::open(&config.data_dir.join(datadir::DB)).expect("test fixture"));
+    let registry = Registry::new(store.clone(), vouch_node::metrics::Metrics::new())
+        .with_members(members.clone());
+    let org = Org::new(config.data_dir.clone(), identity.did, registry.clone());
+    let lists = StatusLists::new(
+        store.clone(),
+        registry.clone(),
+        org.clone(),
+        DOMAIN,
+        members.clone(),
+    );
+    let issuer = Issuer::new(
+        store,
+        registry.clone(),
+        org,
+        lists.clone(),
+        config.data_dir.clone(),
+        IssuanceConfig::default(),
+        DOMAIN,
+    );
+    World {
+        dir,
+        issuer,
+        lists,
+        registry,
+    }
+}
+
+fn refusal(result: Result<impl std::fmt::Debug, IssuerError>) -> (&'static str, String) {
+    match result {
+        Err(IssuerError::Refused(refusal)) => (refusal.code, refusal.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+impl World {
+    fn definition(&self, name: &str) -> Did {
+        let request = serde_json::from_value(json!({
+            "name": name,
+            "version": "1.0.0",
+            "owner": "owner@org.example",
+            "model": "model-x-2026",
+            "systemPromptHash": Multihash::of(b"You are a support agent.").as_str(),
+            "tools": [{"name": "refund"}],
+            "configuration": {"temperature": 0},
+        }))
+        .expect("test fixture");
+        self.issuer
+            .register_definition(request, Utc::now())
+            .expect("test fixture")
+            .0
+            .did
+    }
+
+    fn bind(&self, definition: &Did, key: &KeyPair) {
+        let challenge = self.issuer.challenge(Utc::now()).expect("test fixture");
+        let statement = Issuer::binding_statement(&did_of(&key.public()), definition);
+        let proof = possession::prove(
+            key,
+            &statement,
+            &challenge.challenge,
+            &challenge.domain,
+            Utc::now(),
+        )
+        .expect("test fixture");
+        self.issuer
+            .bind(definition, &proof, Utc::now())
+            .expect("test fixture");
+    }
+
+    fn issue(&self, key: &KeyPair, task: &str, principal: &str) -> Value {
+        self.try_issue(key, task, principal, "call:billing:refund")
+            .expect("test fixture")
+    }
+
+    fn try_issue(
+        &self,
+        key: &KeyPair,
+        task: &str,
+        principal: &str,
+        action: &str,
+    ) -> Result<Value, IssuerError> {
+        let request = serde_json::from_value(json!({
+            "instance": did_of(&key.public()),
+            "task": {"id": task, "purpose": format!("purpose of {task}")},
+            "principal": principal,
+            "capabilities": [{"action": action, "resource": "https://billing.example/**"}],
+        }))
+        .expect("test fixture");
+        Ok(self.issuer.issue(request, Utc::now())?.credential)
+    }
+
+    /// A presentation of `credentials` by `key` over a fresh challenge of the node.
+    fn present(&self, key: &KeyPair, credentials: Vec<Value>) -> Value {
+        let challenge = self.issuer.challenge(Utc::now()).expect("test fixture");
+        presentation::create(
+            key,
+            credentials,
+            &challenge.challenge,
+            &challenge.domain,
+            Cryptosuite::EddsaJcs2022,
+            Utc::now(),
+        )
+        .expect("test fixture")
+    }
+
+    /// Delegates from the last credential of `chain` (held by `holder`) to `to`, registered
+    /// through the node; returns the chain down to the new credential.
+    fn delegate(&self, chain: &[Value], holder: &KeyPair, to: &KeyPair) -> Vec<Value> {
+        let parent = AgentCapabilityCredential::from_json(chain.last().expect("test fixture"))
+            .expect("test fixture");
+        let child = delegation::delegate(
+            &parent,
+            did_of(&to.public()),
+            vec![json!({"action": "call:billing:refund", "resource": "https://billing.example/eu/**"})],
+            parent.valid_until,
+            Utc::now(),
+        )
+        .expect("test fixture");
+        let request = DelegationRequest {
+            presentation: self.present(holder, chain.to_vec()),
+            credential: child.to_json(),
+        };
+        let registered = self
+            .issuer
+            .register_delegation(request, Utc::now())
+            .expect("test fixture");
+        let with_status =
+            AgentCapabilityCredential::from_json(&registered.credential).expect("test fixture");
+        assert_eq!(
+            with_status.credential_status.len(),
+            2,
+            "a link gets its own bits"
+        );
+        let signed = sign_credential(
+            &with_status,
+            holder,
+            verification_method_of(&holder.public()),
+            Cryptosuite::EddsaJcs2022,
+            Utc::now(),
+        )
+        .expect("test fixture");
+        let mut longer = chain.to_vec();
+        longer.push(signed);
+        longer
+    }
+
+    /// What a plain W3C verifier sees: any status bit set of any credential of the chain, read
+    /// from the lists as published, with no knowledge of Vouch's events or records.
+    fn bit_set(&self, chain: &[Value]) -> bool {
+        chain.iter().any(|credential| {
+            credential["credentialStatus"]
+                .as_array()
+                .expect("test fixture")
+                .iter()
+                .any(|entry| {
+                    let url = entry["statusListCredential"]
+                        .as_str()
+                        .expect("test fixture");
+                    let (_, key) = vouch_node::status_lists::key_of(url).expect("test fixture");
+                    let json = self
+                        .lists
+                        .get(&key)
+                        .expect("test fixture")
+                        .expect("the list is published");
+                    let raw: Value = serde_json::from_slice(&json).expect("test fixture");
+                    let list =
+                        StatusListCredential::verify(&raw, &self.registry).expect("test fixture");
+                    let index: usize = entry["statusListIndex"]
+                        .as_str()
+                        .expect("test fixture")
+                        .parse()
+                        .expect("test fixture");
+                    list.list.get(index).expect("test fixture")
+                })
+        })
+    }
+
+    /// The full verification of a presentation of `chain` by its leaf's holder, with what the
+    /// node holds: the reasons it fails for, none if it verifies.
+    fn reasons(&self, chain: &[Value], holder: &KeyPair) -> HashSet<Reason> {
+        let vp = presentation::create(
+            holder,
+            chain.to_vec(),
+            "c",
+            "verifier.example",
+            Cryptosuite::EddsaJcs2022,
+            Utc::now(),
+        )
+        .expect("test fixture");
+        let refs: Vec<&Value> = chain.iter().collect();
+        let knowledge = self.lists.knowledge(&refs).expect("test fixture");
+        let mut verifier = Verifier::new(&self.registry, Utc::now());
+        verifier.issuers = Some(knowledge.policy());
+        verifier.status = Some(&knowledge.lists);
+        let verified = presentation::verify_presentation(&vp, "c", "verifier.example", &verifier);
+        verified
+            .report
+            .checks
+            .iter()
+            .filter_map(|c| c.reason)
+            .collect()
+    }
+}
+
+/// An org with one definition, two of its instances, and a delegation tree:
+/// a1 holds t1 and t2, a2 holds t1; a1's t1 is delegated to s1 and s2, s1's to s3.
+struct Tree {
+    world: World,
+    definition: Did,
+    a1: KeyPair,
+    chains: Vec<(&'static str, Vec<Value>)>,
+}
+
+fn tree() -> Tree {
+    let world = world(None);
+    let definition = world.definition("support");
+    let (a1, a2) = (KeyPair::generate(), KeyPair::generate());
+    world.bind(&definition, &a1);
+    world.bind(&definition, &a2);
+    let a1_t1 = vec![world.issue(&a1, "t1", "alice")];
+    let a1_t2 = vec![world.issue(&a1, "t2", "alice")];
+    let a2_t1 = vec![world.issue(&a2, "t1", "bob")];
+    let (s1, s2, s3) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let c1 = world.delegate(&a1_t1, &a1, &s1);
+    let c2 = world.delegate(&a1_t1, &a1, &s2);
+    let gc1 = world.delegate(&c1, &s1, &s3);
+    // Each verifies before anything is revoked.
+    for (chain, holder) in [(&a1_t1, &a1), (&c1, &s1), (&c2, &s2), (&gc1, &s3)] {
+        assert_eq!(world.reasons(chain, holder), HashSet::new());
+    }
+    let chains = vec![
+        ("a1_t1", a1_t1),
+        ("a1_t2", a1_t2),
+        ("a2_t1", a2_t1),
+        ("c1", c1),
+        ("c2", c2),
+        ("gc1", gc1),
+    ];
+    Tree {
+        world,
+        definition,
+        a1,
+        chains,
+    }
+}
+
+impl Tree {
+    fn chain(&self, name: &str) -> &[Value] {
+        &self
+            .chains
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("test fixture")
+            .1
+    }
+
+    fn id(&self, name: &str) -> String {
+        self.chain(name).last().expect("test fixture")["id"]
+            .as_str()
+            .expect("test fixture")
+            .to_owned()
+    }
+
+    /// The chains a plain bits-only verifier refuses.
+    fn refused(&self) -> BTreeSet<&'static str> {
+        self.chains
+            .iter()
+            .filter(|(_, chain)| self.world.bit_set(chain))
+            .map(|(name, _)| *name)
+            .collect()
+    }
+}
+
+fn request(level: &str, subject: &str) -> RevocationRequest {
+    serde_json::from_value(json!({"level": level, "subject": subject, "reason": "test"}))
+        .expect("test fixture")
+}
+
+#[test]
+fn each_revocation_level_refuses_exactly_its_set_by_status_bits_alone() {
+    // Per level: the chains refused, and the credentials whose own bits are set (what the
+    // fan-out reached; the rest are refused through a revoked ancestor).
+    type Case<'a> = (
+        &'a str,
+        Box<dyn Fn(&Tree) -> String>,
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let all = ["a1_t1", "a1_t2", "a2_t1", "c1", "c2", "gc1"];
+    let cases: Vec<Case> = vec![
+        (
+            "credential",
+            Box::new(|t| t.id("a1_t2")),
+            &["a1_t2"],
+            &["a1_t2"],
+        ),
+        // A link revoked alone: its own bits, and so every chain below it.
+        (
+            "credential",
+            Box::new(|t| t.id("c1")),
+            &["c1", "gc1"],
+            &["c1"],
+        ),
+        (
+            "agent",
+            Box::new(|t| did_of(&t.a1.public()).to_string()),
+            &["a1_t1", "a1_t2", "c1", "c2", "gc1"],
+            &["a1_t1", "a1_t2"],
+        ),
+        ("agent", Box::new(|t| t.definition.to_string()), &all, &all),
+        (
+            "task",
+            Box::new(|_| "t1".to_owned()),
+            &["a1_t1", "a2_t1", "c1", "c2", "gc1"],
+            &["a1_t1", "a2_t1", "c1", "c2", "gc1"],
+        ),
+        (
+            "chain",
+            Box::new(|t| t.id("c1")),
+            &["c1", "gc1"],
+            &["c1", "gc1"],
+        ),
+        (
+            "chain",
+            Box::new(|t| t.id("a1_t1")),
+            &["a1_t1", "c1", "c2", "gc1"],
+            &["a1_t1", "c1", "c2", "gc1"],
+        ),
+    ];
+    for (level, subject, expected, own) in cases {
+        let tree = tree();
+        assert!(tree.refused().is_empty());
+        let subject = subject(&tree);
+        let done = tree
+            .world
+            .issuer
+            .revoke(request(level, &subject), Utc::now())
+            .unwrap();
+        let refused = tree.refused();
+        let expected: BTreeSet<&str> = expected.iter().copied().collect();
+        assert_eq!(refused, expected, "{level} {subject}");
+        let own_bits: BTreeSet<&str> = tree
+            .chains
+            .iter()
+            .filter(|(_, chain)| tree.world.bit_set(&chain[chain.len() - 1..]))
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(
+            own_bits,
+            own.iter().copied().collect(),
+            "{level} {subject}: own bits"
+        );
+        // The verifier's full view agrees: revoked, and nothing else wrong.
+        for (name, chain) in &tree.chains {
+            let holder_is_a1 = *name == "a1_t1" || *name == "a1_t2";
+            if !holder_is_a1 {
+                continue;
+            }
+            let reasons = tree.world.reasons(chain, &tree.a1);
+            if expected.contains(name) {
+                assert_eq!(reasons, HashSet::from([Reason::Revoked]), "{name}");
+            } else {
+                assert_eq!(reasons, HashSet::new(), "{name}");
+            }
+        }
+        // The event names the level and subject, signed by the org.
+        let event =
+            vouch_core::revocation::RevocationEvent::verify(&done.event, &tree.world.registry)
+                .unwrap();
+        assert_eq!(event.level.as_str(), level);
+        assert_eq!(event.subject.id(), subject);
+    }
+}
+
+#[test]
+fn a_revoked_instance_task_or_definition_gets_nothing_new() {
+    let tree = tree();
+    let issuer = &tree.world.issuer;
+    let a1 = did_of(&tree.a1.public()).to_string();
+    issuer.revoke(request("agent", &a1), Utc::now()).unwrap();
+    assert_eq!(
+        refusal(
+            tree.world
+                .try_issue(&tree.a1, "t9", "alice", "call:billing:refund")
+        )
+        .0,
+        "revoked"
+    );
+    issuer.revoke(request("task", "t7"), Utc::now()).unwrap();
+    let a3 = KeyPair::generate();
+    tree.world.bind(&tree.definition, &a3);
+    assert_eq!(
+        refusal(
+            tree.world
+                .try_issue(&a3, "t7", "carol", "call:billing:refund")
+        )
+        .0,
+        "revoked"
+    );
+    tree.world.issue(&a3, "t8", "carol");
+    issuer
+        .revoke(request("agent", tree.definition.as_str()), Utc::now())
+        .unwrap();
+    assert_eq!(
+        refusal(
+            tree.world
+                .try_issue(&a3, "t8", "carol", "call:billing:refund")
+        )
+        .0,
+        "revoked"
+    );
+}
+
+#[test]
+fn a_lifted_suspension_restores_exactly_what_it_suspended() {
+    let tree = tree();
+    let issuer = &tree.world.issuer;
+    let task = issuer.suspend(request("task", "t1"), Utc::now()).unwrap();
+    let one = issuer
+        .suspend(request("credential", &tree.id("c2")), Utc::now())
+        .unwrap();
+    let suspended = BTreeSet::from(["a1_t1", "a2_t1", "c1", "c2", "gc1"]);
+    assert_eq!(tree.refused(), suspended);
+    assert_eq!(
+        tree.world.reasons(tree.chain("a1_t1"), &tree.a1),
+        HashSet::from([Reason::Suspended])
+    );
+    issuer
+        .lift(task.suspension.as_deref().unwrap(), None, Utc::now())
+        .unwrap();
+    // c2 is still held by its own suspension; everything else is back.
+    assert_eq!(tree.refused(), BTreeSet::from(["c2"]));
+    assert_eq!(
+        tree.world.reasons(tree.chain("a1_t1"), &tree.a1),
+        HashSet::new()
+    );
+    assert_eq!(
+        refusal(issuer.lift(task.suspension.as_deref().unwrap(), None, Utc::now())).0,
+        "already_lifted"
+    );
+    issuer
+        .lift(one.suspension.as_deref().unwrap(), None, Utc::now())
+        .unwrap();
+    assert!(tree.refused().is_empty());
+}
+
+/// A renewal proposed by the holder of `chain`'s credential.
+fn renewal_of(credential: &Value) -> AgentCapabilityCredential {
+    let previous = AgentCapabilityCredential::from_json(credential).expect("test fixture");
+    delegation::renew(&previous, Utc::now(), Duration::minutes(15)).expect("test fixture")
+}
+
+#[test]
+fn renewal_keeps_every_rule_and_each_widening_is_refused_with_its_reason() {
+    let world = world(None);
+    let definition = world.definition("support");
+    let (holder, other) = (KeyPair::generate(), KeyPair::generate());
+    world.bind(&definition, &holder);
+    world.bind(&definition, &other);
+    let first = world.issue(&holder, "t1", "alice");
+    let renew = |credential: &Value, proposal: &AgentCapabilityCredential| {
+        world.issuer.renew(
+            RenewalRequest {
+                presentation: world.present(&holder, vec![credential.clone()]),
+                renewal: proposal.to_json(),
+            },
+            Utc::now(),
+        )
+    };
+    let renewed = renew(&first, &renewal_of(&first)).unwrap().credential;
+    let typed = AgentCapabilityCredential::from_json(&renewed).unwrap();
+    assert_eq!(typed.credential_subject.renewal.count, 1);
+    assert_ne!(
+        typed.credential_status,
+        AgentCapabilityCredential::from_json(&first)
+            .unwrap()
+            .credential_status,
+        "a renewal has bits of its own"
+    );
+
+    type Widen = Box<dyn Fn(&mut AgentCapabilityCredential)>;
+    let widenings: Vec<(&str, Widen, &str)> = vec![
+        (
+            "scope",
+            Box::new(|c| {
+                c.credential_subject.capabilities = vec![
+                    json!({"action": "call:billing:*", "resource": "https://billing.example/**"}),
+                ]
+            }),
+            "scope_exceeds_parent",
+        ),
+        (
+            "holder",
+            Box::new(move |c| c.credential_subject.id = did_of(&KeyPair::generate().public())),
+            "renewal_invalid",
+        ),
+        (
+            "task",
+            Box::new(|c| c.credential_subject.task.id = "t2".into()),
+            "renewal_invalid",
+        ),
+        (
+            "principal",
+            Box::new(|c| c.credential_subject.principal = "urn:vouch:principal:someoneelse".into()),
+            "renewal_invalid",
+        ),
+        (
+            "count",
+            Box::new(|c| c.credential_subject.renewal.max_count += 10),
+            "renewal_invalid",
+        ),
+        (
+            "end",
+            Box::new(|c| {
+                c.credential_subject.renewal.not_after += Duration::days(30);
+            }),
+            "renewal_invalid",
+        ),
+    ];
+    for (what, widen, code) in widenings {
+        let mut proposal = renewal_of(&renewed);
+        widen(&mut proposal);
+        assert_eq!(
+            refusal(renew(&renewed, &proposal)).0,
+            code,
+            "widening {what}"
+        );
+    }
+    // Another's credential cannot be renewed by this holder: the presentation's holder binding.
+    let others = world.issue(&other, "t1", "bob");
+    let (code, _) = refusal(world.issuer.renew(
+        RenewalRequest {
+            presentation: world.present(&holder, vec![others.clone()]),
+            renewal: renewal_of(&others).to_json(),
+        },
+        Utc::now(),
+    ));
+    assert_eq!(code, "not_holder");
+    // A replayed presentation: its challenge was answered once already.
+    let presentation = world.present(&holder, vec![renewed.clone()]);
+    renew_with(&world, &presentation, &renewal_of(&renewed)).unwrap();
+    assert_eq!(
+        refusal(renew_with(&world, &presentation, &renewal_of(&renewed))).0,
+        "replayed"
+    );
+    // Revoked: never renewed again.
+    world
+        .issuer
+        .revoke(
+            request("credential", first["id"].as_str().unwrap()),
+            Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(refusal(renew(&renewed, &renewal_of(&renewed))).0, "revoked");
+}
+
+fn renew_with(
+    world: &World,
+    presentation: &Value,
+    proposal: &AgentCapabilityCredential,
+) -> Result<vouch_node::issuer::Issuance, IssuerError> {
+    world.issuer.renew(
+        RenewalRequest {
+            presentation: presentation.clone(),
+            renewal: proposal.to_json(),
+        },
+        Utc::now(),
+    )
+}
+
+#[test]
+fn a_renewal_racing_a_revocation_is_never_stored_after_it() {
+    let world = Arc::new(world(None));
+    let definition = world.definition("support");
+    let holder = Arc::new(KeyPair::generate());
+    world.bind(&definition, &holder);
+    let first = world.issue(&holder, "t1", "alice");
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    let (tell, progress) = std::sync::mpsc::channel();
+    let renewing = {
+        let (world, holder) = (world.clone(), holder.clone());
+        std::thread::spawn(move || {
+            let mut current = first;
+            let mut renewed = Vec::new();
+            for _ in 0..40 {
+                let presentation = world.present(&holder, vec![current.clone()]);
+                match renew_with(&world, &presentation, &renewal_of(&current)) {
+                    Ok(done) => {
+                        current = done.credential;
+                        renewed.push(current.clone());
+                        let _ = tell.send(());
+                    }
+                    Err(IssuerError::Refused(r)) if r.code == "revoked" => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            renewed
+        })
+    };
+    // Revoke while the renewals run: after the third.
+    for _ in 0..3 {
+        progress.recv().unwrap();
+    }
+    world
+        .issuer
+        .revoke(request("credential", &first_id), Utc::now())
+        .unwrap();
+    let renewed = renewing.join().unwrap();
+    // Every renewal stored, before or after, carries a revoked bit: none escaped the revocation.
+    for credential in &renewed {
+        assert!(
+            world.bit_set(std::slice::from_ref(credential)),
+            "{}",
+            credential["id"]
+        );
+    }
+}
+
+#[test]
+fn issuance_outside_the_trusted_issuer_policy_is_refused() {
+    let world = world(Some(vec!["call:billing:*"]));
+    let definition = world.definition("support");
+    let key = KeyPair::generate();
+    world.bind(&definition, &key);
+    world.issue(&key, "t1", "alice");
+    let (code, message) = refusal(world.try_issue(&key, "t1", "alice", "call:payroll:pay"));
+    assert_eq!(code, "untrusted_issuer");
+    assert!(message.contains("call:payroll:pay"), "{message}");
+}
+
+#[test]
+fn binding_needs_a_fresh_proof_by_the_instance_itself() {
+    let world = world(None);
+    let definition = world.definition("support");
+    let key = KeyPair::generate();
+    let did = did_of(&key.public());
+    let challenge = world.issuer.challenge(Utc::now()).unwrap();
+    let statement = Issuer::binding_statement(&did, &definition);
+    // Signed by another key: the statement names an instance that did not sign.
+    let thief = KeyPair::generate();
+    let forged =
+        possession::prove(&thief, &statement, &challenge.challenge, DOMAIN, Utc::now()).unwrap();
+    assert_eq!(
+        refusal(world.issuer.bind(&definition, &forged, Utc::now())).0,
+        "malformed"
+    );
+    // A challenge the node never gave.
+    let made_up = possession::prove(&key, &statement, "made-up", DOMAIN, Utc::now()).unwrap();
+    assert_eq!(
+        refusal(world.issuer.bind(&definition, &made_up, Utc::now())).0,
+        "replayed"
+    );
+    // Another domain.
+    let challenge = world.issuer.challenge(Utc::now()).unwrap();
+    let elsewhere = possession::prove(
+        &key,
+        &statement,
+        &challenge.challenge,
+        "https://evil.example",
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(world.issuer.bind(&definition, &elsewhere, Utc::now())).0,
+        "invalid_proof"
+    );
+    // Not bound: nothing is issued to it.
+    assert!(matches!(
+        world.try_issue(&key, "t1", "alice", "call:billing:refund"),
+        Err(IssuerError::NotFound(_))
+    ));
+    world.bind(&definition, &key);
+    world.issue(&key, "t1", "alice");
+}
+
+#[test]
+fn no_raw_principal_or_prompt_reaches_the_store_or_the_logs() {
+    use std::io::Write;
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let principal = format!("principal-{}@customer.example", rand::random::<u64>());
+    let prompt = format!("secret prompt {}", rand::random::<u64>());
+    let purpose = format!("purpose {}", rand::random::<u64>());
+    let world = world(None);
+    tracing::subscriber::with_default(subscriber, || {
+        let definition_request = serde_json::from_value(json!({
+            "name": "support",
+            "version": "1",
+            "owner": "owner@org.example",
+            "model": "model-x",
+            "systemPromptHash": Multihash::of(prompt.as_bytes()).as_str(),
+            "tools": [],
+            "configuration": {},
+        }))
+        .unwrap();
+        let definition = world
+            .issuer
+            .register_definition(definition_request, Utc::now())
+            .unwrap()
+            .0
+            .did;
+        let key = KeyPair::generate();
+        world.bind(&definition, &key);
+        let issue_request = serde_json::from_value(json!({
+            "instance": did_of(&key.public()),
+            "task": {"id": "t1", "purpose": purpose},
+            "principal": principal,
+            "capabilities": [{"action": "call:billing:refund", "resource": "https://billing.example/**"}],
+        }))
+        .unwrap();
+        let credential = world
+            .issuer
+            .issue(issue_request, Utc::now())
+            .unwrap()
+            .credential;
+        world
+            .issuer
+            .revoke(request("task", "t1"), Utc::now())
+            .unwrap();
+        assert!(!credential.to_string().contains(&principal));
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("credential issued"), "the logs were captured");
+    for secret in [&principal, &prompt, &purpose] {
+        assert!(!logs.contains(secret.as_str()), "{secret} in the logs");
+        for file in walk(world.dir.path()) {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("test fixture") {
+        let path = entry.expect("test fixture").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
