@@ -21,6 +21,9 @@ pub enum Reason {
     Suspended,
     /// The credential's status could not be established.
     StatusUnknown,
+    /// The status list used is too old to tell: past its `validUntil`, or older than the
+    /// verifier accepts.
+    StatusStale,
     /// The credential or capability has expired.
     Expired,
     /// The credential is not valid yet.
@@ -153,6 +156,11 @@ impl Report {
     /// Records a passed check.
     pub fn pass(&mut self, check: &'static str, subject: Option<&str>) {
         self.push(check, subject, Outcome::Passed, None, None);
+    }
+
+    /// Records a passed check, with what it found.
+    pub fn pass_with(&mut self, check: &'static str, subject: Option<&str>, detail: String) {
+        self.push(check, subject, Outcome::Passed, None, Some(detail));
     }
 
     /// Records a failed check.

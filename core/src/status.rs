@@ -79,6 +79,9 @@ pub struct StatusListCredential {
     pub issuer: Did,
     /// When this version was issued; a newer version has a later one (no rollback).
     pub valid_from: DateTime<Utc>,
+    /// Until when this version may be relied on: its issuer signs the next before (a
+    /// heartbeat), so that a verifier knows how old its revocation state is. `None`: no end.
+    pub valid_until: Option<DateTime<Utc>>,
     /// What the bits mean.
     pub purpose: Purpose,
     /// The bits.
@@ -91,7 +94,7 @@ const MAX_URL_LEN: usize = 2048;
 impl StatusListCredential {
     /// The unsigned credential.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut credential = json!({
             "@context": [vouch_schemas::CREDENTIALS_V2],
             "id": self.id,
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
@@ -105,7 +108,11 @@ impl StatusListCredential {
                 "statusPurpose": self.purpose.as_str(),
                 "encodedList": self.list.encode(),
             }
-        })
+        });
+        if let Some(until) = self.valid_until {
+            credential["validUntil"] = until.to_rfc3339_opts(SecondsFormat::Millis, true).into();
+        }
+        credential
     }
 
     /// Signs the credential with `eddsa-jcs-2022` by `method`, an assertion key of the issuer.
@@ -155,6 +162,17 @@ impl StatusListCredential {
         let valid_from = DateTime::parse_from_rfc3339(text(&raw["validFrom"], "validFrom")?)
             .map_err(|_| malformed("validFrom"))?
             .with_timezone(&Utc);
+        let valid_until = match raw.get("validUntil") {
+            None => None,
+            Some(until) => Some(
+                DateTime::parse_from_rfc3339(text(until, "validUntil")?)
+                    .map_err(|_| malformed("validUntil"))?
+                    .with_timezone(&Utc),
+            ),
+        };
+        if valid_until.is_some_and(|until| until <= valid_from) {
+            return Err(malformed("validUntil must be after validFrom"));
+        }
         let subject = &raw["credentialSubject"];
         if subject["type"] != "BitstringStatusList" {
             return Err(malformed("credentialSubject.type"));
@@ -169,6 +187,7 @@ impl StatusListCredential {
             id: id.to_owned(),
             issuer,
             valid_from,
+            valid_until,
             purpose,
             list,
         })
@@ -185,16 +204,40 @@ impl StatusListCredential {
 }
 
 /// The status lists a verifier holds, each verified before it was added, keyed by URL: a
-/// [`StatusSource`] for credentials that name them.
-#[derive(Debug, Clone, Default)]
+/// [`StatusSource`] for credentials that name them, as of a time. A list past its `validUntil`
+/// then, or signed longer ago than the verifier's bound, answers `Stale`: fail closed.
+#[derive(Debug, Clone)]
 pub struct HeldLists {
     lists: BTreeMap<String, StatusListCredential>,
+    now: DateTime<Utc>,
+    max_age: Option<chrono::Duration>,
+}
+
+impl Default for HeldLists {
+    /// No list yet; statuses are read as of the time it is made.
+    fn default() -> Self {
+        Self::new(Utc::now())
+    }
 }
 
 impl HeldLists {
-    /// No list yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// No list yet; statuses are read as of `now`.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            lists: BTreeMap::new(),
+            now,
+            max_age: None,
+        }
+    }
+
+    /// Refuses lists signed longer than `max_age` ago, whatever their `validUntil`.
+    pub fn with_max_age(mut self, max_age: chrono::Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    fn age_of(&self, list: &StatusListCredential) -> chrono::Duration {
+        self.now - list.valid_from
     }
 
     /// Adds a verified list. Of two versions of one list the newer is kept, whichever came first.
@@ -226,6 +269,11 @@ pub fn list_urls<'a>(credentials: impl IntoIterator<Item = &'a Value>) -> Vec<&'
 }
 
 impl StatusSource for HeldLists {
+    fn age(&self, entry: &StatusEntry) -> Option<i64> {
+        let list = self.lists.get(&entry.status_list_credential)?;
+        Some(self.age_of(list).num_seconds())
+    }
+
     fn status(&self, issuer: &Did, entry: &StatusEntry) -> Result<EntryStatus, String> {
         let url = &entry.status_list_credential;
         let list = self
@@ -244,6 +292,24 @@ impl StatusSource for HeldLists {
                 list.purpose.as_str(),
                 entry.status_purpose
             ));
+        }
+        let age = self.age_of(list);
+        if let Some(until) = list.valid_until
+            && until <= self.now
+        {
+            return Ok(EntryStatus::Stale(format!(
+                "the list {url} was valid until {}: no newer version is held",
+                until.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )));
+        }
+        if let Some(max) = self.max_age
+            && age > max
+        {
+            return Ok(EntryStatus::Stale(format!(
+                "the list {url} was signed {} s ago, more than the {} s accepted",
+                age.num_seconds(),
+                max.num_seconds()
+            )));
         }
         let index: usize = entry.status_list_index.parse().map_err(|_| {
             format!(
@@ -351,6 +417,63 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_list_past_its_end_or_older_than_the_bound_is_stale_and_a_fresh_one_reports_its_age() {
+        use crate::credential::StatusEntry;
+        use crate::did::key::{did_of, verification_method_of};
+        use chrono::SubsecRound as _;
+        let org = KeyPair::from_seed(&[6; 32]);
+        let issuer = did_of(&org.public());
+        let signed_at = Utc::now() - chrono::Duration::seconds(100);
+        let list = StatusListCredential {
+            id: "https://node.example/1.0/status-lists/x/issued-revocation-1".into(),
+            issuer: issuer.clone(),
+            valid_from: signed_at,
+            valid_until: Some(signed_at + chrono::Duration::seconds(300)),
+            purpose: Purpose::Revocation,
+            list: StatusList::new(MIN_ENTRIES).unwrap(),
+        };
+        let entry = StatusEntry {
+            id: format!("{}#7", list.id),
+            type_: "BitstringStatusListEntry".into(),
+            status_purpose: "revocation".into(),
+            status_list_index: "7".into(),
+            status_list_credential: list.id.clone(),
+        };
+        let held = |now: DateTime<Utc>, max_age: i64| {
+            let mut held = HeldLists::new(now).with_max_age(chrono::Duration::seconds(max_age));
+            held.insert(list.clone());
+            held
+        };
+        let now = Utc::now();
+        assert_eq!(
+            held(now, 300).status(&issuer, &entry),
+            Ok(EntryStatus::Clear)
+        );
+        assert!((99..=101).contains(&held(now, 300).age(&entry).unwrap()));
+        // Older than the verifier accepts, though still within its validUntil.
+        assert!(matches!(
+            held(now, 60).status(&issuer, &entry),
+            Ok(EntryStatus::Stale(_))
+        ));
+        // Past its validUntil, whatever the bound.
+        assert!(matches!(
+            held(now + chrono::Duration::seconds(300), 3600).status(&issuer, &entry),
+            Ok(EntryStatus::Stale(_))
+        ));
+        // validUntil is signed and read back; one not after validFrom is refused.
+        let signed = list
+            .sign(&org, verification_method_of(&org.public()))
+            .unwrap();
+        assert_eq!(
+            StatusListCredential::parse(&signed).unwrap().valid_until,
+            list.valid_until.map(|t| t.trunc_subsecs(3))
+        );
+        let mut backwards = signed.clone();
+        backwards["validUntil"] = signed["validFrom"].clone();
+        assert!(StatusListCredential::parse(&backwards).is_err());
+    }
+
+    #[test]
     fn bit_order_and_bounds() {
         let mut list = StatusList::new(MIN_ENTRIES).unwrap();
         list.set(0, true).unwrap();
@@ -408,6 +531,7 @@ mod tests {
             id: "https://node.acme.example/status/1".into(),
             issuer: did_of(&org.public()),
             valid_from: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+            valid_until: None,
             purpose: Purpose::Revocation,
             list,
         };

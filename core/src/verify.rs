@@ -40,12 +40,15 @@ impl IssuerPolicy for TrustList {
 }
 
 /// The status of a credential's status entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryStatus {
     /// The bit is clear.
     Clear,
     /// The bit is set: revoked or suspended, by the entry's purpose.
     Set,
+    /// The list is too old to tell: past its `validUntil`, or signed longer ago than the
+    /// verifier accepts. Why.
+    Stale(String),
 }
 
 /// Where credential status comes from.
@@ -53,6 +56,12 @@ pub trait StatusSource {
     /// The status of an entry of a credential issued by `issuer`, or why it is unknown. A list
     /// issued by anyone but `issuer` must not answer for its credentials.
     fn status(&self, issuer: &Did, entry: &StatusEntry) -> Result<EntryStatus, String>;
+
+    /// How old the state the source answered `entry` from is, in seconds, if it knows: reported
+    /// with the check, so that a verifier sees how fresh its revocation state was.
+    fn age(&self, _entry: &StatusEntry) -> Option<i64> {
+        None
+    }
 }
 
 /// What a verifier knows and decides with.
@@ -343,7 +352,20 @@ fn check_status(
             _ => Reason::Revoked,
         };
         match source.status(issuer, entry) {
-            Ok(EntryStatus::Clear) => report.pass(check::STATUS, subject),
+            Ok(EntryStatus::Clear) => match source.age(entry) {
+                Some(age) => report.pass_with(
+                    check::STATUS,
+                    subject,
+                    format!(
+                        "{} clear in {} as signed {age} s ago",
+                        entry.status_purpose, entry.status_list_credential
+                    ),
+                ),
+                None => report.pass(check::STATUS, subject),
+            },
+            Ok(EntryStatus::Stale(why)) => {
+                report.fail(check::STATUS, subject, Reason::StatusStale, why)
+            }
             Ok(EntryStatus::Set) => {
                 report.fail(check::STATUS, subject, reason, entry.status_purpose.clone())
             }

@@ -190,12 +190,18 @@ impl Node {
         };
         let (shutdown, stop) = watch::channel(false);
         let mut tasks = Vec::new();
+        let seconds =
+            |secs: u64| chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX));
         let status_lists = StatusLists::new(
             store.clone(),
             registry.clone(),
             org.clone(),
             &public_url,
             members.clone(),
+        )
+        .with_freshness(
+            seconds(config.issuance.status_list_ttl_secs),
+            seconds(config.issuance.max_status_age_secs),
         );
         let events = Events::new(
             store.clone(),
@@ -249,6 +255,11 @@ impl Node {
             None
         };
 
+        tasks.push(tokio::spawn(heartbeat(
+            status_lists.clone(),
+            network.clone(),
+            stop.clone(),
+        )));
         let state = Arc::new(ApiState {
             registry: registry.clone(),
             status_lists: status_lists.clone(),
@@ -287,5 +298,34 @@ impl Node {
             }
         }
         info!("node stopped");
+    }
+}
+
+/// The status lists' heartbeat: signs the org's lists anew before they expire and gossips them,
+/// so that every verifier always holds a version that is still valid, and knows how old it is.
+async fn heartbeat(lists: StatusLists, network: Option<Network>, mut stop: watch::Receiver<bool>) {
+    let period = (lists.ttl() / 4)
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(1))
+        .max(std::time::Duration::from_millis(500));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            () = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
+            _ = tick.tick() => {
+                let due = lists.clone();
+                match tokio::task::spawn_blocking(move || due.refresh(chrono::Utc::now())).await {
+                    Ok(Ok(signed)) => {
+                        if let Some(network) = &network {
+                            for list in &signed {
+                                network.publish_status_list(list).await;
+                            }
+                        }
+                    }
+                    Ok(Err(e)) => warn!(error = %e, "the status lists could not be signed anew"),
+                    Err(e) => warn!(error = %e, "signing the status lists anew failed"),
+                }
+            }
+        }
     }
 }

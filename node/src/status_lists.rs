@@ -37,6 +37,8 @@ pub const MAX_STATUS_LIST_BYTES: usize = 256 * 1024;
 pub const PATH: &str = "/1.0/status-lists/";
 /// The most bits one admin request may change.
 pub const MAX_CHANGES: usize = 100_000;
+/// How long a version of the org's lists is valid by default, in seconds.
+pub const DEFAULT_TTL_SECS: i64 = 300;
 /// The longest list name.
 const MAX_NAME_LEN: usize = 64;
 
@@ -251,6 +253,10 @@ pub struct StatusLists {
     members: Members,
     /// Serializes read-compare-write of a list.
     writer: Arc<Mutex<()>>,
+    /// How long each version of the org's lists is valid (`validUntil`).
+    ttl: Duration,
+    /// The oldest list a verification here uses.
+    max_age: Duration,
 }
 
 impl StatusLists {
@@ -269,7 +275,51 @@ impl StatusLists {
             public_url: public_url.trim_end_matches('/').to_owned(),
             members,
             writer: Arc::new(Mutex::new(())),
+            ttl: Duration::seconds(DEFAULT_TTL_SECS),
+            max_age: Duration::seconds(DEFAULT_TTL_SECS),
         }
+    }
+
+    /// Signs the org's lists valid for `ttl`, and uses no list older than `max_age` in a
+    /// verification here.
+    pub fn with_freshness(mut self, ttl: Duration, max_age: Duration) -> Self {
+        self.ttl = ttl.max(Duration::seconds(2));
+        self.max_age = max_age;
+        self
+    }
+
+    /// How long each version of the org's lists is valid.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The heartbeat: signs anew, as their next versions with the same bits, the org's lists
+    /// that are valid for less than half their lifetime more, so that a verifier always finds a
+    /// version that has not expired. Returns them, to publish.
+    pub fn refresh(&self, now: DateTime<Utc>) -> Result<Vec<Value>, StatusListError> {
+        let prefix = format!("{}/", self.org.did());
+        let mut due = Vec::new();
+        for (key, json) in self.store.status_lists()? {
+            let Some(name) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            let list = held(&key, &json)?;
+            if list
+                .valid_until
+                .is_none_or(|until| until - now < self.ttl / 2)
+            {
+                due.push(ListChange {
+                    name: name.to_owned(),
+                    purpose: list.purpose,
+                    set: Vec::new(),
+                    clear: Vec::new(),
+                });
+            }
+        }
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.change_all(&due, Batch::default(), now)
     }
 
     /// The URL of the org's list `name`.
@@ -580,9 +630,11 @@ impl StatusLists {
                             held: held.purpose.as_str(),
                         });
                     }
+                    // Strictly later than the version it replaces, whatever the clock says.
+                    let valid_from = now.max(held.valid_from + Duration::milliseconds(1));
                     StatusListCredential {
-                        // Strictly later than the version it replaces, whatever the clock says.
-                        valid_from: now.max(held.valid_from + Duration::milliseconds(1)),
+                        valid_from,
+                        valid_until: Some(valid_from + self.ttl),
                         ..held
                     }
                 }
@@ -590,6 +642,7 @@ impl StatusLists {
                     id: self.url_of(&change.name),
                     issuer: self.org.did().clone(),
                     valid_from: now,
+                    valid_until: Some(now + self.ttl),
                     purpose: change.purpose,
                     list: StatusList::new(MIN_ENTRIES)?,
                 },
@@ -674,8 +727,12 @@ impl StatusLists {
     /// What a verification of `credentials` here needs: the lists they name that this node holds
     /// (stored because they verified; verified again against the documents held now), and the
     /// consortium's trusted-issuer policy. Nothing is cached between verifications.
-    pub fn knowledge(&self, credentials: &[&Value]) -> Result<Knowledge, StatusListError> {
-        let mut lists = HeldLists::new();
+    pub fn knowledge(
+        &self,
+        credentials: &[&Value],
+        now: DateTime<Utc>,
+    ) -> Result<Knowledge, StatusListError> {
+        let mut lists = HeldLists::new(now).with_max_age(self.max_age);
         for url in list_urls(credentials.iter().copied()) {
             let Ok((_, key)) = key_of(url) else {
                 continue;

@@ -240,6 +240,15 @@ impl World {
     /// The full verification of a presentation of `chain` by its leaf's holder, with what the
     /// node holds: the reasons it fails for, none if it verifies.
     fn reasons(&self, chain: &[Value], holder: &KeyPair) -> HashSet<Reason> {
+        self.reasons_at(chain, holder, Utc::now())
+    }
+
+    fn reasons_at(
+        &self,
+        chain: &[Value],
+        holder: &KeyPair,
+        now: chrono::DateTime<Utc>,
+    ) -> HashSet<Reason> {
         let vp = presentation::create(
             holder,
             chain.to_vec(),
@@ -250,8 +259,8 @@ impl World {
         )
         .expect("test fixture");
         let refs: Vec<&Value> = chain.iter().collect();
-        let knowledge = self.lists.knowledge(&refs).expect("test fixture");
-        let mut verifier = Verifier::new(&self.registry, Utc::now());
+        let knowledge = self.lists.knowledge(&refs, now).expect("test fixture");
+        let mut verifier = Verifier::new(&self.registry, now);
         verifier.issuers = Some(knowledge.policy());
         verifier.status = Some(&knowledge.lists);
         let verified = presentation::verify_presentation(&vp, "c", "verifier.example", &verifier);
@@ -826,4 +835,34 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+#[test]
+fn status_lists_carry_a_short_life_that_the_heartbeat_renews() {
+    let world = world(None);
+    let definition = world.definition("support");
+    let key = KeyPair::generate();
+    world.bind(&definition, &key);
+    let chain = vec![world.issue(&key, "t1", "alice")];
+    let now = Utc::now();
+    // Just signed: nothing due.
+    assert!(world.lists.refresh(now).expect("refresh").is_empty());
+    // Past the lists' validUntil (300 s by default), with no newer version: stale, fail closed.
+    let later = now + Duration::seconds(301);
+    assert_eq!(
+        world.reasons_at(&chain, &key, later),
+        HashSet::from([Reason::StatusStale])
+    );
+    // The heartbeat signs both lists anew when less than half their life is left.
+    let beat = now + Duration::seconds(200);
+    let signed = world.lists.refresh(beat).expect("refresh");
+    assert_eq!(signed.len(), 2, "the revocation and the suspension list");
+    for list in &signed {
+        let read = StatusListCredential::parse(list).expect("a list");
+        assert_eq!(
+            read.valid_until,
+            Some(read.valid_from + Duration::seconds(300))
+        );
+    }
+    assert_eq!(world.reasons_at(&chain, &key, later), HashSet::new());
 }

@@ -499,6 +499,7 @@ fn issued(dir: &Path) -> Issued {
     let mut list = StatusListCredential {
         id: url,
         issuer: org_did.clone(),
+        valid_until: None,
         valid_from: Utc
             .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
             .single()

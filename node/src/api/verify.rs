@@ -95,7 +95,7 @@ impl Verified {
 fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, String> {
     state
         .status_lists
-        .knowledge(credentials)
+        .knowledge(credentials, Utc::now())
         .map_err(|e| e.to_string())
 }
 

@@ -239,7 +239,7 @@ impl Issuer {
     fn check_attestable(&self, credential: &AgentCapabilityCredential) -> Result<(), Refusal> {
         let knowledge = self
             .status_lists
-            .knowledge(&[])
+            .knowledge(&[], Utc::now())
             .map_err(|e| Refusal::new("internal", e.to_string()))?;
         for (index, parsed) in credential.capabilities().into_iter().enumerate() {
             let capability =
@@ -373,7 +373,7 @@ impl Issuer {
             .as_array()
             .map(|a| a.iter().collect())
             .unwrap_or_default();
-        let knowledge = self.status_lists.knowledge(&credentials)?;
+        let knowledge = self.status_lists.knowledge(&credentials, now)?;
         let mut verifier = Verifier::new(&self.registry, now);
         verifier.issuers = Some(knowledge.policy());
         verifier.status = Some(&knowledge.lists);

@@ -85,6 +85,7 @@ fn code_of(reason: Reason) -> &'static str {
         Reason::Revoked => "revoked",
         Reason::Suspended => "suspended",
         Reason::StatusUnknown => "status_unknown",
+        Reason::StatusStale => "status_stale",
         Reason::Expired => "expired",
         Reason::NotYetValid => "not_yet_valid",
         Reason::NotHolder => "not_holder",
