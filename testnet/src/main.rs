@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use vouch_core::status::StatusListCredential;
 use vouch_node::{Config, datadir, setup};
 
+mod levels;
+
 #[derive(Parser)]
 #[command(
     name = "vouch-testnet",
@@ -38,11 +40,16 @@ enum Cmd {
         nodes: u16,
     },
     /// Publishes DID updates (key rotations) and revocations on the first node and reports how
-    /// long each takes to be visible on every node.
+    /// long each takes to be visible on every node; then, for each revocation level (credential,
+    /// agent, task, chain), how long until every node's verification service refuses a
+    /// presentation that depends on what was revoked.
     Measure {
-        /// How many updates, and how many revocations.
+        /// How many updates, how many revocations, and how many of each level.
         #[arg(long, default_value_t = 100)]
         updates: u32,
+        /// Skip the four revocation levels.
+        #[arg(long)]
+        no_levels: bool,
     },
     /// Cuts the last `--cut` nodes off from the others (both sides refuse each other's peers
     /// through the admin API), publishes DID updates and a revocation on each side, heals, and
@@ -94,7 +101,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Up { nodes } => up(&cli.dir, nodes.into()),
-        Cmd::Measure { updates } => measure(&cli.dir, updates),
+        Cmd::Measure { updates, no_levels } => measure(&cli.dir, updates, !no_levels),
         Cmd::Partition {
             cut,
             rounds,
@@ -343,7 +350,7 @@ fn revoked_at(agent: &ureq::Agent, url: &str, index: usize) -> bool {
         .is_some_and(|list| list.list.get(index).unwrap_or(false))
 }
 
-fn measure(dir: &Path, updates: u32) -> Result<()> {
+fn measure(dir: &Path, updates: u32, levels: bool) -> Result<()> {
     ensure!(updates > 0, "measure at least one update");
     let state = read_state(dir)?;
     ensure!(
@@ -406,6 +413,9 @@ fn measure(dir: &Path, updates: u32) -> Result<()> {
         revoked,
         revoked_each,
     );
+    if levels {
+        levels::measure(&state, &agent, &token, updates)?;
+    }
     Ok(())
 }
 

@@ -31,7 +31,14 @@ fn up_measure_down() {
     assert!(ok, "{measured}");
     assert!(measured.contains("5 DID updates"), "{measured}");
     assert!(measured.contains("5 revocations"), "{measured}");
-    assert_eq!(measured.matches("(15 arrivals)").count(), 2, "{measured}");
+    // Updates, revocations, then each of the four levels, refused by every node's service.
+    assert_eq!(measured.matches("(15 arrivals)").count(), 6, "{measured}");
+    for level in ["credential", "agent", "task", "chain"] {
+        assert!(
+            measured.contains(&format!("5 `{level}` revocations")),
+            "{measured}"
+        );
+    }
     assert!(down_ok && down.contains("3 nodes stopped"), "{down}");
     let (ok, out) = testnet(&net, &["measure", "--updates", "1"]);
     assert!(!ok && out.contains("not every node is running"), "{out}");

@@ -1,0 +1,287 @@
+//! `measure` for the four revocation levels (DESIGN §6, §10): node 0 registers an agent
+//! definition, binds instances that prove their keys, issues task credentials and registers a
+//! delegation, exactly as agents and operators do through its HTTP API. For each sample a
+//! presentation that depends on what is revoked is first verified by every node's verification
+//! service; then the revocation is asked of node 0, and the time until every node's service
+//! refuses the presentation as `revoked` is taken.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use chrono::Utc;
+use serde_json::{Value, json};
+use vouch_core::credential::AgentCapabilityCredential;
+use vouch_core::delegation::{self, sign_credential};
+use vouch_core::did::key::{did_of, verification_method_of};
+use vouch_core::hash::Multihash;
+use vouch_core::key::KeyPair;
+use vouch_core::possession;
+use vouch_core::presentation;
+use vouch_core::proof::Cryptosuite;
+
+use crate::{State, arrivals_every, report};
+
+/// How often each node's verification service is asked while waiting: a verification costs
+/// milliseconds of the CPU the nodes are measured on.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Node 0, as an operator and its agents use it.
+struct Org<'a> {
+    agent: &'a ureq::Agent,
+    http: &'a str,
+    token: &'a str,
+    definition: String,
+}
+
+fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value)> {
+    let mut request = agent.post(url).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", &format!("Bearer {}", token.trim()));
+    }
+    let mut response = request.send(serde_json::to_vec(body)?.as_slice())?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string()?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+impl Org<'_> {
+    fn admin(&self, path: &str, body: &Value) -> Result<Value> {
+        let (status, answer) = post(
+            self.agent,
+            &format!("{}{path}", self.http),
+            Some(self.token),
+            body,
+        )?;
+        ensure!(
+            (200..300).contains(&status),
+            "node 0 refused {path}: {status} {answer}"
+        );
+        Ok(answer)
+    }
+
+    fn public(&self, path: &str, body: &Value) -> Result<Value> {
+        let (status, answer) = post(self.agent, &format!("{}{path}", self.http), None, body)?;
+        ensure!(
+            (200..300).contains(&status),
+            "node 0 refused {path}: {status} {answer}"
+        );
+        Ok(answer)
+    }
+
+    /// A challenge of node 0 and its domain.
+    fn challenge(&self) -> Result<(String, String)> {
+        let answer = self.public("/1.0/challenges", &json!({}))?;
+        Ok((
+            answer["challenge"]
+                .as_str()
+                .context("a challenge")?
+                .to_owned(),
+            answer["domain"].as_str().context("a domain")?.to_owned(),
+        ))
+    }
+
+    /// A new instance, bound by its proof of possession.
+    fn instance(&self) -> Result<KeyPair> {
+        let key = KeyPair::generate();
+        let (challenge, domain) = self.challenge()?;
+        let statement = json!({
+            "type": "VouchInstanceBinding",
+            "instance": did_of(&key.public()),
+            "definition": self.definition,
+        });
+        let proof = possession::prove(&key, &statement, &challenge, &domain, Utc::now())?;
+        self.admin(
+            &format!("/admin/agents/{}/instances", self.definition),
+            &proof,
+        )?;
+        Ok(key)
+    }
+
+    fn issue(&self, holder: &KeyPair, task: &str) -> Result<Value> {
+        let answer = self.admin(
+            "/admin/credentials",
+            &json!({
+                "instance": did_of(&holder.public()),
+                "task": {"id": task, "purpose": "measured"},
+                "principal": "testnet-principal",
+                "capabilities": [{"action": "call:testnet:read", "resource": "https://testnet.example/**"}],
+            }),
+        )?;
+        Ok(answer["credential"].clone())
+    }
+
+    /// Delegates `parent` (held by `holder`) to a new sub-agent through node 0; returns the
+    /// signed child and the sub-agent's key.
+    fn delegate(&self, parent: &Value, holder: &KeyPair) -> Result<(Value, KeyPair)> {
+        let to = KeyPair::generate();
+        let typed = AgentCapabilityCredential::from_json(parent)?;
+        let child = delegation::delegate(
+            &typed,
+            did_of(&to.public()),
+            vec![
+                json!({"action": "call:testnet:read", "resource": "https://testnet.example/a/**"}),
+            ],
+            typed.valid_until,
+            Utc::now(),
+        )?;
+        let (challenge, domain) = self.challenge()?;
+        let vp = presentation::create(
+            holder,
+            vec![parent.clone()],
+            &challenge,
+            &domain,
+            Cryptosuite::EddsaJcs2022,
+            Utc::now(),
+        )?;
+        let answer = self.public(
+            "/1.0/delegations",
+            &json!({"presentation": vp, "credential": child.to_json()}),
+        )?;
+        let with_status = AgentCapabilityCredential::from_json(&answer["credential"])?;
+        let signed = sign_credential(
+            &with_status,
+            holder,
+            verification_method_of(&holder.public()),
+            Cryptosuite::EddsaJcs2022,
+            Utc::now(),
+        )?;
+        Ok((signed, to))
+    }
+}
+
+/// What one sample revokes, and the presentation that depends on it.
+struct Sample {
+    subject: String,
+    presentation: Value,
+}
+
+/// Whether a node's verification service answers `presentation` as wanted: verified, or refused
+/// as revoked.
+fn verdict(agent: &ureq::Agent, node: &str, presentation: &Value, verified: bool) -> bool {
+    let body = json!({
+        "verifiablePresentation": presentation,
+        "options": {"challenge": "testnet", "domain": "testnet.example"},
+    });
+    let Ok((_, answer)) = post(
+        agent,
+        &format!("{node}/1.0/presentations/verify"),
+        None,
+        &body,
+    ) else {
+        return false;
+    };
+    if verified {
+        answer["verified"] == true
+    } else {
+        answer["verified"] == false
+            && answer["errors"]
+                .as_array()
+                .is_some_and(|errors| errors.iter().any(|e| e["reason"] == "revoked"))
+    }
+}
+
+fn present(holder: &KeyPair, credentials: Vec<Value>) -> Result<Value> {
+    Ok(presentation::create(
+        holder,
+        credentials,
+        "testnet",
+        "testnet.example",
+        Cryptosuite::EddsaJcs2022,
+        Utc::now(),
+    )?)
+}
+
+/// Times `samples` revocations at each level.
+pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: u32) -> Result<()> {
+    let http = &state.nodes[0].http;
+    let mut org = Org {
+        agent,
+        http,
+        token,
+        definition: String::new(),
+    };
+    let definition = org.admin(
+        "/admin/agents",
+        &json!({
+            "name": "testnet-agent",
+            "version": "1",
+            "owner": "testnet@vouch.example",
+            "model": "testnet-model",
+            "systemPromptHash": Multihash::of(b"testnet prompt").as_str(),
+            "tools": [],
+            "configuration": {},
+        }),
+    )?;
+    org.definition = definition["did"]
+        .as_str()
+        .context("a definition DID")?
+        .to_owned();
+    let holder = org.instance()?;
+    let n = state.nodes.len();
+    for level in ["credential", "agent", "task", "chain"] {
+        let (mut everywhere, mut each) = (Vec::new(), Vec::new());
+        for i in 0..samples {
+            let task = format!("{level}-{i}-{}", rand_suffix());
+            let sample = match level {
+                "credential" => {
+                    let credential = org.issue(&holder, &task)?;
+                    Sample {
+                        subject: credential["id"].as_str().context("an id")?.to_owned(),
+                        presentation: present(&holder, vec![credential])?,
+                    }
+                }
+                "agent" => {
+                    let instance = org.instance()?;
+                    let credential = org.issue(&instance, &task)?;
+                    Sample {
+                        subject: did_of(&instance.public()).to_string(),
+                        presentation: present(&instance, vec![credential])?,
+                    }
+                }
+                "task" => {
+                    let credential = org.issue(&holder, &task)?;
+                    Sample {
+                        subject: task.clone(),
+                        presentation: present(&holder, vec![credential])?,
+                    }
+                }
+                _ => {
+                    let credential = org.issue(&holder, &task)?;
+                    let (child, sub) = org.delegate(&credential, &holder)?;
+                    Sample {
+                        subject: credential["id"].as_str().context("an id")?.to_owned(),
+                        presentation: present(&sub, vec![credential, child])?,
+                    }
+                }
+            };
+            // Every node accepts it first: what is timed is the revocation, not the issuance.
+            arrivals_every(state, Instant::now(), POLL, |node| {
+                verdict(agent, node, &sample.presentation, true)
+            })
+            .context("a fresh credential did not verify on every node")?;
+            let started = Instant::now();
+            org.admin(
+                "/admin/revocations",
+                &json!({"level": level, "subject": sample.subject}),
+            )?;
+            let times = arrivals_every(state, started, POLL, |node| {
+                verdict(agent, node, &sample.presentation, false)
+            })?;
+            everywhere.push(*times.iter().max().expect("at least two nodes"));
+            each.extend(times);
+        }
+        report(
+            &format!(
+                "{samples} `{level}` revocations on node 0, each refused by the verification service of all {n} nodes after:"
+            ),
+            everywhere,
+            each,
+        );
+    }
+    Ok(())
+}
+
+/// A suffix that keeps task ids of two runs apart.
+fn rand_suffix() -> String {
+    format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
