@@ -88,7 +88,112 @@ enum ConsortiumAction {
 }
 
 #[derive(Subcommand)]
+enum AgentAction {
+    /// Registers an agent definition as a did:vouch whose document carries the hash of each
+    /// part; the system prompt is hashed here and never sent.
+    Register {
+        /// The agent's name.
+        #[arg(long)]
+        name: String,
+        /// Its version.
+        #[arg(long)]
+        version: String,
+        /// The accountable human.
+        #[arg(long)]
+        owner: String,
+        /// The model identifier.
+        #[arg(long)]
+        model: String,
+        /// The system prompt's file: only its hash leaves this machine.
+        #[arg(long)]
+        prompt: PathBuf,
+        /// The tool manifest (JSON file).
+        #[arg(long)]
+        tools: Option<PathBuf>,
+        /// The configuration (JSON file).
+        #[arg(long)]
+        configuration: Option<PathBuf>,
+    },
+    /// Binds an instance to a definition, on its proof of possession (`vouch agent
+    /// binding-proof`).
+    Bind {
+        /// The definition's did:vouch.
+        definition: String,
+        /// The instance's proof file.
+        proof: PathBuf,
+    },
+    /// Lists the org's agent definitions.
+    List,
+}
+
+#[derive(Subcommand)]
 enum Admin {
+    /// Agent definitions and instances.
+    Agent {
+        #[command(subcommand)]
+        action: AgentAction,
+    },
+    /// Issues a task credential to a bound instance, and prints it.
+    Issue {
+        /// The instance's did:key.
+        #[arg(long)]
+        instance: String,
+        /// The task's id.
+        #[arg(long)]
+        task: String,
+        /// The task's purpose, in words (only its hash enters the credential).
+        #[arg(long)]
+        purpose: String,
+        /// Who the agent acts for (only the org's pseudonym of it enters the credential).
+        #[arg(long)]
+        principal: String,
+        /// A capability as JSON (`{"action": …, "resource": …}`), repeatable.
+        #[arg(long, required = true)]
+        capability: Vec<String>,
+        /// Who it may be presented to (repeatable); anyone when absent.
+        #[arg(long)]
+        audience: Vec<String>,
+        /// Its lifetime in seconds; the node's default when absent.
+        #[arg(long)]
+        ttl_secs: Option<u64>,
+    },
+    /// What the node recorded of a credential it issued or registered.
+    Credential {
+        /// The credential's id.
+        id: String,
+    },
+    /// Revokes for good, at a level: `credential` (with its renewals), `agent` (an instance's
+    /// did:key, or a definition's did:vouch), `task`, or `chain` (a credential and its whole
+    /// delegation subtree).
+    Revoke {
+        /// The level.
+        #[arg(long)]
+        level: String,
+        /// The credential id, DID or task id.
+        subject: String,
+        /// Why (no personal data: it is published in the revocation event).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Suspends at a level, until lifted; prints the suspension's id.
+    Suspend {
+        /// The level.
+        #[arg(long)]
+        level: String,
+        /// The credential id, DID or task id.
+        subject: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lifts a suspension.
+    Lift {
+        /// The suspension's id.
+        suspension: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Sets the org DID's document (JSON, ids relative to the DID: `#key-1`).
     DidUpdate {
         /// The document content.
@@ -215,7 +320,102 @@ impl AdminClient {
     }
 
     fn run(&self, action: Admin) -> Result<()> {
+        use serde_json::json;
+        let read_json = |path: &std::path::Path| -> Result<serde_json::Value> {
+            let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+            serde_json::from_str(&text).with_context(|| path.display().to_string())
+        };
         match action {
+            Admin::Agent { action } => match action {
+                AgentAction::Register {
+                    name,
+                    version,
+                    owner,
+                    model,
+                    prompt,
+                    tools,
+                    configuration,
+                } => {
+                    let prompt =
+                        std::fs::read(&prompt).with_context(|| prompt.display().to_string())?;
+                    let body = json!({
+                        "name": name,
+                        "version": version,
+                        "owner": owner,
+                        "model": model,
+                        "systemPromptHash": vouch_core::hash::multihash(&prompt),
+                        "tools": tools.as_deref().map(read_json).transpose()?.unwrap_or(json!([])),
+                        "configuration": configuration
+                            .as_deref()
+                            .map(read_json)
+                            .transpose()?
+                            .unwrap_or(json!({})),
+                    });
+                    self.post("/admin/agents", &body.to_string())
+                }
+                AgentAction::Bind { definition, proof } => {
+                    let body = std::fs::read_to_string(&proof)
+                        .with_context(|| proof.display().to_string())?;
+                    self.post(&format!("/admin/agents/{definition}/instances"), &body)
+                }
+                AgentAction::List => {
+                    println!("{}", self.send("/admin/agents", None)?);
+                    Ok(())
+                }
+            },
+            Admin::Issue {
+                instance,
+                task,
+                purpose,
+                principal,
+                capability,
+                audience,
+                ttl_secs,
+            } => {
+                let capabilities = capability
+                    .iter()
+                    .map(|c| serde_json::from_str(c).with_context(|| format!("--capability {c}")))
+                    .collect::<Result<Vec<serde_json::Value>>>()?;
+                let mut body = json!({
+                    "instance": instance,
+                    "task": {"id": task, "purpose": purpose},
+                    "principal": principal,
+                    "capabilities": capabilities,
+                    "audience": audience,
+                });
+                if let Some(ttl) = ttl_secs {
+                    body["ttlSecs"] = ttl.into();
+                }
+                let answer: serde_json::Value = serde_json::from_str(
+                    &self.send("/admin/credentials", Some(&body.to_string()))?,
+                )?;
+                println!("{}", serde_json::to_string_pretty(&answer["credential"])?);
+                Ok(())
+            }
+            Admin::Credential { id } => {
+                println!("{}", self.send(&format!("/admin/credentials/{id}"), None)?);
+                Ok(())
+            }
+            Admin::Revoke {
+                level,
+                subject,
+                reason,
+            } => self.post(
+                "/admin/revocations",
+                &json!({"level": level, "subject": subject, "reason": reason}).to_string(),
+            ),
+            Admin::Suspend {
+                level,
+                subject,
+                reason,
+            } => self.post(
+                "/admin/suspensions",
+                &json!({"level": level, "subject": subject, "reason": reason}).to_string(),
+            ),
+            Admin::Lift { suspension, reason } => self.post(
+                &format!("/admin/suspensions/{suspension}/lift"),
+                &json!({ "reason": reason }).to_string(),
+            ),
             Admin::DidUpdate { document } => {
                 let body = std::fs::read_to_string(&document)
                     .with_context(|| document.display().to_string())?;

@@ -22,8 +22,9 @@ use vouch_core::verify::Verifier;
 use vouch_node::config::{Config, IssuanceConfig};
 use vouch_node::consortium::{Consortium, Members, Membership};
 use vouch_node::datadir;
+use vouch_node::fault::Judgement;
 use vouch_node::issuer::{
-    DelegationRequest, Issuer, IssuerError, RenewalRequest, RevocationRequest,
+    DelegationRequest, Events, Issuer, IssuerError, RenewalRequest, RevocationRequest,
 };
 use vouch_node::org::Org;
 use vouch_node::registry::Registry;
@@ -38,6 +39,7 @@ struct World {
     issuer: Issuer,
     lists: StatusLists,
     registry: Registry,
+    events: Events,
 }
 
 /// A node folder whose org may attest `actions` (every action, alone, for `None`).
@@ -62,7 +64,17 @@ fn world(actions: Option<Vec<&str>>) -> World {
     let store = Arc::new(Store::open(&config.data_dir.join(datadir::DB)).expect("test fixture"));
     let registry = Registry::new(store.clone(), vouch_node::metrics::Metrics::new())
         .with_members(members.clone());
-    let org = Org::new(config.data_dir.clone(), identity.did, registry.clone());
+    let org = Org::new(
+        config.data_dir.clone(),
+        identity.did.clone(),
+        registry.clone(),
+    );
+    let events = Events::new(
+        store.clone(),
+        registry.clone(),
+        identity.did,
+        members.clone(),
+    );
     let lists = StatusLists::new(
         store.clone(),
         registry.clone(),
@@ -84,6 +96,7 @@ fn world(actions: Option<Vec<&str>>) -> World {
         issuer,
         lists,
         registry,
+        events,
     }
 }
 
@@ -865,4 +878,115 @@ fn status_lists_carry_a_short_life_that_the_heartbeat_renews() {
         );
     }
     assert_eq!(world.reasons_at(&chain, &key, later), HashSet::new());
+}
+
+#[test]
+fn forged_replayed_and_conflicting_revocation_events_are_refused() {
+    use vouch_core::revocation::{Change, Level, RevocationEvent, Subject};
+    let world = world(None);
+    let definition = world.definition("support");
+    let key = KeyPair::generate();
+    world.bind(&definition, &key);
+    world.issue(&key, "t1", "alice");
+    let revoked = world
+        .issuer
+        .revoke(request("task", "t1"), Utc::now())
+        .expect("revoked");
+    let genuine = serde_json::to_vec(&revoked.event).expect("JSON");
+    let now = Utc::now();
+    // The org's own event, as a peer would send it back: held already.
+    assert_eq!(world.events.receive(&genuine, now), Judgement::Known);
+    assert_eq!(world.events.list(None).expect("events").len(), 1);
+
+    // A non-member's event, validly signed by its own key.
+    let stranger = KeyPair::generate();
+    let foreign = RevocationEvent {
+        issuer: did_of(&stranger.public()),
+        id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        issued: now,
+        change: Change::Revoked,
+        level: Level::Task,
+        subject: Subject::Task("t1".into()),
+        credentials: 1,
+        reason: None,
+    }
+    .sign(&stranger, verification_method_of(&stranger.public()))
+    .expect("signed");
+    assert!(matches!(
+        world
+            .events
+            .receive(&serde_json::to_vec(&foreign).expect("JSON"), now),
+        Judgement::Misbehaved(_)
+    ));
+
+    // The member's event, changed after signing (another subject): not stored.
+    let mut forged = revoked.event.clone();
+    forged["events"]["https://vouch.id/events/revoked"]["subject"]["id"] = json!("t2");
+    forged["jti"] = json!(format!("urn:uuid:{}", uuid::Uuid::new_v4()));
+    let judged = world
+        .events
+        .receive(&serde_json::to_vec(&forged).expect("JSON"), now);
+    assert!(!matches!(judged, Judgement::Accepted), "{judged:?}");
+    // Claiming to be the member, signed by a stranger's key.
+    let mut impostor = RevocationEvent::parse(&revoked.event).expect("an event");
+    impostor.id = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+    let impostor = impostor
+        .sign(&stranger, verification_method_of(&stranger.public()))
+        .expect("signed");
+    assert!(matches!(
+        world
+            .events
+            .receive(&serde_json::to_vec(&impostor).expect("JSON"), now),
+        Judgement::Misbehaved(_)
+    ));
+    // From the future.
+    let org_event = RevocationEvent::parse(&revoked.event).expect("an event");
+    let ahead = RevocationEvent {
+        id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        issued: now + Duration::hours(1),
+        ..org_event.clone()
+    };
+    let ahead = ahead
+        .sign(
+            &KeyPair::generate(),
+            verification_method_of(&stranger.public()),
+        )
+        .expect("signed");
+    assert!(matches!(
+        world
+            .events
+            .receive(&serde_json::to_vec(&ahead).expect("JSON"), now),
+        Judgement::Misbehaved(_)
+    ));
+    // Validly signed by the member, under the id of an event held: the first is kept.
+    let org = Org::new(
+        world.dir.path().join("node"),
+        org_event.issuer.clone(),
+        world.registry.clone(),
+    );
+    let (org_key, method) = org.signing_key().expect("the org's key");
+    let conflicting = RevocationEvent {
+        subject: Subject::Task("t9".into()),
+        ..org_event.clone()
+    }
+    .sign(&org_key, method)
+    .expect("signed");
+    assert_eq!(
+        world
+            .events
+            .receive(&serde_json::to_vec(&conflicting).expect("JSON"), now),
+        Judgement::Known
+    );
+    // Garbage and oversized input.
+    assert!(matches!(
+        world.events.receive(b"{", now),
+        Judgement::Misbehaved(_)
+    ));
+    assert!(matches!(
+        world.events.receive(&vec![b' '; 9000], now),
+        Judgement::Misbehaved(_)
+    ));
+    // Only the genuine event is held.
+    let held = world.events.list(None).expect("events");
+    assert_eq!(held, vec![revoked.event]);
 }

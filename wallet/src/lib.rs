@@ -4,4 +4,5 @@
 //! `vouch` command line that drives them.
 pub mod didlog;
 pub mod keyfile;
+pub mod node;
 pub mod sources;

@@ -196,6 +196,16 @@ impl Events {
         if event.issued > now + Duration::seconds(MAX_CLOCK_SKEW_SECS) {
             return Err(EventError::FromTheFuture(event.issued.to_rfc3339()));
         }
+        // Signed in another's name: forged, whatever versions of the issuer's DID are held.
+        let signer = raw["proof"]["verificationMethod"]
+            .as_str()
+            .and_then(|m| vouch_core::did::DidUrl::parse(m).ok())
+            .map(|m| m.did());
+        match signer {
+            Some(signer) if signer == *did => {}
+            Some(signer) => return Err(Invalid::NotIssuer { signer }.into()),
+            None => return Err(Invalid::Malformed("proof.verificationMethod").into()),
+        }
         match RevocationEvent::verify(&raw, &self.registry) {
             Ok(event) => Ok(event),
             Err(error) => {

@@ -38,6 +38,27 @@ pub(crate) enum Command {
     /// DIDs.
     #[command(subcommand)]
     Did(DidCommand),
+    /// The agent instance and its org's node.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AgentCommand {
+    /// Proves possession of the instance's key to be bound to an agent definition: signs the
+    /// binding statement over a fresh challenge of the org's node, and prints the proof for the
+    /// operator (`vouch-node admin agent bind DEFINITION PROOF`).
+    BindingProof {
+        /// The instance's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The agent definition's did:vouch.
+        #[arg(long)]
+        definition: Did,
+        /// The org's node (`http://host:port`).
+        #[arg(long)]
+        node: String,
+    },
 }
 
 /// Options every verification takes.
@@ -234,6 +255,29 @@ pub(crate) enum CredentialCommand {
         /// Delegate as of this time (RFC 3339); now by default.
         #[arg(long, value_parser = parse_time)]
         now: Option<DateTime<Utc>>,
+        /// Register the delegation with the org's node (`http://host:port`), which gives it
+        /// its own status entries, so that the org can revoke it alone or with its subtree.
+        #[arg(long)]
+        node: Option<String>,
+        /// The parent's ancestors (root first), presented with it to the node (repeatable).
+        #[arg(long, requires = "node")]
+        ancestor: Vec<PathBuf>,
+    },
+    /// Renews a credential through the org's node, which signs a fresh one for the same holder,
+    /// task and rights if every renewal rule holds; prints it.
+    Renew {
+        /// The holder's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The credential to renew (the newest of its lineage).
+        #[arg(long)]
+        credential: PathBuf,
+        /// The org's node (`http://host:port`).
+        #[arg(long)]
+        node: String,
+        /// The renewal's lifetime in minutes.
+        #[arg(long, default_value_t = 15)]
+        minutes: u32,
     },
 }
 

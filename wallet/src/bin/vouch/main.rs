@@ -30,6 +30,7 @@ use vouch_core::verify::{self, TrustList, Verifier};
 /// The largest presentation read: its credentials and some room for the envelope.
 const MAX_PRESENTATION_BYTES: usize =
     vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
+use vouch_wallet::node::NodeClient;
 use vouch_wallet::sources::{HttpResolver, MAX_RESPONSE_BYTES, Sources};
 use vouch_wallet::{didlog, keyfile};
 
@@ -59,6 +60,7 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
         Command::Credential(command) => credential(command),
         Command::Presentation(command) => presentation(command),
         Command::Did(command) => did(command),
+        Command::Agent(command) => agent(command),
     };
     result.map_err(Unusable)
 }
@@ -78,6 +80,21 @@ fn say(line: &str) -> Result<()> {
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     say(&serde_json::to_string_pretty(value)?)
+}
+
+fn agent(command: AgentCommand) -> Result<ExitCode> {
+    match command {
+        AgentCommand::BindingProof {
+            key,
+            definition,
+            node,
+        } => {
+            let pair = keyfile::read(&key)?;
+            let proof = NodeClient::new(&node).binding_proof(&pair, &definition, Utc::now())?;
+            print_json(&proof)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn key(command: KeyCommand) -> Result<ExitCode> {
@@ -221,10 +238,13 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             valid_until,
             suite,
             now,
+            node,
+            ancestor,
         } => {
             let pair = keyfile::read(&key)?;
             let now = now.unwrap_or_else(Utc::now);
-            let parent = AgentCapabilityCredential::from_json(&read_json_file(&parent)?)?;
+            let parent_json = read_json_file(&parent)?;
+            let parent = AgentCapabilityCredential::from_json(&parent_json)?;
             let holder = did_key::did_of(&pair.public());
             if parent.credential_subject.id != holder {
                 bail!(
@@ -240,8 +260,35 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                 valid_until,
                 now,
             )?;
+            if let Some(node) = node {
+                let mut chain = ancestor
+                    .iter()
+                    .map(|path| read_json_file(path))
+                    .collect::<Result<Vec<_>>>()?;
+                chain.push(parent_json);
+                let signed =
+                    NodeClient::new(&node).register_delegation(&pair, chain, &child, suite, now)?;
+                print_json(&signed)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let vm = did_key::verification_method_of(&pair.public());
             print_json(&delegation::sign_credential(&child, &pair, vm, suite, now)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CredentialCommand::Renew {
+            key,
+            credential,
+            node,
+            minutes,
+        } => {
+            let pair = keyfile::read(&key)?;
+            let renewed = NodeClient::new(&node).renew(
+                &pair,
+                &read_json_file(&credential)?,
+                Duration::minutes(minutes.into()),
+                Utc::now(),
+            )?;
+            print_json(&renewed)?;
             Ok(ExitCode::SUCCESS)
         }
     }

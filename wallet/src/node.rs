@@ -1,0 +1,211 @@
+//! The agent's side of its org's node (DESIGN §3, §6): an instance proves possession of its key
+//! to be bound to its definition, registers the delegations it makes, and renews its
+//! credentials — each by signing over a fresh challenge of the node, never by handing over a key.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use vouch_core::credential::AgentCapabilityCredential;
+use vouch_core::delegation;
+use vouch_core::did::{Did, key as did_key};
+use vouch_core::key::KeyPair;
+use vouch_core::proof::Cryptosuite;
+use vouch_core::{possession, presentation};
+
+/// The largest answer read from a node.
+const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
+
+/// Why a request to the node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The node could not be reached, or answered something unreadable.
+    #[error("{url}: {reason}")]
+    Unreachable {
+        /// Where.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node refused, with its reason code.
+    #[error("the node refused ({status} {code}): {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The reason code.
+        code: String,
+        /// Why.
+        message: String,
+    },
+    /// What was to be sent could not be made.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// An org's node, at its HTTP base URL.
+pub struct NodeClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl NodeClient {
+    /// The node at `base` (`http://host:port`).
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            agent,
+        }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Result<Value, NodeError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |reason: String| NodeError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let mut response = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(
+                serde_json::to_vec(body)
+                    .expect("JSON values serialize")
+                    .as_slice(),
+            )
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_string()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let answer: Value =
+            serde_json::from_str(&text).map_err(|e| unreachable(format!("not JSON: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(NodeError::Refused {
+                status,
+                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: answer["detail"]
+                    .as_str()
+                    .or(answer["message"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        }
+        Ok(answer)
+    }
+
+    /// A fresh challenge of the node, and the domain proofs must name.
+    pub fn challenge(&self) -> Result<(String, String), NodeError> {
+        let answer = self.post("/1.0/challenges", &json!({}))?;
+        match (answer["challenge"].as_str(), answer["domain"].as_str()) {
+            (Some(challenge), Some(domain)) => Ok((challenge.to_owned(), domain.to_owned())),
+            _ => Err(NodeError::Unreachable {
+                url: self.base.clone(),
+                reason: "a challenge answer without challenge or domain".into(),
+            }),
+        }
+    }
+
+    /// The proof an instance gives to be bound to `definition`: the binding statement signed
+    /// by its key over a fresh challenge of the node. The operator submits it
+    /// (`vouch-node admin agent bind`).
+    pub fn binding_proof(
+        &self,
+        key: &KeyPair,
+        definition: &Did,
+        now: DateTime<Utc>,
+    ) -> Result<Value, NodeError> {
+        let (challenge, domain) = self.challenge()?;
+        let statement = json!({
+            "type": "VouchInstanceBinding",
+            "instance": did_key::did_of(&key.public()),
+            "definition": definition,
+        });
+        possession::prove(key, &statement, &challenge, &domain, now)
+            .map_err(|e| NodeError::Local(e.to_string()))
+    }
+
+    /// A presentation of `credentials` by `key` over a fresh challenge of the node.
+    fn present(
+        &self,
+        key: &KeyPair,
+        credentials: Vec<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, NodeError> {
+        let (challenge, domain) = self.challenge()?;
+        presentation::create(
+            key,
+            credentials,
+            &challenge,
+            &domain,
+            Cryptosuite::EddsaJcs2022,
+            now,
+        )
+        .map_err(|e| NodeError::Local(e.to_string()))
+    }
+
+    /// Registers a delegation: `chain` is the holder's credential with its ancestors (root
+    /// first), `child` the delegated credential, unsigned. Returns the child with the status
+    /// entries the node gave it, signed by `key` with `suite`.
+    pub fn register_delegation(
+        &self,
+        key: &KeyPair,
+        chain: Vec<Value>,
+        child: &AgentCapabilityCredential,
+        suite: Cryptosuite,
+        now: DateTime<Utc>,
+    ) -> Result<Value, NodeError> {
+        let presentation = self.present(key, chain, now)?;
+        let answer = self.post(
+            "/1.0/delegations",
+            &json!({"presentation": presentation, "credential": child.to_json()}),
+        )?;
+        let with_status = AgentCapabilityCredential::from_json(&answer["credential"])
+            .map_err(|e| NodeError::Local(format!("the node's answer: {e}")))?;
+        let without_status = AgentCapabilityCredential {
+            credential_status: Vec::new(),
+            ..with_status.clone()
+        };
+        if with_status.credential_status.is_empty() || without_status != *child {
+            return Err(NodeError::Local(
+                "the node changed more than the status entries of the delegation".into(),
+            ));
+        }
+        delegation::sign_credential(
+            &with_status,
+            key,
+            did_key::verification_method_of(&key.public()),
+            suite,
+            now,
+        )
+        .map_err(|e| NodeError::Local(e.to_string()))
+    }
+
+    /// Renews `credential` (held by `key`) for `lifetime`: the renewal is proposed, the node
+    /// checks every renewal rule and signs it with fresh status entries.
+    pub fn renew(
+        &self,
+        key: &KeyPair,
+        credential: &Value,
+        lifetime: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Value, NodeError> {
+        let previous = AgentCapabilityCredential::from_json(credential)
+            .map_err(|e| NodeError::Local(e.to_string()))?;
+        let proposal = delegation::renew(&previous, now, lifetime)
+            .map_err(|e| NodeError::Local(e.to_string()))?;
+        let presentation = self.present(key, vec![credential.clone()], now)?;
+        let answer = self.post(
+            "/1.0/renewals",
+            &json!({"presentation": presentation, "renewal": proposal.to_json()}),
+        )?;
+        Ok(answer["credential"].clone())
+    }
+}
