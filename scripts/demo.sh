@@ -3,8 +3,10 @@
 # and issues its agent a capability credential; the agent delegates a narrower one to a sub-agent;
 # the sub-agent presents both to a partner's verifier over a challenge; a tampered copy, an escalated
 # delegation and a replay are rejected with their reasons. Then a local consortium of real nodes comes
-# up (NODES, default 10), and DID updates (UPDATES, default 100) are timed until every node resolves
-# them.
+# up (NODES, default 10); node 0 registers an agent, issues it task credentials, renews one,
+# registers a delegation, and each revocation level (and a suspension) refuses exactly what it should
+# on the last node; then DID updates and each revocation level (UPDATES, default 100) are timed until
+# every node sees them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -108,6 +110,102 @@ expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain p
 
 say "10. A local consortium of ${NODES:=10} real nodes: each org's DID replicated to every node over libp2p"
 "$TESTNET" --dir "$WORK/testnet" up --nodes "$NODES"
+
+NODE="$CARGO_TARGET_DIR/debug/vouch-node"
+node_field() { python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["nodes"][int(sys.argv[2])][sys.argv[3]])' "$WORK/testnet/testnet.json" "$@"; }
+C0=$(node_field 0 config); N0=$(node_field 0 http); NL=$(node_field $((NODES - 1)) http)
+admin() { "$NODE" --config "$C0" admin "$@"; }
+json_field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1:]: v=v[k]
+print(v)' "$@"; }
+# Waits (at most 10 s) until node $1's verification service answers the presentation in file $2
+# with $3: `verified`, or the reason code it must refuse it for; prints the answer's gist.
+expect_on() {
+  python3 - "$@" <<'PY'
+import json, sys, time, urllib.request
+node, vp, want = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+body = json.dumps({"verifiablePresentation": vp, "options": {"challenge": "demo", "domain": "partner.example"}}).encode()
+deadline, seen = time.time() + 10, None
+while time.time() < deadline:
+    request = urllib.request.Request(node + "/1.0/presentations/verify", body, {"content-type": "application/json"})
+    try:
+        answer = json.load(urllib.request.urlopen(request))
+    except urllib.error.HTTPError as e:
+        answer = json.load(e)
+    reasons = sorted({e["reason"] for e in answer.get("errors", [])})
+    seen = "verified" if answer.get("verified") else ",".join(reasons)
+    if seen == want:
+        print(f"   {node}: {seen}")
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(f"demo: {node} answered {seen}, expected {want}")
+PY
+}
+present() { # present HOLDER_KEY OUT CREDENTIAL...
+  local key=$1 out=$2; shift 2
+  "$VOUCH" presentation create --key "$key" --challenge demo --domain partner.example --suite eddsa-jcs-2022 "$@" > "$out"
+}
+
+say "10b. The life of an agent, through node 0; every verdict by the last node's verification service ($NL)"
+echo "You are Acme's support agent." > "$WORK/prompt.txt"
+DEF=$(admin agent register --name support-bot --version 1.4.2 --owner alice@acme.example \
+  --model model-x-2026-10 --prompt "$WORK/prompt.txt" | json_field did)
+echo "   agent definition $DEF (its document: per-part hashes, never the prompt)"
+for a in a1 a2 s1; do "$VOUCH" key generate --out "$WORK/$a.key.json" > /dev/null; done
+A1=$("$VOUCH" key did --key "$WORK/a1.key.json"); A2=$("$VOUCH" key did --key "$WORK/a2.key.json"); S1=$("$VOUCH" key did --key "$WORK/s1.key.json")
+for a in a1 a2; do
+  "$VOUCH" agent binding-proof --key "$WORK/$a.key.json" --definition "$DEF" --node "$N0" > "$WORK/$a.proof.json"
+  admin agent bind "$DEF" "$WORK/$a.proof.json" > /dev/null
+done
+echo "   instances bound on their proofs of possession: $A1, $A2"
+CAP='{"action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**"}'
+issue() { admin issue --instance "$1" --task "$2" --purpose "demo task $2" --principal alice@customer.example --capability "$CAP"; }
+issue "$A1" ticket-1 > "$WORK/t1.vc.json"
+issue "$A1" ticket-2 > "$WORK/t2.vc.json"
+issue "$A1" ticket-3 > "$WORK/t3.vc.json"
+issue "$A2" ticket-1 > "$WORK/a2t1.vc.json"
+issue "$A2" ticket-4 > "$WORK/a2t4.vc.json"
+grep -E '"(principal|statusListIndex)"' "$WORK/t1.vc.json" | head -3
+"$VOUCH" credential renew --key "$WORK/a1.key.json" --credential "$WORK/t1.vc.json" --node "$N0" > "$WORK/t1r.vc.json"
+echo "   renewed: count $(json_field credentialSubject renewal count < "$WORK/t1r.vc.json"), fresh status entries"
+cat > "$WORK/eu.json" <<'JSON'
+[ { "action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/eu/**" } ]
+JSON
+"$VOUCH" credential delegate --key "$WORK/a1.key.json" --parent "$WORK/t1r.vc.json" --to "$S1" \
+  --capabilities "$WORK/eu.json" --suite eddsa-jcs-2022 --node "$N0" > "$WORK/s1.vc.json"
+echo "   delegated to $S1 through the node: its own status entries"
+present "$WORK/a1.key.json" "$WORK/vp-t1.json" "$WORK/t1r.vc.json"
+present "$WORK/s1.key.json" "$WORK/vp-s1.json" "$WORK/t1r.vc.json" "$WORK/s1.vc.json"
+present "$WORK/a1.key.json" "$WORK/vp-t2.json" "$WORK/t2.vc.json"
+present "$WORK/a1.key.json" "$WORK/vp-t3.json" "$WORK/t3.vc.json"
+present "$WORK/a2.key.json" "$WORK/vp-a2t1.json" "$WORK/a2t1.vc.json"
+present "$WORK/a2.key.json" "$WORK/vp-a2t4.json" "$WORK/a2t4.vc.json"
+for vp in t1 s1 t2 t3 a2t1 a2t4; do expect_on "$NL" "$WORK/vp-$vp.json" verified; done
+
+echo "   chain: the sub-agent's delegation and its subtree; its parent still verifies"
+admin revoke --level chain "$(json_field id < "$WORK/s1.vc.json")" > /dev/null
+expect_on "$NL" "$WORK/vp-s1.json" revoked; expect_on "$NL" "$WORK/vp-t1.json" verified
+echo "   credential: ticket-2's credential; ticket-3's still verifies"
+admin revoke --level credential "$(json_field id < "$WORK/t2.vc.json")" > /dev/null
+expect_on "$NL" "$WORK/vp-t2.json" revoked; expect_on "$NL" "$WORK/vp-t3.json" verified
+echo "   suspension of ticket-3, then lifted"
+SUSPENSION=$(admin suspend --level task ticket-3 | json_field suspension)
+expect_on "$NL" "$WORK/vp-t3.json" suspended
+admin lift "$SUSPENSION" > /dev/null
+expect_on "$NL" "$WORK/vp-t3.json" verified
+echo "   task: ticket-1, every instance's credential for it; ticket-4 still verifies"
+admin revoke --level task ticket-1 > /dev/null
+expect_on "$NL" "$WORK/vp-t1.json" revoked; expect_on "$NL" "$WORK/vp-a2t1.json" revoked
+expect_on "$NL" "$WORK/vp-a2t4.json" verified
+echo "   agent: instance $A1, every credential it holds; the other instance of the definition still verifies"
+admin revoke --level agent "$A1" > /dev/null
+expect_on "$NL" "$WORK/vp-t3.json" revoked; expect_on "$NL" "$WORK/vp-a2t4.json" verified
+if issue "$A1" ticket-5 > /dev/null 2>&1; then echo "demo: a revoked instance got a credential" >&2; exit 1; fi
+echo "   a revoked instance gets nothing new; the signed revocation events, as the last node holds them:"
+curl -s "$NL/1.0/revocations" | python3 -c 'import json,sys
+for e in sorted(json.load(sys.stdin)["events"], key=lambda e: e["toe"]):
+    (kind, ev), = e["events"].items()
+    print("  ", e["toe"], kind.rsplit("/", 1)[1], ev["level"], ev["subject"], ev["credentials"], "credential(s)")'
 
 say "11. ${UPDATES:=100} DID updates published on node 0, timed until resolvable at their new version on every node"
 "$TESTNET" --dir "$WORK/testnet" measure --updates "$UPDATES"

@@ -261,6 +261,16 @@ pub(crate) fn node(config: &Path, command: &str) -> Command {
 pub(crate) struct Running(Child);
 
 impl Running {
+    /// Spawns `command`, to be killed when dropped.
+    pub(crate) fn spawned(mut command: Command) -> Self {
+        Self(command.spawn().expect("starts"))
+    }
+
+    /// Its standard error, once, when it was spawned with a pipe there.
+    pub(crate) fn stderr(&mut self) -> std::process::ChildStderr {
+        self.0.stderr.take().expect("spawned with stderr piped")
+    }
+
     /// `kill -9`, and wait until the process is gone.
     pub(crate) fn kill_9(&mut self) {
         let _ = self.0.kill();

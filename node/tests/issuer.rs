@@ -763,71 +763,99 @@ fn binding_needs_a_fresh_proof_by_the_instance_itself() {
 
 #[test]
 fn no_raw_principal_or_prompt_reaches_the_store_or_the_logs() {
-    use std::io::Write;
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
+    use crate::common::{node, post, write_config};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, port) = write_config(dir.path());
+    assert!(node(&config, "init").status().expect("init").success());
+    // The node's whole log, at TRACE, read to its end by a thread; the node is up once it
+    // logs that it started.
+    let mut command = node(&config, "run");
+    command.env("RUST_LOG", "trace").stderr(Stdio::piped());
+    let mut process = crate::common::Running::spawned(command);
+    let stderr = process.stderr();
+    let (started, up) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("node started") {
+                let _ = started.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+        all
+    });
+    up.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the node starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let token = std::fs::read_to_string(dir.path().join("data/admin.token")).expect("token");
+    let token = Some(token.trim());
+
     let principal = format!("principal-{}@customer.example", rand::random::<u64>());
     let prompt = format!("secret prompt {}", rand::random::<u64>());
     let purpose = format!("purpose {}", rand::random::<u64>());
-    let world = world(None);
-    tracing::subscriber::with_default(subscriber, || {
-        let definition_request = serde_json::from_value(json!({
-            "name": "support",
-            "version": "1",
-            "owner": "owner@org.example",
-            "model": "model-x",
+    let registered = post(
+        &format!("{base}/admin/agents"),
+        &json!({
+            "name": "support", "version": "1", "owner": "owner@org.example", "model": "model-x",
             "systemPromptHash": Multihash::of(prompt.as_bytes()).as_str(),
-            "tools": [],
-            "configuration": {},
-        }))
-        .unwrap();
-        let definition = world
-            .issuer
-            .register_definition(definition_request, Utc::now())
-            .unwrap()
-            .0
-            .did;
-        let key = KeyPair::generate();
-        world.bind(&definition, &key);
-        let issue_request = serde_json::from_value(json!({
+            "tools": [], "configuration": {},
+        })
+        .to_string(),
+        token,
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let definition: Value = serde_json::from_str(&registered.body).expect("JSON");
+    let definition = Did::parse(definition["did"].as_str().expect("a DID")).expect("a DID");
+    let key = KeyPair::generate();
+    let challenge: Value =
+        serde_json::from_str(&post(&format!("{base}/1.0/challenges"), "{}", None).body)
+            .expect("JSON");
+    let proof = possession::prove(
+        &key,
+        &Issuer::binding_statement(&did_of(&key.public()), &definition),
+        challenge["challenge"].as_str().expect("challenge"),
+        challenge["domain"].as_str().expect("domain"),
+        Utc::now(),
+    )
+    .expect("proof");
+    let bound = post(
+        &format!("{base}/admin/agents/{definition}/instances"),
+        &proof.to_string(),
+        token,
+    );
+    assert_eq!(bound.status, 201, "{}", bound.body);
+    let issued = post(
+        &format!("{base}/admin/credentials"),
+        &json!({
             "instance": did_of(&key.public()),
             "task": {"id": "t1", "purpose": purpose},
             "principal": principal,
             "capabilities": [{"action": "call:billing:refund", "resource": "https://billing.example/**"}],
-        }))
-        .unwrap();
-        let credential = world
-            .issuer
-            .issue(issue_request, Utc::now())
-            .unwrap()
-            .credential;
-        world
-            .issuer
-            .revoke(request("task", "t1"), Utc::now())
-            .unwrap();
-        assert!(!credential.to_string().contains(&principal));
-    });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("credential issued"), "the logs were captured");
+        })
+        .to_string(),
+        token,
+    );
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    assert!(!issued.body.contains(&principal) && !issued.body.contains(&purpose));
+    let revoked = post(
+        &format!("{base}/admin/revocations"),
+        &json!({"level": "task", "subject": "t1"}).to_string(),
+        token,
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    process.kill_9();
+    let logs = reader.join().expect("the log is read");
+    assert!(logs.contains("credential issued"), "the log was written");
     for secret in [&principal, &prompt, &purpose] {
         assert!(!logs.contains(secret.as_str()), "{secret} in the logs");
-        for file in walk(world.dir.path()) {
-            let bytes = std::fs::read(&file).unwrap();
+        for file in walk(dir.path()) {
+            let bytes = std::fs::read(&file).expect("readable");
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{secret} in {}",

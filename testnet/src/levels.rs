@@ -278,6 +278,21 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
             each,
         );
     }
+    // Every revocation is also a signed event, gossiped and synced: every node holds them all
+    // (and those of earlier runs on the same testnet).
+    let org = &state.nodes[0].did;
+    let want = 4 * samples as usize;
+    let started = Instant::now();
+    let times = arrivals_every(state, started, Duration::from_millis(10), |node| {
+        crate::get_json(agent, &format!("{node}/1.0/revocations?issuer={org}"))
+            .and_then(|answer| answer["events"].as_array().map(Vec::len))
+            .is_some_and(|held| held >= want)
+    })
+    .context("the revocation events did not reach every node")?;
+    println!(
+        "{want} signed revocation events held by all {n} nodes ({} ms after the last)",
+        times.iter().max().map_or(0, Duration::as_millis)
+    );
     Ok(())
 }
 

@@ -33,6 +33,10 @@ fn up_measure_down() {
     assert!(measured.contains("5 revocations"), "{measured}");
     // Updates, revocations, then each of the four levels, refused by every node's service.
     assert_eq!(measured.matches("(15 arrivals)").count(), 6, "{measured}");
+    assert!(
+        measured.contains("20 signed revocation events held by all 3 nodes"),
+        "{measured}"
+    );
     for level in ["credential", "agent", "task", "chain"] {
         assert!(
             measured.contains(&format!("5 `{level}` revocations")),
