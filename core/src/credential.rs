@@ -159,18 +159,12 @@ impl DefinitionHash {
         tools: &Value,
         configuration: &Value,
     ) -> Result<Self, serde_json::Error> {
-        let model = Multihash::of(model.as_bytes());
-        let system_prompt = Multihash::of(system_prompt.as_bytes());
-        let tools = Multihash::of(&serde_jcs::to_vec(tools)?);
-        let configuration = Multihash::of(&serde_jcs::to_vec(configuration)?);
-        let digest = Self::digest_of(&model, &system_prompt, &tools, &configuration)?;
-        Ok(Self {
+        Self::with_prompt_hash(
             model,
-            system_prompt,
+            Multihash::of(system_prompt.as_bytes()),
             tools,
             configuration,
-            digest,
-        })
+        )
     }
 
     /// Hashes an agent definition whose system prompt is given as its hash only: what an org

@@ -15,10 +15,9 @@
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::did::document::Relationship;
 use crate::did::{Did, DidResolver, DidUrl};
 use crate::key::KeyPair;
-use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
+use crate::proof::{self, ProofError};
 
 /// The largest event read.
 pub const MAX_EVENT_BYTES: usize = 8 * 1024;
@@ -207,23 +206,18 @@ impl RevocationEvent {
 
     /// Signs the event with `eddsa-jcs-2022` by `method`, an assertion key of the issuer.
     pub fn sign(&self, key: &KeyPair, method: DidUrl) -> Result<Value, EventError> {
-        let options = ProofOptions {
-            cryptosuite: Cryptosuite::EddsaJcs2022,
-            created: self.issued.trunc_subsecs(0),
-            verification_method: method,
-            purpose: Relationship::AssertionMethod,
-            challenge: None,
-            domain: None,
-            expires: None,
-        };
-        Ok(proof::sign(&self.to_json(), &options, key)?)
+        Ok(proof::sign_assertion(
+            &self.to_json(),
+            key,
+            method,
+            self.issued.trunc_subsecs(0),
+        )?)
     }
 
     /// Verifies a signed event: its form, and a proof by an assertion key of its issuer.
     pub fn verify(raw: &Value, resolver: &dyn DidResolver) -> Result<Self, EventError> {
         let event = Self::parse(raw)?;
-        let verified = proof::verify(raw, Relationship::AssertionMethod, resolver)?;
-        let signer = verified.verification_method.did();
+        let signer = proof::assertion_signer(raw, resolver)?;
         if signer != event.issuer {
             return Err(EventError::NotIssuer { signer });
         }

@@ -12,10 +12,9 @@ use serde_json::{Value, json};
 use ssi::status::bitstring_status_list::EncodedList;
 
 use crate::credential::StatusEntry;
-use crate::did::document::Relationship;
 use crate::did::{Did, DidResolver, DidUrl};
 use crate::key::KeyPair;
-use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
+use crate::proof::{self, ProofError};
 use crate::verify::{EntryStatus, StatusSource};
 
 /// The fewest entries a list has (§2.2: at least 16 KiB of bits, for herd privacy).
@@ -117,24 +116,19 @@ impl StatusListCredential {
 
     /// Signs the credential with `eddsa-jcs-2022` by `method`, an assertion key of the issuer.
     pub fn sign(&self, key: &KeyPair, method: DidUrl) -> Result<Value, StatusError> {
-        let options = ProofOptions {
-            cryptosuite: Cryptosuite::EddsaJcs2022,
-            created: self.valid_from,
-            verification_method: method,
-            purpose: Relationship::AssertionMethod,
-            challenge: None,
-            domain: None,
-            expires: None,
-        };
-        Ok(proof::sign(&self.to_json(), &options, key)?)
+        Ok(proof::sign_assertion(
+            &self.to_json(),
+            key,
+            method,
+            self.valid_from,
+        )?)
     }
 
     /// Verifies a signed status list credential: its form, its list, and a proof by an assertion
     /// key of its issuer.
     pub fn verify(raw: &Value, resolver: &dyn DidResolver) -> Result<Self, StatusError> {
         let credential = Self::parse(raw)?;
-        let verified = proof::verify(raw, Relationship::AssertionMethod, resolver)?;
-        let signer = verified.verification_method.did();
+        let signer = proof::assertion_signer(raw, resolver)?;
         if signer != credential.issuer {
             return Err(StatusError::NotIssuer { signer });
         }

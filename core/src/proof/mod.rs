@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::did::document::{KeyLookupError, Relationship};
-use crate::did::{DidResolver, DidUrl, ResolveError};
+use crate::did::{Did, DidResolver, DidUrl, ResolveError};
 use crate::key::KeyPair;
 
 /// The proof type of every Data Integrity proof.
@@ -261,6 +261,34 @@ fn hash_data(
     out[..32].copy_from_slice(&Sha256::digest(&config));
     out[32..].copy_from_slice(&Sha256::digest(&document));
     Ok(out)
+}
+
+/// Signs a document as a statement of the signer's DID (a status list, a revocation event):
+/// `eddsa-jcs-2022`, purpose `assertionMethod`, by `method`, at `created`.
+pub fn sign_assertion(
+    unsecured: &Value,
+    key: &KeyPair,
+    method: DidUrl,
+    created: DateTime<Utc>,
+) -> Result<Value, ProofError> {
+    let options = ProofOptions {
+        cryptosuite: Cryptosuite::EddsaJcs2022,
+        created,
+        verification_method: method,
+        purpose: Relationship::AssertionMethod,
+        challenge: None,
+        domain: None,
+        expires: None,
+    };
+    sign(unsecured, &options, key)
+}
+
+/// Verifies a document's proof by an assertion key, and returns the DID whose key it is: the
+/// caller compares it with whom the document names as its issuer.
+pub fn assertion_signer(secured: &Value, resolver: &dyn DidResolver) -> Result<Did, ProofError> {
+    Ok(verify(secured, Relationship::AssertionMethod, resolver)?
+        .verification_method
+        .did())
 }
 
 /// Signs a document (a credential or a presentation) and returns it with its `proof`.
