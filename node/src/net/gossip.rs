@@ -10,13 +10,14 @@ use libp2p::{PeerId, identity};
 use sha2::{Digest, Sha256};
 use tracing::debug;
 use vouch_core::did::vouch::MAX_OPERATION_BYTES;
+use vouch_core::revocation::MAX_EVENT_BYTES;
+use vouch_core::sync::Collection;
 
 use super::SwarmTask;
 use super::worker::Done;
 use crate::consortium::MAX_AMENDMENT_BYTES;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::status_lists::MAX_STATUS_LIST_BYTES;
-use vouch_core::revocation::MAX_EVENT_BYTES;
 
 /// The gossipsub topic of did:vouch operations.
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
@@ -50,6 +51,18 @@ pub(super) struct Topics {
     status_lists: IdentTopic,
     amendments: IdentTopic,
     revocations: IdentTopic,
+}
+
+impl Topic {
+    /// The anti-entropy collection that holds what the topic carries.
+    pub(super) fn collection(self) -> Collection {
+        match self {
+            Self::DidOps => Collection::DidOperations,
+            Self::StatusLists => Collection::StatusLists,
+            Self::Amendments => Collection::Amendments,
+            Self::Revocations => Collection::RevocationEvents,
+        }
+    }
 }
 
 impl Topics {
@@ -183,6 +196,10 @@ impl SwarmTask {
         let Some(permit) = self.worker.reserve() else {
             self.metrics.gossip_deferred.inc();
             self.gossip_judged(peer, message_id, Judgement::Unjudged);
+            // Gossipsub will not deliver the same message again: reconcile that collection with
+            // the sender now (queued until a job ends), not at the next anti-entropy tick — a
+            // revocation must not wait `sync_interval_secs` because the worker was busy.
+            self.resync(peer, topic.collection());
             return;
         };
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());

@@ -495,7 +495,13 @@ impl SwarmTask {
                     self.disconnect(peer, "misbehaved");
                 }
             }
-            Judgement::Behind => self.reconcile(peer),
+            // What it builds on is missing: reconcile with the sender now, or right after the
+            // session running with it (whose snapshot predates the message).
+            Judgement::Behind => {
+                for collection in vouch_core::sync::Collection::ALL {
+                    self.resync(peer, collection);
+                }
+            }
             Judgement::Accepted | Judgement::Known | Judgement::Unjudged => {}
         }
     }

@@ -231,6 +231,9 @@ pub(super) struct Sessions {
     /// Sessions that could not start for want of a worker, in order: at most one per peer and
     /// collection.
     waiting: VecDeque<(PeerId, Collection)>,
+    /// Sessions to start again as soon as the one running ends: something new was announced
+    /// after it took its snapshot.
+    again: HashSet<(PeerId, Collection)>,
 }
 
 impl Sessions {
@@ -250,7 +253,17 @@ impl SwarmTask {
         }
     }
 
-    fn start_session(&mut self, peer: PeerId, collection: Collection) {
+    /// Reconciles a collection with a peer as soon as possible: now, or, if a session with it
+    /// is running (its snapshot may be older than what is missing), again right after it.
+    pub(super) fn resync(&mut self, peer: PeerId, collection: Collection) {
+        if self.sync.sessions.contains_key(&(peer, collection)) {
+            self.sync.again.insert((peer, collection));
+        } else {
+            self.start_session(peer, collection);
+        }
+    }
+
+    pub(super) fn start_session(&mut self, peer: PeerId, collection: Collection) {
         if !self.connected.contains(&peer) || self.sync.sessions.contains_key(&(peer, collection)) {
             return;
         }
@@ -315,6 +328,7 @@ impl SwarmTask {
             self.sync.remove(peer, collection);
         }
         self.sync.waiting.retain(|(p, _)| *p != peer);
+        self.sync.again.retain(|(p, _)| *p != peer);
         self.sync.requests.retain(|_, (p, _)| *p != peer);
     }
 
@@ -322,6 +336,9 @@ impl SwarmTask {
         if let Some(session) = self.sync.remove(peer, collection) {
             self.metrics.sync_sessions.inc();
             debug!(%peer, collection = collection.name(), rounds = session.rounds, "sync session ended");
+        }
+        if self.sync.again.remove(&(peer, collection)) {
+            self.start_session(peer, collection);
         }
     }
 
