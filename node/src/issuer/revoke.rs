@@ -94,23 +94,15 @@ impl Issuer {
             self.store
                 .put_issuance(&mut batch, &keys::revoked(*kind, subject), when.as_bytes());
         }
-        let changes = changes(&reach.credentials, Purpose::Revocation, true);
-        let (event, lists) = self.record_change(
+        self.record_change(
             Change::Revoked,
             request.level,
-            &reach,
+            reach,
             request.reason,
-            changes,
+            None,
             batch,
             now,
-        )?;
-        tracing::info!(level = request.level.as_str(), subject = %request.subject, credentials = reach.credentials.len(), "revoked");
-        Ok(Revocation {
-            event,
-            credentials: reach.credentials.len(),
-            suspension: None,
-            lists,
-        })
+        )
     }
 
     /// Suspends every credential the level reaches, until the suspension is lifted; the subjects
@@ -155,23 +147,15 @@ impl Issuer {
                 &slots,
             );
         }
-        let changes = changes(&reach.credentials, Purpose::Suspension, true);
-        let (event, lists) = self.record_change(
+        self.record_change(
             Change::Suspended,
             request.level,
-            &reach,
+            reach,
             request.reason,
-            changes,
+            Some(id),
             batch,
             now,
-        )?;
-        tracing::info!(level = request.level.as_str(), subject = %request.subject, credentials = reach.credentials.len(), suspension = %id, "suspended");
-        Ok(Revocation {
-            event,
-            credentials: reach.credentials.len(),
-            suspension: Some(id),
-            lists,
-        })
+        )
     }
 
     /// Lifts a suspension: the bits of exactly the credentials it suspended are cleared, save
@@ -226,27 +210,19 @@ impl Issuer {
             &keys::suspension(id),
             &serde_json::to_vec(&suspension).expect("a suspension serializes"),
         );
-        let changes = changes(&reinstated, Purpose::Suspension, false);
         let reach = Reach {
             credentials: reinstated,
             ..reach
         };
-        let (event, lists) = self.record_change(
+        self.record_change(
             Change::Reinstated,
             suspension.level,
-            &reach,
+            reach,
             reason,
-            changes,
+            Some(id.to_owned()),
             batch,
             now,
-        )?;
-        tracing::info!(suspension = %id, credentials = reach.credentials.len(), "suspension lifted");
-        Ok(Revocation {
-            event,
-            credentials: reach.credentials.len(),
-            suspension: Some(id.to_owned()),
-            lists,
-        })
+        )
     }
 
     /// A suspension.
@@ -254,18 +230,24 @@ impl Issuer {
         self.read(&keys::suspension(id))
     }
 
-    /// Signs the event of a change and writes it with the lists' next versions and `batch`.
+    /// Sets (or, for a reinstatement, clears) the bits of what a change reaches, signs its event,
+    /// and writes both with the lists' next versions and `batch`, at once.
     #[allow(clippy::too_many_arguments)]
     fn record_change(
         &self,
         change: Change,
         level: Level,
-        reach: &Reach,
+        reach: Reach,
         reason: Option<String>,
-        changes: Vec<ListChange>,
+        suspension: Option<String>,
         mut batch: Batch,
         now: DateTime<Utc>,
-    ) -> Result<(Value, Vec<Value>), IssuerError> {
+    ) -> Result<Revocation, IssuerError> {
+        let changes = match change {
+            Change::Revoked => changes(&reach.credentials, Purpose::Revocation, true),
+            Change::Suspended => changes(&reach.credentials, Purpose::Suspension, true),
+            Change::Reinstated => changes(&reach.credentials, Purpose::Suspension, false),
+        };
         let event = RevocationEvent {
             issuer: self.org.did().clone(),
             id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
@@ -284,7 +266,20 @@ impl Issuer {
         self.store
             .put_revocation_event(&mut batch, &event.issuer, &event.id, &json, event.issued);
         let lists = self.status_lists.change_all(&changes, batch, now)?;
-        Ok((signed, lists))
+        tracing::info!(
+            change = change.as_str(),
+            level = level.as_str(),
+            subject = reach.subject.id(),
+            credentials = reach.credentials.len(),
+            suspension = suspension.as_deref().unwrap_or_default(),
+            "revocation event recorded"
+        );
+        Ok(Revocation {
+            event: signed,
+            credentials: reach.credentials.len(),
+            suspension,
+            lists,
+        })
     }
 
     /// What a level reaches.
