@@ -242,4 +242,25 @@ fn the_bearer_scheme_is_case_insensitive_and_a_deactivated_org_is_a_conflict() {
     assert_eq!(after.json()["code"], "deactivated");
     let rotate = post(&node.url("/admin/did/rotate"), "", Some(&token));
     assert_eq!(rotate.status, 409, "{}", rotate.body);
+    // So is every issuer endpoint that would sign: a revocation, a suspension, a definition.
+    for (path, body) in [
+        (
+            "/admin/revocations",
+            r#"{"level": "task", "subject": "t1"}"#,
+        ),
+        (
+            "/admin/suspensions",
+            r#"{"level": "task", "subject": "t1"}"#,
+        ),
+        (
+            "/admin/agents",
+            r#"{"name": "a", "version": "1", "owner": "o", "model": "m",
+                "systemPromptHash": "zQmYtUc4iTCbbfVSDNKvtQqrfyezPPnFvE33wFmutw9PBBk",
+                "tools": [], "configuration": {}}"#,
+        ),
+    ] {
+        let refused = post(&node.url(path), body, Some(&token));
+        assert_eq!(refused.status, 409, "{path}: {}", refused.body);
+        assert_eq!(refused.json()["code"], "deactivated", "{path}");
+    }
 }

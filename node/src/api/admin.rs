@@ -202,8 +202,13 @@ pub(super) async fn change_status(
 
 /// An operation on the org's DID that failed: the client's doing (a deactivated DID, a document
 /// the method refuses) or the node's.
-fn org_error(error: OrgError) -> Rejection {
+pub(super) fn org_error(error: OrgError) -> Rejection {
     match error {
+        // The org's document names no key this node holds (set so through the admin API): a
+        // state the operator made, not a failure of the node.
+        OrgError::Keys(e @ datadir::DataDirError::NoKey(_)) => {
+            reject(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
         OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
             reject(StatusCode::CONFLICT, "deactivated", e.to_string())
         }

@@ -141,12 +141,6 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
             "length_required",
             "send the body's Content-Length",
         )
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed",
-        )
     } else if rejection
         .find::<warp::filters::body::BodyDeserializeError>()
         .is_some()
@@ -174,6 +168,14 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send JSON",
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        // Last: beside another rejection it only says that a route of the same path takes
+        // another method (GET and POST /admin/agents); the other one is the answer.
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
         )
     } else {
         error!(?rejection, "unhandled rejection");

@@ -23,6 +23,7 @@ use crate::issuer::{
     DefinitionRequest, DelegationRequest, Issuance, IssueRequest, IssuerError, RenewalRequest,
     Revocation, RevocationRequest,
 };
+use crate::status_lists::StatusListError;
 
 fn json(status: StatusCode, body: &impl Serialize) -> Response {
     use warp::Reply as _;
@@ -48,6 +49,11 @@ fn issuer_error(error: IssuerError) -> Rejection {
             reject(status_of(refusal.code), refusal.code, refusal.message)
         }
         IssuerError::NotFound(what) => reject(StatusCode::NOT_FOUND, "not_found", what),
+        // A deactivated org DID, or one whose keys the node does not hold: nothing can be
+        // signed, and the operator made it so.
+        IssuerError::Org(e) | IssuerError::StatusLists(StatusListError::Org(e)) => {
+            super::admin::org_error(e)
+        }
         other => internal(other),
     }
 }
