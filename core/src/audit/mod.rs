@@ -11,6 +11,8 @@
 //! No raw prompt, argument or personal data is ever an entry's field: only DIDs, pseudonyms, task
 //! ids, actions, the hash of a resource, reason codes and credential ids.
 
+pub mod checkpoint;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 pub use tlog_tiles::{EMPTY_HASH, Hash, HashReader};
