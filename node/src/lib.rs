@@ -7,7 +7,7 @@
 //! The modules form layers, each using only those below it (a test holds it):
 //!
 //! 1. [`config`], [`store`] (the only module that names RocksDB), [`metrics`], [`fault`]
-//! 2. [`datadir`]: file names, the node's identity, key files
+//! 2. [`datadir`]: file names, the node's identity, key files; [`audit`]: the node's audit log
 //! 3. [`consortium`]: the signed membership genesis
 //! 4. [`registry`]: did:vouch operations verified and stored, and resolution
 //! 5. [`org`]: the org's DID and the keys the node holds for it
@@ -20,6 +20,7 @@
 //! 11. [`node`]: a running node
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod consortium;
 pub mod datadir;
@@ -41,7 +42,7 @@ pub use node::Node;
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
     &["config", "store", "metrics", "fault"],
-    &["datadir"],
+    &["datadir", "audit"],
     &["consortium"],
     &["registry"],
     &["org"],

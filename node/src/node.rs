@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::api::{self, ApiState};
+use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::consortium::{
     Amendment, Amendments, Consortium, ConsortiumError, MAX_AMENDMENT_BYTES, Members,
@@ -209,11 +210,13 @@ impl Node {
             identity.did.clone(),
             members.clone(),
         );
+        let audit = AuditLog::new(store.clone(), &identity.did);
         let issuer = Issuer::new(
             store,
             registry.clone(),
             org.clone(),
             status_lists.clone(),
+            audit,
             config.data_dir.clone(),
             config.issuance.clone(),
             &public_url,

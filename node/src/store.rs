@@ -16,6 +16,10 @@
 //!   the indexes the revocation fan-out reads (`<index>/<key> 0x00 <credential id>` → nothing),
 //!   suspensions.
 //! - `revocation_events`: `<issuer DID> 0x00 <event id>` → a member's signed revocation event.
+//! - `audit_entries`: `<seq, u64 big-endian>` → an audit entry, its canonical JSON; `meta`
+//!   `audit/size` → how many there are.
+//! - `audit_hashes`: `<stored hash index, u64 big-endian>` → a hash of the audit log's Merkle tree
+//!   (`vouch_core::audit`), written with the entry that completes it.
 //! - `sync_items`: `<collection> <timestamp, ms, u64 big-endian> <id>` → `<family> <key>`: the set
 //!   anti-entropy reconciles, in negentropy's order, and where each item is stored.
 //! - `sync_ids`: `<collection> <id>` → `<timestamp>`: an item by id, for a peer's fetch.
@@ -57,7 +61,9 @@ const SYNC_ITEMS: &str = "sync_items";
 const SYNC_IDS: &str = "sync_ids";
 const ISSUANCE: &str = "issuance";
 const REVOCATION_EVENTS: &str = "revocation_events";
-const COLUMN_FAMILIES: [&str; 11] = [
+const AUDIT_ENTRIES: &str = "audit_entries";
+const AUDIT_HASHES: &str = "audit_hashes";
+const COLUMN_FAMILIES: [&str; 13] = [
     META,
     DID_OPS,
     DID_EVIDENCE,
@@ -69,6 +75,8 @@ const COLUMN_FAMILIES: [&str; 11] = [
     SYNC_IDS,
     ISSUANCE,
     REVOCATION_EVENTS,
+    AUDIT_ENTRIES,
+    AUDIT_HASHES,
 ];
 /// The families items are stored in, by their tag in `sync_items` values.
 const ITEM_FAMILIES: [&str; 5] = [
@@ -606,6 +614,87 @@ impl Store {
 
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
+
+const AUDIT_SIZE: &[u8] = b"audit/size";
+
+/// The node's audit log.
+impl Store {
+    /// How many entries the audit log has.
+    pub fn audit_size(&self) -> Result<u64, StoreError> {
+        match self.db.get_pinned_cf(self.cf(META), AUDIT_SIZE)? {
+            None => Ok(0),
+            Some(value) => <[u8; 8]>::try_from(&value[..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt_because(AUDIT_SIZE, "not a size")),
+        }
+    }
+
+    /// Entry `seq`, as stored.
+    pub fn audit_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = seq.to_be_bytes();
+        match self.db.get_pinned_cf(self.cf(AUDIT_ENTRIES), key)? {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(&key, &value)?.to_vec())),
+        }
+    }
+
+    /// Entries from `from`, at most `limit`, in order.
+    pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let start = from.to_be_bytes();
+        let mut entries = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(AUDIT_ENTRIES),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter.take(limit) {
+            let (key, value) = item?;
+            entries.push(decode(&key, &value)?.to_vec());
+        }
+        Ok(entries)
+    }
+
+    /// The stored hashes at these indexes; `None` for one not stored.
+    pub fn audit_hashes(&self, indexes: &[u64]) -> Result<Vec<Option<[u8; 32]>>, StoreError> {
+        let keys: Vec<[u8; 8]> = indexes.iter().map(|i| i.to_be_bytes()).collect();
+        let cf = self.cf(AUDIT_HASHES);
+        self.db
+            .batched_multi_get_cf(cf, keys.iter(), false)
+            .into_iter()
+            .zip(&keys)
+            .map(|(found, key)| match found? {
+                None => Ok(None),
+                Some(value) => <[u8; 32]>::try_from(decode(key, &value)?)
+                    .map(Some)
+                    .map_err(|_| corrupt_because(key, "not a hash")),
+            })
+            .collect()
+    }
+
+    /// Appends entry `seq` and the tree hashes it completes (from `first_hash` on), and sets
+    /// the log's size to `seq + 1`, in `batch`.
+    pub fn put_audit_entry(
+        &self,
+        batch: &mut Batch,
+        seq: u64,
+        entry: &[u8],
+        first_hash: u64,
+        hashes: &[[u8; 32]],
+    ) {
+        batch
+            .batch
+            .put_cf(self.cf(AUDIT_ENTRIES), seq.to_be_bytes(), encode(entry));
+        for (i, hash) in hashes.iter().enumerate() {
+            batch.batch.put_cf(
+                self.cf(AUDIT_HASHES),
+                (first_hash + i as u64).to_be_bytes(),
+                encode(hash),
+            );
+        }
+        batch
+            .batch
+            .put_cf(self.cf(META), AUDIT_SIZE, (seq + 1).to_be_bytes());
+    }
+}
 
 /// The org's issuer state: plain keys and values, laid out by the issuer module.
 impl Store {

@@ -35,6 +35,8 @@ use vouch_node::store::Store;
 const DOMAIN: &str = "http://node.test";
 
 struct World {
+    audit: vouch_node::audit::AuditLog,
+    store: Arc<Store>,
     dir: tempfile::TempDir,
     issuer: Issuer,
     lists: StatusLists,
@@ -82,16 +84,21 @@ fn world(actions: Option<Vec<&str>>) -> World {
         DOMAIN,
         members.clone(),
     );
+    let audit = vouch_node::audit::AuditLog::new(store.clone(), &org.did().clone());
+    let store_for_tests = store.clone();
     let issuer = Issuer::new(
         store,
         registry.clone(),
         org,
         lists.clone(),
+        audit.clone(),
         config.data_dir.clone(),
         IssuanceConfig::default(),
         DOMAIN,
     );
     World {
+        audit,
+        store: store_for_tests,
         dir,
         issuer,
         lists,
@@ -1017,4 +1024,67 @@ fn forged_replayed_and_conflicting_revocation_events_are_refused() {
     // Only the genuine event is held.
     let held = world.events.list(None).expect("events");
     assert_eq!(held, vec![revoked.event]);
+}
+
+#[test]
+fn every_change_is_in_the_audit_log_which_finds_an_entry_changed_in_the_store() {
+    use vouch_core::audit::Event;
+    let tree = tree();
+    let issuer = &tree.world.issuer;
+    issuer
+        .revoke(request("task", "t2"), Utc::now())
+        .expect("revoked");
+    let suspended = issuer
+        .suspend(request("credential", &tree.id("c2")), Utc::now())
+        .expect("suspended");
+    issuer
+        .lift(
+            suspended.suspension.as_deref().expect("an id"),
+            None,
+            Utc::now(),
+        )
+        .expect("lifted");
+    let audit = &tree.world.audit;
+    let (size, _) = audit.verify().expect("the log verifies");
+    assert_eq!(
+        size, 9,
+        "3 issued, 3 delegated, a revocation, a suspension, its lifting"
+    );
+    let entries = audit.entries(0).expect("entries");
+    let events: Vec<Event> = entries.iter().map(|e| e.event).collect();
+    assert_eq!(
+        events,
+        [
+            [Event::Issued; 3].as_slice(),
+            &[Event::Delegated; 3],
+            &[Event::Revoked, Event::Suspended, Event::Reinstated],
+        ]
+        .concat()
+    );
+    assert!(
+        entries[0]
+            .principal
+            .as_deref()
+            .is_some_and(|p| p.starts_with("urn:vouch:principal:"))
+    );
+    assert_eq!(entries[6].task.as_deref(), Some("t2"));
+
+    // An entry changed in the store, chain and all, is found.
+    let mut changed = entries[4].clone();
+    changed.task = Some("t9".into());
+    let mut batch = vouch_node::store::Batch::default();
+    tree.world
+        .store
+        .put_audit_entry(&mut batch, 4, &changed.to_bytes(), u64::MAX - 1, &[]);
+    // (the size written back as it was)
+    tree.world.store.put_audit_entry(
+        &mut batch,
+        size - 1,
+        &entries[8].to_bytes(),
+        u64::MAX - 1,
+        &[],
+    );
+    tree.world.store.commit(batch).expect("written");
+    let error = audit.verify().expect_err("found");
+    assert!(error.to_string().contains("entry 4"), "{error}");
 }

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use vouch_core::audit::{Decision, Event};
 use vouch_core::credential::{
     AgentCapabilityCredential, CredentialId, DEFAULT_MAX_DEPTH, MAX_CAPABILITIES, MAX_DEPTH_CAP,
     StatusEntry, Task,
@@ -226,7 +227,7 @@ impl Issuer {
             valid_until: credential.valid_until,
             credential: signed.clone(),
         };
-        let lists = self.record(&record, Batch::default(), now)?;
+        let lists = self.record(&record, Event::Issued, Batch::default(), now)?;
         tracing::info!(credential = %record.id, instance = %record.instance, task = %record.task, "credential issued");
         Ok(Issuance {
             credential: signed,
@@ -309,9 +310,19 @@ impl Issuer {
     fn record(
         &self,
         record: &Issued,
+        event: Event,
         mut batch: Batch,
         now: DateTime<Utc>,
     ) -> Result<Vec<Value>, IssuerError> {
+        // Held until the batch is written: the entry takes the log's next place.
+        let mut audit = self.audit.writer()?;
+        let mut entry = crate::audit::entry(event);
+        entry.agent = Some(record.instance.to_string());
+        entry.principal = Some(record.principal.clone());
+        entry.task = Some(record.task.clone());
+        entry.decision = Some(Decision::Accepted);
+        entry.credentials = vec![record.id.to_string()];
+        audit.append(&mut batch, entry, now)?;
         let slots = serde_json::to_vec(&Slots {
             revocation: record.revocation.clone(),
             suspension: record.suspension.clone(),
@@ -533,7 +544,7 @@ impl Issuer {
             valid_until: child.valid_until,
             credential: unsigned.clone(),
         };
-        let lists = self.record(&record, Batch::default(), now)?;
+        let lists = self.record(&record, Event::Delegated, Batch::default(), now)?;
         tracing::info!(credential = %record.id, parent = ?record.parent, "delegation registered");
         Ok(Issuance {
             credential: unsigned,
@@ -645,7 +656,7 @@ impl Issuer {
             &keys::renewed(&previous.id),
             record.id.as_str().as_bytes(),
         );
-        let lists = self.record(&record, batch, now)?;
+        let lists = self.record(&record, Event::Renewed, batch, now)?;
         tracing::info!(credential = %record.id, lineage = %record.lineage, count = renewed.credential_subject.renewal.count, "credential renewed");
         Ok(Issuance {
             credential: signed,

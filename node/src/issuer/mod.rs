@@ -38,6 +38,7 @@ pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest,
 pub use events::{EventError, Events};
 pub use revoke::{Revocation, RevocationRequest, Suspension};
 
+use crate::audit::AuditLog;
 use crate::config::IssuanceConfig;
 use crate::org::{Org, OrgError};
 use crate::registry::{Registry, RegistryError};
@@ -117,6 +118,9 @@ pub enum IssuerError {
     /// A key file could not be written.
     #[error(transparent)]
     Keys(#[from] crate::datadir::DataDirError),
+    /// The audit log could not record the change: nothing of it was stored.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditLogError),
     /// The status lists could not be changed.
     #[error(transparent)]
     StatusLists(#[from] StatusListError),
@@ -190,6 +194,7 @@ pub struct Issuer {
     registry: Registry,
     org: Org,
     status_lists: StatusLists,
+    audit: AuditLog,
     data_dir: PathBuf,
     config: IssuanceConfig,
     /// What proofs of possession name as their domain: this node's public URL.
@@ -207,6 +212,7 @@ impl Issuer {
         registry: Registry,
         org: Org,
         status_lists: StatusLists,
+        audit: AuditLog,
         data_dir: PathBuf,
         config: IssuanceConfig,
         public_url: &str,
@@ -216,6 +222,7 @@ impl Issuer {
             registry,
             org,
             status_lists,
+            audit,
             data_dir,
             config,
             domain: public_url.trim_end_matches('/').to_owned(),

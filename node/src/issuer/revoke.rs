@@ -258,6 +258,20 @@ impl Issuer {
             credentials: reach.credentials.len() as u64,
             reason,
         };
+        // Held until the batch is written: the entry takes the log's next place.
+        let mut audit = self.audit.writer()?;
+        let mut entry = crate::audit::entry(match change {
+            Change::Revoked => vouch_core::audit::Event::Revoked,
+            Change::Suspended => vouch_core::audit::Event::Suspended,
+            Change::Reinstated => vouch_core::audit::Event::Reinstated,
+        });
+        match &reach.subject {
+            Subject::Did(did) => entry.agent = Some(did.to_string()),
+            Subject::Task(task) => entry.task = Some(task.clone()),
+            Subject::Credential(id) => entry.credentials = vec![id.clone()],
+        }
+        entry.action = Some(format!("{}:{}", change.as_str(), level.as_str()));
+        audit.append(&mut batch, entry, now)?;
         let (key, method) = self.org.signing_key()?;
         let signed = event
             .sign(&key, method)
