@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use vouch_core::audit::{self, AuditError, Entry, Hash, HashReader, Tamper};
 use vouch_core::did::Did;
+use vouch_core::key::KeyPair;
 
 use crate::store::{Batch, Store, StoreError};
 
@@ -164,6 +165,62 @@ impl AuditLog {
             }));
         }
         Ok((size, root))
+    }
+}
+
+impl AuditLog {
+    /// The log's origin in its checkpoints: its writer's DID, then `/audit`.
+    pub fn origin(&self) -> String {
+        format!("{}/audit", self.writer)
+    }
+
+    /// The log's checkpoint now, signed by `key` (the node key): a C2SP signed note.
+    pub fn checkpoint(&self, key: &KeyPair) -> Result<Vec<u8>, AuditLogError> {
+        let (size, root) = self.root()?;
+        Ok(audit::checkpoint::sign(&self.origin(), size, root, key)?)
+    }
+
+    fn within(&self, size: u64) -> Result<(), AuditLogError> {
+        let held = self.store.audit_size()?;
+        if size > held {
+            return Err(
+                AuditError::OutOfRange(format!("the log has {held} entries, not {size}")).into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The proof that entry `index` is in the tree of `size` entries, with the entry.
+    pub fn prove_inclusion(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<(Entry, Vec<Hash>), AuditLogError> {
+        self.within(size)?;
+        let pending = HashMap::new();
+        let reader = Reader {
+            store: &self.store,
+            pending: &pending,
+        };
+        let proof = audit::prove_inclusion(index, size, &reader)?;
+        let bytes = self.store.audit_entry(index)?.ok_or_else(|| {
+            AuditLogError::Tampered(Tamper {
+                at: index,
+                what: "missing".into(),
+            })
+        })?;
+        Ok((Entry::from_bytes(&bytes)?, proof))
+    }
+
+    /// The proof that the tree of `new` entries extends the tree of `old`.
+    pub fn prove_consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, AuditLogError> {
+        self.within(new)?;
+        let pending = HashMap::new();
+        let reader = Reader {
+            store: &self.store,
+            pending: &pending,
+        };
+        Ok(audit::prove_consistency(old, new, &reader)?)
     }
 }
 

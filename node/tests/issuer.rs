@@ -1088,3 +1088,66 @@ fn every_change_is_in_the_audit_log_which_finds_an_entry_changed_in_the_store() 
     let error = audit.verify().expect_err("found");
     assert!(error.to_string().contains("entry 4"), "{error}");
 }
+
+#[test]
+fn the_audit_log_is_served_with_a_signed_checkpoint_and_proofs_that_verify() {
+    use crate::common::{TestNode, get, post};
+    use vouch_core::audit::{self, Hash, checkpoint};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    let token = node.admin_token();
+    // Two changes: a task revoked, then another.
+    for task in ["t1", "t2"] {
+        let revoked = post(
+            &node.url("/admin/revocations"),
+            &json!({"level": "task", "subject": task}).to_string(),
+            Some(&token),
+        );
+        assert_eq!(revoked.status, 200, "{}", revoked.body);
+    }
+    let key = datadir::node_key(&node.config.data_dir).expect("the node key");
+    let origin = format!("{}/audit", node.node().identity.did);
+    let note = get(&node.url("/1.0/audit/checkpoint"), None);
+    assert_eq!(note.status, 200);
+    let opened = checkpoint::open(note.body.as_bytes(), &origin, &key.public()).expect("signed");
+    assert_eq!(opened.size, 2);
+
+    let hash = |v: &Value| Hash::parse_hash(v.as_str().expect("base64")).expect("a hash");
+    for index in 0..2 {
+        let answer = get(
+            &node.url(&format!("/1.0/audit/proof/inclusion?index={index}&size=2")),
+            None,
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let body = answer.json();
+        let entry: audit::Entry = serde_json::from_value(body["entry"].clone()).expect("an entry");
+        let proof: Vec<Hash> = body["proof"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(hash)
+            .collect();
+        audit::verify_inclusion(&proof, index, 2, opened.root, entry.leaf_hash())
+            .expect("included");
+    }
+    let answer = get(&node.url("/1.0/audit/proof/consistency?old=1&new=2"), None);
+    let proof: Vec<Hash> = answer.json()["proof"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(hash)
+        .collect();
+    let entries = get(&node.url("/1.0/audit/entries"), None).json();
+    let first: audit::Entry =
+        serde_json::from_value(entries["entries"][0].clone()).expect("an entry");
+    audit::verify_consistency(&proof, 1, first.leaf_hash(), 2, opened.root).expect("consistent");
+    // Beyond the log, or malformed: 400.
+    for bad in [
+        "/1.0/audit/proof/inclusion?index=0&size=3",
+        "/1.0/audit/proof/inclusion?index=x&size=1",
+        "/1.0/audit/proof/consistency?old=0&new=2",
+        "/1.0/audit/entries?from=1&extra=2",
+    ] {
+        assert_eq!(get(&node.url(bad), None).status, 400, "{bad}");
+    }
+}

@@ -47,6 +47,7 @@ use crate::registry::Registry;
 use crate::status_lists::StatusLists;
 
 mod admin;
+mod audit;
 mod errors;
 mod issuer;
 mod resolver;
@@ -76,6 +77,8 @@ pub struct ApiState {
     pub issuer: Issuer,
     /// The members' revocation events.
     pub events: Events,
+    /// The node's audit log.
+    pub audit: crate::audit::AuditLog,
     /// The network, to gossip what the admin API accepts; `None` for a node alone.
     pub network: Option<Network>,
     /// The consortium's membership and its amendments; `None` for a node alone.
@@ -195,6 +198,25 @@ pub fn routes(
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_state.clone())
         .and_then(issuer::events);
+    let audit_checkpoint = warp::path!("1.0" / "audit" / "checkpoint")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(audit::checkpoint);
+    let audit_inclusion = warp::path!("1.0" / "audit" / "proof" / "inclusion")
+        .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(with_state.clone())
+        .and_then(audit::inclusion);
+    let audit_consistency = warp::path!("1.0" / "audit" / "proof" / "consistency")
+        .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(with_state.clone())
+        .and_then(audit::consistency);
+    let audit_entries = warp::path!("1.0" / "audit" / "entries")
+        .and(warp::get())
+        .and(warp::query::<Vec<(String, String)>>())
+        .and(with_state.clone())
+        .and_then(audit::entries);
     let authorized = admin::authorized(state);
     let register_definition = warp::path!("admin" / "agents")
         .and(warp::post())
@@ -344,6 +366,14 @@ pub fn routes(
         .or(verify_presentation)
         .unify()
         .boxed();
+    let audit = audit_checkpoint
+        .or(audit_inclusion)
+        .unify()
+        .or(audit_consistency)
+        .unify()
+        .or(audit_entries)
+        .unify()
+        .boxed();
     let agents = challenges
         .or(delegations)
         .unify()
@@ -385,6 +415,8 @@ pub fn routes(
     path_bound
         .and(
             public
+                .or(audit)
+                .unify()
                 .or(agents)
                 .unify()
                 .or(admin)

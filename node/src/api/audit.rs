@@ -1,0 +1,126 @@
+//! The node's audit log over HTTP, open to anyone (it holds DIDs, pseudonyms, task ids and
+//! hashes, never personal data): the signed checkpoint now, inclusion and consistency proofs, and
+//! the entries, so that an auditor can check the log from its first entry to a checkpoint.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use warp::Rejection;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::errors::{internal, reject};
+use super::{ApiState, blocking};
+use crate::audit::AuditLogError;
+use crate::datadir;
+
+fn audit_error(error: AuditLogError) -> Rejection {
+    match error {
+        AuditLogError::Audit(e @ vouch_core::audit::AuditError::OutOfRange(_)) => {
+            reject(StatusCode::BAD_REQUEST, "malformed", e.to_string())
+        }
+        other => internal(other),
+    }
+}
+
+/// One integer query parameter.
+fn number(query: &[(String, String)], name: &str) -> Result<u64, Rejection> {
+    let mut found = query.iter().filter(|(k, _)| k == name);
+    match (found.next(), found.next()) {
+        (Some((_, value)), None) => value.parse().map_err(|_| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("{name} is a non-negative integer"),
+            )
+        }),
+        _ => Err(reject(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("give {name} once"),
+        )),
+    }
+}
+
+fn only(query: &[(String, String)], names: &[&str]) -> Result<(), Rejection> {
+    match query.iter().find(|(k, _)| !names.contains(&k.as_str())) {
+        Some((k, _)) => Err(reject(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!(
+                "unknown parameter {:?}",
+                k.chars().take(64).collect::<String>()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn json_reply(body: &serde_json::Value) -> Response {
+    use warp::Reply as _;
+    warp::reply::json(body).into_response()
+}
+
+/// `GET /1.0/audit/checkpoint`: the log's checkpoint now, a C2SP signed note by the node key.
+pub(super) async fn checkpoint(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let work = move || -> Result<Vec<u8>, String> {
+        let key = datadir::node_key(&state.data_dir).map_err(|e| e.to_string())?;
+        state.audit.checkpoint(&key).map_err(|e| e.to_string())
+    };
+    let note = blocking(work).await?.map_err(internal)?;
+    let mut response = Response::new(note.into());
+    response.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// `GET /1.0/audit/proof/inclusion?index=I&size=S`.
+pub(super) async fn inclusion(
+    query: Vec<(String, String)>,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    only(&query, &["index", "size"])?;
+    let (index, size) = (number(&query, "index")?, number(&query, "size")?);
+    let (entry, proof) = blocking(move || state.audit.prove_inclusion(index, size))
+        .await?
+        .map_err(audit_error)?;
+    let proof: Vec<String> = proof.iter().map(ToString::to_string).collect();
+    Ok(json_reply(&json!({
+        "index": index, "size": size, "entry": entry, "proof": proof,
+    })))
+}
+
+/// `GET /1.0/audit/proof/consistency?old=O&new=N`.
+pub(super) async fn consistency(
+    query: Vec<(String, String)>,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    only(&query, &["old", "new"])?;
+    let (old, new) = (number(&query, "old")?, number(&query, "new")?);
+    let proof = blocking(move || state.audit.prove_consistency(old, new))
+        .await?
+        .map_err(audit_error)?;
+    let proof: Vec<String> = proof.iter().map(ToString::to_string).collect();
+    Ok(json_reply(
+        &json!({ "old": old, "new": new, "proof": proof }),
+    ))
+}
+
+/// `GET /1.0/audit/entries?from=N`: at most 4,096 entries from `from`.
+pub(super) async fn entries(
+    query: Vec<(String, String)>,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    only(&query, &["from"])?;
+    let from = if query.is_empty() {
+        0
+    } else {
+        number(&query, "from")?
+    };
+    let entries = blocking(move || state.audit.entries(from))
+        .await?
+        .map_err(audit_error)?;
+    Ok(json_reply(&json!({ "from": from, "entries": entries })))
+}
