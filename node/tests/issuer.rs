@@ -1151,3 +1151,57 @@ fn the_audit_log_is_served_with_a_signed_checkpoint_and_proofs_that_verify() {
         assert_eq!(get(&node.url(bad), None).status, 400, "{bad}");
     }
 }
+
+#[test]
+fn an_auditor_checks_a_live_nodes_log_and_finds_what_was_changed_removed_or_moved() {
+    use crate::common::{TestNode, post};
+    use vouch_wallet::audit::{Finding, check, fetch};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    let token = node.admin_token();
+    for task in ["t1", "t2", "t3", "t4"] {
+        let revoked = post(
+            &node.url("/admin/revocations"),
+            &json!({"level": "task", "subject": task}).to_string(),
+            Some(&token),
+        );
+        assert_eq!(revoked.status, 200, "{}", revoked.body);
+    }
+    let key = datadir::node_key(&node.config.data_dir).expect("the node key");
+    let origin = format!("{}/audit", node.node().identity.did);
+    let (note, entries) = fetch(&node.url("")).expect("the log");
+    assert_eq!(entries.len(), 4);
+    assert!(matches!(
+        check(&entries, &note, &origin, &key.public()).expect("checked"),
+        Finding::Verified { size: 4, .. }
+    ));
+    let tampered = |mutate: &dyn Fn(&mut Vec<vouch_core::audit::Entry>)| {
+        let mut copy = entries.clone();
+        mutate(&mut copy);
+        match check(&copy, &note, &origin, &key.public()).expect("checked") {
+            Finding::Tampered { at, .. } => at,
+            Finding::Verified { .. } => panic!("not found"),
+        }
+    };
+    assert_eq!(tampered(&|e| e[1].task = Some("t9".into())), 1);
+    assert_eq!(
+        tampered(&|e| e[3].task = Some("t9".into())),
+        3,
+        "the last: by the root"
+    );
+    assert_eq!(
+        tampered(&|e| {
+            e.remove(2);
+        }),
+        2
+    );
+    assert_eq!(tampered(&|e| e.swap(0, 2)), 0);
+    assert_eq!(
+        tampered(&|e| {
+            e.truncate(3);
+        }),
+        3
+    );
+    // A checkpoint is only the node key's.
+    assert!(check(&entries, &note, &origin, &KeyPair::generate().public()).is_err());
+}

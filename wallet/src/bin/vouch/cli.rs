@@ -41,6 +41,44 @@ pub(crate) enum Command {
     /// The agent instance and its org's node.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Audit logs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Checks an audit log from its first entry to a checkpoint signed by the log's key, and
+    /// reports the first change, deletion, insertion or reordering (exit 1).
+    Verify {
+        /// A live node (`http://host:port`): its checkpoint now and its entries.
+        #[arg(long, conflicts_with_all = ["export", "checkpoint"])]
+        node: Option<String>,
+        /// An export: one entry per line.
+        #[arg(long, requires = "checkpoint")]
+        export: Option<PathBuf>,
+        /// The signed checkpoint the export is checked against.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The log's origin (`<org DID>/audit` for a node).
+        #[arg(long)]
+        origin: String,
+        /// The log's public key (Multikey, `z6Mk…`): the node key.
+        #[arg(long)]
+        log_key: String,
+    },
+    /// Lists a node's audit entries, for a task or an agent.
+    Show {
+        /// The node (`http://host:port`).
+        #[arg(long)]
+        node: String,
+        /// Only this task's.
+        #[arg(long)]
+        task: Option<String>,
+        /// Only this agent's.
+        #[arg(long)]
+        agent: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -61,6 +61,7 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
         Command::Presentation(command) => presentation(command),
         Command::Did(command) => did(command),
         Command::Agent(command) => agent(command),
+        Command::Audit(command) => audit(command),
     };
     result.map_err(Unusable)
 }
@@ -80,6 +81,53 @@ fn say(line: &str) -> Result<()> {
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     say(&serde_json::to_string_pretty(value)?)
+}
+
+fn audit(command: AuditCommand) -> Result<ExitCode> {
+    use vouch_wallet::audit::{self, Finding};
+    match command {
+        AuditCommand::Verify {
+            node,
+            export,
+            checkpoint,
+            origin,
+            log_key,
+        } => {
+            let (note, entries) = match (node, export, checkpoint) {
+                (Some(node), _, _) => audit::fetch(&node)?,
+                (None, Some(export), Some(checkpoint)) => {
+                    let text = std::fs::read_to_string(&export)
+                        .with_context(|| export.display().to_string())?;
+                    let note = std::fs::read(&checkpoint)
+                        .with_context(|| checkpoint.display().to_string())?;
+                    (note, audit::read_export(&text)?)
+                }
+                _ => bail!("--node, or --export with --checkpoint"),
+            };
+            let log_key = vouch_core::key::PublicKey::from_multibase(&log_key)
+                .map_err(|e| anyhow::anyhow!("--log-key: {e}"))?;
+            match audit::check(&entries, &note, &origin, &log_key)? {
+                Finding::Verified { size, root } => {
+                    println!("verified: {size} entries, root {root}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Finding::Tampered { at, what } => {
+                    println!("NOT verified: entry {at}: {what}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::Show { node, task, agent } => {
+            let (_, entries) = audit::fetch(&node)?;
+            for entry in entries.iter().filter(|e| {
+                task.as_ref().is_none_or(|t| e.task.as_ref() == Some(t))
+                    && agent.as_ref().is_none_or(|a| e.agent.as_ref() == Some(a))
+            }) {
+                println!("{}", serde_json::to_string(entry)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn agent(command: AgentCommand) -> Result<ExitCode> {

@@ -1,0 +1,148 @@
+//! Checking an audit log (DESIGN §9) from outside: its entries, from the first, must chain and
+//! make exactly the tree a checkpoint signed by the log's key commits to. Used by `vouch audit
+//! verify` on a live node or on an export.
+
+use std::time::Duration;
+
+use vouch_core::audit::{self, Entry, Hash, checkpoint};
+use vouch_core::key::PublicKey;
+
+/// The most entries read from a node or an export.
+pub const MAX_ENTRIES: usize = 10_000_000;
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finding {
+    /// The entries make the checkpoint's tree.
+    Verified {
+        /// The checkpoint's size.
+        size: u64,
+        /// Its root.
+        root: Hash,
+    },
+    /// The first change, deletion, insertion or reordering found.
+    Tampered {
+        /// Where.
+        at: u64,
+        /// What.
+        what: String,
+    },
+}
+
+/// Why a check could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The checkpoint is not signed by the log's key, or not of its origin.
+    #[error("the checkpoint: {0}")]
+    Checkpoint(String),
+    /// The node could not be read.
+    #[error("{0}")]
+    Node(String),
+    /// An export line is not an entry.
+    #[error("line {line}: {why}")]
+    Export {
+        /// Which line (from 1).
+        line: usize,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Checks `entries` (from the first) against a signed checkpoint of `origin` by `key`.
+pub fn check(
+    entries: &[Entry],
+    note: &[u8],
+    origin: &str,
+    key: &PublicKey,
+) -> Result<Finding, CheckError> {
+    let signed =
+        checkpoint::open(note, origin, key).map_err(|e| CheckError::Checkpoint(e.to_string()))?;
+    let size = usize::try_from(signed.size).unwrap_or(usize::MAX);
+    // The chain first: a break inside shows where; then whether any is missing at the end.
+    let leaves = match audit::verify_entries(&entries[..size.min(entries.len())]) {
+        Ok(leaves) => leaves,
+        Err(tamper) => {
+            return Ok(Finding::Tampered {
+                at: tamper.at,
+                what: tamper.what,
+            });
+        }
+    };
+    if entries.len() < size {
+        return Ok(Finding::Tampered {
+            at: entries.len() as u64,
+            what: format!(
+                "{} entries, the checkpoint commits to {}: deleted",
+                entries.len(),
+                signed.size
+            ),
+        });
+    }
+    let tree = audit::MemoryHashes::of(&leaves).map_err(|e| CheckError::Node(e.to_string()))?;
+    let root = audit::root(signed.size, &tree).map_err(|e| CheckError::Node(e.to_string()))?;
+    if root != signed.root {
+        return Ok(Finding::Tampered {
+            at: signed.size.saturating_sub(1),
+            what: "the entries do not make the checkpoint's tree: the last one changed".into(),
+        });
+    }
+    Ok(Finding::Verified {
+        size: signed.size,
+        root,
+    })
+}
+
+/// Reads an export: one entry per line, as the node serves them.
+pub fn read_export(text: &str) -> Result<Vec<Entry>, CheckError> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(MAX_ENTRIES)
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| CheckError::Export {
+                line: i + 1,
+                why: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// A node's audit log: its checkpoint now, then its entries up to it.
+pub fn fetch(base: &str) -> Result<(Vec<u8>, Vec<Entry>), CheckError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let base = base.trim_end_matches('/');
+    let get = |path: &str| -> Result<String, CheckError> {
+        let url = format!("{base}{path}");
+        let mut response = agent
+            .get(&url)
+            .call()
+            .map_err(|e| CheckError::Node(format!("{url}: {e}")))?;
+        if response.status() != 200 {
+            return Err(CheckError::Node(format!("{url}: {}", response.status())));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| CheckError::Node(format!("{url}: {e}")))
+    };
+    let note = get("/1.0/audit/checkpoint")?.into_bytes();
+    let mut entries: Vec<Entry> = Vec::new();
+    loop {
+        let page: serde_json::Value =
+            serde_json::from_str(&get(&format!("/1.0/audit/entries?from={}", entries.len()))?)
+                .map_err(|e| CheckError::Node(e.to_string()))?;
+        let got: Vec<Entry> = serde_json::from_value(page["entries"].clone())
+            .map_err(|e| CheckError::Node(e.to_string()))?;
+        if got.is_empty() || entries.len() >= MAX_ENTRIES {
+            break;
+        }
+        entries.extend(got);
+    }
+    Ok((note, entries))
+}
