@@ -159,12 +159,24 @@ pub(crate) fn try_post(url: &str, body: &str, token: Option<&str>) -> Option<Ans
     request.send(body).ok().map(answer)
 }
 
-/// A loopback port free now, for a node to listen on.
+/// A loopback port free now, for a node to listen on. Taken below Linux's ephemeral range
+/// (32768–60999), from a counter of this process: a port handed out by the kernel for `:0` (an
+/// outgoing connection, another test's listener) can never be it, and no two tests of this
+/// process get the same one. Each is checked free for TCP and UDP (QUIC) before it is given.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // A different stretch per process, so that two test binaries running at once stay apart.
+    let base = 10_000 + (std::process::id() % 200) as u16 * 100;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 20_000;
+        let port = 10_000 + (base - 10_000 + offset) % 22_000;
+        let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if free {
+            return port;
+        }
+    }
 }
 
 /// Configurations of `n` initialized nodes, in a consortium, with fast sync.

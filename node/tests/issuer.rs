@@ -1091,22 +1091,11 @@ fn every_change_is_in_the_audit_log_which_finds_an_entry_changed_in_the_store() 
 
 #[test]
 fn the_audit_log_is_served_with_a_signed_checkpoint_and_proofs_that_verify() {
-    use crate::common::{TestNode, get, post};
+    use crate::common::get;
     use vouch_core::audit::{self, Hash, checkpoint};
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::init(dir.path());
-    let token = node.admin_token();
     // Two changes: a task revoked, then another.
-    for task in ["t1", "t2"] {
-        let revoked = post(
-            &node.url("/admin/revocations"),
-            &json!({"level": "task", "subject": task}).to_string(),
-            Some(&token),
-        );
-        assert_eq!(revoked.status, 200, "{}", revoked.body);
-    }
-    let key = datadir::node_key(&node.config.data_dir).expect("the node key");
-    let origin = format!("{}/audit", node.node().identity.did);
+    let (node, key, origin) = node_with_revoked_tasks(dir.path(), &["t1", "t2"]);
     let note = get(&node.url("/1.0/audit/checkpoint"), None);
     assert_eq!(note.status, 200);
     let opened = checkpoint::open(note.body.as_bytes(), &origin, &key.public()).expect("signed");
@@ -1154,21 +1143,9 @@ fn the_audit_log_is_served_with_a_signed_checkpoint_and_proofs_that_verify() {
 
 #[test]
 fn an_auditor_checks_a_live_nodes_log_and_finds_what_was_changed_removed_or_moved() {
-    use crate::common::{TestNode, post};
     use vouch_wallet::audit::{Finding, check, fetch};
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::init(dir.path());
-    let token = node.admin_token();
-    for task in ["t1", "t2", "t3", "t4"] {
-        let revoked = post(
-            &node.url("/admin/revocations"),
-            &json!({"level": "task", "subject": task}).to_string(),
-            Some(&token),
-        );
-        assert_eq!(revoked.status, 200, "{}", revoked.body);
-    }
-    let key = datadir::node_key(&node.config.data_dir).expect("the node key");
-    let origin = format!("{}/audit", node.node().identity.did);
+    let (node, key, origin) = node_with_revoked_tasks(dir.path(), &["t1", "t2", "t3", "t4"]);
     let (note, entries) = fetch(&node.url("")).expect("the log");
     assert_eq!(entries.len(), 4);
     assert!(matches!(
@@ -1204,4 +1181,25 @@ fn an_auditor_checks_a_live_nodes_log_and_finds_what_was_changed_removed_or_move
     );
     // A checkpoint is only the node key's.
     assert!(check(&entries, &note, &origin, &KeyPair::generate().public()).is_err());
+}
+
+/// A running node whose org revoked these tasks (one audit entry each); its node key and its
+/// audit log's origin.
+fn node_with_revoked_tasks(
+    dir: &std::path::Path,
+    tasks: &[&str],
+) -> (crate::common::TestNode, KeyPair, String) {
+    let node = crate::common::TestNode::init(dir);
+    let token = node.admin_token();
+    for task in tasks {
+        let revoked = crate::common::post(
+            &node.url("/admin/revocations"),
+            &json!({"level": "task", "subject": task}).to_string(),
+            Some(&token),
+        );
+        assert_eq!(revoked.status, 200, "{}", revoked.body);
+    }
+    let key = datadir::node_key(&node.config.data_dir).expect("the node key");
+    let origin = format!("{}/audit", node.node().identity.did);
+    (node, key, origin)
 }
