@@ -81,48 +81,52 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Entry {
-    /// Its position, from 0.
-    pub seq: u64,
+    // Fields in the order of their JSON names: serde then writes the canonical (JCS) form
+    // directly (`to_bytes`), without building and sorting a `Value`.
+    /// The action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The agent concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The credentials concerned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
+    /// The decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// What happened.
+    pub event: Event,
     /// The leaf hash of the entry before it (base64); none for the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
+    /// The principal's pseudonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// The reason code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The hash of the resource, never the resource itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_hash: Option<Multihash>,
+    /// Its position, from 0.
+    pub seq: u64,
+    /// The task's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
     /// When it was written.
     #[serde(with = "crate::credential::timestamp")]
     pub time: DateTime<Utc>,
     /// Who wrote it: a node's org DID or an agent instance's did:key.
     pub writer: String,
-    /// What happened.
-    pub event: Event,
-    /// The agent concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-    /// The principal's pseudonym.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub principal: Option<String>,
-    /// The task's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    /// The action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// The hash of the resource, never the resource itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_hash: Option<Multihash>,
-    /// The decision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-    /// The reason code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The credentials concerned.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub credentials: Vec<String>,
 }
 
 impl Entry {
     /// The entry as it is hashed and stored: its canonical JSON.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_jcs::to_vec(self).expect("an entry always serializes")
+        // The same bytes as `serde_jcs` (a property test holds it): keys in order, and serde_json
+        // writes strings and integers as JCS does.
+        serde_json::to_vec(self).expect("an entry always serializes")
     }
 
     /// Reads an entry as stored: exactly its canonical JSON, within bounds.
@@ -407,6 +411,31 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The bytes written are exactly JCS's, whatever the strings hold.
+        #[test]
+        fn entries_are_written_in_jcs_form(
+            seq in 0u64..(1u64 << 53),
+            texts in proptest::collection::vec("\\PC{0,24}|[\\x00-\\x1f\"\\\\/\\x7f]{0,8}", 6),
+            credentials in proptest::collection::vec("\\PC{0,16}", 0..4),
+        ) {
+            let entry = Entry {
+                seq,
+                previous: (seq > 0).then(|| texts[0].clone()),
+                time: DateTime::from_timestamp(1_796_000_000, 123_000_000).expect("a time"),
+                writer: texts[1].clone(),
+                event: Event::Decided,
+                agent: Some(texts[2].clone()),
+                principal: None,
+                task: Some(texts[3].clone()),
+                action: Some(texts[4].clone()),
+                resource_hash: Some(Multihash::of(texts[5].as_bytes())),
+                decision: Some(Decision::Rejected),
+                reason: Some(texts[5].clone()),
+                credentials,
+            };
+            prop_assert_eq!(entry.to_bytes(), serde_jcs::to_vec(&entry).expect("jcs"));
+        }
 
         /// Changing, deleting, inserting or swapping any entry is found, at its place.
         #[test]
