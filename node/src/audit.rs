@@ -112,6 +112,16 @@ impl AuditLog {
         })
     }
 
+    /// Appends one entry on its own, for a decision that changes nothing else (a verification
+    /// by the service): written and synced before it returns. Its sequence number.
+    pub fn record(&self, entry: Entry, now: DateTime<Utc>) -> Result<u64, AuditLogError> {
+        let mut writer = self.writer()?;
+        let mut batch = Batch::default();
+        let seq = writer.append(&mut batch, entry, now)?;
+        self.store.commit(batch)?;
+        Ok(seq)
+    }
+
     /// The log's size and root, as stored.
     pub fn root(&self) -> Result<(u64, Hash), AuditLogError> {
         let _guard = self

@@ -1203,3 +1203,28 @@ fn node_with_revoked_tasks(
     let origin = format!("{}/audit", node.node().identity.did);
     (node, key, origin)
 }
+
+#[test]
+fn the_verification_services_decisions_land_in_the_audit_log() {
+    use crate::common::{get, post};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, _, _) = node_with_revoked_tasks(dir.path(), &["t1"]);
+    let refused = post(
+        &node.url("/1.0/credentials/verify"),
+        &json!({"verifiableCredential": {"id": "urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"}})
+            .to_string(),
+        None,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let entries = get(&node.url("/1.0/audit/entries"), None).json();
+    let entries = entries["entries"].as_array().expect("a list");
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let last = &entries[1];
+    assert_eq!(last["event"], "verification_refused");
+    assert_eq!(last["decision"], "rejected");
+    assert_eq!(last["reason"], "malformed");
+    assert_eq!(
+        last["credentials"],
+        json!(["urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"])
+    );
+}

@@ -99,6 +99,47 @@ fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, Stri
         .map_err(|e| e.to_string())
 }
 
+/// Writes the service's decision to the node's audit log: who presented (for a presentation),
+/// the credentials, accepted or the first reason it was refused for. No input is kept beyond
+/// those identifiers.
+fn audit(
+    state: &ApiState,
+    report: &Report,
+    holder: Option<String>,
+    credentials: &[&Value],
+) -> Result<(), String> {
+    use vouch_core::audit::{Decision, Event, MAX_CREDENTIALS};
+    let mut entry = crate::audit::entry(if report.verified {
+        Event::Decided
+    } else {
+        Event::VerificationRefused
+    });
+    entry.decision = Some(if report.verified {
+        Decision::Accepted
+    } else {
+        Decision::Rejected
+    });
+    entry.reason = report
+        .checks
+        .iter()
+        .find_map(|c| c.reason)
+        .map(vouch_core::report::Reason::code);
+    entry.agent = holder.filter(|h| h.len() <= vouch_core::audit::MAX_TEXT);
+    entry.credentials = credentials
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .filter(|id| id.len() <= vouch_core::audit::MAX_TEXT)
+        .take(MAX_CREDENTIALS)
+        .map(str::to_owned)
+        .collect();
+    // A decision that cannot be recorded is not given: the request fails (500).
+    state
+        .audit
+        .record(entry, Utc::now())
+        .map(|_| ())
+        .map_err(|e| format!("the decision could not be written to the audit log: {e}"))
+}
+
 fn reply(status: StatusCode, verified: &Verified) -> Response {
     use warp::Reply as _;
     warp::reply::with_status(warp::reply::json(verified), status).into_response()
@@ -117,6 +158,7 @@ pub(super) async fn credential(
         verifier.issuers = Some(known.policy());
         verifier.status = Some(&known.lists);
         let (report, _) = verify_credential(&credential, &verifier);
+        audit(&state, &report, None, &[&credential])?;
         Ok(Verified::of(report))
     };
     let (status, verified) = blocking(work).await?.map_err(internal)?;
@@ -144,6 +186,12 @@ pub(super) async fn presentation(
             &body.options.domain,
             &verifier,
         );
+        audit(
+            &state,
+            &verified.report,
+            verified.holder.as_ref().map(ToString::to_string),
+            &credentials,
+        )?;
         Ok(Verified::of(verified.report))
     };
     let (status, verified) = blocking(work).await?.map_err(internal)?;
