@@ -18,13 +18,16 @@ WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'data_dir = "data"\n[http]\nlisten = "127.0.0.1:%s"\n' "$PORT" > "$WORK/node.toml"
 "$NODE" --config "$WORK/node.toml" init > /dev/null
-RUST_LOG=warn "$NODE" --config "$WORK/node.toml" run 2> "$WORK/node.log" &
+RUST_LOG=info "$NODE" --config "$WORK/node.toml" run 2> "$WORK/node.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$PORT/health" > /dev/null && break
-  sleep 0.1
-done
+# Up once it logs that it started (it does once its HTTP server listens).
+# (tail ends by SIGPIPE once grep has seen the line, hence the `|| true`.)
+if ! (timeout 30 tail -n +1 -f "$WORK/node.log" || true) | grep -q -m1 "node started"; then
+  echo "api-fuzz: the node did not start; its log:" >&2
+  cat "$WORK/node.log" >&2
+  exit 1
+fi
 TOKEN=$(cat "$WORK/data/admin.token")
 set +e
 "$VENV/bin/schemathesis" --config-file scripts/api-fuzz.toml run docs/openapi.yaml --url "http://127.0.0.1:$PORT" \

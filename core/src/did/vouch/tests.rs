@@ -701,3 +701,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_agent_definition_document_carries_consistent_hashes_and_bounded_texts() {
+    use crate::credential::{AgentDescription, DefinitionHash};
+    let hashes = DefinitionHash::compute(
+        "model-x",
+        "You are a support agent.",
+        &serde_json::json!([]),
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    let agent = AgentDescription {
+        name: "support".into(),
+        version: "1".into(),
+        definition_hash: hashes.clone(),
+        owner: "owner@org.example".into(),
+    };
+    let good = DocumentContent {
+        agent: Some(agent.clone()),
+        ..DocumentContent::single_key(&key(1).public())
+    };
+    good.validate().unwrap();
+    let did = Did::parse("did:vouch:zQmWvQxTqbG2Z9HPJgG57jjwR154cKhbtJenbyYTWkjgF3e").unwrap();
+    let document = good.to_document(&did);
+    assert_eq!(document.agent, Some(agent.clone()));
+    assert!(
+        document
+            .context
+            .iter()
+            .any(|c| c == vouch_schemas::VOUCH_CONTEXT_V1)
+    );
+    // A document without an agent names no Vouch context.
+    let plain = DocumentContent::single_key(&key(1).public()).to_document(&did);
+    assert!(
+        !plain
+            .context
+            .iter()
+            .any(|c| c == vouch_schemas::VOUCH_CONTEXT_V1)
+    );
+    let bad = |mutate: &dyn Fn(&mut AgentDescription)| {
+        let mut agent = agent.clone();
+        mutate(&mut agent);
+        DocumentContent {
+            agent: Some(agent),
+            ..DocumentContent::single_key(&key(1).public())
+        }
+        .validate()
+        .is_err()
+    };
+    assert!(
+        bad(&|a| a.definition_hash.digest = hashes.model.clone()),
+        "inconsistent digest"
+    );
+    assert!(bad(&|a| a.name = String::new()), "empty name");
+    assert!(bad(&|a| a.owner = "o".repeat(4096)), "huge owner");
+}
