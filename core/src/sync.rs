@@ -102,6 +102,14 @@ pub enum SyncRequest {
         #[serde(with = "serde_bytes")]
         ids: Vec<u8>,
     },
+    /// The proof that the responder's audit log of `new` entries extends its log of `old`
+    /// (a witness checking a checkpoint against the one it holds).
+    Consistency {
+        /// The smaller size, at least 1.
+        old: u64,
+        /// The larger size.
+        new: u64,
+    },
 }
 
 /// A response of the anti-entropy protocol.
@@ -111,6 +119,11 @@ pub enum SyncResponse {
     Reconcile(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The items asked for that the responder holds, each as stored (JSON).
     Items(Vec<String>),
+    /// A consistency proof of the responder's audit log: its hashes, 32 bytes each,
+    /// concatenated.
+    Consistency(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The responder's audit log has only this many entries: fewer than the proof asked for.
+    Lacks(u64),
     /// The responder is busy: ask again later. No fault.
     Busy,
     /// The request could not be answered.

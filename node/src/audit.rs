@@ -36,6 +36,7 @@ pub struct AuditLog {
     store: Arc<Store>,
     writer: String,
     lock: Arc<Mutex<()>>,
+    appended: Arc<tokio::sync::Notify>,
 }
 
 /// Reads the tree's hashes from the store, and those a writer has put in its batch.
@@ -68,6 +69,7 @@ impl HashReader for Reader<'_> {
 pub struct AuditWriter<'a> {
     log: &'a AuditLog,
     _guard: MutexGuard<'a, ()>,
+    start: u64,
     size: u64,
     previous: Option<Hash>,
     pending: HashMap<u64, Hash>,
@@ -80,6 +82,7 @@ impl AuditLog {
             store,
             writer: writer.to_string(),
             lock: Arc::new(Mutex::new(())),
+            appended: Arc::default(),
         }
     }
 
@@ -106,6 +109,7 @@ impl AuditLog {
         Ok(AuditWriter {
             log: self,
             _guard: guard,
+            start: size,
             size,
             previous,
             pending: HashMap::new(),
@@ -120,6 +124,16 @@ impl AuditLog {
         let seq = writer.append(&mut batch, entry, now)?;
         self.store.commit(batch)?;
         Ok(seq)
+    }
+
+    /// Notified whenever a writer that appended is done (its batch written, or dropped).
+    pub fn appended(&self) -> Arc<tokio::sync::Notify> {
+        self.appended.clone()
+    }
+
+    /// How many entries the log has.
+    pub fn size(&self) -> Result<u64, AuditLogError> {
+        Ok(self.store.audit_size()?)
     }
 
     /// The log's size and root, as stored.
@@ -266,6 +280,14 @@ impl AuditWriter<'_> {
         self.size += 1;
         self.previous = Some(leaf);
         Ok(entry.seq)
+    }
+}
+
+impl Drop for AuditWriter<'_> {
+    fn drop(&mut self) {
+        if self.size > self.start {
+            self.log.appended.notify_one();
+        }
     }
 }
 

@@ -48,6 +48,30 @@ pub struct Config {
     pub p2p: P2pConfig,
     /// The org's issuer: credential lifetimes, renewal bounds, status list freshness.
     pub issuance: IssuanceConfig,
+    /// The audit log's checkpoints.
+    pub audit: AuditConfig,
+}
+
+/// The audit log's checkpoints (DESIGN §9): signed by the node key, gossiped to the members
+/// that witness them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often to sign a checkpoint when the log grew, and gossip the newest one again, in
+    /// seconds. Default 10.
+    pub checkpoint_interval_secs: u64,
+    /// Sign a checkpoint as soon as the log grew by this many entries since the last one.
+    /// Default 1000.
+    pub checkpoint_every: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 10,
+            checkpoint_every: 1000,
+        }
+    }
 }
 
 /// The org's issuer (DESIGN §4, §6).
@@ -125,6 +149,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             p2p: P2pConfig::default(),
             issuance: IssuanceConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -219,6 +244,7 @@ mod tests {
         assert_eq!(example.http, defaults.http);
         assert_eq!(example.p2p, defaults.p2p);
         assert_eq!(example.issuance, defaults.issuance);
+        assert_eq!(example.audit, defaults.audit);
         assert!(example.data_dir.ends_with(&defaults.data_dir));
     }
 

@@ -9,7 +9,8 @@
 //! 1. [`config`], [`store`] (the only module that names RocksDB), [`metrics`], [`fault`]
 //! 2. [`datadir`]: file names, the node's identity, key files; [`audit`]: the node's audit log
 //! 3. [`consortium`]: the signed membership genesis
-//! 4. [`registry`]: did:vouch operations verified and stored, and resolution
+//! 4. [`registry`]: did:vouch operations verified and stored, and resolution; [`witness`]: the
+//!    members' audit logs witnessed, and this node's own checkpoints
 //! 5. [`org`]: the org's DID and the keys the node holds for it
 //! 6. [`status_lists`]: status list credentials, the org's own and the members'
 //! 7. [`issuer`]: agents, credentials issued and registered, renewal, revocation at four levels
@@ -34,6 +35,7 @@ pub mod registry;
 pub mod setup;
 pub mod status_lists;
 pub mod store;
+pub mod witness;
 
 pub use config::Config;
 pub use node::Node;
@@ -44,7 +46,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "store", "metrics", "fault"],
     &["datadir", "audit"],
     &["consortium"],
-    &["registry"],
+    &["registry", "witness"],
     &["org"],
     &["status_lists"],
     &["issuer"],

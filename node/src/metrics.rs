@@ -41,6 +41,11 @@ pub struct Metrics {
     pub sync_sessions: Counter,
     /// Items that anti-entropy fetched and stored.
     pub sync_items_stored: Counter,
+    /// Checkpoints of other members' audit logs this node cosigned as their witness.
+    pub audit_cosigned: Counter,
+    /// Forks of members' audit logs this node found: two checkpoints of one log with no
+    /// consistency between them, kept as evidence.
+    pub audit_forks: Counter,
     /// Ticks whenever the node's state changes (an operation or a status list stored, a gossip
     /// message judged, a member connected or gone, a connection refused), so that waiters (tests, long polls) wait on an
     /// event, not on time.
@@ -127,6 +132,18 @@ impl Metrics {
             "Items fetched by anti-entropy and stored",
             sync_items_stored.clone(),
         );
+        let audit_cosigned = Counter::default();
+        registry.register(
+            "audit_checkpoints_cosigned",
+            "Checkpoints of members' audit logs cosigned as their witness",
+            audit_cosigned.clone(),
+        );
+        let audit_forks = Counter::default();
+        registry.register(
+            "audit_forks",
+            "Forks of members' audit logs found and kept as evidence",
+            audit_forks.clone(),
+        );
         registry.register(
             "resolution_seconds",
             "Time to answer a DID resolution",
@@ -148,6 +165,8 @@ impl Metrics {
             sync_bytes_received,
             sync_sessions,
             sync_items_stored,
+            audit_cosigned,
+            audit_forks,
             changes: watch::channel(0).0,
         })
     }
@@ -184,6 +203,18 @@ impl Metrics {
     /// Counts a connection refused.
     pub fn record_refused(&self) {
         self.connections_refused.inc();
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Counts a checkpoint cosigned.
+    pub fn record_cosigned(&self) {
+        self.audit_cosigned.inc();
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Counts a fork of a member's audit log found.
+    pub fn record_fork(&self) {
+        self.audit_forks.inc();
         self.changes.send_modify(|n| *n += 1);
     }
 

@@ -9,7 +9,7 @@ use tracing::{error, info, warn};
 
 use crate::api::{self, ApiState};
 use crate::audit::AuditLog;
-use crate::config::Config;
+use crate::config::{AuditConfig, Config};
 use crate::consortium::{
     Amendment, Amendments, Consortium, ConsortiumError, MAX_AMENDMENT_BYTES, Members,
 };
@@ -20,6 +20,7 @@ use crate::org::Org;
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
 use crate::store::Store;
+use crate::witness::{Witness, WitnessError};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +212,7 @@ impl Node {
             members.clone(),
         );
         let audit = AuditLog::new(store.clone(), &identity.did);
+        let witness_store = store.clone();
         let issuer = Issuer::new(
             store,
             registry.clone(),
@@ -236,8 +238,15 @@ impl Node {
             Ok(Err(e)) => warn!(error = %e, "the org's status lists could not be signed anew"),
             Err(e) => warn!(error = %e, "signing the status lists anew failed"),
         }
-        let network = if let Some(amendments) = amendments.clone() {
+        let (network, witness) = if let Some(amendments) = amendments.clone() {
             let key = datadir::node_key(&config.data_dir)?;
+            let witness = Witness::new(
+                witness_store,
+                members.clone(),
+                key.clone(),
+                &identity.did,
+                registry.metrics_handle(),
+            );
             let (network, task) = net::start(
                 NetConfig {
                     key,
@@ -246,6 +255,8 @@ impl Node {
                     sync_interval: std::time::Duration::from_secs(
                         config.p2p.sync_interval_secs.max(1),
                     ),
+                    audit: audit.clone(),
+                    witness: witness.clone(),
                 },
                 registry.clone(),
                 status_lists.clone(),
@@ -253,9 +264,16 @@ impl Node {
                 stop.clone(),
             )?;
             tasks.push(task);
-            Some(network)
+            tasks.push(tokio::spawn(checkpoints(
+                audit.clone(),
+                witness.clone(),
+                network.clone(),
+                config.audit.clone(),
+                stop.clone(),
+            )));
+            (Some(network), Some(witness))
         } else {
-            None
+            (None, None)
         };
 
         tasks.push(tokio::spawn(heartbeat(
@@ -270,6 +288,7 @@ impl Node {
             issuer: issuer.clone(),
             events,
             audit,
+            witness,
             network: network.clone(),
             amendments,
             data_dir: config.data_dir.clone(),
@@ -302,6 +321,48 @@ impl Node {
             }
         }
         info!("node stopped");
+    }
+}
+
+/// The audit log's checkpoints: signed when the log grew by `checkpoint_every` entries, and on
+/// every tick of `checkpoint_interval_secs` when it grew at all; the newest is gossiped on every
+/// tick, so that a member that missed it (away, or joined later) witnesses it still.
+async fn checkpoints(
+    audit: AuditLog,
+    witness: Witness,
+    network: Network,
+    config: AuditConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let appended = audit.appended();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+        config.checkpoint_interval_secs.max(1),
+    ));
+    let every = config.checkpoint_every.max(1);
+    let mut last = 0;
+    loop {
+        let ticked = tokio::select! {
+            () = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
+            _ = tick.tick() => true,
+            () = appended.notified() => false,
+        };
+        let (log, witnessing) = (audit.clone(), witness.clone());
+        let made = tokio::task::spawn_blocking(move || -> Result<_, WitnessError> {
+            if !ticked && log.size()? < last + every {
+                return Ok(None);
+            }
+            witnessing.checkpoint_own(&log)
+        })
+        .await;
+        match made {
+            Ok(Ok(Some((note, size)))) => {
+                last = size;
+                network.publish_checkpoint(note).await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => warn!(error = %e, "the audit log's checkpoint could not be made"),
+            Err(e) => warn!(error = %e, "making the audit log's checkpoint failed"),
+        }
     }
 }
 

@@ -63,7 +63,8 @@ const ISSUANCE: &str = "issuance";
 const REVOCATION_EVENTS: &str = "revocation_events";
 const AUDIT_ENTRIES: &str = "audit_entries";
 const AUDIT_HASHES: &str = "audit_hashes";
-const COLUMN_FAMILIES: [&str; 13] = [
+const WITNESS: &str = "witness";
+const COLUMN_FAMILIES: [&str; 14] = [
     META,
     DID_OPS,
     DID_EVIDENCE,
@@ -77,6 +78,7 @@ const COLUMN_FAMILIES: [&str; 13] = [
     REVOCATION_EVENTS,
     AUDIT_ENTRIES,
     AUDIT_HASHES,
+    WITNESS,
 ];
 /// The families items are stored in, by their tag in `sync_items` values.
 const ITEM_FAMILIES: [&str; 5] = [
@@ -700,10 +702,7 @@ impl Store {
 impl Store {
     /// The value under `key`.
     pub fn issuance(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.db.get_pinned_cf(self.cf(ISSUANCE), key)? {
-            None => Ok(None),
-            Some(value) => Ok(Some(decode(key, &value)?.to_vec())),
-        }
+        self.get_in(ISSUANCE, key)
     }
 
     /// The keys and values starting with `prefix`, in key order, at most `limit` of them and
@@ -713,9 +712,61 @@ impl Store {
         prefix: &[u8],
         limit: usize,
     ) -> Result<(Vec<Entry>, bool), StoreError> {
+        self.scan_in(ISSUANCE, prefix, limit)
+    }
+
+    /// Sets `key` to `value`, in `batch`.
+    pub fn put_issuance(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
+        batch.batch.put_cf(self.cf(ISSUANCE), key, encode(value));
+    }
+
+    /// Removes `key`, in `batch`.
+    pub fn delete_issuance(&self, batch: &mut Batch, key: &[u8]) {
+        batch.batch.delete_cf(self.cf(ISSUANCE), key);
+    }
+}
+
+/// What this node witnessed of the members' audit logs: plain keys and values, laid out by the
+/// witness module.
+impl Store {
+    /// The value under `key`.
+    pub fn witness(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_in(WITNESS, key)
+    }
+
+    /// The keys and values starting with `prefix`, in key order, at most `limit` of them and
+    /// whether there were more.
+    pub fn witness_scan(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), StoreError> {
+        self.scan_in(WITNESS, prefix, limit)
+    }
+
+    /// Sets `key` to `value`, in `batch`.
+    pub fn put_witness(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
+        batch.batch.put_cf(self.cf(WITNESS), key, encode(value));
+    }
+}
+
+impl Store {
+    fn get_in(&self, family: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(family), key)? {
+            None => Ok(None),
+            Some(value) => Ok(Some(decode(key, &value)?.to_vec())),
+        }
+    }
+
+    fn scan_in(
+        &self,
+        family: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<(Vec<Entry>, bool), StoreError> {
         let mut found = Vec::new();
         let iter = self.db.iterator_cf(
-            self.cf(ISSUANCE),
+            self.cf(family),
             IteratorMode::From(prefix, Direction::Forward),
         );
         for item in iter {
@@ -730,16 +781,6 @@ impl Store {
             found.push((key.to_vec(), value));
         }
         Ok((found, false))
-    }
-
-    /// Sets `key` to `value`, in `batch`.
-    pub fn put_issuance(&self, batch: &mut Batch, key: &[u8], value: &[u8]) {
-        batch.batch.put_cf(self.cf(ISSUANCE), key, encode(value));
-    }
-
-    /// Removes `key`, in `batch`.
-    pub fn delete_issuance(&self, batch: &mut Batch, key: &[u8]) {
-        batch.batch.delete_cf(self.cf(ISSUANCE), key);
     }
 }
 

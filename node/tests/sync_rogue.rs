@@ -70,6 +70,7 @@ fn a_peer_answering_with_what_was_not_asked_is_disconnected() {
                                 fetched += 1;
                                 SyncResponse::Items(vec!["{\"not\": \"what was asked\"}".into()])
                             }
+                            SyncRequest::Consistency { .. } => SyncResponse::Busy,
                         };
                         let _ = swarm.behaviour_mut().send_response(channel, response);
                     }

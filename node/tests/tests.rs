@@ -14,3 +14,4 @@ mod resolver;
 mod status;
 mod sync_rogue;
 mod verify;
+mod witness;

@@ -167,6 +167,115 @@ pub fn open(note: &[u8], origin: &str, key: &PublicKey) -> Result<Verified, Audi
     })
 }
 
+/// A checkpoint whose log signature verified, with the cosignatures of known witnesses that
+/// verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Witnessed {
+    /// The checkpoint.
+    pub checkpoint: Verified,
+    /// The witnesses that cosigned it, and when.
+    pub cosigners: Vec<(String, DateTime<Utc>)>,
+    /// The note with those signatures only: the log's and the known witnesses'.
+    pub note: Vec<u8>,
+}
+
+/// Opens a signed checkpoint of the log `origin` whose key is `key`, with the cosignatures of
+/// the witnesses in `witnesses`. Signature lines of other keys are dropped; a line under the
+/// log's or a known witness's name and key ID that does not verify refuses the whole note.
+pub fn open_witnessed(
+    note: &[u8],
+    origin: &str,
+    key: &PublicKey,
+    witnesses: &[(String, PublicKey)],
+) -> Result<Witnessed, AuditError> {
+    let parsed = Note::from_bytes(note).map_err(malformed)?;
+    let log = LogVerifier {
+        name: origin.to_owned(),
+        key: *key,
+    };
+    let log_id = log.key_id();
+    let mut verifiers: Vec<Box<dyn Verifier>> = vec![Box::new(log)];
+    verifiers.extend(witnesses.iter().map(|(name, key)| {
+        Box::new(CosignatureVerifier {
+            name: name.clone(),
+            key: *key,
+        }) as Box<dyn Verifier>
+    }));
+    let (verified, _) = parsed
+        .verify(&VerifierList::new(verifiers))
+        .map_err(|_| AuditError::InvalidProof)?;
+    if !verified
+        .iter()
+        .any(|sig| sig.name() == origin && sig.id() == log_id)
+    {
+        return Err(AuditError::InvalidProof);
+    }
+    let checkpoint = Checkpoint::from_bytes(parsed.text()).map_err(malformed)?;
+    if checkpoint.origin() != origin {
+        return Err(malformed("another log's origin"));
+    }
+    let cosigners = verified
+        .iter()
+        .filter(|sig| sig.id() != log_id || sig.name() != origin)
+        .filter_map(|sig| {
+            let time = sig.signature().first_chunk::<8>()?;
+            let time = i64::try_from(u64::from_be_bytes(*time)).ok()?;
+            Some((sig.name().to_owned(), DateTime::from_timestamp(time, 0)?))
+        })
+        .collect();
+    let note = Note::new(parsed.text(), &verified)
+        .map_err(malformed)?
+        .to_bytes();
+    Ok(Witnessed {
+        checkpoint: Verified {
+            origin: origin.to_owned(),
+            size: checkpoint.size(),
+            root: *checkpoint.hash(),
+        },
+        cosigners,
+        note,
+    })
+}
+
+/// The signatures of two notes of one checkpoint in one note: those of `held`, then those of
+/// `other` under a name and key ID `held` lacks. Check both before: nothing is verified here.
+pub fn merge(held: &[u8], other: &[u8]) -> Result<Vec<u8>, AuditError> {
+    let (held, other) = (
+        Note::from_bytes(held).map_err(malformed)?,
+        Note::from_bytes(other).map_err(malformed)?,
+    );
+    if held.text() != other.text() {
+        return Err(malformed("two notes of different checkpoints"));
+    }
+    let mut sigs = signatures(&held)?;
+    let more: Vec<_> = signatures(&other)?
+        .into_iter()
+        .filter(|sig| {
+            !sigs
+                .iter()
+                .any(|s| s.name() == sig.name() && s.id() == sig.id())
+        })
+        .collect();
+    sigs.extend(more);
+    let merged = Note::new(held.text(), &sigs).map_err(malformed)?.to_bytes();
+    // Within the format's bound on signatures per note.
+    Note::from_bytes(&merged).map_err(malformed)?;
+    Ok(merged)
+}
+
+/// A note's signature lines, as parsed.
+fn signatures(note: &Note) -> Result<Vec<signed_note::Signature>, AuditError> {
+    let bytes = note.to_bytes();
+    let text = std::str::from_utf8(&bytes).map_err(malformed)?;
+    let (_, lines) = text
+        .rsplit_once("\n\n")
+        .ok_or_else(|| malformed("no signatures"))?;
+    lines
+        .lines()
+        .map(|line| signed_note::Signature::from_bytes(line.as_bytes()).map_err(malformed))
+        .collect()
+}
+
 /// Adds the cosignature of the witness `name` at `time` to a signed checkpoint.
 pub fn cosign(
     note: &[u8],
@@ -266,5 +375,54 @@ mod tests {
             .expect("ignored")
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_witnessed_note_keeps_only_verified_signatures_and_merges_with_another() {
+        let log = KeyPair::generate();
+        let origin = "did:vouch:zQmOrg/audit";
+        let note = sign(origin, 7, tlog_tiles::record_hash(b"r"), &log).expect("signed");
+        let (w1, w2, stranger) = (
+            KeyPair::generate(),
+            KeyPair::generate(),
+            KeyPair::generate(),
+        );
+        let now = DateTime::from_timestamp(1_796_040_000, 0).expect("a time");
+        let witnesses = vec![
+            ("w1/witness".to_owned(), w1.public()),
+            ("w2/witness".to_owned(), w2.public()),
+        ];
+        let by_w1 = cosign(&note, "w1/witness", &w1, now).expect("cosigned");
+        let by_w1 = cosign(&by_w1, "stranger/witness", &stranger, now).expect("cosigned");
+        let opened = open_witnessed(&by_w1, origin, &log.public(), &witnesses).expect("opens");
+        assert_eq!(opened.checkpoint.size, 7);
+        assert_eq!(opened.cosigners, vec![("w1/witness".to_owned(), now)]);
+        // The stranger's line is gone; the log's and w1's stay.
+        let text = String::from_utf8(opened.note.clone()).expect("UTF-8");
+        assert!(!text.contains("stranger"), "{text}");
+        assert_eq!(text.matches("\n— ").count(), 2, "{text}");
+
+        let by_w2 = cosign(&note, "w2/witness", &w2, now).expect("cosigned");
+        let merged = merge(&opened.note, &by_w2).expect("merged");
+        let both = open_witnessed(&merged, origin, &log.public(), &witnesses).expect("opens");
+        assert_eq!(both.cosigners.len(), 2);
+        // Merging again adds nothing.
+        assert_eq!(merge(&merged, &by_w2).expect("merged"), merged);
+
+        // A cosignature under w2's name and key ID by another key refuses the note; so does a
+        // note without the log's signature, or with another log's.
+        let parsed = Note::from_bytes(&by_w2).expect("a note");
+        let mut sigs = signatures(&parsed).expect("signatures");
+        let last = sigs.pop().expect("w2's");
+        let mut bad = last.signature().to_vec();
+        bad[20] ^= 1;
+        sigs.push(signed_note::Signature::new(last.name().into(), last.id(), bad).expect("a line"));
+        let forged = Note::new(parsed.text(), &sigs).expect("a note").to_bytes();
+        assert!(open_witnessed(&forged, origin, &log.public(), &witnesses).is_err());
+        let unsigned = format!("{origin}\n7\n{}\n\n— w2/witness AAAAAAAA\n", "x");
+        assert!(open_witnessed(unsigned.as_bytes(), origin, &log.public(), &witnesses).is_err());
+        let other = sign(origin, 8, tlog_tiles::record_hash(b"r"), &log).expect("signed");
+        assert!(merge(&note, &other).is_err());
+        assert!(open_witnessed(&note, origin, &KeyPair::generate().public(), &witnesses).is_err());
     }
 }

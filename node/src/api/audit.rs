@@ -124,3 +124,27 @@ pub(super) async fn entries(
         .map_err(audit_error)?;
     Ok(json_reply(&json!({ "from": from, "entries": entries })))
 }
+
+/// `GET /1.0/audit/witnessed`: the newest checkpoint this node holds of every member's log, its
+/// own included, with the cosignatures gathered.
+pub(super) async fn witnessed(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let held = blocking(move || match &state.witness {
+        Some(witness) => witness.held_checkpoints().map_err(|e| e.to_string()),
+        None => Ok(Vec::new()),
+    })
+    .await?
+    .map_err(internal)?;
+    Ok(json_reply(&json!({ "checkpoints": held })))
+}
+
+/// `GET /1.0/audit/evidence`: the forks this node found in members' logs, each as the two
+/// signed checkpoints that contradict each other.
+pub(super) async fn evidence(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let evidence = blocking(move || match &state.witness {
+        Some(witness) => witness.evidence().map_err(|e| e.to_string()),
+        None => Ok(Vec::new()),
+    })
+    .await?
+    .map_err(internal)?;
+    Ok(json_reply(&json!({ "evidence": evidence })))
+}

@@ -105,7 +105,11 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         ["admin", "suspensions", id, "lift"] if nonempty(id) => Some("POST"),
         ["1.0", "challenges" | "delegations" | "renewals"] => Some("POST"),
         ["1.0", "revocations"] => Some("GET"),
-        ["1.0", "audit", "checkpoint" | "entries"] => Some("GET"),
+        [
+            "1.0",
+            "audit",
+            "checkpoint" | "entries" | "witnessed" | "evidence",
+        ] => Some("GET"),
         ["1.0", "audit", "proof", "inclusion" | "consistency"] => Some("GET"),
         _ => None,
     }

@@ -79,6 +79,8 @@ pub struct ApiState {
     pub events: Events,
     /// The node's audit log.
     pub audit: crate::audit::AuditLog,
+    /// The node's witness of the members' audit logs (none without a consortium).
+    pub witness: Option<crate::witness::Witness>,
     /// The network, to gossip what the admin API accepts; `None` for a node alone.
     pub network: Option<Network>,
     /// The consortium's membership and its amendments; `None` for a node alone.
@@ -217,6 +219,14 @@ pub fn routes(
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_state.clone())
         .and_then(audit::entries);
+    let audit_witnessed = warp::path!("1.0" / "audit" / "witnessed")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(audit::witnessed);
+    let audit_evidence = warp::path!("1.0" / "audit" / "evidence")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(audit::evidence);
     let authorized = admin::authorized(state);
     let register_definition = warp::path!("admin" / "agents")
         .and(warp::post())
@@ -372,6 +382,10 @@ pub fn routes(
         .or(audit_consistency)
         .unify()
         .or(audit_entries)
+        .unify()
+        .or(audit_witnessed)
+        .unify()
+        .or(audit_evidence)
         .unify()
         .boxed();
     let agents = challenges

@@ -18,6 +18,7 @@ use super::worker::Done;
 use crate::consortium::MAX_AMENDMENT_BYTES;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::status_lists::MAX_STATUS_LIST_BYTES;
+use crate::witness::MAX_CHECKPOINT_BYTES;
 
 /// The gossipsub topic of did:vouch operations.
 pub const DID_OPS_TOPIC: &str = "/vouch/did-ops/1";
@@ -27,6 +28,8 @@ pub const STATUS_LISTS_TOPIC: &str = "/vouch/status-lists/1";
 pub const AMENDMENTS_TOPIC: &str = "/vouch/consortium/1";
 /// The gossipsub topic of the members' signed revocation events.
 pub const REVOCATIONS_TOPIC: &str = "/vouch/revocations/1";
+/// The gossipsub topic of the members' audit log checkpoints, and their witnesses' cosignatures.
+pub const CHECKPOINTS_TOPIC: &str = "/vouch/checkpoints/1";
 /// The largest gossip message: one operation or one status list. Each topic has its own bound
 /// too, checked before anything else.
 pub const MAX_GOSSIP_BYTES: usize = if MAX_OPERATION_BYTES > MAX_STATUS_LIST_BYTES {
@@ -42,6 +45,7 @@ pub(super) enum Topic {
     StatusLists,
     Amendments,
     Revocations,
+    Checkpoints,
 }
 
 /// The topics, as gossipsub knows them.
@@ -51,16 +55,19 @@ pub(super) struct Topics {
     status_lists: IdentTopic,
     amendments: IdentTopic,
     revocations: IdentTopic,
+    checkpoints: IdentTopic,
 }
 
 impl Topic {
-    /// The anti-entropy collection that holds what the topic carries.
-    pub(super) fn collection(self) -> Collection {
+    /// The anti-entropy collection that holds what the topic carries: none for checkpoints,
+    /// which every log gossips again on its timer.
+    pub(super) fn collection(self) -> Option<Collection> {
         match self {
-            Self::DidOps => Collection::DidOperations,
-            Self::StatusLists => Collection::StatusLists,
-            Self::Amendments => Collection::Amendments,
-            Self::Revocations => Collection::RevocationEvents,
+            Self::DidOps => Some(Collection::DidOperations),
+            Self::StatusLists => Some(Collection::StatusLists),
+            Self::Amendments => Some(Collection::Amendments),
+            Self::Revocations => Some(Collection::RevocationEvents),
+            Self::Checkpoints => None,
         }
     }
 }
@@ -72,6 +79,7 @@ impl Topics {
             status_lists: IdentTopic::new(STATUS_LISTS_TOPIC),
             amendments: IdentTopic::new(AMENDMENTS_TOPIC),
             revocations: IdentTopic::new(REVOCATIONS_TOPIC),
+            checkpoints: IdentTopic::new(CHECKPOINTS_TOPIC),
         }
     }
 
@@ -81,6 +89,7 @@ impl Topics {
             Topic::StatusLists => &self.status_lists,
             Topic::Amendments => &self.amendments,
             Topic::Revocations => &self.revocations,
+            Topic::Checkpoints => &self.checkpoints,
         }
     }
 
@@ -93,17 +102,20 @@ impl Topics {
             Some(Topic::Amendments)
         } else if *hash == self.revocations.hash() {
             Some(Topic::Revocations)
+        } else if *hash == self.checkpoints.hash() {
+            Some(Topic::Checkpoints)
         } else {
             None
         }
     }
 
-    fn all(&self) -> [&IdentTopic; 4] {
+    fn all(&self) -> [&IdentTopic; 5] {
         [
             &self.did_ops,
             &self.status_lists,
             &self.amendments,
             &self.revocations,
+            &self.checkpoints,
         ]
     }
 }
@@ -153,6 +165,7 @@ pub(super) fn behaviour(
         .max_transmit_size_for_topic(MAX_STATUS_LIST_BYTES, topics.status_lists.hash())
         .max_transmit_size_for_topic(MAX_AMENDMENT_BYTES, topics.amendments.hash())
         .max_transmit_size_for_topic(MAX_EVENT_BYTES, topics.revocations.hash())
+        .max_transmit_size_for_topic(MAX_CHECKPOINT_BYTES, topics.checkpoints.hash())
         .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
         .build()
         .map_err(|e| e.to_string())?;
@@ -199,9 +212,25 @@ impl SwarmTask {
             // Gossipsub will not deliver the same message again: reconcile that collection with
             // the sender now (queued until a job ends), not at the next anti-entropy tick — a
             // revocation must not wait `sync_interval_secs` because the worker was busy.
-            self.resync(peer, topic.collection());
+            if let Some(collection) = topic.collection() {
+                self.resync(peer, collection);
+            }
             return;
         };
+        if topic == Topic::Checkpoints {
+            let witness = self.witness.clone();
+            let note = message.data;
+            self.worker.run(permit, move || {
+                let outcome = witness.receive(&note, chrono::Utc::now());
+                Done::Checkpoint {
+                    peer,
+                    message_id,
+                    note,
+                    outcome,
+                }
+            });
+            return;
+        }
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());
         let amendments = self.amendments.clone();
         let events = self.sources.events();
@@ -213,6 +242,7 @@ impl SwarmTask {
                 Topic::StatusLists => status_lists.receive(&data, now),
                 Topic::Amendments => amendments.receive(&data),
                 Topic::Revocations => events.receive(&data, now),
+                Topic::Checkpoints => unreachable!("checkpoints go to the witness"),
             };
             Done::Gossip {
                 peer,

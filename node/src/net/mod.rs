@@ -34,20 +34,24 @@ use vouch_core::did::vouch::Operation;
 use vouch_core::key::KeyPair;
 use vouch_core::sync::{SyncRequest, SyncResponse};
 
+use crate::audit::AuditLog;
 use crate::consortium::{Amendment, Amendments};
 use crate::fault::Judgement;
 use crate::issuer::Events;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
+use crate::witness::Witness;
 
 mod gossip;
 mod score;
 mod sync;
+mod witness;
 mod worker;
 
 pub use gossip::{
-    AMENDMENTS_TOPIC, DID_OPS_TOPIC, MAX_GOSSIP_BYTES, REVOCATIONS_TOPIC, STATUS_LISTS_TOPIC,
+    AMENDMENTS_TOPIC, CHECKPOINTS_TOPIC, DID_OPS_TOPIC, MAX_GOSSIP_BYTES, REVOCATIONS_TOPIC,
+    STATUS_LISTS_TOPIC,
 };
 pub use sync::SYNC_PROTOCOL;
 
@@ -133,6 +137,11 @@ impl Network {
         self.send(Topic::StatusLists, data).await;
     }
 
+    /// Gossips a checkpoint of this node's audit log.
+    pub async fn publish_checkpoint(&self, note: Vec<u8>) {
+        self.send(Topic::Checkpoints, note).await;
+    }
+
     /// Gossips a revocation event that this node signed and stored.
     pub async fn publish_revocation_event(&self, signed: &serde_json::Value) {
         let data = serde_json::to_vec(signed).expect("JSON values always serialize");
@@ -209,6 +218,10 @@ pub struct NetConfig {
     pub amendments: Amendments,
     /// How often to reconcile with and redial members.
     pub sync_interval: Duration,
+    /// The node's audit log, whose consistency proofs it gives its witnesses.
+    pub audit: AuditLog,
+    /// The node's witness of the members' audit logs.
+    pub witness: Witness,
 }
 
 /// Starts the swarm task. It runs until `shutdown` turns true.
@@ -270,7 +283,10 @@ pub fn start(
             status_lists.clone(),
             config.amendments.clone(),
             events,
+            config.audit,
         ),
+        witness: config.witness,
+        proofs: HashMap::new(),
         registry,
         status_lists,
         amendments: config.amendments,
@@ -343,6 +359,9 @@ struct SwarmTask {
     scores: score::Scores,
     worker: Worker,
     sync: sync::Sessions,
+    witness: Witness,
+    /// Consistency proofs asked of members' nodes, and the checkpoint each is for.
+    proofs: HashMap<request_response::OutboundRequestId, Vec<u8>>,
 }
 
 impl SwarmTask {
@@ -459,6 +478,13 @@ impl SwarmTask {
                 message_id,
                 judgement,
             } => self.gossip_judged(peer, message_id, judgement),
+            Done::Checkpoint {
+                peer,
+                message_id,
+                note,
+                outcome,
+            } => self.checkpoint_judged(peer, message_id, note, outcome),
+            Done::Proved { outcome } => self.witnessed(Vec::new(), outcome),
             other => self.sync_done(other),
         }
     }

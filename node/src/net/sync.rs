@@ -26,6 +26,7 @@ use vouch_core::sync::{
 
 use super::SwarmTask;
 use super::worker::Done;
+use crate::audit::AuditLog;
 use crate::consortium::Amendments;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::issuer::Events;
@@ -80,6 +81,7 @@ pub(super) struct Sources {
     status_lists: StatusLists,
     amendments: Amendments,
     events: Events,
+    audit: AuditLog,
     snapshots: Arc<Mutex<HashMap<Collection, (u64, Snapshot)>>>,
 }
 
@@ -89,12 +91,14 @@ impl Sources {
         status_lists: StatusLists,
         amendments: Amendments,
         events: Events,
+        audit: AuditLog,
     ) -> Self {
         Self {
             registry,
             status_lists,
             amendments,
             events,
+            audit,
             snapshots: Arc::default(),
         }
     }
@@ -455,7 +459,9 @@ impl SwarmTask {
                     self.follow(peer, misbehaved.into());
                 }
             }
-            Done::Gossip { .. } => unreachable!("gossip reports go to the gossip handler"),
+            Done::Gossip { .. } | Done::Checkpoint { .. } | Done::Proved { .. } => {
+                unreachable!("gossip reports go to the gossip handler")
+            }
         }
     }
 
@@ -527,6 +533,10 @@ impl SwarmTask {
         self.metrics
             .sync_bytes_received
             .inc_by(response_bytes(&response));
+        if let Some(note) = self.proofs.remove(&request_id) {
+            self.proof_received(note, response);
+            return;
+        }
         let Some((_, collection)) = self.sync.requests.remove(&request_id) else {
             return;
         };
@@ -598,6 +608,10 @@ impl SwarmTask {
 
     /// A request of a session that failed (timeout, connection closed).
     pub(super) fn sync_failed(&mut self, request_id: OutboundRequestId) {
+        if self.proofs.remove(&request_id).is_some() {
+            // Not evidence: the log's node may be away. Its next checkpoint is checked again.
+            return;
+        }
         if let Some((peer, collection)) = self.sync.requests.remove(&request_id) {
             self.sync.remove(peer, collection);
         }
@@ -656,6 +670,24 @@ fn answer(sources: &Sources, request: SyncRequest) -> (SyncResponse, Option<Peer
                 Err(error) => internal(error),
             }
         }
+        SyncRequest::Consistency { old, new } => {
+            if old == 0 || old > new {
+                return refuse(PeerMisbehaved::Malformed(format!(
+                    "no consistency proof from {old} entries to {new}"
+                )));
+            }
+            match sources.audit.size() {
+                Ok(size) if size < new => (SyncResponse::Lacks(size), None),
+                Ok(_) => match sources.audit.prove_consistency(old, new) {
+                    Ok(proof) => (
+                        SyncResponse::Consistency(proof.iter().flat_map(|h| h.0).collect()),
+                        None,
+                    ),
+                    Err(error) => internal(error.to_string()),
+                },
+                Err(error) => internal(error.to_string()),
+            }
+        }
     }
 }
 
@@ -679,6 +711,7 @@ fn request_bytes(request: &SyncRequest) -> u64 {
     match request {
         SyncRequest::Reconcile { message, .. } => message.len() as u64,
         SyncRequest::Fetch { ids, .. } => ids.len() as u64,
+        SyncRequest::Consistency { .. } => 16,
     }
 }
 
@@ -687,6 +720,8 @@ fn response_bytes(response: &SyncResponse) -> u64 {
     match response {
         SyncResponse::Reconcile(message) => message.len() as u64,
         SyncResponse::Items(items) => items.iter().map(|i| i.len() as u64).sum(),
+        SyncResponse::Consistency(proof) => proof.len() as u64,
+        SyncResponse::Lacks(_) => 8,
         SyncResponse::Busy => 0,
         SyncResponse::Refused(reason) => reason.len() as u64,
     }

@@ -15,6 +15,7 @@ use vouch_core::sync::{Collection, ItemId, SyncResponse};
 
 use super::sync::Snapshot;
 use crate::fault::{Judgement, PeerMisbehaved};
+use crate::witness::Outcome;
 
 /// The most jobs running at once.
 pub(super) const MAX_JOBS: usize = 8;
@@ -27,6 +28,15 @@ pub(super) enum Done {
         message_id: MessageId,
         judgement: Judgement,
     },
+    /// A checkpoint gossiped, judged by the witness.
+    Checkpoint {
+        peer: PeerId,
+        message_id: MessageId,
+        note: Vec<u8>,
+        outcome: Outcome,
+    },
+    /// A checkpoint judged again with the consistency proof its log gave.
+    Proved { outcome: Outcome },
     /// A page of fetched items, judged (and stored in one batch).
     Page {
         peer: PeerId,

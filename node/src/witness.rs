@@ -1,0 +1,562 @@
+//! Witnessing the members' audit logs (DESIGN §9), the way Certificate Transparency's and Go's
+//! checksum database's witnesses do. Each node signs checkpoints of its own log and gossips them;
+//! every other member checks each one against the newest checkpoint it holds of that log — the
+//! log's consistency proof between the two, asked of the log's node — and, if it holds, cosigns
+//! it (C2SP `tlog-cosignature`) and keeps it. Two checkpoints of one log with no consistency
+//! between them (same size and another root, a proof that fails, a log that no longer has a tree
+//! it signed) are kept as evidence and reported: API, metrics, log.
+//!
+//! Layout of the store's `witness` family:
+//!
+//! - `held/<origin>`: the newest checkpoint of the log, as a signed note with the cosignatures
+//!   of the known witnesses gathered so far (for this node's own log, its newest checkpoint);
+//! - `evidence/<origin>/<detected, nanoseconds, 20 digits>`: an [`Evidence`], JSON.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+use vouch_core::audit::checkpoint::{self, Witnessed};
+use vouch_core::audit::{self as core_audit, Hash};
+use vouch_core::key::{KeyPair, PublicKey};
+
+use crate::audit::{AuditLog, AuditLogError};
+use crate::consortium::{Member, Members};
+use crate::fault::{Judgement, PeerMisbehaved};
+use crate::metrics::Metrics;
+use crate::store::{Batch, Store, StoreError};
+
+/// The largest checkpoint note: the checkpoint and a hundred signature lines.
+pub const MAX_CHECKPOINT_BYTES: usize = 32 * 1024;
+/// The most pieces of evidence kept per log.
+pub const MAX_EVIDENCE_PER_LOG: usize = 16;
+/// The most consistency proofs asked of members' nodes at once.
+pub const MAX_PROOFS_IN_FLIGHT: usize = 256;
+/// How many checkpoints of each log, known consistent with the one held, are remembered so that
+/// one arriving again (with other cosignatures, or late) costs no proof.
+const REMEMBERED: usize = 32;
+
+/// The origin of a member's audit log in its checkpoints.
+pub fn origin_of(member: &Member) -> String {
+    format!("{}/audit", member.did)
+}
+
+/// A member's name as a witness, in its cosignatures.
+pub fn witness_name(member: &Member) -> String {
+    format!("{}/witness", member.did)
+}
+
+/// Why witnessing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node's own log failed.
+    #[error(transparent)]
+    Audit(#[from] AuditLogError),
+    /// A checkpoint could not be made or read.
+    #[error(transparent)]
+    Checkpoint(#[from] core_audit::AuditError),
+}
+
+/// Two checkpoints of one log that cannot both be honest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// The log.
+    pub origin: String,
+    /// The checkpoint this node held (and had cosigned), as a signed note.
+    pub held: String,
+    /// The checkpoint that contradicts it, as a signed note.
+    pub conflicting: String,
+    /// Why they cannot both be honest.
+    pub reason: String,
+    /// When this node found it.
+    pub detected: DateTime<Utc>,
+}
+
+/// The newest checkpoint held of a log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldCheckpoint {
+    /// The log.
+    pub origin: String,
+    /// Its size.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+    /// The witnesses whose cosignature it carries.
+    pub cosigners: Vec<String>,
+    /// The signed note, with those cosignatures.
+    pub checkpoint: String,
+}
+
+/// What to do with a checkpoint received.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing new: dropped, at no cost to the sender.
+    Known,
+    /// Stored: a first checkpoint cosigned, a consistent one cosigned, or cosignatures gathered.
+    /// Forwarded; `publish` is this node's cosigned note, for the consortium and the log.
+    Stored {
+        /// This node's cosigned note, to gossip.
+        publish: Option<Vec<u8>>,
+    },
+    /// It is consistent with the one held only if the log proves it: ask the log's node for the
+    /// proof from `old` to `new` entries, then call [`Witness::proved`]. Forwarded meanwhile:
+    /// it is the log's, signed.
+    Prove {
+        /// The log's node, as a libp2p peer id.
+        peer: String,
+        /// The smaller size.
+        old: u64,
+        /// The larger size.
+        new: u64,
+    },
+    /// It contradicts the checkpoint held: the evidence is stored. Forwarded, so that every
+    /// witness sees the fork.
+    Fork,
+    /// The sender misbehaved (no signature of the log, a forged cosignature, not a checkpoint).
+    Misbehaved(PeerMisbehaved),
+    /// This node could not judge it (its store failed).
+    Unjudged,
+}
+
+impl Outcome {
+    /// The verdict for gossip.
+    pub fn judgement(&self) -> Judgement {
+        match self {
+            Self::Known => Judgement::Known,
+            Self::Stored { .. } | Self::Prove { .. } | Self::Fork => Judgement::Accepted,
+            Self::Misbehaved(misbehaved) => Judgement::Misbehaved(misbehaved.clone()),
+            Self::Unjudged => Judgement::Unjudged,
+        }
+    }
+}
+
+/// What the log's node answered when asked for a consistency proof.
+#[derive(Debug)]
+pub enum Answer {
+    /// The proof.
+    Proof(Vec<Hash>),
+    /// The log holds only this many entries: fewer than a checkpoint it signed.
+    Lacks(u64),
+}
+
+/// This node's witness of the members' audit logs, and the keeper of its own log's checkpoints.
+#[derive(Clone)]
+pub struct Witness {
+    store: Arc<Store>,
+    members: Members,
+    key: Arc<KeyPair>,
+    own: String,
+    name: String,
+    metrics: Arc<Metrics>,
+    /// Held across a read and the write it leads to: checkpoints are judged on several threads.
+    lock: Arc<Mutex<Remembered>>,
+}
+
+/// Per log, sizes and roots known consistent with the checkpoint held.
+type Remembered = HashMap<String, VecDeque<(u64, Hash)>>;
+
+/// A member's log: its origin, its node's key and peer id.
+struct Log {
+    origin: String,
+    key: PublicKey,
+    peer: String,
+}
+
+/// The members' logs and the witnesses' names and keys, as of now.
+struct Roster {
+    logs: Vec<Log>,
+    witnesses: Vec<(String, PublicKey)>,
+}
+
+impl Roster {
+    fn log(&self, origin: &str) -> Option<&Log> {
+        self.logs.iter().find(|log| log.origin == origin)
+    }
+}
+
+impl std::fmt::Debug for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witness")
+            .field("own", &self.own)
+            .finish_non_exhaustive()
+    }
+}
+
+fn held_key(origin: &str) -> Vec<u8> {
+    format!("held/{origin}").into_bytes()
+}
+
+fn evidence_prefix(origin: &str) -> Vec<u8> {
+    format!("evidence/{origin}/").into_bytes()
+}
+
+/// The origin a note names: its first line.
+fn origin_line(note: &[u8]) -> Option<&str> {
+    let end = note.iter().position(|b| *b == b'\n')?;
+    std::str::from_utf8(&note[..end]).ok()
+}
+
+impl Witness {
+    /// The witness of the node whose org is `own` (its DID) and whose node key is `key`.
+    pub fn new(
+        store: Arc<Store>,
+        members: Members,
+        key: KeyPair,
+        own: &vouch_core::did::Did,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            store,
+            members,
+            key: Arc::new(key),
+            own: format!("{own}/audit"),
+            name: format!("{own}/witness"),
+            metrics,
+            lock: Arc::default(),
+        }
+    }
+
+    fn roster(&self) -> Roster {
+        let members = self
+            .members
+            .now()
+            .map(|m| m.members().to_vec())
+            .unwrap_or_default();
+        Roster {
+            logs: members
+                .iter()
+                .map(|m| Log {
+                    origin: origin_of(m),
+                    key: m.node_key,
+                    peer: m.peer_id.clone(),
+                })
+                .collect(),
+            witnesses: members
+                .iter()
+                .map(|m| (witness_name(m), m.node_key))
+                .collect(),
+        }
+    }
+
+    fn held(&self, origin: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.witness(&held_key(origin))
+    }
+
+    /// The checkpoint held of a member's log, as stored and opened.
+    fn held_open(&self, origin: &str) -> Result<Option<(Vec<u8>, Witnessed)>, WitnessError> {
+        let Some(held) = self.held(origin)? else {
+            return Ok(None);
+        };
+        let roster = self.roster();
+        let Some(log) = roster.log(origin) else {
+            return Ok(None);
+        };
+        let opened = checkpoint::open_witnessed(&held, origin, &log.key, &roster.witnesses)?;
+        Ok(Some((held, opened)))
+    }
+
+    fn keep(&self, origin: &str, note: &[u8]) -> Result<(), StoreError> {
+        let mut batch = Batch::default();
+        self.store.put_witness(&mut batch, &held_key(origin), note);
+        self.store.commit(batch)
+    }
+
+    /// Signs a checkpoint of this node's own log when it grew since the last one, and keeps it.
+    /// Returns the newest checkpoint and its size, to gossip (again: a member that missed it
+    /// sees it now); none while the log is empty.
+    pub fn checkpoint_own(&self, log: &AuditLog) -> Result<Option<(Vec<u8>, u64)>, WitnessError> {
+        let (size, root) = log.root()?;
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let held = self.held(&self.own)?;
+        let public = self.key.public();
+        if let Some(held) = held {
+            let opened = checkpoint::open(&held, &self.own, &public)?;
+            // Unchanged. A log that changed otherwise than by growing is signed as it is: its
+            // witnesses judge it.
+            if (opened.size, opened.root) == (size, root) {
+                return Ok(Some((held, size)));
+            }
+        } else if size == 0 {
+            return Ok(None);
+        }
+        let note = checkpoint::sign(&self.own, size, root, &self.key)?;
+        self.keep(&self.own, &note)?;
+        Ok(Some((note, size)))
+    }
+
+    /// Judges a checkpoint gossiped by a member. Blocking.
+    pub fn receive(&self, note: &[u8], now: DateTime<Utc>) -> Outcome {
+        if note.len() > MAX_CHECKPOINT_BYTES {
+            return Outcome::Misbehaved(PeerMisbehaved::TooLarge {
+                bytes: note.len(),
+                limit: MAX_CHECKPOINT_BYTES,
+            });
+        }
+        let opened = match self.open(note) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return Outcome::Known,
+            Err(misbehaved) => return Outcome::Misbehaved(misbehaved),
+        };
+        self.judge(opened, now).unwrap_or_else(|e| {
+            warn!(error = %e, "a checkpoint could not be judged");
+            Outcome::Unjudged
+        })
+    }
+
+    /// Opens a note of a member's log: `None` for a log of no member (one removed, say).
+    fn open(&self, note: &[u8]) -> Result<Option<(Witnessed, String)>, PeerMisbehaved> {
+        let origin = origin_line(note)
+            .ok_or_else(|| PeerMisbehaved::Malformed("a checkpoint without an origin".into()))?;
+        let roster = self.roster();
+        let Some(log) = roster.log(origin) else {
+            return Ok(None);
+        };
+        let witnessed = checkpoint::open_witnessed(note, origin, &log.key, &roster.witnesses)
+            .map_err(|e| {
+                PeerMisbehaved::InvalidSignature(format!("a checkpoint of {origin}: {e}"))
+            })?;
+        Ok(Some((witnessed, log.peer.clone())))
+    }
+
+    fn judge(
+        &self,
+        (witnessed, peer): (Witnessed, String),
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, WitnessError> {
+        let origin = witnessed.checkpoint.origin.clone();
+        let mut remembered = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((held, held_checkpoint)) = self.held_open(&origin)? else {
+            if origin == self.own {
+                // A checkpoint of this node's log that it does not hold: not one it signed lately.
+                return Ok(Outcome::Known);
+            }
+            // The first checkpoint seen of this log: nothing to check it against.
+            info!(%origin, size = witnessed.checkpoint.size, "witnessing a member's audit log");
+            return self.cosign(&origin, &witnessed.note, now).map(published);
+        };
+        let (old, new) = (&held_checkpoint.checkpoint, &witnessed.checkpoint);
+        if old.size == new.size {
+            if old.root != new.root {
+                return self.fork(
+                    &origin,
+                    &held,
+                    &witnessed.note,
+                    format!(
+                        "two checkpoints of {} entries with different roots",
+                        new.size
+                    ),
+                    now,
+                );
+            }
+            // The same checkpoint: gather the cosignatures it brings.
+            let merged = checkpoint::merge(&held, &witnessed.note)?;
+            if merged == held {
+                return Ok(Outcome::Known);
+            }
+            self.keep(&origin, &merged)?;
+            return Ok(Outcome::Stored { publish: None });
+        }
+        if origin == self.own || new.size == 0 {
+            return Ok(Outcome::Known);
+        }
+        if old.size == 0 {
+            // Every tree extends the empty one.
+            drop(remembered);
+            return self.cosign(&origin, &witnessed.note, now).map(published);
+        }
+        let seen = remembered.entry(origin.clone()).or_default();
+        if seen.contains(&(new.size, new.root)) {
+            return Ok(Outcome::Known);
+        }
+        drop(remembered);
+        Ok(Outcome::Prove {
+            peer,
+            old: old.size.min(new.size),
+            new: old.size.max(new.size),
+        })
+    }
+
+    /// Cosigns `note` and keeps it as the newest of `origin`.
+    fn cosign(
+        &self,
+        origin: &str,
+        note: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, WitnessError> {
+        let cosigned = checkpoint::cosign(note, &self.name, &self.key, now)?;
+        self.keep(origin, &cosigned)?;
+        self.metrics.record_cosigned();
+        Ok(cosigned)
+    }
+
+    /// Stores the evidence of a fork (at most [`MAX_EVIDENCE_PER_LOG`] per log, each once) and
+    /// reports it.
+    fn fork(
+        &self,
+        origin: &str,
+        held: &[u8],
+        conflicting: &[u8],
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, WitnessError> {
+        let prefix = evidence_prefix(origin);
+        let (kept, _) = self.store.witness_scan(&prefix, MAX_EVIDENCE_PER_LOG)?;
+        let evidence = Evidence {
+            origin: origin.to_owned(),
+            held: String::from_utf8_lossy(held).into_owned(),
+            conflicting: String::from_utf8_lossy(conflicting).into_owned(),
+            reason,
+            detected: now,
+        };
+        let known = kept.iter().any(|(_, value)| {
+            serde_json::from_slice::<Evidence>(value)
+                .is_ok_and(|e| e.conflicting == evidence.conflicting)
+        });
+        if known || kept.len() >= MAX_EVIDENCE_PER_LOG {
+            return Ok(Outcome::Known);
+        }
+        let mut key = prefix;
+        key.extend_from_slice(
+            format!("{:020}", now.timestamp_nanos_opt().unwrap_or_default()).as_bytes(),
+        );
+        let mut batch = Batch::default();
+        self.store.put_witness(
+            &mut batch,
+            &key,
+            &serde_json::to_vec(&evidence).expect("evidence always serializes"),
+        );
+        self.store.commit(batch)?;
+        self.metrics.record_fork();
+        warn!(
+            origin,
+            reason = %evidence.reason,
+            "FORK: a member's audit log contradicts a checkpoint it signed; evidence kept"
+        );
+        Ok(Outcome::Fork)
+    }
+
+    /// The log's answer to the proof asked for by [`Outcome::Prove`] for `note`: cosigns it if
+    /// it extends the checkpoint held, remembers it if the checkpoint held extends it, keeps the
+    /// evidence if neither. Blocking.
+    pub fn proved(&self, note: &[u8], answer: Answer, now: DateTime<Utc>) -> Outcome {
+        let opened = match self.open(note) {
+            Ok(Some((opened, _))) => opened,
+            Ok(None) => return Outcome::Known,
+            Err(misbehaved) => return Outcome::Misbehaved(misbehaved),
+        };
+        self.check_proof(opened, answer, now).unwrap_or_else(|e| {
+            warn!(error = %e, "a consistency proof could not be judged");
+            Outcome::Unjudged
+        })
+    }
+
+    fn check_proof(
+        &self,
+        witnessed: Witnessed,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, WitnessError> {
+        let origin = witnessed.checkpoint.origin.clone();
+        let mut remembered = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((held, held_checkpoint)) = self.held_open(&origin)? else {
+            return Ok(Outcome::Known);
+        };
+        let (held_size, held_root) = (
+            held_checkpoint.checkpoint.size,
+            held_checkpoint.checkpoint.root,
+        );
+        let (size, root) = (witnessed.checkpoint.size, witnessed.checkpoint.root);
+        if held_size == size {
+            // The checkpoint held changed while the log answered: judge it afresh next time.
+            return Ok(Outcome::Known);
+        }
+        let ((old, old_root), (new, new_root)) = if held_size < size {
+            ((held_size, held_root), (size, root))
+        } else {
+            ((size, root), (held_size, held_root))
+        };
+        let proof = match answer {
+            Answer::Lacks(has) => {
+                drop(remembered);
+                return self.fork(
+                    &origin,
+                    &held,
+                    &witnessed.note,
+                    format!("the log holds {has} entries, fewer than the {new} it signed"),
+                    now,
+                );
+            }
+            Answer::Proof(proof) => proof,
+        };
+        if core_audit::verify_consistency(&proof, old, old_root, new, new_root).is_err() {
+            drop(remembered);
+            return self.fork(
+                &origin,
+                &held,
+                &witnessed.note,
+                format!("the log's proof that {new} entries extend {old} does not verify"),
+                now,
+            );
+        }
+        let seen = remembered.entry(origin.clone()).or_default();
+        if size < held_size {
+            // An older checkpoint, consistent with the one held.
+            if seen.len() == REMEMBERED {
+                seen.pop_front();
+            }
+            seen.push_back((size, root));
+            return Ok(Outcome::Known);
+        }
+        seen.clear();
+        seen.push_back((held_size, held_root));
+        drop(remembered);
+        self.cosign(&origin, &witnessed.note, now).map(published)
+    }
+
+    /// The newest checkpoint held of every log, this node's own included.
+    pub fn held_checkpoints(&self) -> Result<Vec<HeldCheckpoint>, WitnessError> {
+        let roster = self.roster();
+        let (found, _) = self.store.witness_scan(b"held/", roster.logs.len() + 1)?;
+        let mut held = Vec::new();
+        for (key, note) in found {
+            let origin = String::from_utf8_lossy(&key["held/".len()..]).into_owned();
+            let Some(log) = roster.log(&origin) else {
+                continue;
+            };
+            let opened = checkpoint::open_witnessed(&note, &origin, &log.key, &roster.witnesses)?;
+            held.push(HeldCheckpoint {
+                origin,
+                size: opened.checkpoint.size,
+                root: opened.checkpoint.root.to_string(),
+                cosigners: opened.cosigners.into_iter().map(|(name, _)| name).collect(),
+                checkpoint: String::from_utf8_lossy(&opened.note).into_owned(),
+            });
+        }
+        Ok(held)
+    }
+
+    /// The evidence kept, of every log.
+    pub fn evidence(&self) -> Result<Vec<Evidence>, WitnessError> {
+        let (found, _) = self
+            .store
+            .witness_scan(b"evidence/", MAX_EVIDENCE_PER_LOG * 256)?;
+        Ok(found
+            .iter()
+            .filter_map(|(_, value)| serde_json::from_slice(value).ok())
+            .collect())
+    }
+}
+
+/// A checkpoint cosigned now and stored: gossiped with this node's cosignature.
+fn published(note: Vec<u8>) -> Outcome {
+    Outcome::Stored {
+        publish: Some(note),
+    }
+}
