@@ -7,8 +7,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::Utc;
+use vouch_core::audit::Event;
 use vouch_core::did::vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
+use vouch_core::revocation::{Change, RevocationEvent};
+use vouch_node::audit::AuditLog;
 use vouch_node::registry::Registry;
 use vouch_node::store::Store;
 use vouch_node::{datadir, metrics::Metrics};
@@ -94,4 +97,90 @@ fn kill_9_loses_nothing_acknowledged() {
         answer.json()["didDocumentMetadata"]["versionId"],
         after.version().to_string()
     );
+}
+
+/// `kill -9` while the node revokes task after task, five times over: each revocation (its
+/// status list bits and its signed event) and its audit entry are in the store together, or
+/// neither is, and the log stays whole.
+#[test]
+fn kill_9_leaves_every_change_with_its_audit_entry_or_neither() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, http) = write_config(dir.path());
+    assert!(node(&config, "init").status().expect("runs").success());
+    let data = dir.path().join("data");
+    let identity = datadir::identity(&data).expect("identity");
+    let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
+
+    let mut next = 0;
+    for round in 0..5 {
+        let mut child = run(&config);
+        let (acks, acknowledged) = mpsc::channel();
+        let writer = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                let url = format!("http://127.0.0.1:{http}/admin/revocations");
+                for i in next.. {
+                    let body = format!("{{\"level\": \"task\", \"subject\": \"task-{i}\"}}");
+                    match try_post(&url, &body, Some(&token)) {
+                        Some(answer) if answer.status == 200 => {
+                            let _ = acks.send(i);
+                        }
+                        _ => return,
+                    }
+                }
+            })
+        };
+        let mut last = next;
+        while last < next + 10 {
+            last = acknowledged
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the node acknowledges revocations");
+        }
+        // SIGKILL while the writer keeps revoking.
+        child.kill_9();
+        writer.join().expect("the writer ends");
+        let last = acknowledged.try_iter().last().unwrap_or(last);
+
+        let store = Arc::new(Store::open(&data.join(datadir::DB)).expect("opens"));
+        let log = AuditLog::new(store.clone(), &identity.did);
+        let (size, _) = log.verify().expect("the log is whole");
+        let mut entries = Vec::new();
+        while (entries.len() as u64) < size {
+            entries.extend(log.entries(entries.len() as u64).expect("entries"));
+        }
+        let mut audited: Vec<String> = entries
+            .iter()
+            .filter(|e| e.event == Event::Revoked)
+            .filter_map(|e| e.task.clone())
+            .collect();
+        let mut revoked: Vec<String> = store
+            .revocation_events(Some(&identity.did), 100_000)
+            .expect("events")
+            .iter()
+            .map(|bytes| {
+                let event = RevocationEvent::parse(&serde_json::from_slice(bytes).expect("JSON"))
+                    .expect("an event");
+                assert_eq!(event.change, Change::Revoked);
+                event.subject.id().to_owned()
+            })
+            .collect();
+        audited.sort();
+        revoked.sort();
+        eprintln!(
+            "round {round}: acknowledged up to task-{last}; {} revocations stored, {} audited",
+            revoked.len(),
+            audited.len()
+        );
+        assert_eq!(
+            audited, revoked,
+            "a change without its audit entry, or an entry without its change"
+        );
+        for i in 0..=last {
+            assert!(
+                audited.contains(&format!("task-{i}")),
+                "task-{i} was acknowledged"
+            );
+        }
+        next = revoked.len();
+    }
 }

@@ -1228,3 +1228,131 @@ fn the_verification_services_decisions_land_in_the_audit_log() {
         json!(["urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"])
     );
 }
+
+#[test]
+fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
+    use crate::common::{TestNode, get, post};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, _, _) = node_with_revoked_tasks(dir.path(), &["t1"]);
+    let config = node.config.clone();
+    drop(node);
+    // The log's last entry is gone from the store (a bad disk, a careless operator): no entry
+    // can be chained after it.
+    {
+        let path = config.data_dir.join(datadir::DB);
+        let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).expect("families");
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, families).expect("open");
+        let entries = db.cf_handle("audit_entries").expect("the family");
+        db.delete_cf(entries, 0u64.to_be_bytes()).expect("deleted");
+    }
+    let node = TestNode::start(config);
+    let refused = post(
+        &node.url("/admin/revocations"),
+        &json!({"level": "task", "subject": "t2"}).to_string(),
+        Some(&node.admin_token()),
+    );
+    assert_eq!(refused.status, 500, "{}", refused.body);
+    // Nothing of the change was made: no event, no entry, the task is not revoked.
+    let events = get(&node.url("/1.0/revocations"), None).json();
+    let events = events["events"].as_array().expect("a list");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(!events[0].to_string().contains("\"t2\""));
+    let held = get(&node.url("/1.0/audit/entries"), None).json();
+    assert!(held["entries"].as_array().expect("a list").is_empty());
+}
+
+/// Copies a closed RocksDB folder.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("created");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("an entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copied");
+    }
+}
+
+#[test]
+fn any_entry_changed_deleted_inserted_or_moved_in_the_store_is_found_by_the_auditor() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    use vouch_node::audit::AuditLog;
+    use vouch_node::store::Store;
+    use vouch_wallet::audit::{Finding, check};
+
+    const N: u64 = 24;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, key, origin) = {
+        let tasks: Vec<String> = (0..N).map(|i| format!("t{i}")).collect();
+        let tasks: Vec<&str> = tasks.iter().map(String::as_str).collect();
+        node_with_revoked_tasks(dir.path(), &tasks)
+    };
+    let did = node.node().identity.did.clone();
+    let db = node.config.data_dir.join(datadir::DB);
+    let note = crate::common::get(&node.url("/1.0/audit/checkpoint"), None).body;
+    drop(node);
+
+    // Reads the log from a copy of the store as `vouch audit verify` would, and checks it.
+    let audit = |path: &std::path::Path| {
+        let log = AuditLog::new(std::sync::Arc::new(Store::open(path).expect("opens")), &did);
+        let entries = log.entries(0).expect("entries");
+        check(&entries, note.as_bytes(), &origin, &key.public()).expect("checked")
+    };
+    let intact = tempfile::tempdir().expect("tempdir");
+    copy_dir(&db, intact.path());
+    assert!(matches!(
+        audit(intact.path()),
+        Finding::Verified { size: N, .. }
+    ));
+
+    let mut runner = TestRunner::new(Config::with_cases(32));
+    runner
+        .run(&(0..N, 0u8..4), |(at, kind)| {
+            let copy = tempfile::tempdir().expect("tempdir");
+            copy_dir(&db, copy.path());
+            {
+                let opts = rocksdb::Options::default();
+                let families = rocksdb::DB::list_cf(&opts, copy.path()).expect("families");
+                let raw = rocksdb::DB::open_cf(&opts, copy.path(), families).expect("open");
+                let cf = raw.cf_handle("audit_entries").expect("the family");
+                let get = |seq: u64| {
+                    raw.get_cf(cf, seq.to_be_bytes())
+                        .expect("read")
+                        .expect("held")
+                };
+                match kind {
+                    // Changed: another task in its JSON.
+                    0 => {
+                        let value = String::from_utf8(get(at)).expect("UTF-8");
+                        let changed = value.replacen(&format!("\"t{at}\""), "\"t999\"", 1);
+                        assert_ne!(changed, value);
+                        raw.put_cf(cf, at.to_be_bytes(), changed).expect("put");
+                    }
+                    // Deleted.
+                    1 => raw.delete_cf(cf, at.to_be_bytes()).expect("deleted"),
+                    // Inserted: a copy of it before it, the rest moved up one place.
+                    2 => {
+                        for seq in (at..N).rev() {
+                            raw.put_cf(cf, (seq + 1).to_be_bytes(), get(seq))
+                                .expect("put");
+                        }
+                    }
+                    // Moved: swapped with its neighbour.
+                    _ => {
+                        let other = (at + 1) % N;
+                        let (a, b) = (get(at), get(other));
+                        raw.put_cf(cf, at.to_be_bytes(), b).expect("put");
+                        raw.put_cf(cf, other.to_be_bytes(), a).expect("put");
+                    }
+                }
+            }
+            match audit(copy.path()) {
+                Finding::Tampered { at: found, .. } => {
+                    prop_assert!(found <= at + 1, "found at {found}, tampered at {at}");
+                }
+                Finding::Verified { .. } => {
+                    prop_assert!(false, "kind {kind} at {at} not found");
+                }
+            }
+            Ok(())
+        })
+        .expect("every tampering is found");
+}
