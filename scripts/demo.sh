@@ -6,7 +6,7 @@
 # up (NODES, default 10); node 0 registers an agent, issues it task credentials, renews one,
 # registers a delegation, and each revocation level (and a suspension) refuses exactly what it should
 # on the last node; then DID updates and each revocation level (UPDATES, default 100) are timed until
-# every node sees them.
+# every node sees them; finally every node's audit log is witnessed by the others and verified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -212,6 +212,14 @@ say "11. ${UPDATES:=100} DID updates published on node 0, timed until resolvable
 
 say "12. Partitions: 3 nodes cut off (both sides refuse each other's peers), work on both sides, healed; timed until every node holds everything"
 "$TESTNET" --dir "$WORK/testnet" partition --cut 3 --rounds "${ROUNDS:=5}" --updates 10
+
+say "13. The audit logs, witnessed: each node signs a checkpoint, every other member checks it against the last it saw and cosigns; each log is then verified from its first entry"
+"$TESTNET" --dir "$WORK/testnet" witness --rounds 3
+for i in $(seq 0 $((NODES - 1))); do
+  CONSORTIUM="$(dirname "$(node_field "$i" config)")/data/consortium.json"
+  printf '   node-%s: ' "$i"
+  "$VOUCH" audit verify --node "$(node_field "$i" http)" --consortium "$CONSORTIUM" --quorum $((NODES - 1)) | paste -sd ' '
+done
 "$TESTNET" --dir "$WORK/testnet" down
 
 echo

@@ -233,3 +233,79 @@ fn canonical_nquads_agree_with_jsonld_js() {
     // The corpus has delegation chains, so non-empty `ancestors` lists were compared.
     assert!(lists > 0);
 }
+
+/// Runs `note_verify.js` over a note and the keys it may be signed with.
+fn note_verify(note: &[u8], keys: &[(&str, u8, &KeyPair)]) -> Vec<Value> {
+    use base64::Engine as _;
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(name, kind, key)| {
+            json!({
+                "name": name,
+                "type": kind,
+                "key": base64::engine::general_purpose::STANDARD.encode(key.public().as_bytes()),
+            })
+        })
+        .collect();
+    let request = json!({"note": String::from_utf8(note.to_vec()).expect("UTF-8"), "keys": keys});
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/note_verify.js");
+    let mut child = Command::new("node")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(request.to_string().as_bytes())
+        .expect("written");
+    let out = child.wait_with_output().expect("node answers");
+    assert!(
+        out.status.success(),
+        "note_verify.js failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON list")
+}
+
+#[test]
+fn checkpoints_and_cosignatures_verify_as_the_c2sp_specifications_describe_them() {
+    use vouch_core::audit::checkpoint;
+    let (log, w1, w2) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let origin = "did:vouch:zQmOrg/audit";
+    let root = tlog_tiles::record_hash(b"a root");
+    let note = checkpoint::sign(origin, 1042, root, &log).expect("signed");
+    let time = chrono::DateTime::from_timestamp(1_796_040_000, 0).expect("a time");
+    let note = checkpoint::cosign(&note, "did:vouch:zQmW1/witness", &w1, time).expect("cosigned");
+    let note = checkpoint::cosign(&note, "did:vouch:zQmW2/witness", &w2, time).expect("cosigned");
+    let keys = [
+        (origin, 1, &log),
+        ("did:vouch:zQmW1/witness", 4, &w1),
+        ("did:vouch:zQmW2/witness", 4, &w2),
+    ];
+    let answers = note_verify(&note, &keys);
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    for answer in &answers {
+        assert_eq!(answer["known"], true, "{answer}");
+        assert_eq!(answer["verified"], true, "{answer}");
+    }
+    assert_eq!(answers[1]["time"], 1_796_040_000);
+
+    // The other side refuses what it should: a changed size, a key of another name.
+    let text = String::from_utf8(note.clone()).expect("UTF-8");
+    let changed = text.replacen("\n1042\n", "\n1043\n", 1);
+    for answer in note_verify(changed.as_bytes(), &keys) {
+        assert_eq!(answer["verified"], false, "{answer}");
+    }
+    let renamed = [(origin, 4, &log), ("did:vouch:zQmW3/witness", 4, &w1)];
+    for answer in note_verify(&note, &renamed) {
+        assert_eq!(answer["known"], false, "{answer}");
+    }
+}

@@ -201,6 +201,9 @@ enum Admin {
     },
     /// Replaces the org's signing key by a new one.
     DidRotate,
+    /// Signs a checkpoint of the audit log now (if it grew) and gossips it to the witnesses;
+    /// prints it.
+    AuditCheckpoint,
     /// Deactivates the org's DID for good.
     DidDeactivate {
         /// The org's DID, as a confirmation.
@@ -422,6 +425,10 @@ impl AdminClient {
                 self.post("/admin/did/update", &body)
             }
             Admin::DidRotate => self.post("/admin/did/rotate", ""),
+            Admin::AuditCheckpoint => {
+                print!("{}", self.send("/admin/audit/checkpoint", Some(""))?);
+                Ok(())
+            }
             Admin::DidDeactivate { confirm } => self.post(
                 "/admin/did/deactivate",
                 &serde_json::json!({ "did": confirm }).to_string(),

@@ -10,10 +10,13 @@
 //!
 //! - `held/<origin>`: the newest checkpoint of the log, as a signed note with the cosignatures
 //!   of the known witnesses gathered so far (for this node's own log, its newest checkpoint);
+//! - `cosigned/<own origin>`: this node's newest checkpoint that a witness cosigned, with the
+//!   cosignatures gathered;
 //! - `evidence/<origin>/<detected, nanoseconds, 20 digits>`: an [`Evidence`], JSON.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +35,9 @@ use crate::store::{Batch, Store, StoreError};
 pub const MAX_CHECKPOINT_BYTES: usize = 32 * 1024;
 /// The most pieces of evidence kept per log.
 pub const MAX_EVIDENCE_PER_LOG: usize = 16;
+/// How long a witness waits before it gossips its cosignature of a checkpoint again for a log
+/// whose node showed it lacks it.
+const RESEND_AFTER: Duration = Duration::from_secs(5);
 /// The most consistency proofs asked of members' nodes at once.
 pub const MAX_PROOFS_IN_FLIGHT: usize = 256;
 /// How many checkpoints of each log, known consistent with the one held, are remembered so that
@@ -105,6 +111,13 @@ pub enum Outcome {
         /// This node's cosigned note, to gossip.
         publish: Option<Vec<u8>>,
     },
+    /// Nothing new to this node, but cosignatures of the checkpoint it holds, which others (the
+    /// log's node first) may lack: forwarded, not stored; `publish` is this node's cosigned note
+    /// again, when the log's node showed it lacks it.
+    Relay {
+        /// This node's cosigned note, to gossip again.
+        publish: Option<Vec<u8>>,
+    },
     /// It is consistent with the one held only if the log proves it: ask the log's node for the
     /// proof from `old` to `new` entries, then call [`Witness::proved`]. Forwarded meanwhile:
     /// it is the log's, signed.
@@ -130,7 +143,9 @@ impl Outcome {
     pub fn judgement(&self) -> Judgement {
         match self {
             Self::Known => Judgement::Known,
-            Self::Stored { .. } | Self::Prove { .. } | Self::Fork => Judgement::Accepted,
+            Self::Stored { .. } | Self::Relay { .. } | Self::Prove { .. } | Self::Fork => {
+                Judgement::Accepted
+            }
             Self::Misbehaved(misbehaved) => Judgement::Misbehaved(misbehaved.clone()),
             Self::Unjudged => Judgement::Unjudged,
         }
@@ -156,11 +171,18 @@ pub struct Witness {
     name: String,
     metrics: Arc<Metrics>,
     /// Held across a read and the write it leads to: checkpoints are judged on several threads.
-    lock: Arc<Mutex<Remembered>>,
+    lock: Arc<Mutex<Memory>>,
 }
 
-/// Per log, sizes and roots known consistent with the checkpoint held.
-type Remembered = HashMap<String, VecDeque<(u64, Hash)>>;
+/// What the witness remembers between checkpoints, per member's log (so bounded by the
+/// membership).
+#[derive(Debug, Default)]
+struct Memory {
+    /// Sizes and roots known consistent with the checkpoint held.
+    consistent: HashMap<String, VecDeque<(u64, Hash)>>,
+    /// When this node last gossiped its cosigned checkpoint again.
+    resent: HashMap<String, Instant>,
+}
 
 /// A member's log: its origin, its node's key and peer id.
 struct Log {
@@ -191,6 +213,10 @@ impl std::fmt::Debug for Witness {
 
 fn held_key(origin: &str) -> Vec<u8> {
     format!("held/{origin}").into_bytes()
+}
+
+fn cosigned_key(origin: &str) -> Vec<u8> {
+    format!("cosigned/{origin}").into_bytes()
 }
 
 fn evidence_prefix(origin: &str) -> Vec<u8> {
@@ -331,7 +357,7 @@ impl Witness {
         now: DateTime<Utc>,
     ) -> Result<Outcome, WitnessError> {
         let origin = witnessed.checkpoint.origin.clone();
-        let mut remembered = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut memory = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let Some((held, held_checkpoint)) = self.held_open(&origin)? else {
             if origin == self.own {
                 // A checkpoint of this node's log that it does not hold: not one it signed lately.
@@ -341,6 +367,9 @@ impl Witness {
             info!(%origin, size = witnessed.checkpoint.size, "witnessing a member's audit log");
             return self.cosign(&origin, &witnessed.note, now).map(published);
         };
+        if origin == self.own {
+            return self.gather(&held, &witnessed);
+        }
         let (old, new) = (&held_checkpoint.checkpoint, &witnessed.checkpoint);
         if old.size == new.size {
             if old.root != new.root {
@@ -355,32 +384,80 @@ impl Witness {
                     now,
                 );
             }
-            // The same checkpoint: gather the cosignatures it brings.
+            // The same checkpoint: gather the cosignatures it brings. A note without this
+            // node's cosignature (the log gossips its newest again on its timer, with those it
+            // gathered) means the log's node missed it: send it again, at most every
+            // RESEND_AFTER per log.
             let merged = checkpoint::merge(&held, &witnessed.note)?;
-            if merged == held {
-                return Ok(Outcome::Known);
+            let missed = !witnessed
+                .cosigners
+                .iter()
+                .any(|(name, _)| *name == self.name);
+            let publish = (missed
+                && memory
+                    .resent
+                    .get(&origin)
+                    .is_none_or(|at| at.elapsed() >= RESEND_AFTER))
+            .then(|| {
+                memory.resent.insert(origin.clone(), Instant::now());
+                merged.clone()
+            });
+            if merged != held {
+                self.keep(&origin, &merged)?;
+                return Ok(Outcome::Stored { publish });
             }
-            self.keep(&origin, &merged)?;
-            return Ok(Outcome::Stored { publish: None });
+            // Nothing new here; but its cosignatures may be news to the log's node, which may
+            // hear of them only through this node.
+            return Ok(if publish.is_some() || !witnessed.cosigners.is_empty() {
+                Outcome::Relay { publish }
+            } else {
+                Outcome::Known
+            });
         }
-        if origin == self.own || new.size == 0 {
+        if new.size == 0 {
             return Ok(Outcome::Known);
         }
         if old.size == 0 {
             // Every tree extends the empty one.
-            drop(remembered);
             return self.cosign(&origin, &witnessed.note, now).map(published);
         }
-        let seen = remembered.entry(origin.clone()).or_default();
+        let seen = memory.consistent.entry(origin.clone()).or_default();
         if seen.contains(&(new.size, new.root)) {
             return Ok(Outcome::Known);
         }
-        drop(remembered);
         Ok(Outcome::Prove {
             peer,
             old: old.size.min(new.size),
             new: old.size.max(new.size),
         })
+    }
+
+    /// Gathers the cosignatures of this node's own checkpoints: into the newest (`held`), and
+    /// into the newest cosigned one, which auditors check the log against.
+    fn gather(&self, held: &[u8], witnessed: &Witnessed) -> Result<Outcome, WitnessError> {
+        let cosigned_key = cosigned_key(&self.own);
+        let cosigned = self.store.witness(&cosigned_key)?;
+        let mut batch = Batch::default();
+        let mut stored = false;
+        if let Ok(merged) = checkpoint::merge(held, &witnessed.note)
+            && merged != held
+        {
+            self.store
+                .put_witness(&mut batch, &held_key(&self.own), &merged);
+            self.store.put_witness(&mut batch, &cosigned_key, &merged);
+            stored = true;
+        } else if let Some(cosigned) = cosigned
+            && let Ok(merged) = checkpoint::merge(&cosigned, &witnessed.note)
+            && merged != cosigned
+        {
+            self.store.put_witness(&mut batch, &cosigned_key, &merged);
+            stored = true;
+        }
+        if !stored {
+            return Ok(Outcome::Known);
+        }
+        self.store.commit(batch)?;
+        Ok(Outcome::Stored { publish: None })
     }
 
     /// Cosigns `note` and keeps it as the newest of `origin`.
@@ -464,7 +541,7 @@ impl Witness {
         now: DateTime<Utc>,
     ) -> Result<Outcome, WitnessError> {
         let origin = witnessed.checkpoint.origin.clone();
-        let mut remembered = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut memory = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let Some((held, held_checkpoint)) = self.held_open(&origin)? else {
             return Ok(Outcome::Known);
         };
@@ -484,7 +561,6 @@ impl Witness {
         };
         let proof = match answer {
             Answer::Lacks(has) => {
-                drop(remembered);
                 return self.fork(
                     &origin,
                     &held,
@@ -496,7 +572,6 @@ impl Witness {
             Answer::Proof(proof) => proof,
         };
         if core_audit::verify_consistency(&proof, old, old_root, new, new_root).is_err() {
-            drop(remembered);
             return self.fork(
                 &origin,
                 &held,
@@ -505,7 +580,7 @@ impl Witness {
                 now,
             );
         }
-        let seen = remembered.entry(origin.clone()).or_default();
+        let seen = memory.consistent.entry(origin.clone()).or_default();
         if size < held_size {
             // An older checkpoint, consistent with the one held.
             if seen.len() == REMEMBERED {
@@ -516,17 +591,22 @@ impl Witness {
         }
         seen.clear();
         seen.push_back((held_size, held_root));
-        drop(remembered);
         self.cosign(&origin, &witnessed.note, now).map(published)
     }
 
-    /// The newest checkpoint held of every log, this node's own included.
+    /// The newest checkpoint held of every other member's log, cosigned by this node, and the
+    /// newest cosigned checkpoint of this node's own log (its newest, until one is cosigned).
     pub fn held_checkpoints(&self) -> Result<Vec<HeldCheckpoint>, WitnessError> {
         let roster = self.roster();
         let (found, _) = self.store.witness_scan(b"held/", roster.logs.len() + 1)?;
         let mut held = Vec::new();
-        for (key, note) in found {
+        for (key, mut note) in found {
             let origin = String::from_utf8_lossy(&key["held/".len()..]).into_owned();
+            if origin == self.own
+                && let Some(cosigned) = self.store.witness(&cosigned_key(&origin))?
+            {
+                note = cosigned;
+            }
             let Some(log) = roster.log(&origin) else {
                 continue;
             };

@@ -16,6 +16,7 @@ use vouch_core::status::StatusListCredential;
 use vouch_node::{Config, datadir, setup};
 
 mod levels;
+mod witness;
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +66,15 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         updates: u32,
     },
+    /// Grows every node's audit log, has each sign a checkpoint and gossip it, and reports how
+    /// long until every other member has checked (by the log's consistency proof) and cosigned
+    /// it, and until the log's node holds all their cosignatures; no node may hold evidence
+    /// against another.
+    Witness {
+        /// How many rounds.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+    },
     /// Stops every node.
     Down,
 }
@@ -107,6 +117,7 @@ fn run(cli: Cli) -> Result<()> {
             rounds,
             updates,
         } => partition(&cli.dir, cut, rounds, updates),
+        Cmd::Witness { rounds } => witness::witness(&cli.dir, rounds),
         Cmd::Down => down(&cli.dir),
     }
 }

@@ -58,8 +58,9 @@ pub fn check(
     let signed =
         checkpoint::open(note, origin, key).map_err(|e| CheckError::Checkpoint(e.to_string()))?;
     let size = usize::try_from(signed.size).unwrap_or(usize::MAX);
-    // The chain first: a break inside shows where; then whether any is missing at the end.
-    let leaves = match audit::verify_entries(&entries[..size.min(entries.len())]) {
+    // The chain first, of every entry given (those after the checkpoint too: a log that does
+    // not chain is damaged wherever it is): a break shows where; then whether any is missing.
+    let mut leaves = match audit::verify_entries(entries) {
         Ok(leaves) => leaves,
         Err(tamper) => {
             return Ok(Finding::Tampered {
@@ -78,6 +79,7 @@ pub fn check(
             ),
         });
     }
+    leaves.truncate(size);
     let tree = audit::MemoryHashes::of(&leaves).map_err(|e| CheckError::Node(e.to_string()))?;
     let root = audit::root(signed.size, &tree).map_err(|e| CheckError::Node(e.to_string()))?;
     if root != signed.root {
@@ -107,36 +109,39 @@ pub fn read_export(text: &str) -> Result<Vec<Entry>, CheckError> {
         .collect()
 }
 
-/// A node's audit log: its checkpoint now, then its entries up to it.
-pub fn fetch(base: &str) -> Result<(Vec<u8>, Vec<Entry>), CheckError> {
+/// `GET base + path`, as text.
+fn get(base: &str, path: &str) -> Result<String, CheckError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
-    let base = base.trim_end_matches('/');
-    let get = |path: &str| -> Result<String, CheckError> {
-        let url = format!("{base}{path}");
-        let mut response = agent
-            .get(&url)
-            .call()
-            .map_err(|e| CheckError::Node(format!("{url}: {e}")))?;
-        if response.status() != 200 {
-            return Err(CheckError::Node(format!("{url}: {}", response.status())));
-        }
-        response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string()
-            .map_err(|e| CheckError::Node(format!("{url}: {e}")))
-    };
-    let note = get("/1.0/audit/checkpoint")?.into_bytes();
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let mut response = agent
+        .get(&url)
+        .call()
+        .map_err(|e| CheckError::Node(format!("{url}: {e}")))?;
+    if response.status() != 200 {
+        return Err(CheckError::Node(format!("{url}: {}", response.status())));
+    }
+    response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| CheckError::Node(format!("{url}: {e}")))
+}
+
+/// A node's audit log: its checkpoint now, then its entries up to it.
+pub fn fetch(base: &str) -> Result<(Vec<u8>, Vec<Entry>), CheckError> {
+    let note = get(base, "/1.0/audit/checkpoint")?.into_bytes();
     let mut entries: Vec<Entry> = Vec::new();
     loop {
-        let page: serde_json::Value =
-            serde_json::from_str(&get(&format!("/1.0/audit/entries?from={}", entries.len()))?)
-                .map_err(|e| CheckError::Node(e.to_string()))?;
+        let page: serde_json::Value = serde_json::from_str(&get(
+            base,
+            &format!("/1.0/audit/entries?from={}", entries.len()),
+        )?)
+        .map_err(|e| CheckError::Node(e.to_string()))?;
         let got: Vec<Entry> = serde_json::from_value(page["entries"].clone())
             .map_err(|e| CheckError::Node(e.to_string()))?;
         if got.is_empty() || entries.len() >= MAX_ENTRIES {
@@ -145,4 +150,78 @@ pub fn fetch(base: &str) -> Result<(Vec<u8>, Vec<Entry>), CheckError> {
         entries.extend(got);
     }
     Ok((note, entries))
+}
+
+/// A checkpoint and the witnesses whose cosignature on it verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cosigned {
+    /// The checkpoint, as a signed note with those cosignatures.
+    pub note: Vec<u8>,
+    /// Its size.
+    pub size: u64,
+    /// The witnesses that cosigned it.
+    pub cosigners: Vec<String>,
+}
+
+/// Opens a checkpoint of `origin` signed by `key` and counts the cosignatures of `witnesses`
+/// on it: fewer than `quorum` is an error.
+pub fn check_cosigned(
+    note: &[u8],
+    origin: &str,
+    key: &PublicKey,
+    witnesses: &[(String, PublicKey)],
+    quorum: usize,
+) -> Result<Cosigned, CheckError> {
+    let opened = checkpoint::open_witnessed(note, origin, key, witnesses)
+        .map_err(|e| CheckError::Checkpoint(e.to_string()))?;
+    let cosigners: Vec<String> = opened.cosigners.into_iter().map(|(name, _)| name).collect();
+    if cosigners.len() < quorum {
+        return Err(CheckError::Checkpoint(format!(
+            "cosigned by {} of the {} witnesses known, {quorum} needed",
+            cosigners.len(),
+            witnesses.len()
+        )));
+    }
+    Ok(Cosigned {
+        note: opened.note,
+        size: opened.checkpoint.size,
+        cosigners,
+    })
+}
+
+/// The members of a consortium genesis file: each one's DID and node key.
+pub fn members(genesis: &str) -> Result<Vec<(String, PublicKey)>, CheckError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Member {
+        did: String,
+        node_key: PublicKey,
+    }
+    #[derive(serde::Deserialize)]
+    struct Genesis {
+        members: Vec<Member>,
+    }
+    let genesis: Genesis = serde_json::from_str(genesis)
+        .map_err(|e| CheckError::Checkpoint(format!("the consortium genesis: {e}")))?;
+    Ok(genesis
+        .members
+        .into_iter()
+        .map(|m| (m.did, m.node_key))
+        .collect())
+}
+
+/// The newest checkpoint of `origin` that the node at `base` holds cosigned
+/// (`GET /1.0/audit/witnessed`).
+pub fn fetch_witnessed(base: &str, origin: &str) -> Result<Vec<u8>, CheckError> {
+    let text = get(base, "/1.0/audit/witnessed")?;
+    let held: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| CheckError::Node(e.to_string()))?;
+    held["checkpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["origin"] == origin)
+        .and_then(|c| c["checkpoint"].as_str())
+        .map(|note| note.as_bytes().to_vec())
+        .ok_or_else(|| CheckError::Node(format!("{base} holds no checkpoint of {origin}")))
 }

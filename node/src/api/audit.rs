@@ -148,3 +148,33 @@ pub(super) async fn evidence(state: Arc<ApiState>) -> Result<Response, Rejection
     .map_err(internal)?;
     Ok(json_reply(&json!({ "evidence": evidence })))
 }
+
+/// `POST /admin/audit/checkpoint`: signs a checkpoint of the log now if it grew since the last
+/// one, and gossips the newest to the witnesses (before an audit, say). Answers the note.
+pub(super) async fn sign_checkpoint(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let (Some(witness), Some(network)) = (state.witness.clone(), state.network.clone()) else {
+        return Err(reject(
+            StatusCode::CONFLICT,
+            "no_consortium",
+            "this node has no consortium: nobody witnesses its log",
+        ));
+    };
+    let audit = state.audit.clone();
+    let made = blocking(move || witness.checkpoint_own(&audit))
+        .await?
+        .map_err(|e| internal(e.to_string()))?;
+    let Some((note, _)) = made else {
+        return Err(reject(
+            StatusCode::CONFLICT,
+            "empty_log",
+            "the audit log has no entries yet",
+        ));
+    };
+    network.publish_checkpoint(note.clone()).await;
+    let mut response = Response::new(note.into());
+    response.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}

@@ -95,6 +95,7 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         ] => Some("POST"),
         ["admin", "status-lists", name] if nonempty(name) => Some("POST"),
         ["admin", "peers", "refuse" | "admit"] => Some("POST"),
+        ["admin", "audit", "checkpoint"] => Some("POST"),
         ["1.0", "credentials" | "presentations", "verify"] => Some("POST"),
         ["admin", "consortium"] => Some("GET"),
         ["admin", "consortium", "proposals" | "signatures"] => Some("POST"),

@@ -311,6 +311,11 @@ pub fn routes(
         .unify()
         .and(with_state.clone())
         .and_then(admin::org_operation);
+    let sign_checkpoint = warp::path!("admin" / "audit" / "checkpoint")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(with_state.clone())
+        .and_then(audit::sign_checkpoint);
     let peers = warp::path!("admin" / "peers" / String)
         .and(warp::post())
         .and(authorized.clone())
@@ -408,6 +413,8 @@ pub fn routes(
         .or(proposals)
         .unify()
         .or(signatures)
+        .unify()
+        .or(sign_checkpoint)
         .unify()
         .boxed();
     let issuance = register_definition

@@ -14,6 +14,7 @@ use vouch_core::revocation::MAX_EVENT_BYTES;
 use vouch_core::sync::Collection;
 
 use super::SwarmTask;
+use super::witness::MAX_WAITING;
 use super::worker::Done;
 use crate::consortium::MAX_AMENDMENT_BYTES;
 use crate::fault::{Judgement, PeerMisbehaved};
@@ -151,11 +152,28 @@ fn score_params(topics: &Topics) -> gossipsub::PeerScoreParams {
     }
 }
 
+/// A message's id: the SHA-256 of its data, so that the same item from several members is
+/// delivered once. A checkpoint's id also names its publisher and sequence number: a log
+/// gossips its newest checkpoint again on a timer, and a witness its cosignature, and each time
+/// must reach the members anew.
+fn message_id(message: &gossipsub::Message, checkpoints: &gossipsub::TopicHash) -> MessageId {
+    let mut hash = Sha256::new();
+    if message.topic == *checkpoints {
+        if let Some(source) = &message.source {
+            hash.update(source.to_bytes());
+        }
+        hash.update(message.sequence_number.unwrap_or_default().to_be_bytes());
+    }
+    hash.update(&message.data);
+    MessageId::from(hash.finalize().to_vec())
+}
+
 /// The gossipsub behaviour, subscribed to both topics.
 pub(super) fn behaviour(
     key: &identity::Keypair,
     topics: &Topics,
 ) -> Result<gossipsub::Behaviour, String> {
+    let checkpoints = topics.checkpoints.hash();
     let config = gossipsub::ConfigBuilder::default()
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .validation_mode(gossipsub::ValidationMode::Strict)
@@ -166,7 +184,7 @@ pub(super) fn behaviour(
         .max_transmit_size_for_topic(MAX_AMENDMENT_BYTES, topics.amendments.hash())
         .max_transmit_size_for_topic(MAX_EVENT_BYTES, topics.revocations.hash())
         .max_transmit_size_for_topic(MAX_CHECKPOINT_BYTES, topics.checkpoints.hash())
-        .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
+        .message_id_fn(move |message| message_id(message, &checkpoints))
         .build()
         .map_err(|e| e.to_string())?;
     let mut gossipsub =
@@ -207,6 +225,14 @@ impl SwarmTask {
             return;
         };
         let Some(permit) = self.worker.reserve() else {
+            if topic == Topic::Checkpoints && self.witnessing.checkpoints.len() < MAX_WAITING {
+                // Checkpoints come in bursts (every member's, then every witness's cosignature)
+                // and have no anti-entropy: they wait for a worker.
+                self.witnessing
+                    .checkpoints
+                    .push_back((peer, message_id, message.data));
+                return;
+            }
             self.metrics.gossip_deferred.inc();
             self.gossip_judged(peer, message_id, Judgement::Unjudged);
             // Gossipsub will not deliver the same message again: reconcile that collection with
@@ -218,17 +244,7 @@ impl SwarmTask {
             return;
         };
         if topic == Topic::Checkpoints {
-            let witness = self.witness.clone();
-            let note = message.data;
-            self.worker.run(permit, move || {
-                let outcome = witness.receive(&note, chrono::Utc::now());
-                Done::Checkpoint {
-                    peer,
-                    message_id,
-                    note,
-                    outcome,
-                }
-            });
+            self.judge_checkpoint(permit, peer, message_id, message.data);
             return;
         }
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());

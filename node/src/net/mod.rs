@@ -286,7 +286,7 @@ pub fn start(
             config.audit,
         ),
         witness: config.witness,
-        proofs: HashMap::new(),
+        witnessing: witness::Queues::default(),
         registry,
         status_lists,
         amendments: config.amendments,
@@ -360,8 +360,8 @@ struct SwarmTask {
     worker: Worker,
     sync: sync::Sessions,
     witness: Witness,
-    /// Consistency proofs asked of members' nodes, and the checkpoint each is for.
-    proofs: HashMap<request_response::OutboundRequestId, Vec<u8>>,
+    /// What the witness waits for: proofs asked, checkpoints and answers waiting for a worker.
+    witnessing: witness::Queues,
 }
 
 impl SwarmTask {

@@ -298,6 +298,7 @@ impl SwarmTask {
 
     /// Starts the sessions that waited for a worker, while there is room.
     pub(super) fn start_waiting(&mut self) {
+        self.witness_waiting();
         while let Some((peer, collection)) = self.sync.waiting.pop_front() {
             self.start_session(peer, collection);
             if self.sync.waiting.back() == Some(&(peer, collection)) {
@@ -533,8 +534,8 @@ impl SwarmTask {
         self.metrics
             .sync_bytes_received
             .inc_by(response_bytes(&response));
-        if let Some(note) = self.proofs.remove(&request_id) {
-            self.proof_received(note, response);
+        if let Some(asked) = self.witnessing.asked.remove(&request_id) {
+            self.proof_received(asked, response);
             return;
         }
         let Some((_, collection)) = self.sync.requests.remove(&request_id) else {
@@ -608,8 +609,9 @@ impl SwarmTask {
 
     /// A request of a session that failed (timeout, connection closed).
     pub(super) fn sync_failed(&mut self, request_id: OutboundRequestId) {
-        if self.proofs.remove(&request_id).is_some() {
-            // Not evidence: the log's node may be away. Its next checkpoint is checked again.
+        if let Some(asked) = self.witnessing.asked.remove(&request_id) {
+            // Not evidence: the log's node may be away.
+            self.proof_failed(asked);
             return;
         }
         if let Some((peer, collection)) = self.sync.requests.remove(&request_id) {

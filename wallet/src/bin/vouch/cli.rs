@@ -49,7 +49,10 @@ pub(crate) enum Command {
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {
     /// Checks an audit log from its first entry to a checkpoint signed by the log's key, and
-    /// reports the first change, deletion, insertion or reordering (exit 1).
+    /// reports the first change, deletion, insertion or reordering (exit 1). With witnesses
+    /// (`--consortium`, `--witness`), a live node's log is also checked against its newest
+    /// checkpoint that at least `--quorum` of them cosigned: a history they saw, which the node
+    /// cannot rewrite without their noticing.
     Verify {
         /// A live node (`http://host:port`): its checkpoint now and its entries.
         #[arg(long, conflicts_with_all = ["export", "checkpoint"])]
@@ -60,12 +63,24 @@ pub(crate) enum AuditCommand {
         /// The signed checkpoint the export is checked against.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
-        /// The log's origin (`<org DID>/audit` for a node).
+        /// The log's origin (`<org DID>/audit` for a node); a live node's own by default.
         #[arg(long)]
-        origin: String,
-        /// The log's public key (Multikey, `z6Mk…`): the node key.
+        origin: Option<String>,
+        /// The log's public key (Multikey, `z6Mk…`): the node key; from `--consortium` by
+        /// default.
         #[arg(long)]
-        log_key: String,
+        log_key: Option<String>,
+        /// The consortium genesis: the log's key is its member's node key, and every other
+        /// member is a witness (`<DID>/witness`, its node key).
+        #[arg(long)]
+        consortium: Option<PathBuf>,
+        /// A witness, `NAME=z6Mk…` (repeatable).
+        #[arg(long = "witness", value_name = "NAME=KEY")]
+        witnesses: Vec<String>,
+        /// How many witnesses' cosignatures the checkpoint needs; a majority of those known by
+        /// default.
+        #[arg(long)]
+        quorum: Option<usize>,
     },
     /// Lists a node's audit entries, for a task or an agent.
     Show {

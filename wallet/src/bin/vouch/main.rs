@@ -92,9 +92,12 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             checkpoint,
             origin,
             log_key,
+            consortium,
+            witnesses,
+            quorum,
         } => {
-            let (note, entries) = match (node, export, checkpoint) {
-                (Some(node), _, _) => audit::fetch(&node)?,
+            let (note, entries) = match (&node, export, checkpoint) {
+                (Some(node), _, _) => audit::fetch(node)?,
                 (None, Some(export), Some(checkpoint)) => {
                     let text = std::fs::read_to_string(&export)
                         .with_context(|| export.display().to_string())?;
@@ -104,8 +107,71 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
                 }
                 _ => bail!("--node, or --export with --checkpoint"),
             };
-            let log_key = vouch_core::key::PublicKey::from_multibase(&log_key)
-                .map_err(|e| anyhow::anyhow!("--log-key: {e}"))?;
+            let origin = match origin {
+                Some(origin) => origin,
+                None => {
+                    String::from_utf8_lossy(note.split(|b| *b == b'\n').next().unwrap_or_default())
+                        .into_owned()
+                }
+            };
+            let members = match &consortium {
+                Some(path) => audit::members(
+                    &std::fs::read_to_string(path).with_context(|| path.display().to_string())?,
+                )?,
+                None => Vec::new(),
+            };
+            let log_key = match (
+                log_key,
+                members
+                    .iter()
+                    .find(|(did, _)| format!("{did}/audit") == origin),
+            ) {
+                (Some(key), _) => vouch_core::key::PublicKey::from_multibase(&key)
+                    .map_err(|e| anyhow::anyhow!("--log-key: {e}"))?,
+                (None, Some((_, key))) => *key,
+                (None, None) => bail!("--log-key, or --consortium naming the log's member"),
+            };
+            let mut known: Vec<(String, vouch_core::key::PublicKey)> = members
+                .iter()
+                .filter(|(did, _)| format!("{did}/audit") != origin)
+                .map(|(did, key)| (format!("{did}/witness"), *key))
+                .collect();
+            for witness in &witnesses {
+                let (name, key) = witness
+                    .split_once('=')
+                    .with_context(|| format!("--witness {witness}: NAME=KEY"))?;
+                let key = vouch_core::key::PublicKey::from_multibase(key)
+                    .map_err(|e| anyhow::anyhow!("--witness {name}: {e}"))?;
+                known.push((name.to_owned(), key));
+            }
+            // The log up to the checkpoint its witnesses cosigned, then all of it.
+            if !known.is_empty() {
+                let node = node
+                    .as_deref()
+                    .context("witnesses are checked on a live node (--node)")?;
+                let quorum = quorum.unwrap_or(known.len() / 2 + 1);
+                let cosigned = audit::check_cosigned(
+                    &audit::fetch_witnessed(node, &origin)?,
+                    &origin,
+                    &log_key,
+                    &known,
+                    quorum,
+                )?;
+                match audit::check(&entries, &cosigned.note, &origin, &log_key)? {
+                    Finding::Verified { size, root } => println!(
+                        "witnessed: {size} entries, root {root}, cosigned by {} of {} witnesses",
+                        cosigned.cosigners.len(),
+                        known.len()
+                    ),
+                    Finding::Tampered { at, what } => {
+                        println!(
+                            "NOT verified against the checkpoint {} witnesses cosigned: entry {at}: {what}",
+                            cosigned.cosigners.len()
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
             match audit::check(&entries, &note, &origin, &log_key)? {
                 Finding::Verified { size, root } => {
                     println!("verified: {size} entries, root {root}");
