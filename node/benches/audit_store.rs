@@ -12,7 +12,6 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vouch_core::audit::{Decision, Entry, Event};
-use vouch_core::did::Did;
 use vouch_core::hash::Multihash;
 use vouch_node::audit::{self, AuditLog};
 use vouch_node::store::{Batch, Store};
@@ -33,9 +32,10 @@ fn decision(n: u64) -> Entry {
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(Store::open(dir.path()).expect("opens"));
-    let writer =
-        Did::parse("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK").expect("a DID");
-    let log = AuditLog::new(store.clone(), &writer);
+    let log = AuditLog::new(
+        store.clone(),
+        "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+    );
     let template = decision(7);
 
     let mut group = c.benchmark_group("audit log in the store");

@@ -211,7 +211,11 @@ impl Node {
             identity.did.clone(),
             members.clone(),
         );
-        let audit = AuditLog::new(store.clone(), &identity.did);
+        let appended = Arc::new(tokio::sync::Notify::new());
+        let audit = AuditLog::new(store.clone(), &identity.did.to_string()).on_append({
+            let appended = appended.clone();
+            move || appended.notify_one()
+        });
         let witness_store = store.clone();
         let issuer = Issuer::new(
             store,
@@ -266,6 +270,7 @@ impl Node {
             tasks.push(task);
             tasks.push(tokio::spawn(checkpoints(
                 audit.clone(),
+                appended,
                 witness.clone(),
                 network.clone(),
                 config.audit.clone(),
@@ -329,12 +334,12 @@ impl Node {
 /// tick, so that a member that missed it (away, or joined later) witnesses it still.
 async fn checkpoints(
     audit: AuditLog,
+    appended: Arc<tokio::sync::Notify>,
     witness: Witness,
     network: Network,
     config: AuditConfig,
     mut stop: watch::Receiver<bool>,
 ) {
-    let appended = audit.appended();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(
         config.checkpoint_interval_secs.max(1),
     ));

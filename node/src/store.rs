@@ -40,6 +40,7 @@ use chrono::{DateTime, Utc};
 use rocksdb::{
     ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
 };
+use vouch_core::audit::log::LogStore;
 use vouch_core::did::Did;
 use vouch_core::did::vouch::{Applied, DidLog, LogError, Operation};
 use vouch_core::status::StatusListCredential;
@@ -619,10 +620,12 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 
 const AUDIT_SIZE: &[u8] = b"audit/size";
 
-/// The node's audit log.
-impl Store {
-    /// How many entries the audit log has.
-    pub fn audit_size(&self) -> Result<u64, StoreError> {
+/// The node's audit log, as `vouch_core::audit::log` keeps it.
+impl LogStore for Store {
+    type Batch = Batch;
+    type Error = StoreError;
+
+    fn audit_size(&self) -> Result<u64, StoreError> {
         match self.db.get_pinned_cf(self.cf(META), AUDIT_SIZE)? {
             None => Ok(0),
             Some(value) => <[u8; 8]>::try_from(&value[..])
@@ -631,8 +634,7 @@ impl Store {
         }
     }
 
-    /// Entry `seq`, as stored.
-    pub fn audit_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn audit_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let key = seq.to_be_bytes();
         match self.db.get_pinned_cf(self.cf(AUDIT_ENTRIES), key)? {
             None => Ok(None),
@@ -640,8 +642,7 @@ impl Store {
         }
     }
 
-    /// Entries from `from`, at most `limit`, in order.
-    pub fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+    fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let start = from.to_be_bytes();
         let mut entries = Vec::new();
         let iter = self.db.iterator_cf(
@@ -655,8 +656,7 @@ impl Store {
         Ok(entries)
     }
 
-    /// The stored hashes at these indexes; `None` for one not stored.
-    pub fn audit_hashes(&self, indexes: &[u64]) -> Result<Vec<Option<[u8; 32]>>, StoreError> {
+    fn audit_hashes(&self, indexes: &[u64]) -> Result<Vec<Option<[u8; 32]>>, StoreError> {
         let keys: Vec<[u8; 8]> = indexes.iter().map(|i| i.to_be_bytes()).collect();
         let cf = self.cf(AUDIT_HASHES);
         self.db
@@ -672,9 +672,7 @@ impl Store {
             .collect()
     }
 
-    /// Appends entry `seq` and the tree hashes it completes (from `first_hash` on), and sets
-    /// the log's size to `seq + 1`, in `batch`.
-    pub fn put_audit_entry(
+    fn put_audit_entry(
         &self,
         batch: &mut Batch,
         seq: u64,
@@ -695,6 +693,14 @@ impl Store {
         batch
             .batch
             .put_cf(self.cf(META), AUDIT_SIZE, (seq + 1).to_be_bytes());
+    }
+
+    fn batch(&self) -> Batch {
+        Batch::default()
+    }
+
+    fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        Store::commit(self, batch)
     }
 }
 

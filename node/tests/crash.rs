@@ -142,7 +142,7 @@ fn kill_9_leaves_every_change_with_its_audit_entry_or_neither() {
         let last = acknowledged.try_iter().last().unwrap_or(last);
 
         let store = Arc::new(Store::open(&data.join(datadir::DB)).expect("opens"));
-        let log = AuditLog::new(store.clone(), &identity.did);
+        let log = AuditLog::new(store.clone(), &identity.did.to_string());
         let (size, _) = log.verify().expect("the log is whole");
         let mut entries = Vec::new();
         while (entries.len() as u64) < size {

@@ -84,7 +84,7 @@ fn world(actions: Option<Vec<&str>>) -> World {
         DOMAIN,
         members.clone(),
     );
-    let audit = vouch_node::audit::AuditLog::new(store.clone(), &org.did().clone());
+    let audit = vouch_node::audit::AuditLog::new(store.clone(), &org.did().to_string());
     let store_for_tests = store.clone();
     let issuer = Issuer::new(
         store,
@@ -1070,6 +1070,7 @@ fn every_change_is_in_the_audit_log_which_finds_an_entry_changed_in_the_store() 
     assert_eq!(entries[6].task.as_deref(), Some("t2"));
 
     // An entry changed in the store, chain and all, is found.
+    use vouch_core::audit::log::LogStore as _;
     let mut changed = entries[4].clone();
     changed.task = Some("t9".into());
     let mut batch = vouch_node::store::Batch::default();
@@ -1290,7 +1291,10 @@ fn any_entry_changed_deleted_inserted_or_moved_in_the_store_is_found_by_the_audi
 
     // Reads the log from a copy of the store as `vouch audit verify` would, and checks it.
     let audit = |path: &std::path::Path| {
-        let log = AuditLog::new(std::sync::Arc::new(Store::open(path).expect("opens")), &did);
+        let log = AuditLog::new(
+            std::sync::Arc::new(Store::open(path).expect("opens")),
+            &did.to_string(),
+        );
         let entries = log.entries(0).expect("entries");
         check(&entries, note.as_bytes(), &origin, &key.public()).expect("checked")
     };

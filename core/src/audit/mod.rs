@@ -12,6 +12,7 @@
 //! ids, actions, the hash of a resource, reason codes and credential ids.
 
 pub mod checkpoint;
+pub mod log;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
