@@ -7,3 +7,4 @@ pub mod didlog;
 pub mod keyfile;
 pub mod node;
 pub mod sources;
+pub mod store;

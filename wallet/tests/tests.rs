@@ -665,3 +665,147 @@ fn a_closed_pipe_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn a_wallet_logs_its_delegations_and_its_export_verifies_under_the_instance_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str| dir.path().join(name);
+    let keygen = |name: &str| {
+        let out = vouch(&["key", "generate", "--out", path(&file(name))], b"");
+        stdout(&out).trim().to_owned()
+    };
+    // The org's key issues; "x" is another instance's.
+    keygen("org");
+    keygen("x");
+    let (agent, sub) = (keygen("agent"), keygen("sub"));
+    std::fs::write(
+        file("narrow.json"),
+        r#"[{"action":"read:tickets","resource":"https://h.example/t/open/*",
+        "constraints":{"maxRecords":{"value":10,"unit":"records"}}}]"#,
+    )
+    .expect("written");
+    let out = issue(dir.path(), &file("org"), &agent, &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(file("agent.vc"), &out.stdout).expect("written");
+    let wallet = file("wallet");
+    let delegate = |key: &str, to: &str| {
+        vouch(
+            &[
+                "credential",
+                "delegate",
+                "--key",
+                path(&file(key)),
+                "--parent",
+                path(&file("agent.vc")),
+                "--to",
+                to,
+                "--capabilities",
+                path(&file("narrow.json")),
+                "--wallet",
+                path(&wallet),
+            ],
+            b"",
+        )
+    };
+    for _ in 0..3 {
+        let out = delegate("agent", &sub);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The wallet is the agent's: another instance's key cannot write to it.
+    let refused = vouch(
+        &[
+            "audit",
+            "export",
+            "--wallet",
+            path(&wallet),
+            "--key",
+            path(&file("x")),
+            "--checkpoint",
+            path(&file("x.checkpoint")),
+        ],
+        b"",
+    );
+    assert_eq!(code(&refused), 2);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("belongs to"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let export = vouch(
+        &[
+            "audit",
+            "export",
+            "--wallet",
+            path(&wallet),
+            "--key",
+            path(&file("agent")),
+            "--checkpoint",
+            path(&file("checkpoint")),
+        ],
+        b"",
+    );
+    assert_eq!(
+        code(&export),
+        0,
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines: Vec<Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an entry"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for line in &lines {
+        assert_eq!(line["event"], "delegated");
+        assert_eq!(line["agent"], sub.as_str());
+        assert_eq!(line["writer"], agent.as_str());
+        assert_eq!(line["action"], "read:tickets");
+        assert_eq!(line["credentials"].as_array().expect("ids").len(), 2);
+    }
+    std::fs::write(file("entries.jsonl"), &export.stdout).expect("written");
+    let log_key = agent.trim_start_matches("did:key:");
+    let origin = format!("{agent}/audit");
+    let verify = |entries: &str| {
+        vouch(
+            &[
+                "audit",
+                "verify",
+                "--export",
+                path(&file(entries)),
+                "--checkpoint",
+                path(&file("checkpoint")),
+                "--origin",
+                &origin,
+                "--log-key",
+                log_key,
+            ],
+            b"",
+        )
+    };
+    let out = verify("entries.jsonl");
+    assert_eq!(
+        code(&out),
+        0,
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).starts_with("verified: 3 entries"),
+        "{}",
+        stdout(&out)
+    );
+    // Two entries swapped in the export: found, exit 1.
+    let text = stdout(&export);
+    let mut swapped: Vec<&str> = text.lines().collect();
+    swapped.swap(0, 1);
+    std::fs::write(file("swapped.jsonl"), swapped.join("\n")).expect("written");
+    let out = verify("swapped.jsonl");
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("NOT verified: entry 0"),
+        "{}",
+        stdout(&out)
+    );
+}

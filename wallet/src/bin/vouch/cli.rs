@@ -82,6 +82,19 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         quorum: Option<usize>,
     },
+    /// Prints a wallet's audit log, one entry per line, and writes its checkpoint now, signed by
+    /// the instance's key (for `vouch audit verify --export … --checkpoint …`).
+    Export {
+        /// The wallet folder.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// The instance's key file: the wallet's, which signs the checkpoint.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signed checkpoint.
+        #[arg(long)]
+        checkpoint: PathBuf,
+    },
     /// Lists a node's audit entries, for a task or an agent.
     Show {
         /// The node (`http://host:port`).
@@ -315,6 +328,9 @@ pub(crate) enum CredentialCommand {
         /// The parent's ancestors (root first), presented with it to the node (repeatable).
         #[arg(long, requires = "node")]
         ancestor: Vec<PathBuf>,
+        /// The instance's wallet folder: the delegation goes into its audit log.
+        #[arg(long)]
+        wallet: Option<PathBuf>,
     },
     /// Renews a credential through the org's node, which signs a fresh one for the same holder,
     /// task and rights if every renewal rule holds; prints it.
@@ -331,6 +347,9 @@ pub(crate) enum CredentialCommand {
         /// The renewal's lifetime in minutes.
         #[arg(long, default_value_t = 15)]
         minutes: u32,
+        /// The instance's wallet folder: the renewal goes into its audit log.
+        #[arg(long)]
+        wallet: Option<PathBuf>,
     },
 }
 

@@ -4,14 +4,15 @@
 //! Exit codes: 0 success (or verified), 1 verification failed (the report says why), 2 unusable
 //! input or arguments.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use clap::Parser;
 use serde_json::Value;
+use vouch_core::audit::log::entry as audit_entry;
 use vouch_core::capability::Action;
 use vouch_core::credential::{
     AgentCapabilityCredential, AgentDescription, DefinitionHash, MAX_CREDENTIAL_BYTES, Multihash,
@@ -182,6 +183,29 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        AuditCommand::Export {
+            wallet,
+            key,
+            checkpoint,
+        } => {
+            let pair = keyfile::read(&key)?;
+            let log = wallet_log(&wallet, &pair)?;
+            let note = log.checkpoint(&pair)?;
+            let mut out = std::io::stdout().lock();
+            let mut from = 0;
+            loop {
+                let page = log.entries(from)?;
+                if page.is_empty() {
+                    break;
+                }
+                from += page.len() as u64;
+                for entry in page {
+                    writeln!(out, "{}", serde_json::to_string(&entry)?)?;
+                }
+            }
+            std::fs::write(&checkpoint, note).with_context(|| checkpoint.display().to_string())?;
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Show { node, task, agent } => {
             let (_, entries) = audit::fetch(&node)?;
@@ -354,6 +378,7 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             now,
             node,
             ancestor,
+            wallet,
         } => {
             let pair = keyfile::read(&key)?;
             let now = now.unwrap_or_else(Utc::now);
@@ -382,11 +407,14 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                 chain.push(parent_json);
                 let signed =
                     NodeClient::new(&node).register_delegation(&pair, chain, &child, suite, now)?;
+                record_delegation(wallet.as_deref(), &pair, &parent, &signed, now)?;
                 print_json(&signed)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let vm = did_key::verification_method_of(&pair.public());
-            print_json(&delegation::sign_credential(&child, &pair, vm, suite, now)?)?;
+            let signed = delegation::sign_credential(&child, &pair, vm, suite, now)?;
+            record_delegation(wallet.as_deref(), &pair, &parent, &signed, now)?;
+            print_json(&signed)?;
             Ok(ExitCode::SUCCESS)
         }
         CredentialCommand::Renew {
@@ -394,14 +422,28 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             credential,
             node,
             minutes,
+            wallet,
         } => {
             let pair = keyfile::read(&key)?;
+            let current = read_json_file(&credential)?;
+            let now = Utc::now();
             let renewed = NodeClient::new(&node).renew(
                 &pair,
-                &read_json_file(&credential)?,
+                &current,
                 Duration::minutes(minutes.into()),
-                Utc::now(),
+                now,
             )?;
+            if let Some(wallet) = wallet {
+                let mut entry = audit_entry(vouch_core::audit::Event::Renewed);
+                entry.credentials = [&renewed, &current]
+                    .iter()
+                    .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                    .collect();
+                entry.task = renewed["credentialSubject"]["task"]["id"]
+                    .as_str()
+                    .map(str::to_owned);
+                wallet_log(&wallet, &pair)?.record(entry, now)?;
+            }
             print_json(&renewed)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -714,4 +756,50 @@ fn print_did_change(did: &Did, version: u64, json: bool) -> Result<ExitCode> {
         say(&format!("{did} version {version}"))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The audit log of the wallet in `dir`, whose instance `pair` is.
+fn wallet_log(dir: &std::path::Path, pair: &KeyPair) -> Result<vouch_wallet::store::WalletLog> {
+    let instance = did_key::did_of(&pair.public());
+    let store = vouch_wallet::store::WalletStore::open(dir, &instance)
+        .with_context(|| dir.display().to_string())?;
+    Ok(store.log(&instance))
+}
+
+/// Records a delegation in the wallet's audit log, when there is one: to whom, for which task,
+/// the actions (or, past 1 KiB of them, their hash), the new credential and its parent.
+fn record_delegation(
+    wallet: Option<&std::path::Path>,
+    pair: &KeyPair,
+    parent: &AgentCapabilityCredential,
+    signed: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(wallet) = wallet else {
+        return Ok(());
+    };
+    let mut entry = audit_entry(vouch_core::audit::Event::Delegated);
+    let subject = &signed["credentialSubject"];
+    entry.agent = subject["id"].as_str().map(str::to_owned);
+    entry.task = subject["task"]["id"].as_str().map(str::to_owned);
+    let actions: Vec<&str> = subject["capabilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["action"].as_str())
+        .collect();
+    let actions = actions.join(",");
+    if actions.len() <= 1024 {
+        entry.action = Some(actions);
+    } else {
+        entry.resource_hash = Some(vouch_core::hash::Multihash::of(actions.as_bytes()));
+    }
+    entry.credentials = signed["id"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .chain([parent.id.to_string()])
+        .collect();
+    wallet_log(wallet, pair)?.record(entry, now)?;
+    Ok(())
 }
