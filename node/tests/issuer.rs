@@ -769,7 +769,7 @@ fn binding_needs_a_fresh_proof_by_the_instance_itself() {
 }
 
 #[test]
-fn no_raw_principal_or_prompt_reaches_the_store_or_the_logs() {
+fn no_raw_principal_prompt_or_argument_reaches_the_store_or_the_logs() {
     use crate::common::{node, post, write_config};
     use std::process::Stdio;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -856,10 +856,38 @@ fn no_raw_principal_or_prompt_reaches_the_store_or_the_logs() {
         token,
     );
     assert_eq!(revoked.status, 200, "{}", revoked.body);
+    // A partner's verification of a credential carrying a tool's arguments: decided and
+    // audited, and nothing of the arguments kept.
+    let argument = format!("tool argument {}", rand::random::<u64>());
+    let issued: Value = serde_json::from_str(&issued.body).expect("JSON");
+    let mut carrying = issued["credential"].clone();
+    carrying["credentialSubject"]["capabilities"][0]["constraints"] =
+        json!({"arguments": {"refund": {"note": argument}}});
+    let decided = post(
+        &format!("{base}/1.0/credentials/verify"),
+        &json!({ "verifiableCredential": carrying }).to_string(),
+        None,
+    );
+    assert!(
+        decided.status == 200 || decided.status == 400,
+        "{}",
+        decided.body
+    );
+    let audited: Value =
+        serde_json::from_str(&crate::common::get(&format!("{base}/1.0/audit/entries"), None).body)
+            .expect("JSON");
+    assert_eq!(
+        audited["entries"]
+            .as_array()
+            .expect("entries")
+            .last()
+            .expect("one")["event"],
+        "verification_refused"
+    );
     process.kill_9();
     let logs = reader.join().expect("the log is read");
     assert!(logs.contains("credential issued"), "the log was written");
-    for secret in [&principal, &prompt, &purpose] {
+    for secret in [&principal, &prompt, &purpose, &argument] {
         assert!(!logs.contains(secret.as_str()), "{secret} in the logs");
         for file in walk(dir.path()) {
             let bytes = std::fs::read(&file).expect("readable");

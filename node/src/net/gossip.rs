@@ -224,15 +224,25 @@ impl SwarmTask {
             );
             return;
         };
-        let Some(permit) = self.worker.reserve() else {
-            if topic == Topic::Checkpoints && self.witnessing.checkpoints.len() < MAX_WAITING {
-                // Checkpoints come in bursts (every member's, then every witness's cosignature)
-                // and have no anti-entropy: they wait for a worker.
-                self.witnessing
-                    .checkpoints
-                    .push_back((peer, message_id, message.data));
-                return;
+        if topic == Topic::Checkpoints {
+            // Checkpoints have their own workers, so that a burst of them (every member's, then
+            // every witness's cosignature) never holds up a revocation; and no anti-entropy: what
+            // finds no worker waits for one.
+            match self.witness_worker.reserve() {
+                Some(permit) => self.judge_checkpoint(permit, peer, message_id, message.data),
+                None if self.witnessing.checkpoints.len() < MAX_WAITING => {
+                    self.witnessing
+                        .checkpoints
+                        .push_back((peer, message_id, message.data));
+                }
+                None => {
+                    self.metrics.gossip_deferred.inc();
+                    self.gossip_judged(peer, message_id, Judgement::Unjudged);
+                }
             }
+            return;
+        }
+        let Some(permit) = self.worker.reserve() else {
             self.metrics.gossip_deferred.inc();
             self.gossip_judged(peer, message_id, Judgement::Unjudged);
             // Gossipsub will not deliver the same message again: reconcile that collection with
@@ -243,10 +253,6 @@ impl SwarmTask {
             }
             return;
         };
-        if topic == Topic::Checkpoints {
-            self.judge_checkpoint(permit, peer, message_id, message.data);
-            return;
-        }
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());
         let amendments = self.amendments.clone();
         let events = self.sources.events();

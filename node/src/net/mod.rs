@@ -275,6 +275,7 @@ pub fn start(
 
     let (commands, mut queue) = mpsc::channel(COMMAND_QUEUE);
     let (worker, mut reports) = Worker::new();
+    let witness_worker = worker.sibling(witness::JOBS);
     let metrics = registry.metrics_handle();
     let mut task = SwarmTask {
         swarm,
@@ -287,6 +288,7 @@ pub fn start(
         ),
         witness: config.witness,
         witnessing: witness::Queues::default(),
+        witness_worker,
         registry,
         status_lists,
         amendments: config.amendments,
@@ -362,6 +364,8 @@ struct SwarmTask {
     witness: Witness,
     /// What the witness waits for: proofs asked, checkpoints and answers waiting for a worker.
     witnessing: witness::Queues,
+    /// The witness's own workers (checkpoints and proofs judged, cosignatures stored).
+    witness_worker: Worker,
 }
 
 impl SwarmTask {

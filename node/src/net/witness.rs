@@ -20,6 +20,8 @@ use crate::witness::{Answer, MAX_PROOFS_IN_FLIGHT, Outcome};
 
 /// The most hashes in a consistency proof: twice the height of a tree of 2^64 leaves.
 const MAX_PROOF_HASHES: usize = 128;
+/// The witness's own jobs at once.
+pub(super) const JOBS: usize = 2;
 /// The most gossiped checkpoints, and answered proofs, waiting for a worker.
 pub(super) const MAX_WAITING: usize = 1024;
 /// How many times a proof is asked of a busy or unreachable log's node.
@@ -57,7 +59,7 @@ impl SwarmTask {
         note: Vec<u8>,
     ) {
         let witness = self.witness.clone();
-        self.worker.run(permit, move || {
+        self.witness_worker.run(permit, move || {
             let outcome = witness.receive(&note, chrono::Utc::now());
             Done::Checkpoint {
                 peer,
@@ -75,7 +77,7 @@ impl SwarmTask {
             self.ask(asked);
         }
         while !self.witnessing.checkpoints.is_empty() || !self.witnessing.answers.is_empty() {
-            let Some(permit) = self.worker.reserve() else {
+            let Some(permit) = self.witness_worker.reserve() else {
                 return;
             };
             if let Some((peer, message_id, note)) = self.witnessing.checkpoints.pop_front() {
@@ -183,7 +185,7 @@ impl SwarmTask {
                 return;
             }
         };
-        match self.worker.reserve() {
+        match self.witness_worker.reserve() {
             Some(permit) => self.judge_proof(permit, asked.note, answer),
             None if self.witnessing.answers.len() < MAX_WAITING => {
                 self.witnessing.answers.push_back((asked.note, answer));
@@ -194,7 +196,7 @@ impl SwarmTask {
 
     fn judge_proof(&mut self, permit: OwnedSemaphorePermit, note: Vec<u8>, answer: Answer) {
         let witness = self.witness.clone();
-        self.worker.run(permit, move || Done::Proved {
+        self.witness_worker.run(permit, move || Done::Proved {
             outcome: witness.proved(&note, answer, chrono::Utc::now()),
         });
     }

@@ -3,7 +3,9 @@
 //! in blocking threads, at most [`MAX_JOBS`] at once. The swarm task only routes: it reserves a
 //! permit before it takes work on, and what it cannot take now it declines (gossip is left to
 //! anti-entropy, a peer's request is answered `Busy`, a session of ours waits for the next tick).
-//! Each job reports back once, over a channel the swarm task drains.
+//! Each job reports back once, over a channel the swarm task drains. The witness has a sibling
+//! worker of its own (`Worker::sibling`, 2 jobs): a burst of checkpoints never takes the room
+//! that revocations and status lists are judged in.
 
 use std::sync::Arc;
 
@@ -82,6 +84,15 @@ impl Worker {
             },
             reports,
         )
+    }
+
+    /// Another worker of `jobs` permits, reporting on the same channel: for work that must not
+    /// take this one's room.
+    pub(super) fn sibling(&self, jobs: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(jobs)),
+            done: self.done.clone(),
+        }
     }
 
     /// A permit for one job, if the worker has room now.
