@@ -117,6 +117,39 @@ fn a_node_that_rewrites_its_audit_log_is_caught_by_its_witnesses_and_an_honest_o
         cosigned_by(&a, &a, &b) && cosigned_by(&a, &a, &c)
     });
 
+    // An auditor checks a's log against the checkpoint its witnesses cosigned, with their keys
+    // from the consortium genesis: a quorum of 2 holds, of 3 does not (a does not witness
+    // itself).
+    {
+        use vouch_wallet::audit::{
+            Finding, check, check_cosigned, fetch, fetch_witnessed, members,
+        };
+        let genesis = std::fs::read_to_string(configs[0].data_dir.join("consortium.json"))
+            .expect("the genesis");
+        let members = members(&genesis).expect("members");
+        let did_a = a.node().identity.did.to_string();
+        let key_a = members
+            .iter()
+            .find(|(did, _)| *did == did_a)
+            .map(|(_, key)| *key)
+            .expect("a is a member");
+        let witnesses: Vec<_> = members
+            .iter()
+            .filter(|(did, _)| *did != did_a)
+            .map(|(did, key)| (format!("{did}/witness"), *key))
+            .collect();
+        let note = fetch_witnessed(&a.url(""), &origin(&a)).expect("held");
+        let cosigned =
+            check_cosigned(&note, &origin(&a), &key_a, &witnesses, 2).expect("a quorum of 2");
+        assert_eq!((cosigned.size, cosigned.cosigners.len()), (4, 2));
+        assert!(check_cosigned(&note, &origin(&a), &key_a, &witnesses, 3).is_err());
+        let (_, entries) = fetch(&a.url("")).expect("the log");
+        assert!(matches!(
+            check(&entries, &cosigned.note, &origin(&a), &key_a).expect("checked"),
+            Finding::Verified { size: 4, .. }
+        ));
+    }
+
     // b's log grows: its witnesses check the proof that 5 entries extend 2, and cosign.
     eventually(&c, "b's log to be witnessed", || {
         size_held(&c, &b) == Some(2)
