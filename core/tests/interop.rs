@@ -187,27 +187,31 @@ fn jsonld_js(documents: &[Value]) -> Vec<Value> {
         .map(|(url, text)| ((*url).to_owned(), Value::from(*text)))
         .collect();
     let request = json!({"contexts": contexts, "documents": documents});
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/jsonld_nquads.js"
-    );
+    node_script("jsonld_nquads.js", &request)
+}
+
+/// Runs `tests/interop/<script>` under Node.js with `request` on stdin; its JSON answer.
+/// (scripts/test.sh installs jsonld.js for the scripts that need it: `npm ci --prefix
+/// core/tests/interop`.)
+fn node_script(script: &str, request: &Value) -> Vec<Value> {
+    let path = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new("node")
-        .arg(script)
+        .arg(&path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("node runs (scripts/test.sh installs jsonld.js for it)");
+        .expect("node runs");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(request.to_string().as_bytes())
         .expect("written");
-    let out = child.wait_with_output().expect("jsonld.js answers");
+    let out = child.wait_with_output().expect("node answers");
     assert!(
         out.status.success(),
-        "jsonld.js failed (scripts/test.sh installs it: npm ci --prefix core/tests/interop): {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("a JSON list")
@@ -248,27 +252,7 @@ fn note_verify(note: &[u8], keys: &[(&str, u8, &KeyPair)]) -> Vec<Value> {
         })
         .collect();
     let request = json!({"note": String::from_utf8(note.to_vec()).expect("UTF-8"), "keys": keys});
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/note_verify.js");
-    let mut child = Command::new("node")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("written");
-    let out = child.wait_with_output().expect("node answers");
-    assert!(
-        out.status.success(),
-        "note_verify.js failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("a JSON list")
+    node_script("note_verify.js", &request)
 }
 
 #[test]

@@ -27,14 +27,40 @@ fn stored_log(data: &Path, did: &vouch_core::did::Did) -> vouch::DidLog {
         .expect("held")
 }
 
+/// A node initialized by `vouch-node init` in `dir`, not running.
+struct Initialized {
+    config: std::path::PathBuf,
+    http: u16,
+    data: std::path::PathBuf,
+    identity: datadir::Identity,
+    token: String,
+}
+
+fn initialized(dir: &Path) -> Initialized {
+    let (config, http) = write_config(dir);
+    assert!(node(&config, "init").status().expect("runs").success());
+    let data = dir.join("data");
+    let identity = datadir::identity(&data).expect("identity");
+    let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
+    Initialized {
+        config,
+        http,
+        data,
+        identity,
+        token,
+    }
+}
+
 #[test]
 fn kill_9_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (config, http) = write_config(dir.path());
-    assert!(node(&config, "init").status().expect("runs").success());
-    let data = dir.path().join("data");
-    let identity = datadir::identity(&data).expect("identity");
-    let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
+    let Initialized {
+        config,
+        http,
+        data,
+        identity,
+        token,
+    } = initialized(dir.path());
     let mut log = stored_log(&data, &identity.did);
 
     let mut child = run(&config);
@@ -105,11 +131,13 @@ fn kill_9_loses_nothing_acknowledged() {
 #[test]
 fn kill_9_leaves_every_change_with_its_audit_entry_or_neither() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (config, http) = write_config(dir.path());
-    assert!(node(&config, "init").status().expect("runs").success());
-    let data = dir.path().join("data");
-    let identity = datadir::identity(&data).expect("identity");
-    let token = std::fs::read_to_string(data.join("admin.token")).expect("token");
+    let Initialized {
+        config,
+        http,
+        data,
+        identity,
+        token,
+    } = initialized(dir.path());
 
     let mut next = 0;
     for round in 0..5 {
