@@ -415,7 +415,15 @@ impl Witness {
             });
         }
         if new.size == 0 {
-            return Ok(Outcome::Known);
+            // A log never signs its empty tree once it has entries (nor before: it signs only
+            // when it has some): this one dropped them all.
+            return self.fork(
+                &origin,
+                &held,
+                &witnessed.note,
+                format!("the log signed 0 entries after signing {}", old.size),
+                now,
+            );
         }
         if old.size == 0 {
             // Every tree extends the empty one.
@@ -638,5 +646,189 @@ impl Witness {
 fn published(note: Vec<u8>) -> Outcome {
     Outcome::Stored {
         publish: Some(note),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consortium::{Consortium, Membership, peer_id_of};
+    use vouch_core::audit::MemoryHashes;
+
+    fn member(key: &KeyPair) -> Member {
+        let did = vouch_core::did::vouch::create(
+            vouch_core::did::vouch::DocumentContent::single_key(&key.public()),
+            &KeyPair::generate(),
+            &[KeyPair::generate().public()],
+            Utc::now(),
+        )
+        .expect("a did:vouch")
+        .0;
+        Member {
+            did,
+            node_key: key.public(),
+            peer_id: peer_id_of(&key.public()),
+            addresses: Vec::new(),
+            actions: vec!["*".into()],
+        }
+    }
+
+    /// A log's tree of `n` leaves (`tag` makes another history), its root and hashes.
+    fn tree(n: u64, tag: &str) -> MemoryHashes {
+        let leaves: Vec<Hash> = (0..n)
+            .map(|i| tlog_tiles::record_hash(format!("{tag}{i}").as_bytes()))
+            .collect();
+        MemoryHashes::of(&leaves).expect("a tree")
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        witness: Witness,
+        log: KeyPair,
+        origin: String,
+    }
+
+    fn fixture() -> Fixture {
+        let (log, own) = (KeyPair::generate(), KeyPair::generate());
+        let consortium = Consortium::sign(
+            "test",
+            vec![member(&log), member(&own)],
+            None,
+            &[log.clone(), own.clone()],
+        )
+        .expect("a genesis");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("a store"));
+        let witness = Witness::new(
+            store,
+            Members::of(Membership::new(&consortium)),
+            own.clone(),
+            &consortium.members[1].did,
+            Metrics::new(),
+        );
+        let origin = origin_of(&consortium.members[0]);
+        Fixture {
+            _dir: dir,
+            witness,
+            log,
+            origin,
+        }
+    }
+
+    impl Fixture {
+        fn signed(&self, n: u64, tag: &str) -> Vec<u8> {
+            let root = core_audit::root(n, &tree(n, tag)).expect("a root");
+            checkpoint::sign(&self.origin, n, root, &self.log).expect("signed")
+        }
+
+        fn held_size(&self) -> u64 {
+            self.witness
+                .held_checkpoints()
+                .expect("held")
+                .iter()
+                .find(|c| c.origin == self.origin)
+                .map_or(0, |c| c.size)
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    #[test]
+    fn each_way_a_log_can_contradict_itself_is_a_fork_and_growth_is_cosigned() {
+        let f = fixture();
+        // First sight: cosigned.
+        let first = f.signed(4, "a");
+        assert!(matches!(
+            f.witness.receive(&first, now()),
+            Outcome::Stored { publish: Some(_) }
+        ));
+        assert_eq!(f.held_size(), 4);
+        // Growth: the witness asks for the proof from 4 to 6; a good one is cosigned.
+        let grown = f.signed(6, "a");
+        let Outcome::Prove { old, new, .. } = f.witness.receive(&grown, now()) else {
+            panic!("a proof is asked for");
+        };
+        assert_eq!((old, new), (4, 6));
+        let proof = core_audit::prove_consistency(4, 6, &tree(6, "a")).expect("a proof");
+        assert!(matches!(
+            f.witness.proved(&grown, Answer::Proof(proof), now()),
+            Outcome::Stored { publish: Some(_) }
+        ));
+        assert_eq!(f.held_size(), 6);
+
+        // A rewritten history of 8: its proof from 6 cannot hold.
+        let forked = f.signed(8, "b");
+        assert!(matches!(
+            f.witness.receive(&forked, now()),
+            Outcome::Prove { .. }
+        ));
+        let lying = core_audit::prove_consistency(6, 8, &tree(8, "b")).expect("a proof");
+        assert!(matches!(
+            f.witness.proved(&forked, Answer::Proof(lying), now()),
+            Outcome::Fork
+        ));
+        // The same size with another root; a log that lacks a tree it signed; an empty tree
+        // after entries: each a fork, each kept once.
+        assert!(matches!(
+            f.witness.receive(&f.signed(6, "c"), now()),
+            Outcome::Fork
+        ));
+        let smaller = f.signed(3, "a");
+        assert!(matches!(
+            f.witness.receive(&smaller, now()),
+            Outcome::Prove { .. }
+        ));
+        assert!(matches!(
+            f.witness.proved(&smaller, Answer::Lacks(3), now()),
+            Outcome::Fork
+        ));
+        assert!(matches!(
+            f.witness.receive(&f.signed(0, "a"), now()),
+            Outcome::Fork
+        ));
+        assert!(matches!(
+            f.witness.receive(&f.signed(6, "c"), now()),
+            Outcome::Known
+        ));
+        let evidence = f.witness.evidence().expect("evidence");
+        assert_eq!(evidence.len(), 4, "{evidence:?}");
+        assert!(evidence.iter().all(|e| e.held.contains("\n6\n")));
+        // The witness still holds what it cosigned.
+        assert_eq!(f.held_size(), 6);
+    }
+
+    #[test]
+    fn an_older_consistent_checkpoint_is_no_fork_and_forgeries_are_refused() {
+        let f = fixture();
+        f.witness.receive(&f.signed(6, "a"), now());
+        let older = f.signed(4, "a");
+        assert!(matches!(
+            f.witness.receive(&older, now()),
+            Outcome::Prove { .. }
+        ));
+        let proof = core_audit::prove_consistency(4, 6, &tree(6, "a")).expect("a proof");
+        assert!(matches!(
+            f.witness.proved(&older, Answer::Proof(proof), now()),
+            Outcome::Known
+        ));
+        // Remembered: no second proof for it.
+        assert!(matches!(f.witness.receive(&older, now()), Outcome::Known));
+        assert!(f.witness.evidence().expect("evidence").is_empty());
+
+        // Signed by another key under the log's origin: the sender misbehaved.
+        let root = core_audit::root(7, &tree(7, "a")).expect("a root");
+        let forged = checkpoint::sign(&f.origin, 7, root, &KeyPair::generate()).expect("signed");
+        assert!(matches!(
+            f.witness.receive(&forged, now()),
+            Outcome::Misbehaved(_)
+        ));
+        // A log of no member: dropped.
+        let stranger = KeyPair::generate();
+        let other = origin_of(&member(&stranger));
+        let note = checkpoint::sign(&other, 7, root, &stranger).expect("signed");
+        assert!(matches!(f.witness.receive(&note, now()), Outcome::Known));
+        assert_eq!(f.held_size(), 6);
     }
 }
