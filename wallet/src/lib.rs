@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod didlog;
 pub mod keyfile;
+pub mod keystore;
 pub mod node;
 pub mod sources;
 pub mod store;
