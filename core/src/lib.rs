@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod capability;
 pub mod credential;
+pub mod dcql;
 pub mod delegation;
 pub mod did;
 pub mod hash;
