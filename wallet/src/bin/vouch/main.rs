@@ -763,7 +763,7 @@ fn wallet_log(dir: &std::path::Path, pair: &KeyPair) -> Result<vouch_wallet::sto
     let instance = did_key::did_of(&pair.public());
     let store = vouch_wallet::store::WalletStore::open(dir, &instance)
         .with_context(|| dir.display().to_string())?;
-    Ok(store.log(&instance))
+    Ok(std::sync::Arc::new(store).log(&instance))
 }
 
 /// Records a delegation in the wallet's audit log, when there is one: to whom, for which task,
