@@ -3,6 +3,7 @@
 //! The agent side of Vouch: key files, did:vouch log files, credential signing and delegation, presentations, and the
 //! `vouch` command line that drives them.
 pub mod audit;
+pub mod daemon;
 pub mod didlog;
 pub mod keyfile;
 pub mod keystore;

@@ -1,0 +1,314 @@
+//! The wallet daemon (the ssh-agent model): a process that holds the agent instance's key and
+//! credentials and answers its agent on a Unix socket, mode 0600, only to a caller of its own
+//! uid (checked on every connection with `SO_PEERCRED`). It offers structured operations only —
+//! never "sign these bytes": the agent's process never sees the key.
+//!
+//! The protocol is JSON Lines: one request object per line (`{"op": "credentials", …}`), one
+//! answer per line, `{"ok": …}` or `{"error": {"code", "message"}}`; a line is at most 1 MiB.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use vouch_core::did::Did;
+use vouch_core::key::KeyPair;
+
+use crate::store::{WalletLog, WalletStore};
+
+/// The longest request line.
+pub const MAX_LINE: usize = 1024 * 1024;
+/// The most connections served at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// A request of the agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The credentials held, for a task or all.
+    Credentials {
+        /// Only this task's.
+        #[serde(default)]
+        task: Option<String>,
+    },
+    /// Keeps a credential issued to the instance.
+    AddCredential {
+        /// The credential.
+        credential: Value,
+    },
+    /// The instance's DID.
+    Identity,
+}
+
+/// A refused request: a code and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// A stable code: `malformed`, `too_large`, `refused`, `internal`.
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+/// The daemon's state.
+pub struct Daemon {
+    store: Arc<WalletStore>,
+    log: WalletLog,
+    /// Held for the signing operations to come (delegation, the exchange): never handed out.
+    _key: Arc<KeyPair>,
+    instance: Did,
+    uid: u32,
+}
+
+impl Daemon {
+    /// A daemon over the wallet in `dir`, for the instance whose key is `key`, answering callers
+    /// of `uid` only.
+    pub fn open(
+        dir: &Path,
+        key: KeyPair,
+        uid: u32,
+    ) -> Result<Self, crate::store::WalletStoreError> {
+        let instance = vouch_core::did::key::did_of(&key.public());
+        let store = Arc::new(WalletStore::open(dir, &instance)?);
+        let log = store.log(&instance);
+        Ok(Self {
+            store,
+            log,
+            _key: Arc::new(key),
+            instance,
+            uid,
+        })
+    }
+
+    /// The instance's audit log.
+    pub fn log(&self) -> &WalletLog {
+        &self.log
+    }
+
+    /// Answers one request. Blocking (the store).
+    pub fn handle(&self, request: Request) -> Result<Value, Refusal> {
+        let internal = |e: crate::store::WalletStoreError| Refusal {
+            code: "internal",
+            message: e.to_string(),
+        };
+        match request {
+            Request::Identity => Ok(json!({ "did": self.instance.to_string() })),
+            Request::Credentials { task } => {
+                let held = self.store.credentials(task.as_deref()).map_err(internal)?;
+                Ok(Value::Array(
+                    held.into_iter().map(|h| h.credential).collect(),
+                ))
+            }
+            Request::AddCredential { credential } => {
+                match self.store.put_credential(&credential, &self.instance) {
+                    Ok(added) => Ok(json!({ "added": added })),
+                    Err(crate::store::WalletStoreError::Refused(message)) => Err(Refusal {
+                        code: "refused",
+                        message,
+                    }),
+                    Err(e) => Err(internal(e)),
+                }
+            }
+        }
+    }
+}
+
+/// Binds the daemon's socket at `path`, readable and writable by its owner only.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves connections until `stop` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    daemon: Arc<Daemon>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    // Too many at once: this one is closed.
+                    continue;
+                };
+                let daemon = daemon.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    connection(stream, daemon).await;
+                });
+            }
+        }
+    }
+}
+
+async fn answer(stream: &mut (impl AsyncWriteExt + Unpin), result: Result<Value, Refusal>) -> bool {
+    let line = match result {
+        Ok(ok) => json!({ "ok": ok }),
+        Err(refusal) => json!({ "error": refusal }),
+    };
+    let mut bytes = serde_json::to_vec(&line).expect("JSON values always serialize");
+    bytes.push(b'\n');
+    stream.write_all(&bytes).await.is_ok()
+}
+
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
+    let (read, mut write) = stream.into_split();
+    let peer = read.as_ref().peer_cred().map(|cred| cred.uid());
+    if peer.as_ref().ok() != Some(&daemon.uid) {
+        let _ = answer(
+            &mut write,
+            Err(Refusal {
+                code: "refused",
+                message: "this wallet answers its owner's uid only".into(),
+            }),
+        )
+        .await;
+        return;
+    }
+    let mut lines = BufReader::new(read);
+    loop {
+        let mut line = Vec::new();
+        let read = (&mut lines)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await;
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line.len() > MAX_LINE {
+            let _ = answer(
+                &mut write,
+                Err(Refusal {
+                    code: "too_large",
+                    message: format!("a request is at most {MAX_LINE} bytes"),
+                }),
+            )
+            .await;
+            return;
+        }
+        let result = match serde_json::from_slice::<Request>(&line) {
+            Err(e) => Err(Refusal {
+                code: "malformed",
+                message: e.to_string(),
+            }),
+            Ok(request) => {
+                let daemon = daemon.clone();
+                tokio::task::spawn_blocking(move || daemon.handle(request))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(Refusal {
+                            code: "internal",
+                            message: e.to_string(),
+                        })
+                    })
+            }
+        };
+        if !answer(&mut write, result).await {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ask(path: &Path, line: &str) -> Value {
+        let stream = UnixStream::connect(path).await.expect("connects");
+        let (read, mut write) = stream.into_split();
+        write.write_all(line.as_bytes()).await.expect("written");
+        write.write_all(b"\n").await.expect("written");
+        let mut answer = String::new();
+        BufReader::new(read)
+            .read_line(&mut answer)
+            .await
+            .expect("an answer");
+        serde_json::from_str(&answer).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn the_daemon_answers_its_owner_with_structured_operations_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = KeyPair::generate();
+        let did = vouch_core::did::key::did_of(&key.public());
+        let uid = own_uid();
+        let daemon = Arc::new(Daemon::open(&dir.path().join("wallet"), key, uid).expect("opens"));
+        let path = dir.path().join("wallet.sock");
+        let listener = bind(&path).expect("binds");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, daemon.clone(), async {
+            let _ = stopped.await;
+        }));
+
+        let identity = ask(&path, r#"{"op": "identity"}"#).await;
+        assert_eq!(identity["ok"]["did"], did.to_string());
+        let listed = ask(&path, r#"{"op": "credentials"}"#).await;
+        assert_eq!(listed["ok"], json!([]));
+        // No raw signing, nothing unknown, nothing malformed.
+        for line in [
+            r#"{"op": "sign", "bytes": "AAAA"}"#,
+            r#"{"op": "credentials", "extra": 1}"#,
+            "not json",
+        ] {
+            assert_eq!(
+                ask(&path, line).await["error"]["code"],
+                "malformed",
+                "{line}"
+            );
+        }
+        // A credential of another instance is refused with its reason.
+        let refused = ask(
+            &path,
+            &json!({"op": "add_credential", "credential": {"id": "x"}}).to_string(),
+        )
+        .await;
+        assert_eq!(refused["error"]["code"], "refused");
+
+        // A caller of another uid: refused before anything is read.
+        let stranger = Arc::new(
+            Daemon::open(
+                &dir.path().join("other"),
+                KeyPair::generate(),
+                uid.wrapping_add(1),
+            )
+            .expect("opens"),
+        );
+        let other_path = dir.path().join("other.sock");
+        let other = bind(&other_path).expect("binds");
+        let (stop_other, stopped_other) = tokio::sync::oneshot::channel::<()>();
+        let other_server = tokio::spawn(serve(other, stranger, async {
+            let _ = stopped_other.await;
+        }));
+        let answer = ask(&other_path, r#"{"op": "identity"}"#).await;
+        assert_eq!(answer["error"]["code"], "refused");
+
+        let _ = stop.send(());
+        let _ = stop_other.send(());
+        server.await.expect("stopped");
+        other_server.await.expect("stopped");
+    }
+
+    /// The test process's uid, read as the daemon reads a caller's: through a socket pair's
+    /// peer credentials.
+    fn own_uid() -> u32 {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().expect("a pair");
+        let a = UnixStream::from_std({
+            a.set_nonblocking(true).expect("nonblocking");
+            a
+        })
+        .expect("tokio");
+        a.peer_cred().expect("credentials").uid()
+    }
+}
