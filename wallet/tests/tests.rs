@@ -809,3 +809,135 @@ fn a_wallet_logs_its_delegations_and_its_export_verifies_under_the_instance_key(
         stdout(&out)
     );
 }
+
+#[test]
+fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str| dir.path().join(name);
+    let keygen = |name: &str| {
+        let out = vouch(&["key", "generate", "--out", path(&file(name))], b"");
+        stdout(&out).trim().to_owned()
+    };
+    keygen("org");
+    let agent = keygen("agent");
+    std::fs::write(file("pass"), "correct horse battery\n").expect("written");
+    std::fs::write(file("wrong"), "wrong horse\n").expect("written");
+    let sealed = vouch(
+        &[
+            "wallet",
+            "seal",
+            "--key",
+            path(&file("agent")),
+            "--out",
+            path(&file("agent.sealed")),
+            "--passphrase-file",
+            path(&file("pass")),
+        ],
+        b"",
+    );
+    assert_eq!(
+        code(&sealed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    assert_eq!(stdout(&sealed).trim(), agent);
+    let sealed_text = std::fs::read_to_string(file("agent.sealed")).expect("read");
+    assert!(!sealed_text.contains("privateKey"), "{sealed_text}");
+
+    let serve = |secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args([
+                "wallet",
+                "serve",
+                "--wallet",
+                path(&file("wallet")),
+                "--sealed-key",
+                path(&file("agent.sealed")),
+                "--passphrase-file",
+                path(&file(secret)),
+                "--socket",
+                path(&file("wallet.sock")),
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts")
+    };
+    // A wrong passphrase: a clear error, no daemon.
+    let wrong = serve("wrong").wait_with_output().expect("ends");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+
+    let mut daemon = serve("pass");
+    // Up once it says it listens.
+    let mut stderr = std::io::BufReader::new(daemon.stderr.take().expect("piped"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("a line");
+    assert!(line.contains("listening"), "{line}");
+
+    let out = issue(dir.path(), &file("org"), &agent, &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(file("agent.vc"), &out.stdout).expect("written");
+    let add = |credential: &str| {
+        vouch(
+            &[
+                "wallet",
+                "add",
+                "--socket",
+                path(&file("wallet.sock")),
+                path(&file(credential)),
+            ],
+            b"",
+        )
+    };
+    let added = add("agent.vc");
+    assert_eq!(
+        code(&added),
+        0,
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(
+        stdout(&added).contains("\"added\":true"),
+        "{}",
+        stdout(&added)
+    );
+    // A credential of another instance is refused, with the reason.
+    keygen("other");
+    let other = vouch(&["key", "did", "--key", path(&file("other"))], b"");
+    let out = issue(dir.path(), &file("org"), stdout(&other).trim(), &[]);
+    std::fs::write(file("other.vc"), &out.stdout).expect("written");
+    let refused = add("other.vc");
+    assert_eq!(code(&refused), 2);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not this wallet's instance"));
+
+    let listed = vouch(
+        &[
+            "wallet",
+            "credentials",
+            "--socket",
+            path(&file("wallet.sock")),
+            "--task",
+            "t1",
+        ],
+        b"",
+    );
+    assert_eq!(
+        code(&listed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let held: Vec<Value> = stdout(&listed)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a credential"))
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["credentialSubject"]["id"], agent.as_str());
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}

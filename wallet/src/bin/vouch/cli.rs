@@ -44,6 +44,68 @@ pub(crate) enum Command {
     /// Audit logs.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The wallet daemon, and its clients.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+}
+
+/// What opens a sealed key: a passphrase file, or a raw 32-byte key file.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct SecretArgs {
+    /// A file holding the passphrase (its first line).
+    #[arg(long)]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// A file holding a raw 32-byte key (binary, or 64 hex digits): a systemd credential, say.
+    #[arg(long)]
+    pub(crate) raw_key_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WalletCommand {
+    /// Seals an instance key file for the daemon (Argon2id or a raw key, XChaCha20-Poly1305).
+    Seal {
+        /// The key file to seal.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the sealed key (a new file, mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        secret: SecretArgs,
+    },
+    /// Runs the daemon: the instance's sealed key opened in memory, its wallet folder, a Unix
+    /// socket answering its owner's uid only.
+    Serve {
+        /// The wallet folder.
+        #[arg(long)]
+        wallet: PathBuf,
+        /// The sealed instance key.
+        #[arg(long)]
+        sealed_key: PathBuf,
+        #[command(flatten)]
+        secret: SecretArgs,
+        /// The socket's path.
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// Asks the daemon for the credentials held (of a task), one JSON per line.
+    Credentials {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// Only this task's.
+        #[arg(long)]
+        task: Option<String>,
+    },
+    /// Gives the daemon a credential issued to its instance.
+    Add {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The credential file.
+        credential: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -63,6 +63,7 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
         Command::Did(command) => did(command),
         Command::Agent(command) => agent(command),
         Command::Audit(command) => audit(command),
+        Command::Wallet(command) => wallet(command),
     };
     result.map_err(Unusable)
 }
@@ -802,4 +803,103 @@ fn record_delegation(
         .collect();
     wallet_log(wallet, pair)?.record(entry, now)?;
     Ok(())
+}
+
+fn secret_of(args: &SecretArgs) -> Result<vouch_wallet::keystore::Secret> {
+    use vouch_wallet::keystore::Secret;
+    match (&args.passphrase_file, &args.raw_key_file) {
+        (Some(path), _) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(path).with_context(|| path.display().to_string())?,
+            );
+            let line = text.lines().next().unwrap_or_default();
+            if line.is_empty() {
+                bail!("{}: an empty passphrase", path.display());
+            }
+            Ok(Secret::Passphrase(zeroize::Zeroizing::new(line.to_owned())))
+        }
+        (None, Some(path)) => Ok(Secret::raw_from_file(path)?),
+        (None, None) => bail!("--passphrase-file or --raw-key-file"),
+    }
+}
+
+/// Sends one request to the daemon at `socket`; its answer's `ok`, or its error.
+fn ask_daemon(socket: &Path, request: &Value) -> Result<Value> {
+    use std::io::BufRead as _;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)
+        .with_context(|| format!("{}: is the daemon running?", socket.display()))?;
+    writeln!(stream, "{request}")?;
+    let mut line = String::new();
+    std::io::BufReader::new(&stream)
+        .take(64 * 1024 * 1024)
+        .read_line(&mut line)?;
+    let answer: Value = serde_json::from_str(&line).context("the daemon's answer")?;
+    if let Some(error) = answer.get("error") {
+        bail!(
+            "the wallet refused ({}): {}",
+            error["code"].as_str().unwrap_or("?"),
+            error["message"].as_str().unwrap_or("")
+        );
+    }
+    Ok(answer["ok"].clone())
+}
+
+fn wallet(command: WalletCommand) -> Result<ExitCode> {
+    use vouch_wallet::{daemon, keystore};
+    match command {
+        WalletCommand::Seal { key, out, secret } => {
+            let pair = keyfile::read(&key)?;
+            let sealed = keystore::seal(&pair, &secret_of(&secret)?, keystore::Cost::default())?;
+            keystore::write(&out, &sealed)?;
+            println!("{}", sealed.did());
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Serve {
+            wallet,
+            sealed_key,
+            secret,
+            socket,
+        } => {
+            let pair = keystore::read(&sealed_key, &secret_of(&secret)?, None)?;
+            // The daemon's own uid (Linux: the owner of /proc/self): the one caller it answers.
+            let uid =
+                std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
+            let state = std::sync::Arc::new(daemon::Daemon::open(&wallet, pair, uid)?);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let listener =
+                    daemon::bind(&socket).with_context(|| socket.display().to_string())?;
+                eprintln!("wallet daemon listening on {}", socket.display());
+                daemon::serve(listener, state, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await;
+                anyhow::Ok(())
+            })?;
+            let _ = std::fs::remove_file(&socket);
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Credentials { socket, task } => {
+            let held = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "credentials", "task": task}),
+            )?;
+            for credential in held.as_array().into_iter().flatten() {
+                println!("{credential}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Add { socket, credential } => {
+            let credential = read_json_file(&credential)?;
+            let answer = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "add_credential", "credential": credential}),
+            )?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
