@@ -19,8 +19,6 @@
 //! Nothing here knows what the keys are for beyond their names; `setup` makes them, `org` signs
 //! with them.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -89,14 +87,7 @@ pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
 
 /// Writes a new file readable by its owner only, and syncs it; never overwrites.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io(path))?;
-    file.write_all(bytes).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    vouch_wallet::keyfile::write_private(path, bytes).map_err(io(path))
 }
 
 /// Writes the identity file: the last file `init` writes, whose presence means the folder is

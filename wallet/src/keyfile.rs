@@ -59,20 +59,25 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
     }
 }
 
-/// Writes a key pair to a new file with mode 0600; an existing file is never overwritten.
-pub fn write(path: &Path, pair: &KeyPair) -> Result<(), KeyFileError> {
-    let json = Zeroizing::new(
-        serde_json::to_string_pretty(&pair.to_json()).expect("a key pair always serializes"),
-    );
+/// Writes `bytes` to a new file readable by its owner only (mode 0600), and syncs it; an
+/// existing file is never overwritten.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-        .map_err(io(path))?;
-    file.write_all(json.as_bytes()).map_err(io(path))?;
-    file.write_all(b"\n").map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Writes a key pair to a new file with mode 0600; an existing file is never overwritten.
+pub fn write(path: &Path, pair: &KeyPair) -> Result<(), KeyFileError> {
+    let mut json = Zeroizing::new(
+        serde_json::to_string_pretty(&pair.to_json()).expect("a key pair always serializes"),
+    );
+    json.push('\n');
+    write_private(path, json.as_bytes()).map_err(io(path))
 }
 
 /// Reads a key pair, refusing a file that others can read.

@@ -17,7 +17,6 @@
 //! does not (both test a guess at the same cost, Argon2id's). Files are written mode 0600 and
 //! never over another; a file readable by others is refused.
 
-use std::io::Write;
 use std::path::Path;
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -373,17 +372,9 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> KeystoreError + '_ {
 
 /// Writes a sealed key to a new file, mode 0600; an existing file is never overwritten.
 pub fn write(path: &Path, envelope: &Envelope) -> Result<(), KeystoreError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io(path))?;
-    let text = serde_json::to_string_pretty(envelope).expect("an envelope always serializes");
-    file.write_all(text.as_bytes()).map_err(io(path))?;
-    file.write_all(b"\n").map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    let mut text = serde_json::to_string_pretty(envelope).expect("an envelope always serializes");
+    text.push('\n');
+    crate::keyfile::write_private(path, text.as_bytes()).map_err(io(path))
 }
 
 /// Reads a sealed key file (mode 0600 or stricter, at most 4 KiB) and opens it.
