@@ -40,6 +40,20 @@ pub enum Request {
     },
     /// The instance's DID.
     Identity,
+    /// Delegates a narrower right to a sub-agent: a credential the wallet holds is the parent,
+    /// the capabilities must be within it; signed with the instance's key, recorded in the
+    /// wallet's audit log, and answered (the sub-agent's to keep).
+    Delegate {
+        /// The parent credential's id.
+        parent: String,
+        /// The sub-agent's did:key.
+        to: String,
+        /// The capabilities delegated.
+        capabilities: Vec<Value>,
+        /// The end of validity; the parent's by default.
+        #[serde(default)]
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 /// A refused request: a code and what happened.
@@ -55,8 +69,8 @@ pub struct Refusal {
 pub struct Daemon {
     store: Arc<WalletStore>,
     log: WalletLog,
-    /// Held for the signing operations to come (delegation, the exchange): never handed out.
-    _key: Arc<KeyPair>,
+    /// Signs what the structured operations make (delegations): never handed out.
+    key: Arc<KeyPair>,
     instance: Did,
     uid: u32,
 }
@@ -75,7 +89,7 @@ impl Daemon {
         Ok(Self {
             store,
             log,
-            _key: Arc::new(key),
+            key: Arc::new(key),
             instance,
             uid,
         })
@@ -100,6 +114,12 @@ impl Daemon {
                     held.into_iter().map(|h| h.credential).collect(),
                 ))
             }
+            Request::Delegate {
+                parent,
+                to,
+                capabilities,
+                valid_until,
+            } => self.delegate(&parent, &to, capabilities, valid_until),
             Request::AddCredential { credential } => {
                 match self.store.put_credential(&credential, &self.instance) {
                     Ok(added) => Ok(json!({ "added": added })),
@@ -111,6 +131,58 @@ impl Daemon {
                 }
             }
         }
+    }
+}
+
+impl Daemon {
+    fn delegate(
+        &self,
+        parent: &str,
+        to: &str,
+        capabilities: Vec<Value>,
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Value, Refusal> {
+        use vouch_core::credential::AgentCapabilityCredential;
+        use vouch_core::delegation;
+        let refused = |message: String| Refusal {
+            code: "refused",
+            message,
+        };
+        let internal = |message: String| Refusal {
+            code: "internal",
+            message,
+        };
+        let held = self
+            .store
+            .credential(parent)
+            .map_err(|e| internal(e.to_string()))?
+            .ok_or_else(|| refused(format!("no credential {parent} is held")))?;
+        let parent = AgentCapabilityCredential::from_json(&held.credential)
+            .map_err(|e| internal(e.to_string()))?;
+        let to = Did::parse(to).map_err(|e| refused(format!("to: {e}")))?;
+        let now = chrono::Utc::now();
+        let child = delegation::delegate(
+            &parent,
+            to,
+            capabilities,
+            valid_until.unwrap_or(parent.valid_until),
+            now,
+        )
+        .map_err(|e| refused(e.to_string()))?;
+        let vm = vouch_core::did::key::verification_method_of(&self.key.public());
+        let signed = delegation::sign_credential(
+            &child,
+            &self.key,
+            vm,
+            vouch_core::proof::Cryptosuite::EddsaJcs2022,
+            now,
+        )
+        .map_err(|e| internal(e.to_string()))?;
+        // Recorded before it is answered: a delegation the log does not show is not made.
+        self.log
+            .record(crate::delegating::delegation_entry(&parent, &signed), now)
+            .map_err(|e| internal(format!("the audit log: {e}")))?;
+        Ok(signed)
     }
 }
 

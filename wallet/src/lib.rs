@@ -4,6 +4,7 @@
 //! `vouch` command line that drives them.
 pub mod audit;
 pub mod daemon;
+pub mod delegating;
 pub mod didlog;
 pub mod keyfile;
 pub mod keystore;

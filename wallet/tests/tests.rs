@@ -938,6 +938,68 @@ fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
         .collect();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["credentialSubject"]["id"], agent.as_str());
+
+    // A structured delegation: within the parent it is signed by the instance's key, which the
+    // caller never sees; beyond it, or from a credential not held, refused with the reason.
+    let sub = keygen("sub");
+    let ask = |request: Value| -> Value {
+        use std::io::{BufRead as _, Write as _};
+        let mut stream =
+            std::os::unix::net::UnixStream::connect(file("wallet.sock")).expect("connects");
+        writeln!(stream, "{request}").expect("written");
+        let mut line = String::new();
+        std::io::BufReader::new(&stream)
+            .read_line(&mut line)
+            .expect("an answer");
+        serde_json::from_str(&line).expect("JSON")
+    };
+    let parent = held[0]["id"].as_str().expect("an id");
+    let narrow = serde_json::json!([{"action": "read:tickets", "resource": "https://h.example/t/open/*",
+        "constraints": {"maxRecords": {"value": 10, "unit": "records"}}}]);
+    let delegated = ask(serde_json::json!({
+        "op": "delegate", "parent": parent, "to": sub, "capabilities": narrow,
+    }));
+    let credential = &delegated["ok"];
+    assert_eq!(credential["issuer"], agent.as_str(), "{delegated}");
+    assert_eq!(credential["credentialSubject"]["id"], sub.as_str());
+    let wider = ask(serde_json::json!({
+        "op": "delegate", "parent": parent, "to": sub,
+        "capabilities": [{"action": "read:*", "resource": "https://h.example/**"}],
+    }));
+    assert_eq!(wider["error"]["code"], "refused", "{wider}");
+    let unknown = ask(serde_json::json!({
+        "op": "delegate", "parent": "urn:uuid:0", "to": sub, "capabilities": narrow,
+    }));
+    assert_eq!(unknown["error"]["code"], "refused", "{unknown}");
     let _ = daemon.kill();
     let _ = daemon.wait();
+
+    // The delegation is in the wallet's log, signed under the instance's key.
+    let export = vouch(
+        &[
+            "audit",
+            "export",
+            "--wallet",
+            path(&file("wallet")),
+            "--key",
+            path(&file("agent")),
+            "--checkpoint",
+            path(&file("checkpoint")),
+        ],
+        b"",
+    );
+    assert_eq!(
+        code(&export),
+        0,
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let entries: Vec<Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an entry"))
+        .collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["event"], "delegated");
+    assert_eq!(entries[0]["agent"], sub.as_str());
+    assert_eq!(entries[0]["credentials"][0], credential["id"]);
 }

@@ -767,8 +767,7 @@ fn wallet_log(dir: &std::path::Path, pair: &KeyPair) -> Result<vouch_wallet::sto
     Ok(std::sync::Arc::new(store).log(&instance))
 }
 
-/// Records a delegation in the wallet's audit log, when there is one: to whom, for which task,
-/// the actions (or, past 1 KiB of them, their hash), the new credential and its parent.
+/// Records a delegation in the wallet's audit log, when there is one.
 fn record_delegation(
     wallet: Option<&std::path::Path>,
     pair: &KeyPair,
@@ -779,28 +778,7 @@ fn record_delegation(
     let Some(wallet) = wallet else {
         return Ok(());
     };
-    let mut entry = audit_entry(vouch_core::audit::Event::Delegated);
-    let subject = &signed["credentialSubject"];
-    entry.agent = subject["id"].as_str().map(str::to_owned);
-    entry.task = subject["task"]["id"].as_str().map(str::to_owned);
-    let actions: Vec<&str> = subject["capabilities"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["action"].as_str())
-        .collect();
-    let actions = actions.join(",");
-    if actions.len() <= 1024 {
-        entry.action = Some(actions);
-    } else {
-        entry.resource_hash = Some(vouch_core::hash::Multihash::of(actions.as_bytes()));
-    }
-    entry.credentials = signed["id"]
-        .as_str()
-        .map(str::to_owned)
-        .into_iter()
-        .chain([parent.id.to_string()])
-        .collect();
+    let entry = vouch_wallet::delegating::delegation_entry(parent, signed);
     wallet_log(wallet, pair)?.record(entry, now)?;
     Ok(())
 }
