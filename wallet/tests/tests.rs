@@ -666,6 +666,34 @@ fn a_closed_pipe_is_not_a_panic() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
 
+/// `vouch audit export` of a wallet: its output and the entries.
+fn export_wallet_log(wallet: &Path, key: &Path, checkpoint: &Path) -> (Output, Vec<Value>) {
+    let export = vouch(
+        &[
+            "audit",
+            "export",
+            "--wallet",
+            path(wallet),
+            "--key",
+            path(key),
+            "--checkpoint",
+            path(checkpoint),
+        ],
+        b"",
+    );
+    assert_eq!(
+        code(&export),
+        0,
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let entries = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an entry"))
+        .collect();
+    (export, entries)
+}
+
 #[test]
 fn a_wallet_logs_its_delegations_and_its_export_verifies_under_the_instance_key() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -732,29 +760,7 @@ fn a_wallet_logs_its_delegations_and_its_export_verifies_under_the_instance_key(
         String::from_utf8_lossy(&refused.stderr)
     );
 
-    let export = vouch(
-        &[
-            "audit",
-            "export",
-            "--wallet",
-            path(&wallet),
-            "--key",
-            path(&file("agent")),
-            "--checkpoint",
-            path(&file("checkpoint")),
-        ],
-        b"",
-    );
-    assert_eq!(
-        code(&export),
-        0,
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
-    );
-    let lines: Vec<Value> = stdout(&export)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an entry"))
-        .collect();
+    let (export, lines) = export_wallet_log(&wallet, &file("agent"), &file("checkpoint"));
     assert_eq!(lines.len(), 3);
     for line in &lines {
         assert_eq!(line["event"], "delegated");
@@ -975,29 +981,7 @@ fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
     let _ = daemon.wait();
 
     // The delegation is in the wallet's log, signed under the instance's key.
-    let export = vouch(
-        &[
-            "audit",
-            "export",
-            "--wallet",
-            path(&file("wallet")),
-            "--key",
-            path(&file("agent")),
-            "--checkpoint",
-            path(&file("checkpoint")),
-        ],
-        b"",
-    );
-    assert_eq!(
-        code(&export),
-        0,
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
-    );
-    let entries: Vec<Value> = stdout(&export)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("an entry"))
-        .collect();
+    let (_, entries) = export_wallet_log(&file("wallet"), &file("agent"), &file("checkpoint"));
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["event"], "delegated");
     assert_eq!(entries[0]["agent"], sub.as_str());
