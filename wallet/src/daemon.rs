@@ -54,6 +54,12 @@ pub enum Request {
         #[serde(default)]
         valid_until: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Renews a credential held through the org's node, for as long as it lasted: the renewed
+    /// one is kept beside it, and recorded in the wallet's audit log.
+    Renew {
+        /// The credential's id.
+        id: String,
+    },
 }
 
 /// A refused request: a code and what happened.
@@ -73,6 +79,7 @@ pub struct Daemon {
     key: Arc<KeyPair>,
     instance: Did,
     uid: u32,
+    node: Option<crate::node::NodeClient>,
 }
 
 impl Daemon {
@@ -92,7 +99,15 @@ impl Daemon {
             key: Arc::new(key),
             instance,
             uid,
+            node: None,
         })
+    }
+
+    /// Renews through the org's node at `base` (`http://host:port`).
+    #[must_use]
+    pub fn with_node(mut self, base: &str) -> Self {
+        self.node = Some(crate::node::NodeClient::new(base));
+        self
     }
 
     /// The instance's audit log.
@@ -120,6 +135,7 @@ impl Daemon {
                 capabilities,
                 valid_until,
             } => self.delegate(&parent, &to, capabilities, valid_until),
+            Request::Renew { id } => self.renew(&id),
             Request::AddCredential { credential } => {
                 match self.store.put_credential(&credential, &self.instance) {
                     Ok(added) => Ok(json!({ "added": added })),
@@ -135,6 +151,52 @@ impl Daemon {
 }
 
 impl Daemon {
+    fn renew(&self, id: &str) -> Result<Value, Refusal> {
+        let refused = |message: String| Refusal {
+            code: "refused",
+            message,
+        };
+        let internal = |message: String| Refusal {
+            code: "internal",
+            message,
+        };
+        let node = self
+            .node
+            .as_ref()
+            .ok_or_else(|| refused("this wallet knows no node to renew through".into()))?;
+        let held = self
+            .store
+            .credential(id)
+            .map_err(|e| internal(e.to_string()))?
+            .ok_or_else(|| refused(format!("no credential {id} is held")))?;
+        let typed = vouch_core::credential::AgentCapabilityCredential::from_json(&held.credential)
+            .map_err(|e| internal(e.to_string()))?;
+        let now = chrono::Utc::now();
+        let renewed = node
+            .renew(
+                &self.key,
+                &held.credential,
+                typed.valid_until - typed.valid_from,
+                now,
+            )
+            .map_err(|e| refused(e.to_string()))?;
+        self.store
+            .put_credential(&renewed, &self.instance)
+            .map_err(|e| internal(e.to_string()))?;
+        let mut entry = vouch_core::audit::log::entry(vouch_core::audit::Event::Renewed);
+        entry.task = Some(held.task.clone());
+        entry.credentials = renewed["id"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .chain([held.id.clone()])
+            .collect();
+        self.log
+            .record(entry, now)
+            .map_err(|e| internal(format!("the audit log: {e}")))?;
+        Ok(renewed)
+    }
+
     fn delegate(
         &self,
         parent: &str,

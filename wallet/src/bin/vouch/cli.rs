@@ -88,6 +88,9 @@ pub(crate) enum WalletCommand {
         /// The socket's path.
         #[arg(long)]
         socket: PathBuf,
+        /// The org's node (`http://host:port`), to renew credentials through.
+        #[arg(long)]
+        node: Option<String>,
     },
     /// Asks the daemon for the credentials held (of a task), one JSON per line.
     Credentials {

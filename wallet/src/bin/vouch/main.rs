@@ -837,12 +837,17 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             sealed_key,
             secret,
             socket,
+            node,
         } => {
             let pair = keystore::read(&sealed_key, &secret_of(&secret)?, None)?;
             // The daemon's own uid (Linux: the owner of /proc/self): the one caller it answers.
             let uid =
                 std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
-            let state = std::sync::Arc::new(daemon::Daemon::open(&wallet, pair, uid)?);
+            let mut state = daemon::Daemon::open(&wallet, pair, uid)?;
+            if let Some(node) = &node {
+                state = state.with_node(node);
+            }
+            let state = std::sync::Arc::new(state);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
