@@ -1439,6 +1439,8 @@ fn the_wallet_daemon_renews_a_credential_through_its_orgs_node_and_logs_it() {
         })
         .expect("kept");
     let id = credential["id"].as_str().expect("an id").to_owned();
+    // Nothing is due while most of its life is left.
+    assert!(daemon.renew_due(Utc::now()).expect("checked").is_empty());
     let renewed = daemon
         .handle(Request::Renew { id: id.clone() })
         .expect("renewed");
@@ -1451,11 +1453,23 @@ fn the_wallet_daemon_renews_a_credential_through_its_orgs_node_and_logs_it() {
         .expect("listed");
     assert_eq!(held.as_array().expect("a list").len(), 2);
     // A lineage is a line: the same credential is not renewed twice; the refusal is the node's.
-    let again = daemon.handle(Request::Renew { id }).expect_err("refused");
+    let again = daemon
+        .handle(Request::Renew { id: id.clone() })
+        .expect_err("refused");
     assert_eq!(again.code, "refused", "{}", again.message);
-    // The renewal is in the wallet's log.
+    // With less than a third of its life left, the newest of the lineage is renewed on its own;
+    // the original, whose renewal is held, is not asked for again.
+    let typed = AgentCapabilityCredential::from_json(&credential).expect("a credential");
+    let due = daemon
+        .renew_due(typed.valid_until - Duration::minutes(4))
+        .expect("checked");
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].0, renewed["id"].as_str().expect("an id"));
+    assert!(due[0].1.is_ok(), "{due:?}");
+    // The renewals are in the wallet's log, the first the original's.
     let entries = daemon.log().entries(0).expect("entries");
-    assert_eq!(entries.len(), 1);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].credentials[1], id);
     assert_eq!(entries[0].event, vouch_core::audit::Event::Renewed);
     assert_eq!(
         entries[0].credentials[0],

@@ -71,6 +71,9 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// A credential due for renewal, by id, and whether the node renewed it.
+pub type Renewed = (String, Result<(), Refusal>);
+
 /// The daemon's state.
 pub struct Daemon {
     store: Arc<WalletStore>,
@@ -151,6 +154,46 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Renews, through the node, every credential held that has less than a third of its life
+    /// left at `at` (and is still valid then) and no later credential of its lineage held, so
+    /// that a long task never stalls on an expired credential. The ids renewed, and the
+    /// refusals. Blocking.
+    pub fn renew_due(&self, at: chrono::DateTime<chrono::Utc>) -> Result<Vec<Renewed>, Refusal> {
+        use vouch_core::credential::AgentCapabilityCredential;
+        let held = self.store.credentials(None).map_err(|e| Refusal {
+            code: "internal",
+            message: e.to_string(),
+        })?;
+        let typed: Vec<AgentCapabilityCredential> = held
+            .iter()
+            .filter_map(|h| AgentCapabilityCredential::from_json(&h.credential).ok())
+            .collect();
+        // A credential is renewed already when a later one of its lineage is held.
+        let superseded = |c: &AgentCapabilityCredential| {
+            let renewal = &c.credential_subject.renewal;
+            typed.iter().any(|other| {
+                let later = &other.credential_subject.renewal;
+                later.lineage == renewal.lineage && later.count > renewal.count
+            })
+        };
+        let due: Vec<String> = typed
+            .iter()
+            .filter(|c| {
+                let life = c.valid_until - c.valid_from;
+                let left = c.valid_until - at;
+                left > chrono::Duration::zero() && left * 3 < life && !superseded(c)
+            })
+            .map(|c| c.id.to_string())
+            .collect();
+        Ok(due
+            .into_iter()
+            .map(|id| {
+                let result = self.renew(&id).map(|_| ());
+                (id, result)
+            })
+            .collect())
+    }
+
     fn renew(&self, id: &str) -> Result<Value, Refusal> {
         let refused = |message: String| Refusal {
             code: "refused",
@@ -245,6 +288,50 @@ impl Daemon {
             .record(crate::delegating::delegation_entry(&parent, &signed), now)
             .map_err(|e| internal(format!("the audit log: {e}")))?;
         Ok(signed)
+    }
+}
+
+/// Tends the wallet every `every` until `stop` resolves: prunes the expired credentials and,
+/// with a node, renews those due, so that a long task never holds an expired one.
+pub async fn tend(
+    daemon: Arc<Daemon>,
+    every: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => {
+                let daemon = daemon.clone();
+                let tended = tokio::task::spawn_blocking(move || {
+                    let now = chrono::Utc::now();
+                    let pruned = daemon.store.prune(now).map_err(|e| e.to_string())?;
+                    let renewed = match daemon.node {
+                        Some(_) => daemon.renew_due(now).map_err(|e| e.message)?,
+                        None => Vec::new(),
+                    };
+                    Ok::<_, String>((pruned, renewed))
+                })
+                .await;
+                match tended {
+                    Ok(Ok((pruned, renewed))) => {
+                        for (id, result) in renewed {
+                            match result {
+                                Ok(()) => eprintln!("renewed {id}"),
+                                Err(refusal) => eprintln!("could not renew {id}: {}", refusal.message),
+                            }
+                        }
+                        if pruned > 0 {
+                            eprintln!("pruned {pruned} expired credential(s)");
+                        }
+                    }
+                    Ok(Err(e)) => eprintln!("tending the wallet failed: {e}"),
+                    Err(e) => eprintln!("tending the wallet failed: {e}"),
+                }
+            }
+        }
     }
 }
 

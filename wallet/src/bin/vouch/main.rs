@@ -856,10 +856,21 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 let listener =
                     daemon::bind(&socket).with_context(|| socket.display().to_string())?;
                 eprintln!("wallet daemon listening on {}", socket.display());
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let mut tending_stop = stopped.clone();
+                let tending = tokio::spawn(daemon::tend(
+                    state.clone(),
+                    std::time::Duration::from_secs(30),
+                    async move {
+                        let _ = tending_stop.wait_for(|s| *s).await;
+                    },
+                ));
                 daemon::serve(listener, state, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await;
+                let _ = stop.send(true);
+                let _ = tending.await;
                 anyhow::Ok(())
             })?;
             let _ = std::fs::remove_file(&socket);
