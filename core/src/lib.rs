@@ -13,6 +13,7 @@ pub mod credential;
 pub mod dcql;
 pub mod delegation;
 pub mod did;
+pub mod exchange;
 pub mod hash;
 pub mod key;
 pub mod possession;

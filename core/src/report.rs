@@ -1,10 +1,10 @@
 //! Verification reports: one result per check, with the machine-readable reason codes of
 //! DESIGN §8, never a bare bool.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a check failed (DESIGN §8). Serialized in `snake_case`, the codes partners match on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The input does not match the credential or presentation model.
