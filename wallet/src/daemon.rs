@@ -74,6 +74,22 @@ pub struct Refusal {
 /// A credential due for renewal, by id, and whether the node renewed it.
 pub type Renewed = (String, Result<(), Refusal>);
 
+impl Refusal {
+    fn refused(message: String) -> Self {
+        Self {
+            code: "refused",
+            message,
+        }
+    }
+
+    fn internal(message: String) -> Self {
+        Self {
+            code: "internal",
+            message,
+        }
+    }
+}
+
 /// The daemon's state.
 pub struct Daemon {
     store: Arc<WalletStore>,
@@ -195,14 +211,7 @@ impl Daemon {
     }
 
     fn renew(&self, id: &str) -> Result<Value, Refusal> {
-        let refused = |message: String| Refusal {
-            code: "refused",
-            message,
-        };
-        let internal = |message: String| Refusal {
-            code: "internal",
-            message,
-        };
+        let (refused, internal) = (Refusal::refused, Refusal::internal);
         let node = self
             .node
             .as_ref()
@@ -226,16 +235,11 @@ impl Daemon {
         self.store
             .put_credential(&renewed, &self.instance)
             .map_err(|e| internal(e.to_string()))?;
-        let mut entry = vouch_core::audit::log::entry(vouch_core::audit::Event::Renewed);
-        entry.task = Some(held.task.clone());
-        entry.credentials = renewed["id"]
-            .as_str()
-            .map(str::to_owned)
-            .into_iter()
-            .chain([held.id.clone()])
-            .collect();
         self.log
-            .record(entry, now)
+            .record(
+                crate::records::renewal_entry(&held.id, &held.task, &renewed),
+                now,
+            )
             .map_err(|e| internal(format!("the audit log: {e}")))?;
         Ok(renewed)
     }
@@ -249,14 +253,7 @@ impl Daemon {
     ) -> Result<Value, Refusal> {
         use vouch_core::credential::AgentCapabilityCredential;
         use vouch_core::delegation;
-        let refused = |message: String| Refusal {
-            code: "refused",
-            message,
-        };
-        let internal = |message: String| Refusal {
-            code: "internal",
-            message,
-        };
+        let (refused, internal) = (Refusal::refused, Refusal::internal);
         let held = self
             .store
             .credential(parent)
@@ -285,7 +282,7 @@ impl Daemon {
         .map_err(|e| internal(e.to_string()))?;
         // Recorded before it is answered: a delegation the log does not show is not made.
         self.log
-            .record(crate::delegating::delegation_entry(&parent, &signed), now)
+            .record(crate::records::delegation_entry(&parent, &signed), now)
             .map_err(|e| internal(format!("the audit log: {e}")))?;
         Ok(signed)
     }

@@ -4,10 +4,10 @@
 //! `vouch` command line that drives them.
 pub mod audit;
 pub mod daemon;
-pub mod delegating;
 pub mod didlog;
 pub mod keyfile;
 pub mod keystore;
 pub mod node;
+pub mod records;
 pub mod sources;
 pub mod store;

@@ -12,7 +12,6 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use clap::Parser;
 use serde_json::Value;
-use vouch_core::audit::log::entry as audit_entry;
 use vouch_core::capability::Action;
 use vouch_core::credential::{
     AgentCapabilityCredential, AgentDescription, DefinitionHash, MAX_CREDENTIAL_BYTES, Multihash,
@@ -435,14 +434,13 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                 now,
             )?;
             if let Some(wallet) = wallet {
-                let mut entry = audit_entry(vouch_core::audit::Event::Renewed);
-                entry.credentials = [&renewed, &current]
-                    .iter()
-                    .filter_map(|c| c["id"].as_str().map(str::to_owned))
-                    .collect();
-                entry.task = renewed["credentialSubject"]["task"]["id"]
-                    .as_str()
-                    .map(str::to_owned);
+                let entry = vouch_wallet::records::renewal_entry(
+                    current["id"].as_str().unwrap_or_default(),
+                    renewed["credentialSubject"]["task"]["id"]
+                        .as_str()
+                        .unwrap_or_default(),
+                    &renewed,
+                );
                 wallet_log(&wallet, &pair)?.record(entry, now)?;
             }
             print_json(&renewed)?;
@@ -778,7 +776,7 @@ fn record_delegation(
     let Some(wallet) = wallet else {
         return Ok(());
     };
-    let entry = vouch_wallet::delegating::delegation_entry(parent, signed);
+    let entry = vouch_wallet::records::delegation_entry(parent, signed);
     wallet_log(wallet, pair)?.record(entry, now)?;
     Ok(())
 }

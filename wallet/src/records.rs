@@ -1,6 +1,7 @@
-//! What a holder's delegation to a sub-agent writes in its wallet's audit log: to whom, for which
-//! task, the actions (or, past 1 KiB of them, their hash), the new credential and its parent.
-//! The `vouch` CLI (`credential delegate --wallet`) and the daemon record delegations alike.
+//! What a wallet writes in its audit log for what its instance does: a delegation to a
+//! sub-agent (to whom, for which task, the actions — or, past 1 KiB of them, their hash — the new
+//! credential and its parent) and a renewal (the task, the new credential and the one it
+//! renews). The `vouch` CLI (`--wallet`) and the daemon record them alike.
 
 use serde_json::Value;
 use vouch_core::audit::{Entry, Event, log::entry};
@@ -33,6 +34,19 @@ pub fn delegation_entry(parent: &AgentCapabilityCredential, signed: &Value) -> E
         .map(str::to_owned)
         .into_iter()
         .chain([parent.id.to_string()])
+        .collect();
+    entry
+}
+
+/// The audit entry of the renewal of `previous` (its id and task) by `renewed`.
+pub fn renewal_entry(previous: &str, task: &str, renewed: &Value) -> Entry {
+    let mut entry = entry(Event::Renewed);
+    entry.task = Some(task.to_owned());
+    entry.credentials = renewed["id"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .chain([previous.to_owned()])
         .collect();
     entry
 }
