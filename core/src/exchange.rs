@@ -1,8 +1,14 @@
-//! The capability exchange's messages (DESIGN §8), sans I/O. This part: the verifier's
-//! `CapabilityDecision`, a credential signed with `eddsa-jcs-2022` by the verifier's instance key,
-//! short-lived, bound to the exchange (the prover, the challenge, the domain and the hash of the
-//! presentation it decides on), with each requested capability `accepted`, or `rejected` with a
-//! DESIGN §8 reason code. The prover verifies it before it acts on it.
+//! The capability exchange's messages (DESIGN §8), sans I/O.
+//!
+//! - The verifier's request: a W3C VC API (VCALM) `verifiablePresentationRequest` — a fresh
+//!   `challenge`, its `domain`, one query of type `DCQLQuery` (OpenID4VP 1.0's DCQL, read by
+//!   [`crate::dcql`]) — with the capabilities it needs decided (`{action, resource,
+//!   arguments}`, concrete) and its own presentation, for mutual authentication.
+//! - The verifier's `CapabilityDecision`, a credential signed with `eddsa-jcs-2022` by the
+//!   verifier's instance key, short-lived, bound to the exchange (the prover, the challenge, the
+//!   domain and the hash of the presentation it decides on), with each requested capability
+//!   `accepted`, or `rejected` with a DESIGN §8 reason code. The prover verifies it before it
+//!   acts on it.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,6 +31,119 @@ pub const MAX_DECISIONS: usize = 64;
 pub const MAX_TEXT: usize = 4096;
 /// The credential type of a decision.
 pub const DECISION_TYPE: &str = "CapabilityDecision";
+
+/// The shortest challenge: 128 bits in base64url.
+pub const MIN_CHALLENGE: usize = 22;
+/// The largest request, as JSON.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// Why a request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Not a request of the form Vouch reads.
+    #[error("not a capability request: {0}")]
+    Malformed(String),
+    /// Its query is refused.
+    #[error(transparent)]
+    Query(#[from] crate::dcql::DcqlError),
+}
+
+/// A verifier's request.
+#[derive(Debug, Clone)]
+pub struct CapabilityRequest {
+    /// The exchange's challenge.
+    pub challenge: String,
+    /// The verifier's domain.
+    pub domain: String,
+    /// What it asks to be presented.
+    pub query: crate::dcql::Query,
+    /// The capabilities it needs decided, as sent.
+    pub capabilities: Vec<Value>,
+    /// The same, read.
+    pub requests: Vec<crate::capability::Request>,
+    /// Its own presentation over the same challenge and domain (checked by the prover).
+    pub verifier_presentation: Value,
+}
+
+impl CapabilityRequest {
+    /// Reads a request: its form, its bounds, its query (every feature implemented) and the
+    /// capabilities (concrete). The verifier's presentation is the prover's to verify.
+    pub fn parse(raw: &Value) -> Result<Self, RequestError> {
+        let malformed = |what: &str| RequestError::Malformed(what.to_owned());
+        if raw.to_string().len() > MAX_REQUEST_BYTES {
+            return Err(malformed("larger than 256 KiB"));
+        }
+        let object = raw.as_object().ok_or_else(|| malformed("not an object"))?;
+        let known = [
+            "verifiablePresentationRequest",
+            "capabilities",
+            "verifierPresentation",
+        ];
+        if object.keys().any(|k| !known.contains(&k.as_str())) {
+            return Err(malformed("an unknown member"));
+        }
+        let vpr = raw["verifiablePresentationRequest"]
+            .as_object()
+            .ok_or_else(|| malformed("verifiablePresentationRequest"))?;
+        if vpr
+            .keys()
+            .any(|k| !["query", "challenge", "domain"].contains(&k.as_str()))
+        {
+            return Err(malformed("an unknown verifiablePresentationRequest member"));
+        }
+        let challenge = vpr
+            .get("challenge")
+            .and_then(Value::as_str)
+            .filter(|c| (MIN_CHALLENGE..=256).contains(&c.len()))
+            .ok_or_else(|| malformed("challenge: 22 to 256 characters"))?
+            .to_owned();
+        let domain = vpr
+            .get("domain")
+            .and_then(Value::as_str)
+            .filter(|d| !d.is_empty() && d.len() <= 256)
+            .ok_or_else(|| malformed("domain: 1 to 256 characters"))?
+            .to_owned();
+        let [query] = vpr
+            .get("query")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        else {
+            return Err(malformed("query: exactly one"));
+        };
+        let query = query.as_object().ok_or_else(|| malformed("query"))?;
+        if query.get("type").and_then(Value::as_str) != Some("DCQLQuery") || query.len() != 2 {
+            return Err(RequestError::Query(crate::dcql::DcqlError::Unsupported(
+                "a query other than one DCQLQuery".into(),
+            )));
+        }
+        let query = crate::dcql::Query::parse(&query["dcqlQuery"])?;
+        let capabilities = raw["capabilities"]
+            .as_array()
+            .filter(|c| !c.is_empty() && c.len() <= MAX_DECISIONS)
+            .ok_or_else(|| malformed("capabilities: 1 to 64"))?
+            .clone();
+        let requests = capabilities
+            .iter()
+            .map(|c| {
+                crate::capability::Request::from_json(c)
+                    .map_err(|e| RequestError::Malformed(format!("a capability: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let verifier_presentation = raw["verifierPresentation"].clone();
+        if !verifier_presentation.is_object() {
+            return Err(malformed("verifierPresentation"));
+        }
+        Ok(Self {
+            challenge,
+            domain,
+            query,
+            capabilities,
+            requests,
+            verifier_presentation,
+        })
+    }
+}
 
 /// Accepted, or rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,5 +580,75 @@ mod tests {
                 MAX_DECISIONS + 1
             ])));
         assert!(Decision::parse(&base).is_ok());
+    }
+
+    fn request() -> Value {
+        json!({
+            "verifiablePresentationRequest": {
+                "query": [{"type": "DCQLQuery", "dcqlQuery": {"credentials": [{
+                    "id": "refund", "format": "ldp_vc",
+                    "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+                }]}}],
+                "challenge": "q2Ljd2FsbGV0LXRlc3QtY2hhbGxlbmdl",
+                "domain": "billing.acme.example",
+            },
+            "capabilities": [{
+                "action": "call:billing_api:refund",
+                "resource": "https://billing.acme.example/refunds/42",
+                "arguments": {"amount": 1200},
+            }],
+            "verifierPresentation": {"type": ["VerifiablePresentation"]},
+        })
+    }
+
+    #[test]
+    fn a_request_is_read_whole_or_refused() {
+        let read = CapabilityRequest::parse(&request()).expect("a request");
+        assert_eq!(read.domain, "billing.acme.example");
+        assert_eq!(read.requests.len(), 1);
+        let refused = |mutate: &dyn Fn(&mut Value)| {
+            let mut raw = request();
+            mutate(&mut raw);
+            CapabilityRequest::parse(&raw).is_err()
+        };
+        assert!(refused(&|r| r["extra"] = json!(1)));
+        assert!(refused(
+            &|r| r["verifiablePresentationRequest"]["extra"] = json!(1)
+        ));
+        // A short challenge: guessable, so replayable.
+        assert!(refused(
+            &|r| r["verifiablePresentationRequest"]["challenge"] = json!("short")
+        ));
+        assert!(refused(
+            &|r| r["verifiablePresentationRequest"]["domain"] = json!("")
+        ));
+        // Another query language, two queries, a DCQL feature not implemented.
+        assert!(refused(
+            &|r| r["verifiablePresentationRequest"]["query"][0]["type"] = json!("QueryByExample")
+        ));
+        assert!(refused(&|r| {
+            let q = r["verifiablePresentationRequest"]["query"][0].clone();
+            r["verifiablePresentationRequest"]["query"]
+                .as_array_mut()
+                .expect("a list")
+                .push(q);
+        }));
+        assert!(refused(&|r| r["verifiablePresentationRequest"]["query"]
+            [0]["dcqlQuery"]["credentials"][0]["trusted_authorities"] =
+            json!([])));
+        // A wildcard where a concrete capability is needed; none at all; too many.
+        assert!(refused(
+            &|r| r["capabilities"][0]["action"] = json!("call:billing_api:*")
+        ));
+        assert!(refused(&|r| r["capabilities"] = json!([])));
+        assert!(refused(
+            &|r| r["capabilities"] = json!(vec![r["capabilities"][0].clone(); MAX_DECISIONS + 1])
+        ));
+        // No verifier presentation: no mutual authentication.
+        assert!(refused(&|r| {
+            r.as_object_mut()
+                .expect("an object")
+                .remove("verifierPresentation");
+        }));
     }
 }
