@@ -117,7 +117,11 @@ impl CapabilityRequest {
                 "a query other than one DCQLQuery".into(),
             )));
         }
-        let query = crate::dcql::Query::parse(&query["dcqlQuery"])?;
+        let query = crate::dcql::Query::parse(
+            query
+                .get("dcqlQuery")
+                .ok_or_else(|| malformed("a DCQLQuery without its dcqlQuery"))?,
+        )?;
         let capabilities = raw["capabilities"]
             .as_array()
             .filter(|c| !c.is_empty() && c.len() <= MAX_DECISIONS)
@@ -644,6 +648,15 @@ mod tests {
         assert!(refused(
             &|r| r["capabilities"] = json!(vec![r["capabilities"][0].clone(); MAX_DECISIONS + 1])
         ));
+        // A query of two members, neither of them `dcqlQuery` (found by the fuzzer: it was a
+        // panic).
+        assert!(refused(&|r| {
+            let query = &mut r["verifiablePresentationRequest"]["query"][0];
+            let dcql = query["dcqlQuery"].take();
+            let object = query.as_object_mut().expect("an object");
+            object.remove("dcqlQuery");
+            object.insert("dcqlQuer".into(), dcql);
+        }));
         // No verifier presentation: no mutual authentication.
         assert!(refused(&|r| {
             r.as_object_mut()
