@@ -60,6 +60,18 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// `vouch key generate --out path`: the new key's did:key.
+fn generate_key(out: &Path) -> String {
+    let generated = vouch(&["key", "generate", "--out", path(out)], b"");
+    assert_eq!(
+        code(&generated),
+        0,
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    stdout(&generated).trim().to_owned()
+}
+
 /// Issues an agent credential for reading tickets, with `key`, to `to`; `extra` adds arguments.
 fn issue(dir: &Path, key: &Path, to: &str, extra: &[&str]) -> Output {
     let (agent, caps) = (dir.join("agent.json"), dir.join("caps.json"));
@@ -183,10 +195,7 @@ fn unusable_input_exits_2() {
 fn issue_delegate_present_verify() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = |name: &str| dir.path().join(name);
-    let keygen = |name: &str| {
-        let out = vouch(&["key", "generate", "--out", path(&file(name))], b"");
-        stdout(&out).trim().to_owned()
-    };
+    let keygen = |name: &str| generate_key(&file(name));
     let (org, agent, sub) = (keygen("org"), keygen("agent"), keygen("sub"));
     std::fs::write(
         file("narrow.json"),
@@ -698,10 +707,7 @@ fn export_wallet_log(wallet: &Path, key: &Path, checkpoint: &Path) -> (Output, V
 fn a_wallet_logs_its_delegations_and_its_export_verifies_under_the_instance_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = |name: &str| dir.path().join(name);
-    let keygen = |name: &str| {
-        let out = vouch(&["key", "generate", "--out", path(&file(name))], b"");
-        stdout(&out).trim().to_owned()
-    };
+    let keygen = |name: &str| generate_key(&file(name));
     // The org's key issues; "x" is another instance's.
     keygen("org");
     keygen("x");
@@ -820,10 +826,7 @@ fn a_wallet_logs_its_delegations_and_its_export_verifies_under_the_instance_key(
 fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = |name: &str| dir.path().join(name);
-    let keygen = |name: &str| {
-        let out = vouch(&["key", "generate", "--out", path(&file(name))], b"");
-        stdout(&out).trim().to_owned()
-    };
+    let keygen = |name: &str| generate_key(&file(name));
     keygen("org");
     let agent = keygen("agent");
     std::fs::write(file("pass"), "correct horse battery\n").expect("written");
