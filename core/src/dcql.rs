@@ -308,7 +308,7 @@ impl CredentialQuery {
     }
 
     /// Whether `credential` answers this query.
-    fn matches(&self, credential: &Value) -> Result<bool, DcqlError> {
+    pub fn matches(&self, credential: &Value) -> Result<bool, DcqlError> {
         let types: BTreeSet<&str> = match &credential["type"] {
             Value::String(t) => [t.as_str()].into(),
             Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
@@ -422,6 +422,17 @@ pub enum Unanswerable {
 }
 
 impl Query {
+    /// Whether `credential` answers any of the query's credential queries: a verifier uses no
+    /// credential its query did not ask for.
+    pub fn asks_for(&self, credential: &Value) -> Result<bool, DcqlError> {
+        for query in &self.credentials {
+            if query.matches(credential)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Evaluates the query over the holder's credentials.
     pub fn select(
         &self,

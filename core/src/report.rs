@@ -39,6 +39,9 @@ pub enum Reason {
     DefinitionMismatch,
     /// A capability has a constraint Vouch does not know.
     UnknownConstraint,
+    /// No capability of a chain the verifier asked for covers the requested action on the
+    /// resource.
+    NotGranted,
     /// The presentation answers another challenge, or one already used.
     Replayed,
     /// The presentation was made for another domain.

@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod common;
+mod exchange;
 mod fixtures;
 mod flows;
 mod interop;

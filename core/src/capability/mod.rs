@@ -212,6 +212,19 @@ pub enum Denial {
     },
 }
 
+impl Denial {
+    /// The reason code a decision gives for it.
+    pub fn reason(&self) -> crate::report::Reason {
+        use crate::report::Reason;
+        match self {
+            Self::NotGranted { .. } => Reason::NotGranted,
+            Self::ConstraintViolated { .. } => Reason::ConstraintViolated,
+            Self::ResourceNotPinned { .. } => Reason::AudienceMismatch,
+            Self::UnknownConstraint { .. } => Reason::UnknownConstraint,
+        }
+    }
+}
+
 impl Request {
     /// Reads a request `{action, resource, arguments}`.
     pub fn from_json(value: &Value) -> Result<Self, CapabilityError> {

@@ -10,6 +10,12 @@
 //!   `accepted`, or `rejected` with a DESIGN §8 reason code. The prover verifies it before it
 //!   acts on it.
 
+pub mod flow;
+
+pub use flow::{
+    Answered, Ask, Asked, ExchangeError, Holdings, Judgement, Once, Refused, answer, ask,
+};
+
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -1,0 +1,623 @@
+//! The exchange's two sides, sans I/O: what the verifier asks and decides, what the prover checks
+//! and answers, and what each remembers so that nothing is used twice.
+//!
+//! 1. The verifier [`ask`]s: a fresh challenge, its domain, a DCQL query, the capabilities it
+//!    needs decided, and its own presentation over the same challenge and domain.
+//! 2. The prover [`answer`]s only a verifier it can authenticate and trusts: the verifier's
+//!    presentation verifies (proofs, trusted issuer, status), was made by the peer the transport
+//!    authenticated, is fresh, its challenge was never seen, and the domain names the verifier.
+//!    It presents exactly the credentials the query selects, with their delegation chains.
+//! 3. The verifier decides each capability on its own ([`Asked::decide`]) and signs a
+//!    `CapabilityDecision`; the prover [`Answered::accept`]s a decision made for its exchange
+//!    only, once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore as _;
+use serde_json::{Value, json};
+
+use super::{CapabilityRequest, Decided, Decision, DecisionError, Expected, RequestError, Verdict};
+use crate::capability::Request;
+use crate::credential::{AgentCapabilityCredential, MAX_CREDENTIAL_BYTES, MAX_DEPTH_CAP};
+use crate::did::Did;
+use crate::key::KeyPair;
+use crate::presentation::{self, Chain, MAX_CREDENTIALS, VerifiedPresentation};
+use crate::proof::{Cryptosuite, ProofError};
+use crate::report::{Outcome, Reason};
+use crate::verify::Verifier;
+
+/// How old a request may be when the prover answers it (by its verifier presentation's
+/// `created`), and how long the verifier waits for the answer.
+pub const MAX_REQUEST_AGE: Duration = Duration::seconds(60);
+/// How far ahead of the prover's clock a request may be dated.
+pub const CLOCK_SKEW: Duration = Duration::seconds(5);
+/// The most exchanges one side holds open or remembers at once.
+pub const MAX_OPEN: usize = 65_536;
+/// The largest response: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
+pub const MAX_RESPONSE_BYTES: usize = MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES + 64 * 1024;
+
+/// Why the verifier could not ask, or could not decide at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// The request it would send is not one Vouch reads.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Its presentation or decision could not be signed.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// The decision could not be made: the response names no prover to decide for.
+    #[error("no decision can be made: {0}")]
+    Undecidable(&'static str),
+}
+
+/// Why the prover refuses to answer a request: a DESIGN §8 reason and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} ({message})", reason.code())]
+pub struct Refused {
+    /// The reason code.
+    pub reason: Reason,
+    /// What happened.
+    pub message: String,
+}
+
+impl Refused {
+    fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// Values used once each — challenges, exchanges awaiting their next message — each remembered
+/// until it expires; at most [`MAX_OPEN`] at once.
+pub struct Once<T> {
+    open: Mutex<HashMap<String, (DateTime<Utc>, T)>>,
+    capacity: usize,
+}
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Self::new(MAX_OPEN)
+    }
+}
+
+impl<T> Once<T> {
+    /// Remembers at most `capacity` values at once.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            open: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (DateTime<Utc>, T)>> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `value` under `key` until `until`. A key held already is a replay (`replayed`); a
+    /// table full of unexpired values refuses more until some expire.
+    pub fn insert(
+        &self,
+        key: String,
+        until: DateTime<Utc>,
+        value: T,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refused> {
+        let mut open = self.lock();
+        if open.contains_key(&key) {
+            return Err(Refused::new(Reason::Replayed, "seen before"));
+        }
+        if open.len() >= self.capacity {
+            open.retain(|_, (expires, _)| *expires > now);
+        }
+        if open.len() >= self.capacity {
+            return Err(Refused::new(
+                Reason::StatusUnknown,
+                format!("{} exchanges are open: busy", self.capacity),
+            ));
+        }
+        open.insert(key, (until, value));
+        Ok(())
+    }
+
+    /// Takes the value under `key`: once, and only before it expires.
+    pub fn take(&self, key: &str, now: DateTime<Utc>) -> Option<T> {
+        match self.lock().remove(key) {
+            Some((until, value)) if until > now => Some(value),
+            _ => None,
+        }
+    }
+
+    /// How many are held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A fresh challenge: 192 random bits, base64url.
+pub fn challenge() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the verifier asks.
+pub struct Ask {
+    /// Its own credentials (with their chains), presented to the prover: it authenticates too.
+    pub credentials: Vec<Value>,
+    /// Its domain: its instance's did:key, or its org's DID.
+    pub domain: String,
+    /// A DCQL query.
+    pub query: Value,
+    /// The capabilities it needs decided: concrete `{action, resource, arguments}`.
+    pub capabilities: Vec<Value>,
+}
+
+/// A request the verifier sent, awaiting its response.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// The request, as sent.
+    pub raw: Value,
+    /// The request, read.
+    pub request: CapabilityRequest,
+    /// The verifier (its instance's did:key).
+    pub verifier: Did,
+    /// When it was asked.
+    pub at: DateTime<Utc>,
+}
+
+/// Makes a request, signed with the verifier's instance key.
+pub fn ask(key: &KeyPair, ask: Ask, now: DateTime<Utc>) -> Result<Asked, ExchangeError> {
+    let challenge = challenge();
+    let presentation = presentation::create(
+        key,
+        ask.credentials,
+        &challenge,
+        &ask.domain,
+        Cryptosuite::EddsaJcs2022,
+        now,
+    )?;
+    let raw = json!({
+        "verifiablePresentationRequest": {
+            "query": [{"type": "DCQLQuery", "dcqlQuery": ask.query}],
+            "challenge": challenge,
+            "domain": ask.domain,
+        },
+        "capabilities": ask.capabilities,
+        "verifierPresentation": presentation,
+    });
+    let request = CapabilityRequest::parse(&raw)?;
+    Ok(Asked {
+        raw,
+        request,
+        verifier: crate::did::key::did_of(&key.public()),
+        at: now,
+    })
+}
+
+/// A decision made, and the checks it was made on.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// The decision.
+    pub decision: Decision,
+    /// The decision, signed: what is sent to the prover.
+    pub signed: Value,
+    /// The presentation's verification.
+    pub verified: VerifiedPresentation,
+}
+
+/// The rank of a rejection: the reason of the chain that came closest to granting wins.
+fn rank(reason: Reason) -> u8 {
+    match reason {
+        Reason::NotGranted => 0,
+        Reason::ConstraintViolated | Reason::UnknownConstraint | Reason::AudienceMismatch => 1,
+        Reason::UntrustedIssuer => 2,
+        _ => 3,
+    }
+}
+
+impl Asked {
+    /// Decides each requested capability on the prover's response (`{"verifiablePresentation":
+    /// …}`), made by `peer` when the transport authenticated one, and signs the decision with
+    /// the verifier's key. Every fault of the prover is a rejection with its reason; only a
+    /// response that names no prover at all cannot be decided.
+    pub fn decide(
+        &self,
+        response: &Value,
+        peer: Option<&Did>,
+        verifier: &Verifier<'_>,
+        key: &KeyPair,
+    ) -> Result<Judgement, ExchangeError> {
+        let presentation = response_presentation(response);
+        let empty = json!({});
+        let verified = presentation::verify_presentation(
+            presentation.unwrap_or(&empty),
+            &self.request.challenge,
+            &self.request.domain,
+            verifier,
+        );
+        let prover = verified
+            .holder
+            .clone()
+            .filter(|h| h.method() == "key")
+            .or_else(|| peer.cloned())
+            .ok_or(ExchangeError::Undecidable(
+                "the response names no did:key holder and no peer was authenticated",
+            ))?;
+        let decided = self
+            .request
+            .requests
+            .iter()
+            .zip(&self.request.capabilities)
+            .map(|(request, raw)| {
+                let verdict = if presentation.is_none() {
+                    Err(Reason::Malformed)
+                } else {
+                    judge(
+                        &verified,
+                        presentation,
+                        &self.request,
+                        peer,
+                        request,
+                        verifier,
+                    )
+                };
+                match verdict {
+                    Ok(()) => Decided {
+                        capability: raw.clone(),
+                        decision: Verdict::Accepted,
+                        reason: None,
+                    },
+                    Err(reason) => Decided {
+                        capability: raw.clone(),
+                        decision: Verdict::Rejected,
+                        reason: Some(reason),
+                    },
+                }
+            })
+            .collect();
+        let decision = Decision {
+            id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+            verifier: self.verifier.clone(),
+            prover,
+            challenge: self.request.challenge.clone(),
+            domain: self.request.domain.clone(),
+            presentation: super::presentation_hash(presentation.unwrap_or(&empty)),
+            decided,
+            valid_from: verifier.now,
+            valid_until: verifier.now + super::DECISION_LIFETIME,
+        };
+        let signed = decision.sign(key).map_err(|e| match e {
+            DecisionError::Proof(e) => ExchangeError::Proof(e),
+            _ => ExchangeError::Undecidable("the decision could not be signed"),
+        })?;
+        Ok(Judgement {
+            decision,
+            signed,
+            verified,
+        })
+    }
+}
+
+/// The presentation of a response: `{"verifiablePresentation": {…}}`, bounded, nothing else.
+fn response_presentation(response: &Value) -> Option<&Value> {
+    let object = response.as_object()?;
+    if object.len() != 1 || response.to_string().len() > MAX_RESPONSE_BYTES {
+        return None;
+    }
+    object
+        .get("verifiablePresentation")
+        .filter(|p| p.is_object())
+}
+
+/// Decides one requested capability: accepted if a chain the query asked for, whose every
+/// credential passed every check, permits it and its root issuer is trusted for its action;
+/// otherwise rejected with the reason of the chain that came closest.
+fn judge(
+    verified: &VerifiedPresentation,
+    presentation: Option<&Value>,
+    request: &CapabilityRequest,
+    peer: Option<&Did>,
+    wanted: &Request,
+    verifier: &Verifier<'_>,
+) -> Result<(), Reason> {
+    let failed = |subject: Option<&str>| {
+        verified
+            .report
+            .checks
+            .iter()
+            .find(|c| c.outcome == Outcome::Failed && c.subject.as_deref() == subject)
+            .and_then(|c| c.reason)
+    };
+    let Some(holder) = &verified.holder else {
+        return Err(Reason::Malformed);
+    };
+    // The presentation itself: its form, proof, challenge and domain.
+    if let Some(reason) = failed(Some(holder.as_str())).or_else(|| failed(None)) {
+        return Err(reason);
+    }
+    if peer.is_some_and(|peer| peer != holder) {
+        return Err(Reason::NotHolder);
+    }
+    if verifier.danger_proofs_only {
+        return Err(Reason::UntrustedIssuer);
+    }
+    let presented = presentation
+        .and_then(|p| p.get("verifiableCredential"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut best: Option<Reason> = None;
+    let mut consider = |reason: Reason| {
+        if best.is_none_or(|b| rank(reason) > rank(b)) {
+            best = Some(reason);
+        }
+    };
+    for chain in &verified.chains {
+        if !leaf_asked_for(chain, presented, request) {
+            consider(Reason::NotGranted);
+            continue;
+        }
+        let credential_failure = chain
+            .credentials
+            .iter()
+            .find_map(|c| failed(Some(&c.id.to_string())));
+        let unknown_constraint = chain.credentials.iter().any(|c| {
+            let prefix = format!("{} capability ", c.id);
+            verified.report.checks.iter().any(|check| {
+                check.reason == Some(Reason::UnknownConstraint)
+                    && check
+                        .subject
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with(&prefix))
+            })
+        });
+        match chain.permits(wanted, verifier.now) {
+            // The chain names the action on the resource: a revoked (or otherwise failed)
+            // chain is rejected for that, before its constraints.
+            Err(denial) => consider(match (denial.reason(), credential_failure) {
+                (Reason::NotGranted, _) if unknown_constraint => Reason::UnknownConstraint,
+                (Reason::NotGranted, _) => Reason::NotGranted,
+                (_, Some(failure)) => failure,
+                (reason, None) => reason,
+            }),
+            Ok(()) => {
+                let root = &chain.credentials[0];
+                let trusted = verifier
+                    .issuers
+                    .is_some_and(|policy| policy.trusts(&root.issuer, &wanted.action));
+                match (credential_failure, trusted) {
+                    (Some(reason), _) => consider(reason),
+                    (None, false) => consider(Reason::UntrustedIssuer),
+                    (None, true) => return Ok(()),
+                }
+            }
+        }
+    }
+    // No chain at all: why the credentials did not make one.
+    Err(best
+        .or_else(|| verified.report.checks.iter().find_map(|c| c.reason))
+        .unwrap_or(Reason::NotGranted))
+}
+
+/// Whether the chain's leaf, as presented, is a credential the verifier's query asks for.
+fn leaf_asked_for(chain: &Chain, presented: &[Value], request: &CapabilityRequest) -> bool {
+    let Some(leaf) = chain.credentials.last() else {
+        return false;
+    };
+    let id = leaf.id.to_string();
+    presented
+        .iter()
+        .find(|c| c.get("id").and_then(Value::as_str) == Some(id.as_str()))
+        .is_some_and(|raw| request.query.asks_for(raw).unwrap_or(false))
+}
+
+/// What the prover holds: its own credentials, and the ancestors of the delegated ones.
+pub trait Holdings {
+    /// The credentials issued to the prover.
+    fn held(&self) -> Vec<Value>;
+    /// A credential above one of them, by id.
+    fn ancestor(&self, id: &str) -> Option<Value>;
+}
+
+/// An exchange the prover answered, awaiting the verifier's decision.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// The verifier, authenticated.
+    pub verifier: Did,
+    /// The prover.
+    pub prover: Did,
+    /// The exchange's challenge.
+    pub challenge: String,
+    /// The exchange's domain.
+    pub domain: String,
+    /// The capabilities asked, as sent.
+    pub capabilities: Vec<Value>,
+    /// The response sent: `{"verifiablePresentation": …}`.
+    pub response: Value,
+    /// The ids of the credentials presented.
+    pub presented: Vec<String>,
+}
+
+/// Answers a request as the holder of `key`: only to a verifier that authenticates (its
+/// presentation verifies with `verifier`, was made by `peer` when the transport authenticated
+/// one, is at most [`MAX_REQUEST_AGE`] old, with a challenge never seen in `seen`, for a
+/// domain that names it), with exactly what the query selects and its chains.
+pub fn answer(
+    raw: &Value,
+    key: &KeyPair,
+    holdings: &dyn Holdings,
+    peer: Option<&Did>,
+    verifier: &Verifier<'_>,
+    seen: &Once<()>,
+) -> Result<Answered, Refused> {
+    let now = verifier.now;
+    let request = CapabilityRequest::parse(raw)
+        .map_err(|e| Refused::new(Reason::Malformed, e.to_string()))?;
+    let theirs = presentation::verify_presentation(
+        &request.verifier_presentation,
+        &request.challenge,
+        &request.domain,
+        verifier,
+    );
+    if let Some(failed) = theirs
+        .report
+        .checks
+        .iter()
+        .find(|c| c.outcome == Outcome::Failed)
+    {
+        return Err(Refused::new(
+            failed.reason.unwrap_or(Reason::Malformed),
+            format!(
+                "the verifier's presentation does not verify: {} {}",
+                failed.check,
+                failed.detail.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if !theirs.report.verified || verifier.danger_proofs_only {
+        return Err(Refused::new(
+            Reason::UntrustedIssuer,
+            "the verifier's presentation was not fully checked",
+        ));
+    }
+    let Some(verifier_did) = theirs.holder.clone().filter(|h| h.method() == "key") else {
+        return Err(Refused::new(
+            Reason::NotHolder,
+            "the verifier presents as no agent instance",
+        ));
+    };
+    if peer.is_some_and(|peer| *peer != verifier_did) {
+        return Err(Refused::new(
+            Reason::NotHolder,
+            format!(
+                "the request comes from another peer than its presentation's holder {verifier_did}"
+            ),
+        ));
+    }
+    let names_verifier = request.domain == verifier_did.as_str()
+        || theirs
+            .chains
+            .iter()
+            .any(|chain| chain.credentials[0].issuer.as_str() == request.domain);
+    if !names_verifier {
+        return Err(Refused::new(
+            Reason::DomainMismatch,
+            "the domain names neither the verifier nor its organization",
+        ));
+    }
+    let created = request.verifier_presentation["proof"]["created"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| Refused::new(Reason::Malformed, "the verifier's proof has no created"))?;
+    if created > now + CLOCK_SKEW || now - created > MAX_REQUEST_AGE {
+        return Err(Refused::new(
+            Reason::Replayed,
+            format!("the request was made at {created}: not fresh"),
+        ));
+    }
+    seen.insert(
+        format!("{verifier_did} {}", request.challenge),
+        created + MAX_REQUEST_AGE + CLOCK_SKEW,
+        (),
+        now,
+    )
+    .map_err(|refused| match refused.reason {
+        Reason::Replayed => Refused::new(Reason::Replayed, "this request was answered already"),
+        _ => refused,
+    })?;
+
+    let held = holdings.held();
+    let selection = match request.query.select(&held) {
+        Err(e) => return Err(Refused::new(Reason::Malformed, e.to_string())),
+        Ok(Err(unanswerable)) => {
+            return Err(Refused::new(Reason::NotGranted, unanswerable.to_string()));
+        }
+        Ok(Ok(selection)) => selection,
+    };
+    let mut credentials: Vec<Value> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    for &index in &selection.present {
+        let mut at = held[index].clone();
+        for _ in 0..=MAX_DEPTH_CAP {
+            let typed = AgentCapabilityCredential::from_json(&at)
+                .map_err(|e| Refused::new(Reason::Malformed, format!("a credential held: {e}")))?;
+            let id = typed.id.to_string();
+            if ids.contains(&id) {
+                break;
+            }
+            ids.push(id);
+            credentials.push(at);
+            let Some(parent) = typed.credential_subject.delegation.parent else {
+                break;
+            };
+            at = holdings.ancestor(&parent.to_string()).ok_or_else(|| {
+                Refused::new(
+                    Reason::BrokenChain,
+                    format!("the parent {parent} of a credential held is not held"),
+                )
+            })?;
+        }
+    }
+    if credentials.len() > MAX_CREDENTIALS {
+        return Err(Refused::new(
+            Reason::Malformed,
+            format!("the query selects more than {MAX_CREDENTIALS} credentials with their chains"),
+        ));
+    }
+    let presentation = presentation::create(
+        key,
+        credentials,
+        &request.challenge,
+        &request.domain,
+        Cryptosuite::EddsaJcs2022,
+        now,
+    )
+    .map_err(|e| Refused::new(Reason::Malformed, format!("the presentation: {e}")))?;
+    Ok(Answered {
+        verifier: verifier_did,
+        prover: crate::did::key::did_of(&key.public()),
+        challenge: request.challenge,
+        domain: request.domain,
+        capabilities: request.capabilities,
+        response: json!({ "verifiablePresentation": presentation }),
+        presented: ids,
+    })
+}
+
+impl Answered {
+    /// Verifies the verifier's decision on this exchange at `now`: signed by the verifier it
+    /// authenticated, for this prover, challenge, domain and presentation, deciding exactly the
+    /// capabilities asked, valid now. The caller takes the exchange out of its open ones first,
+    /// so that a second decision finds none.
+    pub fn accept(&self, raw: &Value, now: DateTime<Utc>) -> Result<Decision, DecisionError> {
+        let decision = Decision::verify(
+            raw,
+            &Expected {
+                verifier: &self.verifier,
+                prover: &self.prover,
+                challenge: &self.challenge,
+                domain: &self.domain,
+                presentation: &self.response["verifiablePresentation"],
+            },
+            now,
+        )?;
+        let decided: Vec<&Value> = decision.decided.iter().map(|d| &d.capability).collect();
+        if decided != self.capabilities.iter().collect::<Vec<_>>() {
+            return Err(DecisionError::OtherExchange("capabilities"));
+        }
+        Ok(decision)
+    }
+}

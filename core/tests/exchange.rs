@@ -1,0 +1,636 @@
+//! The capability exchange, both sides, sans I/O: mutual authentication, holder binding, each
+//! capability decided on its own, replays, and a query that selects only what it asks for.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use vouch_core::capability::Action;
+use vouch_core::credential::StatusEntry;
+use vouch_core::delegation;
+use vouch_core::did::Did;
+use vouch_core::did::key::{did_of, verification_method_of};
+use vouch_core::did::resolve::DidKeyResolver;
+use vouch_core::exchange::flow::MAX_REQUEST_AGE;
+use vouch_core::exchange::{
+    self, Answered, Ask, Asked, DecisionError, Holdings, Once, Verdict, answer, ask,
+};
+use vouch_core::key::KeyPair;
+use vouch_core::proof::Cryptosuite;
+use vouch_core::report::Reason;
+use vouch_core::verify::{EntryStatus, StatusSource, TrustList, Verifier};
+
+use crate::fixtures::{now, root_grant};
+
+/// A status source where the entries at the listed indexes are set.
+struct Revoked(Vec<u32>);
+
+impl StatusSource for Revoked {
+    fn status(&self, _: &Did, entry: &StatusEntry) -> Result<EntryStatus, String> {
+        let index: u32 = entry.status_list_index.parse().map_err(|_| "an index")?;
+        Ok(if self.0.contains(&index) {
+            EntryStatus::Set
+        } else {
+            EntryStatus::Clear
+        })
+    }
+}
+
+/// Two consortium members (A, the prover's org; B, the verifier's) and a stranger.
+struct World {
+    org_a: KeyPair,
+    org_b: KeyPair,
+    stranger: KeyPair,
+    prover: KeyPair,
+    verifier: KeyPair,
+    trust: TrustList,
+}
+
+fn world() -> World {
+    let (org_a, org_b) = (KeyPair::generate(), KeyPair::generate());
+    let trust = TrustList(vec![
+        // A may attest billing and reading tickets; B is trusted to run exchanges.
+        (
+            did_of(&org_a.public()),
+            Action::parse("call:billing_api:*").expect("a pattern"),
+        ),
+        (
+            did_of(&org_a.public()),
+            Action::parse("read:tickets").expect("a pattern"),
+        ),
+        (
+            did_of(&org_b.public()),
+            Action::parse("*").expect("a pattern"),
+        ),
+    ]);
+    World {
+        org_a,
+        org_b,
+        stranger: KeyPair::generate(),
+        prover: KeyPair::generate(),
+        verifier: KeyPair::generate(),
+        trust,
+    }
+}
+
+fn refund(max: u64) -> Value {
+    json!({"action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+           "constraints": {"maxAmount": {"value": max, "unit": "EUR"}}})
+}
+
+fn wanted(action: &str, amount: u64) -> Value {
+    json!({"action": action, "resource": "https://billing.acme.example/refunds/42",
+           "arguments": {"amount": {"value": amount, "unit": "EUR"}}})
+}
+
+/// A credential from `org` to `holder`, for `task`, with its status at list index `index`.
+fn credential(
+    org: &KeyPair,
+    holder: &KeyPair,
+    capabilities: Vec<Value>,
+    task: &str,
+    index: u32,
+) -> Value {
+    let mut grant = root_grant(org, holder, capabilities);
+    grant.task.id = task.into();
+    grant.status[0].status_list_index = index.to_string();
+    grant.status[0].id = format!("https://node.acme.example/status/1#{index}");
+    let built = grant.build().expect("a root credential");
+    delegation::sign_credential(
+        &built,
+        org,
+        verification_method_of(&org.public()),
+        Cryptosuite::EddsaJcs2022,
+        now(),
+    )
+    .expect("signs")
+}
+
+/// What a prover holds: leaves and ancestors.
+#[derive(Default)]
+struct Wallet {
+    held: Vec<Value>,
+    ancestors: Vec<Value>,
+}
+
+impl Holdings for Wallet {
+    fn held(&self) -> Vec<Value> {
+        self.held.clone()
+    }
+
+    fn ancestor(&self, id: &str) -> Option<Value> {
+        self.ancestors.iter().find(|c| c["id"] == id).cloned()
+    }
+}
+
+fn at(time: DateTime<Utc>, trust: &TrustList, status: &Revoked) -> Verifier<'static> {
+    // The verifier borrows for the test's length: leak the small policy and source.
+    let trust: &'static TrustList = Box::leak(Box::new(trust.clone()));
+    let status: &'static Revoked = Box::leak(Box::new(Revoked(status.0.clone())));
+    let mut verifier = Verifier::new(&DidKeyResolver, time);
+    verifier.issuers = Some(trust);
+    verifier.status = Some(status);
+    verifier
+}
+
+/// Any credential of task `t-1`.
+fn query_task(task: &str) -> Value {
+    json!({"credentials": [{
+        "id": "capability", "format": "ldp_vc", "multiple": true,
+        "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+        "claims": [{"path": ["credentialSubject", "task", "id"], "values": [task]}],
+    }]})
+}
+
+impl World {
+    fn verifier_credential(&self) -> Value {
+        credential(
+            &self.org_b,
+            &self.verifier,
+            vec![json!({"action": "verify:exchange", "resource": "https://b.example/**"})],
+            "exchanges",
+            900,
+        )
+    }
+
+    fn ask(&self, capabilities: Vec<Value>) -> Asked {
+        ask(
+            &self.verifier,
+            Ask {
+                credentials: vec![self.verifier_credential()],
+                domain: did_of(&self.verifier.public()).to_string(),
+                query: query_task("t-1"),
+                capabilities,
+            },
+            now(),
+        )
+        .expect("asks")
+    }
+
+    fn prover_did(&self) -> Did {
+        did_of(&self.prover.public())
+    }
+
+    fn verifier_did(&self) -> Did {
+        did_of(&self.verifier.public())
+    }
+
+    fn answer(&self, asked: &Asked, wallet: &Wallet, seen: &Once<()>) -> Answered {
+        answer(
+            &asked.raw,
+            &self.prover,
+            wallet,
+            Some(&self.verifier_did()),
+            &at(now(), &self.trust, &Revoked(vec![])),
+            seen,
+        )
+        .expect("answers")
+    }
+}
+
+fn verdicts(decided: &[exchange::Decided]) -> Vec<Option<Reason>> {
+    decided
+        .iter()
+        .map(|d| match d.decision {
+            Verdict::Accepted => None,
+            Verdict::Rejected => d.reason,
+        })
+        .collect()
+}
+
+#[test]
+fn each_capability_is_decided_on_its_own_with_its_reason() {
+    let w = world();
+    let wallet = Wallet {
+        held: vec![
+            credential(
+                &w.org_a,
+                &w.prover,
+                vec![
+                    refund(5000),
+                    json!({"action": "read:tickets", "resource": "https://billing.acme.example/**"}),
+                    json!({"action": "write:tickets", "resource": "https://billing.acme.example/**"}),
+                ],
+                "t-1",
+                1,
+            ),
+            credential(
+                &w.org_a,
+                &w.prover,
+                vec![
+                    json!({"action": "call:billing_api:void", "resource": "https://billing.acme.example/**"}),
+                ],
+                "t-1",
+                2,
+            ),
+        ],
+        ..Wallet::default()
+    };
+    let asked = w.ask(vec![
+        wanted("call:billing_api:refund", 1200),
+        wanted("call:billing_api:refund", 9000),
+        wanted("delete:tickets", 0),
+        wanted("write:tickets", 0),
+        wanted("call:billing_api:void", 0),
+        wanted("read:tickets", 0),
+    ]);
+    let answered = w.answer(&asked, &wallet, &Once::default());
+    // The second credential's status bit is set.
+    let judged = asked
+        .decide(
+            &answered.response,
+            Some(&w.prover_did()),
+            &at(now(), &w.trust, &Revoked(vec![2])),
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![
+            None,
+            Some(Reason::ConstraintViolated),
+            Some(Reason::NotGranted),
+            // A may not attest writing tickets.
+            Some(Reason::UntrustedIssuer),
+            Some(Reason::Revoked),
+            None,
+        ]
+    );
+    // The prover takes the decision: signed by the verifier it authenticated, for it.
+    let decision = answered
+        .accept(&judged.signed, now())
+        .expect("the prover accepts the decision");
+    assert_eq!(decision.decided[1].reason, Some(Reason::ConstraintViolated));
+}
+
+#[test]
+fn a_sub_agent_is_accepted_for_its_narrower_right_and_rejected_beyond_it() {
+    let w = world();
+    let sub = KeyPair::generate();
+    let parent = credential(&w.org_a, &w.prover, vec![refund(5000)], "t-1", 1);
+    let typed =
+        vouch_core::credential::AgentCapabilityCredential::from_json(&parent).expect("reads");
+    let child = delegation::delegate(
+        &typed,
+        did_of(&sub.public()),
+        vec![refund(1000)],
+        now() + Duration::minutes(10),
+        now(),
+    )
+    .expect("delegates");
+    let child = delegation::sign_credential(
+        &child,
+        &w.prover,
+        verification_method_of(&w.prover.public()),
+        Cryptosuite::EddsaJcs2022,
+        now(),
+    )
+    .expect("signs");
+    let wallet = Wallet {
+        held: vec![child],
+        ancestors: vec![parent],
+    };
+    let asked = w.ask(vec![
+        wanted("call:billing_api:refund", 800),
+        wanted("call:billing_api:refund", 3000),
+    ]);
+    let answered = answer(
+        &asked.raw,
+        &sub,
+        &wallet,
+        Some(&w.verifier_did()),
+        &at(now(), &w.trust, &Revoked(vec![])),
+        &Once::default(),
+    )
+    .expect("answers");
+    // Its chain goes with it.
+    assert_eq!(answered.presented.len(), 2);
+    let judged = asked
+        .decide(
+            &answered.response,
+            Some(&did_of(&sub.public())),
+            &at(now(), &w.trust, &Revoked(vec![])),
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![None, Some(Reason::ConstraintViolated)]
+    );
+
+    // Its parent revoked: everything below is rejected `revoked`.
+    let judged = asked
+        .decide(
+            &answered.response,
+            Some(&did_of(&sub.public())),
+            &at(now(), &w.trust, &Revoked(vec![1])),
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::Revoked), Some(Reason::Revoked)]
+    );
+}
+
+#[test]
+fn a_prover_whose_transport_identity_is_not_the_holder_is_rejected_not_holder() {
+    let w = world();
+    let wallet = Wallet {
+        held: vec![credential(
+            &w.org_a,
+            &w.prover,
+            vec![refund(5000)],
+            "t-1",
+            1,
+        )],
+        ..Wallet::default()
+    };
+    let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
+    let answered = w.answer(&asked, &wallet, &Once::default());
+    // A peer relays the prover's presentation as its own.
+    let relay = did_of(&KeyPair::generate().public());
+    let judged = asked
+        .decide(
+            &answered.response,
+            Some(&relay),
+            &at(now(), &w.trust, &Revoked(vec![])),
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::NotHolder)]
+    );
+    // And the request of a verifier whose presentation another peer sends is refused.
+    let refused = answer(
+        &asked.raw,
+        &w.prover,
+        &wallet,
+        Some(&relay),
+        &at(now(), &w.trust, &Revoked(vec![])),
+        &Once::default(),
+    )
+    .expect_err("refused");
+    assert_eq!(refused.reason, Reason::NotHolder);
+}
+
+#[test]
+fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
+    let w = world();
+    let wallet = Wallet {
+        held: vec![credential(
+            &w.org_a,
+            &w.prover,
+            vec![refund(5000)],
+            "t-1",
+            1,
+        )],
+        ..Wallet::default()
+    };
+    let refuse = |raw: &Value, status: Vec<u32>, time: DateTime<Utc>| {
+        answer(
+            raw,
+            &w.prover,
+            &wallet,
+            Some(&w.verifier_did()),
+            &at(time, &w.trust, &Revoked(status)),
+            &Once::default(),
+        )
+        .expect_err("refused")
+        .reason
+    };
+    let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
+
+    // No presentation of the verifier: nothing to authenticate.
+    let mut bare = asked.raw.clone();
+    bare.as_object_mut()
+        .expect("an object")
+        .remove("verifierPresentation");
+    assert_eq!(refuse(&bare, vec![], now()), Reason::Malformed);
+    // A verifier whose credential comes from an org the prover's consortium does not know.
+    let untrusted = ask(
+        &w.verifier,
+        Ask {
+            credentials: vec![credential(
+                &w.stranger,
+                &w.verifier,
+                vec![json!({"action": "verify:exchange", "resource": "https://b.example/**"})],
+                "exchanges",
+                900,
+            )],
+            domain: w.verifier_did().to_string(),
+            query: query_task("t-1"),
+            capabilities: vec![wanted("call:billing_api:refund", 10)],
+        },
+        now(),
+    )
+    .expect("asks");
+    assert_eq!(
+        refuse(&untrusted.raw, vec![], now()),
+        Reason::UntrustedIssuer
+    );
+    // A verifier whose credential was revoked.
+    assert_eq!(refuse(&asked.raw, vec![900], now()), Reason::Revoked);
+    // A request that names someone else's domain (a relay of another verifier's exchange).
+    let elsewhere = ask(
+        &w.verifier,
+        Ask {
+            credentials: vec![w.verifier_credential()],
+            domain: did_of(&w.org_a.public()).to_string(),
+            query: query_task("t-1"),
+            capabilities: vec![wanted("call:billing_api:refund", 10)],
+        },
+        now(),
+    )
+    .expect("asks");
+    assert_eq!(
+        refuse(&elsewhere.raw, vec![], now()),
+        Reason::DomainMismatch
+    );
+    // The verifier's org's DID names it too.
+    let org_domain = ask(
+        &w.verifier,
+        Ask {
+            credentials: vec![w.verifier_credential()],
+            domain: did_of(&w.org_b.public()).to_string(),
+            query: query_task("t-1"),
+            capabilities: vec![wanted("call:billing_api:refund", 10)],
+        },
+        now(),
+    )
+    .expect("asks");
+    w.answer(&org_domain, &wallet, &Once::default());
+    // An old request: replayed.
+    assert_eq!(
+        refuse(
+            &asked.raw,
+            vec![],
+            now() + MAX_REQUEST_AGE + Duration::seconds(1)
+        ),
+        Reason::Replayed
+    );
+}
+
+#[test]
+fn requests_responses_and_decisions_are_used_once() {
+    let w = world();
+    let wallet = Wallet {
+        held: vec![credential(
+            &w.org_a,
+            &w.prover,
+            vec![refund(5000)],
+            "t-1",
+            1,
+        )],
+        ..Wallet::default()
+    };
+    let trust = at(now(), &w.trust, &Revoked(vec![]));
+    let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
+    let seen = Once::default();
+    let answered = w.answer(&asked, &wallet, &seen);
+
+    // The same request again: replayed.
+    let again = answer(
+        &asked.raw,
+        &w.prover,
+        &wallet,
+        Some(&w.verifier_did()),
+        &trust,
+        &seen,
+    )
+    .expect_err("refused");
+    assert_eq!(again.reason, Reason::Replayed);
+
+    // The response to another exchange's request: its challenge is not this one's.
+    let other = w.ask(vec![wanted("call:billing_api:refund", 10)]);
+    let judged = other
+        .decide(
+            &answered.response,
+            Some(&w.prover_did()),
+            &trust,
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::Replayed)]
+    );
+    // A response made for this challenge but another domain.
+    let vp = vouch_core::presentation::create(
+        &w.prover,
+        wallet.held.clone(),
+        &asked.request.challenge,
+        "elsewhere.example",
+        Cryptosuite::EddsaJcs2022,
+        now(),
+    )
+    .expect("presents");
+    let judged = asked
+        .decide(
+            &json!({"verifiablePresentation": vp}),
+            Some(&w.prover_did()),
+            &trust,
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::DomainMismatch)]
+    );
+
+    // A decision is taken once: the prover keeps its open exchanges by challenge.
+    let open: Once<Answered> = Once::default();
+    open.insert(
+        answered.challenge.clone(),
+        now() + MAX_REQUEST_AGE,
+        answered.clone(),
+        now(),
+    )
+    .expect("open");
+    let judged = asked
+        .decide(
+            &answered.response,
+            Some(&w.prover_did()),
+            &trust,
+            &w.verifier,
+        )
+        .expect("decided");
+    let challenge = judged.decision.challenge.clone();
+    let first = open.take(&challenge, now()).expect("open");
+    first.accept(&judged.signed, now()).expect("accepted");
+    assert!(open.take(&challenge, now()).is_none(), "a second decision");
+    // A decision made for another exchange does not verify for this one.
+    let other_answered = w.answer(&other, &wallet, &Once::default());
+    assert!(matches!(
+        other_answered.accept(&judged.signed, now()),
+        Err(DecisionError::OtherExchange(_))
+    ));
+}
+
+#[test]
+fn the_query_selects_only_what_it_asks_for() {
+    let w = world();
+    let asked_for = credential(&w.org_a, &w.prover, vec![refund(5000)], "t-1", 1);
+    let other_task = credential(&w.org_a, &w.prover, vec![refund(9000)], "t-2", 2);
+    let wallet = Wallet {
+        held: vec![other_task.clone(), asked_for.clone()],
+        ..Wallet::default()
+    };
+    let asked = w.ask(vec![wanted("call:billing_api:refund", 7000)]);
+    let answered = w.answer(&asked, &wallet, &Once::default());
+    // Only the credential of task t-1 is presented.
+    assert_eq!(
+        answered.presented,
+        vec![asked_for["id"].as_str().expect("an id")]
+    );
+    let sent = answered.response["verifiablePresentation"]["verifiableCredential"]
+        .as_array()
+        .expect("credentials");
+    assert_eq!(sent, &vec![asked_for.clone()]);
+
+    // A prover that sends the other task's credential anyway gains nothing from it: the
+    // verifier uses only what its query asked for.
+    let vp = vouch_core::presentation::create(
+        &w.prover,
+        vec![asked_for, other_task],
+        &asked.request.challenge,
+        &asked.request.domain,
+        Cryptosuite::EddsaJcs2022,
+        now(),
+    )
+    .expect("presents");
+    let judged = asked
+        .decide(
+            &json!({"verifiablePresentation": vp}),
+            Some(&w.prover_did()),
+            &at(now(), &w.trust, &Revoked(vec![])),
+            &w.verifier,
+        )
+        .expect("decided");
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::ConstraintViolated)]
+    );
+
+    // Nothing held answers a query for task t-3: refused, nothing presented.
+    let none = ask(
+        &w.verifier,
+        Ask {
+            credentials: vec![w.verifier_credential()],
+            domain: w.verifier_did().to_string(),
+            query: query_task("t-3"),
+            capabilities: vec![wanted("call:billing_api:refund", 10)],
+        },
+        now(),
+    )
+    .expect("asks");
+    let refused = answer(
+        &none.raw,
+        &w.prover,
+        &wallet,
+        Some(&w.verifier_did()),
+        &at(now(), &w.trust, &Revoked(vec![])),
+        &Once::default(),
+    )
+    .expect_err("refused");
+    assert_eq!(refused.reason, Reason::NotGranted);
+}
