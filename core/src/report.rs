@@ -58,11 +58,36 @@ pub enum Reason {
 
 impl Reason {
     /// The reason's code, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::InvalidProof => "invalid_proof",
+            Reason::UnresolvableDid => "unresolvable_did",
+            Reason::UntrustedIssuer => "untrusted_issuer",
+            Reason::Revoked => "revoked",
+            Reason::Suspended => "suspended",
+            Reason::StatusUnknown => "status_unknown",
+            Reason::StatusStale => "status_stale",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::NotHolder => "not_holder",
+            Reason::ScopeExceedsParent => "scope_exceeds_parent",
+            Reason::ConstraintViolated => "constraint_violated",
+            Reason::DefinitionMismatch => "definition_mismatch",
+            Reason::UnknownConstraint => "unknown_constraint",
+            Reason::Replayed => "replayed",
+            Reason::DomainMismatch => "domain_mismatch",
+            Reason::BrokenChain => "broken_chain",
+            Reason::DepthExceeded => "depth_exceeded",
+            Reason::RenewalInvalid => "renewal_invalid",
+            Reason::AudienceMismatch => "audience_mismatch",
+            Reason::NotGranted => "not_granted",
+        }
+    }
+
+    /// The reason's code, as serialized, owned.
     pub fn code(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        self.as_str().to_owned()
     }
 }
 
@@ -250,5 +275,42 @@ impl Report {
     /// The reasons of the failed checks, in order.
     pub fn reasons(&self) -> Vec<Reason> {
         self.checks.iter().filter_map(|c| c.reason).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_the_serialized_reason() {
+        for code in [
+            "malformed",
+            "invalid_proof",
+            "unresolvable_did",
+            "untrusted_issuer",
+            "revoked",
+            "suspended",
+            "status_unknown",
+            "status_stale",
+            "expired",
+            "not_yet_valid",
+            "not_holder",
+            "scope_exceeds_parent",
+            "constraint_violated",
+            "definition_mismatch",
+            "unknown_constraint",
+            "replayed",
+            "domain_mismatch",
+            "broken_chain",
+            "depth_exceeded",
+            "renewal_invalid",
+            "audience_mismatch",
+            "not_granted",
+        ] {
+            let reason: Reason = serde_json::from_value(serde_json::json!(code)).expect(code);
+            assert_eq!(reason.as_str(), code);
+            assert_eq!(serde_json::to_value(reason).expect("serializes"), code);
+        }
     }
 }

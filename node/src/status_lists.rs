@@ -724,6 +724,19 @@ impl Knowledge {
 }
 
 impl StatusLists {
+    /// The trusted-issuer policy as pairs of an issuer and the action patterns it may attest:
+    /// the consortium's members now, or this org alone (for everything) without a consortium.
+    pub fn trusted_issuers(&self) -> Vec<(Did, Vec<String>)> {
+        match self.members.now() {
+            Some(membership) => membership
+                .members()
+                .iter()
+                .map(|m| (m.did.clone(), m.actions.clone()))
+                .collect(),
+            None => vec![(self.org.did().clone(), vec!["*".to_owned()])],
+        }
+    }
+
     /// What a verification of `credentials` here needs: the lists they name that this node holds
     /// (stored because they verified; verified again against the documents held now), and the
     /// consortium's trusted-issuer policy. Nothing is cached between verifications.

@@ -159,6 +159,53 @@ pub(crate) fn try_post(url: &str, body: &str, token: Option<&str>) -> Option<Ans
     request.send(body).ok().map(answer)
 }
 
+/// A credential of `node`'s org for the agent instance of `key` (bound to a new agent
+/// definition), for `task`, with `capabilities`: the org's admin API, as an operator uses it.
+pub(crate) fn agent_credential(
+    node: &TestNode,
+    key: &vouch_core::key::KeyPair,
+    task: &str,
+    capabilities: Value,
+) -> Value {
+    use vouch_core::did::Did;
+    let token = node.admin_token();
+    let token = Some(token.trim());
+    let registered = post(
+        &node.url("/admin/agents"),
+        &serde_json::json!({
+            "name": "support", "version": "1", "owner": "owner@org.example", "model": "model-x",
+            "systemPromptHash": vouch_core::hash::Multihash::of(b"prompt").as_str(),
+            "tools": [], "configuration": {},
+        })
+        .to_string(),
+        token,
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let definition = Did::parse(registered.json()["did"].as_str().expect("a DID")).expect("a DID");
+    let proof = vouch_wallet::node::NodeClient::new(&node.url(""))
+        .binding_proof(key, &definition, Utc::now())
+        .expect("a proof");
+    let bound = post(
+        &node.url(&format!("/admin/agents/{definition}/instances")),
+        &proof.to_string(),
+        token,
+    );
+    assert_eq!(bound.status, 201, "{}", bound.body);
+    let issued = post(
+        &node.url("/admin/credentials"),
+        &serde_json::json!({
+            "instance": vouch_core::did::key::did_of(&key.public()),
+            "task": {"id": task, "purpose": "triage"},
+            "principal": "alice@customer.example",
+            "capabilities": capabilities,
+        })
+        .to_string(),
+        token,
+    );
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    issued.json()["credential"].clone()
+}
+
 /// A loopback port free now, for a node to listen on. Taken below Linux's ephemeral range
 /// (32768–60999), from a counter of this process: a port handed out by the kernel for `:0` (an
 /// outgoing connection, another test's listener) can never be it, and no two tests of this

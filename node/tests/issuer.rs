@@ -1387,55 +1387,26 @@ fn any_entry_changed_deleted_inserted_or_moved_in_the_store_is_found_by_the_audi
 
 #[test]
 fn the_wallet_daemon_renews_a_credential_through_its_orgs_node_and_logs_it() {
-    use crate::common::{TestNode, post};
+    use crate::common::TestNode;
     use vouch_wallet::daemon::{Daemon, Request};
-    use vouch_wallet::node::NodeClient;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(&dir.path().join("node"));
-    let token = node.admin_token();
-    let token = Some(token.trim());
-    let registered = post(
-        &node.url("/admin/agents"),
-        &json!({
-            "name": "support", "version": "1", "owner": "owner@org.example", "model": "model-x",
-            "systemPromptHash": Multihash::of(b"prompt").as_str(),
-            "tools": [], "configuration": {},
-        })
-        .to_string(),
-        token,
-    );
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let definition = Did::parse(registered.json()["did"].as_str().expect("a DID")).expect("a DID");
     let key = KeyPair::generate();
-    let proof = NodeClient::new(&node.url(""))
-        .binding_proof(&key, &definition, Utc::now())
-        .expect("a proof");
-    let bound = post(
-        &node.url(&format!("/admin/agents/{definition}/instances")),
-        &proof.to_string(),
-        token,
+    let credential = crate::common::agent_credential(
+        &node,
+        &key,
+        "t1",
+        json!([{"action": "read:tickets", "resource": "https://h.example/t/**"}]),
     );
-    assert_eq!(bound.status, 201, "{}", bound.body);
-    let issued = post(
-        &node.url("/admin/credentials"),
-        &json!({
-            "instance": did_of(&key.public()),
-            "task": {"id": "t1", "purpose": "triage"},
-            "principal": "alice@customer.example",
-            "capabilities": [{"action": "read:tickets", "resource": "https://h.example/t/**"}],
-        })
-        .to_string(),
-        token,
-    );
-    assert_eq!(issued.status, 201, "{}", issued.body);
-    let credential = issued.json()["credential"].clone();
 
     let daemon = Daemon::open(&dir.path().join("wallet"), key.clone(), 0)
         .expect("opens")
-        .with_node(&node.url(""));
+        .with_node(&node.url(""), Default::default())
+        .expect("a node URL");
     daemon
         .handle(Request::AddCredential {
             credential: credential.clone(),
+            chain: Vec::new(),
         })
         .expect("kept");
     let id = credential["id"].as_str().expect("an id").to_owned();

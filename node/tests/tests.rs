@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod crash;
+mod exchange;
 mod http;
 mod issuer;
 mod logs;

@@ -16,7 +16,14 @@ use tokio::net::{UnixListener, UnixStream};
 use vouch_core::did::Did;
 use vouch_core::key::KeyPair;
 
+use crate::knowledge::{Freshness, NodeKnowledge};
 use crate::store::{WalletLog, WalletStore};
+use vouch_core::exchange::{Answered, Once};
+use vouch_core::report::Reason;
+
+mod exchange;
+
+pub use exchange::{ExchangeAsk, default_query};
 
 /// The longest request line.
 pub const MAX_LINE: usize = 1024 * 1024;
@@ -33,13 +40,31 @@ pub enum Request {
         #[serde(default)]
         task: Option<String>,
     },
-    /// Keeps a credential issued to the instance.
+    /// Keeps a credential issued to the instance, with the credentials above it when it is a
+    /// delegation (its chain, presented with it).
     AddCredential {
         /// The credential.
         credential: Value,
+        /// Its ancestors.
+        #[serde(default)]
+        chain: Vec<Value>,
     },
-    /// The instance's DID.
+    /// The instance's DID, and where it listens for exchanges.
     Identity,
+    /// Asks a peer instance to prove capabilities, decides each, and answers with the signed
+    /// decision (the verifier's side of the exchange).
+    Exchange(ExchangeAsk),
+    /// Answers a capability request that came another way (HTTP) with a presentation of what
+    /// its query selects, if the verifier authenticates (the prover's side).
+    Answer {
+        /// The request.
+        request: Value,
+    },
+    /// Takes the verifier's decision on a request answered with `answer`.
+    Accept {
+        /// The signed decision.
+        decision: Value,
+    },
     /// Delegates a narrower right to a sub-agent: a credential the wallet holds is the parent,
     /// the capabilities must be within it; signed with the instance's key, recorded in the
     /// wallet's audit log, and answered (the sub-agent's to keep).
@@ -69,23 +94,38 @@ pub struct Refusal {
     pub code: &'static str,
     /// What happened.
     pub message: String,
+    /// The DESIGN §8 reason code, for an exchange refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 /// A credential due for renewal, by id, and whether the node renewed it.
 pub type Renewed = (String, Result<(), Refusal>);
 
 impl Refusal {
-    fn refused(message: String) -> Self {
+    fn new(code: &'static str, message: String) -> Self {
         Self {
-            code: "refused",
+            code,
             message,
+            reason: None,
         }
     }
 
+    fn refused(message: String) -> Self {
+        Self::new("refused", message)
+    }
+
     fn internal(message: String) -> Self {
+        Self::new("internal", message)
+    }
+}
+
+impl From<vouch_core::exchange::Refused> for Refusal {
+    fn from(refused: vouch_core::exchange::Refused) -> Self {
         Self {
-            code: "internal",
-            message,
+            code: "refused",
+            message: refused.message,
+            reason: Some(refused.reason),
         }
     }
 }
@@ -99,6 +139,14 @@ pub struct Daemon {
     instance: Did,
     uid: u32,
     node: Option<crate::node::NodeClient>,
+    /// What exchanges are verified with: the org's node's documents, lists and policy.
+    knowledge: Option<Arc<NodeKnowledge>>,
+    /// The challenges of the requests answered (a request is answered once).
+    seen: Once<()>,
+    /// The exchanges answered, awaiting their decisions, by challenge.
+    open: Once<Answered>,
+    /// The exchange network, once started.
+    network: std::sync::OnceLock<crate::p2p::Exchanges>,
 }
 
 impl Daemon {
@@ -119,14 +167,45 @@ impl Daemon {
             instance,
             uid,
             node: None,
+            knowledge: None,
+            seen: Once::default(),
+            open: Once::default(),
+            network: std::sync::OnceLock::new(),
         })
     }
 
-    /// Renews through the org's node at `base` (`http://host:port`).
-    #[must_use]
-    pub fn with_node(mut self, base: &str) -> Self {
+    /// Renews through the org's node at `base` (`http://host:port`), and verifies exchanges
+    /// with what it knows, kept as fresh as `freshness` says.
+    pub fn with_node(
+        mut self,
+        base: &str,
+        freshness: Freshness,
+    ) -> Result<Self, crate::sources::SourceError> {
+        let http = crate::sources::NodeHttp::new(base)?;
         self.node = Some(crate::node::NodeClient::new(base));
-        self
+        self.knowledge = Some(Arc::new(NodeKnowledge::new(http, freshness)));
+        Ok(self)
+    }
+
+    /// Joins the exchange network: listens on `listen`, answers peers until `stop` resolves.
+    /// Its addresses.
+    pub async fn join(
+        self: &Arc<Self>,
+        listen: &[libp2p::Multiaddr],
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Vec<libp2p::Multiaddr>, crate::p2p::P2pError> {
+        let answerer: Arc<dyn crate::p2p::Answerer> = self.clone();
+        let (network, _task) = crate::p2p::start(&self.key, listen, answerer, stop).await?;
+        let addresses = network.addresses.clone();
+        self.network
+            .set(network)
+            .map_err(|_| crate::p2p::P2pError::Start("joined already".into()))?;
+        Ok(addresses)
+    }
+
+    /// The instance's DID.
+    pub fn instance(&self) -> &Did {
+        &self.instance
     }
 
     /// The instance's audit log.
@@ -136,12 +215,26 @@ impl Daemon {
 
     /// Answers one request. Blocking (the store).
     pub fn handle(&self, request: Request) -> Result<Value, Refusal> {
-        let internal = |e: crate::store::WalletStoreError| Refusal {
-            code: "internal",
-            message: e.to_string(),
-        };
+        let internal = |e: crate::store::WalletStoreError| Refusal::internal(e.to_string());
         match request {
-            Request::Identity => Ok(json!({ "did": self.instance.to_string() })),
+            Request::Identity => Ok(json!({
+                "did": self.instance.to_string(),
+                "addresses": self
+                    .network
+                    .get()
+                    .map(|n| n.addresses.iter().map(ToString::to_string).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            })),
+            Request::Exchange(_) => Err(Refusal::internal(
+                "an exchange is asked on the daemon's runtime".into(),
+            )),
+            Request::Answer { request } => {
+                self.answer_request(&request, None).map_err(Refusal::from)
+            }
+            Request::Accept { decision } => self
+                .accept_decision(&decision, None)
+                .map(|decision| json!({ "decisions": decision.decided }))
+                .map_err(Refusal::from),
             Request::Credentials { task } => {
                 let held = self.store.credentials(task.as_deref()).map_err(internal)?;
                 Ok(Value::Array(
@@ -155,13 +248,21 @@ impl Daemon {
                 valid_until,
             } => self.delegate(&parent, &to, capabilities, valid_until),
             Request::Renew { id } => self.renew(&id),
-            Request::AddCredential { credential } => {
+            Request::AddCredential { credential, chain } => {
+                for ancestor in &chain {
+                    match self.store.put_ancestor(ancestor) {
+                        Ok(_) => {}
+                        Err(crate::store::WalletStoreError::Refused(message)) => {
+                            return Err(Refusal::refused(message));
+                        }
+                        Err(e) => return Err(internal(e)),
+                    }
+                }
                 match self.store.put_credential(&credential, &self.instance) {
                     Ok(added) => Ok(json!({ "added": added })),
-                    Err(crate::store::WalletStoreError::Refused(message)) => Err(Refusal {
-                        code: "refused",
-                        message,
-                    }),
+                    Err(crate::store::WalletStoreError::Refused(message)) => {
+                        Err(Refusal::refused(message))
+                    }
                     Err(e) => Err(internal(e)),
                 }
             }
@@ -176,10 +277,10 @@ impl Daemon {
     /// refusals. Blocking.
     pub fn renew_due(&self, at: chrono::DateTime<chrono::Utc>) -> Result<Vec<Renewed>, Refusal> {
         use vouch_core::credential::AgentCapabilityCredential;
-        let held = self.store.credentials(None).map_err(|e| Refusal {
-            code: "internal",
-            message: e.to_string(),
-        })?;
+        let held = self
+            .store
+            .credentials(None)
+            .map_err(|e| Refusal::internal(e.to_string()))?;
         let typed: Vec<AgentCapabilityCredential> = held
             .iter()
             .filter_map(|h| AgentCapabilityCredential::from_json(&h.credential).ok())
@@ -284,7 +385,23 @@ impl Daemon {
         self.log
             .record(crate::records::delegation_entry(&parent, &signed), now)
             .map_err(|e| internal(format!("the audit log: {e}")))?;
-        Ok(signed)
+        // The sub-agent presents it with its chain: the parent and the parent's ancestors.
+        let mut chain = vec![held.credential];
+        while chain.len() <= vouch_core::credential::MAX_DEPTH_CAP as usize {
+            let Some(above) = chain
+                .last()
+                .and_then(|c| c["credentialSubject"]["delegation"]["parent"].as_str())
+                .map(str::to_owned)
+            else {
+                break;
+            };
+            match self.store.ancestor(&above) {
+                Ok(Some(ancestor)) => chain.push(ancestor),
+                Ok(None) => break,
+                Err(e) => return Err(internal(e.to_string())),
+            }
+        }
+        Ok(json!({ "credential": signed, "chain": chain }))
     }
 }
 
@@ -383,10 +500,9 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
     if peer.as_ref().ok() != Some(&daemon.uid) {
         let _ = answer(
             &mut write,
-            Err(Refusal {
-                code: "refused",
-                message: "this wallet answers its owner's uid only".into(),
-            }),
+            Err(Refusal::refused(
+                "this wallet answers its owner's uid only".into(),
+            )),
         )
         .await;
         return;
@@ -405,29 +521,22 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
         if line.len() > MAX_LINE {
             let _ = answer(
                 &mut write,
-                Err(Refusal {
-                    code: "too_large",
-                    message: format!("a request is at most {MAX_LINE} bytes"),
-                }),
+                Err(Refusal::new(
+                    "too_large",
+                    format!("a request is at most {MAX_LINE} bytes"),
+                )),
             )
             .await;
             return;
         }
         let result = match serde_json::from_slice::<Request>(&line) {
-            Err(e) => Err(Refusal {
-                code: "malformed",
-                message: e.to_string(),
-            }),
+            Err(e) => Err(Refusal::new("malformed", e.to_string())),
+            Ok(Request::Exchange(ask)) => daemon.clone().exchange(ask).await,
             Ok(request) => {
                 let daemon = daemon.clone();
                 tokio::task::spawn_blocking(move || daemon.handle(request))
                     .await
-                    .unwrap_or_else(|e| {
-                        Err(Refusal {
-                            code: "internal",
-                            message: e.to_string(),
-                        })
-                    })
+                    .unwrap_or_else(|e| Err(Refusal::internal(e.to_string())))
             }
         };
         if !answer(&mut write, result).await {

@@ -13,11 +13,13 @@ use std::io::Read;
 use std::time::Duration;
 
 use serde_json::Value;
+use vouch_core::capability::Action;
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::did::vouch::{DidLog, LogError, LogResolver};
 use vouch_core::did::{Did, DidResolver, ResolveError};
 use vouch_core::status::{HeldLists, StatusError, StatusListCredential};
+use vouch_core::verify::TrustList;
 
 /// The largest answer read from a resolver: a status list credential of a million entries, or a
 /// DID resolution result, with room.
@@ -42,10 +44,9 @@ pub enum SourceError {
     Resolver(String),
 }
 
-/// A node's HTTP resolver.
+/// A node's HTTP resolver, for one verification: each DID resolved once.
 pub struct HttpResolver {
-    base: String,
-    agent: ureq::Agent,
+    node: NodeHttp,
     /// What was resolved during this one verification; a verification resolves each DID once
     /// (single-threaded: the CLI verifies one input).
     resolved: RefCell<BTreeMap<Did, Result<DidDocument, ResolveError>>>,
@@ -53,6 +54,29 @@ pub struct HttpResolver {
 
 impl HttpResolver {
     /// A resolver at `base`, such as `http://127.0.0.1:8080`.
+    pub fn new(base: &str) -> Result<Self, SourceError> {
+        Ok(Self {
+            node: NodeHttp::new(base)?,
+            resolved: RefCell::new(BTreeMap::new()),
+        })
+    }
+
+    /// The status list credential a credential names, fetched at the same path of this resolver.
+    pub fn fetch_status_list(&self, url: &str) -> Result<Value, SourceError> {
+        self.node.fetch_status_list(url)
+    }
+}
+
+/// The public read paths of a node: DID resolution, status lists, the trusted-issuer policy.
+/// Shared between threads; it remembers nothing.
+#[derive(Clone)]
+pub struct NodeHttp {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl NodeHttp {
+    /// The node at `base`, such as `http://127.0.0.1:8080`.
     pub fn new(base: &str) -> Result<Self, SourceError> {
         let base = base.trim_end_matches('/');
         let authority = base
@@ -69,7 +93,6 @@ impl HttpResolver {
         Ok(Self {
             base: base.to_owned(),
             agent,
-            resolved: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -98,7 +121,8 @@ impl HttpResolver {
         Ok((status, json))
     }
 
-    fn fetch_document(&self, did: &Did) -> Result<DidDocument, ResolveError> {
+    /// Resolves a DID at the node.
+    pub fn fetch_document(&self, did: &Did) -> Result<DidDocument, ResolveError> {
         let unavailable = |why: String| ResolveError::Unavailable(why);
         let (status, result) = self
             .get(&format!("/1.0/identifiers/{did}"))
@@ -127,7 +151,8 @@ impl HttpResolver {
         Ok(document)
     }
 
-    /// The status list credential a credential names, fetched at the same path of this resolver.
+    /// The status list credential a credential names, fetched at the same path of the node:
+    /// only the path below the node's status-list path is taken from the URL.
     pub fn fetch_status_list(&self, url: &str) -> Result<Value, SourceError> {
         let path = url
             .find(STATUS_LISTS_PATH)
@@ -145,12 +170,44 @@ impl HttpResolver {
     }
 }
 
+impl NodeHttp {
+    /// The node's trusted-issuer policy (`GET /1.0/trust`).
+    pub fn fetch_trust(&self) -> Result<TrustList, SourceError> {
+        let bad = |why: &str| SourceError::Resolver(format!("/1.0/trust: {why}"));
+        let (status, body) = self.get("/1.0/trust").map_err(SourceError::Resolver)?;
+        if status != 200 {
+            return Err(bad(&format!("HTTP {status}")));
+        }
+        let mut pairs = Vec::new();
+        for issuer in body["issuers"]
+            .as_array()
+            .ok_or_else(|| bad("no issuers"))?
+        {
+            let did = issuer["did"]
+                .as_str()
+                .and_then(|d| Did::parse(d).ok())
+                .ok_or_else(|| bad("an issuer without a DID"))?;
+            for action in issuer["actions"]
+                .as_array()
+                .ok_or_else(|| bad("no actions"))?
+            {
+                let action = action
+                    .as_str()
+                    .and_then(|a| Action::parse(a).ok())
+                    .ok_or_else(|| bad("an action that is no pattern"))?;
+                pairs.push((did.clone(), action));
+            }
+        }
+        Ok(TrustList(pairs))
+    }
+}
+
 impl DidResolver for HttpResolver {
     fn resolve(&self, did: &Did) -> Result<DidDocument, ResolveError> {
         if let Some(known) = self.resolved.borrow().get(did) {
             return known.clone();
         }
-        let answer = self.fetch_document(did);
+        let answer = self.node.fetch_document(did);
         self.resolved
             .borrow_mut()
             .insert(did.clone(), answer.clone());

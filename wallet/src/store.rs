@@ -16,13 +16,16 @@ const AUDIT_HASHES: &str = "audit_hashes";
 const CREDENTIALS: &str = "credentials";
 const BY_TASK: &str = "credentials_by_task";
 const BY_EXPIRY: &str = "credentials_by_expiry";
-const FAMILIES: [&str; 6] = [
+/// The credentials above the delegated ones held: presented with them, as their chains.
+const ANCESTORS: &str = "ancestors";
+const FAMILIES: [&str; 7] = [
     META,
     AUDIT_ENTRIES,
     AUDIT_HASHES,
     CREDENTIALS,
     BY_TASK,
     BY_EXPIRY,
+    ANCESTORS,
 ];
 /// The most credentials a wallet holds.
 pub const MAX_CREDENTIALS: usize = 10_000;
@@ -165,15 +168,48 @@ impl WalletStore {
     }
 
     fn count_credentials(&self) -> Result<usize, WalletStoreError> {
+        self.count(CREDENTIALS)
+    }
+
+    fn count(&self, family: &str) -> Result<usize, WalletStoreError> {
         let mut n = 0;
-        for item in self
-            .db
-            .iterator_cf(self.cf(CREDENTIALS), IteratorMode::Start)
-        {
+        for item in self.db.iterator_cf(self.cf(family), IteratorMode::Start) {
             item?;
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Keeps a credential above a delegated one the instance holds (read completely): it is
+    /// presented with it, as its chain. Returns whether it was new.
+    pub fn put_ancestor(&self, credential: &serde_json::Value) -> Result<bool, WalletStoreError> {
+        let typed = vouch_core::credential::AgentCapabilityCredential::from_json(credential)
+            .map_err(|e| WalletStoreError::Refused(format!("an ancestor: {e}")))?;
+        let id = typed.id.to_string();
+        if self.db.get_cf(self.cf(ANCESTORS), id.as_bytes())?.is_some() {
+            return Ok(false);
+        }
+        if self.count(ANCESTORS)? >= MAX_CREDENTIALS {
+            return Err(WalletStoreError::Refused(format!(
+                "the wallet holds {MAX_CREDENTIALS} ancestors already"
+            )));
+        }
+        let mut batch = WalletBatch::default();
+        let bytes = serde_json::to_vec(credential).expect("JSON values always serialize");
+        batch.0.put_cf(self.cf(ANCESTORS), id.as_bytes(), bytes);
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    /// A credential above a delegated one, by id: an ancestor kept, or a credential held (a
+    /// sub-agent's parent may be the instance's own).
+    pub fn ancestor(&self, id: &str) -> Result<Option<serde_json::Value>, WalletStoreError> {
+        if let Some(bytes) = self.db.get_cf(self.cf(ANCESTORS), id.as_bytes())? {
+            return serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| WalletStoreError::Corrupt(format!("an ancestor: {e}")));
+        }
+        Ok(self.credential(id)?.map(|held| held.credential))
     }
 
     fn held(&self, id: &[u8]) -> Result<Option<Held>, WalletStoreError> {
@@ -246,10 +282,21 @@ impl WalletStore {
         Ok(found)
     }
 
-    /// Removes the credentials expired at `now`, with their indexes, in one batch: how many.
+    /// Removes the credentials (and ancestors) expired at `now`, with their indexes, in one
+    /// batch: how many credentials.
     pub fn prune(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, WalletStoreError> {
         let expired = self.expiring_before(now)?;
         let mut batch = WalletBatch::default();
+        for item in self.db.iterator_cf(self.cf(ANCESTORS), IteratorMode::Start) {
+            let (id, bytes) = item?;
+            let ended = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|c| vouch_core::credential::AgentCapabilityCredential::from_json(&c).ok())
+                .is_none_or(|c| c.valid_until <= now);
+            if ended {
+                batch.0.delete_cf(self.cf(ANCESTORS), id);
+            }
+        }
         for held in &expired {
             batch.0.delete_cf(self.cf(CREDENTIALS), held.id.as_bytes());
             batch

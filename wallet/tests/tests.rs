@@ -968,9 +968,11 @@ fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
     let delegated = ask(serde_json::json!({
         "op": "delegate", "parent": parent, "to": sub, "capabilities": narrow,
     }));
-    let credential = &delegated["ok"];
+    let credential = &delegated["ok"]["credential"];
     assert_eq!(credential["issuer"], agent.as_str(), "{delegated}");
     assert_eq!(credential["credentialSubject"]["id"], sub.as_str());
+    // With its chain, for the sub-agent to present: the parent.
+    assert_eq!(delegated["ok"]["chain"], serde_json::json!([held[0]]));
     let wider = ask(serde_json::json!({
         "op": "delegate", "parent": parent, "to": sub,
         "capabilities": [{"action": "read:*", "resource": "https://h.example/**"}],

@@ -184,11 +184,25 @@ impl<S: LogStore> Log<S> {
     /// Appends one entry on its own, for a decision that changes nothing else: written and
     /// synced before it returns. Its sequence number.
     pub fn record(&self, entry: Entry, now: DateTime<Utc>) -> Result<u64, LogError<S::Error>> {
+        let last = self.record_all(vec![entry], now)?;
+        Ok(last.expect("one entry was appended"))
+    }
+
+    /// Appends entries together, for decisions that change nothing else: written and synced
+    /// in one batch before it returns. The sequence number of the last.
+    pub fn record_all(
+        &self,
+        entries: Vec<Entry>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, LogError<S::Error>> {
         let mut writer = self.writer()?;
         let mut batch = self.store.batch();
-        let seq = writer.append(&mut batch, entry, now)?;
+        let mut last = None;
+        for entry in entries {
+            last = Some(writer.append(&mut batch, entry, now)?);
+        }
         self.store.commit(batch).map_err(LogError::Store)?;
-        Ok(seq)
+        Ok(last)
     }
 
     /// How many entries the log has.

@@ -11,6 +11,7 @@
 //!   acts on it.
 
 pub mod flow;
+pub mod wire;
 
 pub use flow::{
     Answered, Ask, Asked, ExchangeError, Holdings, Judgement, Once, Refused, answer, ask,

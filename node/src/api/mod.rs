@@ -5,6 +5,7 @@
 //!   the DID Resolution error codes and their HTTP statuses.
 //! - `GET /1.0/status-lists/{issuer DID}/{name}`: a status list credential, at the URL credentials
 //!   name in `statusListCredential`.
+//! - `GET /1.0/trust`: the trusted-issuer policy the node verifies with (the consortium's).
 //! - `GET /health`, and `GET /metrics` (OpenMetrics text).
 //! - Behind the bearer token: `POST /admin/did/operations` (submit any signed did:vouch operation,
 //!   such as an agent definition's), `POST /admin/did/update`, `/admin/did/rotate` and
@@ -159,6 +160,10 @@ pub fn routes(
         .and(warp::get())
         .and(with_state.clone())
         .and_then(resolver::status_list);
+    let trust = warp::path!("1.0" / "trust")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(resolver::trust);
     let verify_credential = warp::path!("1.0" / "credentials" / "verify")
         .and(warp::post())
         .and(warp::body::content_length_limit(
@@ -375,6 +380,8 @@ pub fn routes(
         .or(resolve)
         .unify()
         .or(status_lists)
+        .unify()
+        .or(trust)
         .unify()
         .or(verify_credential)
         .unify()

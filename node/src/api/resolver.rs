@@ -317,6 +317,19 @@ pub(super) async fn status_list(
     }
 }
 
+/// `GET /1.0/trust`: the trusted-issuer policy this node verifies with, for the wallets of its
+/// org (and anyone) to verify alike: `{"issuers": [{"did", "actions"}]}`.
+pub(super) async fn trust(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    use warp::Reply as _;
+    let issuers: Vec<serde_json::Value> = state
+        .status_lists
+        .trusted_issuers()
+        .into_iter()
+        .map(|(did, actions)| serde_json::json!({"did": did, "actions": actions}))
+        .collect();
+    Ok(warp::reply::json(&serde_json::json!({ "issuers": issuers })).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

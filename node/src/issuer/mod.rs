@@ -68,38 +68,11 @@ impl Refusal {
     }
 
     fn of(reason: Reason, message: impl Into<String>) -> Self {
-        Self::new(code_of(reason), message)
+        Self::new(reason.as_str(), message)
     }
 
     fn malformed(message: impl Into<String>) -> Self {
         Self::of(Reason::Malformed, message)
-    }
-}
-
-/// The static code of a reason.
-fn code_of(reason: Reason) -> &'static str {
-    match reason {
-        Reason::Malformed => "malformed",
-        Reason::InvalidProof => "invalid_proof",
-        Reason::UnresolvableDid => "unresolvable_did",
-        Reason::UntrustedIssuer => "untrusted_issuer",
-        Reason::Revoked => "revoked",
-        Reason::Suspended => "suspended",
-        Reason::StatusUnknown => "status_unknown",
-        Reason::StatusStale => "status_stale",
-        Reason::Expired => "expired",
-        Reason::NotYetValid => "not_yet_valid",
-        Reason::NotHolder => "not_holder",
-        Reason::ScopeExceedsParent => "scope_exceeds_parent",
-        Reason::ConstraintViolated => "constraint_violated",
-        Reason::DefinitionMismatch => "definition_mismatch",
-        Reason::UnknownConstraint => "unknown_constraint",
-        Reason::Replayed => "replayed",
-        Reason::DomainMismatch => "domain_mismatch",
-        Reason::BrokenChain => "broken_chain",
-        Reason::DepthExceeded => "depth_exceeded",
-        Reason::RenewalInvalid => "renewal_invalid",
-        Reason::AudienceMismatch => "audience_mismatch",
     }
 }
 

@@ -88,9 +88,42 @@ pub(crate) enum WalletCommand {
         /// The socket's path.
         #[arg(long)]
         socket: PathBuf,
-        /// The org's node (`http://host:port`), to renew credentials through.
+        /// The org's node (`http://host:port`): credentials are renewed through it, and
+        /// exchanges verified with its DID documents, status lists and trusted-issuer policy.
         #[arg(long)]
         node: Option<String>,
+        /// Where to listen for capability exchanges (libp2p multiaddresses; repeatable).
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+        listen: Vec<String>,
+        /// How long a status list fetched from the node is used before it is fetched again,
+        /// in milliseconds: the longest a revocation the node knows may go unseen here.
+        #[arg(long, default_value_t = 500)]
+        status_refresh_ms: u64,
+    },
+    /// Asks the daemon for its instance's DID and exchange addresses.
+    Identity {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// Asks another agent instance, through the daemon, to prove capabilities: prints the
+    /// decision on each, `accepted`, or `rejected` with its reason (exit 1 if any is rejected).
+    Exchange {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The other instance's address (`…/p2p/12D3KooW…`).
+        #[arg(long)]
+        peer: String,
+        /// A capability to decide, as JSON `{action, resource, arguments}` (repeatable).
+        #[arg(long = "capability", required = true)]
+        capabilities: Vec<String>,
+        /// A DCQL query file; every capability credential by default.
+        #[arg(long)]
+        query: Option<PathBuf>,
+        /// The ids of the daemon's credentials to present (repeatable); all by default.
+        #[arg(long)]
+        present: Vec<String>,
     },
     /// Asks the daemon for the credentials held (of a task), one JSON per line.
     Credentials {
@@ -108,6 +141,9 @@ pub(crate) enum WalletCommand {
         socket: PathBuf,
         /// The credential file.
         credential: PathBuf,
+        /// A credential above it, for a delegation: its chain (repeatable).
+        #[arg(long = "chain")]
+        chain: Vec<PathBuf>,
     },
 }
 

@@ -836,14 +836,27 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             secret,
             socket,
             node,
+            listen,
+            status_refresh_ms,
         } => {
+            let listen = listen
+                .iter()
+                .map(|a| {
+                    a.parse::<libp2p::Multiaddr>()
+                        .with_context(|| format!("--listen {a}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
             let pair = keystore::read(&sealed_key, &secret_of(&secret)?, None)?;
             // The daemon's own uid (Linux: the owner of /proc/self): the one caller it answers.
             let uid =
                 std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
             let mut state = daemon::Daemon::open(&wallet, pair, uid)?;
             if let Some(node) = &node {
-                state = state.with_node(node);
+                let freshness = vouch_wallet::knowledge::Freshness {
+                    lists: std::time::Duration::from_millis(status_refresh_ms),
+                    ..Default::default()
+                };
+                state = state.with_node(node, freshness)?;
             }
             let state = std::sync::Arc::new(state);
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -853,8 +866,17 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             runtime.block_on(async {
                 let listener =
                     daemon::bind(&socket).with_context(|| socket.display().to_string())?;
-                eprintln!("wallet daemon listening on {}", socket.display());
                 let (stop, stopped) = tokio::sync::watch::channel(false);
+                let mut network_stop = stopped.clone();
+                let addresses = state
+                    .join(&listen, async move {
+                        let _ = network_stop.wait_for(|s| *s).await;
+                    })
+                    .await?;
+                eprintln!("wallet daemon listening on {}", socket.display());
+                for address in addresses {
+                    eprintln!("exchanges at {address}");
+                }
                 let mut tending_stop = stopped.clone();
                 let tending = tokio::spawn(daemon::tend(
                     state.clone(),
@@ -884,14 +906,76 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        WalletCommand::Add { socket, credential } => {
+        WalletCommand::Add {
+            socket,
+            credential,
+            chain,
+        } => {
             let credential = read_json_file(&credential)?;
+            let chain = chain
+                .iter()
+                .map(|path| read_json_file(path))
+                .collect::<Result<Vec<_>>>()?;
             let answer = ask_daemon(
                 &socket,
-                &serde_json::json!({"op": "add_credential", "credential": credential}),
+                &serde_json::json!({"op": "add_credential", "credential": credential, "chain": chain}),
             )?;
             println!("{answer}");
             Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Identity { socket } => {
+            println!(
+                "{}",
+                ask_daemon(&socket, &serde_json::json!({"op": "identity"}))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Exchange {
+            socket,
+            peer,
+            capabilities,
+            query,
+            present,
+        } => {
+            let capabilities = capabilities
+                .iter()
+                .map(|c| {
+                    serde_json::from_str::<Value>(c).with_context(|| format!("--capability {c}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let query = query.as_deref().map(read_json_file).transpose()?;
+            let answer = ask_daemon(
+                &socket,
+                &serde_json::json!({
+                    "op": "exchange", "peer": peer, "capabilities": capabilities, "query": query,
+                    "present": (!present.is_empty()).then_some(present),
+                }),
+            )?;
+            let mut all = true;
+            for decided in answer["decisions"].as_array().into_iter().flatten() {
+                let capability = &decided["capability"];
+                match decided["reason"].as_str() {
+                    None => println!(
+                        "accepted {} {}",
+                        capability["action"].as_str().unwrap_or("?"),
+                        capability["resource"].as_str().unwrap_or("?")
+                    ),
+                    Some(reason) => {
+                        all = false;
+                        println!(
+                            "rejected {} {}: {reason}",
+                            capability["action"].as_str().unwrap_or("?"),
+                            capability["resource"].as_str().unwrap_or("?")
+                        );
+                    }
+                }
+            }
+            println!("{}", answer["decision"]);
+            Ok(if all {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -1,0 +1,190 @@
+//! The capability exchange between the wallet daemons of two organizations, over libp2p on
+//! loopback, each verifying with its own org's node: a real consortium of two nodes, real
+//! RocksDB wallets, real Noise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vouch_core::audit::{Decision, Event};
+use vouch_core::key::KeyPair;
+use vouch_wallet::daemon::{Daemon, ExchangeAsk};
+use vouch_wallet::knowledge::Freshness;
+
+use crate::common::{TestNode, agent_credential, consortium_of, eventually, post, wait_connected};
+
+fn refund(amount: u64) -> Value {
+    json!({"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/42",
+           "arguments": {"amount": {"value": amount, "unit": "EUR"}}})
+}
+
+/// A wallet daemon for `key` that verifies with `node`, status lists fetched for every exchange.
+fn daemon(dir: &std::path::Path, name: &str, key: &KeyPair, node: &TestNode) -> Arc<Daemon> {
+    let freshness = Freshness {
+        lists: Duration::ZERO,
+        ..Freshness::default()
+    };
+    Arc::new(
+        Daemon::open(&dir.join(name), key.clone(), 0)
+            .expect("opens")
+            .with_node(&node.url(""), freshness)
+            .expect("a node URL"),
+    )
+}
+
+fn add(daemon: &Daemon, credential: &Value) {
+    daemon
+        .handle(vouch_wallet::daemon::Request::AddCredential {
+            credential: credential.clone(),
+            chain: Vec::new(),
+        })
+        .expect("kept");
+}
+
+fn verdicts(answer: &Value) -> Vec<Option<String>> {
+    answer["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .map(|d| d["reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn two_orgs_agents_authenticate_each_other_decide_each_capability_and_record_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = consortium_of(dir.path(), 2);
+    let org_a = TestNode::start(configs[0].clone());
+    let org_b = TestNode::start(configs[1].clone());
+    wait_connected(&org_a, 1);
+
+    // A's agent may refund up to 50 EUR; B's agent runs billing.
+    let (agent_a, agent_b) = (KeyPair::generate(), KeyPair::generate());
+    let credential_a = agent_credential(
+        &org_a,
+        &agent_a,
+        "t-refund",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}]),
+    );
+    let credential_b = agent_credential(
+        &org_b,
+        &agent_b,
+        "billing",
+        json!([{"action": "verify:exchange", "resource": "https://billing.b.example/**"}]),
+    );
+    // B's node knows A's org (and the other way round) once the DIDs have synced.
+    let did_a = org_a.node().identity.did.to_string();
+    let did_b = org_b.node().identity.did.to_string();
+    eventually(&org_b, "A's DID at B", || {
+        crate::common::version_at(&org_b, &did_a).is_some()
+    });
+    eventually(&org_a, "B's DID at A", || {
+        crate::common::version_at(&org_a, &did_b).is_some()
+    });
+
+    let wallets = dir.path().join("wallets");
+    let prover = daemon(&wallets, "a", &agent_a, &org_a);
+    let verifier = daemon(&wallets, "b", &agent_b, &org_b);
+    add(&prover, &credential_a);
+    add(&verifier, &credential_b);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let listen: Vec<libp2p::Multiaddr> = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("an address")];
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopping = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let address_a = runtime
+        .block_on(prover.join(&listen, stopping()))
+        .expect("joins")
+        .remove(0);
+    runtime
+        .block_on(verifier.join(&listen, stopping()))
+        .expect("joins");
+
+    let exchange = |capabilities: Vec<Value>| {
+        runtime.block_on(verifier.clone().exchange(ExchangeAsk {
+            peer: address_a.to_string(),
+            capabilities,
+            query: None,
+            domain: None,
+            present: None,
+        }))
+    };
+
+    // B asks A's agent to prove two refunds: one within its limit, one beyond it.
+    let answer = exchange(vec![refund(1200), refund(9000)]).expect("exchanged");
+    assert_eq!(
+        verdicts(&answer),
+        vec![None, Some("constraint_violated".into())],
+        "{answer}"
+    );
+    assert_eq!(answer["acknowledged"], true, "{answer}");
+    assert_eq!(answer["prover"], agent_a_did(&agent_a));
+
+    // Both sides recorded it: B each decision, A the request it answered and the decisions.
+    let b_log = verifier.log().entries(0).expect("entries");
+    assert_eq!(
+        b_log
+            .iter()
+            .map(|e| (e.event, e.decision))
+            .collect::<Vec<_>>(),
+        vec![
+            (Event::Decided, Some(Decision::Accepted)),
+            (Event::Decided, Some(Decision::Rejected)),
+        ]
+    );
+    assert_eq!(b_log[1].reason.as_deref(), Some("constraint_violated"));
+    assert_eq!(b_log[0].task.as_deref(), Some("t-refund"));
+    let a_log = prover.log().entries(0).expect("entries");
+    assert_eq!(
+        a_log.iter().map(|e| e.event).collect::<Vec<_>>(),
+        vec![Event::ExchangeRequested, Event::Decided, Event::Decided]
+    );
+    // Metadata and hashes only: no resource in either log.
+    for entry in b_log.iter().chain(&a_log) {
+        let bytes = String::from_utf8(entry.to_bytes()).expect("UTF-8");
+        assert!(!bytes.contains("billing.b.example/refunds"), "{bytes}");
+    }
+
+    // Org A revokes the task: once B's node has the list, B's next decision is `revoked`.
+    let token = org_a.admin_token();
+    let revoked = post(
+        &org_a.url("/admin/revocations"),
+        &json!({"level": "task", "subject": "t-refund"}).to_string(),
+        Some(token.trim()),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let url = credential_a["credentialStatus"][0]["statusListCredential"]
+        .as_str()
+        .expect("a list")
+        .to_owned();
+    let index: usize = credential_a["credentialStatus"][0]["statusListIndex"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .expect("an index");
+    let path = &url[url.find("/1.0/status-lists/").expect("a list URL")..];
+    eventually(&org_b, "the revocation at B", || {
+        let list = crate::common::get(&org_b.url(path), None).json();
+        vouch_core::status::StatusListCredential::parse(&list)
+            .ok()
+            .and_then(|l| l.list.get(index).ok())
+            == Some(true)
+    });
+    let answer = exchange(vec![refund(1200)]).expect("exchanged");
+    assert_eq!(verdicts(&answer), vec![Some("revoked".into())], "{answer}");
+
+    let _ = stop.send(true);
+}
+
+fn agent_a_did(key: &KeyPair) -> String {
+    vouch_core::did::key::did_of(&key.public()).to_string()
+}

@@ -1,0 +1,388 @@
+//! The daemon's two sides of the capability exchange (DESIGN §8), on `vouch_core::exchange`:
+//!
+//! - As the **verifier**, for its agent (`{"op": "exchange", …}`): asks a peer instance over
+//!   libp2p, decides each capability on the peer's presentation with what its org's node
+//!   knows, records the decisions, sends the signed `CapabilityDecision` and answers its agent
+//!   with it.
+//! - As the **prover**, for any peer: answers a request only to a verifier it authenticates
+//!   and trusts, with what the query selects; takes the verifier's decision once, checked; and
+//!   records both. The same over the socket (`answer`, `accept`) for exchanges that travel
+//!   another way (HTTP).
+//!
+//! Audit entries are written before the message that they record is sent.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use vouch_core::credential::AgentCapabilityCredential;
+use vouch_core::did::Did;
+use vouch_core::exchange::flow::MAX_REQUEST_AGE;
+use vouch_core::exchange::wire::{Message, Reply};
+use vouch_core::exchange::{self, Answered, Ask, Decision, Holdings, Refused};
+use vouch_core::report::Reason;
+use vouch_core::verify::Verifier;
+
+use super::{Daemon, Refusal};
+use crate::knowledge::Known;
+use crate::records;
+
+/// The query a verifier asks when its agent gives none: every capability credential.
+pub fn default_query() -> Value {
+    json!({"credentials": [{
+        "id": "capabilities",
+        "format": "ldp_vc",
+        "multiple": true,
+        "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+    }]})
+}
+
+/// What the agent asks its daemon to verify of a peer.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeAsk {
+    /// The peer instance's address, ending in `/p2p/<peer id>`.
+    pub peer: String,
+    /// The capabilities to decide: concrete `{action, resource, arguments}`.
+    pub capabilities: Vec<Value>,
+    /// A DCQL query; every capability credential by default.
+    #[serde(default)]
+    pub query: Option<Value>,
+    /// The domain; the instance's did:key by default.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The ids of the credentials the daemon presents to authenticate itself; every credential
+    /// held by default.
+    #[serde(default)]
+    pub present: Option<Vec<String>>,
+}
+
+/// The wallet's credentials as the exchange sees them: those valid now, and their ancestors.
+struct Held<'a> {
+    daemon: &'a Daemon,
+    now: chrono::DateTime<Utc>,
+}
+
+impl Holdings for Held<'_> {
+    fn held(&self) -> Vec<Value> {
+        self.daemon
+            .store
+            .credentials(None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| h.valid_until > self.now)
+            .map(|h| h.credential)
+            .collect()
+    }
+
+    fn ancestor(&self, id: &str) -> Option<Value> {
+        self.daemon.store.ancestor(id).ok().flatten()
+    }
+}
+
+fn leaf_of(credential: Option<&Value>) -> Option<AgentCapabilityCredential> {
+    credential.and_then(|c| AgentCapabilityCredential::from_json(c).ok())
+}
+
+impl Daemon {
+    /// What verifying `credentials` needs now: the node's lists and policy; without a node,
+    /// nothing (and a verifier told nothing trusts nothing).
+    fn known(&self, credentials: &[&Value]) -> Known {
+        let now = Utc::now();
+        match &self.knowledge {
+            Some(knowledge) => knowledge.known(credentials, now),
+            None => Known {
+                lists: vouch_core::status::HeldLists::new(now),
+                trust: Default::default(),
+            },
+        }
+    }
+
+    fn verifier<'a>(&'a self, known: &'a Known) -> Verifier<'a> {
+        let resolver: &dyn vouch_core::did::DidResolver = match &self.knowledge {
+            Some(knowledge) => knowledge.as_ref(),
+            None => &vouch_core::did::resolve::DidKeyResolver,
+        };
+        let mut verifier = Verifier::new(resolver, Utc::now());
+        verifier.issuers = Some(&known.trust);
+        verifier.status = Some(&known.lists);
+        verifier
+    }
+
+    /// Answers a request as the prover, for `peer` when the transport authenticated one: the
+    /// response, recorded; or the refusal, recorded too.
+    pub fn answer_request(&self, request: &Value, peer: Option<&Did>) -> Result<Value, Refused> {
+        let theirs = request["verifierPresentation"]["verifiableCredential"]
+            .as_array()
+            .map(|c| c.iter().collect::<Vec<_>>())
+            .unwrap_or_default();
+        let known = self.known(&theirs);
+        let verifier = self.verifier(&known);
+        let now = verifier.now;
+        let holdings = Held { daemon: self, now };
+        let answered = exchange::answer(request, &self.key, &holdings, peer, &verifier, &self.seen);
+        let counterpart = match &answered {
+            Ok(answered) => Some(answered.verifier.clone()),
+            Err(_) => request["verifierPresentation"]["holder"]
+                .as_str()
+                .and_then(|h| Did::parse(h).ok())
+                .or_else(|| peer.cloned()),
+        };
+        let record = |entry| {
+            self.log
+                .record(entry, now)
+                .map(|_| ())
+                .map_err(|e| Refused {
+                    reason: Reason::StatusUnknown,
+                    message: format!("the wallet's audit log: {e}"),
+                })
+        };
+        match answered {
+            Err(refused) => {
+                if let Some(counterpart) = &counterpart {
+                    record(records::exchange_entry(
+                        counterpart,
+                        &[],
+                        Some(refused.reason),
+                    ))?;
+                }
+                Err(refused)
+            }
+            Ok(answered) => {
+                record(records::exchange_entry(
+                    &answered.verifier,
+                    &answered.presented,
+                    None,
+                ))?;
+                let response = answered.response.clone();
+                self.open
+                    .insert(
+                        answered.challenge.clone(),
+                        now + MAX_REQUEST_AGE,
+                        answered,
+                        now,
+                    )
+                    .map_err(|refused| Refused {
+                        reason: refused.reason,
+                        message: format!("this exchange cannot be kept open: {}", refused.message),
+                    })?;
+                Ok(response)
+            }
+        }
+    }
+
+    /// Takes the verifier's decision on an exchange this instance answered: once, made by the
+    /// verifier it authenticated (and sent by it, when `peer` is known), checked and recorded.
+    pub fn accept_decision(&self, raw: &Value, peer: Option<&Did>) -> Result<Decision, Refused> {
+        let refused = |reason, message: String| Refused { reason, message };
+        let now = Utc::now();
+        let read = Decision::parse(raw).map_err(|e| refused(Reason::Malformed, e.to_string()))?;
+        let answered: Answered = self.open.take(&read.challenge, now).ok_or_else(|| {
+            refused(
+                Reason::Replayed,
+                "no exchange awaits this decision: decided already, expired, or never answered"
+                    .into(),
+            )
+        })?;
+        if peer.is_some_and(|peer| *peer != answered.verifier) {
+            return Err(refused(
+                Reason::NotHolder,
+                "the decision comes from another peer than the verifier".into(),
+            ));
+        }
+        let decision = answered
+            .accept(raw, now)
+            .map_err(|e| refused(Reason::InvalidProof, e.to_string()))?;
+        let presented = &answered.response["verifiablePresentation"]["verifiableCredential"];
+        let leaf = leaf_of(presented.as_array().and_then(|c| c.first()));
+        self.log
+            .record_all(
+                records::decision_entries(
+                    &decision,
+                    &answered.verifier,
+                    &answered.presented,
+                    leaf.as_ref(),
+                ),
+                now,
+            )
+            .map_err(|e| {
+                refused(
+                    Reason::StatusUnknown,
+                    format!("the wallet's audit log: {e}"),
+                )
+            })?;
+        Ok(decision)
+    }
+
+    /// Asks a peer instance over libp2p to prove `ask.capabilities`, decides each, records and
+    /// sends the decision; answers with it.
+    pub async fn exchange(self: Arc<Self>, ask: ExchangeAsk) -> Result<Value, Refusal> {
+        let network = self
+            .network
+            .get()
+            .cloned()
+            .ok_or_else(|| Refusal::refused("this wallet is not on the network".into()))?;
+        let address: libp2p::Multiaddr = ask
+            .peer
+            .parse()
+            .map_err(|e| Refusal::refused(format!("peer: {e}")))?;
+        let daemon = self.clone();
+        let asked = blocking(move || daemon.ask(ask)).await??;
+        let (peer, reply) = network
+            .send(
+                &address,
+                Message::Request {
+                    request: asked.raw.clone(),
+                },
+            )
+            .await
+            .map_err(|e| Refusal::refused(e.to_string()))?;
+        let response = match reply {
+            Reply::Response { response } => response,
+            Reply::Refused { reason, message } => {
+                let daemon = self.clone();
+                let refuser = peer.clone();
+                blocking(move || {
+                    daemon
+                        .log
+                        .record(
+                            records::exchange_entry(&refuser, &[], Some(reason)),
+                            Utc::now(),
+                        )
+                        .map_err(|e| Refusal::internal(format!("the audit log: {e}")))
+                })
+                .await??;
+                return Err(Refusal::refused(format!(
+                    "{peer} refused to present: {} ({message})",
+                    reason.code()
+                )));
+            }
+            Reply::Accepted {} => {
+                return Err(Refusal::refused(format!(
+                    "{peer} answered a request with an acknowledgement"
+                )));
+            }
+        };
+        let daemon = self.clone();
+        let decider = peer.clone();
+        let judged = blocking(move || daemon.decide(&asked, &response, &decider)).await??;
+        let (_, acknowledged) = network
+            .send(
+                &address,
+                Message::Decision {
+                    decision: judged.signed.clone(),
+                },
+            )
+            .await
+            .map_err(|e| Refusal::refused(e.to_string()))?;
+        Ok(json!({
+            "prover": peer,
+            "decisions": judged.decision.decided,
+            "decision": judged.signed,
+            "acknowledged": match acknowledged {
+                Reply::Accepted {} => json!(true),
+                Reply::Refused { reason, message } => json!({"reason": reason, "message": message}),
+                Reply::Response { .. } => json!(false),
+            },
+        }))
+    }
+
+    fn ask(&self, ask: ExchangeAsk) -> Result<exchange::Asked, Refusal> {
+        let now = Utc::now();
+        let holdings = Held { daemon: self, now };
+        let mut credentials = Vec::new();
+        for held in holdings.held() {
+            let id = held["id"].as_str().unwrap_or_default().to_owned();
+            if ask.present.as_ref().is_none_or(|ids| ids.contains(&id)) {
+                // Each with its chain.
+                let mut at = Some(held);
+                for _ in 0..=vouch_core::credential::MAX_DEPTH_CAP {
+                    let Some(credential) = at.take() else { break };
+                    let parent = credential["credentialSubject"]["delegation"]["parent"]
+                        .as_str()
+                        .map(str::to_owned);
+                    if !credentials.contains(&credential) {
+                        credentials.push(credential);
+                    }
+                    at = parent.and_then(|p| holdings.ancestor(&p));
+                }
+            }
+        }
+        exchange::ask(
+            &self.key,
+            Ask {
+                credentials,
+                domain: ask.domain.unwrap_or_else(|| self.instance.to_string()),
+                query: ask.query.unwrap_or_else(default_query),
+                capabilities: ask.capabilities,
+            },
+            now,
+        )
+        .map_err(|e| Refusal::refused(e.to_string()))
+    }
+
+    fn decide(
+        &self,
+        asked: &exchange::Asked,
+        response: &Value,
+        peer: &Did,
+    ) -> Result<exchange::Judgement, Refusal> {
+        let presented: Vec<&Value> = response["verifiablePresentation"]["verifiableCredential"]
+            .as_array()
+            .map(|c| c.iter().collect())
+            .unwrap_or_default();
+        let known = self.known(&presented);
+        let verifier = self.verifier(&known);
+        let judged = asked
+            .decide(response, Some(peer), &verifier, &self.key)
+            .map_err(|e| Refusal::refused(e.to_string()))?;
+        let ids: Vec<String> = presented
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .filter(|id| id.len() <= vouch_core::audit::MAX_TEXT)
+            .map(str::to_owned)
+            .collect();
+        let leaf = judged
+            .verified
+            .chains
+            .first()
+            .and_then(|chain| chain.credentials.last());
+        // Recorded before it is sent: a decision the log does not show is not given.
+        self.log
+            .record_all(
+                records::decision_entries(&judged.decision, peer, &ids, leaf),
+                verifier.now,
+            )
+            .map_err(|e| Refusal::internal(format!("the audit log: {e}")))?;
+        Ok(judged)
+    }
+}
+
+impl crate::p2p::Answerer for Daemon {
+    fn answer(&self, peer: &Did, message: Message) -> (Reply, bool) {
+        let result = match message {
+            Message::Request { request } => self
+                .answer_request(&request, Some(peer))
+                .map(|response| Reply::Response { response }),
+            Message::Decision { decision } => self
+                .accept_decision(&decision, Some(peer))
+                .map(|_| Reply::Accepted {}),
+        };
+        match result {
+            Ok(reply) => (reply, false),
+            // A message that is not of the protocol's form: the peer misbehaves.
+            Err(refused) => (
+                Reply::refused(refused.reason, &refused.message),
+                refused.reason == Reason::Malformed,
+            ),
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Refusal> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Refusal::internal(e.to_string()))
+}
