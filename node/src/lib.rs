@@ -15,16 +15,19 @@
 //! 6. [`status_lists`]: status list credentials, the org's own and the members'
 //! 7. [`issuer`]: agents, credentials issued and registered, renewal, revocation at four levels
 //!    and the members' revocation events
-//! 8. [`net`] (the only module that names libp2p)
-//! 9. [`api`] (the only module that knows HTTP)
-//! 10. [`setup`]: `init` and `form-consortium`
-//! 11. [`node`]: a running node
+//! 8. [`exchanges`]: the node as the verifier of capability exchanges over HTTP, with a
+//!    credential its issuer gives it
+//! 9. [`net`] (the only module that names libp2p)
+//! 10. [`api`] (the only module that knows HTTP)
+//! 11. [`setup`]: `init` and `form-consortium`
+//! 12. [`node`]: a running node
 
 pub mod api;
 pub mod audit;
 pub mod config;
 pub mod consortium;
 pub mod datadir;
+pub mod exchanges;
 pub mod fault;
 pub mod issuer;
 pub mod metrics;
@@ -50,6 +53,7 @@ const LAYERS: &[&[&str]] = &[
     &["org"],
     &["status_lists"],
     &["issuer"],
+    &["exchanges"],
     &["net"],
     &["api"],
     &["setup"],

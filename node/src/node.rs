@@ -297,6 +297,9 @@ impl Node {
             network: network.clone(),
             amendments,
             data_dir: config.data_dir.clone(),
+            exchanges: crate::exchanges::NodeExchanges::new(crate::datadir::node_key(
+                &config.data_dir,
+            )?),
             admin_token_hash,
         });
         let mut stop_http = stop;

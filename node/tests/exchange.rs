@@ -188,3 +188,85 @@ fn two_orgs_agents_authenticate_each_other_decide_each_capability_and_record_it(
 fn agent_a_did(key: &KeyPair) -> String {
     vouch_core::did::key::did_of(&key.public()).to_string()
 }
+
+#[test]
+fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_once() {
+    use vouch_wallet::daemon::Request;
+    use vouch_wallet::node::{NodeClient, NodeError};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(&dir.path().join("node"));
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-http",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &credential);
+
+    let client = NodeClient::new(&node.url(""));
+    let (id, request) = client
+        .open_exchange(&[refund(1200), refund(9000)], None)
+        .expect("opened");
+    // The node presents as its own did:key, under a credential of its org.
+    let holder = request["verifierPresentation"]["holder"]
+        .as_str()
+        .expect("a holder");
+    assert!(holder.starts_with("did:key:z6Mk"), "{request}");
+    let response = wallet
+        .handle(Request::Answer {
+            request: request.clone(),
+        })
+        .expect("the wallet answers a node it authenticates");
+    let decided = client.answer_exchange(&id, &response).expect("decided");
+    assert_eq!(
+        verdicts(&decided),
+        vec![None, Some("constraint_violated".into())],
+        "{decided}"
+    );
+    // The wallet checks the decision before it believes it, once.
+    let checked = wallet
+        .handle(Request::Accept {
+            decision: decided["decision"].clone(),
+        })
+        .expect("accepted");
+    assert_eq!(checked["decisions"], decided["decisions"]);
+    let again = wallet
+        .handle(Request::Accept {
+            decision: decided["decision"].clone(),
+        })
+        .expect_err("a decision is taken once");
+    assert_eq!(again.reason, Some(vouch_core::report::Reason::Replayed));
+    // The same response again: the exchange was answered.
+    match client.answer_exchange(&id, &response) {
+        Err(NodeError::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (409, "replayed"));
+        }
+        other => panic!("a replayed response was taken: {other:?}"),
+    }
+    // The same request again: the wallet answered it already.
+    let replayed = wallet
+        .handle(Request::Answer { request })
+        .expect_err("refused");
+    assert_eq!(replayed.reason, Some(vouch_core::report::Reason::Replayed));
+    // The decision is the node's to show, and in its audit log.
+    let shown = crate::common::get(&node.url(&format!("/1.0/exchanges/{id}")), None).json();
+    assert_eq!(shown["decision"], decided["decision"]);
+    let entries = crate::common::get(&node.url("/1.0/audit/entries"), None).json();
+    let decisions: Vec<(Value, Value)> = entries["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["event"] == "decided")
+        .map(|e| (e["decision"].clone(), e["reason"].clone()))
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![
+            (json!("accepted"), Value::Null),
+            (json!("rejected"), json!("constraint_violated"))
+        ]
+    );
+}

@@ -209,3 +209,37 @@ impl NodeClient {
         Ok(answer["credential"].clone())
     }
 }
+
+impl NodeClient {
+    /// Opens a capability exchange with the node as the verifier (`POST /1.0/exchanges`): its
+    /// id and the node's request.
+    pub fn open_exchange(
+        &self,
+        capabilities: &[Value],
+        query: Option<&Value>,
+    ) -> Result<(String, Value), NodeError> {
+        let mut body = json!({ "capabilities": capabilities });
+        if let Some(query) = query {
+            body["query"] = query.clone();
+        }
+        let answer = self.post("/1.0/exchanges", &body)?;
+        match answer["exchangeId"].as_str() {
+            Some(id) if answer["request"].is_object() => {
+                Ok((id.to_owned(), answer["request"].clone()))
+            }
+            _ => Err(NodeError::Unreachable {
+                url: self.base.clone(),
+                reason: "the node answered no exchange".into(),
+            }),
+        }
+    }
+
+    /// Answers the node's exchange `id` with the wallet's response: the node's answer, its
+    /// signed decision (`decision`) and each capability's (`decisions`).
+    pub fn answer_exchange(&self, id: &str, response: &Value) -> Result<Value, NodeError> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(NodeError::Local(format!("not an exchange id: {id}")));
+        }
+        self.post(&format!("/1.0/exchanges/{id}"), response)
+    }
+}

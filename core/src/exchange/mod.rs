@@ -10,6 +10,7 @@
 //!   `accepted`, or `rejected` with a DESIGN §8 reason code. The prover verifies it before it
 //!   acts on it.
 
+pub mod audit;
 pub mod flow;
 pub mod wire;
 

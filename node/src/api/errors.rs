@@ -105,7 +105,9 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         ["admin", "credentials", id] if nonempty(id) => Some("GET"),
         ["admin", "suspensions", id, "lift"] if nonempty(id) => Some("POST"),
         ["1.0", "challenges" | "delegations" | "renewals"] => Some("POST"),
-        ["1.0", "revocations"] => Some("GET"),
+        ["1.0", "revocations" | "trust"] => Some("GET"),
+        ["1.0", "exchanges"] => Some("POST"),
+        ["1.0", "exchanges", id] if nonempty(id) => Some("GET, POST"),
         [
             "1.0",
             "audit",

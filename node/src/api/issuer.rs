@@ -43,7 +43,7 @@ fn status_of(code: &str) -> StatusCode {
     }
 }
 
-fn issuer_error(error: IssuerError) -> Rejection {
+pub(super) fn issuer_error(error: IssuerError) -> Rejection {
     match error {
         IssuerError::Refused(refusal) => {
             reject(status_of(refusal.code), refusal.code, refusal.message)

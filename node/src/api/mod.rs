@@ -50,6 +50,7 @@ use crate::status_lists::StatusLists;
 mod admin;
 mod audit;
 mod errors;
+mod exchange;
 mod issuer;
 mod resolver;
 mod verify;
@@ -88,6 +89,8 @@ pub struct ApiState {
     pub amendments: Option<Amendments>,
     /// The data folder: the node key signs membership amendments.
     pub data_dir: std::path::PathBuf,
+    /// The node's exchanges, as a verifier over HTTP.
+    pub exchanges: crate::exchanges::NodeExchanges,
     /// SHA-256 of the admin bearer token; `None` when admin authentication is disabled
     /// (`danger_disable_admin_auth`). Only the hash is kept, and compared, so the comparison says
     /// nothing about the token.
@@ -164,6 +167,24 @@ pub fn routes(
         .and(warp::get())
         .and(with_state.clone())
         .and_then(resolver::trust);
+    let open_exchange = warp::path!("1.0" / "exchanges")
+        .and(warp::post())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(exchange::open);
+    let participate = warp::path!("1.0" / "exchanges" / String)
+        .and(warp::post())
+        .and(warp::body::content_length_limit(
+            vouch_core::exchange::flow::MAX_RESPONSE_BYTES as u64,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(exchange::participate);
+    let exchange_state = warp::path!("1.0" / "exchanges" / String)
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(exchange::get);
     let verify_credential = warp::path!("1.0" / "credentials" / "verify")
         .and(warp::post())
         .and(warp::body::content_length_limit(
@@ -388,6 +409,12 @@ pub fn routes(
         .or(verify_presentation)
         .unify()
         .boxed();
+    let exchanges = open_exchange
+        .or(participate)
+        .unify()
+        .or(exchange_state)
+        .unify()
+        .boxed();
     let audit = audit_checkpoint
         .or(audit_inclusion)
         .unify()
@@ -443,6 +470,8 @@ pub fn routes(
     path_bound
         .and(
             public
+                .or(exchanges)
+                .unify()
                 .or(audit)
                 .unify()
                 .or(agents)

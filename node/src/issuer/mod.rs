@@ -71,7 +71,8 @@ impl Refusal {
         Self::new(reason.as_str(), message)
     }
 
-    fn malformed(message: impl Into<String>) -> Self {
+    /// A `malformed` refusal.
+    pub fn malformed(message: impl Into<String>) -> Self {
         Self::of(Reason::Malformed, message)
     }
 }

@@ -25,7 +25,6 @@ use vouch_core::verify::Verifier;
 
 use super::{Daemon, Refusal};
 use crate::knowledge::Known;
-use crate::records;
 
 /// The query a verifier asks when its agent gives none: every capability credential.
 pub fn default_query() -> Value {
@@ -140,7 +139,7 @@ impl Daemon {
         match answered {
             Err(refused) => {
                 if let Some(counterpart) = &counterpart {
-                    record(records::exchange_entry(
+                    record(exchange::audit::exchange_entry(
                         counterpart,
                         &[],
                         Some(refused.reason),
@@ -149,7 +148,7 @@ impl Daemon {
                 Err(refused)
             }
             Ok(answered) => {
-                record(records::exchange_entry(
+                record(exchange::audit::exchange_entry(
                     &answered.verifier,
                     &answered.presented,
                     None,
@@ -197,7 +196,7 @@ impl Daemon {
         let leaf = leaf_of(presented.as_array().and_then(|c| c.first()));
         self.log
             .record_all(
-                records::decision_entries(
+                exchange::audit::decision_entries(
                     &decision,
                     &answered.verifier,
                     &answered.presented,
@@ -246,7 +245,7 @@ impl Daemon {
                     daemon
                         .log
                         .record(
-                            records::exchange_entry(&refuser, &[], Some(reason)),
+                            exchange::audit::exchange_entry(&refuser, &[], Some(reason)),
                             Utc::now(),
                         )
                         .map_err(|e| Refusal::internal(format!("the audit log: {e}")))
@@ -350,7 +349,7 @@ impl Daemon {
         // Recorded before it is sent: a decision the log does not show is not given.
         self.log
             .record_all(
-                records::decision_entries(&judged.decision, peer, &ids, leaf),
+                exchange::audit::decision_entries(&judged.decision, peer, &ids, leaf),
                 verifier.now,
             )
             .map_err(|e| Refusal::internal(format!("the audit log: {e}")))?;

@@ -134,6 +134,23 @@ pub(crate) enum WalletCommand {
         #[arg(long)]
         task: Option<String>,
     },
+    /// Proves capabilities to an org's node over HTTP, through the daemon: the node's
+    /// request is answered by the daemon (if the node authenticates), the node decides, and
+    /// the daemon checks the decision. Prints each decision (exit 1 if any is rejected).
+    Prove {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The verifying node (`http://host:port`).
+        #[arg(long)]
+        node: String,
+        /// A capability to decide, as JSON `{action, resource, arguments}` (repeatable).
+        #[arg(long = "capability", required = true)]
+        capabilities: Vec<String>,
+        /// A DCQL query file; every capability credential by default.
+        #[arg(long)]
+        query: Option<PathBuf>,
+    },
     /// Gives the daemon a credential issued to its instance.
     Add {
         /// The daemon's socket.

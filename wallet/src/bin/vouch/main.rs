@@ -799,6 +799,39 @@ fn secret_of(args: &SecretArgs) -> Result<vouch_wallet::keystore::Secret> {
     }
 }
 
+/// The capabilities given as JSON arguments.
+fn capabilities_of(arguments: &[String]) -> Result<Vec<Value>> {
+    arguments
+        .iter()
+        .map(|c| serde_json::from_str::<Value>(c).with_context(|| format!("--capability {c}")))
+        .collect()
+}
+
+/// Prints each capability's decision, one per line: `accepted <action> <resource>` or
+/// `rejected <action> <resource>: <reason>`. Success only if every one was accepted.
+fn print_decisions(decisions: &Value) -> ExitCode {
+    let mut all = true;
+    for decided in decisions.as_array().into_iter().flatten() {
+        let capability = &decided["capability"];
+        let (action, resource) = (
+            capability["action"].as_str().unwrap_or("?"),
+            capability["resource"].as_str().unwrap_or("?"),
+        );
+        match decided["reason"].as_str() {
+            None => println!("accepted {action} {resource}"),
+            Some(reason) => {
+                all = false;
+                println!("rejected {action} {resource}: {reason}");
+            }
+        }
+    }
+    if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 /// Sends one request to the daemon at `socket`; its answer's `ok`, or its error.
 fn ask_daemon(socket: &Path, request: &Value) -> Result<Value> {
     use std::io::BufRead as _;
@@ -937,12 +970,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             query,
             present,
         } => {
-            let capabilities = capabilities
-                .iter()
-                .map(|c| {
-                    serde_json::from_str::<Value>(c).with_context(|| format!("--capability {c}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let capabilities = capabilities_of(&capabilities)?;
             let query = query.as_deref().map(read_json_file).transpose()?;
             let answer = ask_daemon(
                 &socket,
@@ -951,31 +979,32 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                     "present": (!present.is_empty()).then_some(present),
                 }),
             )?;
-            let mut all = true;
-            for decided in answer["decisions"].as_array().into_iter().flatten() {
-                let capability = &decided["capability"];
-                match decided["reason"].as_str() {
-                    None => println!(
-                        "accepted {} {}",
-                        capability["action"].as_str().unwrap_or("?"),
-                        capability["resource"].as_str().unwrap_or("?")
-                    ),
-                    Some(reason) => {
-                        all = false;
-                        println!(
-                            "rejected {} {}: {reason}",
-                            capability["action"].as_str().unwrap_or("?"),
-                            capability["resource"].as_str().unwrap_or("?")
-                        );
-                    }
-                }
-            }
             println!("{}", answer["decision"]);
-            Ok(if all {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(print_decisions(&answer["decisions"]))
+        }
+        WalletCommand::Prove {
+            socket,
+            node,
+            capabilities,
+            query,
+        } => {
+            let capabilities = capabilities_of(&capabilities)?;
+            let query = query.as_deref().map(read_json_file).transpose()?;
+            let client = vouch_wallet::node::NodeClient::new(&node);
+            let (id, request) = client.open_exchange(&capabilities, query.as_ref())?;
+            let response = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "answer", "request": request}),
+            )?;
+            let decided = client.answer_exchange(&id, &response)?;
+            // The daemon checks the decision (signed by the node it authenticated, for this
+            // exchange, once) before it is believed.
+            let checked = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "accept", "decision": decided["decision"]}),
+            )?;
+            println!("{}", decided["decision"]);
+            Ok(print_decisions(&checked["decisions"]))
         }
     }
 }

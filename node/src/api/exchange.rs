@@ -1,0 +1,170 @@
+//! The capability exchange over HTTP, with the node as verifier (`crate::exchanges`):
+//!
+//! - `POST /1.0/exchanges` `{capabilities, query?}`: opens an exchange; `201` with its id and
+//!   the node's request (challenge, domain — the org's DID —, DCQL query, capabilities, and
+//!   the node's own presentation, for the prover to authenticate it).
+//! - `POST /1.0/exchanges/{id}` `{verifiablePresentation}`: the prover's response; `200` with
+//!   the signed `CapabilityDecision` and each capability's decision, recorded in the node's
+//!   audit log first. An exchange is answered once: again, or expired, is `409 replayed`.
+//! - `GET /1.0/exchanges/{id}`: the decision, once made.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vouch_core::verify::Verifier;
+use warp::Rejection;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::errors::{internal, reject};
+use super::{ApiState, blocking};
+use crate::exchanges::State;
+
+/// `POST /1.0/exchanges`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Open {
+    capabilities: Vec<Value>,
+    #[serde(default)]
+    query: Option<Value>,
+}
+
+fn json_reply(status: StatusCode, body: &Value) -> Response {
+    use warp::Reply as _;
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// The query asked when the partner names none: every capability credential.
+fn default_query() -> Value {
+    json!({"credentials": [{
+        "id": "capabilities",
+        "format": "ldp_vc",
+        "multiple": true,
+        "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+    }]})
+}
+
+/// `POST /1.0/exchanges`.
+pub(super) async fn open(body: Open, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let work_state = state.clone();
+    let (credential, publish) = blocking(move || {
+        work_state
+            .exchanges
+            .identity(&work_state.issuer, Utc::now())
+    })
+    .await?
+    .map_err(super::issuer::issuer_error)?;
+    if let Some(network) = &state.network {
+        if let Some(genesis) = &publish.genesis {
+            network.publish(genesis).await;
+        }
+        for list in &publish.lists {
+            network.publish_status_list(list).await;
+        }
+    }
+    let work_state = state.clone();
+    let opened = blocking(move || {
+        work_state.exchanges.open(
+            credential,
+            work_state.org.did(),
+            body.query.unwrap_or_else(default_query),
+            body.capabilities,
+            Utc::now(),
+        )
+    })
+    .await?;
+    match opened {
+        Ok((id, request)) => Ok(json_reply(
+            StatusCode::CREATED,
+            &json!({ "exchangeId": id, "request": request }),
+        )),
+        Err(e) => Err(reject(StatusCode::BAD_REQUEST, "malformed", e.to_string())),
+    }
+}
+
+/// `POST /1.0/exchanges/{id}`.
+pub(super) async fn participate(
+    id: String,
+    response: Value,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let work = move || -> Result<Result<Value, Rejection>, String> {
+        let now = Utc::now();
+        let Some(asked) = state.exchanges.take(&id, now) else {
+            return Ok(Err(reject(
+                StatusCode::CONFLICT,
+                "replayed",
+                "no such exchange awaits a response: answered already, expired, or never opened",
+            )));
+        };
+        let credentials: Vec<&Value> = response["verifiablePresentation"]["verifiableCredential"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let known = state
+            .status_lists
+            .knowledge(&credentials, now)
+            .map_err(|e| e.to_string())?;
+        let mut verifier = Verifier::new(&state.registry, now);
+        verifier.issuers = Some(known.policy());
+        verifier.status = Some(&known.lists);
+        let judged = match state.exchanges.decide(&asked, &response, &verifier) {
+            Ok(judged) => judged,
+            Err(e) => {
+                return Ok(Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    e.to_string(),
+                )));
+            }
+        };
+        let ids: Vec<String> = credentials
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .filter(|i| i.len() <= vouch_core::audit::MAX_TEXT)
+            .map(str::to_owned)
+            .collect();
+        let leaf = judged
+            .verified
+            .chains
+            .first()
+            .and_then(|chain| chain.credentials.last());
+        // Recorded before it is answered: a decision the log does not show is not given.
+        state
+            .audit
+            .record_all(
+                vouch_core::exchange::audit::decision_entries(
+                    &judged.decision,
+                    &judged.decision.prover,
+                    &ids,
+                    leaf,
+                ),
+                now,
+            )
+            .map_err(|e| format!("the decision could not be written to the audit log: {e}"))?;
+        state.exchanges.keep(id, judged.signed.clone());
+        Ok(Ok(json!({
+            "decision": judged.signed,
+            "decisions": judged.decision.decided,
+        })))
+    };
+    let body = blocking(work).await?.map_err(internal)??;
+    Ok(json_reply(StatusCode::OK, &body))
+}
+
+/// `GET /1.0/exchanges/{id}`.
+pub(super) async fn get(id: String, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    match state.exchanges.state(&id) {
+        State::Decided(decision) => Ok(json_reply(
+            StatusCode::OK,
+            &json!({"state": "decided", "decision": decision}),
+        )),
+        State::Unknown => Err(reject(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no decision on such an exchange: open, expired, or never opened",
+        )),
+    }
+}

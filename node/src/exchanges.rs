@@ -1,0 +1,258 @@
+//! The node as the verifier of a capability exchange over HTTP (DESIGN §8), for partners
+//! without a libp2p stack, in the shape of the W3C VC API's exchanges: the partner opens an
+//! exchange for the capabilities it wants decided and gets the node's request; its wallet
+//! answers with a presentation; the node decides each capability and answers with a signed
+//! `CapabilityDecision`.
+//!
+//! The node verifies as an agent instance of its org does: its instance key is the node key
+//! (its did:key is the node's peer id), and it authenticates to provers with a credential its
+//! org issues it through the same issuer as any agent's — a definition `vouch-node-verifier`,
+//! the node key bound to it, a credential for `verify:exchange` with status entries, issued
+//! again when it nears its end. So it can be revoked like any agent's.
+//!
+//! Open exchanges live in memory (a restart forgets them; the partner opens another), each
+//! answered once, at most [`MAX_OPEN`] at once; decisions are kept for `GET` (at most
+//! [`MAX_DECIDED`], the oldest forgotten first).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use vouch_core::did::Did;
+use vouch_core::exchange::flow::{MAX_OPEN, MAX_REQUEST_AGE};
+use vouch_core::exchange::{self, Ask, Asked, Judgement, Once};
+use vouch_core::hash::Multihash;
+use vouch_core::key::KeyPair;
+use vouch_core::verify::Verifier;
+
+use crate::issuer::{DefinitionRequest, IssueRequest, Issuer, IssuerError, TaskRequest};
+
+/// The name of the agent definition the node verifies as.
+pub const DEFINITION_NAME: &str = "vouch-node-verifier";
+/// The most decisions kept for `GET /1.0/exchanges/{id}`.
+pub const MAX_DECIDED: usize = 10_000;
+/// How long before its end the node's credential is issued again.
+const RENEW_BEFORE: Duration = Duration::minutes(2);
+
+/// What the node publishes after issuing itself an identity: a definition's genesis, the
+/// status lists opened.
+#[derive(Debug, Default)]
+pub struct ToPublish {
+    /// A new definition's genesis operation.
+    pub genesis: Option<vouch_core::did::vouch::Operation>,
+    /// Status lists signed for the first time.
+    pub lists: Vec<Value>,
+}
+
+/// The node's exchanges.
+#[derive(Clone)]
+pub struct NodeExchanges {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for NodeExchanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeExchanges")
+            .field("did", &self.inner.did)
+            .field("open", &self.inner.open.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    key: KeyPair,
+    did: Did,
+    /// The node's verifier credential and its end.
+    identity: Mutex<Option<(Value, DateTime<Utc>)>>,
+    open: Once<Asked>,
+    decided: Mutex<(BTreeMap<String, Value>, VecDeque<String>)>,
+}
+
+/// An exchange's state, for `GET`.
+#[derive(Debug, Clone)]
+pub enum State {
+    /// Awaiting the prover's presentation; or expired, or unknown.
+    Unknown,
+    /// Decided: the signed decision.
+    Decided(Value),
+}
+
+impl NodeExchanges {
+    /// The exchanges of the node whose key is `key`.
+    pub fn new(key: KeyPair) -> Self {
+        let did = vouch_core::did::key::did_of(&key.public());
+        Self {
+            inner: Arc::new(Inner {
+                key,
+                did,
+                identity: Mutex::new(None),
+                open: Once::new(MAX_OPEN),
+                decided: Mutex::new((BTreeMap::new(), VecDeque::new())),
+            }),
+        }
+    }
+
+    /// The node's did:key as a verifier.
+    pub fn did(&self) -> &Did {
+        &self.inner.did
+    }
+
+    /// The node's verifier credential, issued by its org when none is held that lasts a few
+    /// minutes more; with what to publish when it was made now. Blocking.
+    pub fn identity(
+        &self,
+        issuer: &Issuer,
+        now: DateTime<Utc>,
+    ) -> Result<(Value, ToPublish), IssuerError> {
+        let mut identity = self
+            .inner
+            .identity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((credential, until)) = identity.as_ref()
+            && *until - RENEW_BEFORE > now
+        {
+            return Ok((credential.clone(), ToPublish::default()));
+        }
+        let mut publish = ToPublish::default();
+        let definition = match issuer
+            .definitions()?
+            .into_iter()
+            .find(|(d, revoked)| d.agent.name == DEFINITION_NAME && !revoked)
+        {
+            Some((definition, _)) => definition.did,
+            None => {
+                let (definition, genesis) = issuer.register_definition(
+                    DefinitionRequest {
+                        name: DEFINITION_NAME.into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        owner: issuer.org().to_string(),
+                        model: "none".into(),
+                        system_prompt_hash: Multihash::of(b"").as_str().to_owned(),
+                        tools: json!([]),
+                        configuration: json!({}),
+                    },
+                    now,
+                )?;
+                publish.genesis = Some(genesis);
+                definition.did
+            }
+        };
+        if issuer.instance(&self.inner.did)?.is_none() {
+            let challenge = issuer.challenge(now)?;
+            let statement = Issuer::binding_statement(&self.inner.did, &definition);
+            let proof = vouch_core::possession::prove(
+                &self.inner.key,
+                &statement,
+                &challenge.challenge,
+                &challenge.domain,
+                now,
+            )
+            .map_err(|e| crate::issuer::Refusal::malformed(e.to_string()))?;
+            issuer.bind(&definition, &proof, now)?;
+        }
+        let issued = issuer.issue(
+            IssueRequest {
+                instance: self.inner.did.clone(),
+                task: TaskRequest {
+                    id: "exchanges".into(),
+                    purpose: "verify capability exchanges".into(),
+                },
+                principal: issuer.org().to_string(),
+                capabilities: vec![json!({
+                    "action": "verify:exchange",
+                    "resource": format!("{}/1.0/exchanges/**", issuer.domain()),
+                })],
+                audience: Vec::new(),
+                resources: Vec::new(),
+                ttl_secs: None,
+                max_renewals: None,
+                lineage_secs: None,
+                max_depth: Some(0),
+            },
+            now,
+        )?;
+        publish.lists = issued.lists;
+        let until = issued.credential["validUntil"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or(now, |t| t.with_timezone(&Utc));
+        *identity = Some((issued.credential.clone(), until));
+        Ok((issued.credential, publish))
+    }
+
+    /// Opens an exchange: the node's request for `capabilities`, signed, for the node's org as
+    /// its domain. Its id and the request.
+    pub fn open(
+        &self,
+        credential: Value,
+        domain: &Did,
+        query: Value,
+        capabilities: Vec<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Value), exchange::ExchangeError> {
+        let asked = exchange::ask(
+            &self.inner.key,
+            Ask {
+                credentials: vec![credential],
+                domain: domain.to_string(),
+                query,
+                capabilities,
+            },
+            now,
+        )?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let request = asked.raw.clone();
+        self.inner
+            .open
+            .insert(id.clone(), now + MAX_REQUEST_AGE, asked, now)
+            .map_err(|_| exchange::ExchangeError::Undecidable("too many exchanges are open"))?;
+        Ok((id, request))
+    }
+
+    /// Takes an open exchange, once: none if unknown, decided already or expired.
+    pub fn take(&self, id: &str, now: DateTime<Utc>) -> Option<Asked> {
+        self.inner.open.take(id, now)
+    }
+
+    /// Decides an exchange taken on the prover's response, with the node's knowledge.
+    pub fn decide(
+        &self,
+        asked: &Asked,
+        response: &Value,
+        verifier: &Verifier<'_>,
+    ) -> Result<Judgement, exchange::ExchangeError> {
+        asked.decide(response, None, verifier, &self.inner.key)
+    }
+
+    /// Keeps a decision for `GET`.
+    pub fn keep(&self, id: String, decision: Value) {
+        let mut decided = self
+            .inner
+            .decided
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (by_id, order) = &mut *decided;
+        if by_id.len() >= MAX_DECIDED
+            && let Some(oldest) = order.pop_front()
+        {
+            by_id.remove(&oldest);
+        }
+        by_id.insert(id.clone(), decision);
+        order.push_back(id);
+    }
+
+    /// An exchange's state.
+    pub fn state(&self, id: &str) -> State {
+        let decided = self
+            .inner
+            .decided
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match decided.0.get(id) {
+            Some(decision) => State::Decided(decision.clone()),
+            None => State::Unknown,
+        }
+    }
+}
