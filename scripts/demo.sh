@@ -220,6 +220,117 @@ for i in $(seq 0 $((NODES - 1))); do
   printf '   node-%s: ' "$i"
   "$VOUCH" audit verify --node "$(node_field "$i" http)" --consortium "$CONSORTIUM" --quorum $((NODES - 1)) | paste -sd ' '
 done
+
+say "14. The capability exchange across three orgs: org A's agent asks org B's agent to act, each proving itself to the other over libp2p (Noise identity = its did:key); org C's node verifies over HTTP"
+C1=$(node_field 1 config); N1=$(node_field 1 http); C2=$(node_field 2 config); N2=$(node_field 2 http)
+X="$WORK/exchange"; mkdir -p "$X"
+# agent_of CONFIG URL NAME: a new agent definition of that node's org and an instance bound to it
+# on its proof of possession; prints the instance's did:key.
+agent_of() {
+  local config=$1 url=$2 name=$3 def
+  echo "You are $name." > "$X/$name.prompt"
+  def=$("$NODE" --config "$config" admin agent register --name "$name" --version 1 --owner ops@org.example \
+    --model model-x-2026-10 --prompt "$X/$name.prompt" | json_field did)
+  "$VOUCH" key generate --out "$X/$name.key.json"
+  "$VOUCH" agent binding-proof --key "$X/$name.key.json" --definition "$def" --node "$url" > "$X/$name.proof.json"
+  "$NODE" --config "$config" admin agent bind "$def" "$X/$name.proof.json" > /dev/null
+}
+# serve NAME NODE_URL: the agent's wallet daemon, its key sealed (Argon2id), verifying with its org's node.
+serve() {
+  local name=$1 url=$2
+  echo "passphrase of $name" > "$X/$name.pass"
+  "$VOUCH" wallet seal --key "$X/$name.key.json" --out "$X/$name.sealed" --passphrase-file "$X/$name.pass" > /dev/null
+  "$VOUCH" wallet serve --wallet "$X/$name.wallet" --sealed-key "$X/$name.sealed" --passphrase-file "$X/$name.pass" \
+    --socket "$X/$name.sock" --node "$url" 2> "$X/$name.log" &
+  for _ in $(seq 100); do grep -q "exchanges at" "$X/$name.log" 2>/dev/null && break; sleep 0.1; done
+  sed -n 's/^exchanges at //p' "$X/$name.log"
+}
+# verdicts: the lines `accepted …` / `rejected …: reason` of an exchange, whatever its exit code.
+verdicts() { "$@" | grep -E '^(accepted|rejected) ' || true; }
+expect_verdicts() { # expect_verdicts "WANTED LINES" COMMAND...
+  local want=$1; shift
+  local got; got=$(verdicts "$@")
+  printf '%s\n' "$got" | sed 's/^/   /'
+  [ "$got" = "$want" ] || { printf 'demo: expected\n%s\n' "$want" >&2; exit 1; }
+}
+XA=$(agent_of "$C0" "$N0" refund-agent); XB=$(agent_of "$C1" "$N1" billing-agent)
+"$VOUCH" key generate --out "$X/sub.key.json" > /dev/null; XS=$("$VOUCH" key did --key "$X/sub.key.json")
+printf '   org A %s: agent %s\n   org B %s: agent %s\n' "$(node_field 0 did)" "$XA" "$(node_field 1 did)" "$XB"
+REFUND='{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**", "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}'
+TICKETS='{"action": "read:tickets", "resource": "https://support.c.example/tickets/**"}'
+"$NODE" --config "$C0" admin issue --instance "$XA" --task order-1234 --purpose "refund order 1234" \
+  --principal carol@customer.example --capability "$REFUND" --capability "$TICKETS" > "$X/xa.vc.json"
+"$NODE" --config "$C1" admin issue --instance "$XB" --task billing --purpose "run billing" \
+  --principal billing@b.example --capability '{"action": "verify:exchange", "resource": "https://billing.b.example/**"}' > "$X/xb.vc.json"
+# wait_list CREDENTIAL NODE: until the node holds the status list the credential names (gossip).
+wait_list() {
+  local path; path=$(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["credentialStatus"][0]["statusListCredential"]; print(u[u.index("/1.0/status-lists/"):])' "$1")
+  for _ in $(seq 200); do curl -sf "$2$path" > /dev/null && return; sleep 0.05; done
+  echo "demo: $2 never held the status list of $1" >&2; exit 1
+}
+# C's node issues itself its verifier credential (a did:key of the node, under org C) on its
+# first exchange; each verifier's credential's list must reach the prover's node.
+curl -sf -X POST "$N2/1.0/exchanges" -H 'content-type: application/json' \
+  -d '{"capabilities": [{"action": "read:tickets", "resource": "https://support.c.example/tickets/1"}]}'  \
+  | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["request"]["verifierPresentation"]["verifiableCredential"][0]))' > "$X/xc.vc.json"
+wait_list "$X/xb.vc.json" "$N0"; wait_list "$X/xa.vc.json" "$N1"; wait_list "$X/xc.vc.json" "$N0"
+PA=$(serve refund-agent "$N0"); PB=$(serve billing-agent "$N1")
+"$VOUCH" wallet add --socket "$X/refund-agent.sock" "$X/xa.vc.json" > /dev/null
+"$VOUCH" wallet add --socket "$X/billing-agent.sock" "$X/xb.vc.json" > /dev/null
+echo "   daemons: A at $PA"
+echo "            B at $PB"
+refund_of() { printf '{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/%s", "arguments": {"amount": {"value": %s, "unit": "EUR"}}}' "$1" "$2"; }
+ask_b() { "$VOUCH" wallet exchange --socket "$X/billing-agent.sock" --peer "$1" "${@:2}"; }
+
+echo "   B asks A (A first checks B's presentation: its org is a member, its credential not revoked, the request fresh) to prove two refunds:"
+expect_verdicts "accepted call:billing_api:refund https://billing.b.example/refunds/1234
+rejected call:billing_api:refund https://billing.b.example/refunds/1235: constraint_violated" \
+  ask_b "$PA" --capability "$(refund_of 1234 1200)" --capability "$(refund_of 1235 9000)"
+
+echo "   A delegates to its sub-agent refunds up to 10 EUR, in its daemon (the key never leaves it); B asks the sub-agent:"
+echo '[{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**", "constraints": {"maxAmount": {"value": 1000, "unit": "EUR"}}}]' > "$X/narrow.json"
+"$VOUCH" wallet delegate --socket "$X/refund-agent.sock" --parent "$(json_field id < "$X/xa.vc.json")" --to "$XS" \
+  --capabilities "$X/narrow.json" > "$X/sub.bundle.json"
+PS=$(serve sub "$N0")
+"$VOUCH" wallet add --socket "$X/sub.sock" "$X/sub.bundle.json" > /dev/null
+expect_verdicts "accepted call:billing_api:refund https://billing.b.example/refunds/77
+rejected call:billing_api:refund https://billing.b.example/refunds/78: constraint_violated" \
+  ask_b "$PS" --capability "$(refund_of 77 800)" --capability "$(refund_of 78 1200)"
+
+echo "   A proves to org C's node over HTTP, without libp2p (A's daemon checks the node's presentation first); C decides each capability:"
+expect_verdicts "accepted read:tickets https://support.c.example/tickets/9
+rejected call:billing_api:refund https://billing.b.example/refunds/9: constraint_violated" \
+  "$VOUCH" wallet prove --socket "$X/refund-agent.sock" --node "$N2" \
+  --capability '{"action": "read:tickets", "resource": "https://support.c.example/tickets/9"}' --capability "$(refund_of 9 6000)"
+
+echo "   org A revokes task order-1234 at its node; B's next decision on A:"
+admin revoke --level task order-1234 > /dev/null
+REVOKED_AT=$(date +%s%N)
+for _ in $(seq 100); do
+  got=$(verdicts ask_b "$PA" --capability "$(refund_of 1234 1200)")
+  case "$got" in *revoked*) break ;; esac
+  sleep 0.05
+done
+printf '   %s (%s ms after the revocation)\n' "$got" $(( ($(date +%s%N) - REVOKED_AT) / 1000000 ))
+case "$got" in *": revoked") ;; *) echo "demo: the revoked task was not rejected" >&2; exit 1 ;; esac
+got=$(verdicts ask_b "$PS" --capability "$(refund_of 77 800)"); echo "   and on the sub-agent, below it: $got"
+case "$got" in *": revoked") ;; *) echo "demo: the sub-agent's chain was not rejected" >&2; exit 1 ;; esac
+
+echo "   both wallets' audit logs (the daemons stopped), each verified under its instance key from its first entry:"
+kill %1 %2 %3 2>/dev/null || true; wait 2>/dev/null || true
+for name in refund-agent billing-agent; do
+  "$VOUCH" audit export --wallet "$X/$name.wallet" --key "$X/$name.key.json" --checkpoint "$X/$name.checkpoint" > "$X/$name.audit.jsonl"
+  DID=$("$VOUCH" key did --key "$X/$name.key.json")
+  KEY=${DID#did:key:}
+  printf '   %s: ' "$name"
+  "$VOUCH" audit verify --export "$X/$name.audit.jsonl" --checkpoint "$X/$name.checkpoint" --origin "$DID/audit" --log-key "$KEY" | paste -sd ' '
+  python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] in ("decided", "exchange_requested"):
+        print("     ", e["seq"], e["event"], e.get("action", ""), e.get("decision", ""), e.get("reason", ""))' "$X/$name.audit.jsonl"
+done
+
 "$TESTNET" --dir "$WORK/testnet" down
 
 echo

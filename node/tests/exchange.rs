@@ -270,3 +270,128 @@ fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_on
         ]
     );
 }
+
+/// A codec that writes whatever bytes it is given: a peer that does not follow the protocol.
+#[derive(Clone, Default)]
+struct Raw;
+
+impl libp2p::request_response::Codec for Raw {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: libp2p::futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        use libp2p::futures::AsyncReadExt as _;
+        let mut bytes = Vec::new();
+        io.take(1 << 20).read_to_end(&mut bytes).await?;
+        Ok(bytes)
+    }
+
+    async fn read_response<T: libp2p::futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        protocol: &Self::Protocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        self.read_request(protocol, io).await
+    }
+
+    async fn write_request<T: libp2p::futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &Self::Protocol,
+        io: &mut T,
+        bytes: Vec<u8>,
+    ) -> std::io::Result<()> {
+        use libp2p::futures::AsyncWriteExt as _;
+        io.write_all(&bytes).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: libp2p::futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        protocol: &Self::Protocol,
+        io: &mut T,
+        bytes: Vec<u8>,
+    ) -> std::io::Result<()> {
+        self.write_request(protocol, io, bytes).await
+    }
+}
+
+#[test]
+fn a_peer_that_sends_what_is_no_exchange_message_is_disconnected() {
+    use libp2p::futures::StreamExt as _;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(&dir.path().join("node"));
+    let wallet = daemon(dir.path(), "wallet", &KeyPair::generate(), &node);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let address = runtime
+        .block_on(wallet.join(
+            &["/ip4/127.0.0.1/tcp/0".parse().expect("an address")],
+            std::future::pending(),
+        ))
+        .expect("joins")
+        .remove(0);
+    let target = match address.iter().last() {
+        Some(libp2p::multiaddr::Protocol::P2p(peer)) => peer,
+        _ => panic!("an address with its peer id: {address}"),
+    };
+
+    let too_large = vec![b' '; vouch_core::exchange::wire::MAX_MESSAGE_BYTES + 1];
+    for (what, bytes) in [
+        ("no JSON", b"not json".to_vec()),
+        (
+            "an unknown message",
+            br#"{"type":"sign","bytes":"AA"}"#.to_vec(),
+        ),
+        (
+            "a request of no form",
+            br#"{"type":"request","request":{}}"#.to_vec(),
+        ),
+        ("a message too large", too_large),
+    ] {
+        let closed = runtime.block_on(async {
+            let mut attacker = crate::common::member_swarm(&KeyPair::generate(), |_| {
+                request_response::Behaviour::with_codec(
+                    Raw,
+                    [(
+                        libp2p::StreamProtocol::new(vouch_core::exchange::wire::PROTOCOL),
+                        ProtocolSupport::Full,
+                    )],
+                    request_response::Config::default(),
+                )
+            });
+            attacker.dial(address.clone()).expect("dials");
+            attacker
+                .behaviour_mut()
+                .send_request(&target, bytes.clone());
+            // Whatever the attacker hears back, the daemon ends the connection.
+            tokio::time::timeout(Duration::from_secs(30), async {
+                loop {
+                    if let SwarmEvent::ConnectionClosed { peer_id, .. } =
+                        attacker.select_next_some().await
+                        && peer_id == target
+                    {
+                        return true;
+                    }
+                }
+            })
+            .await
+            .unwrap_or(false)
+        });
+        assert!(closed, "{what}: the daemon kept the connection");
+    }
+    // An honest peer still gets answers: the daemon stayed up.
+    let identity = wallet
+        .handle(vouch_wallet::daemon::Request::Identity)
+        .expect("answers");
+    assert_eq!(identity["addresses"][0], address.to_string());
+}

@@ -25,8 +25,8 @@ use crate::{State, arrivals_every, report};
 /// milliseconds of the CPU the nodes are measured on.
 const POLL: Duration = Duration::from_millis(2);
 
-/// Node 0, as an operator and its agents use it.
-struct Org<'a> {
+/// A node, as its org's operator and agents use it.
+pub(crate) struct Org<'a> {
     agent: &'a ureq::Agent,
     http: &'a str,
     token: &'a str,
@@ -44,8 +44,40 @@ fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Re
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
-impl Org<'_> {
-    fn admin(&self, path: &str, body: &Value) -> Result<Value> {
+impl<'a> Org<'a> {
+    /// The org of the node at `http`, with an agent definition `name` registered.
+    pub(crate) fn register(
+        agent: &'a ureq::Agent,
+        http: &'a str,
+        token: &'a str,
+        name: &str,
+    ) -> Result<Self> {
+        let mut org = Org {
+            agent,
+            http,
+            token,
+            definition: String::new(),
+        };
+        let definition = org.admin(
+            "/admin/agents",
+            &json!({
+                "name": name,
+                "version": "1",
+                "owner": "testnet@vouch.example",
+                "model": "testnet-model",
+                "systemPromptHash": Multihash::of(b"testnet prompt").as_str(),
+                "tools": [],
+                "configuration": {},
+            }),
+        )?;
+        org.definition = definition["did"]
+            .as_str()
+            .context("a definition DID")?
+            .to_owned();
+        Ok(org)
+    }
+
+    pub(crate) fn admin(&self, path: &str, body: &Value) -> Result<Value> {
         let (status, answer) = post(
             self.agent,
             &format!("{}{path}", self.http),
@@ -81,7 +113,7 @@ impl Org<'_> {
     }
 
     /// A new instance, bound by its proof of possession.
-    fn instance(&self) -> Result<KeyPair> {
+    pub(crate) fn instance(&self) -> Result<KeyPair> {
         let key = KeyPair::generate();
         let (challenge, domain) = self.challenge()?;
         let statement = json!({
@@ -98,13 +130,27 @@ impl Org<'_> {
     }
 
     fn issue(&self, holder: &KeyPair, task: &str) -> Result<Value> {
+        self.issue_with(
+            holder,
+            task,
+            json!([{"action": "call:testnet:read", "resource": "https://testnet.example/**"}]),
+        )
+    }
+
+    /// A credential for `task` with `capabilities`, to `holder`.
+    pub(crate) fn issue_with(
+        &self,
+        holder: &KeyPair,
+        task: &str,
+        capabilities: Value,
+    ) -> Result<Value> {
         let answer = self.admin(
             "/admin/credentials",
             &json!({
                 "instance": did_of(&holder.public()),
                 "task": {"id": task, "purpose": "measured"},
                 "principal": "testnet-principal",
-                "capabilities": [{"action": "call:testnet:read", "resource": "https://testnet.example/**"}],
+                "capabilities": capabilities,
             }),
         )?;
         Ok(answer["credential"].clone())
@@ -194,28 +240,7 @@ fn present(holder: &KeyPair, credentials: Vec<Value>) -> Result<Value> {
 /// Times `samples` revocations at each level.
 pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: u32) -> Result<()> {
     let http = &state.nodes[0].http;
-    let mut org = Org {
-        agent,
-        http,
-        token,
-        definition: String::new(),
-    };
-    let definition = org.admin(
-        "/admin/agents",
-        &json!({
-            "name": "testnet-agent",
-            "version": "1",
-            "owner": "testnet@vouch.example",
-            "model": "testnet-model",
-            "systemPromptHash": Multihash::of(b"testnet prompt").as_str(),
-            "tools": [],
-            "configuration": {},
-        }),
-    )?;
-    org.definition = definition["did"]
-        .as_str()
-        .context("a definition DID")?
-        .to_owned();
+    let org = Org::register(agent, http, token, "testnet-agent")?;
     let holder = org.instance()?;
     let n = state.nodes.len();
     for level in ["credential", "agent", "task", "chain"] {

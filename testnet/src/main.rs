@@ -2,7 +2,8 @@
 //! separate `vouch-node` processes; `measure` publishes DID updates and revocations on the first
 //! node, through its admin API, and times their arrival everywhere; `partition` cuts nodes off
 //! (each side refuses the other's peers), publishes on both sides, heals, and measures the time
-//! to converge and the anti-entropy traffic; `down` stops them.
+//! to converge and the anti-entropy traffic; `witness` times the audit logs' witnessing;
+//! `exchange` times the capability exchange between two orgs' wallet daemons; `down` stops them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use vouch_core::status::StatusListCredential;
 use vouch_node::{Config, datadir, setup};
 
+mod exchange;
 mod levels;
 mod witness;
 
@@ -75,6 +77,18 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rounds: u32,
     },
+    /// The capability exchange between two wallet daemons of two orgs (nodes 0 and 1) over
+    /// libp2p: round-trip latency one at a time, exchanges per second from `--concurrency`
+    /// clients, and how long after a revocation at node 0 the verifier's decisions say
+    /// `revoked`.
+    Exchange {
+        /// How many exchanges in each measurement.
+        #[arg(long, default_value_t = 2000)]
+        exchanges: u32,
+        /// How many clients at once for the throughput.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Stops every node.
     Down,
 }
@@ -118,6 +132,10 @@ fn run(cli: Cli) -> Result<()> {
             updates,
         } => partition(&cli.dir, cut, rounds, updates),
         Cmd::Witness { rounds } => witness::witness(&cli.dir, rounds),
+        Cmd::Exchange {
+            exchanges,
+            concurrency,
+        } => exchange::exchange(&read_state(&cli.dir)?, &cli.dir, exchanges, concurrency),
         Cmd::Down => down(&cli.dir),
     }
 }

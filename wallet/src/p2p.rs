@@ -4,8 +4,8 @@
 //! daemon with it.
 //!
 //! Every message is read whole and bounded ([`wire::MAX_MESSAGE_BYTES`]) by the codec before it
-//! is parsed; a peer that sends what is no message, or a message that is malformed, is
-//! disconnected. The daemon answers on its blocking threads, at most [`MAX_IN_FLIGHT`] at once;
+//! is parsed; a peer that sends what is no message (or a reply that is none), or a message that
+//! is malformed, is refused and disconnected. The daemon answers on its blocking threads, at most [`MAX_IN_FLIGHT`] at once;
 //! more are refused, never queued without bound.
 
 use std::collections::{HashMap, HashSet};
@@ -61,6 +61,18 @@ pub fn peer_of_did(did: &Did) -> Option<PeerId> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Codec;
 
+/// A message as read from a peer: one of the protocol, or bytes that are none, and why. (An
+/// error of the codec would drop the stream without a word to the daemon — libp2p reports no
+/// failure for a request it could not read — so what is no message is read as such, answered
+/// with a refusal, and the peer disconnected.)
+#[derive(Debug, Clone)]
+pub enum Inbound {
+    /// A message.
+    Message(Message),
+    /// Not a message of the protocol.
+    Invalid(String),
+}
+
 async fn read_bounded<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     io.take(MAX_MESSAGE_BYTES as u64 + 1)
@@ -81,15 +93,25 @@ fn invalid(e: wire::WireError) -> io::Error {
 
 impl request_response::Codec for Codec {
     type Protocol = StreamProtocol;
-    type Request = Message;
+    type Request = Inbound;
     type Response = Reply;
 
     async fn read_request<T: AsyncRead + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-    ) -> io::Result<Message> {
-        wire::decode(&read_bounded(io).await?).map_err(invalid)
+    ) -> io::Result<Inbound> {
+        let bytes = match read_bounded(io).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Ok(Inbound::Invalid(e.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(match wire::decode(&bytes) {
+            Ok(message) => Inbound::Message(message),
+            Err(e) => Inbound::Invalid(e.to_string()),
+        })
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(
@@ -104,8 +126,14 @@ impl request_response::Codec for Codec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        message: Message,
+        inbound: Inbound,
     ) -> io::Result<()> {
+        let Inbound::Message(message) = inbound else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only messages are sent",
+            ));
+        };
         io.write_all(&wire::encode(&message)).await?;
         io.close().await
     }
@@ -282,9 +310,11 @@ async fn run(
             command = commands.recv() => match command {
                 None => return,
                 Some(Command::Send { peer, address, message, reply }) => {
-                    let id = swarm
-                        .behaviour_mut()
-                        .send_request_with_addresses(&peer, message, vec![address]);
+                    let id = swarm.behaviour_mut().send_request_with_addresses(
+                        &peer,
+                        Inbound::Message(message),
+                        vec![address],
+                    );
                     pending.insert(id, reply);
                 }
             },
@@ -310,11 +340,23 @@ async fn run(
                                 );
                                 continue;
                             }
+                            let message = match request {
+                                Inbound::Message(message) => message,
+                                Inbound::Invalid(why) => {
+                                    // Refused, and the peer disconnected once it is told.
+                                    misbehaving.insert((peer, request_id));
+                                    let _ = swarm.behaviour_mut().send_response(
+                                        channel,
+                                        Reply::refused(Reason::Malformed, &why),
+                                    );
+                                    continue;
+                                }
+                            };
                             in_flight += 1;
                             let answerer = answerer.clone();
                             let answered = answered.clone();
                             tokio::task::spawn_blocking(move || {
-                                let (reply, misbehaved) = answerer.answer(&did, request);
+                                let (reply, misbehaved) = answerer.answer(&did, message);
                                 let _ = answered.send((peer, request_id, channel, reply, misbehaved));
                             });
                         }
@@ -326,18 +368,16 @@ async fn run(
                     }
                 }
                 SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
-                    request_id, error, ..
+                    peer, request_id, error, ..
                 }) => {
-                    if let Some(reply) = pending.remove(&request_id) {
-                        let _ = reply.send(Err(error.to_string()));
-                    }
-                }
-                SwarmEvent::Behaviour(request_response::Event::InboundFailure { peer, error, .. }) => {
-                    // What is no message of the protocol: the peer is disconnected.
-                    if let request_response::InboundFailure::Io(e) = &error
+                    // A reply that is no reply of the protocol: the peer is disconnected.
+                    if let request_response::OutboundFailure::Io(e) = &error
                         && e.kind() == io::ErrorKind::InvalidData
                     {
                         let _ = swarm.disconnect_peer_id(peer);
+                    }
+                    if let Some(reply) = pending.remove(&request_id) {
+                        let _ = reply.send(Err(error.to_string()));
                     }
                 }
                 SwarmEvent::Behaviour(request_response::Event::ResponseSent { peer, request_id, .. })

@@ -985,6 +985,47 @@ fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
     let _ = daemon.kill();
     let _ = daemon.wait();
 
+    // No key bytes anywhere the daemon writes, in any common spelling: its log (stderr) and
+    // every file of its wallet folder (RocksDB's tables, logs and manifests).
+    let mut logged = Vec::new();
+    std::io::Read::read_to_end(&mut stderr, &mut logged).expect("the daemon's log");
+    let pair = vouch_wallet::keyfile::read(&file("agent")).expect("the key");
+    let seed = pair.seed();
+    let spellings: Vec<Vec<u8>> = {
+        use base64::Engine as _;
+        vec![
+            seed.to_vec(),
+            seed.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes(),
+            base64::engine::general_purpose::STANDARD
+                .encode(*seed)
+                .into_bytes(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(*seed)
+                .into_bytes(),
+            pair.to_json().private_key_multibase.as_bytes().to_vec(),
+        ]
+    };
+    let mut scanned = vec![("the daemon's log".to_owned(), logged)];
+    for entry in std::fs::read_dir(file("wallet")).expect("the wallet folder") {
+        let entry = entry.expect("an entry");
+        scanned.push((
+            entry.path().display().to_string(),
+            std::fs::read(entry.path()).expect("read"),
+        ));
+    }
+    assert!(scanned.len() > 4, "{} files", scanned.len());
+    for (name, bytes) in &scanned {
+        for spelling in &spellings {
+            assert!(
+                !bytes.windows(spelling.len()).any(|w| w == &spelling[..]),
+                "{name} holds the instance key"
+            );
+        }
+    }
+
     // The delegation is in the wallet's log, signed under the instance's key.
     let (_, entries) = export_wallet_log(&file("wallet"), &file("agent"), &file("checkpoint"));
     assert_eq!(entries.len(), 1);

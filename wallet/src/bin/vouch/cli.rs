@@ -151,12 +151,28 @@ pub(crate) enum WalletCommand {
         #[arg(long)]
         query: Option<PathBuf>,
     },
+    /// Has the daemon delegate a narrower right to a sub-agent, signed with the instance's key
+    /// (which never leaves the daemon): prints `{credential, chain}`, the sub-agent's to add.
+    Delegate {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The id of the credential held that is the parent.
+        #[arg(long)]
+        parent: String,
+        /// The sub-agent's did:key.
+        #[arg(long)]
+        to: String,
+        /// A JSON file with the list of capabilities delegated.
+        #[arg(long)]
+        capabilities: PathBuf,
+    },
     /// Gives the daemon a credential issued to its instance.
     Add {
         /// The daemon's socket.
         #[arg(long)]
         socket: PathBuf,
-        /// The credential file.
+        /// The credential file: a credential, or `{credential, chain}` as `delegate` prints.
         credential: PathBuf,
         /// A credential above it, for a delegation: its chain (repeatable).
         #[arg(long = "chain")]

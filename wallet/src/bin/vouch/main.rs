@@ -944,16 +944,41 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             credential,
             chain,
         } => {
-            let credential = read_json_file(&credential)?;
-            let chain = chain
+            let mut credential = read_json_file(&credential)?;
+            let mut chain = chain
                 .iter()
                 .map(|path| read_json_file(path))
                 .collect::<Result<Vec<_>>>()?;
+            // A delegation as `vouch wallet delegate` prints it: the credential and its chain.
+            if let Some(bundle) = credential.as_object()
+                && bundle.len() == 2
+                && let (Some(inner), Some(Value::Array(above))) =
+                    (bundle.get("credential"), bundle.get("chain"))
+            {
+                chain.extend(above.iter().cloned());
+                credential = inner.clone();
+            }
             let answer = ask_daemon(
                 &socket,
                 &serde_json::json!({"op": "add_credential", "credential": credential, "chain": chain}),
             )?;
             println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Delegate {
+            socket,
+            parent,
+            to,
+            capabilities,
+        } => {
+            let capabilities = read_json_file(&capabilities)?;
+            let delegated = ask_daemon(
+                &socket,
+                &serde_json::json!({
+                    "op": "delegate", "parent": parent, "to": to, "capabilities": capabilities,
+                }),
+            )?;
+            println!("{delegated}");
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Identity { socket } => {

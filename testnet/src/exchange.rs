@@ -1,0 +1,275 @@
+//! `exchange`: the capability exchange between two wallet daemons of two orgs of the testnet —
+//! `vouch wallet serve` processes built like this tool (release with `--release`), each
+//! verifying with its own org's node — over libp2p on loopback (DESIGN §8, §10).
+//!
+//! Node 0's org issues a credential to agent A, node 1's to agent B; each key is sealed (a raw
+//! key) and opened by its daemon. B's agent asks its daemon, on its socket, to exchange with A:
+//! B's daemon sends its request (with its presentation) to A's daemon, which authenticates B and
+//! presents; B decides, records, and sends its signed decision, which A checks and records.
+//! One round trip is that, timed from B's socket: one at a time (latency), then from many
+//! clients at once (exchanges per second). Last, node 0 revokes A's task and the time until
+//! B's decisions say `revoked` is taken.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::{Value, json};
+use vouch_core::key::KeyPair;
+
+use crate::levels::Org;
+use crate::{State, agent, percentile, tokens};
+
+/// A running daemon, killed when dropped.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    address: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asks a daemon once on a new connection.
+fn ask(socket: &Path, request: &Value) -> Result<Value> {
+    let mut stream = UnixStream::connect(socket)?;
+    ask_on(&mut stream, request)
+}
+
+/// Asks a daemon on an open connection; its `ok`, or its refusal as an error.
+fn ask_on(stream: &mut UnixStream, request: &Value) -> Result<Value> {
+    writeln!(stream, "{request}")?;
+    let mut line = String::new();
+    BufReader::new(&*stream).read_line(&mut line)?;
+    let answer: Value = serde_json::from_str(&line).context("the daemon's answer")?;
+    if let Some(error) = answer.get("error") {
+        bail!("the daemon refused: {error}");
+    }
+    Ok(answer["ok"].clone())
+}
+
+/// Seals `key` with a raw key and starts its daemon, verifying with the node at `node`.
+fn start(dir: &Path, name: &str, key: &KeyPair, node: &str) -> Result<Daemon> {
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir)?;
+    let raw = dir.join("raw.key");
+    let secret: [u8; 32] = rand_bytes();
+    vouch_node::datadir::write_private(&raw, &secret)?;
+    let sealed = vouch_wallet::keystore::seal(
+        key,
+        &vouch_wallet::keystore::Secret::raw_from_file(&raw)?,
+        vouch_wallet::keystore::Cost::default(),
+    )?;
+    let sealed_path = dir.join("key.sealed");
+    vouch_wallet::keystore::write(&sealed_path, &sealed)?;
+    let vouch = std::env::current_exe()?
+        .parent()
+        .context("the executable's folder")?
+        .join("vouch");
+    ensure!(
+        vouch.exists(),
+        "{} not found: build the workspace first",
+        vouch.display()
+    );
+    let socket = dir.join("wallet.sock");
+    let mut child = Command::new(vouch)
+        .args(["wallet", "serve", "--wallet"])
+        .arg(dir.join("wallet"))
+        .arg("--sealed-key")
+        .arg(&sealed_path)
+        .arg("--raw-key-file")
+        .arg(&raw)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--node", node])
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
+    let mut address = None;
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(at) = line.strip_prefix("exchanges at ") {
+            address = Some(at.to_owned());
+            break;
+        }
+    }
+    // The rest of its log is drained, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(Daemon {
+        child,
+        socket,
+        address: address.context("the daemon said no address")?,
+    })
+}
+
+fn rand_bytes() -> [u8; 32] {
+    *KeyPair::generate().seed()
+}
+
+fn refund_capabilities() -> Value {
+    json!([{"action": "call:testnet:refund", "resource": "https://testnet.example/refunds/**",
+            "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}])
+}
+
+fn wanted() -> Value {
+    json!({"action": "call:testnet:refund", "resource": "https://testnet.example/refunds/42",
+           "arguments": {"amount": {"value": 1200, "unit": "EUR"}}})
+}
+
+/// One exchange on `stream`: its time and the first capability's reason (none if accepted).
+fn once(stream: &mut UnixStream, peer: &str) -> Result<(Duration, Option<String>)> {
+    let started = Instant::now();
+    let answer = ask_on(
+        stream,
+        &json!({"op": "exchange", "peer": peer, "capabilities": [wanted()]}),
+    )?;
+    let took = started.elapsed();
+    ensure!(
+        answer["acknowledged"] == true,
+        "the prover did not take the decision: {answer}"
+    );
+    Ok((
+        took,
+        answer["decisions"][0]["reason"].as_str().map(str::to_owned),
+    ))
+}
+
+fn report(title: &str, mut times: Vec<Duration>) {
+    times.sort();
+    println!(
+        "{title}: n={} p50={:.3} ms p99={:.3} ms max={:.3} ms",
+        times.len(),
+        percentile(&times, 50.0).as_secs_f64() * 1e3,
+        percentile(&times, 99.0).as_secs_f64() * 1e3,
+        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+/// Runs the measurement on the testnet in `dir`.
+pub(crate) fn exchange(
+    state: &State,
+    dir: &Path,
+    exchanges: u32,
+    concurrency: usize,
+) -> Result<()> {
+    ensure!(state.nodes.len() >= 2, "the exchange needs two nodes");
+    let agent = agent();
+    let tokens = tokens(state)?;
+    let prover_org = Org::register(&agent, &state.nodes[0].http, &tokens[0], "testnet-prover")?;
+    let verifier_org = Org::register(&agent, &state.nodes[1].http, &tokens[1], "testnet-verifier")?;
+    let (a, b) = (prover_org.instance()?, verifier_org.instance()?);
+    let task = format!(
+        "exchange-{}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let credential_a = prover_org.issue_with(&a, &task, refund_capabilities())?;
+    let credential_b = verifier_org.issue_with(
+        &b,
+        "verifier",
+        json!([{"action": "verify:exchange", "resource": "https://testnet.example/**"}]),
+    )?;
+
+    let wallets = dir.join("wallets");
+    let daemon_a = start(&wallets, "a", &a, &state.nodes[0].http)?;
+    let daemon_b = start(&wallets, "b", &b, &state.nodes[1].http)?;
+    ask(
+        &daemon_a.socket,
+        &json!({"op": "add_credential", "credential": credential_a}),
+    )?;
+    ask(
+        &daemon_b.socket,
+        &json!({"op": "add_credential", "credential": credential_b}),
+    )?;
+    println!(
+        "prover {} at {}",
+        vouch_core::did::key::did_of(&a.public()),
+        daemon_a.address
+    );
+
+    // Until B's node knows A's org (DID gossip), B rejects: wait for the first acceptance.
+    let mut stream = UnixStream::connect(&daemon_b.socket)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match once(&mut stream, &daemon_a.address)? {
+            (_, None) => break,
+            (_, Some(reason)) => ensure!(
+                Instant::now() < deadline,
+                "B never accepted A's capability: {reason}"
+            ),
+        }
+    }
+    // Warm up, then one at a time.
+    for _ in 0..exchanges.min(200) {
+        once(&mut stream, &daemon_a.address)?;
+    }
+    let mut sequential = Vec::with_capacity(exchanges as usize);
+    for _ in 0..exchanges {
+        let (took, reason) = once(&mut stream, &daemon_a.address)?;
+        ensure!(reason.is_none(), "rejected: {reason:?}");
+        sequential.push(took);
+    }
+    report("one at a time", sequential);
+
+    // Many clients at once: the daemons' throughput.
+    let started = Instant::now();
+    let each = exchanges.div_ceil(concurrency as u32);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let socket = daemon_b.socket.clone();
+            let peer = daemon_a.address.clone();
+            std::thread::spawn(move || -> Result<Vec<Duration>> {
+                let mut stream = UnixStream::connect(&socket)?;
+                (0..each)
+                    .map(|_| {
+                        let (took, reason) = once(&mut stream, &peer)?;
+                        ensure!(reason.is_none(), "rejected: {reason:?}");
+                        Ok(took)
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut concurrent = Vec::new();
+    for worker in workers {
+        concurrent.extend(
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("a client panicked"))??,
+        );
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{concurrency} clients: {} exchanges in {:.2} s = {:.0} exchanges/s",
+        concurrent.len(),
+        elapsed.as_secs_f64(),
+        concurrent.len() as f64 / elapsed.as_secs_f64()
+    );
+    report(&format!("{concurrency} clients"), concurrent);
+
+    // Org A revokes the task: how long until B's decisions say so.
+    let revoked_at = Instant::now();
+    prover_org.admin(
+        "/admin/revocations",
+        &json!({"level": "task", "subject": task}),
+    )?;
+    let deadline = revoked_at + Duration::from_secs(30);
+    loop {
+        match once(&mut stream, &daemon_a.address)? {
+            (_, Some(reason)) if reason == "revoked" => break,
+            _ => ensure!(Instant::now() < deadline, "B never saw the revocation"),
+        }
+    }
+    println!(
+        "task revoked at node 0: B's next decision rejected it `revoked` {:.1} ms later",
+        revoked_at.elapsed().as_secs_f64() * 1e3
+    );
+    drop((daemon_a, daemon_b));
+    Ok(())
+}
