@@ -15,7 +15,14 @@ cargo build --workspace --all-targets --locked --quiet
 VOUCH="$CARGO_TARGET_DIR/debug/vouch"
 TESTNET="$CARGO_TARGET_DIR/debug/vouch-testnet"
 WORK=$(mktemp -d)
-trap '"$TESTNET" --dir "$WORK/testnet" down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+# The wallet daemons stopped (and waited for: they hold their wallets' databases).
+stop_daemons() {
+  [ -f "$WORK/daemons.pid" ] || return 0
+  while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$WORK/daemons.pid"
+  while read -r pid; do while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; done < "$WORK/daemons.pid"
+  rm -f "$WORK/daemons.pid"
+}
+trap 'stop_daemons; "$TESTNET" --dir "$WORK/testnet" down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 say() { printf '\n== %s\n' "$*"; }
 expect_rejected() { # runs a verification that must fail with exit code 1
   local code=0
@@ -241,7 +248,8 @@ serve() {
   echo "passphrase of $name" > "$X/$name.pass"
   "$VOUCH" wallet seal --key "$X/$name.key.json" --out "$X/$name.sealed" --passphrase-file "$X/$name.pass" > /dev/null
   "$VOUCH" wallet serve --wallet "$X/$name.wallet" --sealed-key "$X/$name.sealed" --passphrase-file "$X/$name.pass" \
-    --socket "$X/$name.sock" --node "$url" 2> "$X/$name.log" &
+    --socket "$X/$name.sock" --node "$url" > /dev/null 2> "$X/$name.log" &
+  echo $! >> "$WORK/daemons.pid"
   for _ in $(seq 100); do grep -q "exchanges at" "$X/$name.log" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/^exchanges at //p' "$X/$name.log"
 }
@@ -317,7 +325,7 @@ got=$(verdicts ask_b "$PS" --capability "$(refund_of 77 800)"); echo "   and on 
 case "$got" in *": revoked") ;; *) echo "demo: the sub-agent's chain was not rejected" >&2; exit 1 ;; esac
 
 echo "   both wallets' audit logs (the daemons stopped), each verified under its instance key from its first entry:"
-kill %1 %2 %3 2>/dev/null || true; wait 2>/dev/null || true
+stop_daemons
 for name in refund-agent billing-agent; do
   "$VOUCH" audit export --wallet "$X/$name.wallet" --key "$X/$name.key.json" --checkpoint "$X/$name.checkpoint" > "$X/$name.audit.jsonl"
   DID=$("$VOUCH" key did --key "$X/$name.key.json")

@@ -918,8 +918,14 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                         let _ = tending_stop.wait_for(|s| *s).await;
                     },
                 ));
-                daemon::serve(listener, state, async {
-                    let _ = tokio::signal::ctrl_c().await;
+                // Until SIGINT or SIGTERM: then the socket is removed and the database closed.
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                daemon::serve(listener, state, async move {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = terminate.recv() => {}
+                    }
                 })
                 .await;
                 let _ = stop.send(true);
