@@ -93,6 +93,31 @@ pub struct IssuanceConfig {
     /// The oldest status list the verification service uses, in seconds since it was signed:
     /// past it, a credential's status is `status_stale`. Default 300.
     pub max_status_age_secs: u64,
+    /// The suite the org signs its agents' credentials with: `eddsa-rdfc-2022` (the default,
+    /// for verifiers that canonicalize JSON-LD) or `eddsa-jcs-2022` (the fast path, for
+    /// verifiers that take it, as every Vouch verifier does).
+    #[serde(with = "suite")]
+    pub suite: vouch_core::proof::Cryptosuite,
+}
+
+/// A cryptosuite as its name.
+mod suite {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use vouch_core::proof::Cryptosuite;
+
+    pub(super) fn serialize<S: Serializer>(
+        suite: &Cryptosuite,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(suite.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Cryptosuite, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for IssuanceConfig {
@@ -104,6 +129,7 @@ impl Default for IssuanceConfig {
             max_renewals: 96,
             status_list_ttl_secs: 300,
             max_status_age_secs: 300,
+            suite: vouch_core::proof::Cryptosuite::EddsaRdfc2022,
         }
     }
 }

@@ -177,6 +177,9 @@ pub(crate) fn exchange(
     )?;
 
     let wallets = dir.join("wallets");
+    if wallets.exists() {
+        std::fs::remove_dir_all(&wallets)?;
+    }
     let daemon_a = start(&wallets, "a", &a, &state.nodes[0].http)?;
     let daemon_b = start(&wallets, "b", &b, &state.nodes[1].http)?;
     ask(

@@ -41,6 +41,9 @@ enum Cmd {
         /// How many nodes.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=64))]
         nodes: u16,
+        /// The suite the nodes sign their agents' credentials with (`[issuance] suite`).
+        #[arg(long, default_value = "eddsa-rdfc-2022")]
+        suite: String,
     },
     /// Publishes DID updates (key rotations) and revocations on the first node and reports how
     /// long each takes to be visible on every node; then, for each revocation level (credential,
@@ -124,7 +127,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Cmd::Up { nodes } => up(&cli.dir, nodes.into()),
+        Cmd::Up { nodes, suite } => up(&cli.dir, nodes.into(), &suite),
         Cmd::Measure { updates, no_levels } => measure(&cli.dir, updates, !no_levels),
         Cmd::Partition {
             cut,
@@ -203,7 +206,7 @@ fn metric(agent: &ureq::Agent, http: &str, name: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
-fn up(dir: &Path, count: usize) -> Result<()> {
+fn up(dir: &Path, count: usize, suite: &str) -> Result<()> {
     if dir.join(STATE).exists() {
         let state = read_state(dir)?;
         ensure!(
@@ -234,7 +237,7 @@ fn up(dir: &Path, count: usize) -> Result<()> {
         std::fs::write(
             &path,
             format!(
-                "data_dir = \"data\"\n\n[http]\nlisten = \"127.0.0.1:{}\"\n\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 2\n",
+                "data_dir = \"data\"\n\n[http]\nlisten = \"127.0.0.1:{}\"\n\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 2\n\n[issuance]\nsuite = \"{suite}\"\n",
                 free_port()?,
                 free_port()?
             ),

@@ -177,3 +177,41 @@ impl DidResolver for NodeKnowledge {
         resolved
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unreachable_node_gives_no_trust_and_no_status() {
+        // A port nothing listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a port")
+            .port();
+        let node = NodeHttp::new(&format!("http://127.0.0.1:{port}")).expect("a URL");
+        let knowledge = NodeKnowledge::new(node, Freshness::default());
+        let credential = json!({"credentialStatus": [{
+            "id": "https://n.example/1.0/status-lists/did:vouch:zQmX/revocation-1#1",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": "1",
+            "statusListCredential": "https://n.example/1.0/status-lists/did:vouch:zQmX/revocation-1",
+        }]});
+        let known = knowledge.known(&[&credential], chrono::Utc::now());
+        // No one trusted, no list held: every capability is rejected (`untrusted_issuer`,
+        // `status_unknown`), never accepted for want of knowledge.
+        assert!(known.trust.0.is_empty());
+        let entry: vouch_core::credential::StatusEntry =
+            serde_json::from_value(credential["credentialStatus"][0].clone()).expect("an entry");
+        let did = Did::parse("did:vouch:zQmX").expect("a DID");
+        assert!(vouch_core::verify::StatusSource::status(&known.lists, &did, &entry).is_err());
+        // Not remembered: the node is asked again next time.
+        assert!(matches!(
+            knowledge.resolve(&did),
+            Err(ResolveError::Unavailable(_))
+        ));
+        assert!(lock(&knowledge.documents).is_empty());
+    }
+}

@@ -15,7 +15,6 @@ use vouch_core::delegation::{self, RootGrant};
 use vouch_core::did::Did;
 use vouch_core::hash::Multihash;
 use vouch_core::presentation::{Chain, verify_presentation};
-use vouch_core::proof::Cryptosuite;
 use vouch_core::report::Reason;
 use vouch_core::status::Purpose;
 use vouch_core::verify::Verifier;
@@ -274,7 +273,7 @@ impl Issuer {
         now: DateTime<Utc>,
     ) -> Result<Value, IssuerError> {
         let (key, method) = self.org.signing_key()?;
-        delegation::sign_credential(credential, &key, method, Cryptosuite::EddsaRdfc2022, now)
+        delegation::sign_credential(credential, &key, method, self.config.suite, now)
             .map_err(|e| Refusal::malformed(e.to_string()).into())
     }
 
