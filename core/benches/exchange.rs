@@ -12,18 +12,15 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use vouch_core::capability::Action;
 use vouch_core::delegation;
 use vouch_core::did::key::{did_of, verification_method_of};
-use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::exchange::{self, Ask, Holdings, Once};
 use vouch_core::key::KeyPair;
 use vouch_core::proof::Cryptosuite;
-use vouch_core::verify::{TrustList, Verifier};
 
 #[path = "../tests/fixtures.rs"]
 mod fixtures;
-use fixtures::{AllClear, now};
+use fixtures::now;
 
 struct Held(Vec<Value>);
 
@@ -53,19 +50,9 @@ fn credential(org: &KeyPair, holder: &KeyPair, capabilities: Vec<Value>) -> Valu
 fn benches(c: &mut Criterion) {
     let (org_a, org_b) = (KeyPair::from_seed(&[1; 32]), KeyPair::from_seed(&[2; 32]));
     let (prover, verifier_key) = (KeyPair::from_seed(&[3; 32]), KeyPair::from_seed(&[4; 32]));
-    let trust = TrustList(vec![
-        (
-            did_of(&org_a.public()),
-            Action::parse("*").expect("a pattern"),
-        ),
-        (
-            did_of(&org_b.public()),
-            Action::parse("*").expect("a pattern"),
-        ),
-    ]);
-    let mut verifier = Verifier::new(&DidKeyResolver, now());
-    verifier.issuers = Some(&trust);
-    verifier.status = Some(&AllClear);
+    let mut trust = fixtures::trust_of(&org_a);
+    trust.0.extend(fixtures::trust_of(&org_b).0);
+    let verifier = fixtures::verifier_at(&trust, now());
     let held = Held(vec![credential(
         &org_a,
         &prover,
