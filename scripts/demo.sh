@@ -242,13 +242,18 @@ agent_of() {
   "$VOUCH" agent binding-proof --key "$X/$name.key.json" --definition "$def" --node "$url" > "$X/$name.proof.json"
   "$NODE" --config "$config" admin agent bind "$def" "$X/$name.proof.json" > /dev/null
 }
-# serve NAME NODE_URL: the agent's wallet daemon, its key sealed (Argon2id), verifying with its org's node.
+# serve NAME NODE_URL [--ephemeral]: the agent's wallet daemon, verifying with its org's node; its
+# key sealed (Argon2id), or made in memory and never written (a short-lived sub-agent).
 serve() {
-  local name=$1 url=$2
-  echo "passphrase of $name" > "$X/$name.pass"
-  "$VOUCH" wallet seal --key "$X/$name.key.json" --out "$X/$name.sealed" --passphrase-file "$X/$name.pass" > /dev/null
-  "$VOUCH" wallet serve --wallet "$X/$name.wallet" --sealed-key "$X/$name.sealed" --passphrase-file "$X/$name.pass" \
-    --socket "$X/$name.sock" --node "$url" > /dev/null 2> "$X/$name.log" &
+  local name=$1 url=$2 key=()
+  if [ "${3:-}" = --ephemeral ]; then
+    key=(--ephemeral)
+  else
+    echo "passphrase of $name" > "$X/$name.pass"
+    "$VOUCH" wallet seal --key "$X/$name.key.json" --out "$X/$name.sealed" --passphrase-file "$X/$name.pass" > /dev/null
+    key=(--sealed-key "$X/$name.sealed" --passphrase-file "$X/$name.pass")
+  fi
+  "$VOUCH" wallet serve --wallet "$X/$name.wallet" "${key[@]}" --socket "$X/$name.sock" --node "$url" > /dev/null 2> "$X/$name.log" &
   echo $! >> "$WORK/daemons.pid"
   for _ in $(seq 100); do grep -q "exchanges at" "$X/$name.log" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/^exchanges at //p' "$X/$name.log"
@@ -262,7 +267,6 @@ expect_verdicts() { # expect_verdicts "WANTED LINES" COMMAND...
   [ "$got" = "$want" ] || { printf 'demo: expected\n%s\n' "$want" >&2; exit 1; }
 }
 XA=$(agent_of "$C0" "$N0" refund-agent); XB=$(agent_of "$C1" "$N1" billing-agent)
-"$VOUCH" key generate --out "$X/sub.key.json" > /dev/null; XS=$("$VOUCH" key did --key "$X/sub.key.json")
 printf '   org A %s: agent %s\n   org B %s: agent %s\n' "$(node_field 0 did)" "$XA" "$(node_field 1 did)" "$XB"
 REFUND='{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**", "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}'
 TICKETS='{"action": "read:tickets", "resource": "https://support.c.example/tickets/**"}'
@@ -295,11 +299,12 @@ expect_verdicts "accepted call:billing_api:refund https://billing.b.example/refu
 rejected call:billing_api:refund https://billing.b.example/refunds/1235: constraint_violated" \
   ask_b "$PA" --capability "$(refund_of 1234 1200)" --capability "$(refund_of 1235 9000)"
 
-echo "   A delegates to its sub-agent refunds up to 10 EUR, in its daemon (the key never leaves it); B asks the sub-agent:"
+echo "   A delegates to its sub-agent (an ephemeral daemon: its key made in memory, never written) refunds up to 10 EUR,"
+echo "   signed in A's daemon (A's key never leaves it); B asks the sub-agent:"
+PS=$(serve sub "$N0" --ephemeral); XS=$("$VOUCH" wallet identity --socket "$X/sub.sock" | json_field did)
 echo '[{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**", "constraints": {"maxAmount": {"value": 1000, "unit": "EUR"}}}]' > "$X/narrow.json"
 "$VOUCH" wallet delegate --socket "$X/refund-agent.sock" --parent "$(json_field id < "$X/xa.vc.json")" --to "$XS" \
   --capabilities "$X/narrow.json" > "$X/sub.bundle.json"
-PS=$(serve sub "$N0")
 "$VOUCH" wallet add --socket "$X/sub.sock" "$X/sub.bundle.json" > /dev/null
 expect_verdicts "accepted call:billing_api:refund https://billing.b.example/refunds/77
 rejected call:billing_api:refund https://billing.b.example/refunds/78: constraint_violated" \

@@ -395,3 +395,44 @@ fn a_peer_that_sends_what_is_no_exchange_message_is_disconnected() {
         .expect("answers");
     assert_eq!(identity["addresses"][0], address.to_string());
 }
+
+#[test]
+fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof() {
+    use vouch_wallet::daemon::Request;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(&dir.path().join("node"));
+    let token = node.admin_token();
+    let registered = post(
+        &node.url("/admin/agents"),
+        &json!({
+            "name": "ephemeral", "version": "1", "owner": "owner@org.example", "model": "model-x",
+            "systemPromptHash": vouch_core::hash::Multihash::of(b"prompt").as_str(),
+            "tools": [], "configuration": {},
+        })
+        .to_string(),
+        Some(token.trim()),
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let definition = registered.json()["did"].as_str().expect("a DID").to_owned();
+    // The key is made in the daemon's memory; only its proof leaves.
+    let wallet = daemon(dir.path(), "wallet", &KeyPair::generate(), &node);
+    let proof = wallet
+        .handle(Request::BindingProof {
+            definition: definition.clone(),
+        })
+        .expect("a proof");
+    let bound = post(
+        &node.url(&format!("/admin/agents/{definition}/instances")),
+        &proof.to_string(),
+        Some(token.trim()),
+    );
+    assert_eq!(bound.status, 201, "{}", bound.body);
+    assert_eq!(bound.json()["did"], wallet.instance().to_string());
+    // The proof answers one challenge: used again, refused.
+    let again = post(
+        &node.url(&format!("/admin/agents/{definition}/instances")),
+        &proof.to_string(),
+        Some(token.trim()),
+    );
+    assert_ne!(again.status, 201, "{}", again.body);
+}

@@ -65,6 +65,14 @@ pub enum Request {
         /// The signed decision.
         decision: Value,
     },
+    /// The instance's proof of possession for its binding to an agent definition of its org:
+    /// the fixed binding statement, signed over a fresh challenge of the org's node, for the
+    /// operator to bind (`vouch-node admin agent bind`). How an instance whose key lives only
+    /// in this daemon gets bound.
+    BindingProof {
+        /// The definition's did:vouch.
+        definition: String,
+    },
     /// Delegates a narrower right to a sub-agent: a credential the wallet holds is the parent,
     /// the capabilities must be within it; signed with the instance's key, recorded in the
     /// wallet's audit log, and answered (the sub-agent's to keep).
@@ -248,6 +256,15 @@ impl Daemon {
                 valid_until,
             } => self.delegate(&parent, &to, capabilities, valid_until),
             Request::Renew { id } => self.renew(&id),
+            Request::BindingProof { definition } => {
+                let node = self.node.as_ref().ok_or_else(|| {
+                    Refusal::refused("this wallet knows no node to be bound by".into())
+                })?;
+                let definition = Did::parse(&definition)
+                    .map_err(|e| Refusal::refused(format!("definition: {e}")))?;
+                node.binding_proof(&self.key, &definition, chrono::Utc::now())
+                    .map_err(|e| Refusal::refused(e.to_string()))
+            }
             Request::AddCredential { credential, chain } => {
                 for ancestor in &chain {
                     match self.store.put_ancestor(ancestor) {
@@ -405,6 +422,16 @@ impl Daemon {
     }
 }
 
+/// Writes a line to the daemon's log (stderr), never failing: a daemon whose log was closed
+/// keeps serving (the standard macro would panic on a closed pipe).
+#[macro_export]
+macro_rules! log_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Tends the wallet every `every` until `stop` resolves: prunes the expired credentials and,
 /// with a node, renews those due, so that a long task never holds an expired one.
 pub async fn tend(
@@ -433,16 +460,16 @@ pub async fn tend(
                     Ok(Ok((pruned, renewed))) => {
                         for (id, result) in renewed {
                             match result {
-                                Ok(()) => eprintln!("renewed {id}"),
-                                Err(refusal) => eprintln!("could not renew {id}: {}", refusal.message),
+                                Ok(()) => crate::log_line!("renewed {id}"),
+                                Err(refusal) => crate::log_line!("could not renew {id}: {}", refusal.message),
                             }
                         }
                         if pruned > 0 {
-                            eprintln!("pruned {pruned} expired credential(s)");
+                            crate::log_line!("pruned {pruned} expired credential(s)");
                         }
                     }
-                    Ok(Err(e)) => eprintln!("tending the wallet failed: {e}"),
-                    Err(e) => eprintln!("tending the wallet failed: {e}"),
+                    Ok(Err(e)) => crate::log_line!("tending the wallet failed: {e}"),
+                    Err(e) => crate::log_line!("tending the wallet failed: {e}"),
                 }
             }
         }

@@ -1033,3 +1033,74 @@ fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
     assert_eq!(entries[0]["agent"], sub.as_str());
     assert_eq!(entries[0]["credentials"][0], credential["id"]);
 }
+
+#[test]
+fn an_ephemeral_daemon_holds_a_fresh_key_in_memory_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = |name: &str| {
+        let mut daemon = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(["wallet", "serve", "--ephemeral", "--wallet"])
+            .arg(dir.path().join(name))
+            .arg("--socket")
+            .arg(dir.path().join(format!("{name}.sock")))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut stderr = std::io::BufReader::new(daemon.stderr.take().expect("piped"));
+        let mut first = String::new();
+        let mut second = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut first).expect("a line");
+        std::io::BufRead::read_line(&mut stderr, &mut second).expect("a line");
+        assert!(second.contains("listening"), "{second}");
+        let did = first
+            .strip_prefix("ephemeral instance ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{first}"))
+            .to_owned();
+        (daemon, did)
+    };
+    let (mut one, did_one) = start("one");
+    let identity = vouch(
+        &[
+            "wallet",
+            "identity",
+            "--socket",
+            path(&dir.path().join("one.sock")),
+        ],
+        b"",
+    );
+    let identity: Value = serde_json::from_str(&stdout(&identity))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&identity.stderr)));
+    assert_eq!(identity["did"], did_one.as_str());
+    assert!(did_one.starts_with("did:key:z6Mk"), "{did_one}");
+    // Another start is another instance: nothing of the key was kept.
+    let (mut two, did_two) = start("two");
+    assert_ne!(did_one, did_two);
+    for daemon in [&mut one, &mut two] {
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+    }
+    // No key file anywhere in the folder.
+    for entry in walk(dir.path()) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains("privateKeyMultibase"),
+            "{}",
+            entry.display()
+        );
+    }
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

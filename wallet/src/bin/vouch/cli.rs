@@ -51,7 +51,7 @@ pub(crate) enum Command {
 
 /// What opens a sealed key: a passphrase file, or a raw 32-byte key file.
 #[derive(clap::Args)]
-#[group(required = true, multiple = false)]
+#[group(multiple = false)]
 pub(crate) struct SecretArgs {
     /// A file holding the passphrase (its first line).
     #[arg(long)]
@@ -81,10 +81,18 @@ pub(crate) enum WalletCommand {
         #[arg(long)]
         wallet: PathBuf,
         /// The sealed instance key.
-        #[arg(long)]
-        sealed_key: PathBuf,
+        #[arg(
+            long,
+            required_unless_present = "ephemeral",
+            conflicts_with = "ephemeral"
+        )]
+        sealed_key: Option<PathBuf>,
         #[command(flatten)]
         secret: SecretArgs,
+        /// A fresh instance key, in memory only, never written: for a short-lived agent. Its
+        /// did:key is printed; a new wallet folder per instance.
+        #[arg(long)]
+        ephemeral: bool,
         /// The socket's path.
         #[arg(long)]
         socket: PathBuf,
@@ -99,6 +107,16 @@ pub(crate) enum WalletCommand {
         /// in milliseconds: the longest a revocation the node knows may go unseen here.
         #[arg(long, default_value_t = 500)]
         status_refresh_ms: u64,
+    },
+    /// Asks the daemon for its instance's proof of possession, to be bound to an agent
+    /// definition of its org (`vouch-node admin agent bind DEFINITION PROOF`).
+    BindingProof {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The definition's did:vouch.
+        #[arg(long)]
+        definition: String,
     },
     /// Asks the daemon for its instance's DID and exchange addresses.
     Identity {

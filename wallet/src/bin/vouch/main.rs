@@ -867,6 +867,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             wallet,
             sealed_key,
             secret,
+            ephemeral,
             socket,
             node,
             listen,
@@ -879,7 +880,18 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                         .with_context(|| format!("--listen {a}"))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let pair = keystore::read(&sealed_key, &secret_of(&secret)?, None)?;
+            let pair = match (ephemeral, &sealed_key) {
+                (true, _) => {
+                    let pair = KeyPair::generate();
+                    vouch_wallet::log_line!(
+                        "ephemeral instance {} (its key in memory only)",
+                        did_key::did_of(&pair.public())
+                    );
+                    pair
+                }
+                (false, Some(sealed)) => keystore::read(sealed, &secret_of(&secret)?, None)?,
+                (false, None) => bail!("--sealed-key or --ephemeral"),
+            };
             // The daemon's own uid (Linux: the owner of /proc/self): the one caller it answers.
             let uid =
                 std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m))?;
@@ -906,9 +918,9 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                         let _ = network_stop.wait_for(|s| *s).await;
                     })
                     .await?;
-                eprintln!("wallet daemon listening on {}", socket.display());
+                vouch_wallet::log_line!("wallet daemon listening on {}", socket.display());
                 for address in addresses {
-                    eprintln!("exchanges at {address}");
+                    vouch_wallet::log_line!("exchanges at {address}");
                 }
                 let mut tending_stop = stopped.clone();
                 let tending = tokio::spawn(daemon::tend(
@@ -985,6 +997,14 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 }),
             )?;
             println!("{delegated}");
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::BindingProof { socket, definition } => {
+            let proof = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "binding_proof", "definition": definition}),
+            )?;
+            print_json(&proof)?;
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Identity { socket } => {
