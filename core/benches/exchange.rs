@@ -111,28 +111,20 @@ fn benches(c: &mut Criterion) {
         |b| b.iter(|| black_box(answer(&asked))),
     );
     let answered = answer(&asked);
-    group.bench_function("3 decide (verifier: verify, decide, sign)", |b| {
-        b.iter(|| {
-            black_box(
-                asked
-                    .decide(
-                        &answered.response,
-                        Some(&prover_did),
-                        &verifier,
-                        &verifier_key,
-                    )
-                    .expect("decides"),
+    let decide = |asked: &exchange::Asked, answered: &exchange::Answered| {
+        asked
+            .decide(
+                &answered.response,
+                Some(&prover_did),
+                &verifier,
+                &verifier_key,
             )
-        })
+            .expect("decides")
+    };
+    group.bench_function("3 decide (verifier: verify, decide, sign)", |b| {
+        b.iter(|| black_box(decide(&asked, &answered)))
     });
-    let judged = asked
-        .decide(
-            &answered.response,
-            Some(&prover_did),
-            &verifier,
-            &verifier_key,
-        )
-        .expect("decides");
+    let judged = decide(&asked, &answered);
     assert!(judged.decision.decided[0].reason.is_none(), "accepted");
     group.bench_function("4 accept (prover: verify the decision)", |b| {
         b.iter(|| black_box(answered.accept(&judged.signed, now()).expect("accepted")))
@@ -141,14 +133,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let asked = ask();
             let answered = answer(&asked);
-            let judged = asked
-                .decide(
-                    &answered.response,
-                    Some(&prover_did),
-                    &verifier,
-                    &verifier_key,
-                )
-                .expect("decides");
+            let judged = decide(&asked, &answered);
             black_box(answered.accept(&judged.signed, now()).expect("accepted"))
         })
     });

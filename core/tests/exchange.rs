@@ -165,6 +165,48 @@ impl World {
         .expect("asks")
     }
 
+    /// The prover's wallet: one credential of task `t-1` for refunds up to 50 EUR.
+    fn refund_wallet(&self) -> Wallet {
+        Wallet {
+            held: vec![credential(
+                &self.org_a,
+                &self.prover,
+                vec![refund(5000)],
+                "t-1",
+                1,
+            )],
+            ..Wallet::default()
+        }
+    }
+
+    /// A request of the verifier for `domain`, presenting `credentials`, asking `query`.
+    fn ask_as(&self, credentials: Vec<Value>, domain: String, query: Value) -> Asked {
+        ask(
+            &self.verifier,
+            Ask {
+                credentials,
+                domain,
+                query,
+                capabilities: vec![wanted("call:billing_api:refund", 10)],
+            },
+            now(),
+        )
+        .expect("asks")
+    }
+
+    /// The verifier's decision on `response` from `peer`, checked with `verifier`.
+    fn decide(
+        &self,
+        asked: &Asked,
+        response: &Value,
+        peer: &Did,
+        verifier: &Verifier<'_>,
+    ) -> exchange::Judgement {
+        asked
+            .decide(response, Some(peer), verifier, &self.verifier)
+            .expect("decided")
+    }
+
     fn prover_did(&self) -> Did {
         did_of(&self.prover.public())
     }
@@ -234,14 +276,12 @@ fn each_capability_is_decided_on_its_own_with_its_reason() {
     ]);
     let answered = w.answer(&asked, &wallet, &Once::default());
     // The second credential's status bit is set.
-    let judged = asked
-        .decide(
-            &answered.response,
-            Some(&w.prover_did()),
-            &at(now(), &w.trust, &Revoked(vec![2])),
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(
+        &asked,
+        &answered.response,
+        &w.prover_did(),
+        &at(now(), &w.trust, &Revoked(vec![2])),
+    );
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![
@@ -303,28 +343,24 @@ fn a_sub_agent_is_accepted_for_its_narrower_right_and_rejected_beyond_it() {
     .expect("answers");
     // Its chain goes with it.
     assert_eq!(answered.presented.len(), 2);
-    let judged = asked
-        .decide(
-            &answered.response,
-            Some(&did_of(&sub.public())),
-            &at(now(), &w.trust, &Revoked(vec![])),
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(
+        &asked,
+        &answered.response,
+        &did_of(&sub.public()),
+        &at(now(), &w.trust, &Revoked(vec![])),
+    );
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![None, Some(Reason::ConstraintViolated)]
     );
 
     // Its parent revoked: everything below is rejected `revoked`.
-    let judged = asked
-        .decide(
-            &answered.response,
-            Some(&did_of(&sub.public())),
-            &at(now(), &w.trust, &Revoked(vec![1])),
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(
+        &asked,
+        &answered.response,
+        &did_of(&sub.public()),
+        &at(now(), &w.trust, &Revoked(vec![1])),
+    );
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![Some(Reason::Revoked), Some(Reason::Revoked)]
@@ -334,28 +370,17 @@ fn a_sub_agent_is_accepted_for_its_narrower_right_and_rejected_beyond_it() {
 #[test]
 fn a_prover_whose_transport_identity_is_not_the_holder_is_rejected_not_holder() {
     let w = world();
-    let wallet = Wallet {
-        held: vec![credential(
-            &w.org_a,
-            &w.prover,
-            vec![refund(5000)],
-            "t-1",
-            1,
-        )],
-        ..Wallet::default()
-    };
+    let wallet = w.refund_wallet();
     let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
     let answered = w.answer(&asked, &wallet, &Once::default());
     // A peer relays the prover's presentation as its own.
     let relay = did_of(&KeyPair::generate().public());
-    let judged = asked
-        .decide(
-            &answered.response,
-            Some(&relay),
-            &at(now(), &w.trust, &Revoked(vec![])),
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(
+        &asked,
+        &answered.response,
+        &relay,
+        &at(now(), &w.trust, &Revoked(vec![])),
+    );
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![Some(Reason::NotHolder)]
@@ -376,16 +401,7 @@ fn a_prover_whose_transport_identity_is_not_the_holder_is_rejected_not_holder() 
 #[test]
 fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
     let w = world();
-    let wallet = Wallet {
-        held: vec![credential(
-            &w.org_a,
-            &w.prover,
-            vec![refund(5000)],
-            "t-1",
-            1,
-        )],
-        ..Wallet::default()
-    };
+    let wallet = w.refund_wallet();
     let refuse = |raw: &Value, status: Vec<u32>, time: DateTime<Utc>| {
         answer(
             raw,
@@ -407,23 +423,17 @@ fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
         .remove("verifierPresentation");
     assert_eq!(refuse(&bare, vec![], now()), Reason::Malformed);
     // A verifier whose credential comes from an org the prover's consortium does not know.
-    let untrusted = ask(
-        &w.verifier,
-        Ask {
-            credentials: vec![credential(
-                &w.stranger,
-                &w.verifier,
-                vec![json!({"action": "verify:exchange", "resource": "https://b.example/**"})],
-                "exchanges",
-                900,
-            )],
-            domain: w.verifier_did().to_string(),
-            query: query_task("t-1"),
-            capabilities: vec![wanted("call:billing_api:refund", 10)],
-        },
-        now(),
-    )
-    .expect("asks");
+    let untrusted = w.ask_as(
+        vec![credential(
+            &w.stranger,
+            &w.verifier,
+            vec![json!({"action": "verify:exchange", "resource": "https://b.example/**"})],
+            "exchanges",
+            900,
+        )],
+        w.verifier_did().to_string(),
+        query_task("t-1"),
+    );
     assert_eq!(
         refuse(&untrusted.raw, vec![], now()),
         Reason::UntrustedIssuer
@@ -431,33 +441,21 @@ fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
     // A verifier whose credential was revoked.
     assert_eq!(refuse(&asked.raw, vec![900], now()), Reason::Revoked);
     // A request that names someone else's domain (a relay of another verifier's exchange).
-    let elsewhere = ask(
-        &w.verifier,
-        Ask {
-            credentials: vec![w.verifier_credential()],
-            domain: did_of(&w.org_a.public()).to_string(),
-            query: query_task("t-1"),
-            capabilities: vec![wanted("call:billing_api:refund", 10)],
-        },
-        now(),
-    )
-    .expect("asks");
+    let elsewhere = w.ask_as(
+        vec![w.verifier_credential()],
+        did_of(&w.org_a.public()).to_string(),
+        query_task("t-1"),
+    );
     assert_eq!(
         refuse(&elsewhere.raw, vec![], now()),
         Reason::DomainMismatch
     );
     // The verifier's org's DID names it too.
-    let org_domain = ask(
-        &w.verifier,
-        Ask {
-            credentials: vec![w.verifier_credential()],
-            domain: did_of(&w.org_b.public()).to_string(),
-            query: query_task("t-1"),
-            capabilities: vec![wanted("call:billing_api:refund", 10)],
-        },
-        now(),
-    )
-    .expect("asks");
+    let org_domain = w.ask_as(
+        vec![w.verifier_credential()],
+        did_of(&w.org_b.public()).to_string(),
+        query_task("t-1"),
+    );
     w.answer(&org_domain, &wallet, &Once::default());
     // An old request: replayed.
     assert_eq!(
@@ -473,16 +471,7 @@ fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
 #[test]
 fn requests_responses_and_decisions_are_used_once() {
     let w = world();
-    let wallet = Wallet {
-        held: vec![credential(
-            &w.org_a,
-            &w.prover,
-            vec![refund(5000)],
-            "t-1",
-            1,
-        )],
-        ..Wallet::default()
-    };
+    let wallet = w.refund_wallet();
     let trust = at(now(), &w.trust, &Revoked(vec![]));
     let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
     let seen = Once::default();
@@ -502,14 +491,7 @@ fn requests_responses_and_decisions_are_used_once() {
 
     // The response to another exchange's request: its challenge is not this one's.
     let other = w.ask(vec![wanted("call:billing_api:refund", 10)]);
-    let judged = other
-        .decide(
-            &answered.response,
-            Some(&w.prover_did()),
-            &trust,
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(&other, &answered.response, &w.prover_did(), &trust);
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![Some(Reason::Replayed)]
@@ -524,14 +506,12 @@ fn requests_responses_and_decisions_are_used_once() {
         now(),
     )
     .expect("presents");
-    let judged = asked
-        .decide(
-            &json!({"verifiablePresentation": vp}),
-            Some(&w.prover_did()),
-            &trust,
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(
+        &asked,
+        &json!({"verifiablePresentation": vp}),
+        &w.prover_did(),
+        &trust,
+    );
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![Some(Reason::DomainMismatch)]
@@ -546,14 +526,7 @@ fn requests_responses_and_decisions_are_used_once() {
         now(),
     )
     .expect("open");
-    let judged = asked
-        .decide(
-            &answered.response,
-            Some(&w.prover_did()),
-            &trust,
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(&asked, &answered.response, &w.prover_did(), &trust);
     let challenge = judged.decision.challenge.clone();
     let first = open.take(&challenge, now()).expect("open");
     first.accept(&judged.signed, now()).expect("accepted");
@@ -598,31 +571,23 @@ fn the_query_selects_only_what_it_asks_for() {
         now(),
     )
     .expect("presents");
-    let judged = asked
-        .decide(
-            &json!({"verifiablePresentation": vp}),
-            Some(&w.prover_did()),
-            &at(now(), &w.trust, &Revoked(vec![])),
-            &w.verifier,
-        )
-        .expect("decided");
+    let judged = w.decide(
+        &asked,
+        &json!({"verifiablePresentation": vp}),
+        &w.prover_did(),
+        &at(now(), &w.trust, &Revoked(vec![])),
+    );
     assert_eq!(
         verdicts(&judged.decision.decided),
         vec![Some(Reason::ConstraintViolated)]
     );
 
     // Nothing held answers a query for task t-3: refused, nothing presented.
-    let none = ask(
-        &w.verifier,
-        Ask {
-            credentials: vec![w.verifier_credential()],
-            domain: w.verifier_did().to_string(),
-            query: query_task("t-3"),
-            capabilities: vec![wanted("call:billing_api:refund", 10)],
-        },
-        now(),
-    )
-    .expect("asks");
+    let none = w.ask_as(
+        vec![w.verifier_credential()],
+        w.verifier_did().to_string(),
+        query_task("t-3"),
+    );
     let refused = answer(
         &none.raw,
         &w.prover,

@@ -65,3 +65,26 @@ pub fn exchange_entry(
     }
     entry
 }
+
+/// The verifier's audit entries of a decision it made on `response` (the prover's, as
+/// received): each capability decided, with the credentials presented and the leaf of the first
+/// chain that verified.
+pub fn judged_entries(
+    judged: &crate::exchange::Judgement,
+    response: &serde_json::Value,
+) -> Vec<Entry> {
+    let ids: Vec<String> = response["verifiablePresentation"]["verifiableCredential"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str())
+        .filter(|id| id.len() <= crate::audit::MAX_TEXT)
+        .map(str::to_owned)
+        .collect();
+    let leaf = judged
+        .verified
+        .chains
+        .first()
+        .and_then(|chain| chain.credentials.last());
+    decision_entries(&judged.decision, &judged.decision.prover, &ids, leaf)
+}

@@ -120,27 +120,11 @@ pub(super) async fn participate(
                 )));
             }
         };
-        let ids: Vec<String> = credentials
-            .iter()
-            .filter_map(|c| c["id"].as_str())
-            .filter(|i| i.len() <= vouch_core::audit::MAX_TEXT)
-            .map(str::to_owned)
-            .collect();
-        let leaf = judged
-            .verified
-            .chains
-            .first()
-            .and_then(|chain| chain.credentials.last());
         // Recorded before it is answered: a decision the log does not show is not given.
         state
             .audit
             .record_all(
-                vouch_core::exchange::audit::decision_entries(
-                    &judged.decision,
-                    &judged.decision.prover,
-                    &ids,
-                    leaf,
-                ),
+                vouch_core::exchange::audit::judged_entries(&judged, &response),
                 now,
             )
             .map_err(|e| format!("the decision could not be written to the audit log: {e}"))?;

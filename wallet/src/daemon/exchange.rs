@@ -335,21 +335,10 @@ impl Daemon {
         let judged = asked
             .decide(response, Some(peer), &verifier, &self.key)
             .map_err(|e| Refusal::refused(e.to_string()))?;
-        let ids: Vec<String> = presented
-            .iter()
-            .filter_map(|c| c["id"].as_str())
-            .filter(|id| id.len() <= vouch_core::audit::MAX_TEXT)
-            .map(str::to_owned)
-            .collect();
-        let leaf = judged
-            .verified
-            .chains
-            .first()
-            .and_then(|chain| chain.credentials.last());
         // Recorded before it is sent: a decision the log does not show is not given.
         self.log
             .record_all(
-                exchange::audit::decision_entries(&judged.decision, peer, &ids, leaf),
+                exchange::audit::judged_entries(&judged, response),
                 verifier.now,
             )
             .map_err(|e| Refusal::internal(format!("the audit log: {e}")))?;
