@@ -57,6 +57,21 @@ pub fn key_of(did: &Did) -> Result<PublicKey, DidKeyError> {
     Ok(PublicKey::from_multibase(did.method_specific_id())?)
 }
 
+/// The key of a did:key verification method in its one canonical form, `did:key:z6Mk…#z6Mk…`:
+/// the method a did:key document lists first and authorizes for authentication, assertion and
+/// both capability relationships — every purpose a proof names — so no document need be built.
+/// `None` for anything else (another method, fragment, path or query; a key that does not
+/// read): resolve that in full.
+pub fn canonical_method_key(method: &DidUrl) -> Option<PublicKey> {
+    let url = method.as_str();
+    let rest = url.strip_prefix("did:key:")?;
+    let (id, fragment) = rest.split_once('#')?;
+    if id != fragment || id.contains(['/', '?', '#', ':']) {
+        return None;
+    }
+    PublicKey::from_multibase(id).ok()
+}
+
 /// Resolves a did:key to its DID document.
 pub fn resolve(did: &Did, format: KeyFormat) -> Result<DidDocument, DidKeyError> {
     let key = key_of(did)?;
@@ -147,6 +162,45 @@ mod tests {
     use crate::did::document::Relationship;
     use crate::key::KeyPair;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_canonical_method_key_is_what_the_document_authorizes() {
+        use crate::did::DidUrl;
+        for _ in 0..32 {
+            let key = KeyPair::generate().public();
+            let did = did_of(&key);
+            let document = resolve(&did, KeyFormat::Multikey).unwrap();
+            let x = key.to_x25519().to_multibase();
+            let ed = key.to_multibase();
+            for url in [
+                format!("{did}#{ed}"),
+                format!("{did}#{x}"),
+                format!("{did}#other"),
+                format!("{did}?versionId=1#{ed}"),
+                format!("{did}/path#{ed}"),
+            ] {
+                let Ok(method) = DidUrl::parse(&url) else {
+                    continue;
+                };
+                for relationship in [
+                    Relationship::Authentication,
+                    Relationship::AssertionMethod,
+                    Relationship::CapabilityInvocation,
+                    Relationship::CapabilityDelegation,
+                ] {
+                    let full = document.key_for(&method, relationship).ok();
+                    match canonical_method_key(&method) {
+                        // Where the shortcut answers, it answers as the document does.
+                        Some(fast) => assert_eq!(Some(fast), full, "{url}"),
+                        // Elsewhere the document is resolved: nothing is decided here.
+                        None => assert_ne!(url, format!("{did}#{ed}")),
+                    }
+                }
+            }
+        }
+        // Another method's DID, a key that is no curve point: resolved in full.
+        assert!(canonical_method_key(&DidUrl::parse("did:web:e.example#k").unwrap()).is_none());
+    }
 
     #[test]
     fn other_methods_are_refused() {

@@ -257,10 +257,16 @@ fn hash_data(
         Cryptosuite::EddsaJcs2022 => (jcs::canonicalize(config)?, jcs::canonicalize(document)?),
         Cryptosuite::EddsaRdfc2022 => rdfc::canonicalize_pair(document, config)?,
     };
+    Ok(hash_pair(&config, &document))
+}
+
+/// The hash data of a proof: SHA-256 of the canonical proof configuration, then of the
+/// canonical document.
+fn hash_pair(config: &[u8], document: &[u8]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    out[..32].copy_from_slice(&Sha256::digest(&config));
-    out[32..].copy_from_slice(&Sha256::digest(&document));
-    Ok(out)
+    out[..32].copy_from_slice(&Sha256::digest(config));
+    out[32..].copy_from_slice(&Sha256::digest(document));
+    out
 }
 
 /// Signs a document as a statement of the signer's DID (a status list, a revocation event):
@@ -393,23 +399,37 @@ pub fn verify(
     let expires = optional_time(proof, "expires")?;
     let signature = decode_signature(string_field(proof, "proofValue")?)?;
 
-    let mut document = secured.clone();
-    document.remove("proof");
-    let mut config = proof.clone();
-    config.remove("proofValue");
-    if let Some(proof_context) = config.get("@context") {
+    if let Some(proof_context) = proof.get("@context") {
         // Data Integrity §4.2 step 4: the proof's context must be the start of the document's.
-        if !context_is_prefix(proof_context, document.get("@context")) {
+        if !context_is_prefix(proof_context, secured.get("@context")) {
             return Err(ProofError::ContextMismatch);
         }
     }
-    if cryptosuite == Cryptosuite::EddsaRdfc2022 {
-        config = with_document_context(config, &document);
-    }
 
-    let document_of_key = resolver.resolve(&verification_method.did())?;
-    let key = document_of_key.key_for(&verification_method, purpose)?;
-    let hash = hash_data(cryptosuite, &document, &config)?;
+    // A did:key method in its one canonical form needs no document: the key is in the DID,
+    // and its document authorizes it for every purpose a proof names.
+    let key = match crate::did::key::canonical_method_key(&verification_method) {
+        Some(key) => key,
+        None => resolver
+            .resolve(&verification_method.did())?
+            .key_for(&verification_method, purpose)?,
+    };
+    let hash = match cryptosuite {
+        // Canonicalized where they are: the document without its proof, the proof without its
+        // value.
+        Cryptosuite::EddsaJcs2022 => hash_pair(
+            &jcs::canonicalize_without(proof, "proofValue")?,
+            &jcs::canonicalize_without(secured, "proof")?,
+        ),
+        Cryptosuite::EddsaRdfc2022 => {
+            let mut document = secured.clone();
+            document.remove("proof");
+            let mut config = proof.clone();
+            config.remove("proofValue");
+            let config = with_document_context(config, &document);
+            hash_data(cryptosuite, &document, &config)?
+        }
+    };
     if !key.verify(&hash, &signature) {
         return Err(ProofError::InvalidSignature);
     }
