@@ -69,7 +69,35 @@ pub fn canonical_method_key(method: &DidUrl) -> Option<PublicKey> {
     if id != fragment || id.contains(['/', '?', '#', ':']) {
         return None;
     }
-    PublicKey::from_multibase(id).ok()
+    read_key(id)
+}
+
+/// The most did:key keys kept read.
+const MAX_READ_KEYS: usize = 4096;
+
+/// A `z6Mk…` key, read once: decoding base58 and decompressing the curve point is a third of
+/// an Ed25519 verification, and a verifier sees the same few keys again and again. The table
+/// is bounded (emptied when full); a key that does not read is never kept.
+fn read_key(multikey: &str) -> Option<PublicKey> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static READ: OnceLock<Mutex<HashMap<String, PublicKey>>> = OnceLock::new();
+    let table = READ.get_or_init(|| Mutex::new(HashMap::new()));
+    let lock = || {
+        table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(key) = lock().get(multikey) {
+        return Some(*key);
+    }
+    let key = PublicKey::from_multibase(multikey).ok()?;
+    let mut read = lock();
+    if read.len() >= MAX_READ_KEYS {
+        read.clear();
+    }
+    read.insert(multikey.to_owned(), key);
+    Some(key)
 }
 
 /// Resolves a did:key to its DID document.
