@@ -409,6 +409,63 @@ mod tests {
     use vouch_core::key::KeyPair;
 
     #[test]
+    fn callers_recording_at_once_each_get_their_entries_together_and_the_log_verifies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = KeyPair::generate();
+        let instance = did_of(&key.public());
+        let log = std::sync::Arc::new(WalletStore::open(dir.path(), &instance).expect("made"))
+            .log(&instance);
+        let (threads, each) = (8, 25);
+        let recorded: Vec<Vec<(u64, String)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let log = &log;
+                    scope.spawn(move || {
+                        (0..each)
+                            .map(|i| {
+                                // Two entries per call, which must stay together.
+                                let task = format!("t{t}-{i}");
+                                let entries = ["a", "b"]
+                                    .map(|part| {
+                                        let mut decided = entry(Event::Decided);
+                                        decided.task = Some(task.clone());
+                                        decided.action = Some(part.into());
+                                        decided
+                                    })
+                                    .to_vec();
+                                let last = log
+                                    .record_all(entries, chrono::Utc::now())
+                                    .expect("recorded")
+                                    .expect("two entries");
+                                (last, task)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("no panic"))
+                .collect()
+        });
+        let (size, _) = log.verify().expect("the log verifies");
+        assert_eq!(size, threads * each * 2);
+        let entries = log.entries(0).expect("entries");
+        for (last, task) in recorded.into_iter().flatten() {
+            let last = usize::try_from(last).expect("small");
+            assert_eq!(entries[last].task.as_deref(), Some(task.as_str()));
+            assert_eq!(entries[last].action.as_deref(), Some("b"));
+            assert_eq!(entries[last - 1].task.as_deref(), Some(task.as_str()));
+            assert_eq!(entries[last - 1].action.as_deref(), Some("a"));
+        }
+        // An entry that could never be written is refused alone, before it joins anyone.
+        let mut long = entry(Event::Decided);
+        long.task = Some("x".repeat(vouch_core::audit::MAX_TEXT + 1));
+        assert!(log.record(long, chrono::Utc::now()).is_err());
+        assert_eq!(log.size().expect("a size"), threads * each * 2);
+    }
+
+    #[test]
     fn a_wallets_log_is_its_instances_and_survives_a_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = KeyPair::generate();

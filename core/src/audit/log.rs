@@ -6,7 +6,7 @@
 //! log needs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
@@ -67,6 +67,26 @@ pub struct Log<S: LogStore> {
     writer: String,
     lock: Arc<Mutex<()>>,
     appended: Option<Arc<dyn Fn() + Send + Sync>>,
+    group: Arc<Group>,
+}
+
+/// Group commit for [`Log::record_all`]: the entries of every caller waiting while a batch is
+/// being written go into the next batch together, one synced write for all of them.
+#[derive(Default)]
+struct Group {
+    state: Mutex<GroupState>,
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// Callers waiting, by ticket: their entries and time.
+    waiting: Vec<(u64, Vec<Entry>, DateTime<Utc>)>,
+    /// Whether a caller is writing a batch now.
+    writing: bool,
+    /// What became of each ticket written: the last sequence number, or why it failed.
+    done: HashMap<u64, Result<Option<u64>, String>>,
+    next: u64,
 }
 
 impl<S: LogStore> Clone for Log<S> {
@@ -76,6 +96,7 @@ impl<S: LogStore> Clone for Log<S> {
             writer: self.writer.clone(),
             lock: self.lock.clone(),
             appended: self.appended.clone(),
+            group: self.group.clone(),
         }
     }
 }
@@ -139,6 +160,7 @@ impl<S: LogStore> Log<S> {
             writer: writer.to_owned(),
             lock: Arc::new(Mutex::new(())),
             appended: None,
+            group: Arc::default(),
         }
     }
 
@@ -189,20 +211,87 @@ impl<S: LogStore> Log<S> {
     }
 
     /// Appends entries together, for decisions that change nothing else: written and synced
-    /// in one batch before it returns. The sequence number of the last.
+    /// before it returns, all of them or none. The sequence number of the last.
+    ///
+    /// Group commit: callers that arrive while a batch is being written wait, and the first of
+    /// them writes all their entries in the next batch, one synced write for all (each caller's
+    /// entries stay together, in the order they came). An entry that could never be written is
+    /// refused before it joins a group, so that it fails no one else's.
     pub fn record_all(
         &self,
         entries: Vec<Entry>,
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, LogError<S::Error>> {
-        let mut writer = self.writer()?;
-        let mut batch = self.store.batch();
-        let mut last = None;
-        for entry in entries {
-            last = Some(writer.append(&mut batch, entry, now)?);
+        for entry in &entries {
+            let mut probe = entry.clone();
+            probe.seq = 1;
+            probe.previous = Some(String::new());
+            probe.writer.clone_from(&self.writer);
+            probe.check()?;
         }
-        self.store.commit(batch).map_err(LogError::Store)?;
-        Ok(last)
+        let group = &self.group;
+        let lock = || {
+            group
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut state = lock();
+        let ticket = state.next;
+        state.next += 1;
+        state.waiting.push((ticket, entries, now));
+        loop {
+            if let Some(result) = state.done.remove(&ticket) {
+                return result.map_err(|e| LogError::Audit(AuditError::Storage(e)));
+            }
+            if state.writing {
+                state = group
+                    .written
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            state.writing = true;
+            let jobs = std::mem::take(&mut state.waiting);
+            drop(state);
+            let results = self.write_group(jobs);
+            state = lock();
+            state.writing = false;
+            state.done.extend(results);
+            group.written.notify_all();
+        }
+    }
+
+    /// Writes the entries of a group in one batch: each ticket's last sequence number, or, for
+    /// all of them, why the batch was not written.
+    fn write_group(
+        &self,
+        jobs: Vec<(u64, Vec<Entry>, DateTime<Utc>)>,
+    ) -> Vec<(u64, Result<Option<u64>, String>)> {
+        let tickets: Vec<u64> = jobs.iter().map(|(ticket, _, _)| *ticket).collect();
+        let failed =
+            |why: String| -> Vec<_> { tickets.iter().map(|t| (*t, Err(why.clone()))).collect() };
+        let mut writer = match self.writer() {
+            Ok(writer) => writer,
+            Err(e) => return failed(e.to_string()),
+        };
+        let mut batch = self.store.batch();
+        let mut results = Vec::with_capacity(jobs.len());
+        for (ticket, entries, now) in jobs {
+            let mut last = None;
+            for entry in entries {
+                match writer.append(&mut batch, entry, now) {
+                    Ok(seq) => last = Some(seq),
+                    // Nothing of the batch is written: every caller of the group is told.
+                    Err(e) => return failed(e.to_string()),
+                }
+            }
+            results.push((ticket, Ok(last)));
+        }
+        match self.store.commit(batch) {
+            Ok(()) => results,
+            Err(e) => failed(e.to_string()),
+        }
     }
 
     /// How many entries the log has.
