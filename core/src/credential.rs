@@ -353,13 +353,19 @@ fn schema_error(message: impl Into<String>) -> CredentialError {
 impl AgentCapabilityCredential {
     /// Reads a credential, signed or not, from JSON; the proof, if any, is ignored here.
     pub fn from_json(value: &Value) -> Result<Self, CredentialError> {
-        let mut object: Map<String, Value> = value
+        use serde::Deserialize as _;
+        let object: &Map<String, Value> = value
             .as_object()
-            .cloned()
             .ok_or_else(|| schema_error("a credential is a JSON object"))?;
-        object.remove("proof");
-        let credential: Self = serde_json::from_value(Value::Object(object))
-            .map_err(|e| schema_error(e.to_string()))?;
+        // Read where it is, without its proof: no copy of the document first.
+        let members = object
+            .iter()
+            .filter(|(key, _)| key.as_str() != "proof")
+            .map(|(key, value)| (key.as_str(), value));
+        let credential = Self::deserialize(
+            serde::de::value::MapDeserializer::<_, serde_json::Error>::new(members),
+        )
+        .map_err(|e| schema_error(e.to_string()))?;
         credential.validate()?;
         Ok(credential)
     }
