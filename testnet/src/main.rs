@@ -17,6 +17,7 @@ use vouch_core::status::StatusListCredential;
 use vouch_node::{Config, datadir, setup};
 
 mod exchange;
+mod fill;
 mod levels;
 mod witness;
 
@@ -92,6 +93,20 @@ enum Cmd {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Fills node 0 through its admin API with `--dids` new did:vouch DIDs and `--lists` status
+    /// lists of 131,072 entries, then reports its resident memory, its data folder's size and
+    /// DID resolution latency at that size.
+    Fill {
+        /// How many DIDs.
+        #[arg(long, default_value_t = 100_000)]
+        dids: u32,
+        /// How many status lists (131,072 entries each).
+        #[arg(long, default_value_t = 8)]
+        lists: u32,
+        /// How many of the DIDs are resolved for the latency.
+        #[arg(long, default_value_t = 1000)]
+        samples: u32,
+    },
     /// Stops every node.
     Down,
 }
@@ -135,6 +150,11 @@ fn run(cli: Cli) -> Result<()> {
             updates,
         } => partition(&cli.dir, cut, rounds, updates),
         Cmd::Witness { rounds } => witness::witness(&cli.dir, rounds),
+        Cmd::Fill {
+            dids,
+            lists,
+            samples,
+        } => fill::fill(&read_state(&cli.dir)?, dids, lists, samples),
         Cmd::Exchange {
             exchanges,
             concurrency,
