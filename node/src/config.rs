@@ -50,6 +50,27 @@ pub struct Config {
     pub issuance: IssuanceConfig,
     /// The audit log's checkpoints.
     pub audit: AuditConfig,
+    /// The database's memory.
+    pub store: StoreConfig,
+}
+
+/// The database's memory bounds (RocksDB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The block cache, shared by every column family, in MiB. Default 32.
+    pub block_cache_mib: u32,
+    /// The memtables, all column families together, in MiB. Default 32.
+    pub write_buffer_mib: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            block_cache_mib: 32,
+            write_buffer_mib: 32,
+        }
+    }
 }
 
 /// The audit log's checkpoints (DESIGN §9): signed by the node key, gossiped to the members
@@ -176,6 +197,7 @@ impl Default for Config {
             p2p: P2pConfig::default(),
             issuance: IssuanceConfig::default(),
             audit: AuditConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }

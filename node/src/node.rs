@@ -143,8 +143,12 @@ impl Node {
     pub async fn start(config: &Config) -> Result<Self, StartError> {
         let identity = datadir::identity(&config.data_dir)?;
         let db = config.data_dir.join(datadir::DB);
+        let memory = crate::store::Memory {
+            block_cache: (config.store.block_cache_mib as usize) << 20,
+            write_buffers: (config.store.write_buffer_mib as usize) << 20,
+        };
         let store = Arc::new(
-            tokio::task::spawn_blocking(move || Store::open(&db))
+            tokio::task::spawn_blocking(move || Store::open_with(&db, memory))
                 .await
                 .expect("opening the store does not panic")?,
         );

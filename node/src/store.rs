@@ -38,7 +38,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use rocksdb::{
-    ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options,
+    WriteBatch, WriteBufferManager, WriteOptions,
 };
 use vouch_core::audit::log::LogStore;
 use vouch_core::did::Did;
@@ -178,15 +179,54 @@ fn op_key(did: &Did, version: u64) -> Vec<u8> {
     key
 }
 
+/// The memory RocksDB may use: its block cache, shared by every column family, and its
+/// memtables, all column families together. RocksDB's defaults (64 MiB of memtable per column
+/// family, a cache per column family) would let a node holding a large registry grow to several
+/// hundred MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// The block cache, in bytes.
+    pub block_cache: usize,
+    /// The memtables, in bytes.
+    pub write_buffers: usize,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self {
+            block_cache: 32 << 20,
+            write_buffers: 32 << 20,
+        }
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the database in `path`.
+    /// Opens (or creates) the database in `path`, with the default memory bounds.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Memory::default())
+    }
+
+    /// Opens (or creates) the database in `path`, using at most `memory` for its cache and
+    /// memtables.
+    pub fn open_with(path: &Path, memory: Memory) -> Result<Self, StoreError> {
+        let cache = Cache::new_lru_cache(memory.block_cache);
+        let memtables = WriteBufferManager::new_write_buffer_manager(memory.write_buffers, false);
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        options.set_write_buffer_manager(&memtables);
+        let family_options = || {
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            let mut family = Options::default();
+            family.set_block_based_table_factory(&table);
+            // A memtable is flushed at a quarter of the budget: many families share it.
+            family.set_write_buffer_size((memory.write_buffers / 4).max(1 << 20));
+            family
+        };
         let families = COLUMN_FAMILIES
             .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(*name, family_options()));
         let db = DB::open_cf_descriptors(&options, path, families)?;
         let store = Self {
             db,
