@@ -171,6 +171,25 @@ mod tests {
     }
 
     #[test]
+    fn a_document_nested_too_deeply_is_refused_not_recursed_into() {
+        let mut deep = Value::Null;
+        for _ in 0..=MAX_DEPTH {
+            deep = Value::Array(vec![deep]);
+        }
+        let object = serde_json::json!({"a": deep});
+        assert!(matches!(
+            canonicalize(object.as_object().unwrap()),
+            Err(ProofError::Canonicalization(_))
+        ));
+        // Empty members, null and empty containers are written as they are.
+        let plain = serde_json::json!({"": null, "b": [], "c": {}});
+        assert_eq!(
+            canonicalize(plain.as_object().unwrap()).unwrap(),
+            br#"{"":null,"b":[],"c":{}}"#
+        );
+    }
+
+    #[test]
     fn strings_are_canonical() {
         let value = serde_json::json!({"\u{20ac}": "\u{2028}\n\u{1}é", "a": [true, null]});
         let canonical = canonicalize(value.as_object().unwrap()).unwrap();
