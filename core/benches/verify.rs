@@ -20,8 +20,7 @@ use ssi::claims::VerificationParameters;
 use ssi::claims::data_integrity::AnyDataIntegrity;
 use ssi::claims::vc::v2::JsonCredential;
 use ssi::dids::{DIDKey, DIDResolver};
-use ssi::json_ld::{CompactJsonLd, ContextLoader, Expandable};
-use ssi::rdf::{AnyLdEnvironment, LdEnvironment, urdna2015};
+use ssi::json_ld::ContextLoader;
 use ssi::verification_methods::AnyMethod;
 use vouch_core::credential::AgentCapabilityCredential;
 use vouch_core::delegation;
@@ -231,7 +230,13 @@ fn rdfc_against_ssi(c: &mut Criterion) {
                 let vc: AnyDataIntegrity<JsonCredential> =
                     ssi::claims::data_integrity::from_json_str(black_box(&text)).expect("decodes");
                 let outcome = pollster::block_on(vc.verify(&params)).expect("verification runs");
-                assert!(outcome.is_ok(), "{outcome:?}");
+                // ssi's `canonical_form_of` writes an `@list` without its items (see
+                // `proof::rdfc`), so it refuses the agent credential's signature, which covers
+                // `delegation.ancestors` as RDF lists are: its time is all its work up to and
+                // including the signature check. The W3C vector has no list and verifies.
+                let refused_for_its_lists = name == "agent_credential"
+                    && matches!(outcome, Err(ref e) if e.to_string().contains("signature"));
+                assert!(outcome.is_ok() || refused_for_its_lists, "{outcome:?}");
             })
         });
         group.bench_function(format!("vouch/{name}"), |b| {
@@ -245,9 +250,10 @@ fn rdfc_against_ssi(c: &mut Criterion) {
     group.finish();
 }
 
-/// The steps of one `eddsa-rdfc-2022` verification on the agent credential. A proof canonicalizes
-/// two documents (the credential and the proof configuration), so one verification costs about
-/// twice each of the first four, then one signature check.
+/// Where one `eddsa-rdfc-2022` verification goes on the agent credential: a proof canonicalizes
+/// two documents (the credential and the proof configuration), each on the fast path (every
+/// top-level context processed once and kept) and, for comparison, on the general one (every
+/// context processed on every expansion, as ssi does); then one signature check.
 fn rdfc_profile(c: &mut Criterion) {
     let org = key(1);
     let mut signed = sign(&root(&org, &key(2)), &org, Cryptosuite::EddsaRdfc2022);
@@ -262,36 +268,22 @@ fn rdfc_profile(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("rdfc_profile");
     for (name, document) in [("credential", &signed), ("proof_config", &config)] {
-        let compact = CompactJsonLd(json_syntax::Value::from_serde_json(document.clone()));
-        let expand = || {
-            let mut ld = LdEnvironment::default();
-            let expanded =
-                pollster::block_on(compact.expand_with(&mut ld, rdfc::loader())).expect("expands");
-            (ld, expanded)
-        };
-        group.bench_function(format!("1_expand/{name}"), |b| b.iter(expand));
-        let (mut ld, expanded) = expand();
-        group.bench_function(format!("2_to_rdf/{name}"), |b| {
-            b.iter(|| ld.quads_of(black_box(&expanded)).expect("quads"))
+        let object = document.as_object().expect("an object");
+        group.bench_function(format!("canonical_nquads/{name}"), |b| {
+            b.iter(|| rdfc::canonical_nquads(black_box(object)).expect("canonical"))
         });
-        let quads = ld.quads_of(&expanded).expect("quads");
-        group.bench_function(format!("3_canonicalize/{name}"), |b| {
-            b.iter(|| {
-                urdna2015::normalize(black_box(&quads).iter().map(|q| q.as_lexical_quad_ref()))
-                    .into_nquads_lines()
-            })
+        group.bench_function(format!("canonical_nquads_general/{name}"), |b| {
+            b.iter(|| rdfc::canonical_nquads_general(black_box(object)).expect("canonical"))
         });
-        let nquads = urdna2015::normalize(quads.iter().map(|q| q.as_lexical_quad_ref()))
-            .into_nquads_lines()
-            .concat();
-        group.bench_function(format!("4_hash/{name}"), |b| {
+        let nquads = rdfc::canonical_nquads(object).expect("canonical").concat();
+        group.bench_function(format!("hash/{name}"), |b| {
             b.iter(|| Sha256::digest(black_box(nquads.as_bytes())))
         });
     }
     let public = org.public();
     let message = [7u8; 64];
     let signature = org.sign(&message);
-    group.bench_function("5_signature_check", |b| {
+    group.bench_function("signature_check", |b| {
         b.iter_batched(
             || message,
             |m| assert!(public.verify(&m, &signature)),

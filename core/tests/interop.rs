@@ -118,9 +118,13 @@ fn root(
 /// The corpus: roots, chains up to 5 deep (long `ancestors` lists), presentations of them, in
 /// both suites, each with its proof configuration.
 fn corpus() -> Vec<Value> {
-    let mut rng = StdRng::seed_from_u64(0x0076_6f75_6368);
+    corpus_from(0x0076_6f75_6368, 0..12)
+}
+
+fn corpus_from(seed: u64, rounds: std::ops::Range<usize>) -> Vec<Value> {
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut documents = Vec::new();
-    for round in 0..12 {
+    for round in rounds {
         let suite = if round % 2 == 0 {
             Cryptosuite::EddsaRdfc2022
         } else {
@@ -236,6 +240,145 @@ fn canonical_nquads_agree_with_jsonld_js() {
     }
     // The corpus has delegation chains, so non-empty `ancestors` lists were compared.
     assert!(lists > 0);
+}
+
+/// Terms, IRIs and keywords a generated JSON-LD document is made of: Vouch's and the VC 2.0
+/// context's (with type-scoped and property-scoped contexts, `@graph`, `@list`, `@json` and
+/// `@id` coercions), absolute IRIs, compact IRIs, undefined terms and keywords.
+const KEYS: [&str; 22] = [
+    "id",
+    "type",
+    "issuer",
+    "validFrom",
+    "credentialSubject",
+    "capabilities",
+    "action",
+    "resource",
+    "constraints",
+    "delegation",
+    "ancestors",
+    "depth",
+    "proof",
+    "verifiableCredential",
+    "cryptosuite",
+    "verificationMethod",
+    "name",
+    "description",
+    "https://example.com/p",
+    "xsd:string",
+    "notDefinedAnywhere",
+    "@value",
+];
+const TYPES: [&str; 7] = [
+    "VerifiableCredential",
+    "VerifiablePresentation",
+    "AgentCapabilityCredential",
+    "DataIntegrityProof",
+    "BitstringStatusListEntry",
+    "https://example.com/T",
+    "Undefined",
+];
+const STRINGS: [&str; 7] = [
+    "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+    "urn:uuid:2bec6d58-a2bd-45bc-9e2d-67759f7b70df",
+    "2026-11-30T18:00:00Z",
+    "relative/path",
+    "_:b0",
+    "caf\u{e9} \u{1F916}",
+    "eddsa-rdfc-2022",
+];
+
+fn generated_value(depth: u32) -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        (0..STRINGS.len()).prop_map(|i| json!(STRINGS[i])),
+        (0..TYPES.len()).prop_map(|i| json!(TYPES[i])),
+        any::<i32>().prop_map(|n| json!(n)),
+        (-1e6f64..1e6).prop_map(|x| json!(x)),
+        any::<bool>().prop_map(|b| json!(b)),
+    ];
+    leaf.prop_recursive(depth, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                (0..KEYS.len()).prop_map(|i| KEYS[i].to_owned()),
+                inner,
+                0..4
+            )
+            .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+fn generated_document() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let contexts = vouch_schemas::CONTEXTS.len();
+    (
+        proptest::collection::vec(0..contexts, 1..4),
+        proptest::collection::vec(0..TYPES.len(), 0..3),
+        proptest::collection::btree_map(
+            (0..KEYS.len()).prop_map(|i| KEYS[i].to_owned()),
+            generated_value(3),
+            0..6,
+        ),
+    )
+        .prop_map(|(contexts, types, members)| {
+            let mut document: Map<String, Value> = members.into_iter().collect();
+            let urls: Vec<&str> = contexts
+                .iter()
+                .map(|&i| vouch_schemas::CONTEXTS[i].0)
+                .collect();
+            document.insert("@context".into(), json!(urls));
+            if !types.is_empty() {
+                let types: Vec<&str> = types.iter().map(|&i| TYPES[i]).collect();
+                document.insert("type".into(), json!(types));
+            }
+            Value::Object(document)
+        })
+}
+
+/// The same canonical form, or the same refusal, from the fast path (each top-level context
+/// processed once and kept) and from the general one (every context processed on every
+/// expansion, as ssi does).
+fn same_on_both_paths(document: &Value) -> Result<(), proptest::test_runner::TestCaseError> {
+    use vouch_core::proof::rdfc::canonical_nquads_general;
+    let object = document.as_object().expect("object");
+    match (canonical_nquads(object), canonical_nquads_general(object)) {
+        (Ok(fast), Ok(general)) => proptest::prop_assert_eq!(fast, general, "{:#}", document),
+        (Err(_), Err(_)) => {}
+        (fast, general) => proptest::prop_assert!(
+            false,
+            "{document:#}: fast {:?}, general {:?}",
+            fast.map(|q| q.len()),
+            general.map(|q| q.len())
+        ),
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn the_fast_path_canonicalizes_generated_credentials_as_the_general_one(
+        seed in proptest::prelude::any::<u64>(),
+        round in 0usize..12,
+    ) {
+        for document in corpus_from(seed, round..round + 1) {
+            same_on_both_paths(&document)?;
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_fast_path_canonicalizes_generated_json_ld_as_the_general_one(
+        document in generated_document(),
+    ) {
+        same_on_both_paths(&document)?;
+    }
 }
 
 /// Runs `note_verify.js` over a note and the keys it may be signed with.

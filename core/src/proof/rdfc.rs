@@ -19,11 +19,16 @@
 //! to what a JSON-LD document signed by Vouch can be ([`check_input`]).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
+use ssi::json_ld::expansion::{Action, Options, Policy};
 use ssi::json_ld::rdf_types::{self, Id, LiteralType, Term, generator};
-use ssi::json_ld::{CompactJsonLd, ContextLoader, Expandable, RdfQuads};
+use ssi::json_ld::syntax::TryFromJson;
+use ssi::json_ld::{
+    BlankIdBuf, CompactJsonLd, ContextLoader, Expand, Expandable, ExpandedDocument, IriBuf,
+    Process, RdfQuads,
+};
 use ssi::rdf::LdEnvironment;
 
 use super::ProofError;
@@ -153,19 +158,126 @@ fn canonical_json(lexical: &str) -> Result<String, ProofError> {
         .map_err(|e| ProofError::Canonicalization(format!("an @json literal: {e}")))
 }
 
+/// An active context: the result of JSON-LD context processing.
+type ActiveContext = ssi::json_ld::Context<IriBuf, BlankIdBuf>;
+
+/// The most lists of bundled contexts whose processing is kept. Vouch's documents use two or
+/// three; a document naming another list past the bound is expanded the general way.
+const MAX_PROCESSED_CONTEXTS: usize = 32;
+
+fn failed(e: &dyn std::fmt::Display) -> ProofError {
+    ProofError::Canonicalization(e.to_string())
+}
+
+/// The active context a top-level `@context` (bundled URLs only, [`check_input`]) processes to
+/// from the empty one, processed once per distinct value and kept. `None` when the bound of
+/// kept contexts is reached.
+fn processed_context(context: &Value) -> Result<Option<Arc<ActiveContext>>, ProofError> {
+    static PROCESSED: OnceLock<Mutex<HashMap<String, Arc<ActiveContext>>>> = OnceLock::new();
+    let key = context.to_string();
+    let processed = PROCESSED.get_or_init(Default::default);
+    if let Some(active) = processed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        return Ok(Some(active.clone()));
+    }
+    let local = ssi::json_ld::syntax::context::Context::try_from_json(json_ld_value(context))
+        .map_err(|e| failed(&e))?;
+    let active: ActiveContext = pollster::block_on(local.process(&mut (), loader(), None))
+        .map_err(|e| failed(&e))?
+        .into_processed();
+    let mut kept = processed.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() >= MAX_PROCESSED_CONTEXTS {
+        return Ok(None);
+    }
+    Ok(Some(kept.entry(key).or_insert(Arc::new(active)).clone()))
+}
+
+/// A `serde_json` value as json-ld's, read in place.
+fn json_ld_value(value: &Value) -> json_syntax::Value {
+    match value {
+        Value::Null => json_syntax::Value::Null,
+        Value::Bool(b) => json_syntax::Value::Boolean(*b),
+        Value::Number(n) => json_syntax::Value::Number(n.clone().into()),
+        Value::String(s) => json_syntax::Value::String(s.as_str().into()),
+        Value::Array(items) => json_syntax::Value::Array(items.iter().map(json_ld_value).collect()),
+        Value::Object(map) => json_ld_object(map, |_| true),
+    }
+}
+
+fn json_ld_object(map: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> json_syntax::Value {
+    json_syntax::Value::Object(
+        map.iter()
+            .filter(|(key, _)| keep(key))
+            .map(|(key, value)| {
+                json_syntax::object::Entry::new(key.as_str().into(), json_ld_value(value))
+            })
+            .collect(),
+    )
+}
+
+/// The expansion policy: strict, so a term no context defines is an error rather than dropped
+/// from what is signed (ssi's, too).
+fn options() -> Options {
+    Options {
+        policy: Policy {
+            invalid: Action::Reject,
+            allow_undefined: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// JSON-LD expansion of a checked document. A top-level `@context` is not processed again: the
+/// document is expanded without it, from the active context it processes to, kept from the
+/// first time ([`processed_context`]). The JSON-LD expansion algorithm (§5.1.2 step 9) starts
+/// by making that very active context and goes on from it, so the expansion is the same; a
+/// property test holds the canonical bytes equal to [`canonical_nquads_general`]'s.
+fn expand(object: &Map<String, Value>) -> Result<ExpandedDocument, ProofError> {
+    // The loader answers from memory, so the futures are ready at their first poll; blocking on
+    // them here keeps vouch-core free of any async runtime.
+    if let Some(context) = object.get("@context")
+        && let Some(active) = processed_context(context)?
+    {
+        let document = json_ld_object(object, |key| key != "@context");
+        return pollster::block_on(document.expand_full(
+            &mut (),
+            ActiveContext::clone(&active),
+            None,
+            loader(),
+            options(),
+            (),
+        ))
+        .map_err(|e| failed(&e));
+    }
+    expand_general(object)
+}
+
+/// JSON-LD expansion as ssi does it: every context processed anew.
+fn expand_general(object: &Map<String, Value>) -> Result<ExpandedDocument, ProofError> {
+    let document = CompactJsonLd(json_ld_object(object, |_| true));
+    let mut ld = LdEnvironment::default();
+    pollster::block_on(document.expand_with(&mut ld, loader())).map_err(|e| failed(&e))
+}
+
 /// The canonical N-Quads of a JSON-LD object, one string per line.
 pub fn canonical_nquads(object: &Map<String, Value>) -> Result<Vec<String>, ProofError> {
     check_input(object)?;
-    let failed = |e: &dyn std::fmt::Display| ProofError::Canonicalization(e.to_string());
-    let document = CompactJsonLd(json_syntax::Value::from_serde_json(Value::Object(
-        object.clone(),
-    )));
-    let mut ld = LdEnvironment::default();
-    // The loader answers from memory, so the future is ready at its first poll; blocking on it
-    // here keeps vouch-core free of any async runtime.
-    let mut expanded =
-        pollster::block_on(document.expand_with(&mut ld, loader())).map_err(|e| failed(&e))?;
+    to_canonical(expand(object)?)
+}
 
+/// [`canonical_nquads`] with every context processed anew on every expansion, as ssi does: the
+/// reference the fast path is held to.
+pub fn canonical_nquads_general(object: &Map<String, Value>) -> Result<Vec<String>, ProofError> {
+    check_input(object)?;
+    to_canonical(expand_general(object)?)
+}
+
+/// toRdf and RDFC-1.0 of an expanded document.
+fn to_canonical(mut expanded: ExpandedDocument) -> Result<Vec<String>, ProofError> {
     // JSON-LD 1.1 toRdf: every node gets an identifier, literals take their canonical form
     // (`@json` as JCS, numbers as xsd:integer / xsd:double), lists become rdf:first / rdf:rest
     // chains ending in rdf:nil. No rdfDirection and no generalized RDF, as in pyld and jsonld.js.
