@@ -20,7 +20,8 @@ use crate::key::KeyPair;
 use crate::proof::{self, Cryptosuite, ProofError, ProofOptions};
 use crate::report::{Reason, Report, check};
 use crate::verify::{
-    Checked, Verifier, check_capability_trust, check_chain_status, check_credential, check_proof,
+    Checked, Verifier, check_capability_trust, check_chain_status, check_credential_with,
+    judge_proof,
 };
 
 /// The most credentials one presentation may carry.
@@ -167,7 +168,23 @@ pub fn verify_presentation(
     };
     let subject = Some(holder.as_str());
     report.pass(check::SCHEMA, subject);
-    match check_proof(verifier, raw, &holder, Relationship::Authentication) {
+    // Every signature, the presentation's and each credential's, checked in one batch.
+    let mut proofs = proof::check_all(
+        std::iter::once(proof::prepare(
+            raw,
+            Relationship::Authentication,
+            verifier.resolver,
+        ))
+        .chain(credentials.iter().map(|credential| {
+            proof::prepare(credential, Relationship::AssertionMethod, verifier.resolver)
+        }))
+        .collect(),
+    )
+    .into_iter();
+    let presentation_proof = proofs
+        .next()
+        .expect("one outcome per proof, the presentation's first");
+    match judge_proof(verifier, presentation_proof, &holder) {
         Err(failure) => {
             report.record(check::PROOF, subject, Err(failure));
             report.skip_all(
@@ -207,7 +224,12 @@ pub fn verify_presentation(
     let mut presented: Vec<Checked> = Vec::with_capacity(credentials.len());
     for (index, raw_credential) in credentials.iter().enumerate() {
         let label = format!("credential {index}");
-        let Some(checked) = check_credential(raw_credential, verifier, &label, &mut report) else {
+        let credential_proof = proofs.next().expect("one outcome per credential");
+        let Some(checked) =
+            check_credential_with(raw_credential, verifier, &label, &mut report, || {
+                credential_proof
+            })
+        else {
             continue;
         };
         let id = checked.credential.id.to_string();

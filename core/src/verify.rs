@@ -155,8 +155,20 @@ pub(crate) fn check_proof(
     signer: &Did,
     purpose: Relationship,
 ) -> Result<proof::VerifiedProof, (Reason, String)> {
-    let verified = proof::verify(raw, purpose, verifier.resolver)
-        .map_err(|e| (proof_reason(&e), e.to_string()))?;
+    judge_proof(
+        verifier,
+        proof::verify(raw, purpose, verifier.resolver),
+        signer,
+    )
+}
+
+/// [`check_proof`] on a proof verified already (in a batch, by [`proof::check_all`]).
+pub(crate) fn judge_proof(
+    verifier: &Verifier<'_>,
+    verified: Result<proof::VerifiedProof, proof::ProofError>,
+    signer: &Did,
+) -> Result<proof::VerifiedProof, (Reason, String)> {
+    let verified = verified.map_err(|e| (proof_reason(&e), e.to_string()))?;
     if &verified.verification_method.did() != signer {
         return Err((
             Reason::InvalidProof,
@@ -216,6 +228,19 @@ pub(crate) fn check_credential(
     label: &str,
     report: &mut Report,
 ) -> Option<Checked> {
+    check_credential_with(raw, verifier, label, report, || {
+        proof::verify(raw, Relationship::AssertionMethod, verifier.resolver)
+    })
+}
+
+/// [`check_credential`] with its proof's verification given (from a batch).
+pub(crate) fn check_credential_with(
+    raw: &Value,
+    verifier: &Verifier<'_>,
+    label: &str,
+    report: &mut Report,
+    proof: impl FnOnce() -> Result<proof::VerifiedProof, proof::ProofError>,
+) -> Option<Checked> {
     let credential = match AgentCapabilityCredential::from_json(raw) {
         Ok(credential) => credential,
         Err(e) => {
@@ -240,13 +265,7 @@ pub(crate) fn check_credential(
     report.record(
         check::PROOF,
         subject,
-        check_proof(
-            verifier,
-            raw,
-            &credential.issuer,
-            Relationship::AssertionMethod,
-        )
-        .map(|_| ()),
+        judge_proof(verifier, proof(), &credential.issuer).map(|_| ()),
     );
     report.record(
         check::VALIDITY,

@@ -416,3 +416,50 @@ fn definition_hash_must_be_consistent() {
         json!(Multihash::of(b"other model").as_str());
     assert!(AgentCapabilityCredential::from_json(&json).is_err());
 }
+
+/// A presentation's signatures are checked in one batch; when one is bad, each is checked alone,
+/// so the report still fails exactly the bad proof and passes the others (in both suites).
+#[test]
+fn a_batch_with_one_bad_signature_names_it() {
+    for suite in [Cryptosuite::EddsaJcs2022, Cryptosuite::EddsaRdfc2022] {
+        let w = world(suite);
+        let trust = w.trust();
+        let verifier = verifier_at(&trust, now() + Duration::minutes(1));
+        let child = delegated(&w, vec![refund_capability(100)], suite);
+        let proof_outcomes = |vp: &Value| -> Vec<(Option<String>, Outcome)> {
+            presentation::verify_presentation(vp, "c-1", "partner.example", &verifier)
+                .report
+                .checks
+                .into_iter()
+                .filter(|c| c.check == "proof")
+                .map(|c| (c.subject, c.outcome))
+                .collect()
+        };
+        let good = proof_outcomes(&present(
+            &w.sub,
+            vec![w.root_signed.clone(), child.clone()],
+            suite,
+        ));
+        assert_eq!(good.len(), 3, "{good:?}");
+        assert!(good.iter().all(|(_, o)| *o == Outcome::Passed), "{good:?}");
+
+        // The root's signature, one bit changed (the presentation's own proof is made over it).
+        let mut tampered = w.root_signed.clone();
+        let value = tampered["proof"]["proofValue"].as_str().unwrap().to_owned();
+        let mut signature = multibase::decode(&value).unwrap().1;
+        signature[40] ^= 1;
+        tampered["proof"]["proofValue"] =
+            multibase::encode(multibase::Base::Base58Btc, signature).into();
+        let outcomes = proof_outcomes(&present(&w.sub, vec![tampered, child], suite));
+        let root_id = w.root.id.to_string();
+        for (subject, outcome) in &outcomes {
+            let expected = if subject.as_deref() == Some(root_id.as_str()) {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            };
+            assert_eq!(*outcome, expected, "{suite} {subject:?}: {outcomes:?}");
+        }
+        assert_eq!(outcomes.len(), 3);
+    }
+}

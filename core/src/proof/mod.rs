@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::did::document::{KeyLookupError, Relationship};
 use crate::did::{Did, DidResolver, DidUrl, ResolveError};
-use crate::key::KeyPair;
+use crate::key::{KeyPair, PublicKey};
 
 /// The proof type of every Data Integrity proof.
 pub const DATA_INTEGRITY_PROOF: &str = "DataIntegrityProof";
@@ -374,6 +374,57 @@ pub fn verify(
     purpose: Relationship,
     resolver: &dyn DidResolver,
 ) -> Result<VerifiedProof, ProofError> {
+    prepare(secured, purpose, resolver)?.check()
+}
+
+/// A proof read, its key found and its document hashed: all of [`verify`] but the signature
+/// check, so that several can be checked in one batch ([`check_all`]).
+#[derive(Debug)]
+pub struct Pending {
+    proof: VerifiedProof,
+    key: PublicKey,
+    hash: [u8; 64],
+    signature: [u8; 64],
+}
+
+impl Pending {
+    /// The signature checked alone.
+    pub fn check(self) -> Result<VerifiedProof, ProofError> {
+        if self.key.verify(&self.hash, &self.signature) {
+            Ok(self.proof)
+        } else {
+            Err(ProofError::InvalidSignature)
+        }
+    }
+}
+
+/// The signatures of several proofs checked in one Ed25519 batch ([`crate::key::verify_batch`],
+/// which verifies by exactly the rules of one verification). When the batch fails, each
+/// signature is checked alone, so every proof gets its own answer and a failing one is named;
+/// a proof that could not be prepared keeps its error.
+pub fn check_all(
+    pending: Vec<Result<Pending, ProofError>>,
+) -> Vec<Result<VerifiedProof, ProofError>> {
+    let ready: Vec<(&PublicKey, &[u8], &[u8; 64])> = pending
+        .iter()
+        .flatten()
+        .map(|p| (&p.key, &p.hash[..], &p.signature))
+        .collect();
+    if ready.len() > 1 && crate::key::verify_batch(&ready) {
+        return pending.into_iter().map(|p| p.map(|p| p.proof)).collect();
+    }
+    pending
+        .into_iter()
+        .map(|p| p.and_then(Pending::check))
+        .collect()
+}
+
+/// [`verify`] up to the signature check.
+pub fn prepare(
+    secured: &Value,
+    purpose: Relationship,
+    resolver: &dyn DidResolver,
+) -> Result<Pending, ProofError> {
     let secured = secured.as_object().ok_or(ProofError::NotAnObject)?;
     let proof = match secured.get("proof") {
         None => return Err(ProofError::MissingProof),
@@ -430,16 +481,18 @@ pub fn verify(
             hash_data(cryptosuite, &document, &config)?
         }
     };
-    if !key.verify(&hash, &signature) {
-        return Err(ProofError::InvalidSignature);
-    }
-    Ok(VerifiedProof {
-        cryptosuite,
-        verification_method,
-        created,
-        challenge: optional_string(proof, "challenge")?,
-        domain: optional_string(proof, "domain")?,
-        expires,
+    Ok(Pending {
+        proof: VerifiedProof {
+            cryptosuite,
+            verification_method,
+            created,
+            challenge: optional_string(proof, "challenge")?,
+            domain: optional_string(proof, "domain")?,
+            expires,
+        },
+        key,
+        hash,
+        signature,
     })
 }
 
