@@ -96,7 +96,7 @@ fn ed25519_floor(c: &mut Criterion) {
     group.bench_function("verify", |b| {
         b.iter(|| assert!(public.verify_plain(black_box(&message), &signature)))
     });
-    group.bench_function("verify_strict", |b| {
+    group.bench_function("verify_vouch", |b| {
         b.iter(|| assert!(public.verify(black_box(&message), &signature)))
     });
     group.finish();
