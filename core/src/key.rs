@@ -227,6 +227,44 @@ impl PublicKey {
         (r - expected).mul_by_cofactor().is_identity()
     }
 
+    /// [`PublicKey::verify`], remembering the signatures that verified: one seen again costs a
+    /// SHA-256 of what it covers instead of a verification. For what the same signatures come
+    /// back in again and again, a checkpoint's cosignatures gossiped among every member, each
+    /// time with a few more. Only signatures that verified are remembered (a bounded table,
+    /// emptied when full), by the SHA-256 of key, message and signature: another message or
+    /// signature cannot take their place without a collision.
+    pub fn verify_remembered(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        const MAX_REMEMBERED: usize = 65_536;
+        static VERIFIED: OnceLock<Mutex<HashSet<[u8; 32]>>> = OnceLock::new();
+        let digest: [u8; 32] = sha2::Sha256::new()
+            .chain_update(self.as_bytes())
+            .chain_update((message.len() as u64).to_be_bytes())
+            .chain_update(message)
+            .chain_update(signature)
+            .finalize()
+            .into();
+        let table = VERIFIED.get_or_init(Default::default);
+        let lock = || {
+            table
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if lock().contains(&digest) {
+            return true;
+        }
+        if !self.verify(message, signature) {
+            return false;
+        }
+        let mut verified = lock();
+        if verified.len() >= MAX_REMEMBERED {
+            verified.clear();
+        }
+        verified.insert(digest);
+        true
+    }
+
     /// Verifies a signature with the plain (cofactorless, RFC 8032) equation; the floor in
     /// benchmarks.
     pub fn verify_plain(&self, message: &[u8], signature: &[u8; 64]) -> bool {
@@ -430,6 +468,21 @@ mod tests {
         for seed in 0..32u8 {
             assert!(KeyPair::from_seed(&[seed; 32]).public().strict);
         }
+    }
+
+    #[test]
+    fn a_remembered_signature_covers_only_its_own_message_and_key() {
+        let (pair, other) = (KeyPair::from_seed(&[8; 32]), KeyPair::from_seed(&[9; 32]));
+        let signature = pair.sign(b"checkpoint");
+        assert!(pair.public().verify_remembered(b"checkpoint", &signature));
+        assert!(pair.public().verify_remembered(b"checkpoint", &signature));
+        assert!(!pair.public().verify_remembered(b"checkpoinT", &signature));
+        assert!(!other.public().verify_remembered(b"checkpoint", &signature));
+        let mut tampered = signature;
+        tampered[5] ^= 1;
+        assert!(!pair.public().verify_remembered(b"checkpoint", &tampered));
+        // A refused one is not remembered as refused either: it is checked every time.
+        assert!(!pair.public().verify_remembered(b"checkpoint", &tampered));
     }
 
     #[test]

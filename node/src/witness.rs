@@ -527,24 +527,32 @@ impl Witness {
         Ok(Outcome::Fork)
     }
 
-    /// The log's answer to the proof asked for by [`Outcome::Prove`] for `note`: cosigns it if
-    /// it extends the checkpoint held, remembers it if the checkpoint held extends it, keeps the
-    /// evidence if neither. Blocking.
-    pub fn proved(&self, note: &[u8], answer: Answer, now: DateTime<Utc>) -> Outcome {
+    /// The log's answer to the proof asked for by [`Outcome::Prove`] for `note`, between the
+    /// sizes `asked` (old, new): cosigns it if it extends the checkpoint held, remembers it if the
+    /// checkpoint held extends it, keeps the evidence if neither. Blocking.
+    pub fn proved(
+        &self,
+        note: &[u8],
+        asked: (u64, u64),
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Outcome {
         let opened = match self.open(note) {
             Ok(Some((opened, _))) => opened,
             Ok(None) => return Outcome::Known,
             Err(misbehaved) => return Outcome::Misbehaved(misbehaved),
         };
-        self.check_proof(opened, answer, now).unwrap_or_else(|e| {
-            warn!(error = %e, "a consistency proof could not be judged");
-            Outcome::Unjudged
-        })
+        self.check_proof(opened, asked, answer, now)
+            .unwrap_or_else(|e| {
+                warn!(error = %e, "a consistency proof could not be judged");
+                Outcome::Unjudged
+            })
     }
 
     fn check_proof(
         &self,
         witnessed: Witnessed,
+        asked: (u64, u64),
         answer: Answer,
         now: DateTime<Utc>,
     ) -> Result<Outcome, WitnessError> {
@@ -568,6 +576,11 @@ impl Witness {
             ((size, root), (held_size, held_root))
         };
         let proof = match answer {
+            // A proof between other sizes than the checkpoints now compared (the checkpoint held
+            // changed while the log answered, another proof of this log judged first) proves
+            // nothing about them: judged afresh when the log gossips its checkpoint again. Checked
+            // against them, a good proof fails and an honest log looks forked.
+            Answer::Proof(_) if asked != (old, new) => return Ok(Outcome::Known),
             Answer::Lacks(has) => {
                 return self.fork(
                     &origin,
@@ -753,7 +766,8 @@ mod tests {
         assert_eq!((old, new), (4, 6));
         let proof = core_audit::prove_consistency(4, 6, &tree(6, "a")).expect("a proof");
         assert!(matches!(
-            f.witness.proved(&grown, Answer::Proof(proof), now()),
+            f.witness
+                .proved(&grown, (4, 6), Answer::Proof(proof), now()),
             Outcome::Stored { publish: Some(_) }
         ));
         assert_eq!(f.held_size(), 6);
@@ -766,7 +780,8 @@ mod tests {
         ));
         let lying = core_audit::prove_consistency(6, 8, &tree(8, "b")).expect("a proof");
         assert!(matches!(
-            f.witness.proved(&forked, Answer::Proof(lying), now()),
+            f.witness
+                .proved(&forked, (6, 8), Answer::Proof(lying), now()),
             Outcome::Fork
         ));
         // The same size with another root; a log that lacks a tree it signed; an empty tree
@@ -781,7 +796,7 @@ mod tests {
             Outcome::Prove { .. }
         ));
         assert!(matches!(
-            f.witness.proved(&smaller, Answer::Lacks(3), now()),
+            f.witness.proved(&smaller, (3, 6), Answer::Lacks(3), now()),
             Outcome::Fork
         ));
         assert!(matches!(
@@ -800,6 +815,40 @@ mod tests {
     }
 
     #[test]
+    fn a_proof_for_a_checkpoint_no_longer_held_proves_nothing() {
+        // Seen on a 30-node testnet under load: two checkpoints of one log in flight, the proof
+        // of the first judged after the second was cosigned. Checked against the checkpoint now
+        // held, the good proof failed and an honest log was reported forked.
+        let f = fixture();
+        f.witness.receive(&f.signed(4, "a"), now());
+        let (six, eight) = (f.signed(6, "a"), f.signed(8, "a"));
+        assert!(matches!(
+            f.witness.receive(&six, now()),
+            Outcome::Prove { .. }
+        ));
+        assert!(matches!(
+            f.witness.receive(&eight, now()),
+            Outcome::Prove { .. }
+        ));
+        let four_to_eight = core_audit::prove_consistency(4, 8, &tree(8, "a")).expect("a proof");
+        assert!(matches!(
+            f.witness
+                .proved(&eight, (4, 8), Answer::Proof(four_to_eight), now()),
+            Outcome::Stored { .. }
+        ));
+        assert_eq!(f.held_size(), 8);
+        // The answer for 4 → 6 arrives now: it says nothing of 6 against 8.
+        let four_to_six = core_audit::prove_consistency(4, 6, &tree(6, "a")).expect("a proof");
+        assert!(matches!(
+            f.witness
+                .proved(&six, (4, 6), Answer::Proof(four_to_six), now()),
+            Outcome::Known
+        ));
+        assert!(f.witness.evidence().expect("evidence").is_empty());
+        assert_eq!(f.held_size(), 8);
+    }
+
+    #[test]
     fn an_older_consistent_checkpoint_is_no_fork_and_forgeries_are_refused() {
         let f = fixture();
         f.witness.receive(&f.signed(6, "a"), now());
@@ -810,7 +859,8 @@ mod tests {
         ));
         let proof = core_audit::prove_consistency(4, 6, &tree(6, "a")).expect("a proof");
         assert!(matches!(
-            f.witness.proved(&older, Answer::Proof(proof), now()),
+            f.witness
+                .proved(&older, (4, 6), Answer::Proof(proof), now()),
             Outcome::Known
         ));
         // Remembered: no second proof for it.

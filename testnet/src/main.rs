@@ -179,10 +179,61 @@ fn write_state(dir: &Path, state: &State) -> Result<()> {
     Ok(())
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Ports for the nodes to listen on: free when chosen, never twice, and below the kernel's range
+/// of ephemeral ports. A port the kernel hands out as ephemeral, free a moment ago, may by the
+/// time a node starts be the local end of another node's outgoing connection, and the node
+/// cannot listen (seen: a 10-node testnet whose seventh node never joined).
+struct Ports {
+    taken: std::collections::HashSet<u16>,
+    next: u16,
+}
+
+/// The lowest port considered.
+const LOWEST_PORT: u16 = 10_000;
+
+impl Ports {
+    fn new() -> Self {
+        // Start somewhere of this process's own, so that testnets started at once (the tests)
+        // seldom try the same ports.
+        let span = ephemeral_low().saturating_sub(LOWEST_PORT).max(1);
+        let seed = std::process::id()
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |t| t.subsec_nanos());
+        Self {
+            taken: Default::default(),
+            next: LOWEST_PORT + (seed % u32::from(span)) as u16,
+        }
+    }
+
+    fn next(&mut self) -> Result<u16> {
+        let low = ephemeral_low();
+        for _ in LOWEST_PORT..low {
+            let port = self.next;
+            self.next = if port + 1 >= low {
+                LOWEST_PORT
+            } else {
+                port + 1
+            };
+            if !self.taken.contains(&port)
+                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            {
+                self.taken.insert(port);
+                return Ok(port);
+            }
+        }
+        bail!("no free port between {LOWEST_PORT} and {low}")
+    }
+}
+
+/// The first ephemeral port (`/proc/sys/net/ipv4/ip_local_port_range`; Linux's default when
+/// it cannot be read).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .filter(|&low| low > LOWEST_PORT)
+        .unwrap_or(32_768)
 }
 
 fn alive(pid: u32) -> bool {
@@ -250,6 +301,7 @@ fn up(dir: &Path, count: usize, suite: &str) -> Result<()> {
 
     let mut configs = Vec::new();
     let mut paths = Vec::new();
+    let mut ports = Ports::new();
     for i in 0..count {
         let node_dir = dir.join(format!("node-{i}"));
         std::fs::create_dir_all(&node_dir)?;
@@ -258,8 +310,8 @@ fn up(dir: &Path, count: usize, suite: &str) -> Result<()> {
             &path,
             format!(
                 "data_dir = \"data\"\n\n[http]\nlisten = \"127.0.0.1:{}\"\n\n[p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nsync_interval_secs = 2\n\n[issuance]\nsuite = \"{suite}\"\n",
-                free_port()?,
-                free_port()?
+                ports.next()?,
+                ports.next()?
             ),
         )?;
         let config = Config::read(&path)?;
@@ -368,12 +420,23 @@ fn arrivals_every(
                 })
             })
             .collect();
-        polls
-            .into_iter()
-            .map(|p| p.join().ok().flatten())
-            .collect::<Option<Vec<_>>>()
+        let times: Vec<Option<Duration>> =
+            polls.into_iter().map(|p| p.join().ok().flatten()).collect();
+        let missing: Vec<String> = times
+            .iter()
+            .enumerate()
+            .filter(|(_, time)| time.is_none())
+            .map(|(i, _)| format!("node-{i}"))
+            .collect();
+        if missing.is_empty() {
+            Ok(times.into_iter().flatten().collect())
+        } else {
+            bail!(
+                "a change did not reach every node within 30 s: not {}",
+                missing.join(", ")
+            )
+        }
     })
-    .context("a change did not reach every node within 30 s")
 }
 
 /// POSTs to node 0's admin API; returns the answer's JSON.

@@ -61,7 +61,8 @@ impl Verifier for LogVerifier {
     }
 
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        <&[u8; 64]>::try_from(sig).is_ok_and(|sig| self.key.verify(msg, sig))
+        // Remembered: a log's checkpoint comes back with every cosignature gathered.
+        <&[u8; 64]>::try_from(sig).is_ok_and(|sig| self.key.verify_remembered(msg, sig))
     }
 }
 
@@ -115,7 +116,7 @@ impl Verifier for CosignatureVerifier {
         };
         <&[u8; 64]>::try_from(sig).is_ok_and(|sig| {
             self.key
-                .verify(&cosigned_message(u64::from_be_bytes(*time), msg), sig)
+                .verify_remembered(&cosigned_message(u64::from_be_bytes(*time), msg), sig)
         })
     }
 }

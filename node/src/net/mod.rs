@@ -269,7 +269,12 @@ pub fn start(
                 })?;
         swarm.listen_on(parsed).map_err(|e| NetError::Listen {
             addr: addr.clone(),
-            reason: e.to_string(),
+            // libp2p's transport error says nothing of its own: the cause is in its source.
+            reason: std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(": "),
         })?;
     }
 

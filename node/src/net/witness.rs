@@ -45,8 +45,8 @@ pub(super) struct Queues {
     again: VecDeque<Asked>,
     /// Gossiped checkpoints waiting for a worker: sender, message id, note.
     pub(super) checkpoints: VecDeque<(PeerId, MessageId, Vec<u8>)>,
-    /// Proofs answered, waiting for a worker: the checkpoint and the answer.
-    answers: VecDeque<(Vec<u8>, Answer)>,
+    /// Proofs answered, waiting for a worker: the checkpoint, the sizes asked and the answer.
+    answers: VecDeque<(Vec<u8>, (u64, u64), Answer)>,
 }
 
 impl SwarmTask {
@@ -82,8 +82,8 @@ impl SwarmTask {
             };
             if let Some((peer, message_id, note)) = self.witnessing.checkpoints.pop_front() {
                 self.judge_checkpoint(permit, peer, message_id, note);
-            } else if let Some((note, answer)) = self.witnessing.answers.pop_front() {
-                self.judge_proof(permit, note, answer);
+            } else if let Some((note, sizes, answer)) = self.witnessing.answers.pop_front() {
+                self.judge_proof(permit, note, sizes, answer);
             }
         }
     }
@@ -185,19 +185,28 @@ impl SwarmTask {
                 return;
             }
         };
+        let sizes = (asked.old, asked.new);
         match self.witness_worker.reserve() {
-            Some(permit) => self.judge_proof(permit, asked.note, answer),
+            Some(permit) => self.judge_proof(permit, asked.note, sizes, answer),
             None if self.witnessing.answers.len() < MAX_WAITING => {
-                self.witnessing.answers.push_back((asked.note, answer));
+                self.witnessing
+                    .answers
+                    .push_back((asked.note, sizes, answer));
             }
             None => {}
         }
     }
 
-    fn judge_proof(&mut self, permit: OwnedSemaphorePermit, note: Vec<u8>, answer: Answer) {
+    fn judge_proof(
+        &mut self,
+        permit: OwnedSemaphorePermit,
+        note: Vec<u8>,
+        sizes: (u64, u64),
+        answer: Answer,
+    ) {
         let witness = self.witness.clone();
         self.witness_worker.run(permit, move || Done::Proved {
-            outcome: witness.proved(&note, answer, chrono::Utc::now()),
+            outcome: witness.proved(&note, sizes, answer, chrono::Utc::now()),
         });
     }
 }
