@@ -6,11 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-if ! command -v wrk >/dev/null; then
-  echo "bench-http: installing wrk" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-fi
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
+    echo "bench-http: installing $tool" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null; }
+  fi
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 SECONDS_EACH=${BENCH_SECONDS:-30}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 
@@ -19,7 +22,7 @@ cargo build --release --locked -p vouch-node --bin vouch-node
 NODE="$CARGO_TARGET_DIR/release/vouch-node"
 
 dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill "$pid" 2>/dev/null || true; [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$dir/node.toml" <<TOML
 data_dir = "data"
@@ -39,6 +42,44 @@ for target in "$did" did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK; d
   url="http://127.0.0.1:$port/1.0/identifiers/$target"
   echo "== $target: wrk -t1 -c$CONNECTIONS -d${SECONDS_EACH}s --latency"
   curl -sf "$url" >/dev/null
+  wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "$url" \
+    | grep -E "Requests/sec|Latency|50%|75%|90%|99%|requests in|Non-2xx"
+done
+
+# Side by side: Debian's nginx serving the identical resolution bytes, precomputed, from files
+# (the node's answer for each DID saved as it is, with its content type), same wrk, same run.
+nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$dir/www/1.0/identifiers"
+for target in "$did" did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK; do
+  curl -sf "http://127.0.0.1:$port/1.0/identifiers/$target" > "$dir/www/1.0/identifiers/$target"
+done
+type=$(curl -sf -o /dev/null -w '%{content_type}' "http://127.0.0.1:$port/1.0/identifiers/$did")
+cat > "$dir/nginx.conf" <<NGINX
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $dir/www;
+    default_type "$type";
+  }
+}
+NGINX
+# nginx's workers run as www-data: the files must be theirs to read.
+chmod -R a+rX "$dir/www" && chmod a+x "$dir"
+"$NGINX" -c "$dir/nginx.conf"
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$nginx_port/1.0/identifiers/$did" >/dev/null && break
+  sleep 0.1
+done
+for target in "$did" did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK; do
+  url="http://127.0.0.1:$nginx_port/1.0/identifiers/$target"
+  cmp -s <(curl -sf "$url") <(curl -sf "http://127.0.0.1:$port/1.0/identifiers/$target") \
+    || { echo "bench-http: nginx's bytes differ from the node's for $target" >&2; exit 1; }
+  echo "== nginx, the same bytes for $target: wrk -t1 -c$CONNECTIONS -d${SECONDS_EACH}s --latency"
   wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "$url" \
     | grep -E "Requests/sec|Latency|50%|75%|90%|99%|requests in|Non-2xx"
 done
