@@ -211,6 +211,8 @@ pub struct Checked {
     pub credential: AgentCapabilityCredential,
     /// Its capabilities that parse and have no unknown constraint.
     pub capabilities: Vec<Capability>,
+    /// Each of its capabilities as read once, in order: `None` for one that could not be.
+    read: Vec<Option<Capability>>,
 }
 
 /// The subject of a capability's checks.
@@ -307,8 +309,10 @@ pub(crate) fn check_credential_with(
     }
 
     let mut capabilities = Vec::new();
+    let mut read = Vec::new();
     for (index, parsed) in credential.capabilities().into_iter().enumerate() {
         let label = capability_label(&id, index);
+        read.push(parsed.as_ref().ok().cloned());
         match parsed {
             Err(e) => report.fail(
                 check::CAPABILITY,
@@ -334,6 +338,7 @@ pub(crate) fn check_credential_with(
     Some(Checked {
         credential,
         capabilities,
+        read,
     })
 }
 
@@ -429,10 +434,10 @@ pub(crate) fn check_capability_trust(
     report: &mut Report,
 ) {
     let id = checked.credential.id.to_string();
-    for (index, parsed) in checked.credential.capabilities().into_iter().enumerate() {
+    for (index, read) in checked.read.iter().enumerate() {
         let label = capability_label(&id, index);
         let subject = Some(label.as_str());
-        let (Some(root), Ok(capability)) = (root, parsed) else {
+        let (Some(root), Some(capability)) = (root, read) else {
             let why = match root {
                 None => "no root: the credential does not lie on a whole chain",
                 Some(_) => "the capability could not be read",
