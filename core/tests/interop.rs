@@ -198,7 +198,11 @@ fn jsonld_js(documents: &[Value]) -> Vec<Value> {
 /// (scripts/test.sh installs jsonld.js for the scripts that need it: `npm ci --prefix
 /// core/tests/interop`.)
 fn node_script(script: &str, request: &Value) -> Vec<Value> {
-    let path = format!("{}/tests/interop/{script}", env!("CARGO_MANIFEST_DIR"));
+    // The folder as cargo runs the test, not as it was built: a build reused from another
+    // checkout of the same sources would point there.
+    let crate_dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let path = format!("{crate_dir}/tests/interop/{script}");
     let mut child = Command::new("node")
         .arg(&path)
         .stdin(Stdio::piped())

@@ -18,6 +18,7 @@ use crate::fault::{Judgement, PeerMisbehaved};
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
 
+use bytes::Bytes;
 use chrono::{DateTime, Timelike, Utc};
 
 /// Why an operation was not accepted, or a DID not resolved.
@@ -87,6 +88,68 @@ pub struct Registry {
     /// operation is checked against its predecessor without verifying the whole log again. Held
     /// only around blocking store calls, never across an `.await`.
     writer: Arc<Mutex<HashMap<Did, DidLog>>>,
+    /// The latest resolutions served last: what the HTTP resolver answers from without touching
+    /// the store.
+    resolutions: Arc<Mutex<Resolutions>>,
+}
+
+/// A bounded cache of latest resolutions (did:vouch heads and did:key documents), least recently
+/// used out first, kept true by the writer: a write of a DID drops its entry, and a reader that
+/// read the store while a write was committed does not put what it read (the epoch moved).
+#[derive(Debug)]
+struct Resolutions {
+    /// How many writes have been committed: an entry read from the store is kept only if none
+    /// was committed while it was read.
+    epoch: u64,
+    latest: hashlink::LruCache<Did, Resolved>,
+    /// Bytes of resolution results held.
+    bytes: usize,
+}
+
+/// At most this many latest resolutions are kept for the HTTP resolver…
+const CACHED_RESOLUTIONS: usize = 8192;
+/// …and at most this many bytes of them.
+const CACHED_RESOLUTION_BYTES: usize = 8 << 20;
+
+impl Resolutions {
+    fn new() -> Self {
+        Self {
+            epoch: 0,
+            latest: hashlink::LruCache::new_unbounded(),
+            bytes: 0,
+        }
+    }
+
+    fn get(&mut self, did: &Did) -> Option<Resolved> {
+        self.latest.get(did).cloned()
+    }
+
+    /// Keeps `resolved`, read from the store at `epoch`, unless a write was committed since.
+    fn put(&mut self, epoch: u64, did: &Did, resolved: &Resolved) {
+        if epoch != self.epoch || resolved.result.len() > CACHED_RESOLUTION_BYTES / 64 {
+            return;
+        }
+        self.bytes += resolved.result.len();
+        if let Some(old) = self.latest.insert(did.clone(), resolved.clone()) {
+            self.bytes -= old.result.len();
+        }
+        while self.latest.len() > CACHED_RESOLUTIONS || self.bytes > CACHED_RESOLUTION_BYTES {
+            let Some((_, evicted)) = self.latest.remove_lru() else {
+                break;
+            };
+            self.bytes -= evicted.result.len();
+        }
+    }
+
+    /// A write was committed for these DIDs.
+    fn written(&mut self, dids: &[Did]) {
+        self.epoch += 1;
+        for did in dids {
+            if let Some(old) = self.latest.remove(did) {
+                self.bytes -= old.result.len();
+            }
+        }
+    }
 }
 
 /// How many verified logs the writer keeps in memory.
@@ -109,8 +172,8 @@ pub enum Standing {
 pub struct Resolved {
     /// Where the DID stands.
     pub standing: Standing,
-    /// The resolution result, JSON.
-    pub result: Vec<u8>,
+    /// The resolution result, JSON; shared, not copied, by the caches.
+    pub result: Bytes,
 }
 
 /// A DID's latest resolution as the store keeps it, computed once whenever the DID changes so
@@ -146,7 +209,9 @@ impl Head {
         Self {
             resolved: Resolved {
                 standing,
-                result: serde_json::to_vec(&result).expect("a resolution result always serializes"),
+                result: serde_json::to_vec(&result)
+                    .expect("a resolution result always serializes")
+                    .into(),
             },
             updated: log.head().created.time(),
         }
@@ -189,7 +254,7 @@ impl Head {
         Ok(Some(Self {
             resolved: Resolved {
                 standing,
-                result: bytes[HEAD_HEADER..].to_vec(),
+                result: Bytes::from(bytes).slice(HEAD_HEADER..),
             },
             updated,
         }))
@@ -204,6 +269,7 @@ impl Registry {
             metrics,
             members: Members::alone(),
             writer: Arc::new(Mutex::new(HashMap::new())),
+            resolutions: Arc::new(Mutex::new(Resolutions::new())),
         }
     }
 
@@ -265,7 +331,10 @@ impl Registry {
         if touched.is_empty() {
             return results;
         }
-        match self.store.commit(batch) {
+        let committed = self.store.commit(batch);
+        // Whether or not it was written, what readers hold of these DIDs may be stale.
+        self.resolutions().written(&touched);
+        match committed {
             Ok(()) => {
                 for _ in &touched {
                     self.metrics.record_stored();
@@ -476,6 +545,34 @@ impl Registry {
         did: &Did,
         selector: VersionSelector,
     ) -> Result<Result<Resolved, ResolveError>, RegistryError> {
+        if selector != VersionSelector::Latest {
+            return self.resolve_from_store(did, selector);
+        }
+        let epoch = self.resolutions().epoch;
+        let resolved = self.resolve_from_store(did, selector)?;
+        if let Ok(resolved) = &resolved {
+            self.resolutions().put(epoch, did, resolved);
+        }
+        Ok(resolved)
+    }
+
+    /// The latest resolution of `did` if it was served lately and nothing was written to it
+    /// since: no store read, no blocking. `None` means ask [`Registry::resolve`].
+    pub fn resolve_cached(&self, did: &Did) -> Option<Resolved> {
+        self.resolutions().get(did)
+    }
+
+    fn resolutions(&self) -> std::sync::MutexGuard<'_, Resolutions> {
+        self.resolutions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn resolve_from_store(
+        &self,
+        did: &Did,
+        selector: VersionSelector,
+    ) -> Result<Result<Resolved, ResolveError>, RegistryError> {
         if did.method() == "key" {
             // A did:key has one version, which has always been in force.
             if let VersionSelector::Id(version) = selector
@@ -489,7 +586,8 @@ impl Registry {
                     Resolved {
                         standing: Standing::Active,
                         result: serde_json::to_vec(&result)
-                            .expect("a resolution result always serializes"),
+                            .expect("a resolution result always serializes")
+                            .into(),
                     }
                 })
                 .map_err(|e| ResolveError::InvalidDid(e.to_string())));
@@ -515,7 +613,9 @@ impl Registry {
             let result = ResolutionResult::found(resolution.document, resolution.metadata);
             Resolved {
                 standing,
-                result: serde_json::to_vec(&result).expect("a resolution result always serializes"),
+                result: serde_json::to_vec(&result)
+                    .expect("a resolution result always serializes")
+                    .into(),
             }
         }))
     }
@@ -682,5 +782,72 @@ mod tests {
         );
         assert_eq!(registry.log(&did).unwrap().unwrap().version(), 31);
         assert_eq!(registry.sync_items().unwrap().len(), 31);
+    }
+
+    #[test]
+    fn a_cached_resolution_is_dropped_when_its_did_is_written() {
+        use vouch_core::did::vouch::update;
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::new(Arc::new(Store::open(dir.path()).unwrap()), Metrics::new());
+        let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
+        let now = Utc::now() - chrono::Duration::minutes(1);
+        let (did, genesis) = create(
+            DocumentContent::single_key(&keys[0].public()),
+            &keys[1],
+            &[keys[2].public()],
+            now,
+        )
+        .unwrap();
+        registry.apply(genesis, now).unwrap();
+        assert_eq!(registry.resolve_cached(&did), None, "nothing served yet");
+        let first = registry
+            .resolve(&did, VersionSelector::Latest)
+            .unwrap()
+            .unwrap();
+        assert_eq!(registry.resolve_cached(&did), Some(first.clone()));
+
+        // A reader that read the store before a write was committed keeps nothing.
+        let epoch = registry.resolutions().epoch;
+        let log = registry.log(&did).unwrap().unwrap();
+        let next = update(
+            &log,
+            DocumentContent::single_key(&keys[1].public()),
+            &keys[2],
+            &[keys[0].public()],
+            now + chrono::Duration::seconds(1),
+        )
+        .unwrap();
+        registry.apply(next, Utc::now()).unwrap();
+        assert_eq!(
+            registry.resolve_cached(&did),
+            None,
+            "a write drops the DID's entry"
+        );
+        registry.resolutions().put(epoch, &did, &first);
+        assert_eq!(
+            registry.resolve_cached(&did),
+            None,
+            "what was read before the write is not kept"
+        );
+        let second = registry
+            .resolve(&did, VersionSelector::Latest)
+            .unwrap()
+            .unwrap();
+        assert_ne!(second, first);
+        assert_eq!(registry.resolve_cached(&did), Some(second));
+
+        // Bounded: a flood of did:keys keeps the most recent ones only, within both bounds.
+        for _ in 0..CACHED_RESOLUTIONS + 10 {
+            let key = did_key::did_of(&KeyPair::generate().public());
+            registry
+                .resolve(&key, VersionSelector::Latest)
+                .unwrap()
+                .unwrap();
+        }
+        let resolutions = registry.resolutions();
+        assert!((1..=CACHED_RESOLUTIONS).contains(&resolutions.latest.len()));
+        let held: usize = resolutions.latest.iter().map(|(_, r)| r.result.len()).sum();
+        assert_eq!(resolutions.bytes, held);
+        assert!(resolutions.bytes <= CACHED_RESOLUTION_BYTES);
     }
 }

@@ -9,15 +9,16 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tracing::{Instrument, debug, info_span};
 use vouch_core::did::resolve::ResolutionResult;
 use vouch_core::did::vouch::VersionSelector;
 use vouch_core::did::{Did, ResolveError};
+use warp::Rejection;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
-use warp::{Rejection, Reply as _};
 
 use super::errors::{internal, reject};
 use super::{ApiState, blocking};
@@ -177,8 +178,9 @@ fn status_of(error: &ResolveError) -> StatusCode {
     }
 }
 
-fn bytes_reply(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
-    let mut response = warp::reply::with_status(body, status).into_response();
+fn bytes_reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+    let mut response = Response::new(body.into().into());
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -262,10 +264,20 @@ pub(super) async fn resolve(
             Ok(selector) => selector,
             Err(error) => return Ok(resolution_error(&error)),
         };
-        let registry = state.registry.clone();
-        let resolved = blocking(move || registry.resolve(&did, selector))
-            .await?
-            .map_err(internal)?;
+        // A DID resolved lately is answered from the registry's cache, on this thread.
+        let cached = match selector {
+            VersionSelector::Latest => state.registry.resolve_cached(&did).map(Ok),
+            VersionSelector::Id(_) | VersionSelector::Time(_) => None,
+        };
+        let resolved = match cached {
+            Some(resolved) => resolved,
+            None => {
+                let registry = state.registry.clone();
+                blocking(move || registry.resolve(&did, selector))
+                    .await?
+                    .map_err(internal)?
+            }
+        };
         let resolved = match resolved {
             Ok(resolved) => resolved,
             Err(error) => return Ok(resolution_error(&error)),
