@@ -110,6 +110,13 @@ pub enum SyncRequest {
         /// The larger size.
         new: u64,
     },
+    /// A witness's cosignature of the responder's own audit checkpoint: the signed note with it
+    /// (sent to the log's node alone, never gossiped).
+    Cosignature {
+        /// The note, at most the node's checkpoint bound.
+        #[serde(with = "serde_bytes")]
+        note: Vec<u8>,
+    },
 }
 
 /// A response of the anti-entropy protocol.
@@ -126,6 +133,8 @@ pub enum SyncResponse {
     Lacks(u64),
     /// The responder is busy: ask again later. No fault.
     Busy,
+    /// The cosignature sent was judged (gathered, or already held).
+    Gathered,
     /// The request could not be answered.
     Refused(String),
 }

@@ -2,7 +2,8 @@
 //! checksum database's witnesses do. Each node signs checkpoints of its own log and gossips them;
 //! every other member checks each one against the newest checkpoint it holds of that log — the
 //! log's consistency proof between the two, asked of the log's node — and, if it holds, cosigns
-//! it (C2SP `tlog-cosignature`) and keeps it. Two checkpoints of one log with no consistency
+//! it (C2SP `tlog-cosignature`), keeps it and sends the cosignature to the log's node, which
+//! gathers its witnesses' cosignatures and gossips them with its next note. Two checkpoints of one log with no consistency
 //! between them (same size and another root, a proof that fails, a log that no longer has a tree
 //! it signed) are kept as evidence and reported: API, metrics, log.
 //!
@@ -106,17 +107,17 @@ pub enum Outcome {
     /// Nothing new: dropped, at no cost to the sender.
     Known,
     /// Stored: a first checkpoint cosigned, a consistent one cosigned, or cosignatures gathered.
-    /// Forwarded; `publish` is this node's cosigned note, for the consortium and the log.
+    /// Forwarded; `send` is this node's cosigned note, for the log's node.
     Stored {
-        /// This node's cosigned note, to gossip.
-        publish: Option<Vec<u8>>,
+        /// This node's cosignature, for the log's node.
+        send: Option<ToLog>,
     },
-    /// Nothing new to this node, but cosignatures of the checkpoint it holds, which others (the
-    /// log's node first) may lack: forwarded, not stored; `publish` is this node's cosigned note
-    /// again, when the log's node showed it lacks it.
+    /// Nothing new to this node, but cosignatures of the checkpoint it holds, which others may
+    /// lack: forwarded, not stored; `send` is this node's cosigned note again, when the log's
+    /// node showed it lacks it.
     Relay {
-        /// This node's cosigned note, to gossip again.
-        publish: Option<Vec<u8>>,
+        /// This node's cosignature again, for the log's node.
+        send: Option<ToLog>,
     },
     /// It is consistent with the one held only if the log proves it: ask the log's node for the
     /// proof from `old` to `new` entries, then call [`Witness::proved`]. Forwarded meanwhile:
@@ -150,6 +151,17 @@ impl Outcome {
             Self::Unjudged => Judgement::Unjudged,
         }
     }
+}
+
+/// A witness's cosignature, for the log's node alone: sent to it directly, never gossiped. The
+/// log gathers its witnesses' cosignatures and gossips them with its note on its timer, so that a
+/// round of checkpoints costs each member one message per log, not one per log and witness.
+#[derive(Debug)]
+pub struct ToLog {
+    /// The log's node, as a libp2p peer id.
+    pub peer: String,
+    /// The checkpoint, with this node's cosignature.
+    pub note: Vec<u8>,
 }
 
 /// What the log's node answered when asked for a consistency proof.
@@ -317,20 +329,60 @@ impl Witness {
         Ok(Some((note, size)))
     }
 
-    /// Judges a checkpoint gossiped by a member. Blocking.
+    /// A witness's cosignature of this node's own checkpoint, sent to it directly: gathered into
+    /// the checkpoint held. A note of another log is the sender's fault (a witness sends only to
+    /// the log's node). Blocking.
+    pub fn cosignature_sent(&self, note: &[u8], now: DateTime<Utc>) -> Outcome {
+        self.receive_checked(note, now, |origin, _| {
+            (origin == self.own).then_some(()).ok_or_else(|| {
+                PeerMisbehaved::Malformed(
+                    "a cosignature sent to a node that is not its log's".into(),
+                )
+            })
+        })
+    }
+
+    /// A checkpoint gossiped, published by `publisher` (the peer that signed the gossip message):
+    /// only a log's node gossips its checkpoints — its witnesses send their cosignatures to it
+    /// alone — so a note published by any other peer is refused. Blocking.
+    pub fn gossiped(&self, note: &[u8], publisher: Option<&str>, now: DateTime<Utc>) -> Outcome {
+        self.receive_checked(note, now, |_, log| {
+            (publisher == Some(log)).then_some(()).ok_or_else(|| {
+                PeerMisbehaved::Malformed(
+                    "a checkpoint gossiped by a peer other than its log's node".into(),
+                )
+            })
+        })
+    }
+
+    /// Judges a checkpoint of a member's log, however it came. Blocking.
     pub fn receive(&self, note: &[u8], now: DateTime<Utc>) -> Outcome {
+        self.receive_checked(note, now, |_, _| Ok(()))
+    }
+
+    /// [`Witness::receive`], once `came` accepts the note's origin and its log's node (a peer
+    /// id) as the way it came.
+    fn receive_checked(
+        &self,
+        note: &[u8],
+        now: DateTime<Utc>,
+        came: impl FnOnce(&str, &str) -> Result<(), PeerMisbehaved>,
+    ) -> Outcome {
         if note.len() > MAX_CHECKPOINT_BYTES {
             return Outcome::Misbehaved(PeerMisbehaved::TooLarge {
                 bytes: note.len(),
                 limit: MAX_CHECKPOINT_BYTES,
             });
         }
-        let opened = match self.open(note) {
+        let (witnessed, log) = match self.open(note) {
             Ok(Some(opened)) => opened,
             Ok(None) => return Outcome::Known,
             Err(misbehaved) => return Outcome::Misbehaved(misbehaved),
         };
-        self.judge(opened, now).unwrap_or_else(|e| {
+        if let Err(misbehaved) = came(&witnessed.checkpoint.origin, &log) {
+            return Outcome::Misbehaved(misbehaved);
+        }
+        self.judge((witnessed, log), now).unwrap_or_else(|e| {
             warn!(error = %e, "a checkpoint could not be judged");
             Outcome::Unjudged
         })
@@ -365,7 +417,9 @@ impl Witness {
             }
             // The first checkpoint seen of this log: nothing to check it against.
             info!(%origin, size = witnessed.checkpoint.size, "witnessing a member's audit log");
-            return self.cosign(&origin, &witnessed.note, now).map(published);
+            return self
+                .cosign(&origin, &witnessed.note, now)
+                .map(sent_to(peer));
         };
         if origin == self.own {
             return self.gather(&held, &witnessed);
@@ -393,23 +447,26 @@ impl Witness {
                 .cosigners
                 .iter()
                 .any(|(name, _)| *name == self.name);
-            let publish = (missed
+            let send = (missed
                 && memory
                     .resent
                     .get(&origin)
                     .is_none_or(|at| at.elapsed() >= RESEND_AFTER))
             .then(|| {
                 memory.resent.insert(origin.clone(), Instant::now());
-                merged.clone()
+                ToLog {
+                    peer,
+                    note: merged.clone(),
+                }
             });
             if merged != held {
                 self.keep(&origin, &merged)?;
-                return Ok(Outcome::Stored { publish });
+                return Ok(Outcome::Stored { send });
             }
-            // Nothing new here; but its cosignatures may be news to the log's node, which may
-            // hear of them only through this node.
-            return Ok(if publish.is_some() || !witnessed.cosigners.is_empty() {
-                Outcome::Relay { publish }
+            // Nothing new here; but its cosignatures may be news to members that missed the
+            // log's gossip.
+            return Ok(if send.is_some() || !witnessed.cosigners.is_empty() {
+                Outcome::Relay { send }
             } else {
                 Outcome::Known
             });
@@ -427,7 +484,9 @@ impl Witness {
         }
         if old.size == 0 {
             // Every tree extends the empty one.
-            return self.cosign(&origin, &witnessed.note, now).map(published);
+            return self
+                .cosign(&origin, &witnessed.note, now)
+                .map(sent_to(peer));
         }
         let seen = memory.consistent.entry(origin.clone()).or_default();
         if seen.contains(&(new.size, new.root)) {
@@ -465,7 +524,7 @@ impl Witness {
             return Ok(Outcome::Known);
         }
         self.store.commit(batch)?;
-        Ok(Outcome::Stored { publish: None })
+        Ok(Outcome::Stored { send: None })
     }
 
     /// Cosigns `note` and keeps it as the newest of `origin`.
@@ -538,7 +597,7 @@ impl Witness {
         now: DateTime<Utc>,
     ) -> Outcome {
         let opened = match self.open(note) {
-            Ok(Some((opened, _))) => opened,
+            Ok(Some(opened)) => opened,
             Ok(None) => return Outcome::Known,
             Err(misbehaved) => return Outcome::Misbehaved(misbehaved),
         };
@@ -551,7 +610,7 @@ impl Witness {
 
     fn check_proof(
         &self,
-        witnessed: Witnessed,
+        (witnessed, peer): (Witnessed, String),
         asked: (u64, u64),
         answer: Answer,
         now: DateTime<Utc>,
@@ -612,7 +671,8 @@ impl Witness {
         }
         seen.clear();
         seen.push_back((held_size, held_root));
-        self.cosign(&origin, &witnessed.note, now).map(published)
+        self.cosign(&origin, &witnessed.note, now)
+            .map(sent_to(peer))
     }
 
     /// The newest checkpoint held of every other member's log, cosigned by this node, and the
@@ -655,10 +715,10 @@ impl Witness {
     }
 }
 
-/// A checkpoint cosigned now and stored: gossiped with this node's cosignature.
-fn published(note: Vec<u8>) -> Outcome {
-    Outcome::Stored {
-        publish: Some(note),
+/// A checkpoint cosigned now and stored: this node's cosignature goes to the log's node.
+fn sent_to(peer: String) -> impl FnOnce(Vec<u8>) -> Outcome {
+    move |note| Outcome::Stored {
+        send: Some(ToLog { peer, note }),
     }
 }
 
@@ -749,13 +809,44 @@ mod tests {
     }
 
     #[test]
+    fn only_a_log_gossips_its_checkpoints_and_cosignatures_go_to_it_alone() {
+        let f = fixture();
+        let first = f.signed(4, "a");
+        let log_peer = peer_id_of(&f.log.public());
+        let witness_peer = peer_id_of(&f.witness.key.public());
+        // Gossiped by another peer than the log's node (a witness flooding its cosignature, or
+        // a publisher not named): refused, and nothing held.
+        for publisher in [Some(witness_peer.as_str()), None] {
+            assert!(matches!(
+                f.witness.gossiped(&first, publisher, now()),
+                Outcome::Misbehaved(_)
+            ));
+        }
+        assert_eq!(f.held_size(), 0);
+        // Gossiped by the log's node: cosigned, and the cosignature is for the log's node.
+        let Outcome::Stored {
+            send: Some(ToLog { peer, note }),
+        } = f.witness.gossiped(&first, Some(&log_peer), now())
+        else {
+            panic!("cosigned, for the log");
+        };
+        assert_eq!(peer, log_peer);
+        assert_eq!(f.held_size(), 4);
+        // Sent to a node whose log it is not: the sender's fault.
+        assert!(matches!(
+            f.witness.cosignature_sent(&note, now()),
+            Outcome::Misbehaved(_)
+        ));
+    }
+
+    #[test]
     fn each_way_a_log_can_contradict_itself_is_a_fork_and_growth_is_cosigned() {
         let f = fixture();
         // First sight: cosigned.
         let first = f.signed(4, "a");
         assert!(matches!(
             f.witness.receive(&first, now()),
-            Outcome::Stored { publish: Some(_) }
+            Outcome::Stored { send: Some(_) }
         ));
         assert_eq!(f.held_size(), 4);
         // Growth: the witness asks for the proof from 4 to 6; a good one is cosigned.
@@ -768,7 +859,7 @@ mod tests {
         assert!(matches!(
             f.witness
                 .proved(&grown, (4, 6), Answer::Proof(proof), now()),
-            Outcome::Stored { publish: Some(_) }
+            Outcome::Stored { send: Some(_) }
         ));
         assert_eq!(f.held_size(), 6);
 

@@ -70,7 +70,9 @@ fn a_peer_answering_with_what_was_not_asked_is_disconnected() {
                                 fetched += 1;
                                 SyncResponse::Items(vec!["{\"not\": \"what was asked\"}".into()])
                             }
-                            SyncRequest::Consistency { .. } => SyncResponse::Busy,
+                            SyncRequest::Consistency { .. } | SyncRequest::Cosignature { .. } => {
+                                SyncResponse::Busy
+                            }
                         };
                         let _ = swarm.behaviour_mut().send_response(channel, response);
                     }

@@ -3,11 +3,13 @@
 //! through the registry or the status lists) before it is stored or forwarded, and the verdict
 //! goes back to gossipsub, which forwards only what was accepted.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
 use libp2p::{PeerId, identity};
 use sha2::{Digest, Sha256};
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 use vouch_core::did::vouch::MAX_OPERATION_BYTES;
 use vouch_core::revocation::MAX_EVENT_BYTES;
@@ -152,6 +154,47 @@ fn score_params(topics: &Topics) -> gossipsub::PeerScoreParams {
     }
 }
 
+/// The most gossip messages waiting for a worker…
+const MAX_WAITING_MESSAGES: usize = 1024;
+/// …and the most bytes of them; beyond either, a message is left to anti-entropy.
+const MAX_WAITING_BYTES: usize = 16 << 20;
+
+/// A gossip message waiting for a worker.
+struct Waiting {
+    peer: PeerId,
+    message_id: MessageId,
+    topic: Topic,
+    data: Vec<u8>,
+}
+
+/// Gossip that found the worker full, judged first when a job ends: bounded in messages and
+/// bytes.
+#[derive(Default)]
+pub(super) struct WaitingGossip {
+    messages: VecDeque<Waiting>,
+    bytes: usize,
+}
+
+impl WaitingGossip {
+    /// Keeps `waiting` if there is room: whether it was kept.
+    fn push(&mut self, waiting: Waiting) -> bool {
+        if self.messages.len() >= MAX_WAITING_MESSAGES
+            || self.bytes + waiting.data.len() > MAX_WAITING_BYTES
+        {
+            return false;
+        }
+        self.bytes += waiting.data.len();
+        self.messages.push_back(waiting);
+        true
+    }
+
+    fn pop(&mut self) -> Option<Waiting> {
+        let waiting = self.messages.pop_front()?;
+        self.bytes -= waiting.data.len();
+        Some(waiting)
+    }
+}
+
 /// A message's id: the SHA-256 of its data, so that the same item from several members is
 /// delivered once. A checkpoint's id also names its publisher and sequence number: a log
 /// gossips its newest checkpoint again on a timer, and a witness its cosignature, and each time
@@ -226,14 +269,15 @@ impl SwarmTask {
         };
         if topic == Topic::Checkpoints {
             // Checkpoints have their own workers, so that a burst of them (every member's, then
-            // every witness's cosignature) never holds up a revocation; and no anti-entropy: what
-            // finds no worker waits for one.
+            // each again with the cosignatures its log gathered) never holds up a revocation;
+            // and no anti-entropy: what finds no worker waits for one.
+            let gossiped = (message.source, message.data);
             match self.witness_worker.reserve() {
-                Some(permit) => self.judge_checkpoint(permit, peer, message_id, message.data),
+                Some(permit) => self.judge_checkpoint(permit, peer, message_id, gossiped),
                 None if self.witnessing.checkpoints.len() < MAX_WAITING => {
                     self.witnessing
                         .checkpoints
-                        .push_back((peer, message_id, message.data));
+                        .push_back((peer, message_id, gossiped));
                 }
                 None => {
                     self.metrics.gossip_deferred.inc();
@@ -242,21 +286,53 @@ impl SwarmTask {
             }
             return;
         }
+        let waiting = Waiting {
+            peer,
+            message_id: message_id.clone(),
+            topic,
+            data: message.data,
+        };
         let Some(permit) = self.worker.reserve() else {
-            self.metrics.gossip_deferred.inc();
-            self.gossip_judged(peer, message_id, Judgement::Unjudged);
-            // Gossipsub will not deliver the same message again: reconcile that collection with
-            // the sender now (queued until a job ends), not at the next anti-entropy tick — a
-            // revocation must not wait `sync_interval_secs` because the worker was busy.
-            if let Some(collection) = topic.collection() {
-                self.resync(peer, collection);
+            // Judged as soon as a job ends, before any sync session: gossipsub forwards it
+            // only once judged, and keeps it for a few heartbeats.
+            if !self.gossip_waiting.push(waiting) {
+                self.metrics.gossip_deferred.inc();
+                self.gossip_judged(peer, message_id, Judgement::Unjudged);
+                // Gossipsub will not deliver the same message again: reconcile that collection
+                // with the sender now (queued until a job ends), not at the next anti-entropy
+                // tick — a revocation must not wait `sync_interval_secs` for a busy worker.
+                if let Some(collection) = topic.collection() {
+                    self.resync(peer, collection);
+                }
             }
             return;
         };
+        self.judge_gossip(permit, waiting);
+    }
+
+    /// Judges the gossip that waited for a worker, oldest first, while there is room.
+    pub(super) fn gossip_waiting(&mut self) {
+        while !self.gossip_waiting.messages.is_empty() {
+            let Some(permit) = self.worker.reserve() else {
+                return;
+            };
+            if let Some(waiting) = self.gossip_waiting.pop() {
+                self.judge_gossip(permit, waiting);
+            }
+        }
+    }
+
+    /// Judges a gossip message off the swarm task.
+    fn judge_gossip(&mut self, permit: OwnedSemaphorePermit, waiting: Waiting) {
+        let Waiting {
+            peer,
+            message_id,
+            topic,
+            data,
+        } = waiting;
         let (registry, status_lists) = (self.registry.clone(), self.status_lists.clone());
         let amendments = self.amendments.clone();
         let events = self.sources.events();
-        let data = message.data;
         self.worker.run(permit, move || {
             let now = chrono::Utc::now();
             let judgement = match topic {
@@ -298,5 +374,38 @@ impl SwarmTask {
     /// Gossipsub's score of a peer.
     pub(super) fn gossip_score(&self, peer: &PeerId) -> Option<f64> {
         self.swarm.behaviour().gossipsub.peer_score(peer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(bytes: usize) -> Waiting {
+        Waiting {
+            peer: PeerId::random(),
+            message_id: MessageId::from(vec![0]),
+            topic: Topic::Revocations,
+            data: vec![0; bytes],
+        }
+    }
+
+    #[test]
+    fn gossip_waiting_for_a_worker_is_bounded_in_messages_and_bytes() {
+        let mut waiting = WaitingGossip::default();
+        for _ in 0..MAX_WAITING_MESSAGES {
+            assert!(waiting.push(message(1)));
+        }
+        assert!(!waiting.push(message(1)), "one message too many");
+        while waiting.pop().is_some() {}
+        assert_eq!(waiting.bytes, 0);
+
+        let big = MAX_WAITING_BYTES / 4;
+        for _ in 0..4 {
+            assert!(waiting.push(message(big)));
+        }
+        assert!(!waiting.push(message(1)), "one byte too many");
+        assert_eq!(waiting.pop().map(|w| w.data.len()), Some(big));
+        assert!(waiting.push(message(big)), "room again");
     }
 }

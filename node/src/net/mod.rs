@@ -294,6 +294,7 @@ pub fn start(
         witness: config.witness,
         witnessing: witness::Queues::default(),
         witness_worker,
+        gossip_waiting: Default::default(),
         registry,
         status_lists,
         amendments: config.amendments,
@@ -378,6 +379,8 @@ struct SwarmTask {
     witnessing: witness::Queues,
     /// The witness's own workers (checkpoints and proofs judged, cosignatures stored).
     witness_worker: Worker,
+    /// Gossip that found the worker full, judged first when a job ends.
+    gossip_waiting: gossip::WaitingGossip,
 }
 
 impl SwarmTask {

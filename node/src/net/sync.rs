@@ -299,6 +299,7 @@ impl SwarmTask {
     /// Starts the sessions that waited for a worker, while there is room.
     pub(super) fn start_waiting(&mut self) {
         self.witness_waiting();
+        self.gossip_waiting();
         while let Some((peer, collection)) = self.sync.waiting.pop_front() {
             self.start_session(peer, collection);
             if self.sync.waiting.back() == Some(&(peer, collection)) {
@@ -504,6 +505,10 @@ impl SwarmTask {
         self.metrics
             .sync_bytes_received
             .inc_by(request_bytes(&request));
+        if let SyncRequest::Cosignature { note } = request {
+            self.cosignature_received(peer, note, channel);
+            return;
+        }
         let Some(permit) = self.worker.reserve() else {
             let _ = self
                 .swarm
@@ -536,6 +541,10 @@ impl SwarmTask {
             .inc_by(response_bytes(&response));
         if let Some(asked) = self.witnessing.asked.remove(&request_id) {
             self.proof_received(asked, response);
+            return;
+        }
+        if self.witnessing.sent.remove(&request_id) {
+            self.cosignature_answered(peer, response);
             return;
         }
         let Some((_, collection)) = self.sync.requests.remove(&request_id) else {
@@ -614,6 +623,10 @@ impl SwarmTask {
             self.proof_failed(asked);
             return;
         }
+        if self.witnessing.sent.remove(&request_id) {
+            // The log's node will show it lacks the cosignature: it is sent again then.
+            return;
+        }
         if let Some((peer, collection)) = self.sync.requests.remove(&request_id) {
             self.sync.remove(peer, collection);
         }
@@ -690,6 +703,8 @@ fn answer(sources: &Sources, request: SyncRequest) -> (SyncResponse, Option<Peer
                 Err(error) => internal(error.to_string()),
             }
         }
+        // Routed to the witness before: never answered here.
+        SyncRequest::Cosignature { .. } => internal("a cosignature reached the sync worker".into()),
     }
 }
 
@@ -714,6 +729,7 @@ fn request_bytes(request: &SyncRequest) -> u64 {
         SyncRequest::Reconcile { message, .. } => message.len() as u64,
         SyncRequest::Fetch { ids, .. } => ids.len() as u64,
         SyncRequest::Consistency { .. } => 16,
+        SyncRequest::Cosignature { note } => note.len() as u64,
     }
 }
 
@@ -724,7 +740,7 @@ fn response_bytes(response: &SyncResponse) -> u64 {
         SyncResponse::Items(items) => items.iter().map(|i| i.len() as u64).sum(),
         SyncResponse::Consistency(proof) => proof.len() as u64,
         SyncResponse::Lacks(_) => 8,
-        SyncResponse::Busy => 0,
+        SyncResponse::Busy | SyncResponse::Gathered => 0,
         SyncResponse::Refused(reason) => reason.len() as u64,
     }
 }

@@ -1,22 +1,23 @@
 //! The witness on the network: checkpoints gossiped are judged by [`Witness`] off the swarm task;
 //! what it asks for (a consistency proof of the log's node) is asked here, over the sync
-//! protocol, and what it cosigns is gossiped back to the consortium and the log.
+//! protocol, and what it cosigns is sent to the log's node alone, over the same protocol. Only a
+//! log's node gossips its checkpoints, with the cosignatures it gathered: a round costs each
+//! member one message per log (n² in all), where gossiping every cosignature cost n³.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use libp2p::PeerId;
 use libp2p::gossipsub::MessageId;
-use libp2p::request_response::OutboundRequestId;
+use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 use vouch_core::audit::Hash;
 use vouch_core::sync::{SyncRequest, SyncResponse};
 
 use super::SwarmTask;
-use super::gossip::Topic;
 use super::worker::Done;
 use crate::fault::PeerMisbehaved;
-use crate::witness::{Answer, MAX_PROOFS_IN_FLIGHT, Outcome};
+use crate::witness::{Answer, MAX_PROOFS_IN_FLIGHT, Outcome, ToLog};
 
 /// The most hashes in a consistency proof: twice the height of a tree of 2^64 leaves.
 const MAX_PROOF_HASHES: usize = 128;
@@ -26,6 +27,9 @@ pub(super) const JOBS: usize = 2;
 pub(super) const MAX_WAITING: usize = 1024;
 /// How many times a proof is asked of a busy or unreachable log's node.
 const TRIES: u8 = 3;
+
+/// A checkpoint gossiped: the peer that published it (signed the message), and the note.
+pub(super) type Gossiped = (Option<PeerId>, Vec<u8>);
 
 /// A consistency proof asked of a log's node, for a checkpoint.
 pub(super) struct Asked {
@@ -43,8 +47,10 @@ pub(super) struct Queues {
     pub(super) asked: HashMap<OutboundRequestId, Asked>,
     /// Proofs to ask again (the log's node was busy or away), at the next retry tick.
     again: VecDeque<Asked>,
-    /// Gossiped checkpoints waiting for a worker: sender, message id, note.
-    pub(super) checkpoints: VecDeque<(PeerId, MessageId, Vec<u8>)>,
+    /// Cosignatures sent to logs' nodes, by request: at most [`MAX_PROOFS_IN_FLIGHT`].
+    pub(super) sent: HashSet<OutboundRequestId>,
+    /// Gossiped checkpoints waiting for a worker: sender, message id, and what was gossiped.
+    pub(super) checkpoints: VecDeque<(PeerId, MessageId, Gossiped)>,
     /// Proofs answered, waiting for a worker: the checkpoint, the sizes asked and the answer.
     answers: VecDeque<(Vec<u8>, (u64, u64), Answer)>,
 }
@@ -56,11 +62,12 @@ impl SwarmTask {
         permit: OwnedSemaphorePermit,
         peer: PeerId,
         message_id: MessageId,
-        note: Vec<u8>,
+        (publisher, note): Gossiped,
     ) {
         let witness = self.witness.clone();
         self.witness_worker.run(permit, move || {
-            let outcome = witness.receive(&note, chrono::Utc::now());
+            let publisher = publisher.map(|p| p.to_string());
+            let outcome = witness.gossiped(&note, publisher.as_deref(), chrono::Utc::now());
             Done::Checkpoint {
                 peer,
                 message_id,
@@ -80,8 +87,8 @@ impl SwarmTask {
             let Some(permit) = self.witness_worker.reserve() else {
                 return;
             };
-            if let Some((peer, message_id, note)) = self.witnessing.checkpoints.pop_front() {
-                self.judge_checkpoint(permit, peer, message_id, note);
+            if let Some((peer, message_id, gossiped)) = self.witnessing.checkpoints.pop_front() {
+                self.judge_checkpoint(permit, peer, message_id, gossiped);
             } else if let Some((note, sizes, answer)) = self.witnessing.answers.pop_front() {
                 self.judge_proof(permit, note, sizes, answer);
             }
@@ -131,12 +138,9 @@ impl SwarmTask {
     /// Acts on what the witness decided about `note`.
     pub(super) fn witnessed(&mut self, note: Vec<u8>, outcome: Outcome) {
         match outcome {
-            Outcome::Stored {
-                publish: Some(cosigned),
+            Outcome::Stored { send: Some(to) } | Outcome::Relay { send: Some(to) } => {
+                self.send_cosignature(to);
             }
-            | Outcome::Relay {
-                publish: Some(cosigned),
-            } => self.publish(Topic::Checkpoints, cosigned),
             Outcome::Prove { peer, old, new } => {
                 if let Ok(log) = peer.parse::<PeerId>() {
                     self.ask(Asked {
@@ -148,12 +152,82 @@ impl SwarmTask {
                     });
                 }
             }
-            Outcome::Stored { publish: None }
-            | Outcome::Relay { publish: None }
+            Outcome::Stored { send: None }
+            | Outcome::Relay { send: None }
             | Outcome::Known
             | Outcome::Fork
             | Outcome::Misbehaved(_)
             | Outcome::Unjudged => {}
+        }
+    }
+
+    /// Sends this node's cosignature to the log's node, and to it alone: the log gossips its
+    /// witnesses' cosignatures with its note. One that cannot be sent now (too many in flight,
+    /// the log's node away) is sent again when the log's note shows it lacks it.
+    fn send_cosignature(&mut self, to: ToLog) {
+        let Ok(log) = to.peer.parse::<PeerId>() else {
+            return;
+        };
+        if self.witnessing.sent.len() >= MAX_PROOFS_IN_FLIGHT {
+            debug!(%log, "too many cosignatures in flight: sent again when the log lacks it");
+            return;
+        }
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&log, SyncRequest::Cosignature { note: to.note });
+        self.witnessing.sent.insert(id);
+    }
+
+    /// A witness's cosignature of this node's checkpoint, sent to it: judged by the witness's
+    /// workers; `Busy` when they are full (the witness sends it again when the next note of
+    /// this log lacks it).
+    pub(super) fn cosignature_received(
+        &mut self,
+        peer: PeerId,
+        note: Vec<u8>,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        let Some(permit) = self.witness_worker.reserve() else {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, SyncResponse::Busy);
+            return;
+        };
+        let witness = self.witness.clone();
+        self.witness_worker.run(permit, move || {
+            let (response, misbehaved) = match witness.cosignature_sent(&note, chrono::Utc::now()) {
+                Outcome::Misbehaved(misbehaved) => (
+                    SyncResponse::Refused(misbehaved.to_string()),
+                    Some(misbehaved),
+                ),
+                Outcome::Unjudged => (SyncResponse::Refused("internal error".into()), None),
+                _ => (SyncResponse::Gathered, None),
+            };
+            Done::Answer {
+                peer,
+                channel,
+                response,
+                misbehaved,
+            }
+        });
+    }
+
+    /// What a log's node answered to a cosignature sent to it.
+    pub(super) fn cosignature_answered(&mut self, peer: PeerId, response: SyncResponse) {
+        match response {
+            SyncResponse::Gathered => {}
+            SyncResponse::Busy => {
+                debug!(%peer, "the log's node was busy: sent again when its note lacks it");
+            }
+            SyncResponse::Refused(reason) => debug!(%peer, reason, "cosignature refused"),
+            _ => self.follow(
+                peer,
+                PeerMisbehaved::Unsolicited("a sync response of the wrong kind").into(),
+            ),
         }
     }
 
