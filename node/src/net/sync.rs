@@ -505,8 +505,11 @@ impl SwarmTask {
         self.metrics
             .sync_bytes_received
             .inc_by(request_bytes(&request));
-        if let SyncRequest::Cosignature { note } = request {
-            self.cosignature_received(peer, note, channel);
+        if matches!(
+            request,
+            SyncRequest::Consistency { .. } | SyncRequest::Cosignature { .. }
+        ) {
+            self.witness_request(peer, request, channel);
             return;
         }
         let Some(permit) = self.worker.reserve() else {
@@ -634,7 +637,10 @@ impl SwarmTask {
 }
 
 /// Answers a peer's request, and says whether the request was its fault. Blocking.
-fn answer(sources: &Sources, request: SyncRequest) -> (SyncResponse, Option<PeerMisbehaved>) {
+pub(super) fn answer(
+    sources: &Sources,
+    request: SyncRequest,
+) -> (SyncResponse, Option<PeerMisbehaved>) {
     let refuse = |misbehaved: PeerMisbehaved| {
         (
             SyncResponse::Refused(misbehaved.to_string()),
@@ -703,7 +709,7 @@ fn answer(sources: &Sources, request: SyncRequest) -> (SyncResponse, Option<Peer
                 Err(error) => internal(error.to_string()),
             }
         }
-        // Routed to the witness before: never answered here.
+        // The witness's to judge (`SwarmTask::witness_request`).
         SyncRequest::Cosignature { .. } => internal("a cosignature reached the sync worker".into()),
     }
 }

@@ -15,6 +15,7 @@ use vouch_core::audit::Hash;
 use vouch_core::sync::{SyncRequest, SyncResponse};
 
 use super::SwarmTask;
+use super::sync::answer;
 use super::worker::Done;
 use crate::fault::PeerMisbehaved;
 use crate::witness::{Answer, MAX_PROOFS_IN_FLIGHT, Outcome, ToLog};
@@ -49,6 +50,8 @@ pub(super) struct Queues {
     again: VecDeque<Asked>,
     /// Cosignatures sent to logs' nodes, by request: at most [`MAX_PROOFS_IN_FLIGHT`].
     pub(super) sent: HashSet<OutboundRequestId>,
+    /// Witnesses' requests of this node's log (proofs, cosignatures) waiting for a worker.
+    pub(super) requests: VecDeque<(PeerId, SyncRequest, ResponseChannel<SyncResponse>)>,
     /// Gossiped checkpoints waiting for a worker: sender, message id, and what was gossiped.
     pub(super) checkpoints: VecDeque<(PeerId, MessageId, Gossiped)>,
     /// Proofs answered, waiting for a worker: the checkpoint, the sizes asked and the answer.
@@ -83,11 +86,19 @@ impl SwarmTask {
         for asked in std::mem::take(&mut self.witnessing.again) {
             self.ask(asked);
         }
-        while !self.witnessing.checkpoints.is_empty() || !self.witnessing.answers.is_empty() {
+        while !self.witnessing.requests.is_empty()
+            || !self.witnessing.checkpoints.is_empty()
+            || !self.witnessing.answers.is_empty()
+        {
             let Some(permit) = self.witness_worker.reserve() else {
                 return;
             };
-            if let Some((peer, message_id, gossiped)) = self.witnessing.checkpoints.pop_front() {
+            // Witnesses waiting on this node first: a log answers before it judges others.
+            if let Some((peer, request, channel)) = self.witnessing.requests.pop_front() {
+                self.answer_witness(permit, peer, request, channel);
+            } else if let Some((peer, message_id, gossiped)) =
+                self.witnessing.checkpoints.pop_front()
+            {
                 self.judge_checkpoint(permit, peer, message_id, gossiped);
             } else if let Some((note, sizes, answer)) = self.witnessing.answers.pop_front() {
                 self.judge_proof(permit, note, sizes, answer);
@@ -180,32 +191,51 @@ impl SwarmTask {
         self.witnessing.sent.insert(id);
     }
 
-    /// A witness's cosignature of this node's checkpoint, sent to it: judged by the witness's
-    /// workers; `Busy` when they are full (the witness sends it again when the next note of
-    /// this log lacks it).
-    pub(super) fn cosignature_received(
+    /// A witness's request of this node as a log's node (a consistency proof, a cosignature):
+    /// answered by the witness's workers, or, when they are full, kept (bounded) until one is
+    /// free — a witness that found the log busy would wait for the log's next checkpoint.
+    pub(super) fn witness_request(
         &mut self,
         peer: PeerId,
-        note: Vec<u8>,
+        request: SyncRequest,
         channel: ResponseChannel<SyncResponse>,
     ) {
-        let Some(permit) = self.witness_worker.reserve() else {
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .sync
-                .send_response(channel, SyncResponse::Busy);
-            return;
-        };
-        let witness = self.witness.clone();
+        match self.witness_worker.reserve() {
+            Some(permit) => self.answer_witness(permit, peer, request, channel),
+            None if self.witnessing.requests.len() < MAX_WAITING => {
+                self.witnessing.requests.push_back((peer, request, channel));
+            }
+            None => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, SyncResponse::Busy);
+            }
+        }
+    }
+
+    fn answer_witness(
+        &mut self,
+        permit: OwnedSemaphorePermit,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        let (witness, sources) = (self.witness.clone(), self.sources.clone());
         self.witness_worker.run(permit, move || {
-            let (response, misbehaved) = match witness.cosignature_sent(&note, chrono::Utc::now()) {
-                Outcome::Misbehaved(misbehaved) => (
-                    SyncResponse::Refused(misbehaved.to_string()),
-                    Some(misbehaved),
-                ),
-                Outcome::Unjudged => (SyncResponse::Refused("internal error".into()), None),
-                _ => (SyncResponse::Gathered, None),
+            let (response, misbehaved) = match request {
+                SyncRequest::Cosignature { note } => {
+                    match witness.cosignature_sent(&note, chrono::Utc::now()) {
+                        Outcome::Misbehaved(misbehaved) => (
+                            SyncResponse::Refused(misbehaved.to_string()),
+                            Some(misbehaved),
+                        ),
+                        Outcome::Unjudged => (SyncResponse::Refused("internal error".into()), None),
+                        _ => (SyncResponse::Gathered, None),
+                    }
+                }
+                other => answer(&sources, other),
             };
             Done::Answer {
                 peer,
