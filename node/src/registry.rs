@@ -664,19 +664,34 @@ mod tests {
     use vouch_core::did::vouch::{DocumentContent, create, deactivate};
     use vouch_core::key::KeyPair;
 
-    #[test]
-    fn heads_carry_their_standing_and_an_older_nodes_head_is_computed_again() {
+    fn registry() -> (tempfile::TempDir, Registry) {
         let dir = tempfile::tempdir().unwrap();
         let registry = Registry::new(Arc::new(Store::open(dir.path()).unwrap()), Metrics::new());
+        (dir, registry)
+    }
+
+    /// A DID whose document holds `key`, made with `update`, `next` its next update key.
+    fn genesis(
+        key: &KeyPair,
+        update: &KeyPair,
+        next: &KeyPair,
+        at: DateTime<Utc>,
+    ) -> (Did, Operation) {
+        create(
+            DocumentContent::single_key(&key.public()),
+            update,
+            &[next.public()],
+            at,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn heads_carry_their_standing_and_an_older_nodes_head_is_computed_again() {
+        let (_dir, registry) = registry();
         let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
         let now = Utc::now();
-        let (did, genesis) = create(
-            DocumentContent::single_key(&keys[0].public()),
-            &keys[1],
-            &[keys[2].public()],
-            now,
-        )
-        .unwrap();
+        let (did, genesis) = genesis(&keys[0], &keys[1], &keys[2], now);
         registry.apply(genesis.clone(), now).unwrap();
         let active = registry
             .resolve(&did, VersionSelector::Latest)
@@ -731,17 +746,10 @@ mod tests {
     #[test]
     fn a_page_of_operations_in_any_order_is_stored_in_one_batch() {
         use vouch_core::did::vouch::update;
-        let dir = tempfile::tempdir().unwrap();
-        let registry = Registry::new(Arc::new(Store::open(dir.path()).unwrap()), Metrics::new());
+        let (_dir, registry) = registry();
         let keys: Vec<KeyPair> = (0..32).map(|_| KeyPair::generate()).collect();
         let start = Utc::now() - chrono::Duration::hours(1);
-        let (did, genesis) = create(
-            DocumentContent::single_key(&keys[0].public()),
-            &keys[0],
-            &[keys[1].public()],
-            start,
-        )
-        .unwrap();
+        let (did, genesis) = genesis(&keys[0], &keys[0], &keys[1], start);
         let mut log = DidLog::new(genesis.clone()).unwrap();
         let mut operations = vec![genesis];
         for i in 1..31 {
@@ -787,17 +795,10 @@ mod tests {
     #[test]
     fn a_cached_resolution_is_dropped_when_its_did_is_written() {
         use vouch_core::did::vouch::update;
-        let dir = tempfile::tempdir().unwrap();
-        let registry = Registry::new(Arc::new(Store::open(dir.path()).unwrap()), Metrics::new());
+        let (_dir, registry) = registry();
         let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
         let now = Utc::now() - chrono::Duration::minutes(1);
-        let (did, genesis) = create(
-            DocumentContent::single_key(&keys[0].public()),
-            &keys[1],
-            &[keys[2].public()],
-            now,
-        )
-        .unwrap();
+        let (did, genesis) = genesis(&keys[0], &keys[1], &keys[2], now);
         registry.apply(genesis, now).unwrap();
         assert_eq!(registry.resolve_cached(&did), None, "nothing served yet");
         let first = registry
