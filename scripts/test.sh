@@ -16,6 +16,26 @@ set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole suite, over every test binary.
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+
+# The clients, against real nodes and wallet daemons started by their tests (`vouch-testnet up`
+# and `agents`) from this build's binaries.
+if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
+  cargo build --workspace --bins --locked
+  export VOUCH_BIN_DIR="$CARGO_TARGET_DIR/debug"
+  source scripts/python-env.sh
+  set +e
+  (cd clients/python && "$VOUCH_VENV/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+fi
+
+# One closing line for the whole suite, over every test binary and the clients' tests.
+awk '/^test result:/ { passed += $4; failed += $6; next }
+     /^[0-9]+ (passed|failed).* in [0-9.]+s/ {
+       for (i = 2; i <= NF; i++) {
+         if ($i ~ /^passed/) passed += $(i-1)
+         if ($i ~ /^failed/) failed += $(i-1)
+       }
+     }
+     END { printf "%d passed, %d failed\n", passed, failed }' "$log"
 exit "$status"

@@ -23,17 +23,26 @@ use vouch_core::key::KeyPair;
 use crate::levels::Org;
 use crate::{State, agent, percentile, tokens};
 
-/// A running daemon, killed when dropped.
+/// A running daemon, killed when dropped unless left running ([`Daemon::leave_running`]).
 struct Daemon {
-    child: Child,
+    child: Option<Child>,
     socket: PathBuf,
     address: String,
 }
 
+impl Daemon {
+    /// Leaves the daemon running after this tool exits; its process id.
+    fn leave_running(mut self) -> u32 {
+        self.child.take().map_or(0, |child| child.id())
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -79,7 +88,10 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str) -> Result<Daemon> {
         vouch.display()
     );
     let socket = dir.join("wallet.sock");
-    let mut child = Command::new(vouch)
+    // Its log goes to a file: it outlives this tool when left running.
+    let log_path = dir.join("daemon.log");
+    let log = std::fs::File::create(&log_path)?;
+    let child = Command::new(vouch)
         .args(["wallet", "serve", "--wallet"])
         .arg(dir.join("wallet"))
         .arg("--sealed-key")
@@ -89,24 +101,33 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str) -> Result<Daemon> {
         .arg("--socket")
         .arg(&socket)
         .args(["--node", node])
-        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(log)
         .spawn()?;
-    let mut lines = BufReader::new(child.stderr.take().context("stderr")?).lines();
-    let mut address = None;
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(at) = line.strip_prefix("exchanges at ") {
-            address = Some(at.to_owned());
-            break;
-        }
-    }
-    // The rest of its log is drained, so that it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok(Daemon {
-        child,
+    let mut daemon = Daemon {
+        child: Some(child),
         socket,
-        address: address.context("the daemon said no address")?,
-    })
+        address: String::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let said = std::fs::read_to_string(&log_path)?;
+        if let Some(at) = said
+            .lines()
+            .find_map(|line| line.strip_prefix("exchanges at "))
+        {
+            daemon.address = at.to_owned();
+            return Ok(daemon);
+        }
+        if let Some(Some(status)) = daemon.child.as_mut().map(Child::try_wait).transpose()? {
+            bail!("the daemon {name} exited ({status}): {said}");
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the daemon {name} said no address in 30 s: {said}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn rand_bytes() -> [u8; 32] {
@@ -275,4 +296,102 @@ pub(crate) fn exchange(
     );
     drop((daemon_a, daemon_b));
     Ok(())
+}
+
+/// An agent `agents` left running: what the clients' tests and examples need to reach it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunningAgent {
+    /// The daemon's socket.
+    pub socket: PathBuf,
+    /// The instance's did:key.
+    pub did: String,
+    /// Where the daemon takes exchanges (libp2p, ending in `/p2p/<peer id>`).
+    pub address: String,
+    /// Its org's did:vouch.
+    pub org: String,
+    /// Its org's node.
+    pub node: String,
+    /// The task its credential is for.
+    pub task: String,
+    /// The daemon's process id (`down` stops it).
+    pub pid: u32,
+}
+
+/// The agents of `agents.json`: a prover of node 0's org and a verifier of node 1's.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Agents {
+    pub prover: RunningAgent,
+    pub verifier: RunningAgent,
+}
+
+/// Where `agents` writes what it left running.
+pub(crate) const AGENTS: &str = "agents.json";
+
+/// Starts two agents and leaves them running: a prover of node 0's org holding a refund
+/// credential, and a verifier of node 1's org; waits until the verifier accepts the prover's
+/// capability (node 1 knows node 0's org), then writes `agents.json`.
+pub(crate) fn agents(state: &State, dir: &Path) -> Result<Agents> {
+    ensure!(state.nodes.len() >= 2, "the agents need two nodes");
+    let agent = agent();
+    let tokens = tokens(state)?;
+    let stamp = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let prover_org = Org::register(
+        &agent,
+        &state.nodes[0].http,
+        &tokens[0],
+        &format!("refund-desk-{stamp}"),
+    )?;
+    let verifier_org = Org::register(
+        &agent,
+        &state.nodes[1].http,
+        &tokens[1],
+        &format!("payments-{stamp}"),
+    )?;
+    let (a, b) = (prover_org.instance()?, verifier_org.instance()?);
+    let task = format!("refunds-{stamp}");
+    let credential_a = prover_org.issue_with(&a, &task, refund_capabilities())?;
+    let credential_b = verifier_org.issue_with(
+        &b,
+        "verifier",
+        json!([{"action": "verify:exchange", "resource": "https://testnet.example/**"}]),
+    )?;
+    let folder = dir.join("agents");
+    if folder.exists() {
+        std::fs::remove_dir_all(&folder)?;
+    }
+    let prover = start(&folder, "prover", &a, &state.nodes[0].http)?;
+    let verifier = start(&folder, "verifier", &b, &state.nodes[1].http)?;
+    ask(
+        &prover.socket,
+        &json!({"op": "add_credential", "credential": credential_a}),
+    )?;
+    ask(
+        &verifier.socket,
+        &json!({"op": "add_credential", "credential": credential_b}),
+    )?;
+    let mut stream = UnixStream::connect(&verifier.socket)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let (_, Some(reason)) = once(&mut stream, &prover.address)? {
+        ensure!(
+            Instant::now() < deadline,
+            "the verifier never accepted the prover's capability: {reason}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running = |daemon: Daemon, key: &KeyPair, node: usize, task: &str| RunningAgent {
+        socket: daemon.socket.clone(),
+        did: vouch_core::did::key::did_of(&key.public()).to_string(),
+        address: daemon.address.clone(),
+        org: state.nodes[node].did.clone(),
+        node: state.nodes[node].http.clone(),
+        task: task.to_owned(),
+        pid: daemon.leave_running(),
+    };
+    let agents = Agents {
+        prover: running(prover, &a, 0, &task),
+        verifier: running(verifier, &b, 1, "verifier"),
+    };
+    std::fs::write(dir.join(AGENTS), serde_json::to_vec_pretty(&agents)?)?;
+    Ok(agents)
 }

@@ -108,7 +108,12 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         samples: u32,
     },
-    /// Stops every node.
+    /// Starts two agents for integrations and leaves them running (until `down`): a prover of
+    /// node 0's org, holding a credential for refunds up to 5,000 EUR, and a verifier of node 1's
+    /// org; each a `vouch wallet serve` daemon on its own socket. Writes their sockets, DIDs and
+    /// exchange addresses to `agents.json` in the testnet's folder.
+    Agents,
+    /// Stops every node, and the agents.
     Down,
 }
 
@@ -160,6 +165,19 @@ fn run(cli: Cli) -> Result<()> {
             exchanges,
             concurrency,
         } => exchange::exchange(&read_state(&cli.dir)?, &cli.dir, exchanges, concurrency),
+        Cmd::Agents => {
+            let agents = exchange::agents(&read_state(&cli.dir)?, &cli.dir)?;
+            for (role, agent) in [("prover", &agents.prover), ("verifier", &agents.verifier)] {
+                println!(
+                    "{role:8} {}  socket {}  org {}",
+                    agent.did,
+                    agent.socket.display(),
+                    agent.org
+                );
+            }
+            println!("written to {}", cli.dir.join(exchange::AGENTS).display());
+            Ok(())
+        }
         Cmd::Down => down(&cli.dir),
     }
 }
@@ -787,6 +805,18 @@ fn report(title: &str, mut everywhere: Vec<Duration>, mut per_node: Vec<Duration
 
 fn down(dir: &Path) -> Result<()> {
     let state = read_state(dir)?;
+    if let Ok(text) = std::fs::read_to_string(dir.join(exchange::AGENTS))
+        && let Ok(agents) = serde_json::from_str::<exchange::Agents>(&text)
+    {
+        for pid in [agents.prover.pid, agents.verifier.pid] {
+            if pid != 0 && alive(pid) {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_file(dir.join(exchange::AGENTS));
+    }
     for node in &state.nodes {
         if alive(node.pid) {
             let _ = Command::new("kill")

@@ -1,0 +1,171 @@
+"""The wallet daemon's client: structured operations on its Unix socket, never a key.
+
+The daemon (``vouch wallet serve``) holds the agent instance's key and credentials; it answers
+JSON Lines on a socket only its own user can open. This client sends one request per line and
+reads one answer per line: ``{"ok": …}`` or ``{"error": {"code", "message", "reason"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from typing import Any, Dict, List, Optional, Sequence
+
+from .errors import VouchError, WalletError
+from .types import Exchange, Identity
+
+#: The daemon's longest request line.
+MAX_REQUEST = 1024 * 1024
+#: The longest answer this client reads.
+MAX_ANSWER = 16 * 1024 * 1024
+
+
+class Wallet:
+    """A connection to a wallet daemon's socket. Safe to share between threads (one request at
+    a time); a context manager that closes the connection."""
+
+    def __init__(self, socket_path: "str | os.PathLike[str]", timeout: float = 30.0) -> None:
+        self._path = os.fspath(socket_path)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._socket: Optional[socket.socket] = None
+        self._reader: Any = None
+
+    # -- the connection ------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self._timeout)
+        try:
+            sock.connect(self._path)
+        except OSError as e:
+            sock.close()
+            raise VouchError(f"no wallet daemon at {self._path}: {e}") from e
+        self._socket = sock
+        self._reader = sock.makefile("rb")
+
+    def close(self) -> None:
+        """Closes the connection (a later call opens another)."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._socket is not None:
+            self._socket.close()
+        self._socket, self._reader = None, None
+
+    def __enter__(self) -> "Wallet":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(self, op: str, **fields: Any) -> Any:
+        """Sends one request (``{"op": op, …fields}``); its ``ok`` value, or raises
+        :class:`WalletError` with the daemon's code, message and reason."""
+        line = json.dumps({"op": op, **fields}, separators=(",", ":")).encode() + b"\n"
+        if len(line) > MAX_REQUEST:
+            raise WalletError("too_large", f"a request is at most {MAX_REQUEST} bytes")
+        with self._lock:
+            if self._socket is None:
+                self._connect()
+            assert self._socket is not None
+            try:
+                self._socket.sendall(line)
+                answer = self._reader.readline(MAX_ANSWER + 1)
+            except OSError as e:
+                self._close()
+                raise VouchError(f"the wallet daemon at {self._path} failed: {e}") from e
+            if not answer.endswith(b"\n"):
+                self._close()
+                raise VouchError("the wallet daemon closed the connection or answered too much")
+        try:
+            parsed = json.loads(answer)
+        except ValueError as e:
+            raise VouchError(f"the wallet daemon answered something not JSON: {e}") from e
+        if not isinstance(parsed, dict):
+            raise VouchError("the wallet daemon answered something not an object")
+        if "error" in parsed:
+            error = parsed["error"] or {}
+            raise WalletError(
+                str(error.get("code", "internal")),
+                str(error.get("message", "")),
+                error.get("reason"),
+            )
+        if "ok" not in parsed:
+            raise VouchError("the wallet daemon's answer has neither ok nor error")
+        return parsed["ok"]
+
+    # -- the operations ------------------------------------------------------------------------
+
+    def identity(self) -> Identity:
+        """The instance's did:key and where its daemon takes exchanges."""
+        return Identity.from_json(self.request("identity"))
+
+    def credentials(self, task: Optional[str] = None) -> List[Dict[str, Any]]:
+        """The credentials held (all, or a task's), as signed."""
+        fields = {} if task is None else {"task": task}
+        return list(self.request("credentials", **fields))
+
+    def add_credential(self, credential: Dict[str, Any], chain: Sequence[Dict[str, Any]] = ()) -> Any:
+        """Keeps a credential issued to this instance, with its ancestors when it is a
+        delegation. The daemon checks it is this instance's."""
+        return self.request("add_credential", credential=credential, chain=list(chain))
+
+    def exchange(
+        self,
+        peer: str,
+        capabilities: Sequence[Dict[str, Any]],
+        *,
+        query: Optional[Dict[str, Any]] = None,
+        domain: Optional[str] = None,
+        present: Optional[Sequence[str]] = None,
+    ) -> Exchange:
+        """Asks the agent at ``peer`` (a libp2p address ending in ``/p2p/<peer id>``) to prove
+        ``capabilities`` (``{"action", "resource", "arguments"}`` each), decides each, and sends
+        it the signed decision. A rejection is a result (:attr:`Exchange.decisions` says why);
+        an exchange that could not take place raises :class:`WalletError`."""
+        fields: Dict[str, Any] = {"peer": peer, "capabilities": list(capabilities)}
+        if query is not None:
+            fields["query"] = query
+        if domain is not None:
+            fields["domain"] = domain
+        if present is not None:
+            fields["present"] = list(present)
+        return Exchange.from_json(self.request("exchange", **fields))
+
+    def answer(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Answers a capability request that came another way (HTTP, an A2A message) with a
+        presentation of what its query selects, if the verifier authenticates."""
+        return self.request("answer", request=request)
+
+    def accept(self, decision: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Takes the verifier's signed decision on a request answered with :meth:`answer`; the
+        decisions, checked."""
+        return list(self.request("accept", decision=decision)["decisions"])
+
+    def delegate(
+        self,
+        parent: str,
+        to: str,
+        capabilities: Sequence[Dict[str, Any]],
+        valid_until: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Delegates capabilities within the credential ``parent`` (its id) to the sub-agent
+        ``to`` (its did:key); the signed credential, the sub-agent's to keep."""
+        fields: Dict[str, Any] = {"parent": parent, "to": to, "capabilities": list(capabilities)}
+        if valid_until is not None:
+            fields["valid_until"] = valid_until
+        return self.request("delegate", **fields)
+
+    def renew(self, credential_id: str) -> Dict[str, Any]:
+        """Renews a credential held through the org's node."""
+        return self.request("renew", id=credential_id)
+
+    def binding_proof(self, definition: str) -> Dict[str, Any]:
+        """The instance's proof of possession, for its operator to bind it to ``definition``."""
+        return self.request("binding_proof", definition=definition)

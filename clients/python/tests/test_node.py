@@ -1,0 +1,50 @@
+"""The node client against real nodes: resolution and the verification service."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from vouch_client import Node, NodeError, Wallet
+
+
+def test_resolves_an_org_and_an_instance(testnet):
+    node = Node(testnet["verifier"]["node"])
+    org = node.resolve(testnet["prover"]["org"])
+    assert org.document["id"] == testnet["prover"]["org"]
+    assert not org.deactivated
+    instance = node.resolve(testnet["prover"]["did"])
+    assert instance.document["id"] == testnet["prover"]["did"]
+
+
+def test_an_unknown_did_is_an_error_with_the_resolution_result(testnet):
+    node = Node(testnet["verifier"]["node"])
+    with pytest.raises(NodeError) as unknown:
+        node.resolve("did:vouch:zQmaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+    assert unknown.value.status in (400, 404)
+    with pytest.raises(NodeError):
+        node.resolve("not a did")
+
+
+def test_a_credential_verifies_at_another_orgs_node_and_a_tampered_one_does_not(testnet):
+    with Wallet(testnet["prover"]["socket"]) as wallet:
+        credential = wallet.credentials()[0]
+    node = Node(testnet["verifier"]["node"])
+    report = node.verify_credential(credential)
+    assert report.verified, report.errors
+    assert report.reasons == []
+
+    tampered = copy.deepcopy(credential)
+    tampered["credentialSubject"]["capabilities"][0]["resource"] = "https://testnet.example/**"
+    refused = node.verify_credential(tampered)
+    assert not refused.verified
+    assert "invalid_proof" in refused.reasons
+
+
+def test_an_unreachable_node_is_a_clear_error():
+    with pytest.raises(NodeError) as error:
+        Node("http://127.0.0.1:9").resolve("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK")
+    assert error.value.status == 0
+    with pytest.raises(ValueError):
+        Node("ftp://example")
