@@ -27,10 +27,20 @@ if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
   (cd clients/python && "$VOUCH_VENV/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
   set -e
+  if [ ! -d clients/typescript/node_modules/typescript ]; then
+    echo "test: installing the TypeScript client's compiler (clients/typescript/package-lock.json)" >&2
+    npm ci --prefix clients/typescript --no-audit --no-fund --silent
+  fi
+  set +e
+  npm test --prefix clients/typescript --silent 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  set -e
 fi
 
 # One closing line for the whole suite, over every test binary and the clients' tests.
 awk '/^test result:/ { passed += $4; failed += $6; next }
+     /^# pass [0-9]+$/ { passed += $3; next }
+     /^# fail [0-9]+$/ { failed += $3; next }
      /^[0-9]+ (passed|failed).* in [0-9.]+s/ {
        for (i = 2; i <= NF; i++) {
          if ($i ~ /^passed/) passed += $(i-1)

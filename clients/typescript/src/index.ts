@@ -1,0 +1,21 @@
+/**
+ * Vouch for TypeScript agents: prove and check capabilities through the wallet daemon and the
+ * node's HTTP API. The client never holds a key: the daemon signs, and only structured
+ * operations (an exchange, a delegation) are offered.
+ */
+
+export { NodeError, VouchError, WalletError } from "./errors.js";
+export { Node } from "./node.js";
+export {
+  REASONS,
+  type Capability,
+  type Check,
+  type Decision,
+  type Exchange,
+  type Identity,
+  type Json,
+  type Reason,
+  type Resolution,
+  type Verification,
+} from "./types.js";
+export { Wallet, type ExchangeOptions } from "./wallet.js";

@@ -1,0 +1,152 @@
+/** Typed results: what the wallet daemon and the node answer, with DESIGN §8's reason codes. */
+
+/** The reason codes a verifier gives for a rejected capability or a failed check. */
+export const REASONS = [
+  "malformed",
+  "invalid_proof",
+  "unresolvable_did",
+  "untrusted_issuer",
+  "revoked",
+  "suspended",
+  "status_unknown",
+  "status_stale",
+  "expired",
+  "not_yet_valid",
+  "not_holder",
+  "scope_exceeds_parent",
+  "constraint_violated",
+  "definition_mismatch",
+  "unknown_constraint",
+  "not_granted",
+  "replayed",
+  "domain_mismatch",
+  "broken_chain",
+  "depth_exceeded",
+  "renewal_invalid",
+  "audience_mismatch",
+] as const;
+
+/** A reason code; a newer node may give one this client does not list yet. */
+export type Reason = (typeof REASONS)[number] | (string & {});
+
+/** A JSON object. */
+export type Json = Record<string, unknown>;
+
+/** A capability asked for: an action on a resource, with the call's arguments. */
+export interface Capability {
+  action: string;
+  resource: string;
+  arguments?: Json;
+  constraints?: Json;
+}
+
+/** The agent instance a wallet daemon holds the key of. */
+export interface Identity {
+  /** Its did:key. */
+  did: string;
+  /** Where its daemon takes exchanges (libp2p addresses ending in `/p2p/<peer id>`). */
+  addresses: string[];
+}
+
+/** The verifier's decision on one capability. */
+export interface Decision {
+  capability: Capability;
+  accepted: boolean;
+  /** Why it was rejected; undefined when accepted. */
+  reason?: Reason;
+}
+
+/** A capability exchange this agent asked for, as its verifier. */
+export interface Exchange {
+  /** The other agent's did:key. */
+  prover: string;
+  /** One per capability asked, in order. */
+  decisions: Decision[];
+  /** The signed `CapabilityDecision` credential, as sent to the prover. */
+  decision: Json;
+  /** Whether the prover took the decision. */
+  acknowledged: boolean;
+  /** Whether every capability asked was accepted. */
+  accepted: boolean;
+}
+
+/** One check of a verification. */
+export interface Check {
+  check: string;
+  outcome: "passed" | "failed" | "skipped" | (string & {});
+  reason?: Reason;
+  detail?: string;
+}
+
+/** A verification report: `verified` only when every check ran and passed. */
+export interface Verification {
+  verified: boolean;
+  checks: Check[];
+  errors: Check[];
+  warnings: Check[];
+  /** The reason codes of the failed checks. */
+  reasons: Reason[];
+}
+
+/** A DID resolution result. */
+export interface Resolution {
+  document: Json | null;
+  documentMetadata: Json;
+  resolutionMetadata: Json;
+  deactivated: boolean;
+}
+
+export function decisionOf(value: Json): Decision {
+  const decision = value["decision"];
+  if (decision !== "accepted" && decision !== "rejected") {
+    throw new TypeError(`a decision is accepted or rejected, not ${JSON.stringify(decision)}`);
+  }
+  const reason = value["reason"];
+  return {
+    capability: (value["capability"] ?? {}) as Capability,
+    accepted: decision === "accepted",
+    ...(typeof reason === "string" ? { reason } : {}),
+  };
+}
+
+export function exchangeOf(value: Json): Exchange {
+  const decisions = ((value["decisions"] ?? []) as Json[]).map(decisionOf);
+  return {
+    prover: String(value["prover"]),
+    decisions,
+    decision: (value["decision"] ?? {}) as Json,
+    acknowledged: value["acknowledged"] === true,
+    accepted: decisions.length > 0 && decisions.every((d) => d.accepted),
+  };
+}
+
+function checkOf(value: Json): Check {
+  return {
+    check: String(value["check"] ?? ""),
+    outcome: String(value["outcome"] ?? ""),
+    ...(typeof value["reason"] === "string" ? { reason: value["reason"] } : {}),
+    ...(typeof value["detail"] === "string" ? { detail: value["detail"] } : {}),
+  };
+}
+
+export function verificationOf(value: Json): Verification {
+  const list = (key: string) => ((value[key] ?? []) as Json[]).map(checkOf);
+  const errors = list("errors");
+  return {
+    verified: value["verified"] === true,
+    checks: list("checks"),
+    errors,
+    warnings: list("warnings"),
+    reasons: errors.flatMap((e) => (e.reason ? [e.reason] : [])),
+  };
+}
+
+export function resolutionOf(value: Json): Resolution {
+  const documentMetadata = (value["didDocumentMetadata"] ?? {}) as Json;
+  return {
+    document: (value["didDocument"] ?? null) as Json | null,
+    documentMetadata,
+    resolutionMetadata: (value["didResolutionMetadata"] ?? {}) as Json,
+    deactivated: documentMetadata["deactivated"] === true,
+  };
+}

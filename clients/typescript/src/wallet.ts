@@ -1,0 +1,194 @@
+/**
+ * The wallet daemon's client: structured operations on its Unix socket, never a key.
+ *
+ * The daemon (`vouch wallet serve`) holds the agent instance's key and credentials and answers
+ * JSON Lines on a socket only its own user can open: one request per line, one answer per line,
+ * `{"ok": …}` or `{"error": {"code", "message", "reason"}}`.
+ */
+
+import { createConnection, type Socket } from "node:net";
+
+import { VouchError, WalletError } from "./errors.js";
+import { type Capability, type Exchange, type Identity, type Json, exchangeOf } from "./types.js";
+
+/** The daemon's longest request line. */
+export const MAX_REQUEST = 1024 * 1024;
+/** The longest answer this client reads. */
+export const MAX_ANSWER = 16 * 1024 * 1024;
+
+interface Pending {
+  resolve: (line: string) => void;
+  reject: (error: Error) => void;
+}
+
+/** Options of an exchange. */
+export interface ExchangeOptions {
+  /** A DCQL query; every capability credential by default. */
+  query?: Json;
+  /** The domain; the instance's did:key by default. */
+  domain?: string;
+  /** The ids of the credentials presented to authenticate this agent; all by default. */
+  present?: string[];
+}
+
+/** A connection to a wallet daemon's socket; requests are answered in order. */
+export class Wallet {
+  private socket: Socket | undefined;
+  private buffer = "";
+  private pending: Pending[] = [];
+
+  constructor(
+    readonly path: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  private connect(): Socket {
+    if (this.socket) return this.socket;
+    const socket = createConnection(this.path);
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      this.buffer += chunk;
+      if (this.buffer.length > MAX_ANSWER) {
+        this.fail(new VouchError("the wallet daemon answered too much"));
+        return;
+      }
+      let end: number;
+      while ((end = this.buffer.indexOf("\n")) >= 0) {
+        const line = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 1);
+        this.pending.shift()?.resolve(line);
+      }
+    });
+    socket.on("error", (error: Error) => {
+      this.fail(new VouchError(`no wallet daemon at ${this.path}: ${error.message}`, { cause: error }));
+    });
+    socket.on("close", () => {
+      this.fail(new VouchError("the wallet daemon closed the connection"));
+    });
+    this.socket = socket;
+    return socket;
+  }
+
+  private fail(error: Error): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+    this.buffer = "";
+    for (const waiting of this.pending.splice(0)) waiting.reject(error);
+  }
+
+  /** Closes the connection (a later call opens another). */
+  close(): void {
+    this.socket?.end();
+    this.socket = undefined;
+  }
+
+  /**
+   * Sends one request (`{op, …fields}`); its `ok` value, or a {@link WalletError} with the
+   * daemon's code, message and reason.
+   */
+  async request(op: string, fields: Json = {}): Promise<unknown> {
+    const line = JSON.stringify({ op, ...fields }) + "\n";
+    if (Buffer.byteLength(line) > MAX_REQUEST) {
+      throw new WalletError("too_large", `a request is at most ${MAX_REQUEST} bytes`);
+    }
+    const socket = this.connect();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new VouchError(`the wallet daemon did not answer in ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.push({
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      socket.write(line);
+    });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer);
+    } catch (error) {
+      throw new VouchError("the wallet daemon answered something not JSON", { cause: error });
+    }
+    if (typeof parsed !== "object" || parsed === null) {
+      throw new VouchError("the wallet daemon answered something not an object");
+    }
+    const object = parsed as Json;
+    if ("error" in object) {
+      const error = (object["error"] ?? {}) as Json;
+      throw new WalletError(
+        String(error["code"] ?? "internal"),
+        String(error["message"] ?? ""),
+        typeof error["reason"] === "string" ? error["reason"] : undefined,
+      );
+    }
+    if (!("ok" in object)) {
+      throw new VouchError("the wallet daemon's answer has neither ok nor error");
+    }
+    return object["ok"];
+  }
+
+  /** The instance's did:key and where its daemon takes exchanges. */
+  async identity(): Promise<Identity> {
+    const ok = (await this.request("identity")) as Json;
+    return { did: String(ok["did"]), addresses: (ok["addresses"] ?? []) as string[] };
+  }
+
+  /** The credentials held (all, or a task's), as signed. */
+  async credentials(task?: string): Promise<Json[]> {
+    return (await this.request("credentials", task === undefined ? {} : { task })) as Json[];
+  }
+
+  /** Keeps a credential issued to this instance, with its ancestors for a delegation. */
+  async addCredential(credential: Json, chain: Json[] = []): Promise<unknown> {
+    return this.request("add_credential", { credential, chain });
+  }
+
+  /**
+   * Asks the agent at `peer` (a libp2p address ending in `/p2p/<peer id>`) to prove
+   * `capabilities`, decides each and sends it the signed decision. A rejection is a result
+   * (`decisions` say why); an exchange that could not take place throws {@link WalletError}.
+   */
+  async exchange(peer: string, capabilities: Capability[], options: ExchangeOptions = {}): Promise<Exchange> {
+    const fields: Json = { peer, capabilities };
+    if (options.query !== undefined) fields["query"] = options.query;
+    if (options.domain !== undefined) fields["domain"] = options.domain;
+    if (options.present !== undefined) fields["present"] = options.present;
+    return exchangeOf((await this.request("exchange", fields)) as Json);
+  }
+
+  /** Answers a capability request that came another way (HTTP, an A2A message). */
+  async answer(request: Json): Promise<Json> {
+    return (await this.request("answer", { request })) as Json;
+  }
+
+  /** Takes the verifier's signed decision on a request answered with {@link answer}. */
+  async accept(decision: Json): Promise<Json[]> {
+    const ok = (await this.request("accept", { decision })) as Json;
+    return (ok["decisions"] ?? []) as Json[];
+  }
+
+  /**
+   * Delegates capabilities within the credential `parent` (its id) to the sub-agent `to` (its
+   * did:key); the signed credential, the sub-agent's to keep.
+   */
+  async delegate(parent: string, to: string, capabilities: Capability[], validUntil?: string): Promise<Json> {
+    const fields: Json = { parent, to, capabilities };
+    if (validUntil !== undefined) fields["valid_until"] = validUntil;
+    return (await this.request("delegate", fields)) as Json;
+  }
+
+  /** Renews a credential held through the org's node. */
+  async renew(id: string): Promise<Json> {
+    return (await this.request("renew", { id })) as Json;
+  }
+
+  /** The instance's proof of possession, for its operator to bind it to `definition`. */
+  async bindingProof(definition: string): Promise<Json> {
+    return (await this.request("binding_proof", { definition })) as Json;
+  }
+}

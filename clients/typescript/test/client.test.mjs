@@ -1,0 +1,127 @@
+// The client against real nodes and wallet daemons: each operation, refusals as errors with
+// codes, rejections as results with reason codes.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { Node, NodeError, VouchError, Wallet, WalletError } from "../dist/index.js";
+import { startTestnet } from "./testnet.mjs";
+
+let agents;
+let stop;
+const wallets = [];
+const wallet = (role) => {
+  const w = new Wallet(agents[role].socket);
+  wallets.push(w);
+  return w;
+};
+
+before(() => {
+  ({ agents, stop } = startTestnet());
+});
+
+after(() => {
+  for (const w of wallets) w.close();
+  stop?.();
+});
+
+const refund = (amount, resource = "https://testnet.example/refunds/42") => ({
+  action: "call:testnet:refund",
+  resource,
+  arguments: { amount: { value: amount, unit: "EUR" } },
+});
+
+test("identity is the instance and its exchange address", async () => {
+  const identity = await wallet("prover").identity();
+  assert.equal(identity.did, agents.prover.did);
+  assert.ok(identity.addresses.includes(agents.prover.address));
+});
+
+test("credentials are those issued to the instance", async () => {
+  const w = wallet("prover");
+  const held = await w.credentials();
+  assert.equal(held.length, 1);
+  assert.deepEqual(await w.credentials(agents.prover.task), held);
+  assert.deepEqual(await w.credentials("no-such-task"), []);
+  assert.equal(held[0].credentialSubject.id, agents.prover.did);
+  assert.equal(held[0].issuer, agents.prover.org);
+});
+
+test("an exchange accepts what the credential grants and says why not otherwise", async () => {
+  const w = wallet("verifier");
+  const peer = agents.prover.address;
+  const within = await w.exchange(peer, [refund(1200)]);
+  assert.ok(within.accepted && within.acknowledged);
+  assert.equal(within.prover, agents.prover.did);
+  assert.equal(within.decisions[0].reason, undefined);
+  assert.deepEqual(within.decision.type, ["VerifiableCredential", "CapabilityDecision"]);
+
+  const over = await w.exchange(peer, [refund(9000)]);
+  assert.equal(over.accepted, false);
+  assert.equal(over.decisions[0].reason, "constraint_violated");
+  const other = await w.exchange(peer, [{ action: "call:testnet:delete", resource: "https://testnet.example/x" }]);
+  assert.equal(other.decisions[0].reason, "not_granted");
+  const both = await w.exchange(peer, [refund(10), refund(9000)]);
+  assert.deepEqual(both.decisions.map((d) => d.accepted), [true, false]);
+  assert.equal(both.accepted, false);
+});
+
+test("a delegation is signed within the parent and refused beyond it", async () => {
+  const w = wallet("prover");
+  const subAgent = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+  const parent = (await w.credentials())[0].id;
+  const child = await w.delegate(parent, subAgent, [
+    {
+      action: "call:testnet:refund",
+      resource: "https://testnet.example/refunds/7/**",
+      constraints: { maxAmount: { value: 100, unit: "EUR" } },
+    },
+  ]);
+  const credential = child.credential ?? child;
+  assert.equal(credential.credentialSubject.id, subAgent);
+  assert.equal(credential.issuer, agents.prover.did);
+  await assert.rejects(
+    w.delegate(parent, subAgent, [{ action: "call:testnet:delete", resource: "https://testnet.example/**" }]),
+    (error) => error instanceof WalletError && error.code === "refused",
+  );
+});
+
+test("refusals come back as errors with codes, and the connection still serves", async () => {
+  const w = wallet("verifier");
+  await assert.rejects(w.request("sign_these_bytes", { bytes: "00" }), (e) => e instanceof WalletError && e.code === "malformed");
+  await assert.rejects(w.exchange("not-an-address", [refund(1)]), (e) => e instanceof WalletError);
+  assert.equal((await w.identity()).did, agents.verifier.did);
+});
+
+test("no daemon is a clear error", async () => {
+  const w = new Wallet("/nonexistent/wallet.sock");
+  await assert.rejects(w.identity(), (e) => e instanceof VouchError && /no wallet daemon/.test(e.message));
+});
+
+test("the node resolves an org and an instance, and refuses an unknown DID", async () => {
+  const node = new Node(agents.verifier.node);
+  const org = await node.resolve(agents.prover.org);
+  assert.equal(org.document.id, agents.prover.org);
+  assert.equal(org.deactivated, false);
+  assert.equal((await node.resolve(agents.prover.did)).document.id, agents.prover.did);
+  await assert.rejects(
+    node.resolve("did:vouch:zQmaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    (e) => e instanceof NodeError && (e.status === 404 || e.status === 400),
+  );
+});
+
+test("a credential verifies at another org's node and a tampered one does not", async () => {
+  const credential = (await wallet("prover").credentials())[0];
+  const node = new Node(agents.verifier.node);
+  const report = await node.verifyCredential(credential);
+  assert.ok(report.verified, JSON.stringify(report.errors));
+  const tampered = structuredClone(credential);
+  tampered.credentialSubject.capabilities[0].resource = "https://testnet.example/**";
+  const refused = await node.verifyCredential(tampered);
+  assert.equal(refused.verified, false);
+  assert.ok(refused.reasons.includes("invalid_proof"));
+});
+
+test("an unreachable node is a clear error", async () => {
+  await assert.rejects(new Node("http://127.0.0.1:9").resolve("did:key:z6Mk"), (e) => e instanceof NodeError && e.status === 0);
+  assert.throws(() => new Node("ftp://example"), TypeError);
+});
