@@ -21,8 +21,10 @@ use crate::store::{WalletLog, WalletStore};
 use vouch_core::exchange::{Answered, Once};
 use vouch_core::report::Reason;
 
+mod card;
 mod exchange;
 
+pub use card::{CardAsk, EXTENSION as A2A_EXTENSION};
 pub use exchange::{ExchangeAsk, default_query};
 
 /// The longest request line.
@@ -51,6 +53,8 @@ pub enum Request {
     },
     /// The instance's DID, and where it listens for exchanges.
     Identity,
+    /// The instance's A2A agent card, with the Vouch identity extension (docs/A2A.md).
+    AgentCard(CardAsk),
     /// Asks a peer instance to prove capabilities, decides each, and answers with the signed
     /// decision (the verifier's side of the exchange).
     Exchange(ExchangeAsk),
@@ -211,6 +215,14 @@ impl Daemon {
         Ok(addresses)
     }
 
+    /// Where the daemon takes exchanges, once it joined the network.
+    fn addresses(&self) -> Vec<String> {
+        self.network
+            .get()
+            .map(|n| n.addresses.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// The instance's DID.
     pub fn instance(&self) -> &Did {
         &self.instance
@@ -227,12 +239,15 @@ impl Daemon {
         match request {
             Request::Identity => Ok(json!({
                 "did": self.instance.to_string(),
-                "addresses": self
-                    .network
-                    .get()
-                    .map(|n| n.addresses.iter().map(ToString::to_string).collect::<Vec<_>>())
-                    .unwrap_or_default(),
+                "addresses": self.addresses(),
             })),
+            Request::AgentCard(ask) => card::card(
+                ask,
+                &self.instance,
+                &self.addresses(),
+                &self.store.credentials(None).map_err(internal)?,
+                chrono::Utc::now(),
+            ),
             Request::Exchange(_) => Err(Refusal::internal(
                 "an exchange is asked on the daemon's runtime".into(),
             )),

@@ -138,6 +138,14 @@ export class Wallet {
     return { did: String(ok["did"]), addresses: (ok["addresses"] ?? []) as string[] };
   }
 
+  /**
+   * The instance's A2A agent card with the Vouch identity extension (docs/A2A.md), for the agent
+   * to serve at `/.well-known/agent-card.json`.
+   */
+  async agentCard(card: { name: string; description?: string; url?: string; version?: string }): Promise<Json> {
+    return (await this.request("agent_card", { ...card })) as Json;
+  }
+
   /** The credentials held (all, or a task's), as signed. */
   async credentials(task?: string): Promise<Json[]> {
     return (await this.request("credentials", task === undefined ? {} : { task })) as Json[];

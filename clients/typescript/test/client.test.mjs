@@ -3,7 +3,16 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { Node, NodeError, VouchError, Wallet, WalletError } from "../dist/index.js";
+import {
+  EXTENSION,
+  Node,
+  NodeError,
+  VouchError,
+  Wallet,
+  WalletError,
+  exchangeFromCard,
+  vouchIdentity,
+} from "../dist/index.js";
 import { startTestnet } from "./testnet.mjs";
 
 let agents;
@@ -124,4 +133,29 @@ test("a credential verifies at another org's node and a tampered one does not", 
 test("an unreachable node is a clear error", async () => {
   await assert.rejects(new Node("http://127.0.0.1:9").resolve("did:key:z6Mk"), (e) => e instanceof NodeError && e.status === 0);
   assert.throws(() => new Node("ftp://example"), TypeError);
+});
+
+test("the agent card advertises the instance, its org and what it can prove", async () => {
+  const card = await wallet("prover").agentCard({ name: "refund desk", url: "https://agent.example/a2a" });
+  assert.equal(card.capabilities.extensions[0].uri, EXTENSION);
+  const identity = vouchIdentity(card);
+  assert.equal(identity.instance, agents.prover.did);
+  assert.deepEqual(identity.organizations, [agents.prover.org]);
+  assert.ok(identity.addresses.includes(agents.prover.address));
+  assert.deepEqual(identity.credentialTypes, ["AgentCapabilityCredential"]);
+  await assert.rejects(
+    wallet("prover").agentCard({ name: "x", url: "file:///etc/passwd" }),
+    (e) => e instanceof WalletError && e.code === "malformed",
+  );
+});
+
+test("an exchange from a card checks who answered", async () => {
+  const card = await wallet("prover").agentCard({ name: "refund desk" });
+  const verifier = wallet("verifier");
+  const exchange = await exchangeFromCard(verifier, card, [refund(50)]);
+  assert.ok(exchange.accepted);
+  const lying = structuredClone(card);
+  lying.capabilities.extensions[0].params.instance = agents.verifier.did;
+  await assert.rejects(exchangeFromCard(verifier, lying, [refund(50)]), (e) => e instanceof VouchError && /not the card's/.test(e.message));
+  assert.throws(() => vouchIdentity({ capabilities: { extensions: [] } }), VouchError);
 });

@@ -106,6 +106,21 @@ class Wallet:
         """The instance's did:key and where its daemon takes exchanges."""
         return Identity.from_json(self.request("identity"))
 
+    def agent_card(
+        self,
+        name: str,
+        description: Optional[str] = None,
+        url: Optional[str] = None,
+        version: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """The instance's A2A agent card, with the Vouch identity extension (docs/A2A.md), for
+        the agent to serve at ``/.well-known/agent-card.json``."""
+        fields: Dict[str, Any] = {"name": name}
+        for key, value in (("description", description), ("url", url), ("version", version)):
+            if value is not None:
+                fields[key] = value
+        return dict(self.request("agent_card", **fields))
+
     def credentials(self, task: Optional[str] = None) -> List[Dict[str, Any]]:
         """The credentials held (all, or a task's), as signed."""
         fields = {} if task is None else {"task": task}

@@ -1,0 +1,65 @@
+"""A2A agent cards: the daemon's card carries the Vouch extension, and an exchange started from
+a card holds only if the agent that answered is the card's."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from vouch_client import EXTENSION, VouchError, Wallet, exchange_from_card, vouch_identity
+
+REFUND = {
+    "action": "call:testnet:refund",
+    "resource": "https://testnet.example/refunds/42",
+    "arguments": {"amount": {"value": 50, "unit": "EUR"}},
+}
+
+
+def test_the_card_advertises_the_instance_its_org_and_what_it_can_prove(testnet):
+    with Wallet(testnet["prover"]["socket"]) as wallet:
+        card = wallet.agent_card("refund desk", url="https://agent.example/a2a")
+    assert card["name"] == "refund desk"
+    assert card["supportedInterfaces"][0]["url"] == "https://agent.example/a2a"
+    identity = vouch_identity(card)
+    assert identity.instance == testnet["prover"]["did"]
+    assert identity.organizations == [testnet["prover"]["org"]]
+    assert testnet["prover"]["address"] in identity.addresses
+    assert identity.credential_types == ["AgentCapabilityCredential"]
+    assert {"action": "call:testnet:refund", "resource": "https://testnet.example/refunds/**"} in (
+        identity.capabilities
+    )
+    assert card["capabilities"]["extensions"][0]["uri"] == EXTENSION
+
+
+def test_an_exchange_from_a_card_checks_who_answered(testnet):
+    with Wallet(testnet["prover"]["socket"]) as prover:
+        card = prover.agent_card("refund desk")
+    with Wallet(testnet["verifier"]["socket"]) as verifier:
+        exchange = exchange_from_card(verifier, card, [REFUND])
+        assert exchange.accepted and exchange.prover == testnet["prover"]["did"]
+
+        # A card that names another instance at the prover's address: refused, whatever the
+        # decisions said.
+        lying = copy.deepcopy(card)
+        lying["capabilities"]["extensions"][0]["params"]["instance"] = testnet["verifier"]["did"]
+        with pytest.raises(VouchError, match="not the card's"):
+            exchange_from_card(verifier, lying, [REFUND])
+
+
+def test_a_card_without_a_vouch_identity_is_refused():
+    with pytest.raises(VouchError):
+        vouch_identity({"name": "x", "capabilities": {"extensions": []}})
+    with pytest.raises(VouchError):
+        vouch_identity(
+            {"capabilities": {"extensions": [{"uri": EXTENSION, "params": {"instance": "did:web:x"}}]}}
+        )
+
+
+def test_a_card_with_bad_fields_is_a_wallet_error(testnet):
+    from vouch_client import WalletError
+
+    with Wallet(testnet["prover"]["socket"]) as wallet:
+        with pytest.raises(WalletError) as bad:
+            wallet.agent_card("x", url="file:///etc/passwd")
+    assert bad.value.code == "malformed"

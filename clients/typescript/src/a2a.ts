@@ -1,0 +1,69 @@
+/**
+ * A2A agent cards with the Vouch identity extension (docs/A2A.md). A card is a claim, not
+ * evidence: {@link exchangeFromCard} refuses the outcome unless the agent that answered is the
+ * card's instance; the decisions rest on the presentation it made, verified by the daemon.
+ */
+
+import { VouchError } from "./errors.js";
+import type { Capability, Exchange, Json } from "./types.js";
+import type { ExchangeOptions, Wallet } from "./wallet.js";
+
+/** The URI of the Vouch identity extension of an A2A agent card. */
+export const EXTENSION = "https://vouch.id/a2a/identity/v1";
+
+/** What a card's Vouch extension says of its agent. */
+export interface VouchIdentity {
+  instance: string;
+  organizations: string[];
+  addresses: string[];
+  credentialTypes: string[];
+  capabilities: Json[];
+}
+
+const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+
+/** The Vouch identity a card advertises; throws {@link VouchError} when it has none. */
+export function vouchIdentity(card: Json): VouchIdentity {
+  const capabilities = (card["capabilities"] ?? {}) as Json;
+  const extensions = Array.isArray(capabilities["extensions"]) ? (capabilities["extensions"] as Json[]) : [];
+  const found = extensions.filter((e) => typeof e === "object" && e !== null && e["uri"] === EXTENSION);
+  if (found.length !== 1) {
+    throw new VouchError(`the card has ${found.length} Vouch identity extensions, not one`);
+  }
+  const params = (found[0]?.["params"] ?? {}) as Json;
+  const instance = params["instance"];
+  if (typeof instance !== "string" || !instance.startsWith("did:key:")) {
+    throw new VouchError("the card's Vouch identity names no did:key instance");
+  }
+  const exchange = (params["exchange"] ?? {}) as Json;
+  return {
+    instance,
+    organizations: strings(params["organizations"]),
+    addresses: strings(exchange["libp2p"]),
+    credentialTypes: strings(params["credentialTypes"]),
+    capabilities: Array.isArray(params["capabilities"])
+      ? (params["capabilities"] as unknown[]).filter((c): c is Json => typeof c === "object" && c !== null)
+      : [],
+  };
+}
+
+/**
+ * Asks the agent of `card` to prove `capabilities` through `wallet`; throws
+ * {@link VouchError} if the card gives no address or the agent that answered is not the card's.
+ */
+export async function exchangeFromCard(
+  wallet: Wallet,
+  card: Json,
+  capabilities: Capability[],
+  options: ExchangeOptions = {},
+): Promise<Exchange> {
+  const identity = vouchIdentity(card);
+  const address = identity.addresses[0];
+  if (address === undefined) throw new VouchError("the card gives no exchange address");
+  const exchange = await wallet.exchange(address, capabilities, options);
+  if (exchange.prover !== identity.instance) {
+    throw new VouchError(`the agent that answered is ${exchange.prover}, not the card's ${identity.instance}`);
+  }
+  return exchange;
+}
