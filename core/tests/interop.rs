@@ -360,6 +360,26 @@ fn same_on_both_paths(document: &Value) -> Result<(), proptest::test_runner::Tes
     Ok(())
 }
 
+/// Found by the generated-document test: a top-level value object with a `@context` is refused
+/// by json-ld's expansion; the fast path, which expands without the `@context`, accepted it (no
+/// quads) until it sent value, list and set objects the general way.
+#[test]
+fn a_top_level_value_list_or_set_object_is_refused_on_both_paths() {
+    let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+    for keyword in ["@value", "@list", "@set"] {
+        let value = if keyword == "@value" {
+            json!(did)
+        } else {
+            json!([did])
+        };
+        let document =
+            json!({keyword: value, "@context": ["https://www.w3.org/ns/credentials/v2"]});
+        same_on_both_paths(&document).expect("the same on both paths");
+    }
+    let value = json!({"@value": did, "@context": ["https://www.w3.org/ns/credentials/v2"]});
+    assert!(canonical_nquads(value.as_object().expect("object")).is_err());
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 

@@ -239,7 +239,14 @@ fn options() -> Options {
 fn expand(object: &Map<String, Value>) -> Result<ExpandedDocument, ProofError> {
     // The loader answers from memory, so the futures are ready at their first poll; blocking on
     // them here keeps vouch-core free of any async runtime.
-    if let Some(context) = object.get("@context")
+    // A top-level value, list or set object goes the general way: json-ld refuses one with a
+    // `@context` ("Invalid value object"), and the fast path, which leaves `@context` out, must
+    // not accept what the general path refuses.
+    let shaped = ["@value", "@list", "@set"]
+        .iter()
+        .any(|keyword| object.contains_key(*keyword));
+    if !shaped
+        && let Some(context) = object.get("@context")
         && let Some(active) = processed_context(context)?
     {
         let document = json_ld_object(object, |key| key != "@context");
