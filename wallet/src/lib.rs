@@ -8,6 +8,7 @@ pub mod didlog;
 pub mod keyfile;
 pub mod keystore;
 pub mod knowledge;
+pub mod mcp;
 pub mod node;
 pub mod p2p;
 pub mod records;

@@ -63,6 +63,45 @@ impl NodeClient {
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, NodeError> {
+        let (status, answer) = self.post_answer(path, body)?;
+        if !(200..300).contains(&status) {
+            return Err(NodeError::Refused {
+                status,
+                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: answer["detail"]
+                    .as_str()
+                    .or(answer["message"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            });
+        }
+        Ok(answer)
+    }
+
+    /// Verifies a presentation with the node's verification service: its report, verified or
+    /// not (the VC API answers a failed verification with 400 and the report).
+    pub fn verify_presentation(
+        &self,
+        presentation: &Value,
+        challenge: &str,
+        domain: &str,
+    ) -> Result<Value, NodeError> {
+        let body = json!({
+            "verifiablePresentation": presentation,
+            "options": {"challenge": challenge, "domain": domain},
+        });
+        match self.post_answer("/1.0/presentations/verify", &body)? {
+            (200 | 400, report) if report.get("verified").is_some() => Ok(report),
+            (status, answer) => Err(NodeError::Refused {
+                status,
+                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: answer["detail"].as_str().unwrap_or_default().to_owned(),
+            }),
+        }
+    }
+
+    /// The status and JSON answer of a POST.
+    fn post_answer(&self, path: &str, body: &Value) -> Result<(u16, Value), NodeError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |reason: String| NodeError::Unreachable {
             url: url.clone(),
@@ -87,18 +126,7 @@ impl NodeClient {
             .map_err(|e| unreachable(e.to_string()))?;
         let answer: Value =
             serde_json::from_str(&text).map_err(|e| unreachable(format!("not JSON: {e}")))?;
-        if !(200..300).contains(&status) {
-            return Err(NodeError::Refused {
-                status,
-                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: answer["detail"]
-                    .as_str()
-                    .or(answer["message"].as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            });
-        }
-        Ok(answer)
+        Ok((status, answer))
     }
 
     /// A fresh challenge of the node, and the domain proofs must name.

@@ -47,6 +47,17 @@ pub(crate) enum Command {
     /// The wallet daemon, and its clients.
     #[command(subcommand)]
     Wallet(WalletCommand),
+    /// A Model Context Protocol server on stdin and stdout for an agent's host: the wallet
+    /// daemon's operations as tools (list credentials, request and answer exchanges, delegate,
+    /// check a presentation). It holds no key: every tool is a request to the daemon.
+    Mcp {
+        /// The agent's wallet daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The org's node (`http://host:port`), for checking presentations.
+        #[arg(long)]
+        node: Option<String>,
+    },
 }
 
 /// What opens a sealed key: a passphrase file, or a raw 32-byte key file.

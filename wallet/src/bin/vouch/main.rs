@@ -63,8 +63,19 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
         Command::Agent(command) => agent(command),
         Command::Audit(command) => audit(command),
         Command::Wallet(command) => wallet(command),
+        Command::Mcp { socket, node } => mcp(socket, node),
     };
     result.map_err(Unusable)
+}
+
+/// `vouch mcp`: serves until the client closes stdin. Logs go to stderr: stdout is the protocol's.
+fn mcp(socket: std::path::PathBuf, node: Option<String>) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(vouch_wallet::mcp::WalletTools::new(socket, node.as_deref()).serve_stdio())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes a line to stdout. A reader that went away (`vouch … | head`) is no error: the rest of

@@ -1,0 +1,177 @@
+"""`vouch mcp` driven by the official MCP Python SDK (`mcp` from PyPI) over stdio: the tools are
+listed with their schemas, each does what it says against a real wallet daemon, and a refused
+call comes back as a tool error while the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+
+mcp = pytest.importorskip("mcp")
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+
+from conftest import bin_dir  # noqa: E402
+
+TOOLS = {
+    "vouch_identity",
+    "vouch_list_credentials",
+    "vouch_request_exchange",
+    "vouch_answer_request",
+    "vouch_delegate",
+    "vouch_check_presentation",
+}
+
+
+def refund(amount):
+    return {
+        "action": "call:testnet:refund",
+        "resource": "https://testnet.example/refunds/42",
+        "arguments": {"amount": {"value": amount, "unit": "EUR"}},
+    }
+
+
+def with_session(agent, body, node=True):
+    """Runs ``body(session)`` against ``vouch mcp`` for ``agent``'s daemon."""
+    args = ["mcp", "--socket", agent["socket"]] + (["--node", agent["node"]] if node else [])
+    params = StdioServerParameters(command=str(bin_dir() / "vouch"), args=args)
+
+    async def main():
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await body(session)
+
+    return anyio.run(main)
+
+
+def field(value, snake, camel):
+    """A field of the SDK's models, as the SDK names it (2.x snake_case, 1.x camelCase)."""
+    return getattr(value, snake) if hasattr(value, snake) else getattr(value, camel)
+
+
+def structured(result):
+    assert not field(result, "is_error", "isError"), result.content
+    content = field(result, "structured_content", "structuredContent")
+    if content is not None:
+        return content
+    return json.loads(result.content[0].text)
+
+
+def error_text(result):
+    assert field(result, "is_error", "isError"), result
+    return result.content[0].text
+
+
+def test_the_tools_are_listed_with_their_schemas(testnet):
+    async def body(session):
+        return (await session.list_tools()).tools
+
+    tools = with_session(testnet["prover"], body)
+    assert {t.name for t in tools} == TOOLS, "a curated set: nothing reads or exports a key"
+    for tool in tools:
+        assert tool.description
+        assert field(tool, "input_schema", "inputSchema")["type"] == "object"
+    exchange = next(t for t in tools if t.name == "vouch_request_exchange")
+    assert field(exchange, "input_schema", "inputSchema")["required"] == ["peer", "capabilities"]
+
+
+def test_identity_and_credentials(testnet):
+    async def body(session):
+        identity = structured(await session.call_tool("vouch_identity", {}))
+        held = structured(await session.call_tool("vouch_list_credentials", {}))
+        none = structured(
+            await session.call_tool("vouch_list_credentials", {"task": "no-such-task"})
+        )
+        return identity, held, none
+
+    identity, held, none = with_session(testnet["prover"], body)
+    assert identity["did"] == testnet["prover"]["did"]
+    assert len(held["credentials"]) == 1
+    credential = held["credentials"][0]
+    assert credential["issuer"] == testnet["prover"]["org"]
+    assert credential["capabilities"][0]["action"] == "call:testnet:refund"
+    assert "proof" not in credential
+    assert none == {"credentials": []}
+
+
+def test_an_exchange_through_mcp_decides_each_capability(testnet):
+    peer = testnet["prover"]["address"]
+
+    async def body(session):
+        within = structured(
+            await session.call_tool(
+                "vouch_request_exchange", {"peer": peer, "capabilities": [refund(100)]}
+            )
+        )
+        over = structured(
+            await session.call_tool(
+                "vouch_request_exchange", {"peer": peer, "capabilities": [refund(9000)]}
+            )
+        )
+        return within, over
+
+    within, over = with_session(testnet["verifier"], body)
+    assert within["allAccepted"] is True and within["prover"] == testnet["prover"]["did"]
+    assert over["allAccepted"] is False
+    assert over["decisions"][0]["reason"] == "constraint_violated"
+
+
+def test_refused_calls_are_tool_errors_and_the_server_keeps_serving(testnet):
+    sub_agent = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+
+    async def body(session):
+        held = structured(await session.call_tool("vouch_list_credentials", {}))
+        parent = held["credentials"][0]["id"]
+        narrower = {
+            "action": "call:testnet:refund",
+            "resource": "https://testnet.example/refunds/7/**",
+            "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}},
+        }
+        delegated = structured(
+            await session.call_tool(
+                "vouch_delegate", {"parent": parent, "to": sub_agent, "capabilities": [narrower]}
+            )
+        )
+        wider = await session.call_tool(
+            "vouch_delegate",
+            {
+                "parent": parent,
+                "to": sub_agent,
+                "capabilities": [{"action": "call:testnet:delete", "resource": "https://testnet.example/**"}],
+            },
+        )
+        missing = await session.call_tool("vouch_request_exchange", {"peer": "x"})
+        unknown = await session.call_tool("vouch_export_key", {})
+        bad_peer = await session.call_tool(
+            "vouch_request_exchange", {"peer": "not-an-address", "capabilities": [refund(1)]}
+        )
+        still = structured(await session.call_tool("vouch_identity", {}))
+        return delegated, wider, missing, unknown, bad_peer, still
+
+    delegated, wider, missing, unknown, bad_peer, still = with_session(testnet["prover"], body)
+    credential = delegated.get("credential", delegated)
+    assert credential["credentialSubject"]["id"] == sub_agent
+    assert error_text(wider).startswith("refused")
+    assert "capabilities" in error_text(missing)
+    assert "unknown tool" in error_text(unknown)
+    assert error_text(bad_peer)
+    assert still["did"] == testnet["prover"]["did"]
+
+
+def test_checking_a_presentation_asks_the_node_and_needs_one(testnet):
+    broken = {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation"]}
+    args = {"presentation": broken, "challenge": "c", "domain": "d"}
+
+    async def with_node(session):
+        return structured(await session.call_tool("vouch_check_presentation", args))
+
+    async def without_node(session):
+        return await session.call_tool("vouch_check_presentation", args)
+
+    report = with_session(testnet["verifier"], with_node)
+    assert report["verified"] is False
+    assert [e["reason"] for e in report["errors"]] == ["malformed"]
+    assert "--node" in error_text(with_session(testnet["verifier"], without_node, node=False))
