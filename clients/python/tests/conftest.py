@@ -40,8 +40,11 @@ def testnet():
         try:
             run("up", "--nodes", "2", "--suite", "eddsa-jcs-2022")
             run("agents")
-            with open(os.path.join(folder, "agents.json")) as f:
-                yield json.load(f)
+            path = os.path.join(folder, "agents.json")
+            with open(path) as f:
+                agents = json.load(f)
+            agents["path"] = path
+            yield agents
         finally:
             subprocess.run(
                 [str(testnet_bin), "--dir", folder, "down"], capture_output=True, timeout=60

@@ -30,7 +30,8 @@ export function startTestnet() {
   try {
     testnet("up", "--nodes", "2", "--suite", "eddsa-jcs-2022");
     testnet("agents");
-    return { agents: JSON.parse(readFileSync(join(folder, "agents.json"), "utf8")), stop };
+    const path = join(folder, "agents.json");
+    return { agents: JSON.parse(readFileSync(path, "utf8")), path, stop };
   } catch (error) {
     stop();
     throw error;

@@ -7,10 +7,10 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import NodeError
-from .types import Resolution, Verification
+from .types import Exchange, Resolution, Verification
 
 #: The largest answer this client reads.
 MAX_ANSWER = 16 * 1024 * 1024
@@ -78,6 +78,34 @@ class Node:
                 },
                 report=True,
             )
+        )
+
+    def open_exchange(
+        self, capabilities: List[Dict[str, Any]], query: Optional[Dict[str, Any]] = None
+    ) -> Tuple[str, Dict[str, Any]]:
+        """Opens a capability exchange with the node as verifier (for a service without a
+        wallet of its own): its id, and the signed request for the prover's wallet to answer
+        (:meth:`Wallet.answer`). Answered once, within a minute."""
+        body: Dict[str, Any] = {"capabilities": capabilities}
+        if query is not None:
+            body["query"] = query
+        opened = self._call("POST", "/1.0/exchanges", body)
+        return str(opened["exchangeId"]), opened["request"]
+
+    def complete_exchange(self, exchange_id: str, response: Dict[str, Any]) -> Exchange:
+        """Gives the node the prover's response to an exchange it opened: its decision on
+        each capability, signed and recorded in the node's audit log. A response given twice, or
+        late, raises :class:`NodeError` (409)."""
+        path = "/1.0/exchanges/" + urllib.parse.quote(exchange_id, safe="")
+        decided = self._call("POST", path, response)
+        subject = (decided.get("decision") or {}).get("credentialSubject") or {}
+        return Exchange.from_json(
+            {
+                "prover": subject.get("id", ""),
+                "decisions": decided.get("decisions", []),
+                "decision": decided.get("decision", {}),
+                "acknowledged": True,
+            }
         )
 
     def verify_credential(self, credential: Dict[str, Any]) -> Verification:

@@ -1,0 +1,40 @@
+"""The examples (`examples/python`), run as a newcomer would run them, against the testnet."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "python"
+
+
+def run(script: str, testnet) -> list:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), testnet["path"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_tool_call_runs_only_after_an_exchange_accepts_it(testnet):
+    assert run("gated_refund.py", testnet) == [
+        "refund 42 of 1200 EUR: issued",
+        "refund 43 of 9000 EUR: refused (constraint_violated)",
+        "delete order 42: refused (not_granted)",
+    ]
+
+
+def test_an_mcp_tool_accepts_a_call_only_with_a_proof_for_that_call(testnet):
+    pytest.importorskip("mcp")
+    lines = run("call_refund_tool.py", testnet)
+    assert lines[0] == (
+        f"refund 42, 1200 EUR: refund of 1200 EUR on order 42 issued for {testnet['prover']['did']}"
+    )
+    assert lines[1] == "refund 43, 9000 EUR: refused (constraint_violated)"
+    assert lines[2] == "refund 44, 4000 EUR with the proof for 10 EUR: refused: the proof is for another call"
