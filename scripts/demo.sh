@@ -344,6 +344,32 @@ for line in open(sys.argv[1]):
         print("     ", e["seq"], e["event"], e.get("action", ""), e.get("decision", ""), e.get("reason", ""))' "$X/$name.audit.jsonl"
 done
 
+say "15. From the agent frameworks: two agents as wallet daemons (vouch-testnet agents); a Python agent's refund tool runs only after an exchange accepts it, the same in TypeScript, and an MCP tool that takes a call only with a proof for that very call"
+"$TESTNET" --dir "$WORK/testnet" agents
+source scripts/python-env.sh
+if [ ! -d clients/typescript/node_modules/typescript ]; then
+  npm ci --prefix clients/typescript --no-audit --no-fund --silent
+fi
+npm run build --prefix clients/typescript --silent
+AGENTS="$WORK/testnet/agents.json"
+expect() { # expect WHAT EXPECTED-OUTPUT COMMAND…: runs it, prints its output, fails unless it is that.
+  local what=$1 want=$2; shift 2
+  local got; got=$("$@")
+  printf '%s\n' "$got" | sed 's/^/   /'
+  [ "$got" = "$want" ] || { echo "demo: $what said otherwise" >&2; exit 1; }
+}
+GATED=$'refund 42 of 1200 EUR: issued\nrefund 43 of 9000 EUR: refused (constraint_violated)\ndelete order 42: refused (not_granted)'
+echo "   Python (examples/python/gated_refund.py):"
+expect "the Python agent" "$GATED" "$VOUCH_VENV/bin/python" examples/python/gated_refund.py "$AGENTS"
+echo "   TypeScript (examples/typescript/gated_refund.mjs):"
+expect "the TypeScript agent" "$GATED" node examples/typescript/gated_refund.mjs "$AGENTS"
+echo "   MCP (examples/python/call_refund_tool.py calling examples/python/mcp_refund_tool.py over stdio):"
+PROVER_DID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["prover"]["did"])' "$AGENTS")
+expect "the MCP tool" "refund 42, 1200 EUR: refund of 1200 EUR on order 42 issued for $PROVER_DID
+refund 43, 9000 EUR: refused (constraint_violated)
+refund 44, 4000 EUR with the proof for 10 EUR: refused: the proof is for another call" \
+  "$VOUCH_VENV/bin/python" examples/python/call_refund_tool.py "$AGENTS"
+
 "$TESTNET" --dir "$WORK/testnet" down
 
 echo

@@ -48,3 +48,21 @@ def test_an_unreachable_node_is_a_clear_error():
     assert error.value.status == 0
     with pytest.raises(ValueError):
         Node("ftp://example")
+
+
+def test_the_node_as_verifier_over_http_decides_once(testnet):
+    node = Node(testnet["verifier"]["node"])
+    capability = {
+        "action": "call:testnet:refund",
+        "resource": "https://testnet.example/refunds/42",
+        "arguments": {"amount": {"value": 700, "unit": "EUR"}},
+    }
+    exchange_id, request = node.open_exchange([capability])
+    with Wallet(testnet["prover"]["socket"]) as wallet:
+        response = wallet.answer(request)
+    exchange = node.complete_exchange(exchange_id, response)
+    assert exchange.accepted and exchange.prover == testnet["prover"]["did"]
+    assert exchange.decisions[0].capability == capability
+    with pytest.raises(NodeError) as again:
+        node.complete_exchange(exchange_id, response)
+    assert again.value.status == 409

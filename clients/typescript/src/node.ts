@@ -4,7 +4,16 @@
  */
 
 import { NodeError } from "./errors.js";
-import { type Json, type Resolution, type Verification, resolutionOf, verificationOf } from "./types.js";
+import {
+  type Capability,
+  type Exchange,
+  type Json,
+  type Resolution,
+  type Verification,
+  exchangeOf,
+  resolutionOf,
+  verificationOf,
+} from "./types.js";
 
 /** The largest answer this client reads. */
 export const MAX_ANSWER = 16 * 1024 * 1024;
@@ -82,6 +91,28 @@ export class Node {
         true,
       ),
     );
+  }
+
+  /**
+   * Opens a capability exchange with the node as verifier (for a service without a wallet of
+   * its own): its id, and the signed request for the prover's wallet to answer
+   * ({@link Wallet.answer}). Answered once, within a minute.
+   */
+  async openExchange(capabilities: Capability[], query?: Json): Promise<{ id: string; request: Json }> {
+    const opened = await this.call("POST", "/1.0/exchanges", { capabilities, ...(query ? { query } : {}) });
+    return { id: String(opened["exchangeId"]), request: (opened["request"] ?? {}) as Json };
+  }
+
+  /**
+   * Gives the node the prover's response to an exchange it opened: its decision on each
+   * capability, signed and recorded in the node's audit log. Given twice, or late: a
+   * {@link NodeError} (409).
+   */
+  async completeExchange(id: string, response: Json): Promise<Exchange> {
+    const decided = await this.call("POST", `/1.0/exchanges/${encodeURIComponent(id)}`, response);
+    const decision = (decided["decision"] ?? {}) as Json;
+    const subject = (decision["credentialSubject"] ?? {}) as Json;
+    return exchangeOf({ prover: subject["id"] ?? "", decisions: decided["decisions"] ?? [], decision, acknowledged: true });
   }
 
   /** Verifies one credential with the node's documents, status lists and trust policy. */

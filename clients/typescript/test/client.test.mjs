@@ -159,3 +159,13 @@ test("an exchange from a card checks who answered", async () => {
   await assert.rejects(exchangeFromCard(verifier, lying, [refund(50)]), (e) => e instanceof VouchError && /not the card's/.test(e.message));
   assert.throws(() => vouchIdentity({ capabilities: { extensions: [] } }), VouchError);
 });
+
+test("the node as verifier over HTTP: opened, answered by the prover's wallet, decided once", async () => {
+  const node = new Node(agents.verifier.node);
+  const { id, request } = await node.openExchange([refund(700)]);
+  const response = await wallet("prover").answer(request);
+  const exchange = await node.completeExchange(id, response);
+  assert.ok(exchange.accepted);
+  assert.equal(exchange.prover, agents.prover.did);
+  await assert.rejects(node.completeExchange(id, response), (e) => e instanceof NodeError && e.status === 409);
+});
