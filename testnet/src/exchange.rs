@@ -28,6 +28,8 @@ struct Daemon {
     child: Option<Child>,
     socket: PathBuf,
     address: String,
+    /// Where it serves its A2A agent card, when asked to.
+    card: Option<String>,
 }
 
 impl Daemon {
@@ -64,8 +66,9 @@ fn ask_on(stream: &mut UnixStream, request: &Value) -> Result<Value> {
     Ok(answer["ok"].clone())
 }
 
-/// Seals `key` with a raw key and starts its daemon, verifying with the node at `node`.
-fn start(dir: &Path, name: &str, key: &KeyPair, node: &str) -> Result<Daemon> {
+/// Seals `key` with a raw key and starts its daemon, verifying with the node at `node`; serving
+/// an A2A agent card under `card` (a name), when given.
+fn start(dir: &Path, name: &str, key: &KeyPair, node: &str, card: Option<&str>) -> Result<Daemon> {
     let dir = dir.join(name);
     std::fs::create_dir_all(&dir)?;
     let raw = dir.join("raw.key");
@@ -91,8 +94,13 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str) -> Result<Daemon> {
     // Its log goes to a file: it outlives this tool when left running.
     let log_path = dir.join("daemon.log");
     let log = std::fs::File::create(&log_path)?;
-    let child = Command::new(vouch)
-        .args(["wallet", "serve", "--wallet"])
+    let mut command = Command::new(vouch);
+    command.args(["wallet", "serve"]);
+    if let Some(card) = card {
+        command.args(["--card-listen", "127.0.0.1:0", "--card-name", card]);
+    }
+    let child = command
+        .arg("--wallet")
         .arg(dir.join("wallet"))
         .arg("--sealed-key")
         .arg(&sealed_path)
@@ -108,15 +116,17 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str) -> Result<Daemon> {
         child: Some(child),
         socket,
         address: String::new(),
+        card: None,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let said = std::fs::read_to_string(&log_path)?;
-        if let Some(at) = said
-            .lines()
-            .find_map(|line| line.strip_prefix("exchanges at "))
+        let line = |prefix: &str| said.lines().find_map(|line| line.strip_prefix(prefix));
+        if let Some(at) = line("exchanges at ")
+            && (card.is_none() || line("agent card at ").is_some())
         {
             daemon.address = at.to_owned();
+            daemon.card = line("agent card at ").map(str::to_owned);
             return Ok(daemon);
         }
         if let Some(Some(status)) = daemon.child.as_mut().map(Child::try_wait).transpose()? {
@@ -201,8 +211,8 @@ pub(crate) fn exchange(
     if wallets.exists() {
         std::fs::remove_dir_all(&wallets)?;
     }
-    let daemon_a = start(&wallets, "a", &a, &state.nodes[0].http)?;
-    let daemon_b = start(&wallets, "b", &b, &state.nodes[1].http)?;
+    let daemon_a = start(&wallets, "a", &a, &state.nodes[0].http, None)?;
+    let daemon_b = start(&wallets, "b", &b, &state.nodes[1].http, None)?;
     ask(
         &daemon_a.socket,
         &json!({"op": "add_credential", "credential": credential_a}),
@@ -314,6 +324,8 @@ pub(crate) struct RunningAgent {
     pub node: String,
     /// The task its credential is for.
     pub task: String,
+    /// Where its daemon serves its A2A agent card.
+    pub card: Option<String>,
     /// The daemon's process id (`down` stops it).
     pub pid: u32,
 }
@@ -360,8 +372,20 @@ pub(crate) fn agents(state: &State, dir: &Path) -> Result<Agents> {
     if folder.exists() {
         std::fs::remove_dir_all(&folder)?;
     }
-    let prover = start(&folder, "prover", &a, &state.nodes[0].http)?;
-    let verifier = start(&folder, "verifier", &b, &state.nodes[1].http)?;
+    let prover = start(
+        &folder,
+        "prover",
+        &a,
+        &state.nodes[0].http,
+        Some("refund desk"),
+    )?;
+    let verifier = start(
+        &folder,
+        "verifier",
+        &b,
+        &state.nodes[1].http,
+        Some("payments"),
+    )?;
     ask(
         &prover.socket,
         &json!({"op": "add_credential", "credential": credential_a}),
@@ -386,6 +410,7 @@ pub(crate) fn agents(state: &State, dir: &Path) -> Result<Agents> {
         org: state.nodes[node].did.clone(),
         node: state.nodes[node].http.clone(),
         task: task.to_owned(),
+        card: daemon.card.clone(),
         pid: daemon.leave_running(),
     };
     let agents = Agents {

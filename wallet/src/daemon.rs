@@ -223,6 +223,11 @@ impl Daemon {
             .unwrap_or_default()
     }
 
+    /// The instance's A2A agent card (docs/A2A.md), or why `ask` cannot make one. Blocking.
+    pub fn card(&self, ask: CardAsk) -> Result<Value, Refusal> {
+        self.handle(Request::AgentCard(ask))
+    }
+
     /// The instance's DID.
     pub fn instance(&self) -> &Did {
         &self.instance
@@ -497,6 +502,42 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
+}
+
+/// Serves the instance's A2A agent card at `GET /.well-known/agent-card.json` on `listener`
+/// until `stop` (docs/A2A.md): made afresh on each request from what the wallet holds then, with
+/// what `ask` says of the agent. Nothing else is served; the card was checked when `ask` was
+/// given (see [`Daemon::card`]).
+pub async fn serve_card(
+    daemon: Arc<Daemon>,
+    listener: tokio::net::TcpListener,
+    ask: CardAsk,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use warp::Filter as _;
+    let route = warp::get()
+        .and(warp::path!(".well-known" / "agent-card.json"))
+        .then(move || {
+            let (daemon, ask) = (daemon.clone(), ask.clone());
+            async move {
+                let card = tokio::task::spawn_blocking(move || daemon.card(ask)).await;
+                match card {
+                    Ok(Ok(card)) => warp::reply::with_status(
+                        warp::reply::json(&card),
+                        warp::http::StatusCode::OK,
+                    ),
+                    _ => warp::reply::with_status(
+                        warp::reply::json(&json!({"error": "the card could not be made"})),
+                        warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    ),
+                }
+            }
+        });
+    warp::serve(route)
+        .incoming(listener)
+        .graceful(stop)
+        .run()
+        .await;
 }
 
 /// Serves connections until `stop` resolves.

@@ -7,7 +7,14 @@ import copy
 
 import pytest
 
-from vouch_client import EXTENSION, VouchError, Wallet, exchange_from_card, vouch_identity
+from vouch_client import (
+    EXTENSION,
+    VouchError,
+    Wallet,
+    exchange_from_card,
+    fetch_card,
+    vouch_identity,
+)
 
 REFUND = {
     "action": "call:testnet:refund",
@@ -63,3 +70,13 @@ def test_a_card_with_bad_fields_is_a_wallet_error(testnet):
         with pytest.raises(WalletError) as bad:
             wallet.agent_card("x", url="file:///etc/passwd")
     assert bad.value.code == "malformed"
+
+
+def test_the_daemon_serves_the_card_and_an_exchange_starts_from_it(testnet):
+    card = fetch_card(testnet["prover"]["card"])
+    assert card["name"] == "refund desk"
+    assert vouch_identity(card).instance == testnet["prover"]["did"]
+    with Wallet(testnet["verifier"]["socket"]) as verifier:
+        assert exchange_from_card(verifier, card, [REFUND]).accepted
+    with pytest.raises(VouchError):
+        fetch_card(testnet["prover"]["card"].replace("agent-card.json", "nothing.json"))

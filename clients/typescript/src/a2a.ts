@@ -48,6 +48,33 @@ export function vouchIdentity(card: Json): VouchIdentity {
   };
 }
 
+/** The largest card read. */
+export const MAX_CARD = 1024 * 1024;
+
+/** An agent's card from `url` (its `/.well-known/agent-card.json`): at most 1 MiB of JSON. */
+export async function fetchCard(url: string, timeoutMs = 10_000): Promise<Json> {
+  if (!/^https?:\/\//.test(url)) throw new VouchError(`a card's URL is http(s), not ${url}`);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new VouchError(`no agent card at ${url}: ${String(error)}`, { cause: error });
+  }
+  if (!response.ok) throw new VouchError(`no agent card at ${url}: ${response.status}`);
+  const text = await response.text();
+  if (text.length > MAX_CARD) throw new VouchError(`the card at ${url} is larger than ${MAX_CARD} bytes`);
+  let card: unknown;
+  try {
+    card = JSON.parse(text);
+  } catch (error) {
+    throw new VouchError(`the card at ${url} is not JSON`, { cause: error });
+  }
+  if (typeof card !== "object" || card === null || Array.isArray(card)) {
+    throw new VouchError(`the card at ${url} is not a JSON object`);
+  }
+  return card as Json;
+}
+
 /**
  * Asks the agent of `card` to prove `capabilities` through `wallet`; throws
  * {@link VouchError} if the card gives no address or the agent that answered is not the card's.

@@ -4,7 +4,7 @@
  * operations (an exchange, a delegation) are offered.
  */
 
-export { EXTENSION, exchangeFromCard, vouchIdentity, type VouchIdentity } from "./a2a.js";
+export { EXTENSION, MAX_CARD, exchangeFromCard, fetchCard, vouchIdentity, type VouchIdentity } from "./a2a.js";
 export { NodeError, VouchError, WalletError } from "./errors.js";
 export { Node } from "./node.js";
 export {

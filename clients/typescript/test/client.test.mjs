@@ -11,6 +11,7 @@ import {
   Wallet,
   WalletError,
   exchangeFromCard,
+  fetchCard,
   vouchIdentity,
 } from "../dist/index.js";
 import { startTestnet } from "./testnet.mjs";
@@ -168,4 +169,12 @@ test("the node as verifier over HTTP: opened, answered by the prover's wallet, d
   assert.ok(exchange.accepted);
   assert.equal(exchange.prover, agents.prover.did);
   await assert.rejects(node.completeExchange(id, response), (e) => e instanceof NodeError && e.status === 409);
+});
+
+test("the daemon serves the card, and an exchange starts from it", async () => {
+  const card = await fetchCard(agents.prover.card);
+  assert.equal(card.name, "refund desk");
+  assert.equal(vouchIdentity(card).instance, agents.prover.did);
+  assert.ok((await exchangeFromCard(wallet("verifier"), card, [refund(20)])).accepted);
+  await assert.rejects(fetchCard(agents.prover.card.replace("agent-card.json", "nothing.json")), VouchError);
 });

@@ -11,7 +11,7 @@ node's HTTP API. The client never holds a key: the daemon signs, and only struct
             ...
 """
 
-from .a2a import EXTENSION, VouchIdentity, exchange_from_card, vouch_identity
+from .a2a import EXTENSION, VouchIdentity, exchange_from_card, fetch_card, vouch_identity
 from .errors import NodeError, VouchError, WalletError
 from .node import Node
 from .types import REASONS, Check, Decision, Exchange, Identity, Resolution, Verification
@@ -22,6 +22,7 @@ __all__ = [
     "REASONS",
     "VouchIdentity",
     "exchange_from_card",
+    "fetch_card",
     "vouch_identity",
     "Check",
     "Decision",

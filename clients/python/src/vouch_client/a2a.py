@@ -51,6 +51,34 @@ def vouch_identity(card: Dict[str, Any]) -> VouchIdentity:
     )
 
 
+#: The largest card read.
+MAX_CARD = 1024 * 1024
+
+
+def fetch_card(url: str, timeout: float = 10.0) -> Dict[str, Any]:
+    """An agent's card from ``url`` (its ``/.well-known/agent-card.json``): at most 1 MiB of
+    JSON. Its contents are claims: see :func:`exchange_from_card`."""
+    import json
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise VouchError(f"a card's URL is http(s), not {url!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            raw = response.read(MAX_CARD + 1)
+    except OSError as e:
+        raise VouchError(f"no agent card at {url}: {e}") from e
+    if len(raw) > MAX_CARD:
+        raise VouchError(f"the card at {url} is larger than {MAX_CARD} bytes")
+    try:
+        card = json.loads(raw)
+    except ValueError as e:
+        raise VouchError(f"the card at {url} is not JSON: {e}") from e
+    if not isinstance(card, dict):
+        raise VouchError(f"the card at {url} is not a JSON object")
+    return card
+
+
 def exchange_from_card(
     wallet: Any, card: Dict[str, Any], capabilities: Sequence[Dict[str, Any]], **options: Any
 ) -> Exchange:

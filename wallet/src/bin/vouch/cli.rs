@@ -118,6 +118,19 @@ pub(crate) enum WalletCommand {
         /// in milliseconds: the longest a revocation the node knows may go unseen here.
         #[arg(long, default_value_t = 500)]
         status_refresh_ms: u64,
+        /// Serves the instance's A2A agent card (docs/A2A.md) at
+        /// `http://ADDR/.well-known/agent-card.json`, e.g. `127.0.0.1:8787`.
+        #[arg(long, requires = "card_name")]
+        card_listen: Option<std::net::SocketAddr>,
+        /// The agent's name on its card.
+        #[arg(long)]
+        card_name: Option<String>,
+        /// What the agent does, on its card.
+        #[arg(long)]
+        card_description: Option<String>,
+        /// The agent's own A2A endpoint, on its card.
+        #[arg(long)]
+        card_url: Option<String>,
     },
     /// Asks the daemon for its instance's proof of possession, to be bound to an agent
     /// definition of its org (`vouch-node admin agent bind DEFINITION PROOF`).

@@ -883,7 +883,17 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             node,
             listen,
             status_refresh_ms,
+            card_listen,
+            card_name,
+            card_description,
+            card_url,
         } => {
+            let card = card_name.map(|name| daemon::CardAsk {
+                name,
+                description: card_description,
+                url: card_url,
+                version: None,
+            });
             let listen = listen
                 .iter()
                 .map(|a| {
@@ -932,6 +942,28 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 vouch_wallet::log_line!("wallet daemon listening on {}", socket.display());
                 for address in addresses {
                     vouch_wallet::log_line!("exchanges at {address}");
+                }
+                if let (Some(at), Some(card)) = (card_listen, card) {
+                    // Checked now: a card that cannot be made is an error at start, not a 500.
+                    state
+                        .card(card.clone())
+                        .map_err(|e| anyhow::anyhow!("the agent card: {}", e.message))?;
+                    let listener = tokio::net::TcpListener::bind(at)
+                        .await
+                        .with_context(|| format!("--card-listen {at}"))?;
+                    let bound = listener.local_addr()?;
+                    let mut card_stop = stopped.clone();
+                    tokio::spawn(daemon::serve_card(
+                        state.clone(),
+                        listener,
+                        card,
+                        async move {
+                            let _ = card_stop.wait_for(|s| *s).await;
+                        },
+                    ));
+                    vouch_wallet::log_line!(
+                        "agent card at http://{bound}/.well-known/agent-card.json"
+                    );
                 }
                 let mut tending_stop = stopped.clone();
                 let tending = tokio::spawn(daemon::tend(
