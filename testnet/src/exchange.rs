@@ -26,6 +26,8 @@ use crate::{State, agent, percentile, tokens};
 /// A running daemon, killed when dropped unless left running ([`Daemon::leave_running`]).
 struct Daemon {
     child: Option<Child>,
+    /// Its instance's did:key.
+    did: String,
     socket: PathBuf,
     address: String,
     /// Where it serves its A2A agent card, when asked to.
@@ -114,6 +116,7 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str, card: Option<&str>) 
         .spawn()?;
     let mut daemon = Daemon {
         child: Some(child),
+        did: vouch_core::did::key::did_of(&key.public()).to_string(),
         socket,
         address: String::new(),
         card: None,
@@ -190,55 +193,16 @@ pub(crate) fn exchange(
     exchanges: u32,
     concurrency: usize,
 ) -> Result<()> {
-    ensure!(state.nodes.len() >= 2, "the exchange needs two nodes");
     let agent = agent();
     let tokens = tokens(state)?;
-    let prover_org = Org::register(&agent, &state.nodes[0].http, &tokens[0], "testnet-prover")?;
-    let verifier_org = Org::register(&agent, &state.nodes[1].http, &tokens[1], "testnet-verifier")?;
-    let (a, b) = (prover_org.instance()?, verifier_org.instance()?);
-    let task = format!(
-        "exchange-{}",
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    );
-    let credential_a = prover_org.issue_with(&a, &task, refund_capabilities())?;
-    let credential_b = verifier_org.issue_with(
-        &b,
-        "verifier",
-        json!([{"action": "verify:exchange", "resource": "https://testnet.example/**"}]),
-    )?;
-
-    let wallets = dir.join("wallets");
-    if wallets.exists() {
-        std::fs::remove_dir_all(&wallets)?;
-    }
-    let daemon_a = start(&wallets, "a", &a, &state.nodes[0].http, None)?;
-    let daemon_b = start(&wallets, "b", &b, &state.nodes[1].http, None)?;
-    ask(
-        &daemon_a.socket,
-        &json!({"op": "add_credential", "credential": credential_a}),
-    )?;
-    ask(
-        &daemon_b.socket,
-        &json!({"op": "add_credential", "credential": credential_b}),
-    )?;
-    println!(
-        "prover {} at {}",
-        vouch_core::did::key::did_of(&a.public()),
-        daemon_a.address
-    );
-
-    // Until B's node knows A's org (DID gossip), B rejects: wait for the first acceptance.
+    let Pair {
+        prover_org,
+        prover: daemon_a,
+        verifier: daemon_b,
+        task,
+    } = Pair::start(state, &agent, &tokens, &dir.join("wallets"), None)?;
+    println!("prover {} at {}", daemon_a.did, daemon_a.address);
     let mut stream = UnixStream::connect(&daemon_b.socket)?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match once(&mut stream, &daemon_a.address)? {
-            (_, None) => break,
-            (_, Some(reason)) => ensure!(
-                Instant::now() < deadline,
-                "B never accepted A's capability: {reason}"
-            ),
-        }
-    }
     // Warm up, then one at a time.
     for _ in 0..exchanges.min(200) {
         once(&mut stream, &daemon_a.address)?;
@@ -308,6 +272,91 @@ pub(crate) fn exchange(
     Ok(())
 }
 
+/// Two agents of two orgs, each a running daemon holding its credential: a prover of node 0's
+/// org (refunds up to 5,000 EUR, for `task`) and a verifier of node 1's; started once node 1
+/// accepts the prover's capability (it knows node 0's org).
+struct Pair<'a> {
+    prover_org: Org<'a>,
+    prover: Daemon,
+    verifier: Daemon,
+    task: String,
+}
+
+impl<'a> Pair<'a> {
+    /// Starts them in `folder` (emptied first), serving A2A cards under `cards` names.
+    fn start(
+        state: &'a State,
+        agent: &'a ureq::Agent,
+        tokens: &'a [String],
+        folder: &Path,
+        cards: Option<(&str, &str)>,
+    ) -> Result<Self> {
+        ensure!(state.nodes.len() >= 2, "two agents need two nodes");
+        let stamp = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let prover_org = Org::register(
+            agent,
+            &state.nodes[0].http,
+            &tokens[0],
+            &format!("refund-desk-{stamp}"),
+        )?;
+        let verifier_org = Org::register(
+            agent,
+            &state.nodes[1].http,
+            &tokens[1],
+            &format!("payments-{stamp}"),
+        )?;
+        let (a, b) = (prover_org.instance()?, verifier_org.instance()?);
+        let task = format!("refunds-{stamp}");
+        let credential_a = prover_org.issue_with(&a, &task, refund_capabilities())?;
+        let credential_b = verifier_org.issue_with(
+            &b,
+            "verifier",
+            json!([{"action": "verify:exchange", "resource": "https://testnet.example/**"}]),
+        )?;
+        if folder.exists() {
+            std::fs::remove_dir_all(folder)?;
+        }
+        let prover = start(
+            folder,
+            "prover",
+            &a,
+            &state.nodes[0].http,
+            cards.map(|c| c.0),
+        )?;
+        let verifier = start(
+            folder,
+            "verifier",
+            &b,
+            &state.nodes[1].http,
+            cards.map(|c| c.1),
+        )?;
+        ask(
+            &prover.socket,
+            &json!({"op": "add_credential", "credential": credential_a}),
+        )?;
+        ask(
+            &verifier.socket,
+            &json!({"op": "add_credential", "credential": credential_b}),
+        )?;
+        // Until node 1 knows node 0's org (DID gossip), the verifier rejects.
+        let mut stream = UnixStream::connect(&verifier.socket)?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let (_, Some(reason)) = once(&mut stream, &prover.address)? {
+            ensure!(
+                Instant::now() < deadline,
+                "the verifier never accepted the prover's capability: {reason}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            prover_org,
+            prover,
+            verifier,
+            task,
+        })
+    }
+}
+
 /// An agent `agents` left running: what the clients' tests and examples need to reach it.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -344,68 +393,18 @@ pub(crate) const AGENTS: &str = "agents.json";
 /// credential, and a verifier of node 1's org; waits until the verifier accepts the prover's
 /// capability (node 1 knows node 0's org), then writes `agents.json`.
 pub(crate) fn agents(state: &State, dir: &Path) -> Result<Agents> {
-    ensure!(state.nodes.len() >= 2, "the agents need two nodes");
     let agent = agent();
     let tokens = tokens(state)?;
-    let stamp = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let prover_org = Org::register(
+    let pair = Pair::start(
+        state,
         &agent,
-        &state.nodes[0].http,
-        &tokens[0],
-        &format!("refund-desk-{stamp}"),
+        &tokens,
+        &dir.join("agents"),
+        Some(("refund desk", "payments")),
     )?;
-    let verifier_org = Org::register(
-        &agent,
-        &state.nodes[1].http,
-        &tokens[1],
-        &format!("payments-{stamp}"),
-    )?;
-    let (a, b) = (prover_org.instance()?, verifier_org.instance()?);
-    let task = format!("refunds-{stamp}");
-    let credential_a = prover_org.issue_with(&a, &task, refund_capabilities())?;
-    let credential_b = verifier_org.issue_with(
-        &b,
-        "verifier",
-        json!([{"action": "verify:exchange", "resource": "https://testnet.example/**"}]),
-    )?;
-    let folder = dir.join("agents");
-    if folder.exists() {
-        std::fs::remove_dir_all(&folder)?;
-    }
-    let prover = start(
-        &folder,
-        "prover",
-        &a,
-        &state.nodes[0].http,
-        Some("refund desk"),
-    )?;
-    let verifier = start(
-        &folder,
-        "verifier",
-        &b,
-        &state.nodes[1].http,
-        Some("payments"),
-    )?;
-    ask(
-        &prover.socket,
-        &json!({"op": "add_credential", "credential": credential_a}),
-    )?;
-    ask(
-        &verifier.socket,
-        &json!({"op": "add_credential", "credential": credential_b}),
-    )?;
-    let mut stream = UnixStream::connect(&verifier.socket)?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let (_, Some(reason)) = once(&mut stream, &prover.address)? {
-        ensure!(
-            Instant::now() < deadline,
-            "the verifier never accepted the prover's capability: {reason}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let running = |daemon: Daemon, key: &KeyPair, node: usize, task: &str| RunningAgent {
+    let running = |daemon: Daemon, node: usize, task: &str| RunningAgent {
         socket: daemon.socket.clone(),
-        did: vouch_core::did::key::did_of(&key.public()).to_string(),
+        did: daemon.did.clone(),
         address: daemon.address.clone(),
         org: state.nodes[node].did.clone(),
         node: state.nodes[node].http.clone(),
@@ -414,8 +413,8 @@ pub(crate) fn agents(state: &State, dir: &Path) -> Result<Agents> {
         pid: daemon.leave_running(),
     };
     let agents = Agents {
-        prover: running(prover, &a, 0, &task),
-        verifier: running(verifier, &b, 1, "verifier"),
+        prover: running(pair.prover, 0, &pair.task),
+        verifier: running(pair.verifier, 1, "verifier"),
     };
     std::fs::write(dir.join(AGENTS), serde_json::to_vec_pretty(&agents)?)?;
     Ok(agents)

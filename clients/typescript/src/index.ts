@@ -8,7 +8,6 @@ export { EXTENSION, MAX_CARD, exchangeFromCard, fetchCard, vouchIdentity, type V
 export { NodeError, VouchError, WalletError } from "./errors.js";
 export { Node } from "./node.js";
 export {
-  REASONS,
   type Capability,
   type Check,
   type Decision,
