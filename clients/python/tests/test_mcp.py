@@ -175,3 +175,26 @@ def test_checking_a_presentation_asks_the_node_and_needs_one(testnet):
     assert report["verified"] is False
     assert [e["reason"] for e in report["errors"]] == ["malformed"]
     assert "--node" in error_text(with_session(testnet["verifier"], without_node, node=False))
+
+
+def test_answering_a_request_through_mcp_proves_to_the_node(testnet):
+    from vouch_client import Node
+
+    node = Node(testnet["verifier"]["node"])
+    capability = {
+        "action": "call:testnet:refund",
+        "resource": "https://testnet.example/refunds/42",
+        "arguments": {"amount": {"value": 300, "unit": "EUR"}},
+    }
+    exchange_id, request = node.open_exchange([capability])
+
+    async def body(session):
+        answered = structured(await session.call_tool("vouch_answer_request", {"request": request}))
+        replayed = await session.call_tool("vouch_answer_request", {"request": request})
+        return answered, replayed
+
+    response, replayed = with_session(testnet["prover"], body)
+    assert "verifiablePresentation" in response
+    assert error_text(replayed), "a request is answered once"
+    exchange = node.complete_exchange(exchange_id, response)
+    assert exchange.accepted and exchange.prover == testnet["prover"]["did"]
