@@ -124,7 +124,12 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str, card: Option<&str>) 
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let said = std::fs::read_to_string(&log_path)?;
-        let line = |prefix: &str| said.lines().find_map(|line| line.strip_prefix(prefix));
+        // Whole lines only: the daemon may be halfway through writing one.
+        let line = |prefix: &str| {
+            said.split_inclusive('\n')
+                .filter_map(|line| line.strip_suffix('\n'))
+                .find_map(|line| line.strip_prefix(prefix))
+        };
         if let Some(at) = line("exchanges at ")
             && (card.is_none() || line("agent card at ").is_some())
         {

@@ -485,7 +485,20 @@ fn arrivals_in_turn(
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .pop_front();
-                    let Some(node) = next else { return };
+                    let Some(node) = next else {
+                        // The others' nodes may come back to the queue: done only when all
+                        // have arrived.
+                        let all = times
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .iter()
+                            .all(Option::is_some);
+                        if all {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    };
                     if arrived(&state.nodes[node].http) {
                         times
                             .lock()

@@ -29,6 +29,9 @@ const MAX_ANSWER: usize = 16 * 1024 * 1024;
 pub struct WalletTools {
     socket: PathBuf,
     node: Option<Arc<NodeClient>>,
+    /// Whether `vouch_delegate` is offered: off unless asked for, since a model that reads
+    /// untrusted text could be talked into handing rights to anyone.
+    delegation: bool,
 }
 
 /// Why a tool call was refused: shown to the model as the tool's error.
@@ -122,7 +125,14 @@ impl WalletTools {
         Self {
             socket,
             node: node.map(|base| Arc::new(NodeClient::new(base))),
+            delegation: false,
         }
+    }
+
+    /// Offers `vouch_delegate` too.
+    pub fn with_delegation(mut self) -> Self {
+        self.delegation = true;
+        self
     }
 
     /// Serves MCP on stdin and stdout until the client closes them.
@@ -218,6 +228,10 @@ impl WalletTools {
                 self.ask(json!({"op": "answer", "request": object("request")?}))
                     .await
             }
+            "vouch_delegate" if !self.delegation => Err(Refused(
+                "refused: delegation is off in this server (start it with --allow-delegation)"
+                    .into(),
+            )),
             "vouch_delegate" => {
                 let mut request = json!({
                     "op": "delegate", "parent": text("parent")?, "to": text("to")?,
@@ -279,7 +293,11 @@ impl ServerHandler for WalletTools {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools()))
+        let offered = tools()
+            .into_iter()
+            .filter(|tool| self.delegation || tool.name != "vouch_delegate")
+            .collect();
+        Ok(ListToolsResult::with_all_items(offered))
     }
 
     async fn call_tool(

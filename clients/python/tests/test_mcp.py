@@ -33,9 +33,10 @@ def refund(amount):
     }
 
 
-def with_session(agent, body, node=True):
+def with_session(agent, body, node=True, delegation=True):
     """Runs ``body(session)`` against ``vouch mcp`` for ``agent``'s daemon."""
     args = ["mcp", "--socket", agent["socket"]] + (["--node", agent["node"]] if node else [])
+    args += ["--allow-delegation"] if delegation else []
     params = StdioServerParameters(command=str(bin_dir() / "vouch"), args=args)
 
     async def main():
@@ -198,3 +199,16 @@ def test_answering_a_request_through_mcp_proves_to_the_node(testnet):
     assert error_text(replayed), "a request is answered once"
     exchange = node.complete_exchange(exchange_id, response)
     assert exchange.accepted and exchange.prover == testnet["prover"]["did"]
+
+
+def test_delegation_is_offered_only_when_allowed(testnet):
+    async def body(session):
+        listed = {t.name for t in (await session.list_tools()).tools}
+        called = await session.call_tool(
+            "vouch_delegate", {"parent": "urn:uuid:x", "to": "did:key:z6Mk", "capabilities": [refund(1)]}
+        )
+        return listed, called
+
+    listed, called = with_session(testnet["prover"], body, delegation=False)
+    assert "vouch_delegate" not in listed and listed == TOOLS - {"vouch_delegate"}
+    assert "--allow-delegation" in error_text(called)

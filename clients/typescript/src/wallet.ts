@@ -21,6 +21,14 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** One connection to the daemon: its answers go to its own requests, in order, and nowhere else. */
+class Connection {
+  buffer = "";
+  pending: Pending[] = [];
+  closed = false;
+  constructor(readonly socket: Socket) {}
+}
+
 /** Options of an exchange. */
 export interface ExchangeOptions {
   /** A DCQL query; every capability credential by default. */
@@ -33,53 +41,52 @@ export interface ExchangeOptions {
 
 /** A connection to a wallet daemon's socket; requests are answered in order. */
 export class Wallet {
-  private socket: Socket | undefined;
-  private buffer = "";
-  private pending: Pending[] = [];
+  private connection: Connection | undefined;
 
   constructor(
     readonly path: string,
     private readonly timeoutMs = 30_000,
   ) {}
 
-  private connect(): Socket {
-    if (this.socket) return this.socket;
+  private connect(): Connection {
+    if (this.connection && !this.connection.closed) return this.connection;
     const socket = createConnection(this.path);
     socket.setEncoding("utf8");
+    const connection = new Connection(socket);
     socket.on("data", (chunk: string) => {
-      this.buffer += chunk;
-      if (this.buffer.length > MAX_ANSWER) {
-        this.fail(new VouchError("the wallet daemon answered too much"));
+      connection.buffer += chunk;
+      if (connection.buffer.length > MAX_ANSWER) {
+        this.fail(connection, new VouchError("the wallet daemon answered too much"));
         return;
       }
       let end: number;
-      while ((end = this.buffer.indexOf("\n")) >= 0) {
-        const line = this.buffer.slice(0, end);
-        this.buffer = this.buffer.slice(end + 1);
-        this.pending.shift()?.resolve(line);
+      while ((end = connection.buffer.indexOf("\n")) >= 0) {
+        const line = connection.buffer.slice(0, end);
+        connection.buffer = connection.buffer.slice(end + 1);
+        connection.pending.shift()?.resolve(line);
       }
     });
     socket.on("error", (error: Error) => {
-      this.fail(new VouchError(`no wallet daemon at ${this.path}: ${error.message}`, { cause: error }));
+      this.fail(connection, new VouchError(`no wallet daemon at ${this.path}: ${error.message}`, { cause: error }));
     });
     socket.on("close", () => {
-      this.fail(new VouchError("the wallet daemon closed the connection"));
+      this.fail(connection, new VouchError("the wallet daemon closed the connection"));
     });
-    this.socket = socket;
-    return socket;
+    this.connection = connection;
+    return connection;
   }
 
-  private fail(error: Error): void {
-    this.socket?.destroy();
-    this.socket = undefined;
-    this.buffer = "";
-    for (const waiting of this.pending.splice(0)) waiting.reject(error);
+  /** Ends `connection`: its requests still waiting fail; a later request opens another. */
+  private fail(connection: Connection, error: Error): void {
+    connection.closed = true;
+    connection.socket.destroy();
+    if (this.connection === connection) this.connection = undefined;
+    for (const waiting of connection.pending.splice(0)) waiting.reject(error);
   }
 
-  /** Closes the connection (a later call opens another). */
+  /** Closes the connection (a later call opens another); requests still waiting fail. */
   close(): void {
-    this.socket?.end();
-    this.socket = undefined;
+    if (this.connection) this.fail(this.connection, new VouchError("the connection was closed"));
   }
 
   /**
@@ -87,16 +94,16 @@ export class Wallet {
    * daemon's code, message and reason.
    */
   async request(op: string, fields: Json = {}): Promise<unknown> {
-    const line = JSON.stringify({ op, ...fields }) + "\n";
+    const line = JSON.stringify({ ...fields, op }) + "\n";
     if (Buffer.byteLength(line) > MAX_REQUEST) {
       throw new WalletError("too_large", `a request is at most ${MAX_REQUEST} bytes`);
     }
-    const socket = this.connect();
+    const connection = this.connect();
     const answer = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new VouchError(`the wallet daemon did not answer in ${this.timeoutMs} ms`));
+        this.fail(connection, new VouchError(`the wallet daemon did not answer in ${this.timeoutMs} ms`));
       }, this.timeoutMs);
-      this.pending.push({
+      connection.pending.push({
         resolve: (value) => {
           clearTimeout(timer);
           resolve(value);
@@ -106,7 +113,7 @@ export class Wallet {
           reject(error);
         },
       });
-      socket.write(line);
+      connection.socket.write(line);
     });
     let parsed: unknown;
     try {

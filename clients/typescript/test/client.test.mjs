@@ -178,3 +178,14 @@ test("the daemon serves the card, and an exchange starts from it", async () => {
   assert.ok((await exchangeFromCard(wallet("verifier"), card, [refund(20)])).accepted);
   await assert.rejects(fetchCard(agents.prover.card.replace("agent-card.json", "nothing.json")), VouchError);
 });
+
+test("closing fails the requests in flight, and the next request has a connection of its own", async () => {
+  const w = wallet("verifier");
+  const inFlight = w.exchange(agents.prover.address, [refund(10)]);
+  w.close();
+  await assert.rejects(inFlight, (e) => e instanceof VouchError && /closed/.test(e.message));
+  // Its answer, if the daemon still gives one, never reaches another request.
+  const [identity, card] = await Promise.all([w.identity(), w.agentCard({ name: "x", op: "credentials" })]);
+  assert.equal(identity.did, agents.verifier.did);
+  assert.equal(card.name, "x", "a field named op never changes the operation");
+});

@@ -58,6 +58,7 @@ MAX_CARD = 1024 * 1024
 def fetch_card(url: str, timeout: float = 10.0) -> Dict[str, Any]:
     """An agent's card from ``url`` (its ``/.well-known/agent-card.json``): at most 1 MiB of
     JSON. Its contents are claims: see :func:`exchange_from_card`."""
+    import http.client
     import json
     import urllib.request
 
@@ -66,13 +67,13 @@ def fetch_card(url: str, timeout: float = 10.0) -> Dict[str, Any]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             raw = response.read(MAX_CARD + 1)
-    except OSError as e:
+    except (OSError, ValueError, http.client.HTTPException) as e:
         raise VouchError(f"no agent card at {url}: {e}") from e
     if len(raw) > MAX_CARD:
         raise VouchError(f"the card at {url} is larger than {MAX_CARD} bytes")
     try:
         card = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise VouchError(f"the card at {url} is not JSON: {e}") from e
     if not isinstance(card, dict):
         raise VouchError(f"the card at {url} is not a JSON object")

@@ -57,6 +57,10 @@ pub(crate) enum Command {
         /// The org's node (`http://host:port`), for checking presentations.
         #[arg(long)]
         node: Option<String>,
+        /// Offers `vouch_delegate`: the model may delegate the agent's rights (within them) to
+        /// any sub-agent it names. Off by default.
+        #[arg(long)]
+        allow_delegation: bool,
     },
 }
 

@@ -63,18 +63,26 @@ fn run(cli: Cli) -> Result<ExitCode, Unusable> {
         Command::Agent(command) => agent(command),
         Command::Audit(command) => audit(command),
         Command::Wallet(command) => wallet(command),
-        Command::Mcp { socket, node } => mcp(socket, node),
+        Command::Mcp {
+            socket,
+            node,
+            allow_delegation,
+        } => mcp(socket, node, allow_delegation),
     };
     result.map_err(Unusable)
 }
 
 /// `vouch mcp`: serves until the client closes stdin. Logs go to stderr: stdout is the protocol's.
-fn mcp(socket: std::path::PathBuf, node: Option<String>) -> Result<ExitCode> {
+fn mcp(socket: std::path::PathBuf, node: Option<String>, delegation: bool) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(vouch_wallet::mcp::WalletTools::new(socket, node.as_deref()).serve_stdio())?;
+    let mut tools = vouch_wallet::mcp::WalletTools::new(socket, node.as_deref());
+    if delegation {
+        tools = tools.with_delegation();
+    }
+    runtime.block_on(tools.serve_stdio())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -930,6 +938,20 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
+                // The card is checked, and its port taken, before the socket is: a bad flag
+                // leaves nothing behind.
+                let card_listener = match (card_listen, card) {
+                    (Some(at), Some(card)) => {
+                        state
+                            .card(card.clone())
+                            .map_err(|e| anyhow::anyhow!("the agent card: {}", e.message))?;
+                        let listener = tokio::net::TcpListener::bind(at)
+                            .await
+                            .with_context(|| format!("--card-listen {at}"))?;
+                        Some((listener, card))
+                    }
+                    _ => None,
+                };
                 let listener =
                     daemon::bind(&socket).with_context(|| socket.display().to_string())?;
                 let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -943,14 +965,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 for address in addresses {
                     vouch_wallet::log_line!("exchanges at {address}");
                 }
-                if let (Some(at), Some(card)) = (card_listen, card) {
-                    // Checked now: a card that cannot be made is an error at start, not a 500.
-                    state
-                        .card(card.clone())
-                        .map_err(|e| anyhow::anyhow!("the agent card: {}", e.message))?;
-                    let listener = tokio::net::TcpListener::bind(at)
-                        .await
-                        .with_context(|| format!("--card-listen {at}"))?;
+                if let Some((listener, card)) = card_listener {
                     let bound = listener.local_addr()?;
                     let mut card_stop = stopped.clone();
                     tokio::spawn(daemon::serve_card(
