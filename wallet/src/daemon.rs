@@ -31,6 +31,8 @@ pub use exchange::{ExchangeAsk, default_query};
 pub const MAX_LINE: usize = 1024 * 1024;
 /// The most connections served at once.
 pub const MAX_CONNECTIONS: usize = 64;
+/// The most agent cards made at once for HTTP requests.
+const CARDS_AT_ONCE: usize = 2;
 
 /// A request of the agent.
 #[derive(Debug, Clone, Deserialize)]
@@ -515,12 +517,30 @@ pub async fn serve_card(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     use warp::Filter as _;
+    // Cards made at once: a flood of requests waits its turn, never taking the blocking threads
+    // the daemon's own work needs.
+    let building = Arc::new(tokio::sync::Semaphore::new(CARDS_AT_ONCE));
     let route = warp::get()
         .and(warp::path!(".well-known" / "agent-card.json"))
         .then(move || {
-            let (daemon, ask) = (daemon.clone(), ask.clone());
+            let (daemon, ask, building) = (daemon.clone(), ask.clone(), building.clone());
             async move {
-                let card = tokio::task::spawn_blocking(move || daemon.card(ask)).await;
+                let card = match building.acquire_owned().await {
+                    Ok(permit) => {
+                        tokio::task::spawn_blocking(move || {
+                            let card = daemon.card(ask);
+                            drop(permit);
+                            card
+                        })
+                        .await
+                    }
+                    Err(_) => {
+                        return warp::reply::with_status(
+                            warp::reply::json(&json!({"error": "the daemon is stopping"})),
+                            warp::http::StatusCode::SERVICE_UNAVAILABLE,
+                        );
+                    }
+                };
                 match card {
                     Ok(Ok(card)) => warp::reply::with_status(
                         warp::reply::json(&card),

@@ -86,6 +86,10 @@ impl SwarmTask {
         for asked in std::mem::take(&mut self.witnessing.again) {
             self.ask(asked);
         }
+        // A witness that stopped waiting (its request timed out) asks again: no work for it.
+        self.witnessing
+            .requests
+            .retain(|(_, _, channel)| channel.is_open());
         while !self.witnessing.requests.is_empty()
             || !self.witnessing.checkpoints.is_empty()
             || !self.witnessing.answers.is_empty()
