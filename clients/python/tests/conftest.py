@@ -16,6 +16,15 @@ from pathlib import Path
 import pytest
 
 
+def refund(amount: int, resource: str = "https://testnet.example/refunds/42") -> dict:
+    """The capability a refund call needs: the prover's credential grants up to 5,000 EUR."""
+    return {
+        "action": "call:testnet:refund",
+        "resource": resource,
+        "arguments": {"amount": {"value": amount, "unit": "EUR"}},
+    }
+
+
 def bin_dir() -> Path:
     explicit = os.environ.get("VOUCH_BIN_DIR")
     if explicit:

@@ -13,7 +13,7 @@ mcp = pytest.importorskip("mcp")
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 
-from conftest import bin_dir  # noqa: E402
+from conftest import bin_dir, refund  # noqa: E402
 
 TOOLS = {
     "vouch_identity",
@@ -23,14 +23,6 @@ TOOLS = {
     "vouch_delegate",
     "vouch_check_presentation",
 }
-
-
-def refund(amount):
-    return {
-        "action": "call:testnet:refund",
-        "resource": "https://testnet.example/refunds/42",
-        "arguments": {"amount": {"value": amount, "unit": "EUR"}},
-    }
 
 
 def with_session(agent, body, node=True, delegation=True):
@@ -182,12 +174,7 @@ def test_answering_a_request_through_mcp_proves_to_the_node(testnet):
     from vouch_client import Node
 
     node = Node(testnet["verifier"]["node"])
-    capability = {
-        "action": "call:testnet:refund",
-        "resource": "https://testnet.example/refunds/42",
-        "arguments": {"amount": {"value": 300, "unit": "EUR"}},
-    }
-    exchange_id, request = node.open_exchange([capability])
+    exchange_id, request = node.open_exchange([refund(300)])
 
     async def body(session):
         answered = structured(await session.call_tool("vouch_answer_request", {"request": request}))

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from conftest import refund
 from vouch_client import Node, NodeError, Wallet
 
 
@@ -52,11 +53,7 @@ def test_an_unreachable_node_is_a_clear_error():
 
 def test_the_node_as_verifier_over_http_decides_once(testnet):
     node = Node(testnet["verifier"]["node"])
-    capability = {
-        "action": "call:testnet:refund",
-        "resource": "https://testnet.example/refunds/42",
-        "arguments": {"amount": {"value": 700, "unit": "EUR"}},
-    }
+    capability = refund(700)
     exchange_id, request = node.open_exchange([capability])
     with Wallet(testnet["prover"]["socket"]) as wallet:
         response = wallet.answer(request)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import refund
 from vouch_client import Wallet, WalletError
 
 REFUND = "call:testnet:refund"
 
 
-def refund(amount: int, resource: str = "https://testnet.example/refunds/42") -> dict:
-    return {
-        "action": REFUND,
-        "resource": resource,
-        "arguments": {"amount": {"value": amount, "unit": "EUR"}},
-    }
 
 
 def test_identity_is_the_instance_and_its_exchange_address(testnet):
