@@ -475,41 +475,52 @@ fn arrivals_in_turn(
     arrived: impl Fn(&str) -> bool + Sync,
 ) -> Result<Vec<Duration>> {
     let deadline = started + Duration::from_secs(30);
-    let waiting = std::sync::Mutex::new((0..state.nodes.len()).collect::<VecDeque<usize>>());
+    // The nodes still waiting, and how many a poller is asking now: a poller with nothing to
+    // ask waits for one to come back, and stops when none is waiting or being asked.
+    let turn = std::sync::Mutex::new(((0..state.nodes.len()).collect::<VecDeque<usize>>(), 0usize));
+    let returned = std::sync::Condvar::new();
     let times = std::sync::Mutex::new(vec![None; state.nodes.len()]);
+    let lock = || {
+        turn.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     std::thread::scope(|scope| {
         for _ in 0..pollers.max(1) {
             scope.spawn(|| {
-                while Instant::now() <= deadline {
-                    let next = waiting
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .pop_front();
-                    let Some(node) = next else {
-                        // The others' nodes may come back to the queue: done only when all
-                        // have arrived.
-                        let all = times
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .iter()
-                            .all(Option::is_some);
-                        if all {
-                            return;
+                loop {
+                    let node = {
+                        let mut guard = lock();
+                        loop {
+                            let now = Instant::now();
+                            if now > deadline {
+                                return;
+                            }
+                            if let Some(node) = guard.0.pop_front() {
+                                guard.1 += 1;
+                                break node;
+                            }
+                            if guard.1 == 0 {
+                                return;
+                            }
+                            guard = returned
+                                .wait_timeout(guard, deadline - now)
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .0;
                         }
-                        std::thread::sleep(Duration::from_millis(1));
-                        continue;
                     };
-                    if arrived(&state.nodes[node].http) {
+                    let arrived_now = arrived(&state.nodes[node].http);
+                    if arrived_now {
                         times
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)[node] =
                             Some(started.elapsed());
-                    } else {
-                        waiting
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push_back(node);
                     }
+                    let mut guard = lock();
+                    guard.1 -= 1;
+                    if !arrived_now {
+                        guard.0.push_back(node);
+                    }
+                    returned.notify_all();
                 }
             });
         }
