@@ -18,9 +18,11 @@ status=${PIPESTATUS[0]}
 set -e
 
 # The clients, against real nodes and wallet daemons started by their tests (`vouch-testnet up`
-# and `agents`) from this build's binaries.
+# and `agents`) from this build's binaries: `cargo test` built them (each crate with binaries has
+# integration tests), with the features of every other build of this script and of the demo
+# (`--all-targets`). A `cargo build --bins` here would resolve other features — without the
+# dev-dependencies — and rebuild most dependencies, RocksDB's C++ included.
 if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
-  cargo build --workspace --bins --locked
   export VOUCH_BIN_DIR="$CARGO_TARGET_DIR/debug"
   source scripts/python-env.sh
   set +e

@@ -28,6 +28,7 @@ fn log(n: u64) -> Vec<Entry> {
             resource_hash: Some(Multihash::of(b"https://billing.acme.example/refunds/42")),
             decision: Some(Decision::Accepted),
             reason: None,
+            count: None,
             credentials: vec!["urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40".into()],
         };
         previous = Some(entry.leaf_hash());

@@ -171,6 +171,37 @@ pub struct HttpConfig {
     /// are published under it. Default `http://<the address listened on>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// The most connections open at once: below the usual limit of 1,024 open files a process
+    /// starts with, less what the database and the network take. Default 768.
+    pub max_connections: usize,
+    /// The most connections open at once from one client (an IPv4 address, an IPv6 /64).
+    /// Default 64.
+    pub max_connections_per_client: usize,
+    /// How long a connection may stay without a request in progress — a request's head must
+    /// arrive within it — in seconds. Default 10.
+    pub idle_timeout_secs: u64,
+    /// The longest a request may take, its body read, in seconds. Default 30.
+    pub request_timeout_secs: u64,
+    /// Each client's share of the public endpoints that do work for anyone (challenges,
+    /// exchanges, the verification service, delegations, renewals): requests per second.
+    /// Default 100.
+    pub client_requests_per_sec: u32,
+    /// How many of those requests a client may make at once before its rate applies. Default
+    /// 200.
+    pub client_burst: u32,
+}
+
+impl HttpConfig {
+    /// The connection limits of the server.
+    pub fn limits(&self) -> vouch_wallet::server::Limits {
+        vouch_wallet::server::Limits {
+            connections: self.max_connections.max(1),
+            per_client: self.max_connections_per_client.max(1),
+            idle: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
+            request: std::time::Duration::from_secs(self.request_timeout_secs.max(1)),
+            ..vouch_wallet::server::Limits::NODE
+        }
+    }
 }
 
 /// The libp2p network.
@@ -209,6 +240,12 @@ impl Default for HttpConfig {
             admin_token_file: PathBuf::from("admin.token"),
             danger_disable_admin_auth: false,
             public_url: None,
+            max_connections: 768,
+            max_connections_per_client: 64,
+            idle_timeout_secs: 10,
+            request_timeout_secs: 30,
+            client_requests_per_sec: 100,
+            client_burst: 200,
         }
     }
 }

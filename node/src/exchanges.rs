@@ -32,6 +32,15 @@ use crate::issuer::{DefinitionRequest, IssueRequest, Issuer, IssuerError, TaskRe
 pub const DEFINITION_NAME: &str = "vouch-node-verifier";
 /// The most decisions kept for `GET /1.0/exchanges/{id}`.
 pub const MAX_DECIDED: usize = 10_000;
+/// The bytes of decisions kept for `GET` (their JSON text); the oldest are forgotten first.
+pub const DECIDED_BUDGET: usize = 8 << 20;
+/// How long a decision is kept for `GET`: as long as it is valid.
+const DECIDED_FOR: Duration = Duration::minutes(5);
+/// The bytes of open exchanges' requests (the capabilities and the query, as JSON text) held at
+/// once, and one client's share of them.
+pub const OPEN_BUDGET: usize = 8 << 20;
+/// One client's share of [`OPEN_BUDGET`].
+pub const OPEN_SHARE: usize = 512 << 10;
 /// How long before its end the node's credential is issued again.
 const RENEW_BEFORE: Duration = Duration::minutes(2);
 
@@ -65,8 +74,28 @@ struct Inner {
     did: Did,
     /// The node's verifier credential and its end.
     identity: Mutex<Option<(Value, DateTime<Utc>)>>,
+    /// The exchanges awaiting their answers, slimmed to what deciding needs.
     open: Once<Asked>,
-    decided: Mutex<(BTreeMap<String, Value>, VecDeque<String>)>,
+    decided: Mutex<Decided>,
+}
+
+/// The decisions kept for `GET`, oldest first, within [`MAX_DECIDED`] and [`DECIDED_BUDGET`],
+/// each for [`DECIDED_FOR`].
+#[derive(Default)]
+struct Decided {
+    by_id: BTreeMap<String, (Value, usize)>,
+    order: VecDeque<(DateTime<Utc>, String)>,
+    bytes: usize,
+}
+
+impl Decided {
+    fn forget_oldest(&mut self) {
+        if let Some((_, id)) = self.order.pop_front()
+            && let Some((_, size)) = self.by_id.remove(&id)
+        {
+            self.bytes -= size;
+        }
+    }
 }
 
 /// An exchange's state, for `GET`.
@@ -87,8 +116,8 @@ impl NodeExchanges {
                 key,
                 did,
                 identity: Mutex::new(None),
-                open: Once::new(MAX_OPEN),
-                decided: Mutex::new((BTreeMap::new(), VecDeque::new())),
+                open: Once::with_shares(MAX_OPEN, OPEN_BUDGET, OPEN_SHARE),
+                decided: Mutex::new(Decided::default()),
             }),
         }
     }
@@ -182,16 +211,19 @@ impl NodeExchanges {
         Ok((issued.credential, publish))
     }
 
-    /// Opens an exchange: the node's request for `capabilities`, signed, for the node's org as
-    /// its domain. Its id and the request.
+    /// Opens an exchange for `owner` (a client, as the API counts them): the node's request for
+    /// `capabilities`, signed, for the node's org as its domain. Its id and the request. What
+    /// is kept until the answer is what deciding needs, counted against the owner's share.
     pub fn open(
         &self,
         credential: Value,
         domain: &Did,
         query: Value,
         capabilities: Vec<Value>,
+        owner: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<(String, Value), exchange::ExchangeError> {
+        let size = serde_json::to_vec(&(&query, &capabilities)).map_or(usize::MAX, |b| b.len());
         let asked = exchange::ask(
             &self.inner.key,
             Ask {
@@ -204,10 +236,24 @@ impl NodeExchanges {
         )?;
         let id = uuid::Uuid::new_v4().to_string();
         let request = asked.raw.clone();
+        if let Some(owner) = owner
+            && self.inner.open.exceeds_share(owner, size, now)
+        {
+            return Err(exchange::ExchangeError::Share(format!(
+                "this client holds {OPEN_SHARE} bytes of open exchanges: answer some, or wait until they expire"
+            )));
+        }
         self.inner
             .open
-            .insert(id.clone(), now + MAX_REQUEST_AGE, asked, now)
-            .map_err(|_| exchange::ExchangeError::Undecidable("too many exchanges are open"))?;
+            .insert_owned(
+                id.clone(),
+                now + MAX_REQUEST_AGE,
+                asked.slim(),
+                size,
+                owner,
+                now,
+            )
+            .map_err(|refused| exchange::ExchangeError::Busy(refused.message))?;
         Ok((id, request))
     }
 
@@ -226,21 +272,40 @@ impl NodeExchanges {
         asked.decide(response, None, verifier, &self.inner.key)
     }
 
-    /// Keeps a decision for `GET`.
-    pub fn keep(&self, id: String, decision: Value) {
+    /// Keeps a decision for `GET`, for as long as it is valid, within the table's bounds.
+    pub fn keep(&self, id: String, decision: Value, now: DateTime<Utc>) {
+        let size = id.len() + decision.to_string().len();
+        if size > DECIDED_BUDGET {
+            return;
+        }
         let mut decided = self
             .inner
             .decided
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (by_id, order) = &mut *decided;
-        if by_id.len() >= MAX_DECIDED
-            && let Some(oldest) = order.pop_front()
+        while decided
+            .order
+            .front()
+            .is_some_and(|(until, _)| *until <= now)
+            || decided.by_id.len() >= MAX_DECIDED
+            || (!decided.order.is_empty() && decided.bytes + size > DECIDED_BUDGET)
         {
-            by_id.remove(&oldest);
+            decided.forget_oldest();
         }
-        by_id.insert(id.clone(), decision);
-        order.push_back(id);
+        decided.bytes += size;
+        decided.order.push_back((now + DECIDED_FOR, id.clone()));
+        decided.by_id.insert(id, (decision, size));
+    }
+
+    /// What the exchanges hold: open ones and their bytes, decisions kept and theirs.
+    pub fn held(&self, now: DateTime<Utc>) -> (usize, usize, usize, usize) {
+        let (open, open_bytes) = self.inner.open.held(now);
+        let decided = self
+            .inner
+            .decided
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (open, open_bytes, decided.by_id.len(), decided.bytes)
     }
 
     /// An exchange's state.
@@ -250,8 +315,8 @@ impl NodeExchanges {
             .decided
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match decided.0.get(id) {
-            Some(decision) => State::Decided(decision.clone()),
+        match decided.by_id.get(id) {
+            Some((decision, _)) => State::Decided(decision.clone()),
             None => State::Unknown,
         }
     }

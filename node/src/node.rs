@@ -305,12 +305,31 @@ impl Node {
                 &config.data_dir,
             )?),
             admin_token_hash,
+            refusals: Arc::new(ApiState::refusal_tally()),
+            verifying: Arc::default(),
+            changing: Arc::default(),
+            shares: Arc::new(vouch_wallet::server::Shares::new(
+                config.http.client_requests_per_sec,
+                config.http.client_burst,
+                api::MAX_CLIENTS_REMEMBERED,
+            )),
         });
+        tasks.push(tokio::spawn(write_counted_refusals(
+            state.refusals.clone(),
+            state.audit.clone(),
+            stop.clone(),
+        )));
         let mut stop_http = stop;
-        tasks.push(tokio::spawn(api::serve(listener, state, async move {
-            // Either a shutdown or the sender dropped: stop in both cases.
-            let _ = stop_http.wait_for(|stop| *stop).await;
-        })));
+        let limits = config.http.limits();
+        tasks.push(tokio::spawn(api::serve(
+            listener,
+            state,
+            limits,
+            async move {
+                // Either a shutdown or the sender dropped: stop in both cases.
+                let _ = stop_http.wait_for(|stop| *stop).await;
+            },
+        )));
         info!(did = %identity.did, peer = %identity.peer_id, http = %http_addr, "node started");
         Ok(Self {
             identity,
@@ -374,6 +393,40 @@ async fn checkpoints(
             Ok(Ok(None)) => {}
             Ok(Err(e)) => warn!(error = %e, "the audit log's checkpoint could not be made"),
             Err(e) => warn!(error = %e, "making the audit log's checkpoint failed"),
+        }
+    }
+}
+
+/// Writes the counts of refusals whose minute has ended, every few seconds, so that a party
+/// that stops leaves no count unwritten.
+async fn write_counted_refusals(
+    tally: Arc<vouch_core::audit::tally::Tally>,
+    audit: crate::audit::AuditLog,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    let mut stopping = false;
+    while !stopping {
+        tokio::select! {
+            () = async { let _ = stop.wait_for(|stop| *stop).await; } => stopping = true,
+            _ = tick.tick() => {}
+        }
+        let now = chrono::Utc::now();
+        let ended = if stopping {
+            tally.drain(now)
+        } else {
+            tally.ended(now)
+        };
+        if ended.is_empty() {
+            continue;
+        }
+        let audit = audit.clone();
+        match tokio::task::spawn_blocking(move || audit.record_all(ended, now)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                warn!(error = %e, "counted refusals could not be written to the audit log")
+            }
+            Err(e) => warn!(error = %e, "writing counted refusals failed"),
         }
     }
 }

@@ -391,7 +391,7 @@ fn a_peer_that_sends_what_is_no_exchange_message_is_disconnected() {
     }
     // An honest peer still gets answers: the daemon stayed up.
     let identity = wallet
-        .handle(vouch_wallet::daemon::Request::Identity)
+        .handle(vouch_wallet::daemon::Request::Identity {})
         .expect("answers");
     assert_eq!(identity["addresses"][0], address.to_string());
 }

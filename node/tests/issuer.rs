@@ -769,6 +769,48 @@ fn binding_needs_a_fresh_proof_by_the_instance_itself() {
 }
 
 #[test]
+fn challenges_are_sealed_not_stored_and_answered_once() {
+    let world = world(None);
+    let definition = world.definition("support");
+    // Far more challenges than any table would hold: nothing is kept for them.
+    for _ in 0..20_000 {
+        world.issuer.challenge(Utc::now()).unwrap();
+    }
+    let key = KeyPair::generate();
+    let did = did_of(&key.public());
+    let statement = Issuer::binding_statement(&did, &definition);
+    let challenge = world.issuer.challenge(Utc::now()).unwrap();
+    // A proof that does not verify does not use the challenge up.
+    let thief = KeyPair::generate();
+    let forged =
+        possession::prove(&thief, &statement, &challenge.challenge, DOMAIN, Utc::now()).unwrap();
+    assert_eq!(
+        refusal(world.issuer.bind(&definition, &forged, Utc::now())).0,
+        "malformed"
+    );
+    let proof =
+        possession::prove(&key, &statement, &challenge.challenge, DOMAIN, Utc::now()).unwrap();
+    world.issuer.bind(&definition, &proof, Utc::now()).unwrap();
+    // Answered: a second answer over it is a replay.
+    let again =
+        possession::prove(&key, &statement, &challenge.challenge, DOMAIN, Utc::now()).unwrap();
+    assert_eq!(
+        refusal(world.issuer.bind(&definition, &again, Utc::now())).0,
+        "replayed"
+    );
+    // Expired: refused, though sealed by this node.
+    let old = world
+        .issuer
+        .challenge(Utc::now() - chrono::Duration::minutes(6))
+        .unwrap();
+    let late = possession::prove(&key, &statement, &old.challenge, DOMAIN, Utc::now()).unwrap();
+    assert_eq!(
+        refusal(world.issuer.bind(&definition, &late, Utc::now())).0,
+        "replayed"
+    );
+}
+
+#[test]
 fn no_raw_principal_prompt_or_argument_reaches_the_store_or_the_logs() {
     use crate::common::{node, post, write_config};
     use std::process::Stdio;
@@ -1252,9 +1294,12 @@ fn the_verification_services_decisions_land_in_the_audit_log() {
     assert_eq!(last["event"], "verification_refused");
     assert_eq!(last["decision"], "rejected");
     assert_eq!(last["reason"], "malformed");
+    // A refusal keeps what the caller chose as one hash, never its text.
     assert_eq!(
         last["credentials"],
-        json!(["urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"])
+        json!([vouch_core::exchange::audit::digest([
+            "urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"
+        ])])
     );
 }
 

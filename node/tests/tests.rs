@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod crash;
 mod exchange;
+mod hostile;
 mod http;
 mod issuer;
 mod logs;

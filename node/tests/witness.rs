@@ -6,16 +6,28 @@ use serde_json::{Value, json};
 
 use crate::common::{TestNode, consortium_of, eventually, get, post, wait_connected};
 
-/// Appends an entry to the node's audit log: the verification service records every decision,
-/// a refusal included.
+/// Appends `n` entries to the node's audit log: credentials issued to an agent of its org, each
+/// issuance recorded. (Refusals of anonymous callers would not do: those of one caller in a
+/// minute are counted in one entry.)
 fn append(node: &TestNode, n: usize) {
-    for i in 0..n {
-        let refused = post(
-            &node.url("/1.0/credentials/verify"),
-            &json!({"verifiableCredential": {"id": format!("urn:example:{i}")}}).to_string(),
-            None,
+    let key = vouch_core::key::KeyPair::generate();
+    let capabilities =
+        json!([{"action": "call:billing:refund", "resource": "https://billing.example/refunds/*"}]);
+    crate::common::agent_credential(node, &key, "witnessed", capabilities.clone());
+    let token = node.admin_token();
+    for _ in 1..n {
+        let issued = post(
+            &node.url("/admin/credentials"),
+            &json!({
+                "instance": vouch_core::did::key::did_of(&key.public()),
+                "task": {"id": "witnessed", "purpose": "grow the log"},
+                "principal": "alice@customer.example",
+                "capabilities": capabilities,
+            })
+            .to_string(),
+            Some(token.trim()),
         );
-        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert_eq!(issued.status, 201, "{}", issued.body);
     }
 }
 

@@ -16,7 +16,7 @@ use vouch_core::key::KeyPair;
 use crate::{State, admin, agent, percentile, tokens};
 
 /// The resident memory of a process, in KiB (`VmRSS`).
-fn resident_kib(pid: u32) -> Option<u64> {
+pub(crate) fn resident_kib(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()

@@ -131,7 +131,7 @@ impl<'a> Org<'a> {
         Ok(key)
     }
 
-    fn issue(&self, holder: &KeyPair, task: &str) -> Result<Value> {
+    pub(crate) fn issue(&self, holder: &KeyPair, task: &str) -> Result<Value> {
         self.issue_with(
             holder,
             task,

@@ -19,6 +19,7 @@ use vouch_node::{Config, datadir, setup};
 
 mod exchange;
 mod fill;
+mod flood;
 mod levels;
 mod witness;
 
@@ -108,6 +109,24 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         samples: u32,
     },
+    /// Floods an open surface of node 0 as anonymous clients would, from many loopback
+    /// addresses at once, and reports node 0's resident memory idle, at the flood's peak and
+    /// `--settle` seconds after it, with what the flooders were answered (DESIGN §10: at most
+    /// 64 MiB over idle, back within 16 MiB a minute after).
+    Flood {
+        /// What to flood; every surface in turn when none is named.
+        #[arg(long = "target", value_enum)]
+        targets: Vec<flood::Target>,
+        /// How long each flood lasts.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// How many clients, each from a loopback address of its own.
+        #[arg(long, default_value_t = 32)]
+        clients: u32,
+        /// How long to watch the memory after each flood.
+        #[arg(long, default_value_t = 60)]
+        settle: u64,
+    },
     /// Starts two agents for integrations and leaves them running (until `down`): a prover of
     /// node 0's org, holding a credential for refunds up to 5,000 EUR, and a verifier of node 1's
     /// org; each a `vouch wallet serve` daemon on its own socket. Writes their sockets, DIDs and
@@ -165,6 +184,12 @@ fn run(cli: Cli) -> Result<()> {
             exchanges,
             concurrency,
         } => exchange::exchange(&read_state(&cli.dir)?, &cli.dir, exchanges, concurrency),
+        Cmd::Flood {
+            targets,
+            seconds,
+            clients,
+            settle,
+        } => flood::flood(&read_state(&cli.dir)?, &targets, seconds, clients, settle),
         Cmd::Agents => {
             let agents = exchange::agents(&read_state(&cli.dir)?, &cli.dir)?;
             for (role, agent) in [("prover", &agents.prover), ("verifier", &agents.verifier)] {

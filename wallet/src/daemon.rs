@@ -31,6 +31,9 @@ pub use exchange::{ExchangeAsk, default_query};
 pub const MAX_LINE: usize = 1024 * 1024;
 /// The most connections served at once.
 pub const MAX_CONNECTIONS: usize = 64;
+/// How long a connection may wait for its next request before it is closed; a client
+/// reconnects when it needs to.
+pub const IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 /// The most agent cards made at once for HTTP requests.
 const CARDS_AT_ONCE: usize = 2;
 
@@ -53,8 +56,9 @@ pub enum Request {
         #[serde(default)]
         chain: Vec<Value>,
     },
-    /// The instance's DID, and where it listens for exchanges.
-    Identity,
+    /// The instance's DID, and where it listens for exchanges. It takes no member (`{}`, not a
+    /// unit variant: serde lets a unit variant of a tagged enum take any member).
+    Identity {},
     /// The instance's A2A agent card, with the Vouch identity extension (docs/A2A.md).
     AgentCard(CardAsk),
     /// Asks a peer instance to prove capabilities, decides each, and answers with the signed
@@ -161,6 +165,8 @@ pub struct Daemon {
     open: Once<Answered>,
     /// The exchange network, once started.
     network: std::sync::OnceLock<crate::p2p::Exchanges>,
+    /// Refusals of verifiers that did not authenticate, counted instead of written one by one.
+    refusals: vouch_core::audit::tally::Tally,
 }
 
 impl Daemon {
@@ -185,6 +191,7 @@ impl Daemon {
             seen: Once::default(),
             open: Once::default(),
             network: std::sync::OnceLock::new(),
+            refusals: vouch_core::audit::tally::Tally::new(chrono::Duration::seconds(60), 16, 256),
         })
     }
 
@@ -244,7 +251,7 @@ impl Daemon {
     pub fn handle(&self, request: Request) -> Result<Value, Refusal> {
         let internal = |e: crate::store::WalletStoreError| Refusal::internal(e.to_string());
         match request {
-            Request::Identity => Ok(json!({
+            Request::Identity {} => Ok(json!({
                 "did": self.instance.to_string(),
                 "addresses": self.addresses(),
             })),
@@ -310,6 +317,27 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Writes the counts of refusals whose minute has ended (all of them when `stopping`).
+    /// Blocking.
+    fn write_counted_refusals(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        stopping: bool,
+    ) -> Result<(), String> {
+        let counted = if stopping {
+            self.refusals.drain(now)
+        } else {
+            self.refusals.ended(now)
+        };
+        if counted.is_empty() {
+            return Ok(());
+        }
+        self.log
+            .record_all(counted, now)
+            .map(|_| ())
+            .map_err(|e| format!("the audit log: {e}"))
+    }
+
     /// Renews, through the node, every credential held that has less than a third of its life
     /// left at `at` (and is still valid then) and no later credential of its lineage held, so
     /// that a long task never stalls on an expired credential. The ids renewed, and the
@@ -394,6 +422,10 @@ impl Daemon {
         use vouch_core::credential::AgentCapabilityCredential;
         use vouch_core::delegation;
         let (refused, internal) = (Refusal::refused, Refusal::internal);
+        // The sub-agent is an instance: a did:key whose key reads, nothing else.
+        let to = Did::parse(to).map_err(|e| refused(format!("to: {e}")))?;
+        vouch_core::did::key::key_of(&to)
+            .map_err(|e| refused(format!("to: a sub-agent is a did:key instance: {e}")))?;
         let held = self
             .store
             .credential(parent)
@@ -401,7 +433,6 @@ impl Daemon {
             .ok_or_else(|| refused(format!("no credential {parent} is held")))?;
         let parent = AgentCapabilityCredential::from_json(&held.credential)
             .map_err(|e| internal(e.to_string()))?;
-        let to = Did::parse(to).map_err(|e| refused(format!("to: {e}")))?;
         let now = chrono::Utc::now();
         let child = delegation::delegate(
             &parent,
@@ -465,11 +496,22 @@ pub async fn tend(
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => {
+                let daemon = daemon.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    daemon.write_counted_refusals(chrono::Utc::now(), true)
+                })
+                .await;
+                if let Ok(Err(e)) = written {
+                    crate::log_line!("writing the counted refusals failed: {e}");
+                }
+                return;
+            }
             _ = tick.tick() => {
                 let daemon = daemon.clone();
                 let tended = tokio::task::spawn_blocking(move || {
                     let now = chrono::Utc::now();
+                    daemon.write_counted_refusals(now, false)?;
                     let pruned = daemon.store.prune(now).map_err(|e| e.to_string())?;
                     let renewed = match daemon.node {
                         Some(_) => daemon.renew_due(now).map_err(|e| e.message)?,
@@ -498,9 +540,37 @@ pub async fn tend(
     }
 }
 
-/// Binds the daemon's socket at `path`, readable and writable by its owner only.
+/// Binds the daemon's socket at `path`, readable and writable by its owner only. A socket file
+/// left behind by a daemon that died (nothing listens behind it) is removed first; a live
+/// daemon's socket is never taken, and a path that is not a socket is never removed.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::AddrInUse,
+                        "a wallet daemon is listening on this socket already",
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    // Nothing listens: the file of a daemon that died. Another daemon binding
+                    // the same path at this very moment would find it gone or its own.
+                    std::fs::remove_file(path)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
@@ -553,37 +623,129 @@ pub async fn serve_card(
                 }
             }
         });
-    warp::serve(route)
-        .incoming(listener)
-        .graceful(stop)
-        .run()
-        .await;
+    let service = warp::service(route);
+    let handler = move |request: hyper::Request<hyper::body::Incoming>| {
+        let mut service = service.clone();
+        async move {
+            crate::server::infallible(tower_service::Service::call(&mut service, request).await)
+        }
+    };
+    crate::server::serve(listener, crate::server::Limits::CARD, handler, stop).await;
 }
 
-/// Serves connections until `stop` resolves.
+/// The connections open on the socket: each with its close signal, whether it is answering a
+/// request, and since when it has been waiting for one.
+#[derive(Default)]
+struct Connections {
+    /// By connection number. Held only to look or change, never across an `.await`.
+    open: std::sync::Mutex<std::collections::HashMap<u64, Arc<Open>>>,
+}
+
+/// One open connection.
+struct Open {
+    close: tokio::sync::Notify,
+    busy: std::sync::atomic::AtomicBool,
+    /// When it last finished a request (or was accepted). Held only to read or set.
+    since: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Open {
+    fn since(&self) -> tokio::time::Instant {
+        *self
+            .since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Connections {
+    /// Makes room for a new connection: when [`MAX_CONNECTIONS`] are open, the one waiting
+    /// longest for a request is closed (its client reconnects when it needs to). `None` when
+    /// every connection is answering a request.
+    fn admit(&self, number: u64) -> Option<Arc<Open>> {
+        use std::sync::atomic::Ordering;
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.len() >= MAX_CONNECTIONS {
+            let idlest = open
+                .iter()
+                .filter(|(_, c)| !c.busy.load(Ordering::SeqCst))
+                .min_by_key(|(_, c)| c.since())
+                .map(|(n, _)| *n)?;
+            if let Some(closed) = open.remove(&idlest) {
+                closed.close.notify_one();
+            }
+        }
+        let connection = Arc::new(Open {
+            close: tokio::sync::Notify::new(),
+            busy: std::sync::atomic::AtomicBool::new(false),
+            since: std::sync::Mutex::new(tokio::time::Instant::now()),
+        });
+        open.insert(number, connection.clone());
+        Some(connection)
+    }
+
+    fn remove(&self, number: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&number);
+    }
+}
+
+/// Serves connections until `stop` resolves: at most [`MAX_CONNECTIONS`] at once, the one
+/// waiting longest for a request closed to make room for a new one, and any connection waiting
+/// for a request longer than [`IDLE`] closed.
 pub async fn serve(
     listener: UnixListener,
     daemon: Arc<Daemon>,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let connections = Arc::new(Connections::default());
+    let mut backoff = std::time::Duration::ZERO;
     tokio::pin!(stop);
-    loop {
-        tokio::select! {
+    for number in 0u64.. {
+        let stream = tokio::select! {
             () = &mut stop => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    // Too many at once: this one is closed.
-                    continue;
-                };
-                let daemon = daemon.clone();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    connection(stream, daemon).await;
-                });
-            }
-        }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff = std::time::Duration::ZERO;
+                    stream
+                }
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to be closed instead
+                    // of spinning on the error.
+                    backoff = (backoff * 2).clamp(
+                        std::time::Duration::from_millis(10),
+                        std::time::Duration::from_secs(1),
+                    );
+                    crate::log_line!("accepting a connection failed: {e}");
+                    tokio::select! {
+                        () = &mut stop => return,
+                        () = tokio::time::sleep(backoff) => continue,
+                    }
+                }
+            },
+        };
+        let Some(open) = connections.admit(number) else {
+            let mut stream = stream;
+            let _ = answer(
+                &mut stream,
+                Err(Refusal::new(
+                    "busy",
+                    format!("{MAX_CONNECTIONS} requests are being answered: try again"),
+                )),
+            )
+            .await;
+            continue;
+        };
+        let (daemon, connections) = (daemon.clone(), connections.clone());
+        tokio::spawn(async move {
+            connection(stream, daemon, &open).await;
+            connections.remove(number);
+        });
     }
 }
 
@@ -597,7 +759,8 @@ async fn answer(stream: &mut (impl AsyncWriteExt + Unpin), result: Result<Value,
     stream.write_all(&bytes).await.is_ok()
 }
 
-async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
+async fn connection(stream: UnixStream, daemon: Arc<Daemon>, open: &Open) {
+    use std::sync::atomic::Ordering;
     let (read, mut write) = stream.into_split();
     let peer = read.as_ref().peer_cred().map(|cred| cred.uid());
     if peer.as_ref().ok() != Some(&daemon.uid) {
@@ -613,14 +776,17 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
     let mut lines = BufReader::new(read);
     loop {
         let mut line = Vec::new();
-        let read = (&mut lines)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .await;
+        let mut limited = (&mut lines).take(MAX_LINE as u64 + 1);
+        let read = tokio::select! {
+            read = limited.read_until(b'\n', &mut line) => read,
+            () = open.close.notified() => return,
+            () = tokio::time::sleep_until(open.since() + IDLE) => return,
+        };
         match read {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        open.busy.store(true, Ordering::SeqCst);
         if line.len() > MAX_LINE {
             let _ = answer(
                 &mut write,
@@ -642,7 +808,13 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>) {
                     .unwrap_or_else(|e| Err(Refusal::internal(e.to_string())))
             }
         };
-        if !answer(&mut write, result).await {
+        let answered = answer(&mut write, result).await;
+        *open
+            .since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
+        open.busy.store(false, Ordering::SeqCst);
+        if !answered {
             return;
         }
     }

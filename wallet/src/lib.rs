@@ -12,5 +12,6 @@ pub mod mcp;
 pub mod node;
 pub mod p2p;
 pub mod records;
+pub mod server;
 pub mod sources;
 pub mod store;

@@ -30,6 +30,61 @@ pub const MAX_IN_FLIGHT: usize = 256;
 /// How long a request waits for its reply.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most refusals a peer gets in [`STRIKE_WINDOW`] before it is disconnected and ignored.
+pub const MAX_REFUSALS: u32 = 16;
+/// The window refusals are counted in.
+pub const STRIKE_WINDOW: Duration = Duration::from_secs(60);
+/// How long a peer refused too often is ignored: its connections closed, its requests unread.
+pub const IGNORED_FOR: Duration = Duration::from_secs(300);
+/// The most peers whose refusals are counted, and that are ignored, at once.
+const MAX_STRUCK: usize = 4096;
+
+/// Peers refused again and again (DESIGN §7): counted per peer in windows; a peer past
+/// [`MAX_REFUSALS`] in one is disconnected and ignored for [`IGNORED_FOR`]. Both tables are
+/// bounded, the peer seen least recently forgotten first.
+struct Strikes {
+    counted: hashlink::LruCache<PeerId, (std::time::Instant, u32)>,
+    ignored: hashlink::LruCache<PeerId, std::time::Instant>,
+}
+
+impl Strikes {
+    fn new() -> Self {
+        Self {
+            counted: hashlink::LruCache::new(MAX_STRUCK),
+            ignored: hashlink::LruCache::new(MAX_STRUCK),
+        }
+    }
+
+    /// Counts a refusal of `peer`; whether it is now to be ignored.
+    fn refused(&mut self, peer: PeerId, now: std::time::Instant) -> bool {
+        let (began, count) = match self.counted.get(&peer) {
+            Some((began, count)) if now.duration_since(*began) < STRIKE_WINDOW => {
+                (*began, count + 1)
+            }
+            _ => (now, 1),
+        };
+        self.counted.insert(peer, (began, count));
+        if count > MAX_REFUSALS {
+            self.counted.remove(&peer);
+            self.ignored.insert(peer, now + IGNORED_FOR);
+            return true;
+        }
+        false
+    }
+
+    /// Whether `peer` is ignored at `now`.
+    fn ignores(&mut self, peer: &PeerId, now: std::time::Instant) -> bool {
+        match self.ignored.get(peer) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                self.ignored.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
 /// The libp2p identity of an instance key.
 pub fn identity_of(key: &KeyPair) -> identity::Keypair {
     let mut seed = key.seed();
@@ -303,6 +358,7 @@ async fn run(
     let mut in_flight = 0usize;
     // Peers to disconnect once their reply is sent.
     let mut misbehaving: HashSet<(PeerId, InboundRequestId)> = HashSet::new();
+    let mut strikes = Strikes::new();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -320,10 +376,20 @@ async fn run(
             },
             Some((peer, id, channel, reply, misbehaved)) = answers.recv() => {
                 in_flight -= 1;
-                if misbehaved {
+                // A refusal for what the peer did counts against it; one for what this wallet
+                // lacks (nothing held answers the query, busy) does not.
+                let its_fault = matches!(
+                    reply,
+                    Reply::Refused { reason, .. }
+                        if !matches!(reason, Reason::NotGranted | Reason::StatusUnknown)
+                );
+                if misbehaved || (its_fault && strikes.refused(peer, std::time::Instant::now())) {
                     misbehaving.insert((peer, id));
                 }
-                let _ = swarm.behaviour_mut().send_response(channel, reply);
+                if swarm.behaviour_mut().send_response(channel, reply).is_err() {
+                    // The peer is gone already: nothing to disconnect once it is told.
+                    misbehaving.remove(&(peer, id));
+                }
             }
             event = swarm.select_next_some() => match event {
                 SwarmEvent::Behaviour(request_response::Event::Message { peer, message, .. }) => {
@@ -333,6 +399,12 @@ async fn run(
                                 let _ = swarm.disconnect_peer_id(peer);
                                 continue;
                             };
+                            if strikes.ignores(&peer, std::time::Instant::now()) {
+                                // Refused too often: not read, not answered.
+                                drop(channel);
+                                let _ = swarm.disconnect_peer_id(peer);
+                                continue;
+                            }
                             if in_flight >= MAX_IN_FLIGHT {
                                 let _ = swarm.behaviour_mut().send_response(
                                     channel,
@@ -344,11 +416,15 @@ async fn run(
                                 Inbound::Message(message) => message,
                                 Inbound::Invalid(why) => {
                                     // Refused, and the peer disconnected once it is told.
-                                    misbehaving.insert((peer, request_id));
-                                    let _ = swarm.behaviour_mut().send_response(
+                                    let sent = swarm.behaviour_mut().send_response(
                                         channel,
                                         Reply::refused(Reason::Malformed, &why),
                                     );
+                                    if sent.is_ok() {
+                                        misbehaving.insert((peer, request_id));
+                                    } else {
+                                        let _ = swarm.disconnect_peer_id(peer);
+                                    }
                                     continue;
                                 }
                             };
@@ -385,6 +461,17 @@ async fn run(
                 {
                     let _ = swarm.disconnect_peer_id(peer);
                 }
+                SwarmEvent::Behaviour(request_response::Event::InboundFailure { peer, request_id, .. })
+                    if misbehaving.remove(&(peer, request_id)) =>
+                {
+                    // The reply never reached it; it is disconnected all the same.
+                    let _ = swarm.disconnect_peer_id(peer);
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, .. }
+                    if strikes.ignores(&peer_id, std::time::Instant::now()) =>
+                {
+                    let _ = swarm.disconnect_peer_id(peer_id);
+                }
                 _ => {}
             },
         }
@@ -394,6 +481,32 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_refused_too_often_is_ignored_for_a_while() {
+        let mut strikes = Strikes::new();
+        let (peer, other) = (PeerId::random(), PeerId::random());
+        let t0 = std::time::Instant::now();
+        for _ in 0..MAX_REFUSALS {
+            assert!(!strikes.refused(peer, t0));
+        }
+        assert!(
+            !strikes.refused(other, t0),
+            "another peer has its own count"
+        );
+        assert!(strikes.refused(peer, t0), "one refusal too many");
+        assert!(strikes.ignores(&peer, t0 + IGNORED_FOR / 2));
+        assert!(!strikes.ignores(&other, t0));
+        assert!(!strikes.ignores(&peer, t0 + IGNORED_FOR));
+        // Refusals spread over windows never add up.
+        let patient = PeerId::random();
+        for window in 0..10u32 {
+            let at = t0 + STRIKE_WINDOW * window;
+            for _ in 0..MAX_REFUSALS {
+                assert!(!strikes.refused(patient, at));
+            }
+        }
+    }
 
     #[test]
     fn an_instance_peer_id_is_its_did_key() {

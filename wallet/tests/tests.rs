@@ -1104,3 +1104,148 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// An ephemeral daemon on `socket` in the wallet folder `wallet`, with its card on a port of its
+/// own: the process, and the card's address once it says where it serves it. `None` when it
+/// exits instead, with what it said.
+fn start_daemon(wallet: &Path, socket: &Path) -> Result<(std::process::Child, String), String> {
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["wallet", "serve", "--ephemeral", "--wallet"])
+        .arg(wallet)
+        .arg("--socket")
+        .arg(socket)
+        .args(["--card-listen", "127.0.0.1:0", "--card-name", "probe"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let Some(stderr) = daemon.stderr.take() else {
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        return Err("no log to read".into());
+    };
+    let mut stderr = std::io::BufReader::new(stderr);
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stderr, &mut line).unwrap_or(0) == 0 {
+            let _ = daemon.wait();
+            return Err(said);
+        }
+        said.push_str(&line);
+        if let Some(at) = line
+            .strip_prefix("agent card at http://")
+            .and_then(|rest| rest.split('/').next())
+        {
+            // The rest of its log is read to its end, so the daemon never blocks on it.
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            return Ok((daemon, at.to_owned()));
+        }
+    }
+}
+
+/// One request on the daemon's socket, on a connection of its own.
+fn ask_socket(socket: &Path, request: &str) -> Value {
+    use std::io::{BufRead as _, Write as _};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("connects");
+    writeln!(stream, "{request}").expect("written");
+    let mut line = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut line)
+        .expect("an answer");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+#[test]
+fn the_daemon_holds_its_socket_and_card_under_abuse_and_recovers_from_a_crash() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("agent.sock");
+    let (mut daemon, card) = start_daemon(&dir.path().join("one"), &socket).expect("a daemon");
+
+    // The protocol is strict: no member an operation does not take, no sub-agent that is not
+    // a did:key instance.
+    let identity = ask_socket(&socket, r#"{"op":"identity","sign":true,"bytes":"AAAA"}"#);
+    assert_eq!(identity["error"]["code"], "malformed", "{identity}");
+    for to in ["did:key:zzz", "did:web:example.com", "not a DID"] {
+        let delegated = ask_socket(
+            &socket,
+            &serde_json::json!({"op": "delegate", "parent": "urn:uuid:0", "to": to,
+                                "capabilities": []})
+            .to_string(),
+        );
+        assert_eq!(delegated["error"]["code"], "refused", "{delegated}");
+        assert!(
+            delegated["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("to:")),
+            "{delegated}"
+        );
+    }
+
+    // Connections held open without a word never leave the agent without its wallet: the
+    // one waiting longest makes room.
+    let idle: Vec<std::os::unix::net::UnixStream> = (0..vouch_wallet::daemon::MAX_CONNECTIONS + 6)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).expect("connects"))
+        .collect();
+    let identity = ask_socket(&socket, r#"{"op":"identity"}"#);
+    assert!(identity["ok"]["did"].is_string(), "{identity}");
+    drop(idle);
+
+    // The card server: one client holds its share, the next of its connections is refused
+    // (429), another client and the socket are served.
+    let card_addr: std::net::SocketAddr = card.parse().expect("an address");
+    let stranger = |from: [u8; 4]| {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        socket
+            .bind(&std::net::SocketAddr::from((from, 0)).into())
+            .expect("bound");
+        socket.connect(&card_addr.into()).expect("connects");
+        let stream: std::net::TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        stream
+    };
+    let held: Vec<std::net::TcpStream> = (0..vouch_wallet::server::Limits::CARD.per_client)
+        .map(|_| {
+            let mut s = stranger([127, 0, 0, 2]);
+            s.write_all(b"GET /.well-known/agent-card.json HTTP/1.1\r\nhost")
+                .expect("half a head");
+            s
+        })
+        .collect();
+    let mut refused = String::new();
+    let _ = stranger([127, 0, 0, 2]).read_to_string(&mut refused);
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+    let mut other = stranger([127, 0, 0, 3]);
+    other
+        .write_all(
+            b"GET /.well-known/agent-card.json HTTP/1.1\r\nhost: card\r\nconnection: close\r\n\r\n",
+        )
+        .expect("a request");
+    let mut served = String::new();
+    other.read_to_string(&mut served).expect("an answer");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    assert!(ask_socket(&socket, r#"{"op":"identity"}"#)["ok"].is_object());
+    drop(held);
+
+    // Killed without a word: its socket file stays behind, and the next daemon takes it.
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(socket.exists(), "a killed daemon leaves its socket file");
+    let (mut second, _) = start_daemon(&dir.path().join("two"), &socket)
+        .unwrap_or_else(|said| panic!("a stale socket was not recovered: {said}"));
+    assert!(ask_socket(&socket, r#"{"op":"identity"}"#)["ok"].is_object());
+    // A live daemon's socket is never taken.
+    let said = start_daemon(&dir.path().join("three"), &socket)
+        .map(|(mut third, _)| {
+            let _ = third.kill();
+            let _ = third.wait();
+        })
+        .expect_err("a second daemon on a live socket");
+    assert!(said.contains("listening on this socket already"), "{said}");
+    assert!(ask_socket(&socket, r#"{"op":"identity"}"#)["ok"].is_object());
+    let _ = second.kill();
+    let _ = second.wait();
+}

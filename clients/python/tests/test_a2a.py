@@ -63,6 +63,86 @@ def test_a_card_without_a_vouch_identity_is_refused():
         )
 
 
+class _Dripping:
+    """A server that answers with one byte now and then, for ever: a reader with only a
+    per-read timeout never finishes."""
+
+    def __init__(self, body: bytes) -> None:
+        import socket
+        import threading
+
+        self._stop = threading.Event()
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(4)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/.well-known/agent-card.json"
+        self._body = body
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self._server.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                continue
+            with connection:
+                answer = self._body
+                for i in range(len(answer)):
+                    if self._stop.wait(0.2):
+                        return
+                    try:
+                        connection.sendall(answer[i : i + 1])
+                    except OSError:
+                        break
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._server.close()
+
+
+def test_fetch_card_has_one_deadline_for_the_whole_read():
+    body = b'{"name": "' + b"x" * 10_000 + b'"}'
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+    server = _Dripping(head + body)
+    try:
+        with pytest.raises(VouchError, match="within 1"):
+            fetch_card(server.url, timeout=1)
+    finally:
+        server.close()
+
+
+def test_fetch_card_refuses_a_card_larger_than_its_bound():
+    import http.server
+    import threading
+
+    class Large(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            body = b'{"x": "' + b"y" * (2 * 1024 * 1024) + b'"}'
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Large)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(VouchError, match="larger than"):
+            fetch_card(f"http://127.0.0.1:{server.server_address[1]}/.well-known/agent-card.json")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_card_with_bad_fields_is_a_wallet_error(testnet):
     from vouch_client import WalletError
 

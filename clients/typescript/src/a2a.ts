@@ -61,8 +61,7 @@ export async function fetchCard(url: string, timeoutMs = 10_000): Promise<Json> 
     throw new VouchError(`no agent card at ${url}: ${String(error)}`, { cause: error });
   }
   if (!response.ok) throw new VouchError(`no agent card at ${url}: ${response.status}`);
-  const text = await response.text();
-  if (text.length > MAX_CARD) throw new VouchError(`the card at ${url} is larger than ${MAX_CARD} bytes`);
+  const text = await readBounded(response, url);
   let card: unknown;
   try {
     card = JSON.parse(text);
@@ -73,6 +72,46 @@ export async function fetchCard(url: string, timeoutMs = 10_000): Promise<Json> 
     throw new VouchError(`the card at ${url} is not a JSON object`);
   }
   return card as Json;
+}
+
+/**
+ * A response's body as text, read while it stays within {@link MAX_CARD} bytes: a larger one is
+ * refused as soon as it passes the bound, never read whole first.
+ */
+async function readBounded(response: Response, url: string): Promise<string> {
+  const tooLarge = () => new VouchError(`the card at ${url} is larger than ${MAX_CARD} bytes`);
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > MAX_CARD) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (response.body !== null) {
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.byteLength;
+        if (total > MAX_CARD) {
+          await reader.cancel();
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    } catch (error) {
+      if (error instanceof VouchError) throw error;
+      throw new VouchError(`no agent card at ${url}: ${String(error)}`, { cause: error });
+    }
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /**

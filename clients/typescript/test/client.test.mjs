@@ -189,3 +189,36 @@ test("closing fails the requests in flight, and the next request has a connectio
   assert.equal(identity.did, agents.verifier.did);
   assert.equal(card.name, "x", "a field named op never changes the operation");
 });
+
+test("fetchCard stops reading a card as soon as it passes its bound", async () => {
+  const { createServer } = await import("node:http");
+  const limit = 64 * 1024 * 1024;
+  let written = 0;
+  let closed;
+  const done = new Promise((resolve) => {
+    closed = resolve;
+  });
+  const server = createServer((request, response) => {
+    // No length announced: the client learns the size only by reading.
+    response.writeHead(200, { "content-type": "application/json" });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const more = () => {
+      while (written < limit) {
+        written += chunk.length;
+        if (!response.write(chunk)) return response.once("drain", more);
+      }
+      response.end();
+    };
+    response.on("close", () => closed(written));
+    more();
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${server.address().port}/.well-known/agent-card.json`;
+    await assert.rejects(fetchCard(url), (e) => e instanceof VouchError && /larger than/.test(e.message));
+    const sent = await done;
+    assert.ok(sent < 16 * 1024 * 1024, `the server wrote ${sent} bytes before the client stopped`);
+  } finally {
+    server.close();
+  }
+});

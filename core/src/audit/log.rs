@@ -465,6 +465,7 @@ pub fn entry(event: Event) -> Entry {
         resource_hash: None,
         decision: None,
         reason: None,
+        count: None,
         credentials: Vec::new(),
     }
 }

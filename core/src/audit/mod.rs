@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod log;
+pub mod tally;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,10 @@ pub struct Entry {
     /// The agent concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// How many events this entry stands for, when more than one: repeated refusals of one
+    /// party are counted and written as one entry ([`tally::Tally`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// The credentials concerned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<String>,
@@ -167,6 +172,11 @@ impl Entry {
             return Err(AuditError::Malformed(format!(
                 "at most {MAX_CREDENTIALS} credentials"
             )));
+        }
+        if self.count.is_some_and(|count| count < 2) {
+            return Err(AuditError::Malformed(
+                "a count is given only for two events or more".into(),
+            ));
         }
         if (self.seq == 0) != self.previous.is_none() {
             return Err(AuditError::Malformed(
@@ -353,6 +363,7 @@ mod tests {
                 resource_hash: Some(Multihash::of(b"https://billing.example/refunds/1")),
                 decision: Some(Decision::Accepted),
                 reason: None,
+                count: (seq % 5 == 3).then_some(seq + 2),
                 credentials: vec![format!("urn:uuid:{seq}")],
             };
             out.push(entry);
@@ -371,6 +382,16 @@ mod tests {
         let mut unknown: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
         unknown["prompt"] = "secret".into();
         assert!(Entry::from_bytes(&serde_jcs::to_vec(&unknown).expect("jcs")).is_err());
+        // A count stands for two events or more, and is part of the canonical form.
+        let mut counted = entry.clone();
+        counted.count = Some(299);
+        let bytes = counted.to_bytes();
+        assert!(String::from_utf8_lossy(&bytes).contains(r#""count":299,"#));
+        assert_eq!(Entry::from_bytes(&bytes).expect("reads"), counted);
+        for wrong in [0, 1] {
+            counted.count = Some(wrong);
+            assert!(Entry::from_bytes(&counted.to_bytes()).is_err(), "{wrong}");
+        }
     }
 
     #[test]
@@ -419,6 +440,7 @@ mod tests {
             seq in 0u64..(1u64 << 53),
             texts in proptest::collection::vec("\\PC{0,24}|[\\x00-\\x1f\"\\\\/\\x7f]{0,8}", 6),
             credentials in proptest::collection::vec("\\PC{0,16}", 0..4),
+            count in proptest::option::of(2u64..(1u64 << 53)),
         ) {
             let entry = Entry {
                 seq,
@@ -433,6 +455,7 @@ mod tests {
                 resource_hash: Some(Multihash::of(texts[5].as_bytes())),
                 decision: Some(Decision::Rejected),
                 reason: Some(texts[5].clone()),
+                count,
                 credentials,
             };
             prop_assert_eq!(entry.to_bytes(), serde_jcs::to_vec(&entry).expect("jcs"));

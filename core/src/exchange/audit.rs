@@ -66,13 +66,73 @@ pub fn exchange_entry(
     entry
 }
 
+/// The longest party name an entry keeps as it is; a longer one is kept as its hash.
+pub const MAX_PARTY: usize = 128;
+
+/// A party's name as an entry keeps it: as given when it is short (a did:key is 56 bytes), else
+/// its hash, so that a stranger's choice never costs more than a hash in the log.
+pub fn party(name: &str) -> String {
+    if name.len() <= MAX_PARTY {
+        name.to_owned()
+    } else {
+        Multihash::of(name.as_bytes()).to_string()
+    }
+}
+
+/// One hash for texts a stranger chose (credential ids, capabilities): the hash of their JSON
+/// array, or none for none.
+pub fn digest<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let texts: Vec<&str> = texts.into_iter().collect();
+    if texts.is_empty() {
+        return None;
+    }
+    Some(Multihash::of(&serde_json::to_vec(&texts).expect("strings always serialize")).to_string())
+}
+
+/// The one audit entry of something refused to a party that did not authenticate (its
+/// presentation did not verify): the event, the reason, the party (or its hash), and one hash
+/// of the credential ids it sent — a fixed size, whatever it sent.
+pub fn refusal_entry(
+    event: Event,
+    party_name: Option<&str>,
+    reason: Option<crate::report::Reason>,
+    ids: &[&str],
+) -> Entry {
+    use crate::audit::Decision;
+    let mut entry = entry(event);
+    entry.agent = party_name.map(party);
+    entry.decision = Some(Decision::Rejected);
+    entry.reason = reason.map(crate::report::Reason::code);
+    entry.credentials = digest(ids.iter().copied()).into_iter().collect();
+    entry
+}
+
 /// The verifier's audit entries of a decision it made on `response` (the prover's, as
 /// received): each capability decided, with the credentials presented and the leaf of the first
-/// chain that verified.
+/// chain that verified. A presentation that did not verify gets one entry of a fixed size
+/// ([`refusal_entry`]): the prover did not authenticate, and what it sent is its own choice.
 pub fn judged_entries(
     judged: &crate::exchange::Judgement,
     response: &serde_json::Value,
 ) -> Vec<Entry> {
+    if !judged.verified.report.verified {
+        let ids: Vec<&str> = response["verifiablePresentation"]["verifiableCredential"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["id"].as_str())
+            .take(crate::presentation::MAX_CREDENTIALS * 4)
+            .collect();
+        let reason = judged.verified.report.checks.iter().find_map(|c| c.reason);
+        let mut refused = refusal_entry(
+            Event::Decided,
+            Some(judged.decision.prover.as_str()),
+            reason,
+            &ids,
+        );
+        refused.credentials.insert(0, judged.decision.id.clone());
+        return vec![refused];
+    }
     let ids: Vec<String> = response["verifiablePresentation"]["verifiableCredential"]
         .as_array()
         .into_iter()
@@ -87,4 +147,32 @@ pub fn judged_entries(
         .first()
         .and_then(|chain| chain.credentials.last());
     decision_entries(&judged.decision, &judged.decision.prover, &ids, leaf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_stranger_chose_is_kept_short_or_as_its_hash() {
+        let did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
+        assert_eq!(party(did), did);
+        let long = format!("did:example:{}", "h".repeat(4000));
+        let kept = party(&long);
+        assert!(kept.len() < 64 && !kept.contains('h'), "{kept}");
+        assert_eq!(kept, party(&long), "the same name, the same hash");
+        let planted: Vec<String> = (0..64)
+            .map(|i| format!("planted-{i}-{}", "r".repeat(2048)))
+            .collect();
+        let entry = refusal_entry(
+            Event::VerificationRefused,
+            Some(&long),
+            Some(crate::report::Reason::InvalidProof),
+            &planted.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        let bytes = String::from_utf8(entry.to_bytes()).expect("UTF-8");
+        assert!(bytes.len() < 400, "{} bytes", bytes.len());
+        assert!(!bytes.contains("planted"), "{bytes}");
+        assert_eq!(entry.credentials.len(), 1);
+    }
 }

@@ -50,6 +50,13 @@ pub enum ExchangeError {
     /// The decision could not be made: the response names no prover to decide for.
     #[error("no decision can be made: {0}")]
     Undecidable(&'static str),
+    /// The verifier holds as many exchanges awaiting answers as it may: ask again once some
+    /// are answered or expired.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// The verifier holds as many exchanges awaiting answers as it may for this client.
+    #[error("{0}")]
+    Share(String),
 }
 
 /// Why the prover refuses to answer a request: a DESIGN §8 reason and what happened.
@@ -72,10 +79,92 @@ impl Refused {
 }
 
 /// Values used once each — challenges, exchanges awaiting their next message — each remembered
-/// until it expires; at most [`MAX_OPEN`] at once.
+/// until it expires and forgotten then, not when the table is full: at most `capacity` at once,
+/// at most `budget` bytes of them (by the size each was given with), and at most `share` bytes
+/// of one owner's (a client, as the caller counts clients), so that no one owner fills the
+/// table for the others.
 pub struct Once<T> {
-    open: Mutex<HashMap<String, (DateTime<Utc>, T)>>,
+    table: Mutex<OnceTable<T>>,
     capacity: usize,
+    budget: usize,
+    share: usize,
+}
+
+struct OnceTable<T> {
+    /// The values by key: until when, their size and owner, the value.
+    open: HashMap<String, Held<T>>,
+    /// The keys in the order they were given, with their ends: what has expired is found at the
+    /// front. A key taken stays here until it is reached (at most twice the capacity are kept:
+    /// beyond, the taken are dropped at once).
+    order: std::collections::VecDeque<(DateTime<Utc>, String)>,
+    /// The sizes of the values held, summed.
+    bytes: usize,
+    /// The same, per owner that holds any.
+    owners: HashMap<u64, usize>,
+}
+
+/// A value held, with what it counts for.
+struct Held<T> {
+    until: DateTime<Utc>,
+    size: usize,
+    owner: Option<u64>,
+    value: T,
+}
+
+impl<T> OnceTable<T> {
+    /// Forgets what has expired at `now`, from the front of the order, and keeps the order
+    /// within twice the capacity. An end later than one given after it waits for it: the ends
+    /// of one table are all "now plus its one lifetime", give or take the clock.
+    fn expire(&mut self, now: DateTime<Utc>, capacity: usize) {
+        while let Some((until, _)) = self.order.front() {
+            if *until > now {
+                break;
+            }
+            let Some((_, key)) = self.order.pop_front() else {
+                break;
+            };
+            if self.open.get(&key).is_some_and(|held| held.until <= now) {
+                self.remove(&key);
+            }
+        }
+        if self.order.len() > capacity.saturating_mul(2) {
+            let open = &self.open;
+            self.order.retain(|(_, key)| open.contains_key(key));
+        }
+    }
+
+    /// Forgets every value expired at `now`, wherever it is in the order: the ends given to
+    /// one table may come out of order (a challenge remembered at its answer, with the end it was
+    /// sealed with; a request's end from its signed `created`), and one held behind a later end
+    /// must not take room once expired. Linear: done only when the table is full.
+    fn sweep(&mut self, now: DateTime<Utc>) {
+        let expired: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, held)| held.until <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.remove(&key);
+        }
+        let open = &self.open;
+        self.order.retain(|(_, key)| open.contains_key(key));
+    }
+
+    /// Removes a value and its bytes from the counts.
+    fn remove(&mut self, key: &str) -> Option<Held<T>> {
+        let held = self.open.remove(key)?;
+        self.bytes -= held.size;
+        if let Some(owner) = held.owner
+            && let Some(bytes) = self.owners.get_mut(&owner)
+        {
+            *bytes -= held.size;
+            if *bytes == 0 {
+                self.owners.remove(&owner);
+            }
+        }
+        Some(held)
+    }
 }
 
 impl<T> Default for Once<T> {
@@ -85,16 +174,34 @@ impl<T> Default for Once<T> {
 }
 
 impl<T> Once<T> {
-    /// Remembers at most `capacity` values at once.
+    /// Remembers at most `capacity` values at once, of any size.
     pub fn new(capacity: usize) -> Self {
+        Self::with_budget(capacity, usize::MAX)
+    }
+
+    /// Remembers at most `capacity` values and `budget` bytes of them at once.
+    pub fn with_budget(capacity: usize, budget: usize) -> Self {
+        Self::with_shares(capacity, budget, budget)
+    }
+
+    /// Remembers at most `capacity` values and `budget` bytes of them at once, at most `share`
+    /// bytes of one owner's.
+    pub fn with_shares(capacity: usize, budget: usize, share: usize) -> Self {
         Self {
-            open: Mutex::new(HashMap::new()),
+            table: Mutex::new(OnceTable {
+                open: HashMap::new(),
+                order: std::collections::VecDeque::new(),
+                bytes: 0,
+                owners: HashMap::new(),
+            }),
             capacity,
+            budget,
+            share,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (DateTime<Utc>, T)>> {
-        self.open
+    fn lock(&self) -> std::sync::MutexGuard<'_, OnceTable<T>> {
+        self.table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -108,34 +215,120 @@ impl<T> Once<T> {
         value: T,
         now: DateTime<Utc>,
     ) -> Result<(), Refused> {
-        let mut open = self.lock();
-        if open.contains_key(&key) {
+        self.insert_sized(key, until, value, 0, now)
+    }
+
+    /// Keeps `value`, of `size` bytes, under `key` until `until`: as [`Once::insert`], and a
+    /// table whose values would take more than its budget refuses it.
+    pub fn insert_sized(
+        &self,
+        key: String,
+        until: DateTime<Utc>,
+        value: T,
+        size: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refused> {
+        self.insert_owned(key, until, value, size, None, now)
+    }
+
+    /// Keeps `value`, of `size` bytes and `owner`'s, under `key` until `until`: as
+    /// [`Once::insert_sized`], and an owner whose values would take more than its share is
+    /// refused.
+    pub fn insert_owned(
+        &self,
+        key: String,
+        until: DateTime<Utc>,
+        value: T,
+        size: usize,
+        owner: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refused> {
+        let mut table = self.lock();
+        table.expire(now, self.capacity);
+        if table.open.contains_key(&key) {
             return Err(Refused::new(Reason::Replayed, "seen before"));
         }
-        if open.len() >= self.capacity {
-            open.retain(|_, (expires, _)| *expires > now);
+        let owned =
+            |table: &OnceTable<T>| owner.map_or(0, |o| table.owners.get(&o).copied().unwrap_or(0));
+        let full = |table: &OnceTable<T>| {
+            table.open.len() >= self.capacity
+                || table.bytes.saturating_add(size) > self.budget
+                || owned(table).saturating_add(size) > self.share
+        };
+        if full(&table) {
+            table.sweep(now);
         }
-        if open.len() >= self.capacity {
+        let owned = owned(&table);
+        if full(&table) {
             return Err(Refused::new(
                 Reason::StatusUnknown,
-                format!("{} exchanges are open: busy", self.capacity),
+                format!(
+                    "{} are open ({} bytes, {owned} of this client's): busy",
+                    table.open.len(),
+                    table.bytes
+                ),
             ));
         }
-        open.insert(key, (until, value));
+        table.bytes += size;
+        if let Some(owner) = owner {
+            *table.owners.entry(owner).or_default() += size;
+        }
+        table.order.push_back((until, key.clone()));
+        table.open.insert(
+            key,
+            Held {
+                until,
+                size,
+                owner,
+                value,
+            },
+        );
         Ok(())
     }
 
     /// Takes the value under `key`: once, and only before it expires.
     pub fn take(&self, key: &str, now: DateTime<Utc>) -> Option<T> {
-        match self.lock().remove(key) {
-            Some((until, value)) if until > now => Some(value),
-            _ => None,
+        let mut table = self.lock();
+        table.expire(now, self.capacity);
+        let held = table.remove(key)?;
+        (held.until > now).then_some(held.value)
+    }
+
+    /// Whether `owner`'s values and `size` bytes more would exceed its share at `now`.
+    pub fn exceeds_share(&self, owner: u64, size: usize, now: DateTime<Utc>) -> bool {
+        let mut table = self.lock();
+        table.expire(now, self.capacity);
+        let owned = table.owners.get(&owner).copied().unwrap_or(0);
+        if owned.saturating_add(size) > self.share {
+            table.sweep(now);
         }
+        table
+            .owners
+            .get(&owner)
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(size)
+            > self.share
+    }
+
+    /// Whether a value is held under `key` at `now` (not expired).
+    pub fn contains(&self, key: &str, now: DateTime<Utc>) -> bool {
+        self.lock()
+            .open
+            .get(key)
+            .is_some_and(|held| held.until > now)
+    }
+
+    /// How many are held (the expired forgotten at `now` first).
+    pub fn held(&self, now: DateTime<Utc>) -> (usize, usize) {
+        let mut table = self.lock();
+        table.expire(now, self.capacity);
+        (table.open.len(), table.bytes)
     }
 
     /// How many are held.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().open.len()
     }
 
     /// Whether none is held.
@@ -175,6 +368,17 @@ pub struct Asked {
     pub verifier: Did,
     /// When it was asked.
     pub at: DateTime<Utc>,
+}
+
+impl Asked {
+    /// What deciding needs and nothing more, for a verifier that keeps requests awaiting their
+    /// answers: the request as sent and the verifier's own presentation dropped (the prover
+    /// was given them; the decision is made on the request as read).
+    pub fn slim(mut self) -> Self {
+        self.raw = Value::Null;
+        self.request.verifier_presentation = Value::Null;
+        self
+    }
 }
 
 /// Makes a request, signed with the verifier's instance key.
@@ -619,5 +823,107 @@ impl Answered {
             return Err(DecisionError::OtherExchange("capabilities"));
         }
         Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn once_forgets_on_time_not_when_full_and_keeps_to_its_byte_budget() {
+        let t0 = Utc::now();
+        let once: Once<Vec<u8>> = Once::with_budget(1_000, 10_000);
+        for i in 0..100 {
+            once.insert_sized(
+                format!("k{i}"),
+                t0 + Duration::seconds(60),
+                vec![0; 64],
+                64,
+                t0,
+            )
+            .expect("room");
+        }
+        assert_eq!(once.held(t0), (100, 6_400));
+        // A second insertion under a key held is a replay.
+        assert_eq!(
+            once.insert("k1".into(), t0 + Duration::seconds(60), Vec::new(), t0)
+                .expect_err("replayed")
+                .reason,
+            Reason::Replayed
+        );
+        // Beyond the byte budget: refused, though far from the capacity.
+        let big = once.insert_sized(
+            "big".into(),
+            t0 + Duration::seconds(60),
+            Vec::new(),
+            4_000,
+            t0,
+        );
+        assert!(big.is_err(), "6,400 + 4,000 bytes exceed 10,000");
+        // Taken: its bytes are free again.
+        assert!(once.take("k0", t0).is_some());
+        assert_eq!(once.held(t0), (99, 6_336));
+        // A minute later, with the table far from full, everything is forgotten.
+        let later = t0 + Duration::seconds(61);
+        assert_eq!(once.held(later), (0, 0));
+        assert!(once.take("k5", later).is_none());
+    }
+
+    #[test]
+    fn values_expired_behind_a_later_end_take_no_room() {
+        let t0 = Utc::now();
+        let once: Once<()> = Once::new(3);
+        once.insert("late".into(), t0 + Duration::seconds(300), (), t0)
+            .expect("room");
+        for i in 0..2 {
+            once.insert(format!("early{i}"), t0 + Duration::seconds(10), (), t0)
+                .expect("room");
+        }
+        // Full at t0; at t0 + 11 s the two early ones have expired behind the late one.
+        assert!(
+            once.insert("x".into(), t0 + Duration::seconds(60), (), t0)
+                .is_err()
+        );
+        let later = t0 + Duration::seconds(11);
+        once.insert("x".into(), later + Duration::seconds(60), (), later)
+            .expect("the expired make room");
+        once.insert("y".into(), later + Duration::seconds(60), (), later)
+            .expect("the expired make room");
+    }
+
+    #[test]
+    fn one_owner_cannot_fill_the_table_for_the_others() {
+        let t0 = Utc::now();
+        let until = t0 + Duration::seconds(60);
+        let once: Once<()> = Once::with_shares(1_000, 10_000, 1_000);
+        for i in 0..10 {
+            once.insert_owned(format!("a{i}"), until, (), 100, Some(1), t0)
+                .expect("within a's share");
+        }
+        assert!(
+            once.insert_owned("a10".into(), until, (), 100, Some(1), t0)
+                .is_err(),
+            "beyond a's share"
+        );
+        once.insert_owned("b0".into(), until, (), 100, Some(2), t0)
+            .expect("b has its own share");
+        // a's share comes back as its values are taken.
+        assert!(once.take("a0", t0).is_some());
+        once.insert_owned("a10".into(), until, (), 100, Some(1), t0)
+            .expect("room in a's share again");
+    }
+
+    #[test]
+    fn keys_taken_at_once_do_not_grow_the_order_without_bound() {
+        let t0 = Utc::now();
+        let once: Once<()> = Once::new(8);
+        for i in 0..10_000 {
+            let key = format!("k{i}");
+            once.insert(key.clone(), t0 + Duration::seconds(60), (), t0)
+                .expect("room");
+            assert!(once.take(&key, t0).is_some());
+        }
+        assert!(once.lock().order.len() <= 16);
     }
 }

@@ -20,6 +20,8 @@ pub(super) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// When to ask again, in seconds (`Retry-After`), for a refusal that passes with time.
+    retry_after: Option<u64>,
 }
 
 impl warp::reject::Reject for ApiError {}
@@ -34,6 +36,30 @@ pub(super) fn reject(
         status,
         code,
         message: message.into(),
+        retry_after: None,
+    })
+}
+
+/// The node is at its bound of work or memory for anyone (`what`): `503` with `Retry-After`.
+pub(super) fn busy(wait: std::time::Duration, what: &str) -> Rejection {
+    let seconds = wait.as_secs().max(1);
+    warp::reject::custom(ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "busy",
+        message: format!("{what}: ask again in {seconds} s"),
+        retry_after: Some(seconds),
+    })
+}
+
+/// A client beyond its share: `429` with `Retry-After` (RFC 6585 §4), in whole seconds, at
+/// least one.
+pub(super) fn too_many(wait: std::time::Duration) -> Rejection {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    warp::reject::custom(ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "too_many_requests",
+        message: format!("this client's share is used up: ask again in {seconds} s"),
+        retry_after: Some(seconds.max(1)),
     })
 }
 
@@ -134,7 +160,13 @@ pub(super) fn method_not_allowed(allow: &'static str) -> Response {
 /// The one rejection handler: every rejection becomes a problem object with its status.
 pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
     if let Some(e) = rejection.find::<ApiError>() {
-        return Ok(problem(e.status, e.code, &e.message));
+        let mut response = problem(e.status, e.code, &e.message);
+        if let Some(seconds) = e.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return Ok(response);
     }
     let (status, code, message) = if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, "not_found", "no such endpoint")

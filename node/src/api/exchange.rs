@@ -47,7 +47,11 @@ fn default_query() -> Value {
 }
 
 /// `POST /1.0/exchanges`.
-pub(super) async fn open(body: Open, state: Arc<ApiState>) -> Result<Response, Rejection> {
+pub(super) async fn open(
+    body: Open,
+    client: Option<vouch_wallet::server::Client>,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
     let work_state = state.clone();
     let (credential, publish) = blocking(move || {
         work_state
@@ -71,6 +75,7 @@ pub(super) async fn open(body: Open, state: Arc<ApiState>) -> Result<Response, R
             work_state.org.did(),
             body.query.unwrap_or_else(default_query),
             body.capabilities,
+            client.map(|c| c.owner()),
             Utc::now(),
         )
     })
@@ -79,6 +84,18 @@ pub(super) async fn open(body: Open, state: Arc<ApiState>) -> Result<Response, R
         Ok((id, request)) => Ok(json_reply(
             StatusCode::CREATED,
             &json!({ "exchangeId": id, "request": request }),
+        )),
+        // The exchanges expire within their minute: by then there is room again.
+        Err(vouch_core::exchange::ExchangeError::Share(_)) => Err(super::errors::too_many(
+            vouch_core::exchange::flow::MAX_REQUEST_AGE
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(60)),
+        )),
+        Err(vouch_core::exchange::ExchangeError::Busy(_)) => Err(super::errors::busy(
+            vouch_core::exchange::flow::MAX_REQUEST_AGE
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(60)),
+            "the node holds as many open exchanges as it may",
         )),
         Err(e) => Err(reject(StatusCode::BAD_REQUEST, "malformed", e.to_string())),
     }
@@ -90,7 +107,9 @@ pub(super) async fn participate(
     response: Value,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
+    let turn = state.verifying.turn().await?;
     let work = move || -> Result<Result<Value, Rejection>, String> {
+        let _turn = turn;
         let now = Utc::now();
         let Some(asked) = state.exchanges.take(&id, now) else {
             return Ok(Err(reject(
@@ -120,15 +139,18 @@ pub(super) async fn participate(
                 )));
             }
         };
-        // Recorded before it is answered: a decision the log does not show is not given.
-        state
-            .audit
-            .record_all(
-                vouch_core::exchange::audit::judged_entries(&judged, &response),
-                now,
-            )
-            .map_err(|e| format!("the decision could not be written to the audit log: {e}"))?;
-        state.exchanges.keep(id, judged.signed.clone());
+        // Recorded before it is answered: a decision the log does not show is not given. A
+        // prover that did not authenticate is one entry, counted with its others in the minute.
+        let entries = vouch_core::exchange::audit::judged_entries(&judged, &response);
+        let recorded = if judged.verified.report.verified {
+            state.audit.record_all(entries, now).map(|_| ())
+        } else {
+            entries
+                .into_iter()
+                .try_for_each(|entry| state.record_refusal(entry, now))
+        };
+        recorded.map_err(|e| format!("the decision could not be written to the audit log: {e}"))?;
+        state.exchanges.keep(id, judged.signed.clone(), now);
         Ok(Ok(json!({
             "decision": judged.signed,
             "decisions": judged.decision.decided,

@@ -229,8 +229,13 @@ pub(super) async fn register_delegation(
     request: DelegationRequest,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
+    let turn = state.changing.turn().await?;
     let issuer = state.issuer.clone();
-    let issued = run(move || issuer.register_delegation(request, Utc::now())).await?;
+    let issued = run(move || {
+        let _turn = turn;
+        issuer.register_delegation(request, Utc::now())
+    })
+    .await?;
     answer_issuance(&state, issued).await
 }
 
@@ -239,8 +244,13 @@ pub(super) async fn renew(
     request: RenewalRequest,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
+    let turn = state.changing.turn().await?;
     let issuer = state.issuer.clone();
-    let issued = run(move || issuer.renew(request, Utc::now())).await?;
+    let issued = run(move || {
+        let _turn = turn;
+        issuer.renew(request, Utc::now())
+    })
+    .await?;
     answer_issuance(&state, issued).await
 }
 

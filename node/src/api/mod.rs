@@ -58,6 +58,12 @@ mod verify;
 pub use errors::{PROBLEM_JSON, rejection};
 pub use resolver::{DID, DID_JSON, DID_LD_JSON, DID_RESOLUTION, VC};
 
+/// The most clients whose share of the public endpoints is remembered at once (~100 bytes each).
+pub const MAX_CLIENTS_REMEMBERED: usize = 65_536;
+/// The largest request opening an exchange: the capabilities to decide (at most 64, each small)
+/// and a DCQL query.
+const MAX_OPEN_EXCHANGE_BYTES: u64 = 64 * 1024;
+
 /// The largest admin request body other than an operation.
 const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
 /// The largest operation submitted.
@@ -95,6 +101,90 @@ pub struct ApiState {
     /// (`danger_disable_admin_auth`). Only the hash is kept, and compared, so the comparison says
     /// nothing about the token.
     pub admin_token_hash: Option<[u8; 32]>,
+    /// Each client's share of the public endpoints that do work for anyone.
+    pub shares: Arc<vouch_wallet::server::Shares>,
+    /// Refusals of parties that did not authenticate, counted instead of written one by one.
+    pub refusals: Arc<vouch_core::audit::tally::Tally>,
+    /// The verifications made for anyone, bounded.
+    pub verifying: Arc<Verifications>,
+    /// The changes holders ask for (delegations, renewals), bounded apart from the
+    /// verifications: neither queues behind the other.
+    pub changing: Arc<Verifications>,
+}
+
+/// The verifications the node makes for anyone (the verification service, exchanges over
+/// HTTP), bounded: at most as many at once as the machine has cores, at most
+/// [`Verifications::MAX_WAITING`] waiting for their turn, and beyond that `503` with
+/// `Retry-After`. So a flood of verifications never holds the blocking threads, the cores and
+/// the audit log's writer that issuer changes (issuance, revocation) need: a change waits
+/// behind at most a core's worth of verifications, never behind a queue of them.
+#[derive(Debug)]
+pub struct Verifications {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for Verifications {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(cores)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Verifications {
+    /// The most verifications waiting for their turn.
+    pub const MAX_WAITING: usize = 64;
+
+    /// A turn to verify, or `503` when too many are waiting already.
+    pub(crate) async fn turn(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Rejection> {
+        use std::sync::atomic::Ordering;
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        /// One waiting: counted until dropped, also when the request is dropped while waiting
+        /// (its client gone, its time up).
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= Self::MAX_WAITING {
+            return Err(errors::busy(
+                std::time::Duration::from_secs(1),
+                "the node is verifying as much as it may",
+            ));
+        }
+        let permit = self.permits.clone().acquire_owned().await;
+        drop(waiting);
+        permit.map_err(errors::internal)
+    }
+}
+
+impl ApiState {
+    /// A new tally of refusals: windows of a minute, at most 64 refusals written one by one in
+    /// each and 1,024 parties counted by name.
+    pub fn refusal_tally() -> vouch_core::audit::tally::Tally {
+        vouch_core::audit::tally::Tally::new(chrono::Duration::seconds(60), 64, 1024)
+    }
+
+    /// Records a refusal of a party that did not authenticate, through the tally: written now
+    /// if it is the party's first in the window, else counted.
+    fn record_refusal(
+        &self,
+        entry: vouch_core::audit::Entry,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), crate::audit::AuditLogError> {
+        let entries = self.refusals.refused(entry, now);
+        if !entries.is_empty() {
+            self.audit.record_all(entries, now)?;
+        }
+        Ok(())
+    }
 }
 
 impl ApiState {
@@ -112,6 +202,27 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(errors::internal)
+}
+
+/// Takes one request from the client's share of the public endpoints that do work for anyone,
+/// or refuses it `429` with `Retry-After`. A request that reached the API some other way than
+/// [`serve`] (a test's `warp::test`) has no client and no share to take from.
+fn share(state: Arc<ApiState>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::ext::optional::<vouch_wallet::server::Client>()
+        .and_then(move |client: Option<vouch_wallet::server::Client>| {
+            let state = state.clone();
+            async move {
+                let Some(client) = client else { return Ok(()) };
+                state
+                    .shares
+                    .take(client, std::time::Instant::now())
+                    .map_err(|wait| {
+                        debug!(%client, "a client beyond its share was refused");
+                        errors::too_many(wait)
+                    })
+            }
+        })
+        .untuple_one()
 }
 
 /// Every route, with the rejection handler.
@@ -167,14 +278,18 @@ pub fn routes(
         .and(warp::get())
         .and(with_state.clone())
         .and_then(resolver::trust);
+    let shared = share(state.clone());
     let open_exchange = warp::path!("1.0" / "exchanges")
         .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(MAX_OPEN_EXCHANGE_BYTES))
         .and(warp::body::json())
+        .and(warp::ext::optional::<vouch_wallet::server::Client>())
         .and(with_state.clone())
         .and_then(exchange::open);
     let participate = warp::path!("1.0" / "exchanges" / String)
         .and(warp::post())
+        .and(shared.clone())
         .and(warp::body::content_length_limit(
             vouch_core::exchange::flow::MAX_RESPONSE_BYTES as u64,
         ))
@@ -187,6 +302,7 @@ pub fn routes(
         .and_then(exchange::get);
     let verify_credential = warp::path!("1.0" / "credentials" / "verify")
         .and(warp::post())
+        .and(shared.clone())
         .and(warp::body::content_length_limit(
             verify::MAX_VERIFY_BODY_BYTES,
         ))
@@ -195,6 +311,7 @@ pub fn routes(
         .and_then(verify::credential);
     let verify_presentation = warp::path!("1.0" / "presentations" / "verify")
         .and(warp::post())
+        .and(shared.clone())
         .and(warp::body::content_length_limit(
             verify::MAX_VERIFY_BODY_BYTES,
         ))
@@ -203,10 +320,12 @@ pub fn routes(
         .and_then(verify::presentation);
     let challenges = warp::path!("1.0" / "challenges")
         .and(warp::post())
+        .and(shared.clone())
         .and(with_state.clone())
         .and_then(issuer::challenge);
     let delegations = warp::path!("1.0" / "delegations")
         .and(warp::post())
+        .and(shared.clone())
         .and(warp::body::content_length_limit(
             verify::MAX_VERIFY_BODY_BYTES,
         ))
@@ -215,6 +334,7 @@ pub fn routes(
         .and_then(issuer::register_delegation);
     let renewals = warp::path!("1.0" / "renewals")
         .and(warp::post())
+        .and(shared.clone())
         .and(warp::body::content_length_limit(
             verify::MAX_VERIFY_BODY_BYTES,
         ))
@@ -497,58 +617,36 @@ fn log_answer(status: StatusCode, started: std::time::Instant) {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Serves the API on `listener` within `limits` (connections overall and per client, idle and
+/// request timeouts: `vouch_wallet::server`) until `shutdown` completes, then finishes the
+/// requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ApiState>,
+    limits: vouch_wallet::server::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use warp::hyper::Request;
     use warp::hyper::body::Incoming;
-    use warp::hyper::{Request, service::service_fn};
 
     let service = warp::service(routes(state));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors, most likely: give the node a moment.
-                    debug!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let service = service.clone();
-        let handler = service_fn(move |request: Request<Incoming>| {
-            let mut service = service.clone();
-            let span = info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-            );
-            let started = std::time::Instant::now();
-            async move {
-                let response = tower_service::Service::call(&mut service, request)
+    let handler = move |request: Request<Incoming>| {
+        let mut service = service.clone();
+        let span = info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+        );
+        let started = std::time::Instant::now();
+        async move {
+            let response = vouch_wallet::server::infallible(
+                tower_service::Service::call(&mut service, request)
                     .instrument(span.clone())
-                    .await?;
-                span.in_scope(|| log_answer(response.status(), started));
-                Ok::<_, Infallible>(response)
-            }
-        });
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), handler);
-            if let Err(e) = watcher.watch(connection).await {
-                debug!(%remote, error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
+                    .await,
+            );
+            span.in_scope(|| log_answer(response.status(), started));
+            response
+        }
+    };
+    vouch_wallet::server::serve(listener, limits, handler, shutdown).await;
 }

@@ -101,7 +101,9 @@ fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, Stri
 
 /// Writes the service's decision to the node's audit log: who presented (for a presentation),
 /// the credentials, accepted or the first reason it was refused for. No input is kept beyond
-/// those identifiers.
+/// those identifiers. A refusal — its caller authenticated by nothing — is one entry of a fixed
+/// size with hashes of what the caller chose (`exchange::audit::refusal_entry`), written if it
+/// is the party's first in the minute and counted otherwise (`ApiState::record_refusal`).
 fn audit(
     state: &ApiState,
     report: &Report,
@@ -109,33 +111,42 @@ fn audit(
     credentials: &[&Value],
 ) -> Result<(), String> {
     use vouch_core::audit::{Decision, Event, MAX_CREDENTIALS};
-    let mut entry = crate::audit::entry(if report.verified {
-        Event::Decided
-    } else {
-        Event::VerificationRefused
-    });
-    entry.decision = Some(if report.verified {
-        Decision::Accepted
-    } else {
-        Decision::Rejected
-    });
-    entry.reason = report
-        .checks
-        .iter()
-        .find_map(|c| c.reason)
-        .map(vouch_core::report::Reason::code);
-    entry.agent = holder.filter(|h| h.len() <= vouch_core::audit::MAX_TEXT);
-    entry.credentials = credentials
-        .iter()
-        .filter_map(|c| c["id"].as_str())
-        .filter(|id| id.len() <= vouch_core::audit::MAX_TEXT)
-        .take(MAX_CREDENTIALS)
-        .map(str::to_owned)
-        .collect();
+    let reason = report.checks.iter().find_map(|c| c.reason);
+    let now = Utc::now();
+    if !report.verified {
+        let ids: Vec<&str> = credentials
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .take(MAX_CREDENTIALS)
+            .collect();
+        let entry = vouch_core::exchange::audit::refusal_entry(
+            Event::VerificationRefused,
+            holder.as_deref(),
+            reason,
+            &ids,
+        );
+        return state
+            .record_refusal(entry, now)
+            .map_err(|e| format!("the refusal could not be written to the audit log: {e}"));
+    }
+    let entry = {
+        let mut entry = crate::audit::entry(Event::Decided);
+        entry.decision = Some(Decision::Accepted);
+        entry.reason = reason.map(vouch_core::report::Reason::code);
+        entry.agent = holder.filter(|h| h.len() <= vouch_core::audit::MAX_TEXT);
+        entry.credentials = credentials
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .filter(|id| id.len() <= vouch_core::audit::MAX_TEXT)
+            .take(MAX_CREDENTIALS)
+            .map(str::to_owned)
+            .collect();
+        entry
+    };
     // A decision that cannot be recorded is not given: the request fails (500).
     state
         .audit
-        .record(entry, Utc::now())
+        .record(entry, now)
         .map(|_| ())
         .map_err(|e| format!("the decision could not be written to the audit log: {e}"))
 }
@@ -151,7 +162,9 @@ pub(super) async fn credential(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let _ = body.options;
+    let turn = state.verifying.turn().await?;
     let work = move || -> Result<(StatusCode, Verified), String> {
+        let _turn = turn;
         let credential = body.verifiable_credential;
         let known = knowledge(&state, &[&credential])?;
         let mut verifier = Verifier::new(&state.registry, Utc::now());
@@ -170,7 +183,9 @@ pub(super) async fn presentation(
     body: VerifyPresentation,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
+    let turn = state.verifying.turn().await?;
     let work = move || -> Result<(StatusCode, Verified), String> {
+        let _turn = turn;
         let presentation = body.verifiable_presentation;
         let credentials: Vec<&Value> = presentation["verifiableCredential"]
             .as_array()

@@ -197,7 +197,7 @@ impl Issuer {
         let challenge = proof["proof"]["challenge"]
             .as_str()
             .ok_or_else(|| Refusal::malformed("the proof names no challenge"))?;
-        self.take_challenge(challenge, now)?;
+        let expires = self.check_challenge(challenge, now)?;
         let instance = possession::verify(proof, challenge, &self.domain)
             .map_err(|e| Refusal::of(Reason::InvalidProof, e.to_string()))?;
         let mut statement = proof.clone();
@@ -210,6 +210,8 @@ impl Issuer {
             )
             .into());
         }
+        // The proof verified: only now is the challenge remembered, answered.
+        self.redeem_challenge(challenge, expires, &instance, now)?;
         let _guard = self.guard();
         if self.definition(definition)?.is_none() {
             return Err(IssuerError::NotFound(format!(

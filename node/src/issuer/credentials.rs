@@ -378,7 +378,7 @@ impl Issuer {
         let challenge = presentation["proof"]["challenge"]
             .as_str()
             .ok_or_else(|| Refusal::malformed("the presentation's proof names no challenge"))?;
-        self.take_challenge(challenge, now)?;
+        let expires = self.check_challenge(challenge, now)?;
         let credentials: Vec<&Value> = presentation["verifiableCredential"]
             .as_array()
             .map(|a| a.iter().collect())
@@ -407,6 +407,8 @@ impl Issuer {
         let holder = verified
             .holder
             .expect("a verified presentation has a holder");
+        // The presentation verified: only now is the challenge remembered, answered.
+        self.redeem_challenge(challenge, expires, &holder, now)?;
         Ok((holder, verified.chains))
     }
 

@@ -173,7 +173,8 @@ pub struct Issuer {
     config: IssuanceConfig,
     /// What proofs of possession name as their domain: this node's public URL.
     domain: String,
-    challenges: Arc<Mutex<challenges::Challenges>>,
+    /// The key challenges are sealed with, and those answered.
+    challenges: Arc<challenges::Challenges>,
     /// Serializes every change of issuer state, from its checks to its write.
     lock: Arc<Mutex<()>>,
 }
@@ -200,7 +201,7 @@ impl Issuer {
             data_dir,
             config,
             domain: public_url.trim_end_matches('/').to_owned(),
-            challenges: Arc::new(Mutex::new(challenges::Challenges::default())),
+            challenges: Arc::new(challenges::Challenges::default()),
             lock: Arc::new(Mutex::new(())),
         }
     }

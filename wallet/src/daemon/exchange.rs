@@ -138,12 +138,19 @@ impl Daemon {
         };
         match answered {
             Err(refused) => {
+                // A verifier refused did not authenticate: its name is kept short (hashed when
+                // long), and its refusals in a minute are counted, not written one by one.
                 if let Some(counterpart) = &counterpart {
-                    record(exchange::audit::exchange_entry(
-                        counterpart,
-                        &[],
-                        Some(refused.reason),
-                    ))?;
+                    let mut entry =
+                        exchange::audit::exchange_entry(counterpart, &[], Some(refused.reason));
+                    entry.agent = entry.agent.as_deref().map(exchange::audit::party);
+                    let entries = self.refusals.refused(entry, now);
+                    if !entries.is_empty() {
+                        self.log.record_all(entries, now).map_err(|e| Refused {
+                            reason: Reason::StatusUnknown,
+                            message: format!("the wallet's audit log: {e}"),
+                        })?;
+                    }
                 }
                 Err(refused)
             }

@@ -57,22 +57,73 @@ MAX_CARD = 1024 * 1024
 
 def fetch_card(url: str, timeout: float = 10.0) -> Dict[str, Any]:
     """An agent's card from ``url`` (its ``/.well-known/agent-card.json``): at most 1 MiB of
-    JSON. Its contents are claims: see :func:`exchange_from_card`."""
+    JSON, read within ``timeout`` seconds in all — a server that sends a byte now and then is
+    cut off at the deadline, not waited for read after read. Redirects are not followed. Its
+    contents are claims: see :func:`exchange_from_card`."""
     import http.client
     import json
-    import urllib.request
+    import socket
+    import threading
+    import time
+    import urllib.parse
 
     if not url.startswith(("http://", "https://")):
         raise VouchError(f"a card's URL is http(s), not {url!r}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            raw = response.read(MAX_CARD + 1)
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as e:
+        raise VouchError(f"a card's URL does not parse: {e}") from e
+    if not host:
+        raise VouchError(f"a card's URL names no host: {url!r}")
+    connection_type = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_type(host, port, timeout=timeout)
+    deadline = time.monotonic() + timeout
+
+    def cut_off() -> None:
+        # The deadline: whatever read is waiting ends now.
+        sock = connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout, cut_off)
+    timer.daemon = True
+    timer.start()
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("GET", target, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        if response.status != 200:
+            raise VouchError(f"no agent card at {url}: HTTP {response.status}")
+        raw = bytearray()
+        while len(raw) <= MAX_CARD:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VouchError(f"no agent card at {url} within {timeout} s")
+            if connection.sock is not None:
+                connection.sock.settimeout(left)
+            chunk = response.read1(64 * 1024)
+            if not chunk:
+                break
+            raw += chunk
+        if time.monotonic() >= deadline:
+            raise VouchError(f"no agent card at {url} within {timeout} s")
     except (OSError, ValueError, http.client.HTTPException) as e:
+        if time.monotonic() >= deadline:
+            raise VouchError(f"no agent card at {url} within {timeout} s") from e
         raise VouchError(f"no agent card at {url}: {e}") from e
+    finally:
+        timer.cancel()
+        connection.close()
     if len(raw) > MAX_CARD:
         raise VouchError(f"the card at {url} is larger than {MAX_CARD} bytes")
     try:
-        card = json.loads(raw)
+        card = json.loads(bytes(raw))
     except (ValueError, RecursionError) as e:
         raise VouchError(f"the card at {url} is not JSON: {e}") from e
     if not isinstance(card, dict):

@@ -71,15 +71,28 @@ class Wallet:
         if len(line) > MAX_REQUEST:
             raise WalletError("too_large", f"a request is at most {MAX_REQUEST} bytes")
         with self._lock:
-            if self._socket is None:
-                self._connect()
-            assert self._socket is not None
-            try:
-                self._socket.sendall(line)
-                answer = self._reader.readline(MAX_ANSWER + 1)
-            except OSError as e:
-                self._close()
-                raise VouchError(f"the wallet daemon at {self._path} failed: {e}") from e
+            # A connection kept open may have been closed by the daemon while it waited (idle,
+            # or to make room for another): a request on it gets nothing back, and was never
+            # read, so it is sent once more on a new connection.
+            for fresh in ((False, True) if self._socket is not None else (True,)):
+                if fresh:
+                    self._close()
+                    self._connect()
+                assert self._socket is not None
+                try:
+                    self._socket.sendall(line)
+                    answer = self._reader.readline(MAX_ANSWER + 1)
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    if not fresh:
+                        continue
+                    self._close()
+                    raise VouchError(f"the wallet daemon at {self._path} failed: {e}") from e
+                except OSError as e:
+                    self._close()
+                    raise VouchError(f"the wallet daemon at {self._path} failed: {e}") from e
+                if answer == b"" and not fresh:
+                    continue
+                break
             if not answer.endswith(b"\n"):
                 self._close()
                 raise VouchError("the wallet daemon closed the connection or answered too much")
