@@ -74,8 +74,9 @@ struct Inner {
     did: Did,
     /// The node's verifier credential and its end.
     identity: Mutex<Option<(Value, DateTime<Utc>)>>,
-    /// The exchanges awaiting their answers, slimmed to what deciding needs.
-    open: Once<Asked>,
+    /// The exchanges awaiting their answers: each its request as compact JSON text — the
+    /// smallest form it has; read again once, at its answer — and when it was asked.
+    open: Once<(Vec<u8>, DateTime<Utc>)>,
     decided: Mutex<Decided>,
 }
 
@@ -83,7 +84,8 @@ struct Inner {
 /// each for [`DECIDED_FOR`].
 #[derive(Default)]
 struct Decided {
-    by_id: BTreeMap<String, (Value, usize)>,
+    /// By exchange id: the decision as compact JSON text, and its size.
+    by_id: BTreeMap<String, (Vec<u8>, usize)>,
     order: VecDeque<(DateTime<Utc>, String)>,
     bytes: usize,
 }
@@ -223,7 +225,6 @@ impl NodeExchanges {
         owner: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<(String, Value), exchange::ExchangeError> {
-        let size = serde_json::to_vec(&(&query, &capabilities)).map_or(usize::MAX, |b| b.len());
         let asked = exchange::ask(
             &self.inner.key,
             Ask {
@@ -236,6 +237,10 @@ impl NodeExchanges {
         )?;
         let id = uuid::Uuid::new_v4().to_string();
         let request = asked.raw.clone();
+        let kept = serde_json::to_vec(&request).map_err(|e| {
+            exchange::ExchangeError::Request(exchange::RequestError::Malformed(e.to_string()))
+        })?;
+        let size = kept.len();
         if let Some(owner) = owner
             && self.inner.open.exceeds_share(owner, size, now)
         {
@@ -248,7 +253,7 @@ impl NodeExchanges {
             .insert_owned(
                 id.clone(),
                 now + MAX_REQUEST_AGE,
-                asked.slim(),
+                (kept, asked.at),
                 size,
                 owner,
                 now,
@@ -259,7 +264,19 @@ impl NodeExchanges {
 
     /// Takes an open exchange, once: none if unknown, decided already or expired.
     pub fn take(&self, id: &str, now: DateTime<Utc>) -> Option<Asked> {
-        self.inner.open.take(id, now)
+        let (kept, at) = self.inner.open.take(id, now)?;
+        // The node wrote it and read it once already: it reads again.
+        let raw: Value = serde_json::from_slice(&kept).ok()?;
+        let request = exchange::CapabilityRequest::parse(&raw).ok()?;
+        Some(
+            Asked {
+                raw,
+                request,
+                verifier: self.inner.did.clone(),
+                at,
+            }
+            .slim(),
+        )
     }
 
     /// Decides an exchange taken on the prover's response, with the node's knowledge.
@@ -273,8 +290,9 @@ impl NodeExchanges {
     }
 
     /// Keeps a decision for `GET`, for as long as it is valid, within the table's bounds.
-    pub fn keep(&self, id: String, decision: Value, now: DateTime<Utc>) {
-        let size = id.len() + decision.to_string().len();
+    pub fn keep(&self, id: String, decision: &Value, now: DateTime<Utc>) {
+        let decision = decision.to_string().into_bytes();
+        let size = id.len() + decision.len();
         if size > DECIDED_BUDGET {
             return;
         }
@@ -297,14 +315,23 @@ impl NodeExchanges {
         decided.by_id.insert(id, (decision, size));
     }
 
-    /// What the exchanges hold: open ones and their bytes, decisions kept and theirs.
+    /// What the exchanges hold, once what expired by `now` is forgotten: open ones and their
+    /// bytes, decisions kept and theirs. A timer calls it, so that what expired is forgotten on
+    /// time even when nothing else comes.
     pub fn held(&self, now: DateTime<Utc>) -> (usize, usize, usize, usize) {
         let (open, open_bytes) = self.inner.open.held(now);
-        let decided = self
+        let mut decided = self
             .inner
             .decided
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while decided
+            .order
+            .front()
+            .is_some_and(|(until, _)| *until <= now)
+        {
+            decided.forget_oldest();
+        }
         (open, open_bytes, decided.by_id.len(), decided.bytes)
     }
 
@@ -316,7 +343,9 @@ impl NodeExchanges {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match decided.by_id.get(id) {
-            Some((decision, _)) => State::Decided(decision.clone()),
+            Some((decision, _)) => serde_json::from_slice(decision)
+                .map(State::Decided)
+                .unwrap_or(State::Unknown),
             None => State::Unknown,
         }
     }

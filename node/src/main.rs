@@ -9,6 +9,12 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use vouch_node::{Config, Node, setup};
 
+/// jemalloc, not the system's malloc: it gives memory back to the system a few seconds after it
+/// was freed, where glibc's keeps what a burst took in its per-thread arenas — so the node's
+/// memory comes back after an anonymous flood ends (DESIGN §10), not at its next restart.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "vouch-node", version, about = "A Vouch consortium node")]
 struct Cli {
@@ -516,6 +522,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // jemalloc gives freed memory back on a thread of its own: without it, it does so only as
+    // the next allocations come, and a node left idle after a flood would keep what it took.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "jemalloc's background thread could not be started");
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

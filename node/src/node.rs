@@ -314,9 +314,10 @@ impl Node {
                 api::MAX_CLIENTS_REMEMBERED,
             )),
         });
-        tasks.push(tokio::spawn(write_counted_refusals(
+        tasks.push(tokio::spawn(tidy(
             state.refusals.clone(),
             state.audit.clone(),
+            state.exchanges.clone(),
             stop.clone(),
         )));
         let mut stop_http = stop;
@@ -397,11 +398,13 @@ async fn checkpoints(
     }
 }
 
-/// Writes the counts of refusals whose minute has ended, every few seconds, so that a party
-/// that stops leaves no count unwritten.
-async fn write_counted_refusals(
+/// Every few seconds: forgets the exchanges and decisions whose time is up (so that memory a
+/// flood took comes back when it ends, not when the next request comes), and writes the counts
+/// of refusals whose minute has ended (so that a party that stops leaves no count unwritten).
+async fn tidy(
     tally: Arc<vouch_core::audit::tally::Tally>,
     audit: crate::audit::AuditLog,
+    exchanges: crate::exchanges::NodeExchanges,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
@@ -412,6 +415,7 @@ async fn write_counted_refusals(
             _ = tick.tick() => {}
         }
         let now = chrono::Utc::now();
+        let _ = exchanges.held(now);
         let ended = if stopping {
             tally.drain(now)
         } else {

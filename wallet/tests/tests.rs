@@ -1105,10 +1105,20 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A daemon process, killed (and waited for) when dropped: a failing test leaves none behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// An ephemeral daemon on `socket` in the wallet folder `wallet`, with its card on a port of its
-/// own: the process, and the card's address once it says where it serves it. `None` when it
-/// exits instead, with what it said.
-fn start_daemon(wallet: &Path, socket: &Path) -> Result<(std::process::Child, String), String> {
+/// own: the process, and the card's address once it says where it serves it; or what it said
+/// when it exited instead.
+fn start_daemon(wallet: &Path, socket: &Path) -> Result<(Killed, String), String> {
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_vouch"))
         .args(["wallet", "serve", "--ephemeral", "--wallet"])
         .arg(wallet)
@@ -1138,7 +1148,7 @@ fn start_daemon(wallet: &Path, socket: &Path) -> Result<(std::process::Child, St
         {
             // The rest of its log is read to its end, so the daemon never blocks on it.
             std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            return Ok((daemon, at.to_owned()));
+            return Ok((Killed(daemon), at.to_owned()));
         }
     }
 }
@@ -1160,7 +1170,7 @@ fn the_daemon_holds_its_socket_and_card_under_abuse_and_recovers_from_a_crash() 
     use std::io::{Read as _, Write as _};
     let dir = tempfile::tempdir().expect("tempdir");
     let socket = dir.path().join("agent.sock");
-    let (mut daemon, card) = start_daemon(&dir.path().join("one"), &socket).expect("a daemon");
+    let (daemon, card) = start_daemon(&dir.path().join("one"), &socket).expect("a daemon");
 
     // The protocol is strict: no member an operation does not take, no sub-agent that is not
     // a did:key instance.
@@ -1231,21 +1241,16 @@ fn the_daemon_holds_its_socket_and_card_under_abuse_and_recovers_from_a_crash() 
     drop(held);
 
     // Killed without a word: its socket file stays behind, and the next daemon takes it.
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
     assert!(socket.exists(), "a killed daemon leaves its socket file");
-    let (mut second, _) = start_daemon(&dir.path().join("two"), &socket)
+    let (second, _) = start_daemon(&dir.path().join("two"), &socket)
         .unwrap_or_else(|said| panic!("a stale socket was not recovered: {said}"));
     assert!(ask_socket(&socket, r#"{"op":"identity"}"#)["ok"].is_object());
     // A live daemon's socket is never taken.
     let said = start_daemon(&dir.path().join("three"), &socket)
-        .map(|(mut third, _)| {
-            let _ = third.kill();
-            let _ = third.wait();
-        })
+        .map(drop)
         .expect_err("a second daemon on a live socket");
     assert!(said.contains("listening on this socket already"), "{said}");
     assert!(ask_socket(&socket, r#"{"op":"identity"}"#)["ok"].is_object());
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
 }

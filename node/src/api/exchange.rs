@@ -150,7 +150,7 @@ pub(super) async fn participate(
                 .try_for_each(|entry| state.record_refusal(entry, now))
         };
         recorded.map_err(|e| format!("the decision could not be written to the audit log: {e}"))?;
-        state.exchanges.keep(id, judged.signed.clone(), now);
+        state.exchanges.keep(id, &judged.signed, now);
         Ok(Ok(json!({
             "decision": judged.signed,
             "decisions": judged.decision.decided,
