@@ -91,6 +91,13 @@ struct Decided {
 }
 
 impl Decided {
+    /// Forgets the decisions whose time is up at `now`.
+    fn expire(&mut self, now: DateTime<Utc>) {
+        while self.order.front().is_some_and(|(until, _)| *until <= now) {
+            self.forget_oldest();
+        }
+    }
+
     fn forget_oldest(&mut self) {
         if let Some((_, id)) = self.order.pop_front()
             && let Some((_, size)) = self.by_id.remove(&id)
@@ -296,16 +303,9 @@ impl NodeExchanges {
         if size > DECIDED_BUDGET {
             return;
         }
-        let mut decided = self
-            .inner
-            .decided
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while decided
-            .order
-            .front()
-            .is_some_and(|(until, _)| *until <= now)
-            || decided.by_id.len() >= MAX_DECIDED
+        let mut decided = self.decided();
+        decided.expire(now);
+        while decided.by_id.len() >= MAX_DECIDED
             || (!decided.order.is_empty() && decided.bytes + size > DECIDED_BUDGET)
         {
             decided.forget_oldest();
@@ -320,28 +320,21 @@ impl NodeExchanges {
     /// time even when nothing else comes.
     pub fn held(&self, now: DateTime<Utc>) -> (usize, usize, usize, usize) {
         let (open, open_bytes) = self.inner.open.held(now);
-        let mut decided = self
-            .inner
+        let mut decided = self.decided();
+        decided.expire(now);
+        (open, open_bytes, decided.by_id.len(), decided.bytes)
+    }
+
+    fn decided(&self) -> std::sync::MutexGuard<'_, Decided> {
+        self.inner
             .decided
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while decided
-            .order
-            .front()
-            .is_some_and(|(until, _)| *until <= now)
-        {
-            decided.forget_oldest();
-        }
-        (open, open_bytes, decided.by_id.len(), decided.bytes)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An exchange's state.
     pub fn state(&self, id: &str) -> State {
-        let decided = self
-            .inner
-            .decided
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let decided = self.decided();
         match decided.by_id.get(id) {
             Some((decision, _)) => serde_json::from_slice(decision)
                 .map(State::Decided)
