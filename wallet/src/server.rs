@@ -291,7 +291,6 @@ pub async fn serve<H, F, B>(
         });
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _admitted = admitted;
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()
@@ -301,9 +300,10 @@ pub async fn serve<H, F, B>(
                 .http2()
                 .timer(TokioTimer::new())
                 .max_concurrent_streams(limits.streams);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            let mut connection =
+                Box::pin(watcher.watch(builder.serve_connection(TokioIo::new(stream), service)));
             tokio::select! {
-                served = watcher.watch(connection) => {
+                served = &mut connection => {
                     if let Err(e) = served {
                         tracing::debug!(%remote, error = %e, "connection ended with an error");
                     }
@@ -312,6 +312,10 @@ pub async fn serve<H, F, B>(
                     tracing::debug!(%remote, "an idle connection was closed");
                 }
             }
+            // The client's share is given back before its socket is closed: once it sees the
+            // connection end, it may open another.
+            drop(admitted);
+            drop(connection);
         });
     }
     drop(listener);
