@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod capability;
+pub mod consortium;
 pub mod credential;
 pub mod dcql;
 pub mod delegation;

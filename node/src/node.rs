@@ -10,9 +10,7 @@ use tracing::{error, info, warn};
 use crate::api::{self, ApiState};
 use crate::audit::AuditLog;
 use crate::config::{AuditConfig, Config};
-use crate::consortium::{
-    Amendment, Amendments, Consortium, ConsortiumError, MAX_AMENDMENT_BYTES, Members,
-};
+use crate::consortium::{Amendment, Amendments, ConsortiumError, MAX_AMENDMENT_BYTES, Members};
 use crate::datadir::{self, DataDirError, Identity};
 use crate::issuer::{Events, Issuer};
 use crate::net::{self, NetConfig, NetError, Network};
@@ -70,7 +68,7 @@ async fn load_consortium(
         warn!(path = %genesis_path.display(), "no consortium genesis: running alone, without a network");
         return Ok(None);
     }
-    let genesis = Consortium::read(&genesis_path)?;
+    let genesis = crate::consortium::read_genesis(&genesis_path)?;
     let given_path = config.in_data_dir(&config.p2p.amendments);
     let given = if given_path.exists() {
         read_amendments(&given_path)?

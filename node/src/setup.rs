@@ -120,9 +120,10 @@ pub fn form_local(
         members.push(member_entry(config)?);
         keys.push(datadir::node_key(&config.data_dir)?);
     }
-    let consortium = Consortium::sign(name, members, threshold, &keys)?;
+    let consortium =
+        Consortium::sign(name, members, threshold, &keys).map_err(ConsortiumError::from)?;
     for config in configs {
-        consortium.write(&config.in_data_dir(&config.p2p.consortium))?;
+        consortium::write_genesis(&consortium, &config.in_data_dir(&config.p2p.consortium))?;
     }
     Ok(consortium)
 }
