@@ -138,7 +138,7 @@ fn a_node_that_rewrites_its_audit_log_is_caught_by_its_witnesses_and_an_honest_o
         };
         let genesis = std::fs::read_to_string(configs[0].data_dir.join("consortium.json"))
             .expect("the genesis");
-        let members = members(&genesis).expect("members");
+        let members = members(&genesis, "").expect("members");
         let did_a = a.node().identity.did.to_string();
         let key_a = members
             .iter()

@@ -189,24 +189,31 @@ pub fn check_cosigned(
     })
 }
 
-/// The members of a consortium genesis file: each one's DID and node key.
-pub fn members(genesis: &str) -> Result<Vec<(String, PublicKey)>, CheckError> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Member {
-        did: String,
-        node_key: PublicKey,
+/// The members of a consortium now — each one's DID and node key — from its genesis, checked
+/// (every member signed exactly it), and its `amendments` (JSON Lines), each applied only if
+/// the members of the state it amends signed it: a removed member is no member, and no witness,
+/// from its removal on. A genesis or amendment that does not check is an error, never skipped.
+pub fn members(genesis: &str, amendments: &str) -> Result<Vec<(String, PublicKey)>, CheckError> {
+    use vouch_core::consortium::{Amendment, Consortium, Membership};
+    let bad = |what: String| CheckError::Checkpoint(what);
+    let genesis = Consortium::from_json(genesis.as_bytes())
+        .map_err(|e| bad(format!("the consortium genesis: {e}")))?;
+    let mut membership = Membership::new(&genesis);
+    for (n, line) in amendments
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+    {
+        let amendment = Amendment::from_json(line.as_bytes())
+            .map_err(|e| bad(format!("amendment {}: {e}", n + 1)))?;
+        membership
+            .apply(&amendment)
+            .map_err(|e| bad(format!("amendment {}: {e}", n + 1)))?;
     }
-    #[derive(serde::Deserialize)]
-    struct Genesis {
-        members: Vec<Member>,
-    }
-    let genesis: Genesis = serde_json::from_str(genesis)
-        .map_err(|e| CheckError::Checkpoint(format!("the consortium genesis: {e}")))?;
-    Ok(genesis
-        .members
-        .into_iter()
-        .map(|m| (m.did, m.node_key))
+    Ok(membership
+        .members()
+        .iter()
+        .map(|m| (m.did.to_string(), m.node_key))
         .collect())
 }
 
@@ -224,4 +231,71 @@ pub fn fetch_witnessed(base: &str, origin: &str) -> Result<Vec<u8>, CheckError> 
         .and_then(|c| c["checkpoint"].as_str())
         .map(|note| note.as_bytes().to_vec())
         .ok_or_else(|| CheckError::Node(format!("{base} holds no checkpoint of {origin}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vouch_core::consortium::{Change, Consortium, Member, Membership, peer_id_of};
+    use vouch_core::key::KeyPair;
+
+    fn member(key: &KeyPair, n: u8) -> Member {
+        let org = vouch_core::hash::multihash(&[n]);
+        Member {
+            did: vouch_core::did::Did::parse(&format!("did:vouch:{org}")).expect("a DID"),
+            node_key: key.public(),
+            peer_id: peer_id_of(&key.public()),
+            addresses: Vec::new(),
+            actions: vec!["*".into()],
+        }
+    }
+
+    #[test]
+    fn the_auditor_checks_the_genesis_and_applies_its_amendments() {
+        let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
+        let members_of = |keys: &[KeyPair]| {
+            keys.iter()
+                .enumerate()
+                .map(|(n, k)| member(k, n as u8))
+                .collect::<Vec<_>>()
+        };
+        let genesis = Consortium::sign("audited", members_of(&keys), None, &keys).expect("signed");
+        let text = serde_json::to_string(&genesis).expect("JSON");
+        assert_eq!(members(&text, "").expect("members").len(), 3);
+
+        // Signatures removed, replaced by junk, or a member changed after signing: refused.
+        let mut unsigned = genesis.clone();
+        unsigned.signatures.clear();
+        let mut junk = genesis.clone();
+        junk.signatures[1].signature = "zJunk".into();
+        let mut changed = genesis.clone();
+        changed.members[2].actions = vec!["call:*".into()];
+        for bad in [unsigned, junk, changed] {
+            let bad = serde_json::to_string(&bad).expect("JSON");
+            assert!(members(&bad, "").is_err(), "{bad}");
+        }
+
+        // An amendment that removes the third member, signed by all: it is no witness after.
+        let membership = Membership::new(&genesis);
+        let removed = genesis.members[2].did.clone();
+        let mut amendment = membership
+            .propose(
+                Change::Remove {
+                    did: removed.clone(),
+                },
+                &keys[0],
+                chrono::Utc::now(),
+            )
+            .expect("proposed");
+        for key in &keys[1..] {
+            membership.sign(&mut amendment, key).expect("signed");
+        }
+        let now = members(&text, &amendment.to_json()).expect("members");
+        assert_eq!(now.len(), 2);
+        assert!(now.iter().all(|(did, _)| *did != removed.to_string()));
+        // One short of signatures: refused, not skipped.
+        let mut short = amendment.clone();
+        short.signatures.pop();
+        assert!(members(&text, &short.to_json()).is_err());
+    }
 }

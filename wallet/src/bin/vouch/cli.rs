@@ -250,10 +250,15 @@ pub(crate) enum AuditCommand {
         /// default.
         #[arg(long)]
         log_key: Option<String>,
-        /// The consortium genesis: the log's key is its member's node key, and every other
-        /// member is a witness (`<DID>/witness`, its node key).
+        /// The consortium genesis, checked (every member signed it): the log's key is its
+        /// member's node key, and every other member is a witness (`<DID>/witness`, its node
+        /// key).
         #[arg(long)]
         consortium: Option<PathBuf>,
+        /// The genesis's amendments, one JSON per line (`vouch-node admin consortium show
+        /// --amendments`), each checked and applied in turn: a removed member is no witness.
+        #[arg(long, requires = "consortium")]
+        amendments: Option<PathBuf>,
         /// A witness, `NAME=z6Mk…` (repeatable).
         #[arg(long = "witness", value_name = "NAME=KEY")]
         witnesses: Vec<String>,

@@ -113,6 +113,7 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             origin,
             log_key,
             consortium,
+            amendments,
             witnesses,
             quorum,
         } => {
@@ -135,9 +136,19 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
                 }
             };
             let members = match &consortium {
-                Some(path) => audit::members(
-                    &std::fs::read_to_string(path).with_context(|| path.display().to_string())?,
-                )?,
+                Some(path) => {
+                    let amendments = match &amendments {
+                        Some(path) => std::fs::read_to_string(path)
+                            .with_context(|| path.display().to_string())?,
+                        None => String::new(),
+                    };
+                    audit::members(
+                        &std::fs::read_to_string(path)
+                            .with_context(|| path.display().to_string())?,
+                        &amendments,
+                    )?
+                }
+                None if amendments.is_some() => bail!("--amendments amend a --consortium genesis"),
                 None => Vec::new(),
             };
             let log_key = match (
