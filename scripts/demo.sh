@@ -242,8 +242,11 @@ agent_of() {
   "$VOUCH" agent binding-proof --key "$X/$name.key.json" --definition "$def" --node "$url" > "$X/$name.proof.json"
   "$NODE" --config "$config" admin agent bind "$def" "$X/$name.proof.json" > /dev/null
 }
-# serve NAME NODE_URL [--ephemeral]: the agent's wallet daemon, verifying with its org's node; its
-# key sealed (Argon2id), or made in memory and never written (a short-lived sub-agent).
+# The consortium's genesis hash: the root a daemon checks its node's answers against.
+GENESIS=$(admin consortium show | json_field genesis)
+# serve NAME NODE_URL [--ephemeral]: the agent's wallet daemon, verifying with its org's node (the
+# members it trusts checked against $GENESIS); its key sealed (Argon2id), or made in memory and
+# never written (a short-lived sub-agent).
 serve() {
   local name=$1 url=$2 key=()
   if [ "${3:-}" = --ephemeral ]; then
@@ -253,7 +256,8 @@ serve() {
     "$VOUCH" wallet seal --key "$X/$name.key.json" --out "$X/$name.sealed" --passphrase-file "$X/$name.pass" > /dev/null
     key=(--sealed-key "$X/$name.sealed" --passphrase-file "$X/$name.pass")
   fi
-  "$VOUCH" wallet serve --wallet "$X/$name.wallet" "${key[@]}" --socket "$X/$name.sock" --node "$url" > /dev/null 2> "$X/$name.log" &
+  "$VOUCH" wallet serve --wallet "$X/$name.wallet" "${key[@]}" --socket "$X/$name.sock" --node "$url" \
+    --consortium "$GENESIS" > /dev/null 2> "$X/$name.log" &
   echo $! >> "$WORK/daemons.pid"
   for _ in $(seq 100); do grep -q "exchanges at" "$X/$name.log" 2>/dev/null && break; sleep 0.1; done
   sed -n 's/^exchanges at //p' "$X/$name.log"

@@ -619,6 +619,99 @@ impl Membership {
     }
 }
 
+/// The most bytes of a published consortium read: the genesis and 256 amendments of the largest
+/// size.
+pub const MAX_PUBLISHED_BYTES: usize = MAX_CONSORTIUM_BYTES + 256 * MAX_AMENDMENT_BYTES;
+
+/// The consortium as a node publishes it (`GET /1.0/consortium`): the genesis and the amendments
+/// applied to it, in order. Nothing in it is taken on the node's word: [`Published::membership`]
+/// checks it against the hash of the genesis the reader was given beforehand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Published {
+    /// The signed genesis.
+    pub genesis: Consortium,
+    /// The amendments applied, from the first.
+    pub amendments: Vec<Amendment>,
+}
+
+/// Why a published consortium is not the one expected, or does not check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishedError {
+    /// Not a published consortium, or larger than [`MAX_PUBLISHED_BYTES`].
+    #[error("malformed published consortium: {0}")]
+    Malformed(String),
+    /// The genesis does not check.
+    #[error(transparent)]
+    Genesis(#[from] ConsortiumError),
+    /// The genesis is another one than expected.
+    #[error("the genesis's hash is {found}, not {expected}")]
+    OtherGenesis {
+        /// The hash configured.
+        expected: String,
+        /// The hash of the genesis given.
+        found: String,
+    },
+    /// An amendment does not apply to the membership before it.
+    #[error("amendment {sequence}: {error}")]
+    Amendment {
+        /// Its place in the list, from 1.
+        sequence: usize,
+        /// Why.
+        error: AmendmentError,
+    },
+}
+
+impl Published {
+    /// Reads a published consortium, bounded; nothing is checked yet.
+    pub fn from_json(data: &[u8]) -> Result<Self, PublishedError> {
+        if data.len() > MAX_PUBLISHED_BYTES {
+            return Err(PublishedError::Malformed(format!(
+                "larger than {MAX_PUBLISHED_BYTES} bytes"
+            )));
+        }
+        serde_json::from_slice(data).map_err(|e| PublishedError::Malformed(e.to_string()))
+    }
+
+    /// The membership it describes, if its genesis is the one whose hash is `genesis_hash` and
+    /// signed by every member, and each amendment is signed by the members of the state it
+    /// amends, in order.
+    pub fn membership(&self, genesis_hash: &str) -> Result<Membership, PublishedError> {
+        let found = self.genesis.hash();
+        if found != genesis_hash {
+            return Err(PublishedError::OtherGenesis {
+                expected: genesis_hash.to_owned(),
+                found,
+            });
+        }
+        self.genesis.verify()?;
+        let mut membership = Membership::new(&self.genesis);
+        membership.apply_all(&self.amendments)?;
+        Ok(membership)
+    }
+}
+
+impl Membership {
+    /// Applies `amendments` in order, each one that is new only if it has the signatures it
+    /// needs; those applied already must be the very ones (a fork is refused). The membership is
+    /// unchanged unless every one applies.
+    pub fn apply_all<'a>(
+        &mut self,
+        amendments: impl IntoIterator<Item = &'a Amendment>,
+    ) -> Result<(), PublishedError> {
+        let mut next = self.clone();
+        for (at, amendment) in amendments.into_iter().enumerate() {
+            next.apply(amendment)
+                .map_err(|error| PublishedError::Amendment {
+                    sequence: at + 1,
+                    error,
+                })?;
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
 /// The consortium's trusted-issuer policy (DESIGN §7): a member attests the actions its entry
 /// names, and nothing else; a DID that is no member (a removed one included) attests nothing.
 impl IssuerPolicy for Membership {
@@ -852,6 +945,91 @@ mod tests {
         assert!(matches!(
             membership.propose(Change::Remove { did: leaving.did }, &keys[0], now),
             Err(AmendmentError::BadChange(_))
+        ));
+    }
+
+    #[test]
+    fn a_published_consortium_counts_only_under_the_genesis_hash_and_its_signatures() {
+        let (genesis, keys) = genesis(3, Some(2));
+        let hash = genesis.hash();
+        let held = Membership::new(&genesis);
+        let leaving = genesis.members[2].did.clone();
+        let mut removal = held
+            .propose(
+                Change::Remove {
+                    did: leaving.clone(),
+                },
+                &keys[0],
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        held.sign(&mut removal, &keys[1]).unwrap();
+        let published = Published {
+            genesis: genesis.clone(),
+            amendments: vec![removal.clone()],
+        };
+        let text = serde_json::to_vec(&published).unwrap();
+        let membership = Published::from_json(&text)
+            .unwrap()
+            .membership(&hash)
+            .unwrap();
+        assert!(!membership.is_member(&leaving));
+        assert_eq!(membership.head(), removal.hash());
+
+        // Another genesis, however well signed, is not the one configured.
+        let (other, _) = super::tests::genesis(3, Some(2));
+        let wrong = Published {
+            genesis: other,
+            amendments: Vec::new(),
+        };
+        assert!(matches!(
+            wrong.membership(&hash),
+            Err(PublishedError::OtherGenesis { .. })
+        ));
+        // The genesis with a member's actions widened: its hash changes.
+        let mut widened = published.clone();
+        widened.genesis.members[2].actions = vec!["*".into(), "admin:*".into()];
+        assert!(matches!(
+            widened.membership(&hash),
+            Err(PublishedError::OtherGenesis { .. })
+        ));
+        // The right genesis, a signature left out: refused.
+        let mut unsigned = published.clone();
+        unsigned.genesis.signatures.pop();
+        assert!(matches!(
+            unsigned.membership(&hash),
+            Err(PublishedError::Genesis(ConsortiumError::Unsigned(_)))
+        ));
+        // An amendment signed by one member of the two needed: refused, nothing applied.
+        let mut short = published.clone();
+        short.amendments[0].signatures.truncate(1);
+        assert!(matches!(
+            short.membership(&hash),
+            Err(PublishedError::Amendment {
+                sequence: 1,
+                error: AmendmentError::Unsigned { .. }
+            })
+        ));
+        // A node that holds the removal back answers an older state; a membership held stays
+        // as it is when given the older list, and a fork of it is refused.
+        let mut kept = membership.clone();
+        kept.apply_all(&[]).unwrap();
+        kept.apply_all(&published.amendments).unwrap();
+        assert_eq!(kept.head(), removal.hash());
+        let mut fork = removal.clone();
+        fork.created += chrono::Duration::seconds(1);
+        assert!(matches!(
+            kept.apply_all(&[fork]),
+            Err(PublishedError::Amendment {
+                error: AmendmentError::Fork(1),
+                ..
+            })
+        ));
+        assert_eq!(kept.head(), removal.hash());
+        // Huge: refused before it is parsed.
+        assert!(matches!(
+            Published::from_json(&vec![b' '; MAX_PUBLISHED_BYTES + 1]),
+            Err(PublishedError::Malformed(_))
         ));
     }
 

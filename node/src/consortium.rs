@@ -16,7 +16,7 @@ use vouch_core::did::Did;
 
 pub use vouch_core::consortium::{
     Amended, Amendment, AmendmentError, Change, Consortium, MAX_AMENDMENT_BYTES, MAX_MEMBERS,
-    Member, MemberSignature, Membership, peer_id_of,
+    Member, MemberSignature, Membership, Published, peer_id_of,
 };
 
 /// Why a consortium's genesis or amendments could not be used.
@@ -139,6 +139,7 @@ impl Members {
 /// store that holds what was applied.
 #[derive(Debug, Clone)]
 pub struct Amendments {
+    genesis: Arc<Consortium>,
     members: Members,
     store: Arc<Store>,
 }
@@ -160,6 +161,7 @@ impl Amendments {
                 .map_err(|e| ConsortiumError::Malformed(format!("a stored amendment: {e}")))?;
         }
         let amendments = Self {
+            genesis: Arc::new(genesis.clone()),
             members: Members::of(membership),
             store,
         };
@@ -169,6 +171,24 @@ impl Amendments {
                 .map_err(|e| ConsortiumError::Malformed(format!("a given amendment: {e}")))?;
         }
         Ok(amendments)
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Consortium {
+        &self.genesis
+    }
+
+    /// The genesis and the amendments applied, as published for wallets to check
+    /// (`GET /1.0/consortium`).
+    pub fn published(&self) -> Published {
+        Published {
+            genesis: self.genesis().clone(),
+            amendments: self
+                .members
+                .now()
+                .map(|m| m.amendments().to_vec())
+                .unwrap_or_default(),
+        }
     }
 
     /// The membership in force.

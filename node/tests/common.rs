@@ -67,6 +67,24 @@ impl TestNode {
         format!("http://{}{path}", self.node().http_addr)
     }
 
+    /// The node's base URL, as a wallet reaches it.
+    pub(crate) fn node_url(&self) -> vouch_wallet::sources::NodeUrl {
+        vouch_wallet::sources::Reach::new()
+            .node(&self.url(""))
+            .expect("a loopback URL")
+    }
+
+    /// The hash of the node's consortium genesis, what its wallets are configured with; `None`
+    /// for a node alone.
+    pub(crate) fn genesis(&self) -> Option<String> {
+        let path = self.config.in_data_dir(&self.config.p2p.consortium);
+        path.exists().then(|| {
+            vouch_node::consortium::read_genesis(&path)
+                .expect("a genesis")
+                .hash()
+        })
+    }
+
     pub(crate) fn admin_token(&self) -> String {
         std::fs::read_to_string(self.config.in_data_dir(&self.config.http.admin_token_file))
             .expect("the token file")
@@ -182,7 +200,7 @@ pub(crate) fn agent_credential(
     );
     assert_eq!(registered.status, 201, "{}", registered.body);
     let definition = Did::parse(registered.json()["did"].as_str().expect("a DID")).expect("a DID");
-    let proof = vouch_wallet::node::NodeClient::new(&node.url(""))
+    let proof = vouch_wallet::node::NodeClient::new(node.node_url())
         .binding_proof(key, &definition, Utc::now())
         .expect("a proof");
     let bound = post(

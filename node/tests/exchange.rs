@@ -27,8 +27,7 @@ fn daemon(dir: &std::path::Path, name: &str, key: &KeyPair, node: &TestNode) -> 
     Arc::new(
         Daemon::open(&dir.join(name), key.clone(), 0)
             .expect("opens")
-            .with_node(&node.url(""), freshness)
-            .expect("a node URL"),
+            .with_node(node.node_url(), node.genesis(), freshness),
     )
 }
 
@@ -194,7 +193,8 @@ fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_on
     use vouch_wallet::daemon::Request;
     use vouch_wallet::node::{NodeClient, NodeError};
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::init(&dir.path().join("node"));
+    // A consortium of one: the daemon trusts its org's node as a member of it.
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
     let agent = KeyPair::generate();
     let credential = agent_credential(
         &node,
@@ -206,7 +206,7 @@ fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_on
     let wallet = daemon(dir.path(), "wallet", &agent, &node);
     add(&wallet, &credential);
 
-    let client = NodeClient::new(&node.url(""));
+    let client = NodeClient::new(node.node_url());
     let (id, request) = client
         .open_exchange(&[refund(1200), refund(9000)], None)
         .expect("opened");
@@ -435,4 +435,109 @@ fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof(
         Some(token.trim()),
     );
     assert_ne!(again.status, 201, "{}", again.body);
+}
+
+/// A TLS front for `node` on a loopback port, under a fresh self-signed certificate for
+/// `localhost`, as a deployment's reverse proxy would be: the port, and the certificate (PEM).
+fn tls_front(node: &TestNode) -> (u16, String) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key.into())
+    .expect("a server configuration");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let backend = node.node().http_addr;
+    let listener = node
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    node.runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut up) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    (port, certified.cert.pem())
+}
+
+#[test]
+fn a_daemon_trusts_the_consortium_it_was_given_not_its_nodes_word_and_reaches_it_over_https() {
+    use vouch_wallet::daemon::Request;
+    use vouch_wallet::node::{NodeClient, NodeError};
+    use vouch_wallet::sources::Reach;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(&dir.path().join("ours"), 1).remove(0));
+    // Another consortium, well formed and signed: its genesis is not ours.
+    let other = {
+        let config = consortium_of(&dir.path().join("theirs"), 1).remove(0);
+        vouch_node::consortium::read_genesis(&config.in_data_dir(&config.p2p.consortium))
+            .expect("a genesis")
+            .hash()
+    };
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-https",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**"}]),
+    );
+    let (port, pem) = tls_front(&node);
+    let https = format!("https://localhost:{port}");
+    let reach = Reach::new().with_roots_pem(pem.as_bytes()).expect("a root");
+
+    // Under Mozilla's roots the node's self-signed certificate chains to nothing: refused.
+    let unknown = NodeClient::new(Reach::new().node(&https).expect("an https URL")).challenge();
+    assert!(
+        matches!(&unknown, Err(NodeError::Unreachable { reason, .. }) if reason.contains("certificate") || reason.contains("Certificate") || reason.contains("issuer")),
+        "{unknown:?}"
+    );
+
+    let fresh = Freshness {
+        lists: Duration::ZERO,
+        ..Freshness::default()
+    };
+    let answer_with = |name: &str, genesis: Option<String>| {
+        let wallet = Daemon::open(&dir.path().join(name), agent.clone(), 0)
+            .expect("opens")
+            .with_node(reach.node(&https).expect("an https URL"), genesis, fresh);
+        add(&wallet, &credential);
+        let client = NodeClient::new(reach.node(&https).expect("an https URL"));
+        let (id, request) = client
+            .open_exchange(&[refund(1200)], None)
+            .expect("opened over https");
+        let answered = wallet.handle(Request::Answer { request });
+        (client, id, answered)
+    };
+    // Given another consortium's genesis, or none: the node's own org is no trusted issuer,
+    // whatever the node answers; the daemon does not present to a verifier it cannot trust.
+    for genesis in [Some(other), None] {
+        let (_, _, answered) = answer_with(&format!("w-{}", genesis.is_some()), genesis);
+        let refused = answered.expect_err("a verifier under an untrusted issuer");
+        assert_eq!(
+            refused.reason,
+            Some(vouch_core::report::Reason::UntrustedIssuer),
+            "{}",
+            refused.message
+        );
+    }
+    // Given ours: the members it checked itself, over https, the org among them.
+    let (client, id, answered) = answer_with("w-ours", node.genesis());
+    let response = answered.expect("the daemon answers a node of its consortium");
+    let decided = client.answer_exchange(&id, &response).expect("decided");
+    assert_eq!(verdicts(&decided), vec![None], "{decided}");
 }

@@ -1446,8 +1446,7 @@ fn the_wallet_daemon_renews_a_credential_through_its_orgs_node_and_logs_it() {
 
     let daemon = Daemon::open(&dir.path().join("wallet"), key.clone(), 0)
         .expect("opens")
-        .with_node(&node.url(""), Default::default())
-        .expect("a node URL");
+        .with_node(node.node_url(), None, Default::default());
     daemon
         .handle(Request::AddCredential {
             credential: credential.clone(),

@@ -64,7 +64,10 @@ fn credential_for(issuer: &Org, list_url: &str, holder: &KeyPair) -> serde_json:
 /// Verifies `credential` with only what the node at `base` serves, trusting `issuer`.
 fn verify_through(base: &str, credential: &serde_json::Value, trust: &TrustList) -> Vec<Reason> {
     let mut sources = Sources::new();
-    sources.set_resolver(HttpResolver::new(base).expect("an http URL"));
+    let node = vouch_wallet::sources::Reach::new()
+        .node(base)
+        .expect("a loopback URL");
+    sources.set_resolver(HttpResolver::new(node));
     let url = credential["credentialStatus"][0]["statusListCredential"]
         .as_str()
         .expect("a status entry");
@@ -115,9 +118,10 @@ fn the_cli_checks_status_and_documents_through_a_node() {
     // Revoked at the node: the next verification sees it.
     change(r#"{"purpose":"revocation","set":[42]}"#);
     assert_eq!(verify_through(&base, &signed, &trust), [Reason::Revoked]);
-    // A resolver that is not an http:// base URL is refused up front.
-    assert!(HttpResolver::new("https://node.example").is_err());
-    assert!(HttpResolver::new(&format!("{base}/1.0")).is_err());
+    // A resolver that is no base URL, or plain HTTP to another machine, is refused up front.
+    let reach = vouch_wallet::sources::Reach::new();
+    assert!(reach.node("http://node.example").is_err());
+    assert!(reach.node(&format!("{base}/1.0")).is_err());
 }
 
 /// `POST` JSON to a node's verification service; the status and the answer.

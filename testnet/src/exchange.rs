@@ -68,9 +68,16 @@ fn ask_on(stream: &mut UnixStream, request: &Value) -> Result<Value> {
     Ok(answer["ok"].clone())
 }
 
-/// Seals `key` with a raw key and starts its daemon, verifying with the node at `node`; serving
-/// an A2A agent card under `card` (a name), when given.
-fn start(dir: &Path, name: &str, key: &KeyPair, node: &str, card: Option<&str>) -> Result<Daemon> {
+/// Seals `key` with a raw key and starts its daemon, verifying with the node at `node` under the
+/// consortium whose genesis has the hash `consortium`; serving an A2A agent card under `card` (a
+/// name), when given.
+fn start(
+    dir: &Path,
+    name: &str,
+    key: &KeyPair,
+    (node, consortium): (&str, &str),
+    card: Option<&str>,
+) -> Result<Daemon> {
     let dir = dir.join(name);
     std::fs::create_dir_all(&dir)?;
     let raw = dir.join("raw.key");
@@ -110,7 +117,7 @@ fn start(dir: &Path, name: &str, key: &KeyPair, node: &str, card: Option<&str>) 
         .arg(&raw)
         .arg("--socket")
         .arg(&socket)
-        .args(["--node", node])
+        .args(["--node", node, "--consortium", consortium])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()?;
@@ -325,14 +332,14 @@ impl<'a> Pair<'a> {
             folder,
             "prover",
             &a,
-            &state.nodes[0].http,
+            (&state.nodes[0].http, &state.consortium),
             cards.map(|c| c.0),
         )?;
         let verifier = start(
             folder,
             "verifier",
             &b,
-            &state.nodes[1].http,
+            (&state.nodes[1].http, &state.consortium),
             cards.map(|c| c.1),
         )?;
         ask(

@@ -141,6 +141,8 @@ enum Cmd {
 #[serde(rename_all = "camelCase")]
 struct State {
     nodes: Vec<NodeState>,
+    /// The hash of the consortium's genesis: what the agents' daemons check it against.
+    consortium: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -367,7 +369,7 @@ fn up(dir: &Path, count: usize, suite: &str) -> Result<()> {
         configs.push(config);
         paths.push(path);
     }
-    setup::form_local("testnet", &configs, None)?;
+    let consortium = setup::form_local("testnet", &configs, None)?.hash();
 
     let mut nodes = Vec::new();
     for (config, path) in configs.iter().zip(&paths) {
@@ -388,7 +390,7 @@ fn up(dir: &Path, count: usize, suite: &str) -> Result<()> {
             pid: child.id(),
         });
     }
-    let state = State { nodes };
+    let state = State { nodes, consortium };
     write_state(dir, &state)?;
 
     let agent = agent();

@@ -198,18 +198,19 @@ pub fn members(genesis: &str, amendments: &str) -> Result<Vec<(String, PublicKey
     let bad = |what: String| CheckError::Checkpoint(what);
     let genesis = Consortium::from_json(genesis.as_bytes())
         .map_err(|e| bad(format!("the consortium genesis: {e}")))?;
-    let mut membership = Membership::new(&genesis);
-    for (n, line) in amendments
+    let amendments = amendments
         .lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-    {
-        let amendment = Amendment::from_json(line.as_bytes())
-            .map_err(|e| bad(format!("amendment {}: {e}", n + 1)))?;
-        membership
-            .apply(&amendment)
-            .map_err(|e| bad(format!("amendment {}: {e}", n + 1)))?;
-    }
+        .map(|(n, line)| {
+            Amendment::from_json(line.as_bytes())
+                .map_err(|e| bad(format!("amendment {}: {e}", n + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut membership = Membership::new(&genesis);
+    membership
+        .apply_all(&amendments)
+        .map_err(|e| bad(e.to_string()))?;
     Ok(membership
         .members()
         .iter()

@@ -195,17 +195,20 @@ impl Daemon {
         })
     }
 
-    /// Renews through the org's node at `base` (`http://host:port`), and verifies exchanges
-    /// with what it knows, kept as fresh as `freshness` says.
+    /// Renews through the org's node `node`, and verifies exchanges with what it publishes,
+    /// checked here: the membership of the consortium whose genesis has the hash `genesis`
+    /// (without one, no issuer is trusted), DID logs and status lists, kept as fresh as
+    /// `freshness` says.
     pub fn with_node(
         mut self,
-        base: &str,
+        node: crate::sources::NodeUrl,
+        genesis: Option<String>,
         freshness: Freshness,
-    ) -> Result<Self, crate::sources::SourceError> {
-        let http = crate::sources::NodeHttp::new(base)?;
-        self.node = Some(crate::node::NodeClient::new(base));
-        self.knowledge = Some(Arc::new(NodeKnowledge::new(http, freshness)));
-        Ok(self)
+    ) -> Self {
+        let http = crate::sources::NodeHttp::new(node.clone());
+        self.node = Some(crate::node::NodeClient::new(node));
+        self.knowledge = Some(Arc::new(NodeKnowledge::new(http, genesis, freshness)));
+        self
     }
 
     /// Joins the exchange network: listens on `listen`, answers peers until `stop` resolves.

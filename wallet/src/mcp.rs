@@ -119,12 +119,11 @@ fn tools() -> Vec<Tool> {
 }
 
 impl WalletTools {
-    /// The tools of the daemon at `socket`; `node` (the org's node, `http://host:port`) for
-    /// checking presentations.
-    pub fn new(socket: PathBuf, node: Option<&str>) -> Self {
+    /// The tools of the daemon at `socket`; `node` (the org's node) for checking presentations.
+    pub fn new(socket: PathBuf, node: Option<crate::sources::NodeUrl>) -> Self {
         Self {
             socket,
-            node: node.map(|base| Arc::new(NodeClient::new(base))),
+            node: node.map(|node| Arc::new(NodeClient::new(node))),
             delegation: false,
         }
     }

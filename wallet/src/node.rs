@@ -2,8 +2,6 @@
 //! to be bound to its definition, registers the delegations it makes, and renews its
 //! credentials — each by signing over a fresh challenge of the node, never by handing over a key.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use vouch_core::credential::AgentCapabilityCredential;
@@ -12,6 +10,8 @@ use vouch_core::did::{Did, key as did_key};
 use vouch_core::key::KeyPair;
 use vouch_core::proof::Cryptosuite;
 use vouch_core::{possession, presentation};
+
+use crate::sources::NodeUrl;
 
 /// The largest answer read from a node.
 const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
@@ -44,22 +44,13 @@ pub enum NodeError {
 
 /// An org's node, at its HTTP base URL.
 pub struct NodeClient {
-    base: String,
-    agent: ureq::Agent,
+    node: NodeUrl,
 }
 
 impl NodeClient {
-    /// The node at `base` (`http://host:port`).
-    pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            agent,
-        }
+    /// The node at `node` (see [`crate::sources::Reach`]).
+    pub fn new(node: NodeUrl) -> Self {
+        Self { node }
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, NodeError> {
@@ -102,13 +93,14 @@ impl NodeClient {
 
     /// The status and JSON answer of a POST.
     fn post_answer(&self, path: &str, body: &Value) -> Result<(u16, Value), NodeError> {
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.node.base());
         let unreachable = |reason: String| NodeError::Unreachable {
             url: url.clone(),
             reason,
         };
         let mut response = self
-            .agent
+            .node
+            .agent()
             .post(&url)
             .header("content-type", "application/json")
             .send(
@@ -135,7 +127,7 @@ impl NodeClient {
         match (answer["challenge"].as_str(), answer["domain"].as_str()) {
             (Some(challenge), Some(domain)) => Ok((challenge.to_owned(), domain.to_owned())),
             _ => Err(NodeError::Unreachable {
-                url: self.base.clone(),
+                url: self.node.base().to_owned(),
                 reason: "a challenge answer without challenge or domain".into(),
             }),
         }
@@ -256,7 +248,7 @@ impl NodeClient {
                 Ok((id.to_owned(), answer["request"].clone()))
             }
             _ => Err(NodeError::Unreachable {
-                url: self.base.clone(),
+                url: self.node.base().to_owned(),
                 reason: "the node answered no exchange".into(),
             }),
         }

@@ -10,20 +10,23 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use vouch_core::capability::Action;
+use ureq::tls::Certificate;
+use vouch_core::consortium::{MAX_PUBLISHED_BYTES, Published};
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::did::vouch::{DidLog, LogError, LogResolver};
 use vouch_core::did::{Did, DidResolver, ResolveError};
 use vouch_core::status::{HeldLists, StatusError, StatusListCredential};
-use vouch_core::verify::TrustList;
 
 /// The largest answer read from a resolver: a status list credential of a million entries, or a
 /// DID resolution result, with room.
 pub const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+/// The largest did:vouch log read from a node: thousands of operations.
+pub const MAX_LOG_BYTES: u64 = 4 * 1024 * 1024;
 /// The path below which a node serves status lists (the node's `status_lists::PATH`).
 const STATUS_LISTS_PATH: &str = "/1.0/status-lists/";
 
@@ -36,9 +39,17 @@ pub enum SourceError {
     /// A status list does not verify.
     #[error("status list: {0}")]
     StatusList(#[from] StatusError),
-    /// The resolver's URL is not `http://host[:port]`.
-    #[error("--resolver must be an http:// URL without a path: {0}")]
-    BadResolverUrl(String),
+    /// A node's URL is not `https://host[:port]` or `http://host[:port]`.
+    #[error("{0}: a node's URL is https://host[:port] (http:// to this machine), nothing after it")]
+    BadNodeUrl(String),
+    /// Plain HTTP to a node that is not this machine, not asked for by name.
+    #[error(
+        "http://{0} is plain HTTP to another machine: use https://, or name it with --allow-plain-http {0}"
+    )]
+    PlainHttp(String),
+    /// The root certificates given do not read.
+    #[error("root certificates: {0}")]
+    BadRoots(String),
     /// The resolver could not be asked, or answered with something else than asked.
     #[error("resolver: {0}")]
     Resolver(String),
@@ -53,12 +64,12 @@ pub struct HttpResolver {
 }
 
 impl HttpResolver {
-    /// A resolver at `base`, such as `http://127.0.0.1:8080`.
-    pub fn new(base: &str) -> Result<Self, SourceError> {
-        Ok(Self {
-            node: NodeHttp::new(base)?,
+    /// The resolver of the node at `node`.
+    pub fn new(node: NodeUrl) -> Self {
+        Self {
+            node: NodeHttp::new(node),
             resolved: RefCell::new(BTreeMap::new()),
-        })
+        }
     }
 
     /// The status list credential a credential names, fetched at the same path of this resolver.
@@ -67,41 +78,149 @@ impl HttpResolver {
     }
 }
 
-/// The public read paths of a node: DID resolution, status lists, the trusted-issuer policy.
-/// Shared between threads; it remembers nothing.
+/// How nodes are reached: `https://` under Mozilla's roots (or the roots given), plain `http://`
+/// only to this machine or to a host named out loud. No redirect is followed: a node that
+/// answers elsewhere is not the node asked.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    roots: Option<Arc<Vec<Certificate<'static>>>>,
+    plain_http: Vec<String>,
+}
+
+/// A node's checked base URL, and the HTTP agent that reaches it.
 #[derive(Clone)]
-pub struct NodeHttp {
+pub struct NodeUrl {
     base: String,
     agent: ureq::Agent,
 }
 
-impl NodeHttp {
-    /// The node at `base`, such as `http://127.0.0.1:8080`.
-    pub fn new(base: &str) -> Result<Self, SourceError> {
+/// How long one request to a node may take, at most.
+const NODE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Reach {
+    /// Mozilla's roots; plain HTTP to loopback addresses only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts the root certificates of `pem` instead of Mozilla's: a node under a private CA.
+    pub fn with_roots_pem(mut self, pem: &[u8]) -> Result<Self, SourceError> {
+        let roots = ureq::tls::parse_pem(pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                Ok(_) => None,
+                Err(e) => Some(Err(SourceError::BadRoots(e.to_string()))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if roots.is_empty() {
+            return Err(SourceError::BadRoots("no certificate".into()));
+        }
+        self.roots = Some(Arc::new(roots));
+        Ok(self)
+    }
+
+    /// Also reaches `authority` (`host:port`, as the URL writes it) over plain HTTP, although it
+    /// is not this machine: a deployment's own choice, made by name.
+    pub fn allowing_plain_http(mut self, authority: &str) -> Self {
+        self.plain_http.push(authority.to_ascii_lowercase());
+        self
+    }
+
+    /// The node at `base` (`https://host[:port]`, or `http://` as allowed), nothing after the
+    /// authority.
+    pub fn node(&self, base: &str) -> Result<NodeUrl, SourceError> {
         let base = base.trim_end_matches('/');
-        let authority = base
-            .strip_prefix("http://")
-            .ok_or_else(|| SourceError::BadResolverUrl(base.to_owned()))?;
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
-            return Err(SourceError::BadResolverUrl(base.to_owned()));
+        let bad = || SourceError::BadNodeUrl(base.to_owned());
+        let (scheme, authority) = base.split_once("://").ok_or_else(bad)?;
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@', '\\', ' ']) {
+            return Err(bad());
+        }
+        match scheme {
+            "https" => {}
+            "http" if is_loopback(authority) => {}
+            "http" if self.plain_http.contains(&authority.to_ascii_lowercase()) => {}
+            "http" => return Err(SourceError::PlainHttp(authority.to_owned())),
+            _ => return Err(bad()),
+        }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(roots) = &self.roots {
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(roots.clone()));
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
+            .max_redirects(0)
+            .timeout_global(Some(NODE_TIMEOUT))
+            .tls_config(tls.build())
             .build()
             .into();
-        Ok(Self {
+        Ok(NodeUrl {
             base: base.to_owned(),
             agent,
         })
     }
+}
 
-    /// GETs a path of the resolver: its status and JSON body, bounded in size.
-    fn get(&self, path: &str) -> Result<(u16, Value), String> {
-        let url = format!("{}{path}", self.base);
+/// Whether an authority (`host[:port]`) names this machine: `localhost`, 127.0.0.0/8, `[::1]`.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl NodeUrl {
+    /// The base URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The agent that reaches it (no redirects, bounded in time).
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+}
+
+impl std::fmt::Debug for NodeUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+/// The public read paths of a node: DID logs and resolution, status lists, the consortium.
+/// Shared between threads; it remembers nothing.
+#[derive(Clone)]
+pub struct NodeHttp {
+    node: NodeUrl,
+}
+
+/// How long one read of a node may take, at most.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl NodeHttp {
+    /// The node at `node`.
+    pub fn new(node: NodeUrl) -> Self {
+        Self { node }
+    }
+
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        self.node.base()
+    }
+
+    /// GETs a path of the node: its status and body as text, at most `max` bytes.
+    fn get_text(&self, path: &str, max: u64) -> Result<(u16, String), String> {
+        let url = format!("{}{path}", self.node.base);
         let mut response = self
+            .node
             .agent
             .get(&url)
+            .config()
+            .timeout_global(Some(READ_TIMEOUT))
+            .build()
             .call()
             .map_err(|e| format!("{url}: {e}"))?;
         let status = response.status().as_u16();
@@ -109,16 +228,60 @@ impl NodeHttp {
         response
             .body_mut()
             .as_reader()
-            .take(MAX_RESPONSE_BYTES + 1)
+            .take(max + 1)
             .read_to_string(&mut text)
             .map_err(|e| format!("{url}: {e}"))?;
-        if text.len() as u64 > MAX_RESPONSE_BYTES {
-            return Err(format!(
-                "{url}: answer larger than {MAX_RESPONSE_BYTES} bytes"
-            ));
+        if text.len() as u64 > max {
+            return Err(format!("{url}: answer larger than {max} bytes"));
         }
-        let json = serde_json::from_str(&text).map_err(|e| format!("{url}: not JSON: {e}"))?;
+        Ok((status, text))
+    }
+
+    /// GETs a path of the node: its status and JSON body, bounded in size.
+    fn get(&self, path: &str) -> Result<(u16, Value), String> {
+        let (status, text) = self.get_text(path, MAX_RESPONSE_BYTES)?;
+        let json = serde_json::from_str(&text)
+            .map_err(|e| format!("{}{path}: not JSON: {e}", self.node.base))?;
         Ok((status, json))
+    }
+
+    /// The consortium as the node publishes it (`GET /1.0/consortium`), unchecked: the reader
+    /// checks it against the genesis hash it knows.
+    pub fn fetch_consortium(&self) -> Result<Published, SourceError> {
+        let path = "/1.0/consortium";
+        let (status, text) = self
+            .get_text(path, MAX_PUBLISHED_BYTES as u64)
+            .map_err(SourceError::Resolver)?;
+        if status != 200 {
+            return Err(SourceError::Resolver(format!("{path}: HTTP {status}")));
+        }
+        Published::from_json(text.as_bytes()).map_err(|e| SourceError::Resolver(e.to_string()))
+    }
+
+    /// The operation log of a did:vouch (`GET /1.0/logs/{did}`), verified from its genesis and
+    /// checked to be that DID's, and its size in bytes: what the node says about the DID counts
+    /// for nothing else.
+    pub fn fetch_log(&self, did: &Did) -> Result<(DidLog, usize), ResolveError> {
+        let path = format!("/1.0/logs/{did}");
+        let (status, text) = self
+            .get_text(&path, MAX_LOG_BYTES)
+            .map_err(ResolveError::Unavailable)?;
+        match status {
+            200 => {}
+            404 => return Err(ResolveError::NotFound(did.clone())),
+            other => {
+                return Err(ResolveError::Unavailable(format!("{path}: HTTP {other}")));
+            }
+        }
+        let log = DidLog::from_jsonl(&text)
+            .map_err(|e| ResolveError::Unavailable(format!("{path}: {e}")))?;
+        if log.did() != did {
+            return Err(ResolveError::Unavailable(format!(
+                "{path}: the log of {}",
+                log.did()
+            )));
+        }
+        Ok((log, text.len()))
     }
 
     /// Resolves a DID at the node.
@@ -167,38 +330,6 @@ impl NodeHttp {
                 body["code"].as_str().unwrap_or_default()
             ))),
         }
-    }
-}
-
-impl NodeHttp {
-    /// The node's trusted-issuer policy (`GET /1.0/trust`).
-    pub fn fetch_trust(&self) -> Result<TrustList, SourceError> {
-        let bad = |why: &str| SourceError::Resolver(format!("/1.0/trust: {why}"));
-        let (status, body) = self.get("/1.0/trust").map_err(SourceError::Resolver)?;
-        if status != 200 {
-            return Err(bad(&format!("HTTP {status}")));
-        }
-        let mut pairs = Vec::new();
-        for issuer in body["issuers"]
-            .as_array()
-            .ok_or_else(|| bad("no issuers"))?
-        {
-            let did = issuer["did"]
-                .as_str()
-                .and_then(|d| Did::parse(d).ok())
-                .ok_or_else(|| bad("an issuer without a DID"))?;
-            for action in issuer["actions"]
-                .as_array()
-                .ok_or_else(|| bad("no actions"))?
-            {
-                let action = action
-                    .as_str()
-                    .and_then(|a| Action::parse(a).ok())
-                    .ok_or_else(|| bad("an action that is no pattern"))?;
-                pairs.push((did.clone(), action));
-            }
-        }
-        Ok(TrustList(pairs))
     }
 }
 
@@ -281,5 +412,60 @@ impl DidResolver for Sources {
             (None, Some(http)) => http.resolve(did),
             _ => self.logs.resolve(did),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_reached_over_https_or_plain_http_to_this_machine_or_by_name() {
+        let reach = Reach::new();
+        for ok in [
+            "https://node.example",
+            "https://node.example:8443/",
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(reach.node(ok).is_ok(), "{ok}");
+        }
+        for plain in [
+            "http://node.example",
+            "http://10.0.0.5:8080",
+            "http://[::2]:8080",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example",
+        ] {
+            assert!(
+                matches!(reach.node(plain), Err(SourceError::PlainHttp(_))),
+                "{plain}"
+            );
+        }
+        for bad in [
+            "node.example",
+            "ftp://node.example",
+            "https://",
+            "https://node.example/1.0",
+            "https://user@node.example",
+            "https://node.example?x",
+            "http://127.0.0.1@evil.example",
+        ] {
+            assert!(
+                matches!(reach.node(bad), Err(SourceError::BadNodeUrl(_))),
+                "{bad}"
+            );
+        }
+        // Named out loud: that host and port, and no other.
+        let reach = Reach::new().allowing_plain_http("10.0.0.5:8080");
+        assert!(reach.node("http://10.0.0.5:8080").is_ok());
+        assert!(reach.node("http://10.0.0.5:8081").is_err());
+        // Roots that do not read are refused, never taken for none.
+        assert!(matches!(
+            Reach::new().with_roots_pem(b"no certificate here"),
+            Err(SourceError::BadRoots(_))
+        ));
     }
 }

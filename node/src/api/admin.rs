@@ -355,6 +355,8 @@ pub(super) async fn peers(
 #[serde(rename_all = "camelCase")]
 struct MembershipView<'a> {
     name: &'a str,
+    /// The genesis's hash: what a wallet daemon is configured with (`--consortium`).
+    genesis: String,
     sequence: u64,
     head: &'a str,
     needed: usize,
@@ -401,12 +403,14 @@ fn amendment_error(error: AmendmentError) -> Rejection {
 
 /// `GET /admin/consortium`: the membership in force and the amendments that made it.
 pub(super) async fn consortium(state: Arc<ApiState>) -> Result<Response, Rejection> {
-    let membership = consortium_of(&state)?
+    let amendments = consortium_of(&state)?;
+    let membership = amendments
         .members()
         .now()
         .expect("a consortium's membership");
     Ok(warp::reply::json(&MembershipView {
         name: membership.name(),
+        genesis: amendments.genesis().hash(),
         sequence: membership.sequence(),
         head: membership.head(),
         needed: membership.needed(),

@@ -5,7 +5,9 @@
 //!   the DID Resolution error codes and their HTTP statuses.
 //! - `GET /1.0/status-lists/{issuer DID}/{name}`: a status list credential, at the URL credentials
 //!   name in `statusListCredential`.
-//! - `GET /1.0/trust`: the trusted-issuer policy the node verifies with (the consortium's).
+//! - `GET /1.0/trust`: the trusted-issuer policy the node verifies with (the consortium's), for
+//!   reading; a wallet trusts only what it checks: `GET /1.0/consortium` (the signed genesis and
+//!   amendments) and `GET /1.0/logs/{did}` (a did:vouch's operation log, JSON Lines).
 //! - `GET /health`, and `GET /metrics` (OpenMetrics text).
 //! - Behind the bearer token: `POST /admin/did/operations` (submit any signed did:vouch operation,
 //!   such as an agent definition's), `POST /admin/did/update`, `/admin/did/rotate` and
@@ -279,6 +281,16 @@ pub fn routes(
         .and(with_state.clone())
         .and_then(resolver::trust);
     let shared = share(state.clone());
+    let published = warp::path!("1.0" / "consortium")
+        .and(warp::get())
+        .and(shared.clone())
+        .and(with_state.clone())
+        .and_then(resolver::consortium);
+    let did_log = warp::path!("1.0" / "logs" / String)
+        .and(warp::get())
+        .and(shared.clone())
+        .and(with_state.clone())
+        .and_then(resolver::log);
     let open_exchange = warp::path!("1.0" / "exchanges")
         .and(warp::post())
         .and(shared.clone())
@@ -523,6 +535,10 @@ pub fn routes(
         .or(status_lists)
         .unify()
         .or(trust)
+        .unify()
+        .or(published)
+        .unify()
+        .or(did_log)
         .unify()
         .or(verify_credential)
         .unify()

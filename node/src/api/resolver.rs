@@ -342,6 +342,45 @@ pub(super) async fn trust(state: Arc<ApiState>) -> Result<Response, Rejection> {
     Ok(warp::reply::json(&serde_json::json!({ "issuers": issuers })).into_response())
 }
 
+/// The media type of a did:vouch log: one operation per line (JSON Lines).
+pub(super) const JSONL: &str = "application/jsonl";
+
+/// `GET /1.0/consortium`: the signed genesis and the amendments applied, for a wallet to check
+/// against the genesis hash it was configured with; a node alone has none (`404 no_consortium`).
+pub(super) async fn consortium(state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let Some(amendments) = state.amendments.clone() else {
+        return Err(reject(
+            StatusCode::NOT_FOUND,
+            "no_consortium",
+            "this node runs alone, without a consortium",
+        ));
+    };
+    let body = blocking(move || serde_json::to_vec(&amendments.published()))
+        .await?
+        .map_err(internal)?;
+    Ok(bytes_reply(StatusCode::OK, "application/json", body))
+}
+
+/// `GET /1.0/logs/{did}`: a did:vouch's operation log as this node holds it, in JSON Lines
+/// (accepted operations in order, then any equivocation evidence), for a reader to verify from
+/// its genesis rather than take the node's resolution on its word.
+pub(super) async fn log(did: String, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let did = Did::parse(&did_segment(&did))
+        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_did", e.to_string()))?;
+    let registry = state.registry.clone();
+    let log = blocking(move || registry.log(&did))
+        .await?
+        .map_err(internal)?;
+    match log {
+        Some(log) => Ok(bytes_reply(StatusCode::OK, JSONL, log.to_jsonl())),
+        None => Err(reject(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this node holds no log of that DID",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,14 @@ use vouch_wallet::keyfile;
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Reaches this node (`host:port`, as its URL writes it) over plain http:// although it is
+    /// not this machine; any other node is https:// (plain http:// to loopback only). Repeatable.
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub(crate) allow_plain_http: Vec<String>,
+    /// Root certificates (PEM) that nodes' https:// certificates must chain to, instead of
+    /// Mozilla's: nodes under a private CA.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub(crate) node_ca: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -111,10 +119,16 @@ pub(crate) enum WalletCommand {
         /// The socket's path.
         #[arg(long)]
         socket: PathBuf,
-        /// The org's node (`http://host:port`): credentials are renewed through it, and
-        /// exchanges verified with its DID documents, status lists and trusted-issuer policy.
+        /// The org's node (`https://host[:port]`, or `http://` on this machine): credentials
+        /// are renewed through it, and exchanges verified with what it publishes, checked here:
+        /// the consortium (against `--consortium`), DID logs and status lists.
         #[arg(long)]
         node: Option<String>,
+        /// The hash of the consortium's genesis (`vouch-node admin consortium show` prints it
+        /// as `genesis`): its members, checked here, are the issuers trusted. Without it, no
+        /// issuer is: every capability shown to this agent is rejected `untrusted_issuer`.
+        #[arg(long, requires = "node", value_name = "HASH")]
+        consortium: Option<String>,
         /// Where to listen for capability exchanges (libp2p multiaddresses; repeatable).
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
         listen: Vec<String>,

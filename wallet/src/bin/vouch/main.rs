@@ -31,7 +31,7 @@ use vouch_core::verify::{self, TrustList, Verifier};
 const MAX_PRESENTATION_BYTES: usize =
     vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
 use vouch_wallet::node::NodeClient;
-use vouch_wallet::sources::{HttpResolver, MAX_RESPONSE_BYTES, Sources};
+use vouch_wallet::sources::{HttpResolver, MAX_RESPONSE_BYTES, NodeUrl, Reach, Sources};
 use vouch_wallet::{didlog, keyfile};
 
 /// The largest status list credential read from a file: as large as a resolver's answer.
@@ -54,7 +54,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// How this run reaches nodes (`--allow-plain-http`, `--node-ca`), set once at the start.
+static REACH: std::sync::OnceLock<Reach> = std::sync::OnceLock::new();
+
+/// The node at `base`, reached as this run's options say.
+fn node_url(base: &str) -> Result<NodeUrl> {
+    let reach = REACH.get_or_init(Reach::new);
+    Ok(reach.node(base)?)
+}
+
+fn reach(cli: &Cli) -> Result<Reach> {
+    let mut reach = Reach::new();
+    if let Some(path) = &cli.node_ca {
+        let pem = std::fs::read(path).with_context(|| format!("--node-ca {}", path.display()))?;
+        reach = reach
+            .with_roots_pem(&pem)
+            .with_context(|| format!("--node-ca {}", path.display()))?;
+    }
+    for authority in &cli.allow_plain_http {
+        reach = reach.allowing_plain_http(authority);
+    }
+    Ok(reach)
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Unusable> {
+    let reach = reach(&cli).map_err(Unusable)?;
+    REACH.set(reach).ok();
     let result = match cli.command {
         Command::Key(command) => key(command),
         Command::Credential(command) => credential(command),
@@ -78,7 +103,8 @@ fn mcp(socket: std::path::PathBuf, node: Option<String>, delegation: bool) -> Re
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let mut tools = vouch_wallet::mcp::WalletTools::new(socket, node.as_deref());
+    let mut tools =
+        vouch_wallet::mcp::WalletTools::new(socket, node.as_deref().map(node_url).transpose()?);
     if delegation {
         tools = tools.with_delegation();
     }
@@ -258,7 +284,8 @@ fn agent(command: AgentCommand) -> Result<ExitCode> {
             node,
         } => {
             let pair = keyfile::read(&key)?;
-            let proof = NodeClient::new(&node).binding_proof(&pair, &definition, Utc::now())?;
+            let proof =
+                NodeClient::new(node_url(&node)?).binding_proof(&pair, &definition, Utc::now())?;
             print_json(&proof)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -435,8 +462,8 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
                     .map(|path| read_json_file(path))
                     .collect::<Result<Vec<_>>>()?;
                 chain.push(parent_json);
-                let signed =
-                    NodeClient::new(&node).register_delegation(&pair, chain, &child, suite, now)?;
+                let signed = NodeClient::new(node_url(&node)?)
+                    .register_delegation(&pair, chain, &child, suite, now)?;
                 record_delegation(wallet.as_deref(), &pair, &parent, &signed, now)?;
                 print_json(&signed)?;
                 return Ok(ExitCode::SUCCESS);
@@ -457,7 +484,7 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             let pair = keyfile::read(&key)?;
             let current = read_json_file(&credential)?;
             let now = Utc::now();
-            let renewed = NodeClient::new(&node).renew(
+            let renewed = NodeClient::new(node_url(&node)?).renew(
                 &pair,
                 &current,
                 Duration::minutes(minutes.into()),
@@ -573,7 +600,7 @@ impl Known {
                 .with_context(|| format!("--did-log {}", path.display()))?;
         }
         if let Some(url) = &args.resolver {
-            sources.set_resolver(HttpResolver::new(url)?);
+            sources.set_resolver(HttpResolver::new(node_url(url)?));
         }
         for path in &args.status_lists {
             sources
@@ -900,6 +927,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             ephemeral,
             socket,
             node,
+            consortium,
             listen,
             status_refresh_ms,
             card_listen,
@@ -941,7 +969,12 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                     lists: std::time::Duration::from_millis(status_refresh_ms),
                     ..Default::default()
                 };
-                state = state.with_node(node, freshness)?;
+                if consortium.is_none() {
+                    vouch_wallet::log_line!(
+                        "no --consortium: no issuer is trusted; capabilities shown to this agent are rejected untrusted_issuer"
+                    );
+                }
+                state = state.with_node(node_url(node)?, consortium, freshness);
             }
             let state = std::sync::Arc::new(state);
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1110,7 +1143,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
         } => {
             let capabilities = capabilities_of(&capabilities)?;
             let query = query.as_deref().map(read_json_file).transpose()?;
-            let client = vouch_wallet::node::NodeClient::new(&node);
+            let client = vouch_wallet::node::NodeClient::new(node_url(&node)?);
             let (id, request) = client.open_exchange(&capabilities, query.as_ref())?;
             let response = ask_daemon(
                 &socket,
