@@ -54,6 +54,10 @@ pub enum Reason {
     RenewalInvalid,
     /// The credential is pinned to another audience.
     AudienceMismatch,
+    /// The presentation answers another request than the one decided: the capabilities, their
+    /// arguments, the query, the domain or the verifier were changed on the way, or it was made
+    /// for another exchange.
+    RequestMismatch,
 }
 
 impl Reason {
@@ -81,6 +85,7 @@ impl Reason {
             Reason::DepthExceeded => "depth_exceeded",
             Reason::RenewalInvalid => "renewal_invalid",
             Reason::AudienceMismatch => "audience_mismatch",
+            Reason::RequestMismatch => "request_mismatch",
             Reason::NotGranted => "not_granted",
         }
     }

@@ -489,18 +489,19 @@ fn requests_responses_and_decisions_are_used_once() {
     .expect_err("refused");
     assert_eq!(again.reason, Reason::Replayed);
 
-    // The response to another exchange's request: its challenge is not this one's.
+    // The response to another exchange's request: it signs that request's intent, not this
+    // one's.
     let other = w.ask(vec![wanted("call:billing_api:refund", 10)]);
     let judged = w.decide(&other, &answered.response, &w.prover_did(), &trust);
     assert_eq!(
         verdicts(&judged.decision.decided),
-        vec![Some(Reason::Replayed)]
+        vec![Some(Reason::RequestMismatch)]
     );
-    // A response made for this challenge but another domain.
+    // A response made for this request but another domain.
     let vp = vouch_core::presentation::create(
         &w.prover,
         wallet.held.clone(),
-        &asked.request.challenge,
+        &asked.request.intent(&asked.verifier),
         "elsewhere.example",
         Cryptosuite::EddsaJcs2022,
         now(),
@@ -565,7 +566,7 @@ fn the_query_selects_only_what_it_asks_for() {
     let vp = vouch_core::presentation::create(
         &w.prover,
         vec![asked_for, other_task],
-        &asked.request.challenge,
+        &asked.request.intent(&asked.verifier),
         &asked.request.domain,
         Cryptosuite::EddsaJcs2022,
         now(),
@@ -598,4 +599,63 @@ fn the_query_selects_only_what_it_asks_for() {
     )
     .expect_err("refused");
     assert_eq!(refused.reason, Reason::NotGranted);
+}
+
+#[test]
+fn what_the_prover_signs_is_the_request_it_was_shown_over_an_authenticated_transport_too() {
+    // Over libp2p the peer is the verifier (Noise), but a verifier's daemon may forward what
+    // its agent — or a relay behind it — gives it: the binding holds on its own.
+    let w = world();
+    let wallet = w.refund_wallet();
+    let trust = at(now(), &w.trust, &Revoked(vec![]));
+    let asked = w.ask(vec![wanted("call:billing_api:refund", 4900)]);
+    let refused = |raw: &Value| {
+        answer(
+            raw,
+            &w.prover,
+            &wallet,
+            Some(&w.verifier_did()),
+            &trust,
+            &Once::default(),
+        )
+        .expect_err("a changed request")
+        .reason
+    };
+    // Each part of what was asked, changed after the verifier signed it.
+    let mut amount = asked.raw.clone();
+    amount["capabilities"][0]["arguments"]["amount"]["value"] = json!(10);
+    let mut resource = asked.raw.clone();
+    resource["capabilities"][0]["resource"] = json!("https://billing.acme.example/refunds/43");
+    let mut query = asked.raw.clone();
+    query["verifiablePresentationRequest"]["query"][0]["dcqlQuery"] = query_task("t-2");
+    let mut nonce = asked.raw.clone();
+    nonce["verifiablePresentationRequest"]["challenge"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    for changed in [amount, resource, query, nonce] {
+        assert_eq!(refused(&changed), Reason::RequestMismatch);
+    }
+    // The prover's answer signs the intent, not the bare nonce: made over the nonce (as a
+    // prover that signs "the challenge" would), it answers no request.
+    let vp = vouch_core::presentation::create(
+        &w.prover,
+        wallet.held.clone(),
+        &asked.request.challenge,
+        &asked.request.domain,
+        Cryptosuite::EddsaJcs2022,
+        now(),
+    )
+    .expect("presents");
+    let judged = w.decide(
+        &asked,
+        &json!({"verifiablePresentation": vp}),
+        &w.prover_did(),
+        &trust,
+    );
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::RequestMismatch)]
+    );
+    // The request as signed: answered and decided on.
+    let answered = w.answer(&asked, &wallet, &Once::default());
+    let judged = w.decide(&asked, &answered.response, &w.prover_did(), &trust);
+    assert_eq!(verdicts(&judged.decision.decided), vec![None]);
 }

@@ -15,7 +15,7 @@ import functools
 import json
 import sys
 
-from vouch_client import Wallet
+from vouch_client import Wallet, WalletError
 
 
 def requires_capability(wallet: Wallet, capability_of):
@@ -25,7 +25,13 @@ def requires_capability(wallet: Wallet, capability_of):
     def decorator(tool):
         @functools.wraps(tool)
         def gated(peer: str, **arguments):
-            exchange = wallet.exchange(peer, [capability_of(**arguments)])
+            try:
+                exchange = wallet.exchange(peer, [capability_of(**arguments)])
+            except WalletError as e:
+                # The caller presented nothing: it holds nothing for this (`not_granted`).
+                if e.reason:
+                    return f"refused ({e.reason})"
+                raise
             if not exchange.accepted:
                 reasons = ", ".join(d.reason or "rejected" for d in exchange.rejected())
                 return f"refused ({reasons})"

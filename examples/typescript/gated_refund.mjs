@@ -9,12 +9,19 @@
 //   (build the client first: npm ci && npm run build in clients/typescript)
 import { readFileSync } from "node:fs";
 
-import { Wallet } from "../../clients/typescript/dist/index.js";
+import { Wallet, WalletError } from "../../clients/typescript/dist/index.js";
 
 /** Wraps `tool` so that it runs only for a caller (`peer`) that proves `capabilityOf(args)`. */
 function requiresCapability(wallet, capabilityOf, tool) {
   return async (peer, args) => {
-    const exchange = await wallet.exchange(peer, [capabilityOf(args)]);
+    let exchange;
+    try {
+      exchange = await wallet.exchange(peer, [capabilityOf(args)]);
+    } catch (e) {
+      // The caller presented nothing: it holds nothing for this (`not_granted`), or would not.
+      if (e instanceof WalletError && e.reason) return `refused (${e.reason})`;
+      throw e;
+    }
     if (!exchange.accepted) {
       return `refused (${exchange.decisions.filter((d) => !d.accepted).map((d) => d.reason ?? "rejected").join(", ")})`;
     }

@@ -221,22 +221,35 @@ impl NodeExchanges {
     }
 
     /// Opens an exchange for `owner` (a client, as the API counts them): the node's request for
-    /// `capabilities`, signed, for the node's org as its domain. Its id and the request. What
-    /// is kept until the answer is what deciding needs, counted against the owner's share.
+    /// `capabilities`, signed, for the relying party whose resources they name as its domain
+    /// (their common origin: one exchange is for one relying party). Its id and the request.
+    /// What is kept until the answer is what deciding needs, counted against the owner's share.
     pub fn open(
         &self,
         credential: Value,
-        domain: &Did,
         query: Value,
         capabilities: Vec<Value>,
         owner: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<(String, Value), exchange::ExchangeError> {
+        let malformed =
+            |why: String| exchange::ExchangeError::Request(exchange::RequestError::Malformed(why));
+        let requests = capabilities
+            .iter()
+            .map(vouch_core::capability::Request::from_json)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| malformed(format!("a capability: {e}")))?;
+        let domain = exchange::relying_party(&requests).ok_or_else(|| {
+            malformed(
+                "one exchange is for one relying party: the resources asked for have more than one origin, or none"
+                    .into(),
+            )
+        })?;
         let asked = exchange::ask(
             &self.inner.key,
             Ask {
                 credentials: vec![credential],
-                domain: domain.to_string(),
+                domain,
                 query,
                 capabilities,
             },

@@ -209,6 +209,18 @@ pub(crate) fn agent_credential(
         token,
     );
     assert_eq!(bound.status, 201, "{}", bound.body);
+    issue_to(node, key, task, capabilities)
+}
+
+/// Another credential for an instance bound already (by [`agent_credential`]).
+pub(crate) fn issue_to(
+    node: &TestNode,
+    key: &vouch_core::key::KeyPair,
+    task: &str,
+    capabilities: Value,
+) -> Value {
+    let token = node.admin_token();
+    let token = Some(token.trim());
     let issued = post(
         &node.url("/admin/credentials"),
         &serde_json::json!({

@@ -541,3 +541,78 @@ fn a_daemon_trusts_the_consortium_it_was_given_not_its_nodes_word_and_reaches_it
     let decided = client.answer_exchange(&id, &response).expect("decided");
     assert_eq!(verdicts(&decided), vec![None], "{decided}");
 }
+
+#[test]
+fn a_relay_cannot_change_what_the_prover_agrees_to_and_the_prover_presents_the_least_that_answers()
+{
+    use vouch_wallet::daemon::Request;
+    use vouch_wallet::node::NodeClient;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let agent = KeyPair::generate();
+    let refunds = agent_credential(
+        &node,
+        &agent,
+        "t-refunds",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}]),
+    );
+    let tickets = crate::common::issue_to(
+        &node,
+        &agent,
+        "t-tickets",
+        json!([{"action": "read:tickets", "resource": "https://h.example/t/**"}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &refunds);
+    add(&wallet, &tickets);
+    let client = NodeClient::new(node.node_url());
+    let at = |order: u64, amount: u64| {
+        json!({"action": "call:billing_api:refund",
+               "resource": format!("https://billing.b.example/refunds/{order}"),
+               "arguments": {"amount": {"value": amount, "unit": "EUR"}}})
+    };
+
+    // A relay opens an exchange for 4,900 EUR on order 666 and shows the prover 10 EUR on
+    // order 42: the node's presentation does not sign the copy; the daemon refuses it.
+    let (big, request) = client
+        .open_exchange(&[at(666, 4900)], None)
+        .expect("opened");
+    // The node asks in the name of the relying party whose resources it asks for.
+    assert_eq!(
+        request["verifiablePresentationRequest"]["domain"],
+        "https://billing.b.example"
+    );
+    let mut shown = request.clone();
+    shown["capabilities"] = json!([at(42, 10)]);
+    let refused = wallet
+        .handle(Request::Answer { request: shown })
+        .expect_err("a changed request");
+    assert_eq!(
+        refused.reason,
+        Some(vouch_core::report::Reason::RequestMismatch),
+        "{}",
+        refused.message
+    );
+    // The relay has the prover answer a genuine 10 EUR request, and gives that answer to the
+    // 4,900 EUR exchange: it signs another request; the node rejects it.
+    let (small, genuine) = client.open_exchange(&[at(42, 10)], None).expect("opened");
+    let response = wallet
+        .handle(Request::Answer { request: genuine })
+        .expect("answered");
+    // Only the credential that answers: the refund one, not the tickets one.
+    let presented = response["verifiablePresentation"]["verifiableCredential"]
+        .as_array()
+        .expect("credentials");
+    assert_eq!(presented, &vec![refunds.clone()]);
+    let decided = client.answer_exchange(&big, &response).expect("decided");
+    assert_eq!(
+        verdicts(&decided),
+        vec![Some("request_mismatch".into())],
+        "{decided}"
+    );
+    // The big exchange is spent; the small one still takes its own answer... which was given
+    // away: it is decided on what it asked.
+    let decided = client.answer_exchange(&small, &response).expect("decided");
+    assert_eq!(verdicts(&decided), vec![None], "{decided}");
+}

@@ -188,6 +188,33 @@ def test_answering_a_request_through_mcp_proves_to_the_node(testnet):
     assert exchange.accepted and exchange.prover == testnet["prover"]["did"]
 
 
+def test_a_request_rewritten_by_a_relay_is_refused_through_mcp(testnet):
+    """A relay opens an exchange for 4,900 EUR and shows the agent a copy rewritten to 10 EUR
+    (a prompt injection reaches the same tool): the verifier's presentation does not sign the
+    copy, and the daemon refuses it. Nor can the relay take the agent's answer to a genuine 10
+    EUR request to the 4,900 EUR exchange: the node decides `request_mismatch`."""
+    import copy
+
+    from vouch_client import Node
+
+    node = Node(testnet["verifier"]["node"])
+    big_id, big = node.open_exchange([refund(4900, "https://testnet.example/refunds/666")])
+    shown = copy.deepcopy(big)
+    shown["capabilities"] = [refund(10)]
+    _, small = node.open_exchange([refund(10)])
+
+    async def body(session):
+        rewritten = await session.call_tool("vouch_answer_request", {"request": shown})
+        genuine = structured(await session.call_tool("vouch_answer_request", {"request": small}))
+        return rewritten, genuine
+
+    rewritten, genuine = with_session(testnet["prover"], body)
+    assert "request_mismatch" in error_text(rewritten)
+    exchange = node.complete_exchange(big_id, genuine)
+    assert not exchange.accepted
+    assert [d.reason for d in exchange.decisions] == ["request_mismatch"], exchange.decisions
+
+
 def test_delegation_is_offered_only_when_allowed(testnet):
     async def body(session):
         listed = {t.name for t in (await session.list_tools()).tools}

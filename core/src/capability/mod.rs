@@ -248,7 +248,9 @@ impl Request {
         })
     }
 
-    fn names(&self, capability: &Capability) -> bool {
+    /// Whether `capability` names this request: its action and resource are within the
+    /// capability's, whatever its constraints say.
+    pub fn names(&self, capability: &Capability) -> bool {
         self.action.is_subset_of(&capability.action)
             && self.resource.is_subset_of(&capability.resource)
     }

@@ -154,6 +154,11 @@ impl ResourcePattern {
         Self::parse_inner(s, true)
     }
 
+    /// Its origin: the scheme and authority (`https://billing.example:8443`), normalized.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+
     /// Parses a concrete resource, as a request names it: no wildcards.
     pub fn parse_concrete(s: &str) -> Result<Self, CapabilityError> {
         Self::parse_inner(s, false)

@@ -382,30 +382,32 @@ impl Asked {
 }
 
 /// Makes a request, signed with the verifier's instance key.
+/// Its own presentation signs the request's intent (the hash of everything it asks, and of
+/// the verifier), so that a prover shown a changed request finds it signed by no one.
 pub fn ask(key: &KeyPair, ask: Ask, now: DateTime<Utc>) -> Result<Asked, ExchangeError> {
-    let challenge = challenge();
-    let presentation = presentation::create(
+    let verifier = crate::did::key::did_of(&key.public());
+    let mut raw = json!({
+        "verifiablePresentationRequest": {
+            "query": [{"type": "DCQLQuery", "dcqlQuery": ask.query}],
+            "challenge": challenge(),
+            "domain": ask.domain,
+        },
+        "capabilities": ask.capabilities,
+    });
+    let intent = super::intent_of(&super::content_of(&raw), &verifier);
+    raw["verifierPresentation"] = presentation::create(
         key,
         ask.credentials,
-        &challenge,
+        &intent,
         &ask.domain,
         Cryptosuite::EddsaJcs2022,
         now,
     )?;
-    let raw = json!({
-        "verifiablePresentationRequest": {
-            "query": [{"type": "DCQLQuery", "dcqlQuery": ask.query}],
-            "challenge": challenge,
-            "domain": ask.domain,
-        },
-        "capabilities": ask.capabilities,
-        "verifierPresentation": presentation,
-    });
     let request = CapabilityRequest::parse(&raw)?;
     Ok(Asked {
         raw,
         request,
-        verifier: crate::did::key::did_of(&key.public()),
+        verifier,
         at: now,
     })
 }
@@ -445,9 +447,13 @@ impl Asked {
     ) -> Result<Judgement, ExchangeError> {
         let presentation = response_presentation(response);
         let empty = json!({});
+        // The prover signed what it agreed to: this request, as this verifier asked it.
+        let intent = self.request.intent(&self.verifier);
+        let bound =
+            presentation.is_some_and(|p| super::signed_challenge(p) == Some(intent.as_str()));
         let verified = presentation::verify_presentation(
             presentation.unwrap_or(&empty),
-            &self.request.challenge,
+            &intent,
             &self.request.domain,
             verifier,
         );
@@ -467,6 +473,8 @@ impl Asked {
             .map(|(request, raw)| {
                 let verdict = if presentation.is_none() {
                     Err(Reason::Malformed)
+                } else if !bound {
+                    Err(Reason::RequestMismatch)
                 } else {
                     judge(
                         &verified,
@@ -669,9 +677,27 @@ pub fn answer(
     let now = verifier.now;
     let request = CapabilityRequest::parse(raw)
         .map_err(|e| Refused::new(Reason::Malformed, e.to_string()))?;
+    // The verifier signed this very request: what it asks, as shown here.
+    let asker = request.verifier_presentation["holder"]
+        .as_str()
+        .and_then(|h| Did::parse(h).ok())
+        .filter(|h| h.method() == "key")
+        .ok_or_else(|| {
+            Refused::new(
+                Reason::NotHolder,
+                "the verifier presents as no agent instance",
+            )
+        })?;
+    let intent = request.intent(&asker);
+    if super::signed_challenge(&request.verifier_presentation) != Some(intent.as_str()) {
+        return Err(Refused::new(
+            Reason::RequestMismatch,
+            "the verifier's presentation does not sign this request: changed on its way, or made for another",
+        ));
+    }
     let theirs = presentation::verify_presentation(
         &request.verifier_presentation,
-        &request.challenge,
+        &intent,
         &request.domain,
         verifier,
     );
@@ -714,11 +740,12 @@ pub fn answer(
         || theirs
             .chains
             .iter()
-            .any(|chain| chain.credentials[0].issuer.as_str() == request.domain);
+            .any(|chain| chain.credentials[0].issuer.as_str() == request.domain)
+        || super::relying_party(&request.requests).is_some_and(|rp| rp == request.domain);
     if !names_verifier {
         return Err(Refused::new(
             Reason::DomainMismatch,
-            "the domain names neither the verifier nor its organization",
+            "the domain names neither the verifier, nor its organization, nor the relying party whose resources it asks for",
         ));
     }
     let created = request.verifier_presentation["proof"]["created"]
@@ -751,9 +778,32 @@ pub fn answer(
         }
         Ok(Ok(selection)) => selection,
     };
+    // The least that answers: of what the query selects, only credentials with a capability
+    // that names something asked; none at all is a refusal, with nothing presented.
+    let answers = |raw: &Value| {
+        AgentCapabilityCredential::from_json(raw).is_ok_and(|typed| {
+            typed
+                .capabilities()
+                .iter()
+                .flatten()
+                .any(|capability| request.requests.iter().any(|asked| asked.names(capability)))
+        })
+    };
+    let present: Vec<usize> = selection
+        .present
+        .iter()
+        .copied()
+        .filter(|&index| answers(&held[index]))
+        .collect();
+    if present.is_empty() {
+        return Err(Refused::new(
+            Reason::NotGranted,
+            "no credential the query selects has a capability for what is asked",
+        ));
+    }
     let mut credentials: Vec<Value> = Vec::new();
     let mut ids: Vec<String> = Vec::new();
-    for &index in &selection.present {
+    for &index in &present {
         let mut at = held[index].clone();
         for _ in 0..=MAX_DEPTH_CAP {
             let typed = AgentCapabilityCredential::from_json(&at)
@@ -784,7 +834,7 @@ pub fn answer(
     let presentation = presentation::create(
         key,
         credentials,
-        &request.challenge,
+        &intent,
         &request.domain,
         Cryptosuite::EddsaJcs2022,
         now,

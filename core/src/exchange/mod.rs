@@ -69,8 +69,60 @@ pub struct CapabilityRequest {
     pub capabilities: Vec<Value>,
     /// The same, read.
     pub requests: Vec<crate::capability::Request>,
-    /// Its own presentation over the same challenge and domain (checked by the prover).
+    /// Its own presentation over the request's intent and domain (checked by the prover).
     pub verifier_presentation: Value,
+    /// The hash of everything the request asks — the whole request but the verifier's
+    /// presentation: the capabilities with their arguments, the query, the challenge, the domain.
+    pub content: String,
+}
+
+/// The type the intent hashes under: what is hashed as an exchange's intent is never anything
+/// else.
+const INTENT_TYPE: &str = "VouchExchangeIntent/1";
+
+/// The hash of a request's content: its canonical JSON (RFC 8785) without the verifier's
+/// presentation.
+pub(crate) fn content_of(raw: &Value) -> String {
+    let mut content = raw.clone();
+    if let Some(object) = content.as_object_mut() {
+        object.remove("verifierPresentation");
+    }
+    crate::hash::multihash_jcs(&content).expect("JSON values serialize")
+}
+
+impl CapabilityRequest {
+    /// The challenge both presentations of the exchange sign (DESIGN §8, "intent is bound"):
+    /// the hash of the request's content — the verifier's fresh nonce among it — and of the
+    /// verifier (its instance's did:key). A presentation over it answers this very request and
+    /// nothing else: a request rewritten on its way, or a response to another exchange, does not
+    /// verify against it (`request_mismatch`).
+    pub fn intent(&self, verifier: &Did) -> String {
+        intent_of(&self.content, verifier)
+    }
+}
+
+/// The intent of a request whose content hashes to `content`, asked by `verifier`.
+pub(crate) fn intent_of(content: &str, verifier: &Did) -> String {
+    crate::hash::multihash_jcs(&json!({
+        "type": INTENT_TYPE,
+        "request": content,
+        "verifier": verifier,
+    }))
+    .expect("JSON values serialize")
+}
+
+/// The relying party whose resources every request names: their common origin
+/// (`https://billing.example`), as the domain of an exchange a node opens for it. `None` when
+/// they name more than one.
+pub fn relying_party(requests: &[crate::capability::Request]) -> Option<String> {
+    let mut origins = requests.iter().map(|r| r.resource.origin());
+    let first = origins.next()?;
+    origins.all(|o| o == first).then_some(first)
+}
+
+/// The challenge a presentation's proof signs, when it has one proof.
+pub fn signed_challenge(presentation: &Value) -> Option<&str> {
+    presentation.get("proof")?.get("challenge")?.as_str()
 }
 
 impl CapabilityRequest {
@@ -153,6 +205,7 @@ impl CapabilityRequest {
             capabilities,
             requests,
             verifier_presentation,
+            content: content_of(raw),
         })
     }
 }

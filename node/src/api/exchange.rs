@@ -1,8 +1,9 @@
 //! The capability exchange over HTTP, with the node as verifier (`crate::exchanges`):
 //!
 //! - `POST /1.0/exchanges` `{capabilities, query?}`: opens an exchange; `201` with its id and
-//!   the node's request (challenge, domain — the org's DID —, DCQL query, capabilities, and
-//!   the node's own presentation, for the prover to authenticate it).
+//!   the node's request (challenge, domain — the relying party whose resources are asked, their
+//!   common origin —, DCQL query, capabilities, and the node's own presentation over the
+//!   request's intent, for the prover to authenticate it and see what it agrees to).
 //! - `POST /1.0/exchanges/{id}` `{verifiablePresentation}`: the prover's response; `200` with
 //!   the signed `CapabilityDecision` and each capability's decision, recorded in the node's
 //!   audit log first. An exchange is answered once: again, or expired, is `409 replayed`.
@@ -72,7 +73,6 @@ pub(super) async fn open(
     let opened = blocking(move || {
         work_state.exchanges.open(
             credential,
-            work_state.org.did(),
             body.query.unwrap_or_else(default_query),
             body.capabilities,
             client.map(|c| c.owner()),

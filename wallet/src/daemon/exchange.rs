@@ -258,10 +258,10 @@ impl Daemon {
                         .map_err(|e| Refusal::internal(format!("the audit log: {e}")))
                 })
                 .await??;
-                return Err(Refusal::refused(format!(
-                    "{peer} refused to present: {} ({message})",
-                    reason.code()
-                )));
+                return Err(Refusal::from(vouch_core::exchange::Refused {
+                    reason,
+                    message: format!("{peer} refused to present: {} ({message})", reason.code()),
+                }));
             }
             Reply::Accepted {} => {
                 return Err(Refusal::refused(format!(
