@@ -314,11 +314,13 @@ expect_verdicts "accepted call:billing_api:refund https://billing.b.example/refu
 rejected call:billing_api:refund https://billing.b.example/refunds/78: constraint_violated" \
   ask_b "$PS" --capability "$(refund_of 77 800)" --capability "$(refund_of 78 1200)"
 
-echo "   A proves to org C's node over HTTP, without libp2p (A's daemon checks the node's presentation first); C decides each capability:"
-expect_verdicts "accepted read:tickets https://support.c.example/tickets/9
+echo "   A proves to org C's node over HTTP, without libp2p: the node asks in the name of the relying party"
+echo "   (https://billing.b.example); A's daemon checks that the node's presentation signs exactly what it shows,"
+echo "   signs the same, and presents only credentials with a capability for what is asked; C decides each:"
+expect_verdicts "accepted call:billing_api:refund https://billing.b.example/refunds/8
 rejected call:billing_api:refund https://billing.b.example/refunds/9: constraint_violated" \
   "$VOUCH" wallet prove --socket "$X/refund-agent.sock" --node "$N2" \
-  --capability '{"action": "read:tickets", "resource": "https://support.c.example/tickets/9"}' --capability "$(refund_of 9 6000)"
+  --capability "$(refund_of 8 1200)" --capability "$(refund_of 9 6000)"
 
 echo "   org A revokes task order-1234 at its node; B's next decision on A:"
 admin revoke --level task order-1234 > /dev/null

@@ -58,6 +58,9 @@ pub enum Reason {
     /// arguments, the query, the domain or the verifier were changed on the way, or it was made
     /// for another exchange.
     RequestMismatch,
+    /// The credential carries no status entry: it could never be revoked or suspended, so it is
+    /// not taken (a delegation made by hand and never registered with its org's node).
+    StatusMissing,
 }
 
 impl Reason {
@@ -86,6 +89,7 @@ impl Reason {
             Reason::RenewalInvalid => "renewal_invalid",
             Reason::AudienceMismatch => "audience_mismatch",
             Reason::RequestMismatch => "request_mismatch",
+            Reason::StatusMissing => "status_missing",
             Reason::NotGranted => "not_granted",
         }
     }

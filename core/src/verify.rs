@@ -88,6 +88,10 @@ pub struct Verifier<'a> {
     pub max_depth: u32,
     /// The agent definition digest the verifier expects, if it pins one.
     pub expected_definition: Option<crate::credential::Multihash>,
+    /// Whether a credential of a chain without any status entry fails (`status_missing`): one
+    /// that no revocation could ever reach. On by default; off only for credentials that are
+    /// known never to be registered (a verifier of signatures alone).
+    pub require_status: bool,
 }
 
 impl<'a> Verifier<'a> {
@@ -103,6 +107,7 @@ impl<'a> Verifier<'a> {
             danger_proofs_only: false,
             max_depth: DEFAULT_MAX_DEPTH,
             expected_definition: None,
+            require_status: true,
         }
     }
 
@@ -342,19 +347,32 @@ pub(crate) fn check_credential_with(
     })
 }
 
+/// Records the status checks of `entries`. `required`: whether a credential with none fails
+/// (`status_missing`) rather than skips — an agent credential of a chain, under
+/// [`Verifier::require_status`]; a generic credential may carry none.
 fn check_status(
     verifier: &Verifier<'_>,
     issuer: &Did,
     entries: &[StatusEntry],
     subject: Option<&str>,
+    required: bool,
     report: &mut Report,
 ) {
     if entries.is_empty() {
-        report.skip(
-            check::STATUS,
-            subject,
-            "the credential has no status entries",
-        );
+        if required && verifier.require_status && !verifier.danger_proofs_only {
+            report.fail(
+                check::STATUS,
+                subject,
+                Reason::StatusMissing,
+                "the credential has no status entries: no revocation could reach it",
+            );
+        } else {
+            report.skip(
+                check::STATUS,
+                subject,
+                "the credential has no status entries",
+            );
+        }
         return;
     }
     let Some(source) = verifier.status else {
@@ -415,6 +433,7 @@ pub(crate) fn check_chain_status(
             &root.issuer,
             &checked.credential.credential_status,
             Some(&id),
+            true,
             report,
         ),
         None => report.skip(
@@ -554,7 +573,7 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
         window.and_then(|(from, until)| check_window(verifier, from, until)),
     );
     match &issuer {
-        Some(did) => check_status(verifier, did, &entries, subject, &mut report),
+        Some(did) => check_status(verifier, did, &entries, subject, false, &mut report),
         None => report.skip(check::STATUS, subject, "the issuer is not a DID"),
     }
     let trusted = match (&issuer, verifier.issuers) {

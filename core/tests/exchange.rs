@@ -308,7 +308,7 @@ fn a_sub_agent_is_accepted_for_its_narrower_right_and_rejected_beyond_it() {
     let parent = credential(&w.org_a, &w.prover, vec![refund(5000)], "t-1", 1);
     let typed =
         vouch_core::credential::AgentCapabilityCredential::from_json(&parent).expect("reads");
-    let child = delegation::delegate(
+    let mut child = delegation::delegate(
         &typed,
         did_of(&sub.public()),
         vec![refund(1000)],
@@ -316,6 +316,8 @@ fn a_sub_agent_is_accepted_for_its_narrower_right_and_rejected_beyond_it() {
         now(),
     )
     .expect("delegates");
+    // Registered with the org's node: a status entry of its list.
+    child.credential_status = vec![crate::fixtures::status_entry(2)];
     let child = delegation::sign_credential(
         &child,
         &w.prover,

@@ -49,13 +49,18 @@ pub(crate) fn root_grant(org: &KeyPair, agent: &KeyPair, capabilities: Vec<Value
         max_renewals: 4,
         not_after: now() + Duration::hours(2),
         max_depth: 5,
-        status: vec![StatusEntry {
-            id: "https://node.acme.example/status/1#42".into(),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "revocation".into(),
-            status_list_index: "42".into(),
-            status_list_credential: "https://node.acme.example/status/1".into(),
-        }],
+        status: vec![status_entry(42)],
+    }
+}
+
+/// A revocation entry of the org's list at `index`.
+pub(crate) fn status_entry(index: u32) -> StatusEntry {
+    StatusEntry {
+        id: format!("https://node.acme.example/status/1#{index}"),
+        type_: "BitstringStatusListEntry".into(),
+        status_purpose: "revocation".into(),
+        status_list_index: index.to_string(),
+        status_list_credential: "https://node.acme.example/status/1".into(),
     }
 }
 

@@ -56,15 +56,18 @@ pub(crate) fn world(suite: Cryptosuite) -> World {
 }
 
 /// The root's delegation of `capabilities` to the sub-agent for 10 minutes, unsigned.
+/// Registered, as a delegation is with its org's node: with a status entry of the org's list.
 pub(crate) fn delegation_of(w: &World, capabilities: Vec<Value>) -> AgentCapabilityCredential {
-    delegation::delegate(
+    let mut child = delegation::delegate(
         &w.root,
         did_of(&w.sub.public()),
         capabilities,
         now() + Duration::minutes(10),
         now(),
     )
-    .expect("delegates")
+    .expect("delegates");
+    child.credential_status = vec![crate::fixtures::status_entry(43)];
+    child
 }
 
 /// The same, signed by the agent.
@@ -349,7 +352,7 @@ fn depth_exceeded_and_renewal_rules() {
     let child = delegation_of(&w, vec![refund_capability(100)]);
     let child_signed = sign_as(&child, &w.agent, suite);
     let third = KeyPair::generate();
-    let grandchild = delegation::delegate(
+    let mut grandchild = delegation::delegate(
         &child,
         did_of(&third.public()),
         vec![refund_capability(10)],
@@ -357,6 +360,7 @@ fn depth_exceeded_and_renewal_rules() {
         now(),
     )
     .expect("delegates");
+    grandchild.credential_status = vec![crate::fixtures::status_entry(44)];
     let grandchild = sign_as(&grandchild, &w.sub, suite);
     let vp = presentation::create(
         &third,

@@ -180,6 +180,10 @@ enum Admin {
         /// Why (no personal data: it is published in the revocation event).
         #[arg(long)]
         reason: Option<String>,
+        /// A task or instance no credential names yet: refuse it any from now on (else a
+        /// revocation that reaches nothing is an error).
+        #[arg(long)]
+        preemptive: bool,
     },
     /// Suspends at a level, until lifted; prints the suspension's id.
     Suspend {
@@ -191,6 +195,9 @@ enum Admin {
         /// Why.
         #[arg(long)]
         reason: Option<String>,
+        /// A task or instance no credential names yet: suspended from now on.
+        #[arg(long)]
+        preemptive: bool,
     },
     /// Lifts a suspension.
     Lift {
@@ -409,17 +416,21 @@ impl AdminClient {
                 level,
                 subject,
                 reason,
+                preemptive,
             } => self.post(
                 "/admin/revocations",
-                &json!({"level": level, "subject": subject, "reason": reason}).to_string(),
+                &json!({"level": level, "subject": subject, "reason": reason, "preemptive": preemptive})
+                    .to_string(),
             ),
             Admin::Suspend {
                 level,
                 subject,
                 reason,
+                preemptive,
             } => self.post(
                 "/admin/suspensions",
-                &json!({"level": level, "subject": subject, "reason": reason}).to_string(),
+                &json!({"level": level, "subject": subject, "reason": reason, "preemptive": preemptive})
+                    .to_string(),
             ),
             Admin::Lift { suspension, reason } => self.post(
                 &format!("/admin/suspensions/{suspension}/lift"),

@@ -148,7 +148,9 @@ fn kill_9_leaves_every_change_with_its_audit_entry_or_neither() {
             std::thread::spawn(move || {
                 let url = format!("http://127.0.0.1:{http}/admin/revocations");
                 for i in next.. {
-                    let body = format!("{{\"level\": \"task\", \"subject\": \"task-{i}\"}}");
+                    let body = format!(
+                        "{{\"level\": \"task\", \"subject\": \"task-{i}\", \"preemptive\": true}}"
+                    );
                     match try_post(&url, &body, Some(&token)) {
                         Some(answer) if answer.status == 200 => {
                             let _ = acks.send(i);

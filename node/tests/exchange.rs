@@ -616,3 +616,124 @@ fn a_relay_cannot_change_what_the_prover_agrees_to_and_the_prover_presents_the_l
     let decided = client.answer_exchange(&small, &response).expect("decided");
     assert_eq!(verdicts(&decided), vec![None], "{decided}");
 }
+
+#[test]
+fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
+    use vouch_core::proof::Cryptosuite;
+    use vouch_wallet::daemon::Request;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let token = node.admin_token();
+    let agent = KeyPair::generate();
+    let parent = agent_credential(
+        &node,
+        &agent,
+        "t-delegating",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}}}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &parent);
+    let sub = KeyPair::generate();
+    let sub_did = agent_a_did(&sub);
+    let narrow = json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                         "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]);
+    let delegated = wallet
+        .handle(Request::Delegate {
+            parent: parent["id"].as_str().expect("an id").to_owned(),
+            to: sub_did.clone(),
+            capabilities: narrow.as_array().expect("caps").clone(),
+            valid_until: None,
+        })
+        .expect("delegated through the node");
+    let child = delegated["credential"].clone();
+    assert!(
+        child["credentialStatus"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "registered: status entries of the org's lists: {child}"
+    );
+    // The sub-agent presents it with its chain, to the node's verification service.
+    let verify = |credentials: Vec<Value>| {
+        let vp = vouch_core::presentation::create(
+            &sub,
+            credentials,
+            "c-1",
+            "partner.example",
+            Cryptosuite::EddsaJcs2022,
+            chrono::Utc::now(),
+        )
+        .expect("presents");
+        let answer = post(
+            &node.url("/1.0/presentations/verify"),
+            &json!({"verifiablePresentation": vp,
+                    "options": {"challenge": "c-1", "domain": "partner.example"}})
+            .to_string(),
+            None,
+        );
+        let reasons: Vec<String> = answer.json()["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect();
+        (answer.json()["verified"] == true, reasons)
+    };
+    assert_eq!(verify(vec![parent.clone(), child.clone()]), (true, vec![]));
+
+    // A child made by hand with the agent's key, never registered: it carries no status entry,
+    // and fails closed.
+    let typed =
+        vouch_core::credential::AgentCapabilityCredential::from_json(&parent).expect("reads");
+    let by_hand = vouch_core::delegation::delegate(
+        &typed,
+        vouch_core::did::Did::parse(&sub_did).expect("a DID"),
+        narrow.as_array().expect("caps").clone(),
+        typed.valid_until,
+        chrono::Utc::now(),
+    )
+    .expect("delegates");
+    let by_hand = vouch_core::delegation::sign_credential(
+        &by_hand,
+        &agent,
+        vouch_core::did::key::verification_method_of(&agent.public()),
+        Cryptosuite::EddsaJcs2022,
+        chrono::Utc::now(),
+    )
+    .expect("signs");
+    assert_eq!(
+        verify(vec![parent.clone(), by_hand]),
+        (false, vec!["status_missing".to_owned()])
+    );
+
+    // Revoking the sub-agent (the agent level, its did:key) reaches the registered child.
+    let revoked = post(
+        &node.url("/admin/revocations"),
+        &json!({"level": "agent", "subject": sub_did}).to_string(),
+        Some(&token),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let (verified, reasons) = verify(vec![parent.clone(), child.clone()]);
+    assert!(
+        !verified && reasons.contains(&"revoked".to_owned()),
+        "{reasons:?}"
+    );
+    // A revocation that reaches nothing is no success: a did:key this org never saw, a task it
+    // never issued for.
+    for (level, subject) in [
+        ("agent", agent_a_did(&KeyPair::generate())),
+        ("task", "t-never".to_owned()),
+    ] {
+        let nothing = post(
+            &node.url("/admin/revocations"),
+            &json!({"level": level, "subject": subject}).to_string(),
+            Some(&token),
+        );
+        assert_eq!(nothing.status, 404, "{level}: {}", nothing.body);
+        assert!(
+            nothing.body.contains("nothing to revoke"),
+            "{}",
+            nothing.body
+        );
+    }
+}

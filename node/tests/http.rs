@@ -246,11 +246,11 @@ fn the_bearer_scheme_is_case_insensitive_and_a_deactivated_org_is_a_conflict() {
     for (path, body) in [
         (
             "/admin/revocations",
-            r#"{"level": "task", "subject": "t1"}"#,
+            r#"{"level": "task", "subject": "t1", "preemptive": true}"#,
         ),
         (
             "/admin/suspensions",
-            r#"{"level": "task", "subject": "t1"}"#,
+            r#"{"level": "task", "subject": "t1", "preemptive": true}"#,
         ),
         (
             "/admin/agents",

@@ -481,7 +481,14 @@ fn a_revoked_instance_task_or_definition_gets_nothing_new() {
         .0,
         "revoked"
     );
-    issuer.revoke(request("task", "t7"), Utc::now()).unwrap();
+    // A task no credential names yet: refused as reaching nothing, unless preemptive.
+    assert!(matches!(
+        issuer.revoke(request("task", "t7"), Utc::now()),
+        Err(vouch_node::issuer::IssuerError::NotFound(_))
+    ));
+    let mut preemptive = request("task", "t7");
+    preemptive.preemptive = true;
+    issuer.revoke(preemptive, Utc::now()).unwrap();
     let a3 = KeyPair::generate();
     tree.world.bind(&tree.definition, &a3);
     assert_eq!(
@@ -1265,7 +1272,7 @@ fn node_with_revoked_tasks(
     for task in tasks {
         let revoked = crate::common::post(
             &node.url("/admin/revocations"),
-            &json!({"level": "task", "subject": task}).to_string(),
+            &json!({"level": "task", "subject": task, "preemptive": true}).to_string(),
             Some(&token),
         );
         assert_eq!(revoked.status, 200, "{}", revoked.body);
@@ -1322,7 +1329,7 @@ fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
     let node = TestNode::start(config);
     let refused = post(
         &node.url("/admin/revocations"),
-        &json!({"level": "task", "subject": "t2"}).to_string(),
+        &json!({"level": "task", "subject": "t2", "preemptive": true}).to_string(),
         Some(&node.admin_token()),
     );
     assert_eq!(refused.status, 500, "{}", refused.body);

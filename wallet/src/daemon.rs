@@ -436,6 +436,14 @@ impl Daemon {
             .ok_or_else(|| refused(format!("no credential {parent} is held")))?;
         let parent = AgentCapabilityCredential::from_json(&held.credential)
             .map_err(|e| internal(e.to_string()))?;
+        // Registered with the org's node before it is handed out, so that every level of
+        // revocation reaches it: without a node, no delegation.
+        let node = self.node.as_ref().ok_or_else(|| {
+            refused(
+                "a delegation is registered with the org's node before it is handed out, and this daemon knows no node (--node)"
+                    .into(),
+            )
+        })?;
         let now = chrono::Utc::now();
         let child = delegation::delegate(
             &parent,
@@ -445,19 +453,6 @@ impl Daemon {
             now,
         )
         .map_err(|e| refused(e.to_string()))?;
-        let vm = vouch_core::did::key::verification_method_of(&self.key.public());
-        let signed = delegation::sign_credential(
-            &child,
-            &self.key,
-            vm,
-            vouch_core::proof::Cryptosuite::EddsaJcs2022,
-            now,
-        )
-        .map_err(|e| internal(e.to_string()))?;
-        // Recorded before it is answered: a delegation the log does not show is not made.
-        self.log
-            .record(crate::records::delegation_entry(&parent, &signed), now)
-            .map_err(|e| internal(format!("the audit log: {e}")))?;
         // The sub-agent presents it with its chain: the parent and the parent's ancestors.
         let mut chain = vec![held.credential];
         while chain.len() <= vouch_core::credential::MAX_DEPTH_CAP as usize {
@@ -474,6 +469,24 @@ impl Daemon {
                 Err(e) => return Err(internal(e.to_string())),
             }
         }
+        let root_first: Vec<Value> = chain.iter().rev().cloned().collect();
+        let signed = node
+            .register_delegation(
+                &self.key,
+                root_first,
+                &child,
+                vouch_core::proof::Cryptosuite::EddsaJcs2022,
+                now,
+            )
+            .map_err(|e| {
+                refused(format!(
+                    "the org's node did not register the delegation: {e}"
+                ))
+            })?;
+        // Recorded before it is answered: a delegation the log does not show is not made.
+        self.log
+            .record(crate::records::delegation_entry(&parent, &signed), now)
+            .map_err(|e| internal(format!("the audit log: {e}")))?;
         Ok(json!({ "credential": signed, "chain": chain }))
     }
 }

@@ -33,6 +33,11 @@ pub struct RevocationRequest {
     /// Why, for the event; never personal data.
     #[serde(default)]
     pub reason: Option<String>,
+    /// For a task or an agent instance that no credential names yet: it gets none from now on.
+    /// Without it, a revocation that reaches nothing is refused (`404`), so that a mistyped
+    /// subject is never answered as revoked.
+    #[serde(default)]
+    pub preemptive: bool,
 }
 
 /// What a revocation, suspension or reinstatement did.
@@ -87,7 +92,7 @@ impl Issuer {
         check_reason(&request.reason)?;
         let now = now.trunc_subsecs(3);
         let _guard = self.guard();
-        let reach = self.reach(request.level, &request.subject)?;
+        let reach = self.reach(request.level, &request.subject, request.preemptive)?;
         let mut batch = Batch::default();
         let when = now.to_rfc3339();
         for (kind, subject) in &reach.subjects {
@@ -115,7 +120,7 @@ impl Issuer {
         check_reason(&request.reason)?;
         let now = now.trunc_subsecs(3);
         let _guard = self.guard();
-        let reach = self.reach(request.level, &request.subject)?;
+        let reach = self.reach(request.level, &request.subject, request.preemptive)?;
         let id = format!("urn:uuid:{}", uuid::Uuid::new_v4());
         let suspension = Suspension {
             id: id.clone(),
@@ -199,7 +204,8 @@ impl Issuer {
                 reinstated.push((credential, slots));
             }
         }
-        let reach = self.reach(suspension.level, &suspension.subject)?;
+        // What the suspension named when it began: found, whatever it reaches now.
+        let reach = self.reach(suspension.level, &suspension.subject, true)?;
         for (kind, subject) in &reach.subjects {
             self.store
                 .delete_issuance(&mut batch, &keys::suspended(*kind, subject, id));
@@ -297,7 +303,8 @@ impl Issuer {
     }
 
     /// What a level reaches.
-    fn reach(&self, level: Level, subject: &str) -> Result<Reach, IssuerError> {
+    /// What `level` reaches for `subject`; nothing at all is `NotFound` unless `preemptive`.
+    fn reach(&self, level: Level, subject: &str, preemptive: bool) -> Result<Reach, IssuerError> {
         match level {
             Level::Credential => {
                 let id = self.known_credential(subject)?;
@@ -337,6 +344,13 @@ impl Issuer {
                     })
                 } else if did.method() == "key" {
                     let credentials = self.bounded(Kind::Instance, did.as_str())?;
+                    // An instance bound to a definition is banned even with no credential now;
+                    // a did:key this org never saw reaches nothing.
+                    if credentials.is_empty() && !preemptive && self.instance(&did)?.is_none() {
+                        return Err(IssuerError::NotFound(format!(
+                            "{did} holds no credential of this org and is bound to none of its definitions: nothing to revoke"
+                        )));
+                    }
                     Ok(Reach {
                         credentials,
                         subjects: vec![(Kind::Instance, did.to_string())],
@@ -351,6 +365,11 @@ impl Issuer {
             Level::Task => {
                 check_task_id(subject)?;
                 let credentials = self.bounded(Kind::Task, subject)?;
+                if credentials.is_empty() && !preemptive {
+                    return Err(IssuerError::NotFound(format!(
+                        "no credential of this org was issued for task {subject}: nothing to revoke (preemptive, to refuse it any from now on)"
+                    )));
+                }
                 Ok(Reach {
                     credentials,
                     subjects: vec![(Kind::Task, subject.to_owned())],

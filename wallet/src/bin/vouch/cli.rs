@@ -340,6 +340,11 @@ pub(crate) struct VerifyArgs {
     /// reported as skipped, so an untrusted or revoked credential verifies. Never for a decision.
     #[arg(long)]
     pub(crate) danger_proofs_only: bool,
+    /// Agent credentials that carry no status entry (issued or delegated offline, never
+    /// registered with a node) have their status check skipped instead of failing
+    /// `status_missing`: no revocation could ever reach them. Off by default, as at the node.
+    #[arg(long)]
+    pub(crate) allow_unregistered: bool,
     /// The agent definition digest (zQm…) every credential must describe; else
     /// definition_mismatch.
     #[arg(long, value_name = "DIGEST", value_parser = parse_multihash)]

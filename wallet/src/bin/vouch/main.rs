@@ -471,6 +471,9 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
             let vm = did_key::verification_method_of(&pair.public());
             let signed = delegation::sign_credential(&child, &pair, vm, suite, now)?;
             record_delegation(wallet.as_deref(), &pair, &parent, &signed, now)?;
+            eprintln!(
+                "vouch: not registered with a node (--node): no status entry, so no revocation reaches it, and verifiers refuse it (status_missing) unless told otherwise"
+            );
             print_json(&signed)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -636,6 +639,7 @@ impl Known {
             verifier.status = Some(&self.sources.lists);
         }
         verifier.danger_proofs_only = args.danger_proofs_only;
+        verifier.require_status = !args.allow_unregistered;
         verifier.expected_definition = args.expect_definition.clone();
         verifier
     }
