@@ -67,20 +67,23 @@ JSON
   --capabilities "$WORK/narrower.json" > "$WORK/sub.vc.json"
 grep -E '"(issuer|depth|parent)"' "$WORK/sub.vc.json"
 
-say "4. The sub-agent presents both over the partner's challenge; the partner verifies"
+say "4. The sub-agent presents both over the partner's challenge; the partner verifies (offline, with no node: the credentials carry no status entries, which the verifier must be told to allow)"
 CHALLENGE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
   "$WORK/agent.vc.json" "$WORK/sub.vc.json" > "$WORK/vp.json"
-"$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+"$VOUCH" presentation verify --allow-unregistered --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+
+echo "   without --allow-unregistered the same presentation is rejected: no revocation could ever reach it (status_missing)"
+expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json" > /dev/null
 
 say "4b. A verifier told nothing trusts nothing: without --trust the same presentation is rejected (untrusted_issuer)"
-expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+expect_rejected "$VOUCH" presentation verify --allow-unregistered --challenge "$CHALLENGE" --domain partner.example --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
 
 say "5. A tampered copy (maxAmount raised in the delegated credential) is rejected"
 sed 's/"value": 10000/"value": 90000/' "$WORK/sub.vc.json" > "$WORK/tampered.vc.json"
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
   "$WORK/agent.vc.json" "$WORK/tampered.vc.json" > "$WORK/vp-tampered.json"
-expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp-tampered.json"
+expect_rejected "$VOUCH" presentation verify --allow-unregistered --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp-tampered.json"
 
 say "6. An escalated delegation: the CLI refuses to make it"
 cat > "$WORK/wider.json" <<'JSON'
@@ -103,17 +106,17 @@ PY
 "$VOUCH" credential sign --key "$WORK/agent.key.json" < "$WORK/forged.unsigned.json" > "$WORK/forged.vc.json"
 "$VOUCH" presentation create --key "$WORK/sub.key.json" --challenge "$CHALLENGE" --domain partner.example \
   "$WORK/agent.vc.json" "$WORK/forged.vc.json" > "$WORK/vp-forged.json"
-expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp-forged.json"
+expect_rejected "$VOUCH" presentation verify --allow-unregistered --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp-forged.json"
 
 say "8. A replayed presentation (another challenge) is rejected"
-expect_rejected "$VOUCH" presentation verify --challenge not-the-challenge --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+expect_rejected "$VOUCH" presentation verify --allow-unregistered --challenge not-the-challenge --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
 
 say "9. The org rotates its issuing key (signed by the committed update key): credentials signed with the old key stop verifying"
 "$VOUCH" key generate --out "$WORK/org-2.key.json" > /dev/null
 "$VOUCH" key generate --out "$WORK/org-update-3.key.json" > /dev/null
 "$VOUCH" did update --key "$WORK/org-2.key.json" --update-key "$WORK/org-update-2.key.json" \
   --next-update-key "$WORK/org-update-3.key.json" --log "$WORK/org.did.jsonl"
-expect_rejected "$VOUCH" presentation verify --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
+expect_rejected "$VOUCH" presentation verify --allow-unregistered --challenge "$CHALLENGE" --domain partner.example --trust "$ORG" --did-log "$WORK/org.did.jsonl" < "$WORK/vp.json"
 
 say "10. A local consortium of ${NODES:=10} real nodes: each org's DID replicated to every node over libp2p"
 "$TESTNET" --dir "$WORK/testnet" up --nodes "$NODES"

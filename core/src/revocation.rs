@@ -57,6 +57,9 @@ pub enum Level {
     Task,
     /// A credential and its whole delegation subtree.
     Chain,
+    /// Every agent an owner is accountable for: every instance of every definition that names
+    /// them, for when the owner leaves.
+    Owner,
 }
 
 impl Level {
@@ -67,14 +70,21 @@ impl Level {
             Self::Agent => "agent",
             Self::Task => "task",
             Self::Chain => "chain",
+            Self::Owner => "owner",
         }
     }
 
     /// The level named `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Credential, Self::Agent, Self::Task, Self::Chain]
-            .into_iter()
-            .find(|level| level.as_str() == name)
+        [
+            Self::Credential,
+            Self::Agent,
+            Self::Task,
+            Self::Chain,
+            Self::Owner,
+        ]
+        .into_iter()
+        .find(|level| level.as_str() == name)
     }
 }
 
@@ -122,13 +132,16 @@ pub enum Subject {
     Task(String),
     /// A credential (`format: uri`).
     Credential(String),
+    /// An owner, by the org's pseudonym for them (`format: opaque`, as a task; told apart by the
+    /// event's level): an event never names a person.
+    Owner(String),
 }
 
 impl Subject {
     fn to_json(&self) -> Value {
         match self {
             Self::Did(did) => json!({"format": "did", "url": did}),
-            Self::Task(id) => json!({"format": "opaque", "id": id}),
+            Self::Task(id) | Self::Owner(id) => json!({"format": "opaque", "id": id}),
             Self::Credential(uri) => json!({"format": "uri", "uri": uri}),
         }
     }
@@ -159,7 +172,7 @@ impl Subject {
     pub fn id(&self) -> &str {
         match self {
             Self::Did(did) => did.as_str(),
-            Self::Task(id) | Self::Credential(id) => id,
+            Self::Task(id) | Self::Credential(id) | Self::Owner(id) => id,
         }
     }
 }
@@ -269,6 +282,12 @@ impl RevocationEvent {
             .and_then(Value::as_str)
             .and_then(Level::parse)
             .ok_or(malformed("level"))?;
+        // An opaque subject is an owner's pseudonym at the owner level, a task's id otherwise.
+        let subject = match (level, subject) {
+            (Level::Owner, Subject::Task(pseudonym)) => Subject::Owner(pseudonym),
+            (Level::Owner, _) => return Err(malformed("an owner is an opaque subject")),
+            (_, subject) => subject,
+        };
         let credentials = event
             .get("credentials")
             .and_then(Value::as_u64)
@@ -308,6 +327,26 @@ mod tests {
             credentials: 3,
             reason: Some("task cancelled".into()),
         }
+    }
+
+    #[test]
+    fn an_owner_level_event_names_a_pseudonym_and_reads_back_as_an_owner() {
+        let key = KeyPair::generate();
+        let did = did_key::did_of(&key.public());
+        let mut owned = event(did.clone());
+        owned.level = Level::Owner;
+        owned.subject = Subject::Owner("urn:vouch:owner:7Yf2nS1uK4".into());
+        let signed = owned
+            .sign(&key, did_key::verification_method_of(&key.public()))
+            .unwrap();
+        let read = RevocationEvent::verify(&signed, &DidKeyResolver).unwrap();
+        assert_eq!(read, owned);
+        assert_eq!(Level::parse("owner"), Some(Level::Owner));
+        // An owner named by a DID or a URI is no owner subject.
+        let mut raw = owned.to_json();
+        raw["events"]["https://vouch.id/events/revoked"]["subject"] =
+            json!({"format": "did", "url": did});
+        assert!(RevocationEvent::parse(&raw).is_err());
     }
 
     #[test]

@@ -129,7 +129,12 @@ enum AgentAction {
         proof: PathBuf,
     },
     /// Lists the org's agent definitions.
-    List,
+    List {
+        /// Only the agents no one is accountable for: their owner is gone (revoked at the
+        /// `owner` level) or unset.
+        #[arg(long)]
+        orphaned: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -374,8 +379,13 @@ impl AdminClient {
                         .with_context(|| proof.display().to_string())?;
                     self.post(&format!("/admin/agents/{definition}/instances"), &body)
                 }
-                AgentAction::List => {
-                    println!("{}", self.send("/admin/agents", None)?);
+                AgentAction::List { orphaned } => {
+                    let path = if orphaned {
+                        "/admin/agents?orphaned=true"
+                    } else {
+                        "/admin/agents"
+                    };
+                    println!("{}", self.send(path, None)?);
                     Ok(())
                 }
             },

@@ -137,15 +137,26 @@ impl Org {
     /// same principal always gets the same pseudonym from this org, another org's differs, and
     /// nobody without the key can tell whose it is. The raw principal id is never written.
     pub fn pseudonym(&self, principal: &str) -> Result<String, OrgError> {
+        self.keyed_pseudonym(b"vouch principal pseudonym v1\0", "principal", principal)
+    }
+
+    /// The pseudonym under which the org's revocation events name an agent's owner
+    /// (`urn:vouch:owner:…`), made as a principal's is under another label: an event never names
+    /// a person, and an owner's pseudonym is no principal's.
+    pub fn owner_pseudonym(&self, owner: &str) -> Result<String, OrgError> {
+        self.keyed_pseudonym(b"vouch owner pseudonym v1\0", "owner", owner)
+    }
+
+    fn keyed_pseudonym(&self, label: &[u8], kind: &str, name: &str) -> Result<String, OrgError> {
         use hmac::Mac as _;
         let secret = datadir::pseudonym_secret(&self.data_dir)?;
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret)
             .expect("HMAC takes a key of any length");
-        mac.update(b"vouch principal pseudonym v1\0");
-        mac.update(principal.as_bytes());
+        mac.update(label);
+        mac.update(name.as_bytes());
         let tag = mac.finalize().into_bytes();
         Ok(format!(
-            "urn:vouch:principal:{}",
+            "urn:vouch:{kind}:{}",
             bs58::encode(tag).into_string()
         ))
     }

@@ -421,6 +421,13 @@ fn each_revocation_level_refuses_exactly_its_set_by_status_bits_alone() {
             &["a1_t1", "c1", "c2", "gc1"],
             &["a1_t1", "c1", "c2", "gc1"],
         ),
+        // The owner of the definition: everything under it, as the definition itself.
+        (
+            "owner",
+            Box::new(|_| "owner@org.example".to_owned()),
+            &all,
+            &all,
+        ),
     ];
     for (level, subject, expected, own) in cases {
         let tree = tree();
@@ -463,8 +470,103 @@ fn each_revocation_level_refuses_exactly_its_set_by_status_bits_alone() {
             vouch_core::revocation::RevocationEvent::verify(&done.event, &tree.world.registry)
                 .unwrap();
         assert_eq!(event.level.as_str(), level);
-        assert_eq!(event.subject.id(), subject);
+        if level == "owner" {
+            // A person is named by the org's pseudonym for them, never by name.
+            assert!(event.subject.id().starts_with("urn:vouch:owner:"));
+            assert!(!done.event.to_string().contains(&subject));
+        } else {
+            assert_eq!(event.subject.id(), subject);
+        }
     }
+}
+
+#[test]
+fn an_owner_who_leaves_takes_every_agent_they_are_accountable_for() {
+    let world = world(None);
+    let definition_as = |name: &str, owner: &str| -> Did {
+        let request = serde_json::from_value(json!({
+            "name": name, "version": "1", "owner": owner, "model": "m",
+            "systemPromptHash": Multihash::of(b"p").as_str(), "tools": [], "configuration": {},
+        }))
+        .expect("test fixture");
+        world
+            .issuer
+            .register_definition(request, Utc::now())
+            .expect("test fixture")
+            .0
+            .did
+    };
+    let (refunds, billing, support) = (
+        definition_as("refunds", "leaving@org.example"),
+        definition_as("billing", "leaving@org.example"),
+        definition_as("support", "staying@org.example"),
+    );
+    let (a, b, c) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    world.bind(&refunds, &a);
+    world.bind(&billing, &b);
+    world.bind(&support, &c);
+    let (ca, cb, cc) = (
+        world.issue(&a, "t-a", "p"),
+        world.issue(&b, "t-b", "p"),
+        world.issue(&c, "t-c", "p"),
+    );
+    // Nobody is orphaned yet; an owner no definition names reaches nothing.
+    assert!(world.issuer.orphaned().unwrap().is_empty());
+    assert!(matches!(
+        world
+            .issuer
+            .revoke(request("owner", "nobody@org.example"), Utc::now()),
+        Err(IssuerError::NotFound(_))
+    ));
+    let done = world
+        .issuer
+        .revoke(request("owner", "leaving@org.example"), Utc::now())
+        .unwrap();
+    assert_eq!(done.credentials, 2);
+    // Every agent of that owner is refused `revoked`, the other owner's still verifies.
+    assert_eq!(world.reasons(&[ca], &a), HashSet::from([Reason::Revoked]));
+    assert_eq!(world.reasons(&[cb], &b), HashSet::from([Reason::Revoked]));
+    assert_eq!(world.reasons(&[cc], &c), HashSet::new());
+    // Their definitions get nothing new: no credential, no binding.
+    assert_eq!(
+        refusal(world.try_issue(&a, "t-new", "p", "call:billing:refund")).0,
+        "revoked"
+    );
+    let d = KeyPair::generate();
+    let challenge = world.issuer.challenge(Utc::now()).expect("test fixture");
+    let proof = possession::prove(
+        &d,
+        &Issuer::binding_statement(&did_of(&d.public()), &refunds),
+        &challenge.challenge,
+        &challenge.domain,
+        Utc::now(),
+    )
+    .expect("test fixture");
+    assert_eq!(
+        refusal(world.issuer.bind(&refunds, &proof, Utc::now())).0,
+        "revoked"
+    );
+    world.issue(&c, "t-c2", "p");
+    // Listed as orphaned: the agents no one is accountable for now.
+    let mut orphaned: Vec<Did> = world
+        .issuer
+        .orphaned()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.did)
+        .collect();
+    orphaned.sort();
+    let mut expected = vec![refunds, billing];
+    expected.sort();
+    assert_eq!(orphaned, expected);
+    // The audit log names the owner's pseudonym, never the owner.
+    let entries = world.audit.entries(0).unwrap();
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(text.contains("revoked:owner") && !text.contains("leaving@org.example"));
 }
 
 #[test]

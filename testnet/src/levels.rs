@@ -1,4 +1,4 @@
-//! `measure` for the four revocation levels (DESIGN §6, §10): node 0 registers an agent
+//! `measure` for the five revocation levels (DESIGN §6, §10; the `owner` level of issue 25): node 0 registers an agent
 //! definition, binds instances that prove their keys, issues task credentials and registers a
 //! delegation, exactly as agents and operators do through its HTTP API. For each sample a
 //! presentation that depends on what is revoked is first verified by every node's verification
@@ -54,6 +54,17 @@ impl<'a> Org<'a> {
         token: &'a str,
         name: &str,
     ) -> Result<Self> {
+        Self::register_owned(agent, http, token, name, "testnet@vouch.example")
+    }
+
+    /// The same, the definition naming `owner` as its accountable owner.
+    pub(crate) fn register_owned(
+        agent: &'a ureq::Agent,
+        http: &'a str,
+        token: &'a str,
+        name: &str,
+        owner: &str,
+    ) -> Result<Self> {
         let mut org = Org {
             agent,
             http,
@@ -65,7 +76,7 @@ impl<'a> Org<'a> {
             &json!({
                 "name": name,
                 "version": "1",
-                "owner": "testnet@vouch.example",
+                "owner": owner,
                 "model": "testnet-model",
                 "systemPromptHash": Multihash::of(b"testnet prompt").as_str(),
                 "tools": [],
@@ -272,7 +283,7 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
     let org = Org::register(agent, http, token, "testnet-agent")?;
     let holder = org.instance()?;
     let n = state.nodes.len();
-    for level in ["credential", "agent", "task", "chain"] {
+    for level in ["credential", "agent", "task", "chain", "owner"] {
         let (mut everywhere, mut each) = (Vec::new(), Vec::new());
         for i in 0..samples {
             let task = format!("{level}-{i}-{}", rand_suffix());
@@ -297,6 +308,23 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
                     Sample {
                         subject: task.clone(),
                         presentation: present(&holder, vec![credential])?,
+                    }
+                }
+                "owner" => {
+                    // An owner of their own, with an agent of their own: all of it goes.
+                    let owner = format!("owner-{i}-{}@testnet.example", rand_suffix());
+                    let owned = Org::register_owned(
+                        agent,
+                        http,
+                        token,
+                        &format!("agent-of-{owner}"),
+                        &owner,
+                    )?;
+                    let instance = owned.instance()?;
+                    let credential = owned.issue(&instance, &task)?;
+                    Sample {
+                        subject: owner,
+                        presentation: present(&instance, vec![credential])?,
                     }
                 }
                 _ => {
@@ -351,7 +379,7 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
     // Every revocation is also a signed event, gossiped and synced: every node holds them all
     // (and those of earlier runs on the same testnet).
     let org = &state.nodes[0].did;
-    let want = 4 * samples as usize;
+    let want = 5 * samples as usize;
     let started = Instant::now();
     let times = arrivals_every(state, started, Duration::from_millis(10), |node| {
         crate::get_json(agent, &format!("{node}/1.0/revocations?issuer={org}"))

@@ -31,13 +31,13 @@ fn up_measure_down() {
     assert!(ok, "{measured}");
     assert!(measured.contains("5 DID updates"), "{measured}");
     assert!(measured.contains("5 revocations"), "{measured}");
-    // Updates, revocations, then each of the four levels, refused by every node's service.
-    assert_eq!(measured.matches("(15 arrivals)").count(), 6, "{measured}");
+    // Updates, revocations, then each of the five levels, refused by every node's service.
+    assert_eq!(measured.matches("(15 arrivals)").count(), 7, "{measured}");
     assert!(
-        measured.contains("20 signed revocation events held by all 3 nodes"),
+        measured.contains("25 signed revocation events held by all 3 nodes"),
         "{measured}"
     );
-    for level in ["credential", "agent", "task", "chain"] {
+    for level in ["credential", "agent", "task", "chain", "owner"] {
         assert!(
             measured.contains(&format!("5 `{level}` revocations")),
             "{measured}"

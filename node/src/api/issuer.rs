@@ -101,7 +101,10 @@ pub(super) async fn register_definition(
 }
 
 /// `GET /admin/agents`.
-pub(super) async fn definitions(state: Arc<ApiState>) -> Result<Response, Rejection> {
+pub(super) async fn definitions(
+    listing: Listing,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
     #[derive(Serialize)]
     struct Listed {
         #[serde(flatten)]
@@ -109,7 +112,12 @@ pub(super) async fn definitions(state: Arc<ApiState>) -> Result<Response, Reject
         revoked: bool,
     }
     let issuer = state.issuer.clone();
-    let definitions = run(move || issuer.definitions()).await?;
+    let definitions = if listing.orphaned {
+        let orphaned = run(move || issuer.orphaned()).await?;
+        orphaned.into_iter().map(|d| (d, false)).collect()
+    } else {
+        run(move || issuer.definitions()).await?
+    };
     let listed: Vec<Listed> = definitions
         .into_iter()
         .map(|(definition, revoked)| Listed {
@@ -121,6 +129,15 @@ pub(super) async fn definitions(state: Arc<ApiState>) -> Result<Response, Reject
         StatusCode::OK,
         &serde_json::json!({ "definitions": listed }),
     ))
+}
+
+/// `GET /admin/agents` options.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Listing {
+    /// Only the definitions whose owner is gone (revoked at the owner level) or unset.
+    #[serde(default)]
+    orphaned: bool,
 }
 
 /// `POST /admin/agents/{definition}/instances`: the body is the instance's signed binding

@@ -396,6 +396,7 @@ pub fn routes(
     let definitions = warp::path!("admin" / "agents")
         .and(warp::get())
         .and(authorized.clone())
+        .and(warp::query::<issuer::Listing>())
         .and(with_state.clone())
         .and_then(issuer::definitions);
     let bind = warp::path!("admin" / "agents" / String / "instances")

@@ -27,6 +27,8 @@ const MAX_TEXT: usize = 256;
 const MAX_PART_BYTES: usize = 256 * 1024;
 /// The most definitions one listing returns.
 const MAX_LISTED: usize = 10_000;
+/// The most definitions looked through for an owner's.
+const MAX_OWNED_SCAN: usize = 100_000;
 
 /// `POST /admin/agents`: an agent definition to register.
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +178,46 @@ impl Issuer {
         Ok(definitions)
     }
 
+    /// The definitions that name `owner` as their accountable owner; more than any revocation
+    /// reaches is `too_many`.
+    pub(super) fn definitions_owned_by(&self, owner: &str) -> Result<Vec<Did>, IssuerError> {
+        let (entries, more) = self
+            .store
+            .issuance_scan(keys::DEFINITIONS, MAX_OWNED_SCAN)?;
+        if more {
+            return Err(Refusal::new(
+                "too_many",
+                format!("more than {MAX_OWNED_SCAN} definitions to look through"),
+            )
+            .into());
+        }
+        let mut owned = Vec::new();
+        for (key, value) in entries {
+            let definition: Definition =
+                serde_json::from_slice(&value).map_err(|e| IssuerError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: e.to_string(),
+                })?;
+            if definition.agent.owner == owner {
+                owned.push(definition.did);
+            }
+        }
+        Ok(owned)
+    }
+
+    /// The definitions whose owner is gone (revoked at the owner level) or unset: agents no one
+    /// is accountable for.
+    pub fn orphaned(&self) -> Result<Vec<Definition>, IssuerError> {
+        let mut orphaned = Vec::new();
+        for (definition, _) in self.definitions()? {
+            let owner = definition.agent.owner.trim();
+            if owner.is_empty() || self.is_revoked(Kind::Owner, owner)? {
+                orphaned.push(definition);
+            }
+        }
+        Ok(orphaned)
+    }
+
     /// The statement an instance signs to be bound to `definition`.
     pub fn binding_statement(instance: &Did, definition: &Did) -> Value {
         json!({
@@ -218,9 +260,14 @@ impl Issuer {
                 "{definition} is not an agent definition of this org"
             )));
         }
+        let owner = self
+            .definition(definition)?
+            .map(|d| d.agent.owner)
+            .unwrap_or_default();
         self.refuse_if_stopped(&[
             (Kind::Definition, definition.as_str()),
             (Kind::Instance, instance.as_str()),
+            (Kind::Owner, owner.as_str()),
         ])?;
         if let Some(bound) = self.instance(&instance)? {
             if bound.definition == *definition {

@@ -180,14 +180,15 @@ impl Issuer {
                 request.instance
             ))
         })?;
+        let definition = self
+            .definition(&instance.definition)?
+            .ok_or_else(|| IssuerError::NotFound(format!("{} is gone", instance.definition)))?;
         self.refuse_if_stopped(&[
             (Kind::Instance, instance.did.as_str()),
             (Kind::Definition, instance.definition.as_str()),
             (Kind::Task, task.id.as_str()),
+            (Kind::Owner, definition.agent.owner.as_str()),
         ])?;
-        let definition = self
-            .definition(&instance.definition)?
-            .ok_or_else(|| IssuerError::NotFound(format!("{} is gone", instance.definition)))?;
         let slots = self.allocate()?;
         let grant = RootGrant {
             issuer: self.org.did().clone(),
@@ -431,6 +432,7 @@ impl Issuer {
             self.refuse_if_stopped(&[
                 (Kind::Instance, subject.id.as_str()),
                 (Kind::Task, subject.task.id.as_str()),
+                (Kind::Owner, subject.agent.owner.as_str()),
             ])?;
         }
         Ok(())

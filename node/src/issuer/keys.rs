@@ -28,6 +28,7 @@ pub(crate) enum Kind {
     Parent,
     Lineage,
     Credential,
+    Owner,
 }
 
 impl Kind {
@@ -39,6 +40,7 @@ impl Kind {
             Self::Parent => "parent",
             Self::Lineage => "lineage",
             Self::Credential => "credential",
+            Self::Owner => "owner",
         }
     }
 }

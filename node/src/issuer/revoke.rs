@@ -275,6 +275,8 @@ impl Issuer {
             Subject::Did(did) => entry.agent = Some(did.to_string()),
             Subject::Task(task) => entry.task = Some(task.clone()),
             Subject::Credential(id) => entry.credentials = vec![id.clone()],
+            // The owner's pseudonym, never their name; the action says it is an owner.
+            Subject::Owner(pseudonym) => entry.agent = Some(pseudonym.clone()),
         }
         entry.action = Some(format!("{}:{}", change.as_str(), level.as_str()));
         audit.append(&mut batch, entry, now)?;
@@ -324,19 +326,8 @@ impl Issuer {
                 let did = Did::parse(subject)
                     .map_err(|e| Refusal::malformed(format!("an agent is a DID: {e}")))?;
                 if self.definition(&did)?.is_some() {
-                    let mut subjects = vec![(Kind::Definition, did.to_string())];
-                    let (instances, more) = self
-                        .store
-                        .issuance_scan(&keys::definition_instances(&did), MAX_FANOUT)?;
-                    if more {
-                        return Err(too_many());
-                    }
-                    let prefix = keys::definition_instances(&did);
-                    for (key, _) in instances {
-                        let instance = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                        subjects.push((Kind::Instance, instance));
-                    }
-                    let credentials = self.bounded(Kind::Definition, did.as_str())?;
+                    let (mut subjects, mut credentials) = (Vec::new(), Vec::new());
+                    self.reach_definition(&did, &mut subjects, &mut credentials)?;
                     Ok(Reach {
                         credentials,
                         subjects,
@@ -374,6 +365,24 @@ impl Issuer {
                     credentials,
                     subjects: vec![(Kind::Task, subject.to_owned())],
                     subject: Subject::Task(subject.to_owned()),
+                })
+            }
+            Level::Owner => {
+                let definitions = self.definitions_owned_by(subject)?;
+                if definitions.is_empty() && !preemptive {
+                    return Err(IssuerError::NotFound(format!(
+                        "no agent definition of this org names {subject} as its owner: nothing to revoke (preemptive, to refuse them any from now on)"
+                    )));
+                }
+                let mut subjects = vec![(Kind::Owner, subject.to_owned())];
+                let mut credentials = Vec::new();
+                for did in &definitions {
+                    self.reach_definition(did, &mut subjects, &mut credentials)?;
+                }
+                Ok(Reach {
+                    credentials,
+                    subjects,
+                    subject: Subject::Owner(self.org.owner_pseudonym(subject)?),
                 })
             }
             Level::Chain => {
@@ -414,6 +423,31 @@ impl Issuer {
                 })
             }
         }
+    }
+
+    /// Adds what revoking a definition reaches: the definition, its instances, and every
+    /// credential issued under it.
+    fn reach_definition(
+        &self,
+        did: &Did,
+        subjects: &mut Vec<(Kind, String)>,
+        credentials: &mut Vec<(CredentialId, Slots)>,
+    ) -> Result<(), IssuerError> {
+        subjects.push((Kind::Definition, did.to_string()));
+        let prefix = keys::definition_instances(did);
+        let (instances, more) = self.store.issuance_scan(&prefix, MAX_FANOUT)?;
+        if more {
+            return Err(too_many());
+        }
+        for (key, _) in instances {
+            let instance = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            subjects.push((Kind::Instance, instance));
+        }
+        credentials.extend(self.bounded(Kind::Definition, did.as_str())?);
+        if credentials.len() > MAX_FANOUT || subjects.len() > MAX_FANOUT {
+            return Err(too_many());
+        }
+        Ok(())
     }
 
     fn known_credential(&self, subject: &str) -> Result<CredentialId, IssuerError> {
