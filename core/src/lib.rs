@@ -7,6 +7,7 @@
 //! come through the [`did::DidResolver`] trait, and randomness only where a key or an identifier is
 //! generated.
 
+pub mod approval;
 pub mod audit;
 pub mod capability;
 pub mod consortium;

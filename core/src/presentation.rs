@@ -88,6 +88,8 @@ pub struct VerifiedPresentation {
     pub holder: Option<Did>,
     /// The chains of the holder's credentials, root first; use them only if the report verified.
     pub chains: Vec<Chain>,
+    /// The approvals presented that passed every check of their own (`crate::approval`).
+    pub approvals: Vec<crate::approval::Approval>,
 }
 
 /// The members a presentation has: exactly what [`create`] writes, and its proof.
@@ -163,6 +165,7 @@ pub fn verify_presentation(
                 report,
                 holder: None,
                 chains: Vec::new(),
+                approvals: Vec::new(),
             };
         }
     };
@@ -222,9 +225,22 @@ pub fn verify_presentation(
 
     // Each credential alone; the first of two with one id is kept, the second refused.
     let mut presented: Vec<Checked> = Vec::with_capacity(credentials.len());
+    let mut approvals = Vec::new();
     for (index, raw_credential) in credentials.iter().enumerate() {
         let label = format!("credential {index}");
         let credential_proof = proofs.next().expect("one outcome per credential");
+        // An approval is checked on its own: it is on no chain.
+        if crate::approval::is_approval(raw_credential) {
+            approvals.extend(crate::verify::check_approval(
+                raw_credential,
+                verifier,
+                &label,
+                &holder,
+                &mut report,
+                credential_proof,
+            ));
+            continue;
+        }
         let Some(checked) =
             check_credential_with(raw_credential, verifier, &label, &mut report, || {
                 credential_proof
@@ -343,6 +359,7 @@ pub fn verify_presentation(
         report,
         holder: Some(holder),
         chains,
+        approvals,
     }
 }
 

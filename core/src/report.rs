@@ -61,6 +61,9 @@ pub enum Reason {
     /// The credential carries no status entry: it could never be revoked or suspended, so it is
     /// not taken (a delegation made by hand and never registered with its org's node).
     StatusMissing,
+    /// A capability permits the request only with its owner's approval of this exact request,
+    /// and no valid, unused approval was presented: ask the agent's org for one.
+    NeedsApproval,
 }
 
 impl Reason {
@@ -90,6 +93,7 @@ impl Reason {
             Reason::AudienceMismatch => "audience_mismatch",
             Reason::RequestMismatch => "request_mismatch",
             Reason::StatusMissing => "status_missing",
+            Reason::NeedsApproval => "needs_approval",
             Reason::NotGranted => "not_granted",
         }
     }

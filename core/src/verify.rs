@@ -13,7 +13,7 @@ use crate::credential::{AgentCapabilityCredential, DEFAULT_MAX_DEPTH, StatusEntr
 use crate::did::document::Relationship;
 use crate::did::{Did, DidResolver};
 use crate::proof::{self, ProofError};
-use crate::report::{Reason, Report, check};
+use crate::report::{Outcome, Reason, Report, check};
 
 /// Which issuers are trusted for which actions (the consortium's trusted-issuer policy, §7).
 pub trait IssuerPolicy {
@@ -92,6 +92,9 @@ pub struct Verifier<'a> {
     /// that no revocation could ever reach. On by default; off only for credentials that are
     /// known never to be registered (a verifier of signatures alone).
     pub require_status: bool,
+    /// Where the approvals decided on are remembered; without one, no approval counts (a
+    /// capability with `requiresApproval` is `needs_approval`).
+    pub approvals: Option<&'a dyn ApprovalLedger>,
 }
 
 impl<'a> Verifier<'a> {
@@ -108,6 +111,7 @@ impl<'a> Verifier<'a> {
             max_depth: DEFAULT_MAX_DEPTH,
             expected_definition: None,
             require_status: true,
+            approvals: None,
         }
     }
 
@@ -207,6 +211,94 @@ fn check_window(
         return Err((Reason::Expired, format!("expired at {until}")));
     }
     Ok(())
+}
+
+/// Where a verifier remembers the approvals it decided on, so that each is used once.
+pub trait ApprovalLedger: Send + Sync {
+    /// Whether the approval `id` was used already.
+    fn is_used(&self, id: &str, now: DateTime<Utc>) -> bool;
+    /// Marks it used until `until` (its end); false if it was used already.
+    fn use_once(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> bool;
+}
+
+impl ApprovalLedger for crate::exchange::Once<()> {
+    fn is_used(&self, id: &str, now: DateTime<Utc>) -> bool {
+        self.contains(id, now)
+    }
+
+    fn use_once(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.insert(id.to_owned(), until, (), now).is_ok()
+    }
+}
+
+/// Checks an approval presented beside the capability credentials (`crate::approval`): its
+/// form, its issuer's proof, its window, that it was given for `holder`, and its status in the
+/// issuer's lists (it must have entries). The approval if every check passed; whether it
+/// counts for a request, and was not used before, is for the decision to say.
+pub(crate) fn check_approval(
+    raw: &Value,
+    verifier: &Verifier<'_>,
+    label: &str,
+    holder: &Did,
+    report: &mut Report,
+    proof: Result<proof::VerifiedProof, proof::ProofError>,
+) -> Option<crate::approval::Approval> {
+    let approval = match crate::approval::Approval::from_json(raw) {
+        Ok(approval) => approval,
+        Err(e) => {
+            let subject = raw.get("id").and_then(Value::as_str).unwrap_or(label);
+            report.fail(
+                check::SCHEMA,
+                Some(subject),
+                Reason::Malformed,
+                e.to_string(),
+            );
+            report.skip_all(
+                &[check::PROOF, check::VALIDITY, check::HOLDER, check::STATUS],
+                Some(subject),
+                "the approval could not be read",
+            );
+            return None;
+        }
+    };
+    let subject = Some(approval.id.as_str());
+    report.pass(check::SCHEMA, subject);
+    let proof = judge_proof(verifier, proof, &approval.issuer).map(|_| ());
+    report.record(check::PROOF, subject, proof);
+    report.record(
+        check::VALIDITY,
+        subject,
+        check_window(
+            verifier,
+            Some(approval.valid_from),
+            Some(approval.valid_until),
+        ),
+    );
+    report.record(
+        check::HOLDER,
+        subject,
+        if approval.subject == *holder {
+            Ok(())
+        } else {
+            Err((
+                Reason::NotHolder,
+                format!("approved for {}, presented by {holder}", approval.subject),
+            ))
+        },
+    );
+    check_status(
+        verifier,
+        &approval.issuer,
+        &approval.status,
+        subject,
+        true,
+        report,
+    );
+    let failed = report
+        .checks
+        .iter()
+        .any(|c| c.outcome == Outcome::Failed && c.subject.as_deref() == subject);
+    (!failed).then_some(approval)
 }
 
 /// A credential that could be read, whatever its checks said.

@@ -104,11 +104,12 @@ fn credential(
     .expect("signs")
 }
 
-/// What a prover holds: leaves and ancestors.
+/// What a prover holds: leaves, ancestors and approvals.
 #[derive(Default)]
 struct Wallet {
     held: Vec<Value>,
     ancestors: Vec<Value>,
+    approvals: Vec<Value>,
 }
 
 impl Holdings for Wallet {
@@ -118,6 +119,10 @@ impl Holdings for Wallet {
 
     fn ancestor(&self, id: &str) -> Option<Value> {
         self.ancestors.iter().find(|c| c["id"] == id).cloned()
+    }
+
+    fn approvals(&self) -> Vec<Value> {
+        self.approvals.clone()
     }
 }
 
@@ -329,6 +334,7 @@ fn a_sub_agent_is_accepted_for_its_narrower_right_and_rejected_beyond_it() {
     let wallet = Wallet {
         held: vec![child],
         ancestors: vec![parent],
+        ..Wallet::default()
     };
     let asked = w.ask(vec![
         wanted("call:billing_api:refund", 800),
@@ -660,4 +666,149 @@ fn what_the_prover_signs_is_the_request_it_was_shown_over_an_authenticated_trans
     let answered = w.answer(&asked, &wallet, &Once::default());
     let judged = w.decide(&asked, &answered.response, &w.prover_did(), &trust);
     assert_eq!(verdicts(&judged.decision.decided), vec![None]);
+}
+
+/// An approval by `org` of `request` for `holder`, its status at list index `index`.
+fn approval_of(org: &KeyPair, holder: &KeyPair, request: &Value, index: u32) -> Value {
+    use vouch_core::approval::{Approval, request_hash};
+    let request = vouch_core::capability::Request::from_json(request).expect("a request");
+    Approval {
+        id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        issuer: did_of(&org.public()),
+        subject: did_of(&holder.public()),
+        request: request_hash(&request),
+        owner: "urn:vouch:owner:alice".into(),
+        method: "owner-key".into(),
+        valid_from: now(),
+        valid_until: now() + Duration::minutes(5),
+        status: vec![crate::fixtures::status_entry(index)],
+    }
+    .sign(org, verification_method_of(&org.public()))
+    .expect("signs")
+}
+
+#[test]
+fn a_capability_that_needs_approval_is_accepted_once_on_the_owners_approval_of_that_request() {
+    let w = world();
+    let gated = json!({"action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+                       "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}});
+    let held = credential(&w.org_a, &w.prover, vec![gated], "t-1", 1);
+    let ledger: Once<()> = Once::default();
+    let mut trust = at(now(), &w.trust, &Revoked(vec![]));
+    trust.approvals = Some(&ledger);
+    let decide = |wallet: &Wallet, trust: &Verifier<'_>, amount: u64| {
+        let asked = w.ask(vec![wanted("call:billing_api:refund", amount)]);
+        let answered = w.answer(&asked, wallet, &Once::default());
+        w.decide(&asked, &answered.response, &w.prover_did(), trust)
+            .decision
+            .decided
+    };
+    let bare = Wallet {
+        held: vec![held.clone()],
+        ..Wallet::default()
+    };
+    // No approval: `needs_approval`, naming the hash of the very request to approve.
+    let decided = decide(&bare, &trust, 4900);
+    assert_eq!(decided[0].reason, Some(Reason::NeedsApproval));
+    let expected = vouch_core::approval::request_hash(
+        &vouch_core::capability::Request::from_json(&wanted("call:billing_api:refund", 4900))
+            .expect("a request"),
+    );
+    assert_eq!(decided[0].approval_request, Some(expected));
+    // An "approval" the agent (or its model) wrote into the arguments is no approval.
+    let asked = w.ask(vec![json!({"action": "call:billing_api:refund",
+        "resource": "https://billing.acme.example/refunds/42",
+        "arguments": {"amount": {"value": 4900, "unit": "EUR"}, "approval": "yes"}})]);
+    let answered = w.answer(&asked, &bare, &Once::default());
+    let judged = w.decide(&asked, &answered.response, &w.prover_did(), &trust);
+    assert_eq!(
+        verdicts(&judged.decision.decided),
+        vec![Some(Reason::NeedsApproval)]
+    );
+
+    let with = |approval: Value| Wallet {
+        held: vec![held.clone()],
+        approvals: vec![approval],
+        ..Wallet::default()
+    };
+    // Approvals that are not of this request, by this org, for this prover: each refused.
+    let stranger = KeyPair::generate();
+    for (name, approval) in [
+        (
+            "another request (10 EUR)",
+            approval_of(
+                &w.org_a,
+                &w.prover,
+                &wanted("call:billing_api:refund", 10),
+                2,
+            ),
+        ),
+        (
+            "another org",
+            approval_of(
+                &w.org_b,
+                &w.prover,
+                &wanted("call:billing_api:refund", 4900),
+                3,
+            ),
+        ),
+        (
+            "another holder",
+            approval_of(
+                &w.org_a,
+                &stranger,
+                &wanted("call:billing_api:refund", 4900),
+                4,
+            ),
+        ),
+    ] {
+        assert_eq!(
+            decide(&with(approval), &trust, 4900)[0].reason,
+            Some(Reason::NeedsApproval),
+            "{name}"
+        );
+    }
+    // Revoked approval: not taken.
+    let revoked = with(approval_of(
+        &w.org_a,
+        &w.prover,
+        &wanted("call:billing_api:refund", 4900),
+        77,
+    ));
+    let mut revoking = at(now(), &w.trust, &Revoked(vec![77]));
+    revoking.approvals = Some(&ledger);
+    assert_eq!(
+        decide(&revoked, &revoking, 4900)[0].reason,
+        Some(Reason::NeedsApproval)
+    );
+    // The owner's approval of exactly this request: accepted, once.
+    let approved = with(approval_of(
+        &w.org_a,
+        &w.prover,
+        &wanted("call:billing_api:refund", 4900),
+        5,
+    ));
+    // A verifier with nowhere to keep it used counts no approval.
+    let forgetful = at(now(), &w.trust, &Revoked(vec![]));
+    assert_eq!(
+        decide(&approved, &forgetful, 4900)[0].reason,
+        Some(Reason::NeedsApproval)
+    );
+    assert_eq!(decide(&approved, &trust, 4900)[0].reason, None);
+    assert_eq!(
+        decide(&approved, &trust, 4900)[0].reason,
+        Some(Reason::NeedsApproval),
+        "used once"
+    );
+    // Above the capability's limit, an approval does not lift the limit.
+    let over = with(approval_of(
+        &w.org_a,
+        &w.prover,
+        &wanted("call:billing_api:refund", 9000),
+        6,
+    ));
+    assert_eq!(
+        decide(&over, &trust, 9000)[0].reason,
+        Some(Reason::ConstraintViolated)
+    );
 }

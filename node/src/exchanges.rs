@@ -43,6 +43,8 @@ pub const OPEN_BUDGET: usize = 8 << 20;
 pub const OPEN_SHARE: usize = 512 << 10;
 /// How long before its end the node's credential is issued again.
 const RENEW_BEFORE: Duration = Duration::minutes(2);
+/// The most approvals remembered as used (each until it expires: at most 5 minutes).
+const MAX_APPROVALS_USED: usize = 65_536;
 
 /// What the node publishes after issuing itself an identity: a definition's genesis, the
 /// status lists opened.
@@ -78,6 +80,8 @@ struct Inner {
     /// smallest form it has; read again once, at its answer — and when it was asked.
     open: Once<(Vec<u8>, DateTime<Utc>)>,
     decided: Mutex<Decided>,
+    /// The approvals decided on, each until it expires: an approval is used once.
+    approvals_used: Once<()>,
 }
 
 /// The decisions kept for `GET`, oldest first, within [`MAX_DECIDED`] and [`DECIDED_BUDGET`],
@@ -127,8 +131,14 @@ impl NodeExchanges {
                 identity: Mutex::new(None),
                 open: Once::with_shares(MAX_OPEN, OPEN_BUDGET, OPEN_SHARE),
                 decided: Mutex::new(Decided::default()),
+                approvals_used: Once::new(MAX_APPROVALS_USED),
             }),
         }
+    }
+
+    /// Where the approvals the node decided on are remembered: each is used once.
+    pub fn approvals_used(&self) -> &Once<()> {
+        &self.inner.approvals_used
     }
 
     /// The node's did:key as a verifier.

@@ -163,6 +163,8 @@ pub struct Daemon {
     seen: Once<()>,
     /// The exchanges answered, awaiting their decisions, by challenge.
     open: Once<Answered>,
+    /// The approvals this daemon decided on as verifier, each until it expires: used once.
+    approvals_used: Once<()>,
     /// The exchange network, once started.
     network: std::sync::OnceLock<crate::p2p::Exchanges>,
     /// Refusals of verifiers that did not authenticate, counted instead of written one by one.
@@ -190,6 +192,7 @@ impl Daemon {
             knowledge: None,
             seen: Once::default(),
             open: Once::default(),
+            approvals_used: Once::default(),
             network: std::sync::OnceLock::new(),
             refusals: vouch_core::audit::tally::Tally::new(chrono::Duration::seconds(60), 16, 256),
         })

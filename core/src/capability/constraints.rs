@@ -405,12 +405,6 @@ impl Constraints {
                 return Err("outside operating hours".into());
             }
         }
-        if self.requires_approval {
-            match arguments.get("approval").and_then(Value::as_str) {
-                Some(reference) if !reference.is_empty() => {}
-                _ => return Err("requires an approval reference".into()),
-            }
-        }
         if let Some(granted) = &self.scope {
             let asked = arguments
                 .get("scope")

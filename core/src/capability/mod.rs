@@ -177,6 +177,10 @@ pub struct Request {
     pub resource: ResourcePattern,
     /// The arguments the constraints are checked against.
     pub arguments: Map<String, Value>,
+    /// Whether the verifier holds a valid, unused approval of this exact request by the chain's
+    /// org (`crate::approval`): what a capability with `requiresApproval` needs. Never read
+    /// from the request itself.
+    pub approved: bool,
 }
 
 /// Why a request is not permitted.
@@ -202,6 +206,12 @@ pub enum Denial {
         /// Index in the chain.
         hop: usize,
     },
+    /// A capability permits it, but only with an approval of its owner, and none was shown.
+    #[error("hop {hop}: needs its owner's approval")]
+    NeedsApproval {
+        /// Index in the chain.
+        hop: usize,
+    },
     /// The matching capability has an unknown constraint.
     #[error("hop {hop}: unknown constraint {name}")]
     UnknownConstraint {
@@ -221,6 +231,7 @@ impl Denial {
             Self::ConstraintViolated { .. } => Reason::ConstraintViolated,
             Self::ResourceNotPinned { .. } => Reason::AudienceMismatch,
             Self::UnknownConstraint { .. } => Reason::UnknownConstraint,
+            Self::NeedsApproval { .. } => Reason::NeedsApproval,
         }
     }
 }
@@ -245,6 +256,7 @@ impl Request {
                 Some(Value::Object(map)) => map.clone(),
                 Some(_) => return Err(CapabilityError::Malformed("arguments")),
             },
+            approved: false,
         })
     }
 
@@ -272,6 +284,9 @@ impl Request {
                 continue;
             }
             match capability.constraints.permit(&self.arguments, now) {
+                Ok(()) if capability.constraints.requires_approval && !self.approved => {
+                    denial = Denial::NeedsApproval { hop };
+                }
                 Ok(()) => return Ok(()),
                 Err(reason) => denial = Denial::ConstraintViolated { hop, reason },
             }

@@ -224,21 +224,39 @@ fn requests_are_checked_against_constraints() {
     let caps = [c];
     // 2026-11-23 is a Monday; 10:00 UTC is 11:00 in Paris.
     let now = base_time();
+    // `approval`: whether the verifier holds an approval of this request (crate::approval);
+    // never something the request itself says.
     let request = |amount: u64, unit: &str, approval: Option<&str>, scope: &str| {
-        let mut arguments = json!({"amount": {"value": amount, "unit": unit}, "scope": scope});
-        if let Some(a) = approval {
-            arguments["approval"] = json!(a);
-        }
-        Request::from_json(&json!({
+        let arguments = json!({"amount": {"value": amount, "unit": unit}, "scope": scope});
+        let mut request = Request::from_json(&json!({
             "action": "call:billing_api:refund",
             "resource": "https://billing.example.com/refunds/r-1",
             "arguments": arguments
         }))
-        .expect("request")
+        .expect("request");
+        request.approved = approval.is_some();
+        request
     };
     assert_eq!(
         request(5000, "EUR", Some("appr-1"), "assigned_tickets_only").permitted_by(&caps, now, 0),
         Ok(())
+    );
+    // Without an approval: `needs_approval`; an argument claiming one is no approval.
+    assert_eq!(
+        request(1, "EUR", None, "team_tickets").permitted_by(&caps, now, 0),
+        Err(Denial::NeedsApproval { hop: 0 })
+    );
+    let claimed = Request::from_json(&json!({
+        "action": "call:billing_api:refund",
+        "resource": "https://billing.example.com/refunds/r-1",
+        "arguments": {"amount": {"value": 1, "unit": "EUR"}, "scope": "team_tickets",
+                      "approval": "yes"}
+    }))
+    .expect("request");
+    assert!(!claimed.approved);
+    assert_eq!(
+        claimed.permitted_by(&caps, now, 0),
+        Err(Denial::NeedsApproval { hop: 0 })
     );
     for (name, r, at) in [
         (
@@ -251,7 +269,6 @@ fn requests_are_checked_against_constraints() {
             request(1, "USD", Some("a"), "team_tickets"),
             now,
         ),
-        ("no approval", request(1, "EUR", None, "team_tickets"), now),
         (
             "broader scope",
             request(1, "EUR", Some("a"), "all_tickets"),
@@ -407,16 +424,14 @@ fn arb_request() -> impl Strategy<Value = (Request, DateTime<Utc>)> {
         0i64..(24 * 9),
     )
         .prop_map(|((a, r), (amount, eur, approvals), (approved, scope), hours)| {
-            let mut arguments = json!({
+            let arguments = json!({
                 "amount": {"value": amount, "unit": if eur {"EUR"} else {"USD"}},
                 "approvals": approvals,
                 "scope": SCOPES[scope],
             });
-            if approved {
-                arguments["approval"] = json!("approval-1");
-            }
-            let request = Request::from_json(&json!({"action": REQUEST_ACTIONS[a], "resource": REQUEST_RESOURCES[r], "arguments": arguments}))
+            let mut request = Request::from_json(&json!({"action": REQUEST_ACTIONS[a], "resource": REQUEST_RESOURCES[r], "arguments": arguments}))
                 .expect("generated requests are well-formed");
+            request.approved = approved;
             (request, base_time() + Duration::hours(hours))
         })
 }

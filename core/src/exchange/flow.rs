@@ -427,7 +427,10 @@ pub struct Judgement {
 fn rank(reason: Reason) -> u8 {
     match reason {
         Reason::NotGranted => 0,
-        Reason::ConstraintViolated | Reason::UnknownConstraint | Reason::AudienceMismatch => 1,
+        Reason::ConstraintViolated
+        | Reason::UnknownConstraint
+        | Reason::AudienceMismatch
+        | Reason::NeedsApproval => 1,
         Reason::UntrustedIssuer => 2,
         _ => 3,
     }
@@ -484,17 +487,35 @@ impl Asked {
                         request,
                         verifier,
                     )
+                    // An approval decided on is used up: a second decision on it is a replay.
+                    .and_then(|used| match (used, verifier.approvals) {
+                        (None, _) => Ok(()),
+                        (Some(approval), Some(ledger))
+                            if ledger.use_once(
+                                &approval.id,
+                                approval.valid_until,
+                                verifier.now,
+                            ) =>
+                        {
+                            Ok(())
+                        }
+                        (Some(_), _) => Err(Reason::Replayed),
+                    })
                 };
                 match verdict {
                     Ok(()) => Decided {
                         capability: raw.clone(),
                         decision: Verdict::Accepted,
                         reason: None,
+                        approval_request: None,
                     },
                     Err(reason) => Decided {
                         capability: raw.clone(),
                         decision: Verdict::Rejected,
                         reason: Some(reason),
+                        // What the owner is to approve: this very request.
+                        approval_request: (reason == Reason::NeedsApproval)
+                            .then(|| crate::approval::request_hash(request)),
                     },
                 }
             })
@@ -535,15 +556,17 @@ fn response_presentation(response: &Value) -> Option<&Value> {
 
 /// Decides one requested capability: accepted if a chain the query asked for, whose every
 /// credential passed every check, permits it and its root issuer is trusted for its action;
-/// otherwise rejected with the reason of the chain that came closest.
-fn judge(
-    verified: &VerifiedPresentation,
+/// otherwise rejected with the reason of the chain that came closest. A capability that needs
+/// its owner's approval is permitted with an approval of this exact request by the chain's
+/// org, presented and not used before: the approval it was accepted on, to be used up.
+fn judge<'v>(
+    verified: &'v VerifiedPresentation,
     presentation: Option<&Value>,
     request: &CapabilityRequest,
     peer: Option<&Did>,
     wanted: &Request,
     verifier: &Verifier<'_>,
-) -> Result<(), Reason> {
+) -> Result<Option<&'v crate::approval::Approval>, Reason> {
     let failed = |subject: Option<&str>| {
         verified
             .report
@@ -595,7 +618,20 @@ fn judge(
                         .is_some_and(|s| s.starts_with(&prefix))
             })
         });
-        match chain.permits(wanted, verifier.now) {
+        // An approval counts only where a ledger keeps it to one use.
+        let approval = verifier.approvals.and_then(|ledger| {
+            let hash = crate::approval::request_hash(wanted);
+            verified.approvals.iter().find(|a| {
+                a.issuer == chain.credentials[0].issuer
+                    && a.request == hash
+                    && !ledger.is_used(&a.id, verifier.now)
+            })
+        });
+        let asked = Request {
+            approved: approval.is_some(),
+            ..wanted.clone()
+        };
+        match chain.permits(&asked, verifier.now) {
             // The chain names the action on the resource: a revoked (or otherwise failed)
             // chain is rejected for that, before its constraints.
             Err(denial) => consider(match (denial.reason(), credential_failure) {
@@ -612,7 +648,11 @@ fn judge(
                 match (credential_failure, trusted) {
                     (Some(reason), _) => consider(reason),
                     (None, false) => consider(Reason::UntrustedIssuer),
-                    (None, true) => return Ok(()),
+                    (None, true) => {
+                        return Ok(
+                            approval.filter(|_| chain_needs_approval(chain, wanted, verifier.now))
+                        );
+                    }
                 }
             }
         }
@@ -621,6 +661,19 @@ fn judge(
     Err(best
         .or_else(|| verified.report.checks.iter().find_map(|c| c.reason))
         .unwrap_or(Reason::NotGranted))
+}
+
+/// Whether the chain permits `wanted` at `now` only with an approval: without one, it does not.
+fn chain_needs_approval(chain: &Chain, wanted: &Request, now: DateTime<Utc>) -> bool {
+    chain
+        .permits(
+            &Request {
+                approved: false,
+                ..wanted.clone()
+            },
+            now,
+        )
+        .is_err_and(|denial| denial.reason() == Reason::NeedsApproval)
 }
 
 /// Whether the chain's leaf, as presented, is a credential the verifier's query asks for.
@@ -641,6 +694,10 @@ pub trait Holdings {
     fn held(&self) -> Vec<Value>;
     /// A credential above one of them, by id.
     fn ancestor(&self, id: &str) -> Option<Value>;
+    /// The approvals held (`crate::approval`), presented with what they approve.
+    fn approvals(&self) -> Vec<Value> {
+        Vec::new()
+    }
 }
 
 /// An exchange the prover answered, awaiting the verifier's decision.
@@ -825,6 +882,18 @@ pub fn answer(
             })?;
         }
     }
+    // The owner's approvals of exactly what is asked, given to this prover, go with them.
+    let prover = crate::did::key::did_of(&key.public());
+    let hashes: Vec<_> = request
+        .requests
+        .iter()
+        .map(crate::approval::request_hash)
+        .collect();
+    credentials.extend(holdings.approvals().into_iter().filter(|raw| {
+        crate::approval::Approval::from_json(raw).is_ok_and(|a| {
+            a.subject == prover && hashes.contains(&a.request) && a.valid_until > now
+        })
+    }));
     if credentials.len() > MAX_CREDENTIALS {
         return Err(Refused::new(
             Reason::Malformed,
@@ -842,7 +911,7 @@ pub fn answer(
     .map_err(|e| Refused::new(Reason::Malformed, format!("the presentation: {e}")))?;
     Ok(Answered {
         verifier: verifier_did,
-        prover: crate::did::key::did_of(&key.public()),
+        prover,
         challenge: request.challenge,
         domain: request.domain,
         capabilities: request.capabilities,

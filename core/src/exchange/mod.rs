@@ -231,6 +231,10 @@ pub struct Decided {
     /// Why it was rejected; none when accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
+    /// With `needs_approval`: the hash of the request the owner is to approve
+    /// (`crate::approval::request_hash`), for the prover to ask its org for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_request: Option<Multihash>,
 }
 
 /// A verifier's decision on a prover's presentation.
@@ -515,11 +519,13 @@ mod tests {
                         capability: json!({"action": "read:tickets"}),
                         decision: Verdict::Accepted,
                         reason: None,
+                        approval_request: None,
                     },
                     Decided {
                         capability: json!({"action": "call:billing:refund"}),
                         decision: Verdict::Rejected,
                         reason: Some(Reason::Revoked),
+                        approval_request: None,
                     },
                 ],
                 valid_from: self.now,

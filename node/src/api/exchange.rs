@@ -129,6 +129,7 @@ pub(super) async fn participate(
         let mut verifier = Verifier::new(&state.registry, now);
         verifier.issuers = Some(known.policy());
         verifier.status = Some(&known.lists);
+        verifier.approvals = Some(state.exchanges.approvals_used());
         let judged = match state.exchanges.decide(&asked, &response, &verifier) {
             Ok(judged) => judged,
             Err(e) => {

@@ -105,6 +105,7 @@ impl Daemon {
         let mut verifier = Verifier::new(resolver, Utc::now());
         verifier.issuers = Some(&known.trust);
         verifier.status = Some(&known.lists);
+        verifier.approvals = Some(&self.approvals_used);
         verifier
     }
 
