@@ -252,6 +252,15 @@ enum Admin {
         #[command(subcommand)]
         action: ConsortiumAction,
     },
+    /// Registers an agents' owner (as definitions name them), with the owner key (a did:key)
+    /// they approve requests with (`vouch agent approve`).
+    Owner {
+        /// Who they are.
+        id: String,
+        /// Their owner key's did:key.
+        #[arg(long)]
+        key: String,
+    },
     /// Sets and clears bits of one of the org's status lists, creating it on first use.
     Status {
         /// The list's name (`a-z 0-9 -`).
@@ -510,6 +519,10 @@ impl AdminClient {
                     Ok(())
                 }
             },
+            Admin::Owner { id, key } => self.post(
+                "/admin/owners",
+                &json!({"id": id, "key": key}).to_string(),
+            ),
             Admin::Status {
                 name,
                 purpose,

@@ -737,3 +737,137 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
         );
     }
 }
+
+#[test]
+fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approved_it() {
+    use vouch_core::proof::Cryptosuite;
+    use vouch_wallet::daemon::Request;
+    use vouch_wallet::node::NodeClient;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let token = node.admin_token();
+    // The owner the definitions name, with an owner key of their own.
+    let owner_key = KeyPair::generate();
+    let registered = post(
+        &node.url("/admin/owners"),
+        &json!({"id": "owner@org.example", "key": agent_a_did(&owner_key)}).to_string(),
+        Some(&token),
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-gated",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &credential);
+    let client = NodeClient::new(node.node_url());
+    let exchange = |amount: u64, order: u64| {
+        let asked = json!({"action": "call:billing_api:refund",
+            "resource": format!("https://billing.b.example/refunds/{order}"),
+            "arguments": {"amount": {"value": amount, "unit": "EUR"}}});
+        let (id, request) = client.open_exchange(&[asked], None).expect("opened");
+        let response = wallet
+            .handle(Request::Answer { request })
+            .expect("answered");
+        client.answer_exchange(&id, &response).expect("decided")
+    };
+    // Without an approval: `needs_approval`, with the hash of what to approve.
+    let decided = exchange(4900, 666);
+    assert_eq!(
+        verdicts(&decided),
+        vec![Some("needs_approval".into())],
+        "{decided}"
+    );
+    let to_approve = decided["decisions"][0]["approvalRequest"].clone();
+    assert!(to_approve.is_string(), "{decided}");
+
+    // The agent asks its org's node, presenting its credential over a node challenge.
+    let ask = |amount: u64, order: u64| {
+        let challenge = post(&node.url("/1.0/challenges"), "{}", None).json();
+        let presentation = vouch_core::presentation::create(
+            &agent,
+            vec![credential.clone()],
+            challenge["challenge"].as_str().expect("a challenge"),
+            challenge["domain"].as_str().expect("a domain"),
+            Cryptosuite::EddsaJcs2022,
+            chrono::Utc::now(),
+        )
+        .expect("presents");
+        let asked = post(
+            &node.url("/1.0/approvals"),
+            &json!({"presentation": presentation,
+                    "request": {"action": "call:billing_api:refund",
+                                "resource": format!("https://billing.b.example/refunds/{order}"),
+                                "arguments": {"amount": {"value": amount, "unit": "EUR"}}}})
+            .to_string(),
+            None,
+        );
+        assert_eq!(asked.status, 201, "{}", asked.body);
+        asked.json()
+    };
+    let pending = ask(4900, 666);
+    assert_eq!(pending["standing"], "pending");
+    assert_eq!(pending["requestHash"], to_approve);
+    // The owner decides with their key, over exactly what is pending (`vouch agent approve`).
+    let decide = |pending: &Value, decision: &str, key: &KeyPair| {
+        client.decide_approval(key, pending, decision)
+    };
+    let status_of = |refused: Result<Value, vouch_wallet::node::NodeError>| match refused {
+        Err(vouch_wallet::node::NodeError::Refused { status, code, .. }) => (status, code),
+        other => panic!("not refused: {other:?}"),
+    };
+    // Signed by anyone but the owner: refused.
+    assert_eq!(
+        status_of(decide(&pending, "approve", &KeyPair::generate())),
+        (403, "invalid_proof".to_owned())
+    );
+    let approved = decide(&pending, "approve", &owner_key).expect("approved");
+    assert_eq!(approved["standing"], "approved");
+    let approval = approved["approval"].clone();
+    assert!(vouch_core::approval::is_approval(&approval), "{approval}");
+    // Decided once.
+    assert_eq!(
+        status_of(decide(&pending, "refuse", &owner_key)),
+        (403, "replayed".to_owned())
+    );
+
+    // The agent's daemon holds it and presents it with the request it approves: accepted...
+    wallet
+        .handle(Request::AddCredential {
+            credential: approval,
+            chain: Vec::new(),
+        })
+        .expect("held");
+    // ...not for another request (another order) it does not approve...
+    let other = exchange(4900, 667);
+    assert_eq!(
+        verdicts(&other),
+        vec![Some("needs_approval".into())],
+        "{other}"
+    );
+    let decided = exchange(4900, 666);
+    assert_eq!(verdicts(&decided), vec![None], "{decided}");
+    // ...and once only.
+    let again = exchange(4900, 666);
+    assert_eq!(
+        verdicts(&again),
+        vec![Some("needs_approval".into())],
+        "{again}"
+    );
+
+    // A refusal gives nothing.
+    let pending = ask(100, 668);
+    let refused = decide(&pending, "refuse", &owner_key).expect("refused");
+    assert_eq!(refused["standing"], "refused");
+    assert!(refused.get("approval").is_none());
+    // Every step is in the node's audit log, with no argument in it.
+    let entries = crate::common::get(&node.url("/1.0/audit/entries"), None).body;
+    for event in ["approval_asked", "approved", "approval_refused"] {
+        assert!(entries.contains(event), "{event}: {entries}");
+    }
+    assert!(!entries.contains("4900"));
+}

@@ -165,6 +165,9 @@ pub struct Daemon {
     open: Once<Answered>,
     /// The approvals this daemon decided on as verifier, each until it expires: used once.
     approvals_used: Once<()>,
+    /// The owner's approvals given to this instance, presented with what they approve. In
+    /// memory only: each lives minutes (a restart asks the owner again).
+    approvals: std::sync::Mutex<Vec<(chrono::DateTime<chrono::Utc>, Value)>>,
     /// The exchange network, once started.
     network: std::sync::OnceLock<crate::p2p::Exchanges>,
     /// Refusals of verifiers that did not authenticate, counted instead of written one by one.
@@ -193,6 +196,7 @@ impl Daemon {
             seen: Once::default(),
             open: Once::default(),
             approvals_used: Once::default(),
+            approvals: std::sync::Mutex::new(Vec::new()),
             network: std::sync::OnceLock::new(),
             refusals: vouch_core::audit::tally::Tally::new(chrono::Duration::seconds(60), 16, 256),
         })
@@ -300,6 +304,11 @@ impl Daemon {
                 node.binding_proof(&self.key, &definition, chrono::Utc::now())
                     .map_err(|e| Refusal::refused(e.to_string()))
             }
+            Request::AddCredential { credential, .. }
+                if vouch_core::approval::is_approval(&credential) =>
+            {
+                self.add_approval(credential)
+            }
             Request::AddCredential { credential, chain } => {
                 for ancestor in &chain {
                     match self.store.put_ancestor(ancestor) {
@@ -322,7 +331,50 @@ impl Daemon {
     }
 }
 
+/// The most approvals a daemon holds at once.
+const MAX_APPROVALS_HELD: usize = 64;
+
 impl Daemon {
+    /// Keeps an approval given to this instance, while it is valid.
+    fn add_approval(&self, credential: Value) -> Result<Value, Refusal> {
+        let approval = vouch_core::approval::Approval::from_json(&credential)
+            .map_err(|e| Refusal::refused(e.to_string()))?;
+        if approval.subject != self.instance {
+            return Err(Refusal::refused(format!(
+                "the approval is given to {}, not this instance",
+                approval.subject
+            )));
+        }
+        let now = chrono::Utc::now();
+        let mut held = self
+            .approvals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.retain(|(until, _)| *until > now);
+        if held.iter().any(|(_, a)| a["id"] == credential["id"]) {
+            return Ok(json!({ "added": false }));
+        }
+        if held.len() >= MAX_APPROVALS_HELD {
+            return Err(Refusal::refused(format!(
+                "this daemon holds {MAX_APPROVALS_HELD} approvals already"
+            )));
+        }
+        held.push((approval.valid_until, credential));
+        Ok(json!({ "added": true }))
+    }
+
+    /// The approvals held now.
+    pub(crate) fn approvals_held(&self) -> Vec<Value> {
+        let now = chrono::Utc::now();
+        self.approvals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(until, _)| *until > now)
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
     /// Writes the counts of refusals whose minute has ended (all of them when `stopping`).
     /// Blocking.
     fn write_counted_refusals(

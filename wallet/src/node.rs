@@ -231,6 +231,65 @@ impl NodeClient {
 }
 
 impl NodeClient {
+    /// An approval request, as it stands (`GET /1.0/approvals/{id}`).
+    pub fn approval(&self, id: &str) -> Result<Value, NodeError> {
+        let url = format!("{}/1.0/approvals/{id}", self.node.base());
+        let unreachable = |reason: String| NodeError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let mut response = self
+            .node
+            .agent()
+            .get(&url)
+            .call()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_string()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let answer: Value =
+            serde_json::from_str(&text).map_err(|e| unreachable(format!("not JSON: {e}")))?;
+        if status != 200 {
+            return Err(NodeError::Refused {
+                status,
+                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: answer["detail"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        Ok(answer)
+    }
+
+    /// The owner's decision on `pending` (`approve` or `refuse`), signed with their owner key
+    /// over exactly what is pending: the org, the request's id and hash, the agent.
+    pub fn decide_approval(
+        &self,
+        owner: &KeyPair,
+        pending: &Value,
+        decision: &str,
+    ) -> Result<Value, NodeError> {
+        let statement = json!({
+            "type": "VouchApprovalDecision/1",
+            "org": pending["org"],
+            "approval": pending["id"],
+            "request": pending["requestHash"],
+            "agent": pending["agent"],
+            "decision": decision,
+        });
+        let bytes = serde_jcs::to_vec(&statement).map_err(|e| NodeError::Local(e.to_string()))?;
+        let signature = multibase::encode(multibase::Base::Base58Btc, owner.sign(&bytes));
+        let id = pending["id"]
+            .as_str()
+            .ok_or_else(|| NodeError::Local("the request has no id".into()))?;
+        self.post(
+            &format!("/1.0/approvals/{id}/decision"),
+            &json!({"decision": decision, "signature": signature}),
+        )
+    }
+
     /// Opens a capability exchange with the node as the verifier (`POST /1.0/exchanges`): its
     /// id and the node's request.
     pub fn open_exchange(

@@ -67,6 +67,12 @@ pub enum Event {
     Decided,
     /// A verification refused something.
     VerificationRefused,
+    /// An agent asked its owner's approval of one request.
+    ApprovalAsked,
+    /// The owner approved it: an approval credential was issued.
+    Approved,
+    /// The owner refused it.
+    ApprovalRefused,
 }
 
 /// A decision.

@@ -299,3 +299,64 @@ pub(super) async fn events(
         &serde_json::json!({ "events": listed }),
     ))
 }
+
+/// `POST /admin/owners`: registers an owner, with their owner key.
+pub(super) async fn register_owner(
+    request: crate::issuer::OwnerRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let owner = run(move || issuer.register_owner(request, Utc::now())).await?;
+    Ok(json(StatusCode::CREATED, &owner))
+}
+
+/// `POST /1.0/approvals`: an agent asks its owner's approval of one request.
+pub(super) async fn ask_approval(
+    ask: crate::issuer::ApprovalAsk,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let turn = state.changing.turn().await?;
+    let issuer = state.issuer.clone();
+    let pending = run(move || {
+        let _turn = turn;
+        issuer.ask_approval(ask, Utc::now())
+    })
+    .await?;
+    Ok(json(StatusCode::CREATED, &pending))
+}
+
+/// `GET /1.0/approvals/{id}`: where an approval request stands, with the approval once given.
+pub(super) async fn approval(id: String, state: Arc<ApiState>) -> Result<Response, Rejection> {
+    let id = percent_encoding::percent_decode_str(&id)
+        .decode_utf8_lossy()
+        .into_owned();
+    let issuer = state.issuer.clone();
+    match run(move || issuer.approval(&id)).await? {
+        Some(pending) => Ok(json(StatusCode::OK, &pending)),
+        None => Err(reject(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such approval request",
+        )),
+    }
+}
+
+/// `POST /1.0/approvals/{id}/decision`: the owner's decision, signed with their owner key.
+pub(super) async fn decide_approval(
+    id: String,
+    decision: crate::issuer::OwnerDecision,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let id = percent_encoding::percent_decode_str(&id)
+        .decode_utf8_lossy()
+        .into_owned();
+    let turn = state.changing.turn().await?;
+    let issuer = state.issuer.clone();
+    let (pending, lists) = run(move || {
+        let _turn = turn;
+        issuer.decide_approval(&id, decision, Utc::now())
+    })
+    .await?;
+    publish_lists(&state, &lists).await;
+    Ok(json(StatusCode::OK, &pending))
+}

@@ -353,6 +353,27 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(issuer::renew);
+    let ask_approval = warp::path!("1.0" / "approvals")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(
+            verify::MAX_VERIFY_BODY_BYTES,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::ask_approval);
+    let approval = warp::path!("1.0" / "approvals" / String)
+        .and(warp::get())
+        .and(shared.clone())
+        .and(with_state.clone())
+        .and_then(issuer::approval);
+    let decide_approval = warp::path!("1.0" / "approvals" / String / "decision")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::decide_approval);
     let events = warp::path!("1.0" / "revocations")
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
@@ -399,6 +420,13 @@ pub fn routes(
         .and(warp::query::<issuer::Listing>())
         .and(with_state.clone())
         .and_then(issuer::definitions);
+    let owners = warp::path!("admin" / "owners")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::register_owner);
     let bind = warp::path!("admin" / "agents" / String / "instances")
         .and(warp::post())
         .and(authorized.clone())
@@ -567,6 +595,12 @@ pub fn routes(
     let agents = challenges
         .or(delegations)
         .unify()
+        .or(ask_approval)
+        .unify()
+        .or(approval)
+        .unify()
+        .or(decide_approval)
+        .unify()
         .or(renewals)
         .unify()
         .or(events)
@@ -590,6 +624,8 @@ pub fn routes(
         .boxed();
     let issuance = register_definition
         .or(definitions)
+        .unify()
+        .or(owners)
         .unify()
         .or(bind)
         .unify()

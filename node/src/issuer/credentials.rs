@@ -279,7 +279,7 @@ impl Issuer {
     }
 
     /// A revocation and a suspension slot, never given before.
-    fn allocate(&self) -> Result<Slots, IssuerError> {
+    pub(super) fn allocate(&self) -> Result<Slots, IssuerError> {
         let mut revocation = self.status_lists.allocate(Purpose::Revocation, 1)?;
         let mut suspension = self.status_lists.allocate(Purpose::Suspension, 1)?;
         Ok(Slots {
@@ -288,7 +288,7 @@ impl Issuer {
         })
     }
 
-    fn status_entries(&self, slots: &Slots) -> Vec<StatusEntry> {
+    pub(super) fn status_entries(&self, slots: &Slots) -> Vec<StatusEntry> {
         let entry = |slot: &Slot, purpose: Purpose| {
             let url = self.status_lists.url_of(&slot.name);
             StatusEntry {
@@ -307,7 +307,7 @@ impl Issuer {
 
     /// Writes a credential's record and fan-out indexes, with the first version of any list
     /// its slots open, in one batch. Returns those lists, to publish.
-    fn record(
+    pub(super) fn record(
         &self,
         record: &Issued,
         event: Event,
@@ -371,7 +371,7 @@ impl Issuer {
     /// Verifies a presentation made to this node: over one of its challenges (taken: it answers
     /// once), for its domain, and every check passed with what the node holds. Returns the
     /// presenter's chains.
-    fn verify_to_me(
+    pub(super) fn verify_to_me(
         &self,
         presentation: &Value,
         now: DateTime<Utc>,

@@ -143,3 +143,26 @@ pub(crate) fn suspension_member(suspension: &str, id: &CredentialId) -> Vec<u8> 
     key.extend_from_slice(id.as_str().as_bytes());
     key
 }
+
+/// `owner/<id>`: a registered owner.
+pub(crate) fn owner(id: &str) -> Vec<u8> {
+    join(&["owner/", id])
+}
+
+/// `appr/<id>`: an approval request and what became of it.
+pub(crate) fn approval(id: &str) -> Vec<u8> {
+    join(&["appr/", id])
+}
+
+/// `appra/<agent> 0x00`: the approval requests of one agent instance.
+pub(crate) fn agent_approvals(agent: &Did) -> Vec<u8> {
+    let mut key = join(&["appra/", agent.as_str()]);
+    key.push(0);
+    key
+}
+
+pub(crate) fn agent_approval(agent: &Did, id: &str) -> Vec<u8> {
+    let mut key = agent_approvals(agent);
+    key.extend_from_slice(id.as_bytes());
+    key
+}

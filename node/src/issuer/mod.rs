@@ -18,6 +18,7 @@
 //! All of it is blocking (RocksDB, key files); async callers use `spawn_blocking`.
 
 mod agents;
+mod approvals;
 mod challenges;
 mod credentials;
 mod events;
@@ -33,6 +34,10 @@ use vouch_core::did::Did;
 use vouch_core::report::Reason;
 
 pub use agents::{Definition, DefinitionRequest, Instance};
+pub use approvals::{
+    APPROVAL_LIFETIME, ApprovalAsk, MAX_PENDING_PER_AGENT, Owner, OwnerDecision, OwnerRequest,
+    PENDING_FOR, Pending, Standing,
+};
 pub use challenges::{CHALLENGE_TTL_SECS, Challenge};
 pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest, TaskRequest};
 pub use events::{EventError, Events};

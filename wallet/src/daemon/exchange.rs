@@ -77,6 +77,10 @@ impl Holdings for Held<'_> {
     fn ancestor(&self, id: &str) -> Option<Value> {
         self.daemon.store.ancestor(id).ok().flatten()
     }
+
+    fn approvals(&self) -> Vec<Value> {
+        self.daemon.approvals_held()
+    }
 }
 
 fn leaf_of(credential: Option<&Value>) -> Option<AgentCapabilityCredential> {

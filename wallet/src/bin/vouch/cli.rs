@@ -324,6 +324,22 @@ pub(crate) enum AgentCommand {
         #[arg(long)]
         node: String,
     },
+    /// As an agent's accountable owner: shows an approval request of the org's node and
+    /// approves it (or refuses it with `--refuse`), signing with the owner key registered for
+    /// you (`vouch-node admin owner`). Prints where the request stands.
+    Approve {
+        /// The owner key file.
+        #[arg(long)]
+        owner_key: PathBuf,
+        /// The approval request's id (`urn:uuid:…`).
+        id: String,
+        /// The org's node.
+        #[arg(long)]
+        node: String,
+        /// Refuse it instead.
+        #[arg(long)]
+        refuse: bool,
+    },
 }
 
 /// Options every verification takes.

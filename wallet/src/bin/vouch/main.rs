@@ -289,6 +289,32 @@ fn agent(command: AgentCommand) -> Result<ExitCode> {
             print_json(&proof)?;
             Ok(ExitCode::SUCCESS)
         }
+        AgentCommand::Approve {
+            owner_key,
+            id,
+            node,
+            refuse,
+        } => {
+            let pair = keyfile::read(&owner_key)?;
+            let client = NodeClient::new(node_url(&node)?);
+            let pending = client.approval(&id)?;
+            // What is approved, shown before it is signed.
+            eprintln!(
+                "{} asks {} on {} with {} (under {})",
+                pending["agent"].as_str().unwrap_or("?"),
+                pending["request"]["action"].as_str().unwrap_or("?"),
+                pending["request"]["resource"].as_str().unwrap_or("?"),
+                pending["request"]["arguments"],
+                pending["credential"].as_str().unwrap_or("?"),
+            );
+            let decided = client.decide_approval(
+                &pair,
+                &pending,
+                if refuse { "refuse" } else { "approve" },
+            )?;
+            print_json(&decided)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

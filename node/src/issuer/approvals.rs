@@ -1,0 +1,448 @@
+//! Approvals by a human (DESIGN §8): an agent whose capability `requiresApproval` asks its
+//! org's node for an approval of one exact request; the node keeps it pending for the agent's
+//! accountable owner — a registered person with a key of their own — who approves or refuses
+//! it; an approval given is a `VouchApprovalCredential` (`vouch_core::approval`) signed by the
+//! org, bound to the request's hash and to the agent, valid minutes, with status entries (so it
+//! is revocable like any credential, and by revoking what it was asked under), and every step is
+//! written to the audit log: asked, given, refused.
+//!
+//! An owner approves with an **owner key** (Ed25519, its did:key registered with the owner) by
+//! signing [`Issuer::decision_statement`]; a passkey (WebAuthn) is the other way, on the node's
+//! approval page.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use vouch_core::approval::{self, Approval};
+use vouch_core::audit::{Decision, Event};
+use vouch_core::capability::Request;
+use vouch_core::credential::CredentialId;
+use vouch_core::did::Did;
+use vouch_core::hash::Multihash;
+use vouch_core::key::PublicKey;
+use vouch_core::report::Reason;
+
+use super::keys::{self, Kind};
+use super::{Issued, Issuer, IssuerError, Refusal};
+use crate::store::Batch;
+
+/// How long an approval request waits for its owner.
+pub const PENDING_FOR: Duration = Duration::minutes(10);
+/// How long an approval given is valid.
+pub const APPROVAL_LIFETIME: Duration = approval::MAX_LIFETIME;
+/// The most approval requests one agent instance has pending at once.
+pub const MAX_PENDING_PER_AGENT: usize = 16;
+/// The longest owner id.
+const MAX_OWNER_LEN: usize = 256;
+
+/// A person accountable for agents, and the keys they approve with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Owner {
+    /// Who they are, as agent definitions name them (`owner`).
+    pub id: String,
+    /// Their owner key (a did:key), for approvals from the command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Did>,
+    /// When they were registered.
+    #[serde(with = "vouch_core::credential::timestamp")]
+    pub registered: DateTime<Utc>,
+}
+
+/// `POST /admin/owners`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerRequest {
+    /// Who they are.
+    pub id: String,
+    /// Their owner key, a did:key.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// `POST /1.0/approvals`: an agent's presentation of its chain over a challenge of this node,
+/// and the request it needs approved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalAsk {
+    /// The presentation.
+    pub presentation: Value,
+    /// The request: `{action, resource, arguments}`.
+    pub request: Value,
+}
+
+/// Where an approval request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// Waiting for the owner.
+    Pending,
+    /// Approved: the credential is there.
+    Approved,
+    /// Refused by the owner.
+    Refused,
+}
+
+/// An approval request, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pending {
+    /// Its id (`urn:uuid:…`), the approval's own if given.
+    pub id: String,
+    /// The org asked: the approval's issuer.
+    pub org: Did,
+    /// The request, as the agent asked it.
+    pub request: Value,
+    /// Its hash: what an approval binds.
+    pub request_hash: Multihash,
+    /// The agent instance that asked.
+    pub agent: Did,
+    /// The credential it would act under (the chain's leaf).
+    pub credential: CredentialId,
+    /// Its owner, who decides.
+    pub owner: String,
+    /// When it was asked.
+    #[serde(with = "vouch_core::credential::timestamp")]
+    pub asked: DateTime<Utc>,
+    /// Until when the owner may decide.
+    #[serde(with = "vouch_core::credential::timestamp")]
+    pub expires: DateTime<Utc>,
+    /// Where it stands.
+    pub standing: Standing,
+    /// The approval credential, once given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
+}
+
+/// An owner's answer from the command line: `approve` or `refuse`, signed with their owner key
+/// over [`Issuer::decision_statement`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerDecision {
+    /// `approve` or `refuse`.
+    pub decision: String,
+    /// Ed25519 over the JCS form of the statement, multibase base58btc.
+    pub signature: String,
+}
+
+fn check_owner_id(id: &str) -> Result<(), Refusal> {
+    if id.trim().is_empty() || id.len() > MAX_OWNER_LEN || id.chars().any(char::is_control) {
+        return Err(Refusal::malformed(format!(
+            "an owner is 1 to {MAX_OWNER_LEN} bytes, no control characters"
+        )));
+    }
+    Ok(())
+}
+
+impl Issuer {
+    /// Registers an owner (again: their key replaced).
+    pub fn register_owner(
+        &self,
+        request: OwnerRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Owner, IssuerError> {
+        check_owner_id(&request.id)?;
+        let key = request
+            .key
+            .map(|k| {
+                let did = Did::parse(&k).map_err(|e| Refusal::malformed(format!("key: {e}")))?;
+                vouch_core::did::key::key_of(&did).map_err(|e| {
+                    Refusal::malformed(format!("key: an owner key is a did:key: {e}"))
+                })?;
+                Ok::<_, Refusal>(did)
+            })
+            .transpose()?;
+        let owner = Owner {
+            id: request.id,
+            key,
+            registered: now,
+        };
+        let mut batch = Batch::default();
+        self.store.put_issuance(
+            &mut batch,
+            &keys::owner(&owner.id),
+            &serde_json::to_vec(&owner).expect("an owner serializes"),
+        );
+        self.store.commit(batch)?;
+        Ok(owner)
+    }
+
+    /// A registered owner.
+    pub fn owner(&self, id: &str) -> Result<Option<Owner>, IssuerError> {
+        self.read(&keys::owner(id))
+    }
+
+    /// Records an agent's request for its owner's approval of one exact request: the agent
+    /// presents its chain over a challenge of this node; a chain of this org must permit the
+    /// request save for the approval; its owner must be registered with a way to approve.
+    pub fn ask_approval(
+        &self,
+        ask: ApprovalAsk,
+        now: DateTime<Utc>,
+    ) -> Result<Pending, IssuerError> {
+        let mut wanted = Request::from_json(&ask.request)
+            .map_err(|e| Refusal::malformed(format!("the request: {e}")))?;
+        let (agent, chains) = self.verify_to_me(&ask.presentation, now)?;
+        wanted.approved = false;
+        let needs = |chain: &vouch_core::presentation::Chain| {
+            chain
+                .permits(&wanted, now)
+                .is_err_and(|d| d.reason() == Reason::NeedsApproval)
+        };
+        let chain = chains
+            .iter()
+            .filter(|c| c.credentials[0].issuer == *self.org.did())
+            .find(|c| needs(c))
+            .ok_or_else(|| {
+                Refusal::of(
+                    Reason::NotGranted,
+                    "no chain of this org presented permits the request save for an approval: nothing to approve",
+                )
+            })?;
+        let leaf = chain.credentials.last().expect("a chain is never empty");
+        let owner = leaf.credential_subject.agent.owner.clone();
+        let registered = self.owner(&owner)?.ok_or_else(|| {
+            Refusal::new(
+                "no_owner",
+                format!("the agent's owner {owner} is not registered with a way to approve"),
+            )
+        })?;
+        let _guard = self.guard();
+        self.refuse_if_stopped(&[(Kind::Owner, owner.as_str())])?;
+        let waiting = self.pending_of(&agent, now)?;
+        if waiting >= MAX_PENDING_PER_AGENT {
+            return Err(Refusal::new(
+                "too_many",
+                format!("{agent} has {MAX_PENDING_PER_AGENT} approval requests waiting"),
+            )
+            .into());
+        }
+        let pending = Pending {
+            id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+            org: self.org.did().clone(),
+            request_hash: approval::request_hash(&wanted),
+            request: ask.request,
+            agent: agent.clone(),
+            credential: leaf.id.clone(),
+            owner: registered.id,
+            asked: now,
+            expires: now + PENDING_FOR,
+            standing: Standing::Pending,
+            approval: None,
+        };
+        let mut batch = Batch::default();
+        self.put_pending(&mut batch, &pending);
+        self.store
+            .put_issuance(&mut batch, &keys::agent_approval(&agent, &pending.id), b"");
+        let mut audit = self.audit.writer()?;
+        audit.append(
+            &mut batch,
+            self.approval_entry(Event::ApprovalAsked, &pending, None)?,
+            now,
+        )?;
+        self.store.commit(batch)?;
+        drop(audit);
+        Ok(pending)
+    }
+
+    /// An approval request, as it stands.
+    pub fn approval(&self, id: &str) -> Result<Option<Pending>, IssuerError> {
+        self.read(&keys::approval(id))
+    }
+
+    /// What an owner signs to approve or refuse `pending` with their owner key.
+    pub fn decision_statement(pending: &Pending, decision: &str) -> Value {
+        json!({
+            "type": "VouchApprovalDecision/1",
+            "org": pending.org,
+            "approval": pending.id,
+            "request": pending.request_hash,
+            "agent": pending.agent,
+            "decision": decision,
+        })
+    }
+
+    /// The owner's decision, made with their owner key: the approval credential is issued (or
+    /// the refusal recorded), once, while the request waits. With the status lists it opened,
+    /// to publish.
+    pub fn decide_approval(
+        &self,
+        id: &str,
+        decision: OwnerDecision,
+        now: DateTime<Utc>,
+    ) -> Result<(Pending, Vec<Value>), IssuerError> {
+        let approve = match decision.decision.as_str() {
+            "approve" => true,
+            "refuse" => false,
+            _ => return Err(Refusal::malformed("decision: approve or refuse").into()),
+        };
+        let _guard = self.guard();
+        let pending = self
+            .approval(id)?
+            .ok_or_else(|| IssuerError::NotFound(format!("no approval request {id}")))?;
+        if pending.standing != Standing::Pending {
+            return Err(Refusal::of(Reason::Replayed, "this request was decided already").into());
+        }
+        if now >= pending.expires {
+            return Err(Refusal::of(Reason::Expired, "this request waited too long").into());
+        }
+        let owner = self
+            .owner(&pending.owner)?
+            .ok_or_else(|| Refusal::new("no_owner", "the owner is no longer registered"))?;
+        let key = owner
+            .key
+            .as_ref()
+            .and_then(|did| vouch_core::did::key::key_of(did).ok())
+            .ok_or_else(|| Refusal::new("no_owner", "the owner has no owner key"))?;
+        check_signature(
+            &key,
+            &Self::decision_statement(&pending, &decision.decision),
+            &decision.signature,
+        )?;
+        self.refuse_if_stopped(&[(Kind::Owner, pending.owner.as_str())])?;
+        if approve {
+            self.give(pending, "owner-key", now)
+        } else {
+            let refused = Pending {
+                standing: Standing::Refused,
+                ..pending
+            };
+            let mut batch = Batch::default();
+            self.put_pending(&mut batch, &refused);
+            let mut audit = self.audit.writer()?;
+            audit.append(
+                &mut batch,
+                self.approval_entry(Event::ApprovalRefused, &refused, Some(Decision::Rejected))?,
+                now,
+            )?;
+            self.store.commit(batch)?;
+            Ok((refused, Vec::new()))
+        }
+    }
+
+    /// Issues the approval of `pending` (under the lock): signed by the org, with status, its
+    /// record indexed below the credential it was asked under.
+    fn give(
+        &self,
+        pending: Pending,
+        method: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Pending, Vec<Value>), IssuerError> {
+        let under = self.issued(&pending.credential)?.ok_or_else(|| {
+            IssuerError::NotFound(format!("{} was not issued here", pending.credential))
+        })?;
+        let slots = self.allocate()?;
+        let approval = Approval {
+            id: pending.id.clone(),
+            issuer: self.org.did().clone(),
+            subject: pending.agent.clone(),
+            request: pending.request_hash.clone(),
+            owner: self.org.owner_pseudonym(&pending.owner)?,
+            method: method.to_owned(),
+            valid_from: now,
+            valid_until: now + APPROVAL_LIFETIME,
+            status: self.status_entries(&slots),
+        };
+        let (key, signing) = self.org.signing_key()?;
+        let signed = approval
+            .sign(&key, signing)
+            .map_err(|e| Refusal::malformed(e.to_string()))?;
+        let id = CredentialId::parse(&pending.id)
+            .map_err(|e| Refusal::malformed(format!("an approval id: {e}")))?;
+        let record = Issued {
+            id: id.clone(),
+            issuer: approval.issuer.clone(),
+            instance: pending.agent.clone(),
+            definition: under.definition.clone(),
+            task: under.task.clone(),
+            principal: under.principal.clone(),
+            lineage: id,
+            parent: Some(pending.credential.clone()),
+            revocation: slots.revocation,
+            suspension: slots.suspension,
+            valid_until: approval.valid_until,
+            credential: signed.clone(),
+        };
+        let approved = Pending {
+            standing: Standing::Approved,
+            approval: Some(signed),
+            ..pending
+        };
+        let mut batch = Batch::default();
+        self.put_pending(&mut batch, &approved);
+        let lists = self.record(&record, Event::Approved, batch, now)?;
+        tracing::info!(approval = %approved.id, agent = %approved.agent, "approval given");
+        Ok((approved, lists))
+    }
+
+    fn put_pending(&self, batch: &mut Batch, pending: &Pending) {
+        self.store.put_issuance(
+            batch,
+            &keys::approval(&pending.id),
+            &serde_json::to_vec(pending).expect("an approval request serializes"),
+        );
+    }
+
+    /// How many approval requests `agent` has waiting now.
+    fn pending_of(&self, agent: &Did, now: DateTime<Utc>) -> Result<usize, IssuerError> {
+        let prefix = keys::agent_approvals(agent);
+        let (found, _) = self
+            .store
+            .issuance_scan(&prefix, 4 * MAX_PENDING_PER_AGENT)?;
+        let mut waiting = 0;
+        for (key, _) in found {
+            let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            if self
+                .approval(&id)?
+                .is_some_and(|p| p.standing == Standing::Pending && p.expires > now)
+            {
+                waiting += 1;
+            }
+        }
+        Ok(waiting)
+    }
+
+    /// The audit entry of a step of an approval: the agent, the action, the hash of the
+    /// resource, the credential it is asked under and the request's id — never the arguments or
+    /// the owner.
+    fn approval_entry(
+        &self,
+        event: Event,
+        pending: &Pending,
+        decision: Option<Decision>,
+    ) -> Result<vouch_core::audit::Entry, IssuerError> {
+        let mut entry = crate::audit::entry(event);
+        entry.agent = Some(pending.agent.to_string());
+        entry.action = pending.request["action"].as_str().map(str::to_owned);
+        entry.resource_hash = pending.request["resource"]
+            .as_str()
+            .map(|r| Multihash::of(r.as_bytes()));
+        entry.credentials = vec![pending.credential.to_string(), pending.id.clone()];
+        entry.decision = decision;
+        Ok(entry)
+    }
+}
+
+/// Checks an owner's Ed25519 signature over the JCS form of `statement`.
+fn check_signature(key: &PublicKey, statement: &Value, signature: &str) -> Result<(), Refusal> {
+    let bad = || {
+        Refusal::of(
+            Reason::InvalidProof,
+            "the owner's signature does not verify",
+        )
+    };
+    if signature.len() > 128 {
+        return Err(bad());
+    }
+    let (base, bytes) = multibase::decode(signature).map_err(|_| bad())?;
+    let bytes: [u8; 64] = (base == multibase::Base::Base58Btc)
+        .then_some(bytes)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    let message = serde_jcs::to_vec(statement).expect("JSON values serialize");
+    if key.verify(&message, &bytes) {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
