@@ -763,9 +763,31 @@ fn a_capability_that_needs_approval_is_accepted_once_on_the_owners_approval_of_t
         ),
     ] {
         assert_eq!(
-            decide(&with(approval), &trust, 4900)[0].reason,
+            decide(&with(approval.clone()), &trust, 4900)[0].reason,
             Some(Reason::NeedsApproval),
             "{name}"
+        );
+        // Also when a prover sends it anyway (its own wallet would not).
+        let asked = w.ask(vec![wanted("call:billing_api:refund", 4900)]);
+        let vp = vouch_core::presentation::create(
+            &w.prover,
+            vec![held.clone(), approval],
+            &asked.request.intent(&asked.verifier),
+            &asked.request.domain,
+            Cryptosuite::EddsaJcs2022,
+            now(),
+        )
+        .expect("presents");
+        let judged = w.decide(
+            &asked,
+            &json!({"verifiablePresentation": vp}),
+            &w.prover_did(),
+            &trust,
+        );
+        assert_eq!(
+            verdicts(&judged.decision.decided),
+            vec![Some(Reason::NeedsApproval)],
+            "sent anyway: {name}"
         );
     }
     // Revoked approval: not taken.

@@ -740,7 +740,6 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
 
 #[test]
 fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approved_it() {
-    use vouch_core::proof::Cryptosuite;
     use vouch_wallet::daemon::Request;
     use vouch_wallet::node::NodeClient;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -785,29 +784,16 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     let to_approve = decided["decisions"][0]["approvalRequest"].clone();
     assert!(to_approve.is_string(), "{decided}");
 
-    // The agent asks its org's node, presenting its credential over a node challenge.
+    // The agent's daemon asks its org's node, presenting the credential that names the
+    // request over a node challenge.
     let ask = |amount: u64, order: u64| {
-        let challenge = post(&node.url("/1.0/challenges"), "{}", None).json();
-        let presentation = vouch_core::presentation::create(
-            &agent,
-            vec![credential.clone()],
-            challenge["challenge"].as_str().expect("a challenge"),
-            challenge["domain"].as_str().expect("a domain"),
-            Cryptosuite::EddsaJcs2022,
-            chrono::Utc::now(),
-        )
-        .expect("presents");
-        let asked = post(
-            &node.url("/1.0/approvals"),
-            &json!({"presentation": presentation,
-                    "request": {"action": "call:billing_api:refund",
-                                "resource": format!("https://billing.b.example/refunds/{order}"),
-                                "arguments": {"amount": {"value": amount, "unit": "EUR"}}}})
-            .to_string(),
-            None,
-        );
-        assert_eq!(asked.status, 201, "{}", asked.body);
-        asked.json()
+        wallet
+            .handle(Request::RequestApproval {
+                request: json!({"action": "call:billing_api:refund",
+                    "resource": format!("https://billing.b.example/refunds/{order}"),
+                    "arguments": {"amount": {"value": amount, "unit": "EUR"}}}),
+            })
+            .expect("asked")
     };
     let pending = ask(4900, 666);
     assert_eq!(pending["standing"], "pending");
@@ -835,13 +821,14 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
         (403, "replayed".to_owned())
     );
 
-    // The agent's daemon holds it and presents it with the request it approves: accepted...
-    wallet
-        .handle(Request::AddCredential {
-            credential: approval,
-            chain: Vec::new(),
+    // The agent's daemon fetches it, holds it and presents it with the request it approves:
+    // accepted...
+    let fetched = wallet
+        .handle(Request::ApprovalStatus {
+            id: pending["id"].as_str().expect("an id").to_owned(),
         })
-        .expect("held");
+        .expect("fetched");
+    assert_eq!(fetched["approval"], approval);
     // ...not for another request (another order) it does not approve...
     let other = exchange(4900, 667);
     assert_eq!(

@@ -103,6 +103,20 @@ pub enum Request {
         /// The credential's id.
         id: String,
     },
+    /// Asks the agent's owner, through the org's node, to approve one exact request that a
+    /// capability held permits only with an approval (`needs_approval`): the credentials that
+    /// name it are presented to the node with their chains. Answers the pending request (its
+    /// id: the owner approves it with `vouch agent approve` or on the node's page).
+    RequestApproval {
+        /// The request: `{action, resource, arguments}`.
+        request: Value,
+    },
+    /// Where an approval request stands at the node; an approval given is kept, and presented
+    /// from then on with the request it approves.
+    ApprovalStatus {
+        /// The request's id.
+        id: String,
+    },
 }
 
 /// A refused request: a code and what happened.
@@ -295,6 +309,25 @@ impl Daemon {
                 valid_until,
             } => self.delegate(&parent, &to, capabilities, valid_until),
             Request::Renew { id } => self.renew(&id),
+            Request::RequestApproval { request } => self.request_approval(&request),
+            Request::ApprovalStatus { id } => {
+                let node = self
+                    .node
+                    .as_ref()
+                    .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)".into()))?;
+                let pending = node
+                    .approval(&id)
+                    .map_err(|e| Refusal::refused(e.to_string()))?;
+                if pending["agent"] != self.instance.as_str() {
+                    return Err(Refusal::refused(
+                        "that approval request is another instance's".into(),
+                    ));
+                }
+                if pending["standing"] == "approved" {
+                    self.add_approval(pending["approval"].clone())?;
+                }
+                Ok(pending)
+            }
             Request::BindingProof { definition } => {
                 let node = self.node.as_ref().ok_or_else(|| {
                     Refusal::refused("this wallet knows no node to be bound by".into())
@@ -335,6 +368,67 @@ impl Daemon {
 const MAX_APPROVALS_HELD: usize = 64;
 
 impl Daemon {
+    /// `credential` and the credentials above it that the wallet holds, leaf first.
+    fn chain_above(&self, credential: Value) -> Result<Vec<Value>, Refusal> {
+        let mut chain = vec![credential];
+        while chain.len() <= vouch_core::credential::MAX_DEPTH_CAP as usize {
+            let Some(above) = chain
+                .last()
+                .and_then(|c| c["credentialSubject"]["delegation"]["parent"].as_str())
+                .map(str::to_owned)
+            else {
+                break;
+            };
+            match self.store.ancestor(&above) {
+                Ok(Some(ancestor)) => chain.push(ancestor),
+                Ok(None) => break,
+                Err(e) => return Err(Refusal::internal(e.to_string())),
+            }
+        }
+        Ok(chain)
+    }
+
+    /// Asks the org's node for the owner's approval of `request`, presenting the credentials
+    /// held now that name it, each with its chain.
+    fn request_approval(&self, request: &Value) -> Result<Value, Refusal> {
+        use vouch_core::credential::AgentCapabilityCredential;
+        let node = self
+            .node
+            .as_ref()
+            .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)".into()))?;
+        let wanted = vouch_core::capability::Request::from_json(request)
+            .map_err(|e| Refusal::refused(format!("the request: {e}")))?;
+        let now = chrono::Utc::now();
+        let mut presented = Vec::new();
+        let held = self
+            .store
+            .credentials(None)
+            .map_err(|e| Refusal::internal(e.to_string()))?;
+        for held in held.into_iter().filter(|h| h.valid_until > now) {
+            let names = AgentCapabilityCredential::from_json(&held.credential).is_ok_and(|c| {
+                c.capabilities()
+                    .iter()
+                    .flatten()
+                    .any(|capability| wanted.names(capability))
+            });
+            if names {
+                for credential in self.chain_above(held.credential)? {
+                    if !presented.contains(&credential) {
+                        presented.push(credential);
+                    }
+                }
+            }
+        }
+        if presented.is_empty() {
+            return Err(Refusal::from(vouch_core::exchange::Refused {
+                reason: vouch_core::report::Reason::NotGranted,
+                message: "no credential held names the request: nothing to approve".into(),
+            }));
+        }
+        node.ask_approval(&self.key, presented, request, now)
+            .map_err(|e| Refusal::refused(e.to_string()))
+    }
+
     /// Keeps an approval given to this instance, while it is valid.
     fn add_approval(&self, credential: Value) -> Result<Value, Refusal> {
         let approval = vouch_core::approval::Approval::from_json(&credential)
@@ -509,21 +603,7 @@ impl Daemon {
         )
         .map_err(|e| refused(e.to_string()))?;
         // The sub-agent presents it with its chain: the parent and the parent's ancestors.
-        let mut chain = vec![held.credential];
-        while chain.len() <= vouch_core::credential::MAX_DEPTH_CAP as usize {
-            let Some(above) = chain
-                .last()
-                .and_then(|c| c["credentialSubject"]["delegation"]["parent"].as_str())
-                .map(str::to_owned)
-            else {
-                break;
-            };
-            match self.store.ancestor(&above) {
-                Ok(Some(ancestor)) => chain.push(ancestor),
-                Ok(None) => break,
-                Err(e) => return Err(internal(e.to_string())),
-            }
-        }
+        let chain = self.chain_above(held.credential)?;
         let root_first: Vec<Value> = chain.iter().rev().cloned().collect();
         let signed = node
             .register_delegation(

@@ -231,6 +231,22 @@ impl NodeClient {
 }
 
 impl NodeClient {
+    /// Asks the owner's approval of `request` (`POST /1.0/approvals`), presenting `credentials`
+    /// (the ones that name it, with their chains) over a fresh challenge of the node.
+    pub fn ask_approval(
+        &self,
+        key: &KeyPair,
+        credentials: Vec<Value>,
+        request: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Value, NodeError> {
+        let presentation = self.present(key, credentials, now)?;
+        self.post(
+            "/1.0/approvals",
+            &json!({"presentation": presentation, "request": request}),
+        )
+    }
+
     /// An approval request, as it stands (`GET /1.0/approvals/{id}`).
     pub fn approval(&self, id: &str) -> Result<Value, NodeError> {
         let url = format!("{}/1.0/approvals/{id}", self.node.base());
