@@ -325,6 +325,32 @@ rejected call:billing_api:refund https://billing.b.example/refunds/9: constraint
   "$VOUCH" wallet prove --socket "$X/refund-agent.sock" --node "$N2" \
   --capability "$(refund_of 8 1200)" --capability "$(refund_of 9 6000)"
 
+echo "   A's payouts need its owner's approval of each one: A's org registers the owner (ops@org.example) with an"
+echo "   owner key and issues A a payout credential with requiresApproval; B asks A to prove a payout of 3,000 EUR:"
+"$VOUCH" key generate --out "$X/owner.key.json" > /dev/null
+admin owner ops@org.example --key "$("$VOUCH" key did --key "$X/owner.key.json")" > /dev/null
+payout_of() { printf '{"action": "call:billing_api:payout", "resource": "https://billing.b.example/payouts/%s", "arguments": {"amount": {"value": %s, "unit": "EUR"}}}' "$1" "$2"; }
+"$NODE" --config "$C0" admin issue --instance "$XA" --task payouts --purpose "pay out refunds" \
+  --principal carol@customer.example --capability '{"action": "call:billing_api:payout", "resource": "https://billing.b.example/payouts/**", "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}}' \
+  > "$X/xa-payouts.vc.json"
+wait_list "$X/xa-payouts.vc.json" "$N1"
+"$VOUCH" wallet add --socket "$X/refund-agent.sock" "$X/xa-payouts.vc.json" > /dev/null
+expect_verdicts "rejected call:billing_api:payout https://billing.b.example/payouts/7: needs_approval" ask_b "$PA" --capability "$(payout_of 7 3000)"
+echo "   A's daemon asks its node for the owner's approval of exactly that payout; the owner approves it with their key:"
+PENDING=$("$VOUCH" wallet request-approval --socket "$X/refund-agent.sock" --request "$(payout_of 7 3000)" | json_field id)
+"$VOUCH" agent approve "$PENDING" --owner-key "$X/owner.key.json" --node "$N0" 2>&1 > "$X/approved.json" | sed 's/^/   owner sees: /'
+printf '   %s\n' "$(json_field standing < "$X/approved.json"): a VouchApprovalCredential for A, bound to the payout's hash, 5 minutes"
+"$VOUCH" wallet approval --socket "$X/refund-agent.sock" "$PENDING" > /dev/null
+echo "   B asks again: A presents the approval with the payout it approves; then once more — an approval is used once:"
+for _ in $(seq 100); do
+  got=$(verdicts ask_b "$PA" --capability "$(payout_of 7 3000)")
+  case "$got" in accepted*) break ;; esac
+  sleep 0.05
+done
+printf '   %s\n' "$got"
+case "$got" in accepted*) ;; *) echo "demo: the approved payout was not accepted" >&2; exit 1 ;; esac
+expect_verdicts "rejected call:billing_api:payout https://billing.b.example/payouts/7: needs_approval" ask_b "$PA" --capability "$(payout_of 7 3000)"
+
 echo "   org A revokes task order-1234 at its node; B's next decision on A:"
 admin revoke --level task order-1234 > /dev/null
 REVOKED_AT=$(date +%s%N)

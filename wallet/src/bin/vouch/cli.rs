@@ -160,6 +160,26 @@ pub(crate) enum WalletCommand {
         #[arg(long)]
         definition: String,
     },
+    /// Asks the agent's owner, through the org's node, to approve one exact request that a
+    /// capability held permits only with an approval (`needs_approval`); prints the pending
+    /// request (its `id`, for `vouch agent approve`).
+    RequestApproval {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The request: `{"action": …, "resource": …, "arguments": …}`.
+        #[arg(long)]
+        request: String,
+    },
+    /// Where an approval request stands; once approved, the daemon holds the approval and
+    /// presents it with the request it approves. Exit code 1 while it is not approved.
+    Approval {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The request's id.
+        id: String,
+    },
     /// Asks the daemon for its instance's DID and exchange addresses.
     Identity {
         /// The daemon's socket.

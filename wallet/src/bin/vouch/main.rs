@@ -1139,6 +1139,28 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             print_json(&proof)?;
             Ok(ExitCode::SUCCESS)
         }
+        WalletCommand::RequestApproval { socket, request } => {
+            let request: serde_json::Value =
+                serde_json::from_str(&request).context("--request is a JSON object")?;
+            let pending = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "request_approval", "request": request}),
+            )?;
+            print_json(&pending)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        WalletCommand::Approval { socket, id } => {
+            let pending = ask_daemon(
+                &socket,
+                &serde_json::json!({"op": "approval_status", "id": id}),
+            )?;
+            print_json(&pending)?;
+            Ok(if pending["standing"] == "approved" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         WalletCommand::Identity { socket } => {
             println!(
                 "{}",
