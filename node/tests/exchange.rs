@@ -851,6 +851,18 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     let refused = decide(&pending, "refuse", &owner_key).expect("refused");
     assert_eq!(refused["standing"], "refused");
     assert!(refused.get("approval").is_none());
+    // At most 16 wait per agent; a decided one makes room.
+    let waiting: Vec<Value> = (0..16).map(|i| ask(100, 700 + i)).collect();
+    let refused = wallet
+        .handle(Request::RequestApproval {
+            request: json!({"action": "call:billing_api:refund",
+                "resource": "https://billing.b.example/refunds/799",
+                "arguments": {"amount": {"value": 100, "unit": "EUR"}}}),
+        })
+        .expect_err("a 17th");
+    assert!(refused.message.contains("too_many"), "{}", refused.message);
+    decide(&waiting[0], "refuse", &owner_key).expect("refused");
+    ask(100, 799);
     // Every step is in the node's audit log, with no argument in it.
     let entries = crate::common::get(&node.url("/1.0/audit/entries"), None).body;
     for event in ["approval_asked", "approved", "approval_refused"] {

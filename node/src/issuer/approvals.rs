@@ -309,6 +309,10 @@ impl Issuer {
             };
             let mut batch = Batch::default();
             self.put_pending(&mut batch, &refused);
+            self.store.delete_issuance(
+                &mut batch,
+                &keys::agent_approval(&refused.agent, &refused.id),
+            );
             let mut audit = self.audit.writer()?;
             audit.append(
                 &mut batch,
@@ -370,6 +374,10 @@ impl Issuer {
         };
         let mut batch = Batch::default();
         self.put_pending(&mut batch, &approved);
+        self.store.delete_issuance(
+            &mut batch,
+            &keys::agent_approval(&approved.agent, &approved.id),
+        );
         let lists = self.record(&record, Event::Approved, batch, now)?;
         tracing::info!(approval = %approved.id, agent = %approved.agent, "approval given");
         Ok((approved, lists))
@@ -383,13 +391,16 @@ impl Issuer {
         );
     }
 
-    /// How many approval requests `agent` has waiting now.
+    /// How many approval requests `agent` has waiting now. The agent's index holds only what
+    /// may still wait: what was decided is taken out then, and what expired is taken out here,
+    /// so that the index stays within the bound it is read with.
     fn pending_of(&self, agent: &Did, now: DateTime<Utc>) -> Result<usize, IssuerError> {
         let prefix = keys::agent_approvals(agent);
         let (found, _) = self
             .store
             .issuance_scan(&prefix, 4 * MAX_PENDING_PER_AGENT)?;
         let mut waiting = 0;
+        let mut ended = Batch::default();
         for (key, _) in found {
             let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
             if self
@@ -397,8 +408,11 @@ impl Issuer {
                 .is_some_and(|p| p.standing == Standing::Pending && p.expires > now)
             {
                 waiting += 1;
+            } else {
+                self.store.delete_issuance(&mut ended, &key);
             }
         }
+        self.store.commit(ended)?;
         Ok(waiting)
     }
 
