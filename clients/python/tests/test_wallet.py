@@ -55,6 +55,19 @@ def test_an_exchange_accepts_what_the_credential_grants_and_says_why_not_otherwi
     assert not both.accepted
 
 
+def test_an_approval_is_asked_only_for_what_needs_one(testnet):
+    """The prover's refund credential needs no approval: its org's node has nothing to ask its
+    owner, and says so; an approval request nobody made is not found."""
+    with Wallet(testnet["prover"]["socket"]) as wallet:
+        with pytest.raises(WalletError) as refused:
+            wallet.request_approval(refund(100))
+        with pytest.raises(WalletError) as unknown:
+            wallet.approval_status("urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40")
+    assert refused.value.code == "refused"
+    assert "nothing to approve" in refused.value.message
+    assert unknown.value.code == "refused" and "404" in unknown.value.message
+
+
 def test_a_delegation_is_signed_within_the_parent_and_refused_beyond_it(testnet):
     sub_agent = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
     with Wallet(testnet["prover"]["socket"]) as wallet:

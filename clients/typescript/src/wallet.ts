@@ -206,4 +206,21 @@ export class Wallet {
   async bindingProof(definition: string): Promise<Json> {
     return (await this.request("binding_proof", { definition })) as Json;
   }
+
+  /**
+   * Asks the agent's owner, through the org's node, to approve `request` (`{action, resource,
+   * arguments}`) after a decision answered `needs_approval`: the pending request, whose `id`
+   * the owner approves (`vouch agent approve`).
+   */
+  async requestApproval(request: Capability): Promise<Json> {
+    return (await this.request("request_approval", { request })) as Json;
+  }
+
+  /**
+   * Where an approval request stands (`standing`); once `approved`, the daemon holds the
+   * approval and presents it, once, with the request it approves.
+   */
+  async approvalStatus(id: string): Promise<Json> {
+    return (await this.request("approval_status", { id })) as Json;
+  }
 }

@@ -78,6 +78,19 @@ test("an exchange accepts what the credential grants and says why not otherwise"
   assert.equal(both.accepted, false);
 });
 
+test("an approval is asked only for what needs one", async () => {
+  const w = wallet("prover");
+  // The refund credential needs no approval: the org's node has nothing to ask the owner.
+  await assert.rejects(
+    w.requestApproval(refund(100)),
+    (e) => e instanceof WalletError && e.code === "refused" && e.detail.includes("nothing to approve"),
+  );
+  await assert.rejects(
+    w.approvalStatus("urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"),
+    (e) => e instanceof WalletError && e.code === "refused" && e.detail.includes("404"),
+  );
+});
+
 test("a delegation is signed within the parent and refused beyond it", async () => {
   const w = wallet("prover");
   const subAgent = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";

@@ -197,3 +197,14 @@ class Wallet:
     def binding_proof(self, definition: str) -> Dict[str, Any]:
         """The instance's proof of possession, for its operator to bind it to ``definition``."""
         return self.request("binding_proof", definition=definition)
+
+    def request_approval(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """Asks the agent's owner, through the org's node, to approve ``request`` (``{action,
+        resource, arguments}``) after a decision answered ``needs_approval``: the pending
+        request, whose ``id`` the owner approves (``vouch agent approve``)."""
+        return self.request("request_approval", request=request)
+
+    def approval_status(self, approval_id: str) -> Dict[str, Any]:
+        """Where an approval request stands (``standing``); once ``approved``, the daemon holds
+        the approval and presents it, once, with the request it approves."""
+        return self.request("approval_status", id=approval_id)
