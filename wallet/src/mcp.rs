@@ -107,6 +107,20 @@ fn tools() -> Vec<Tool> {
             }, "required": ["parent", "to", "capabilities"]})),
         ),
         Tool::new(
+            "vouch_request_approval",
+            "When a capability was rejected needs_approval: asks this agent's accountable owner (a person) to approve exactly this request. Returns the pending request; the owner decides, the agent cannot. Then check it with vouch_approval_status and ask the exchange again.",
+            schema(json!({"type": "object", "properties": {
+                "request": capability_schema(),
+            }, "required": ["request"]})),
+        ),
+        Tool::new(
+            "vouch_approval_status",
+            "Where an approval request stands (pending, approved, refused). Once approved, this agent presents the approval, once, with the request it approves.",
+            schema(json!({"type": "object", "properties": {
+                "id": {"type": "string", "description": "the approval request's id"}
+            }, "required": ["id"]})),
+        ),
+        Tool::new(
             "vouch_check_presentation",
             "Verifies a presentation another agent gave, with this organization's node: proofs, holder, challenge, domain, delegation chain, revocation and trusted issuers. Returns whether it verified and the reason of each failed check.",
             schema(json!({"type": "object", "properties": {
@@ -225,6 +239,14 @@ impl WalletTools {
             }
             "vouch_answer_request" => {
                 self.ask(json!({"op": "answer", "request": object("request")?}))
+                    .await
+            }
+            "vouch_request_approval" => {
+                self.ask(json!({"op": "request_approval", "request": object("request")?}))
+                    .await
+            }
+            "vouch_approval_status" => {
+                self.ask(json!({"op": "approval_status", "id": text("id")?}))
                     .await
             }
             "vouch_delegate" if !self.delegation => Err(Refused(

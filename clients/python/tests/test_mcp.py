@@ -21,6 +21,8 @@ TOOLS = {
     "vouch_request_exchange",
     "vouch_answer_request",
     "vouch_delegate",
+    "vouch_request_approval",
+    "vouch_approval_status",
     "vouch_check_presentation",
 }
 
@@ -213,6 +215,22 @@ def test_a_request_rewritten_by_a_relay_is_refused_through_mcp(testnet):
     exchange = node.complete_exchange(big_id, genuine)
     assert not exchange.accepted
     assert [d.reason for d in exchange.decisions] == ["request_mismatch"], exchange.decisions
+
+
+def test_a_model_can_ask_for_an_approval_but_only_of_what_needs_one(testnet):
+    """The prover's refund credential needs no approval: asked through MCP, the org's node says
+    there is nothing to approve (a tool error); an unknown request is not found."""
+
+    async def body(session):
+        asked = await session.call_tool("vouch_request_approval", {"request": refund(100)})
+        unknown = await session.call_tool(
+            "vouch_approval_status", {"id": "urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"}
+        )
+        return asked, unknown
+
+    asked, unknown = with_session(testnet["prover"], body)
+    assert "nothing to approve" in error_text(asked)
+    assert "404" in error_text(unknown)
 
 
 def test_delegation_is_offered_only_when_allowed(testnet):
