@@ -822,6 +822,44 @@ fn a_capability_that_needs_approval_is_accepted_once_on_the_owners_approval_of_t
         Some(Reason::NeedsApproval),
         "used once"
     );
+    // A credential with the gated capability and a small ungated one beside it: the approval
+    // is still what permits 4,900 EUR, and it is used up all the same (once, then not).
+    let mixed = credential(
+        &w.org_a,
+        &w.prover,
+        vec![
+            json!({"action": "call:billing_api:refund", "resource": "https://billing.acme.example/refunds/**",
+                   "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}}),
+            refund(100),
+        ],
+        "t-1",
+        8,
+    );
+    let both = Wallet {
+        held: vec![mixed],
+        approvals: vec![approval_of(
+            &w.org_a,
+            &w.prover,
+            &wanted("call:billing_api:refund", 4900),
+            9,
+        )],
+        ..Wallet::default()
+    };
+    let bare_mixed = Wallet {
+        held: both.held.clone(),
+        ..Wallet::default()
+    };
+    assert_eq!(
+        decide(&bare_mixed, &trust, 4900)[0].reason,
+        Some(Reason::NeedsApproval),
+        "needs_approval, not constraint_violated from the small one"
+    );
+    assert_eq!(decide(&both, &trust, 4900)[0].reason, None);
+    assert_eq!(
+        decide(&both, &trust, 4900)[0].reason,
+        Some(Reason::NeedsApproval),
+        "used once, with an ungated capability beside it"
+    );
     // Above the capability's limit, an approval does not lift the limit.
     let over = with(approval_of(
         &w.org_a,

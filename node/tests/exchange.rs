@@ -869,4 +869,17 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
         assert!(entries.contains(event), "{event}: {entries}");
     }
     assert!(!entries.contains("4900"));
+    // The credential it was asked under revoked before the owner decides: nothing is given.
+    decide(&waiting[1], "refuse", &owner_key).expect("refused");
+    let late = ask(100, 801);
+    let revoked = post(
+        &node.url("/admin/revocations"),
+        &json!({"level": "credential", "subject": credential["id"]}).to_string(),
+        Some(&token),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(
+        status_of(decide(&late, "approve", &owner_key)),
+        (409, "revoked".to_owned())
+    );
 }

@@ -287,11 +287,20 @@ impl NodeClient {
         pending: &Value,
         decision: &str,
     ) -> Result<Value, NodeError> {
+        // The hash signed is the hash of the request shown, computed here: never the node's word.
+        let shown = vouch_core::capability::Request::from_json(&pending["request"])
+            .map_err(|e| NodeError::Local(format!("the request shown: {e}")))?;
+        let hash = vouch_core::approval::request_hash(&shown);
+        if pending["requestHash"] != hash.as_str() {
+            return Err(NodeError::Local(
+                "the request's hash is not the hash of the request shown: not signed".into(),
+            ));
+        }
         let statement = json!({
             "type": "VouchApprovalDecision/1",
             "org": pending["org"],
             "approval": pending["id"],
-            "request": pending["requestHash"],
+            "request": hash.as_str(),
             "agent": pending["agent"],
             "decision": decision,
         });

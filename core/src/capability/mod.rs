@@ -275,6 +275,8 @@ impl Request {
         hop: usize,
     ) -> Result<(), Denial> {
         let mut denial = Denial::NotGranted { hop };
+        // A capability that would permit but for an approval says so, whatever the others say.
+        let mut needs_approval = false;
         for capability in capabilities.iter().filter(|c| self.names(c)) {
             if let Some(name) = capability.constraints.unknown.first() {
                 denial = Denial::UnknownConstraint {
@@ -285,13 +287,17 @@ impl Request {
             }
             match capability.constraints.permit(&self.arguments, now) {
                 Ok(()) if capability.constraints.requires_approval && !self.approved => {
-                    denial = Denial::NeedsApproval { hop };
+                    needs_approval = true;
                 }
                 Ok(()) => return Ok(()),
                 Err(reason) => denial = Denial::ConstraintViolated { hop, reason },
             }
         }
-        Err(denial)
+        Err(if needs_approval {
+            Denial::NeedsApproval { hop }
+        } else {
+            denial
+        })
     }
 
     /// Evaluates the request against a delegation chain, root first: every hop must permit it.

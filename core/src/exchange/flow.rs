@@ -492,7 +492,7 @@ impl Asked {
                         (None, _) => Ok(()),
                         (Some(approval), Some(ledger))
                             if ledger.use_once(
-                                &approval.id,
+                                &approval_key(approval),
                                 approval.valid_until,
                                 verifier.now,
                             ) =>
@@ -624,7 +624,7 @@ fn judge<'v>(
             verified.approvals.iter().find(|a| {
                 a.issuer == chain.credentials[0].issuer
                     && a.request == hash
-                    && !ledger.is_used(&a.id, verifier.now)
+                    && !ledger.is_used(&approval_key(a), verifier.now)
             })
         });
         let asked = Request {
@@ -663,7 +663,14 @@ fn judge<'v>(
         .unwrap_or(Reason::NotGranted))
 }
 
-/// Whether the chain permits `wanted` at `now` only with an approval: without one, it does not.
+/// What a ledger remembers an approval by: its issuer and its id (an id alone could be taken
+/// by another org's approval, used first, to have this one refused).
+fn approval_key(approval: &crate::approval::Approval) -> String {
+    format!("{} {}", approval.issuer, approval.id)
+}
+
+/// Whether the chain permits `wanted` at `now` only with the approval: without it, it does not
+/// — for whatever reason, so that an approval that made the difference is always used up.
 fn chain_needs_approval(chain: &Chain, wanted: &Request, now: DateTime<Utc>) -> bool {
     chain
         .permits(
@@ -673,7 +680,7 @@ fn chain_needs_approval(chain: &Chain, wanted: &Request, now: DateTime<Utc>) -> 
             },
             now,
         )
-        .is_err_and(|denial| denial.reason() == Reason::NeedsApproval)
+        .is_err()
 }
 
 /// Whether the chain's leaf, as presented, is a credential the verifier's query asks for.

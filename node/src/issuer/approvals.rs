@@ -300,6 +300,16 @@ impl Issuer {
             &decision.signature,
         )?;
         self.refuse_if_stopped(&[(Kind::Owner, pending.owner.as_str())])?;
+        // The credential it was asked under, revoked or suspended since: nothing is given.
+        let under = self.issued(&pending.credential)?.ok_or_else(|| {
+            IssuerError::NotFound(format!("{} was not issued here", pending.credential))
+        })?;
+        let leaf = vouch_core::credential::AgentCapabilityCredential::from_json(&under.credential)
+            .map_err(|e| IssuerError::Corrupt {
+                key: pending.credential.to_string(),
+                reason: e.to_string(),
+            })?;
+        self.refuse_if_chain_stopped(&[&leaf])?;
         if approve {
             self.give(pending, "owner-key", now)
         } else {

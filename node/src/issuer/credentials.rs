@@ -415,7 +415,7 @@ impl Issuer {
 
     /// Refuses if a credential, or any above it, is revoked or suspended here: checked under the
     /// lock, so a revocation stored before is never missed.
-    fn refuse_if_chain_stopped(
+    pub(super) fn refuse_if_chain_stopped(
         &self,
         chain: &[&AgentCapabilityCredential],
     ) -> Result<(), IssuerError> {
