@@ -42,6 +42,19 @@ pub enum NodeError {
     Local(String),
 }
 
+/// The node's refusal, from its problem object: its status, code and detail.
+fn refused(status: u16, answer: &Value) -> NodeError {
+    NodeError::Refused {
+        status,
+        code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+        message: answer["detail"]
+            .as_str()
+            .or(answer["message"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
 /// An org's node, at its HTTP base URL.
 pub struct NodeClient {
     node: NodeUrl,
@@ -54,19 +67,10 @@ impl NodeClient {
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value, NodeError> {
-        let (status, answer) = self.post_answer(path, body)?;
-        if !(200..300).contains(&status) {
-            return Err(NodeError::Refused {
-                status,
-                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: answer["detail"]
-                    .as_str()
-                    .or(answer["message"].as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            });
+        match self.answer(path, Some(body))? {
+            (200..300, answer) => Ok(answer),
+            (status, answer) => Err(refused(status, &answer)),
         }
-        Ok(answer)
     }
 
     /// Verifies a presentation with the node's verification service: its report, verified or
@@ -81,34 +85,32 @@ impl NodeClient {
             "verifiablePresentation": presentation,
             "options": {"challenge": challenge, "domain": domain},
         });
-        match self.post_answer("/1.0/presentations/verify", &body)? {
+        match self.answer("/1.0/presentations/verify", Some(&body))? {
             (200 | 400, report) if report.get("verified").is_some() => Ok(report),
-            (status, answer) => Err(NodeError::Refused {
-                status,
-                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: answer["detail"].as_str().unwrap_or_default().to_owned(),
-            }),
+            (status, answer) => Err(refused(status, &answer)),
         }
     }
 
-    /// The status and JSON answer of a POST.
-    fn post_answer(&self, path: &str, body: &Value) -> Result<(u16, Value), NodeError> {
+    /// The status and JSON answer of a request to the node: a POST of `body`, or a GET.
+    fn answer(&self, path: &str, body: Option<&Value>) -> Result<(u16, Value), NodeError> {
         let url = format!("{}{path}", self.node.base());
         let unreachable = |reason: String| NodeError::Unreachable {
             url: url.clone(),
             reason,
         };
-        let mut response = self
-            .node
-            .agent()
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(
-                serde_json::to_vec(body)
-                    .expect("JSON values serialize")
-                    .as_slice(),
-            )
-            .map_err(|e| unreachable(e.to_string()))?;
+        let agent = self.node.agent();
+        let sent = match body {
+            Some(body) => agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(
+                    serde_json::to_vec(body)
+                        .expect("JSON values serialize")
+                        .as_slice(),
+                ),
+            None => agent.get(&url).call(),
+        };
+        let mut response = sent.map_err(|e| unreachable(e.to_string()))?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
@@ -249,34 +251,10 @@ impl NodeClient {
 
     /// An approval request, as it stands (`GET /1.0/approvals/{id}`).
     pub fn approval(&self, id: &str) -> Result<Value, NodeError> {
-        let url = format!("{}/1.0/approvals/{id}", self.node.base());
-        let unreachable = |reason: String| NodeError::Unreachable {
-            url: url.clone(),
-            reason,
-        };
-        let mut response = self
-            .node
-            .agent()
-            .get(&url)
-            .call()
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER_BYTES)
-            .read_to_string()
-            .map_err(|e| unreachable(e.to_string()))?;
-        let answer: Value =
-            serde_json::from_str(&text).map_err(|e| unreachable(format!("not JSON: {e}")))?;
-        if status != 200 {
-            return Err(NodeError::Refused {
-                status,
-                code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: answer["detail"].as_str().unwrap_or_default().to_owned(),
-            });
+        match self.answer(&format!("/1.0/approvals/{id}"), None)? {
+            (200, answer) => Ok(answer),
+            (status, answer) => Err(refused(status, &answer)),
         }
-        Ok(answer)
     }
 
     /// The owner's decision on `pending` (`approve` or `refuse`), signed with their owner key
