@@ -14,6 +14,8 @@ source scripts/setup.sh
 cargo build --workspace --all-targets --locked --quiet
 VOUCH="$CARGO_TARGET_DIR/debug/vouch"
 TESTNET="$CARGO_TARGET_DIR/debug/vouch-testnet"
+BROWSER="$CARGO_TARGET_DIR/debug/vouch-browser"
+source scripts/chromium.sh
 WORK=$(mktemp -d)
 # The wallet daemons stopped (and waited for: they hold their wallets' databases).
 stop_daemons() {
@@ -325,10 +327,12 @@ rejected call:billing_api:refund https://billing.b.example/refunds/9: constraint
   "$VOUCH" wallet prove --socket "$X/refund-agent.sock" --node "$N2" \
   --capability "$(refund_of 8 1200)" --capability "$(refund_of 9 6000)"
 
-echo "   A's payouts need its owner's approval of each one: A's org registers the owner (ops@org.example) with an"
-echo "   owner key and issues A a payout credential with requiresApproval; B asks A to prove a payout of 3,000 EUR:"
+echo "   A's payouts need its owner's approval of each one: A's org registers the owner (ops@org.example), who"
+echo "   registers a passkey from the link the node gives (in a browser: headless Chromium, a virtual authenticator"
+echo "   standing for their device); A gets a payout credential with requiresApproval; B asks for 3,000 EUR:"
 "$VOUCH" key generate --out "$X/owner.key.json" > /dev/null
-admin owner ops@org.example --key "$("$VOUCH" key did --key "$X/owner.key.json")" > /dev/null
+ENROL=$(admin owner ops@org.example --key "$("$VOUCH" key did --key "$X/owner.key.json")" | json_field enrol url)
+"$BROWSER" --device "$X/owner-device.json" enrol "$ENROL" | sed 's/^/   on the page: /'
 payout_of() { printf '{"action": "call:billing_api:payout", "resource": "https://billing.b.example/payouts/%s", "arguments": {"amount": {"value": %s, "unit": "EUR"}}}' "$1" "$2"; }
 "$NODE" --config "$C0" admin issue --instance "$XA" --task payouts --purpose "pay out refunds" \
   --principal carol@customer.example --capability '{"action": "call:billing_api:payout", "resource": "https://billing.b.example/payouts/**", "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}}' \
@@ -336,11 +340,16 @@ payout_of() { printf '{"action": "call:billing_api:payout", "resource": "https:/
 wait_list "$X/xa-payouts.vc.json" "$N1"
 "$VOUCH" wallet add --socket "$X/refund-agent.sock" "$X/xa-payouts.vc.json" > /dev/null
 expect_verdicts "rejected call:billing_api:payout https://billing.b.example/payouts/7: needs_approval" ask_b "$PA" --capability "$(payout_of 7 3000)"
-echo "   A's daemon asks its node for the owner's approval of exactly that payout; the owner approves it with their key:"
-PENDING=$("$VOUCH" wallet request-approval --socket "$X/refund-agent.sock" --request "$(payout_of 7 3000)" | json_field id)
-"$VOUCH" agent approve "$PENDING" --owner-key "$X/owner.key.json" --node "$N0" 2>&1 > "$X/approved.json" | sed 's/^/   owner sees: /'
-printf '   %s\n' "$(json_field standing < "$X/approved.json"): a VouchApprovalCredential for A, bound to the payout's hash, 5 minutes"
-"$VOUCH" wallet approval --socket "$X/refund-agent.sock" "$PENDING" > /dev/null
+echo "   A's daemon asks its node for the owner's approval of exactly that payout; the owner opens the approval"
+echo "   page, sees the payout and approves it with their passkey:"
+"$VOUCH" wallet request-approval --socket "$X/refund-agent.sock" --request "$(payout_of 7 3000)" > "$X/pending.json"
+PENDING=$(json_field id < "$X/pending.json")
+PAGE=$(json_field page < "$X/pending.json")
+printf '   page: %s\n' "$PAGE"
+"$BROWSER" --device "$X/owner-device.json" approve "$PAGE" | sed 's/^/   on the page: /'
+"$VOUCH" wallet approval --socket "$X/refund-agent.sock" "$PENDING" > "$X/approved.json"
+printf '   %s: a VouchApprovalCredential for A, bound to the hash of the payout, by %s, 5 minutes\n' \
+  "$(json_field standing < "$X/approved.json")" "$(json_field approval credentialSubject method < "$X/approved.json")"
 echo "   B asks again: A presents the approval with the payout it approves; then once more — an approval is used once:"
 for _ in $(seq 100); do
   got=$(verdicts ask_b "$PA" --capability "$(payout_of 7 3000)")

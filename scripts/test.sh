@@ -10,6 +10,9 @@ if [ ! -d core/tests/interop/node_modules/jsonld ]; then
   echo "test: installing jsonld.js (the independent JSON-LD implementation of the interop test)" >&2
   npm ci --prefix core/tests/interop --no-audit --no-fund --silent
 fi
+# The owner's pages (node/tests/passkeys.rs) are tested in a real browser: Debian's Chromium,
+# headless, with a virtual WebAuthn authenticator.
+source scripts/chromium.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -253,13 +253,15 @@ enum Admin {
         action: ConsortiumAction,
     },
     /// Registers an agents' owner (as definitions name them), with the owner key (a did:key)
-    /// they approve requests with (`vouch agent approve`).
+    /// they approve requests with from the command line (`vouch agent approve`), if any; prints
+    /// the link (`enrol.url`, open 24 hours, once) where they register a passkey to approve on
+    /// the node's approval page.
     Owner {
         /// Who they are.
         id: String,
         /// Their owner key's did:key.
         #[arg(long)]
-        key: String,
+        key: Option<String>,
     },
     /// Sets and clears bits of one of the org's status lists, creating it on first use.
     Status {

@@ -306,6 +306,7 @@ impl Node {
             refusals: Arc::new(ApiState::refusal_tally()),
             verifying: Arc::default(),
             changing: Arc::default(),
+            passkeys: Arc::new(api::Passkeys::new(&public_url)),
             shares: Arc::new(vouch_wallet::server::Shares::new(
                 config.http.client_requests_per_sec,
                 config.http.client_burst,

@@ -19,7 +19,12 @@ fn refund(amount: u64) -> Value {
 }
 
 /// A wallet daemon for `key` that verifies with `node`, status lists fetched for every exchange.
-fn daemon(dir: &std::path::Path, name: &str, key: &KeyPair, node: &TestNode) -> Arc<Daemon> {
+pub(crate) fn daemon(
+    dir: &std::path::Path,
+    name: &str,
+    key: &KeyPair,
+    node: &TestNode,
+) -> Arc<Daemon> {
     let freshness = Freshness {
         lists: Duration::ZERO,
         ..Freshness::default()
@@ -31,7 +36,7 @@ fn daemon(dir: &std::path::Path, name: &str, key: &KeyPair, node: &TestNode) -> 
     )
 }
 
-fn add(daemon: &Daemon, credential: &Value) {
+pub(crate) fn add(daemon: &Daemon, credential: &Value) {
     daemon
         .handle(vouch_wallet::daemon::Request::AddCredential {
             credential: credential.clone(),
@@ -40,7 +45,7 @@ fn add(daemon: &Daemon, credential: &Value) {
         .expect("kept");
 }
 
-fn verdicts(answer: &Value) -> Vec<Option<String>> {
+pub(crate) fn verdicts(answer: &Value) -> Vec<Option<String>> {
     answer["decisions"]
         .as_array()
         .expect("decisions")

@@ -12,6 +12,7 @@ mod logs;
 mod membership;
 mod network;
 mod partition;
+mod passkeys;
 mod resolver;
 mod status;
 mod sync_rogue;

@@ -73,6 +73,8 @@ pub enum Event {
     Approved,
     /// The owner refused it.
     ApprovalRefused,
+    /// An owner registered a passkey to decide approvals with.
+    PasskeyRegistered,
 }
 
 /// A decision.

@@ -25,7 +25,7 @@ use crate::issuer::{
 };
 use crate::status_lists::StatusListError;
 
-fn json(status: StatusCode, body: &impl Serialize) -> Response {
+pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response {
     use warp::Reply as _;
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
@@ -35,7 +35,7 @@ fn status_of(code: &str) -> StatusCode {
     match code {
         "malformed" => StatusCode::BAD_REQUEST,
         "untrusted_issuer" | "invalid_proof" | "not_holder" | "replayed" | "domain_mismatch"
-        | "unresolvable_did" => StatusCode::FORBIDDEN,
+        | "unresolvable_did" | "request_mismatch" => StatusCode::FORBIDDEN,
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
         "too_many" => StatusCode::PAYLOAD_TOO_LARGE,
         "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -59,13 +59,13 @@ pub(super) fn issuer_error(error: IssuerError) -> Rejection {
 }
 
 /// Runs an issuer operation off the async threads.
-async fn run<T: Send + 'static>(
+pub(super) async fn run<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, IssuerError> + Send + 'static,
 ) -> Result<T, Rejection> {
     blocking(work).await?.map_err(issuer_error)
 }
 
-async fn publish_lists(state: &ApiState, lists: &[Value]) {
+pub(super) async fn publish_lists(state: &ApiState, lists: &[Value]) {
     if let Some(network) = &state.network {
         for list in lists {
             network.publish_status_list(list).await;
@@ -92,12 +92,27 @@ pub(super) async fn register_definition(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let issuer = state.issuer.clone();
-    let (definition, genesis) =
-        run(move || issuer.register_definition(request, Utc::now())).await?;
+    // An owner is a person who approves with a passkey: the first definition naming them
+    // registers them, and gives the link to register their passkey with.
+    let passkeys = state.passkeys.party().is_some();
+    let (definition, genesis, enrolment) = run(move || {
+        let (definition, genesis) = issuer.register_definition(request, Utc::now())?;
+        let enrolment = if passkeys {
+            issuer.enrolment_for_new(&definition.agent.owner, Utc::now())?
+        } else {
+            None
+        };
+        Ok((definition, genesis, enrolment))
+    })
+    .await?;
     if let Some(network) = &state.network {
         network.publish(&genesis).await;
     }
-    Ok(json(StatusCode::CREATED, &definition))
+    let mut answer = serde_json::to_value(&definition).map_err(internal)?;
+    if let Some(link) = enrolment.and_then(|e| super::passkeys::enrolment_link(&state, &e)) {
+        answer["ownerEnrolment"] = link;
+    }
+    Ok(json(StatusCode::CREATED, &answer))
 }
 
 /// `GET /admin/agents`.
@@ -306,8 +321,29 @@ pub(super) async fn register_owner(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let issuer = state.issuer.clone();
-    let owner = run(move || issuer.register_owner(request, Utc::now())).await?;
-    Ok(json(StatusCode::CREATED, &owner))
+    let passkeys = state.passkeys.party().is_some();
+    let (owner, enrolment) = run(move || {
+        let owner = issuer.register_owner(request, Utc::now())?;
+        let enrolment = if passkeys {
+            Some(issuer.enrolment(&owner.id, Utc::now())?)
+        } else {
+            None
+        };
+        Ok((owner, enrolment))
+    })
+    .await?;
+    let mut answer = serde_json::json!({
+        "id": owner.id,
+        "registered": owner.registered.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "passkeys": owner.passkeys.len(),
+    });
+    if let Some(key) = &owner.key {
+        answer["key"] = key.as_str().into();
+    }
+    if let Some(link) = enrolment.and_then(|e| super::passkeys::enrolment_link(&state, &e)) {
+        answer["enrol"] = link;
+    }
+    Ok(json(StatusCode::CREATED, &answer))
 }
 
 /// `POST /1.0/approvals`: an agent asks its owner's approval of one request.
@@ -322,7 +358,7 @@ pub(super) async fn ask_approval(
         issuer.ask_approval(ask, Utc::now())
     })
     .await?;
-    Ok(json(StatusCode::CREATED, &pending))
+    Ok(json(StatusCode::CREATED, &with_page(&state, &pending)?))
 }
 
 /// `GET /1.0/approvals/{id}`: where an approval request stands, with the approval once given.
@@ -332,13 +368,23 @@ pub(super) async fn approval(id: String, state: Arc<ApiState>) -> Result<Respons
         .into_owned();
     let issuer = state.issuer.clone();
     match run(move || issuer.approval(&id)).await? {
-        Some(pending) => Ok(json(StatusCode::OK, &pending)),
+        Some(pending) => Ok(json(StatusCode::OK, &with_page(&state, &pending)?)),
         None => Err(reject(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such approval request",
         )),
     }
+}
+
+/// An approval request as answered: with the link of its page, where its owner decides with
+/// a passkey.
+fn with_page(state: &ApiState, pending: &crate::issuer::Pending) -> Result<Value, Rejection> {
+    let mut answer = serde_json::to_value(pending).map_err(internal)?;
+    if let Some(page) = super::passkeys::approval_link(state, pending) {
+        answer["page"] = page.into();
+    }
+    Ok(answer)
 }
 
 /// `POST /1.0/approvals/{id}/decision`: the owner's decision, signed with their owner key.

@@ -54,10 +54,12 @@ mod audit;
 mod errors;
 mod exchange;
 mod issuer;
+mod passkeys;
 mod resolver;
 mod verify;
 
 pub use errors::{PROBLEM_JSON, rejection};
+pub use passkeys::{CEREMONY_FOR, MAX_ANSWER_BYTES, MAX_CEREMONIES, Passkeys, RelyingParty};
 pub use resolver::{DID, DID_JSON, DID_LD_JSON, DID_RESOLUTION, VC};
 
 /// The most clients whose share of the public endpoints is remembered at once (~100 bytes each).
@@ -112,6 +114,8 @@ pub struct ApiState {
     /// The changes holders ask for (delegations, renewals), bounded apart from the
     /// verifications: neither queues behind the other.
     pub changing: Arc<Verifications>,
+    /// The owners' passkeys: the relying party and the ceremonies open.
+    pub passkeys: Arc<Passkeys>,
 }
 
 /// The verifications the node makes for anyone (the verification service, exchanges over
@@ -374,6 +378,49 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(issuer::decide_approval);
+    let approve_page = warp::path!("approve" / String)
+        .and(warp::get())
+        .and(shared.clone())
+        .and(with_state.clone())
+        .and_then(passkeys::approval_page);
+    let enrol_page = warp::path!("owners" / "enrol")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(passkeys::enrol_page);
+    let page_script = warp::path!("assets" / "passkey.js")
+        .and(warp::get())
+        .and_then(passkeys::script);
+    let page_style = warp::path!("assets" / "vouch.css")
+        .and(warp::get())
+        .and_then(passkeys::style);
+    let start_enrolment = warp::path!("1.0" / "passkeys" / "enrolments")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(1024))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(passkeys::start_enrolment);
+    let finish_enrolment = warp::path!("1.0" / "passkeys" / "enrolments" / String)
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(passkeys::MAX_ANSWER_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(passkeys::finish_enrolment);
+    let start_decision = warp::path!("1.0" / "approvals" / String / "passkey")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(1024))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(passkeys::start_decision);
+    let finish_decision = warp::path!("1.0" / "approvals" / String / "passkey" / String)
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(passkeys::MAX_ANSWER_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(passkeys::finish_decision);
     let events = warp::path!("1.0" / "revocations")
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
@@ -606,6 +653,22 @@ pub fn routes(
         .or(events)
         .unify()
         .boxed();
+    let owners_pages = approve_page
+        .or(enrol_page)
+        .unify()
+        .or(page_script)
+        .unify()
+        .or(page_style)
+        .unify()
+        .or(start_enrolment)
+        .unify()
+        .or(finish_enrolment)
+        .unify()
+        .or(start_decision)
+        .unify()
+        .or(finish_decision)
+        .unify()
+        .boxed();
     let admin = operations
         .or(org)
         .unify()
@@ -648,6 +711,8 @@ pub fn routes(
                 .or(audit)
                 .unify()
                 .or(agents)
+                .unify()
+                .or(owners_pages)
                 .unify()
                 .or(admin)
                 .unify()

@@ -7,8 +7,8 @@
 //! written to the audit log: asked, given, refused.
 //!
 //! An owner approves with an **owner key** (Ed25519, its did:key registered with the owner) by
-//! signing [`Issuer::decision_statement`]; a passkey (WebAuthn) is the other way, on the node's
-//! approval page.
+//! signing [`Issuer::decision_statement`], or with a **passkey** (WebAuthn) on the node's
+//! approval page (`super::passkeys`). Both ways end in [`Issuer::decide`].
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,15 @@ pub struct Owner {
     /// When they were registered.
     #[serde(with = "vouch_core::credential::timestamp")]
     pub registered: DateTime<Utc>,
+    /// Their passkeys: public keys, credential ids and signature counters, no secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<webauthn_rs::prelude::Passkey>,
+    /// The WebAuthn user handle their passkeys are registered under: random, never their id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<uuid::Uuid>,
+    /// The one link open for them to register a passkey, as its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment: Option<super::passkeys::Enrolment>,
 }
 
 /// `POST /admin/owners`.
@@ -125,7 +134,21 @@ pub struct OwnerDecision {
     pub signature: String,
 }
 
-fn check_owner_id(id: &str) -> Result<(), Refusal> {
+impl Owner {
+    /// An owner registered now, with no passkey yet.
+    pub(super) fn new(id: String, key: Option<Did>, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            key,
+            registered: now,
+            passkeys: Vec::new(),
+            handle: None,
+            enrolment: None,
+        }
+    }
+}
+
+pub(super) fn check_owner_id(id: &str) -> Result<(), Refusal> {
     if id.trim().is_empty() || id.len() > MAX_OWNER_LEN || id.chars().any(char::is_control) {
         return Err(Refusal::malformed(format!(
             "an owner is 1 to {MAX_OWNER_LEN} bytes, no control characters"
@@ -135,7 +158,7 @@ fn check_owner_id(id: &str) -> Result<(), Refusal> {
 }
 
 impl Issuer {
-    /// Registers an owner (again: their key replaced).
+    /// Registers an owner (again: their key replaced, their passkeys kept).
     pub fn register_owner(
         &self,
         request: OwnerRequest,
@@ -152,19 +175,28 @@ impl Issuer {
                 Ok::<_, Refusal>(did)
             })
             .transpose()?;
-        let owner = Owner {
-            id: request.id,
-            key,
-            registered: now,
+        let _guard = self.guard();
+        // Registered again: the key is replaced, the passkeys are kept.
+        let owner = match self.owner(&request.id)? {
+            Some(known) => Owner {
+                key,
+                registered: now,
+                ..known
+            },
+            None => Owner::new(request.id, key, now),
         };
         let mut batch = Batch::default();
-        self.store.put_issuance(
-            &mut batch,
-            &keys::owner(&owner.id),
-            &serde_json::to_vec(&owner).expect("an owner serializes"),
-        );
+        self.put_owner(&mut batch, &owner);
         self.store.commit(batch)?;
         Ok(owner)
+    }
+
+    pub(super) fn put_owner(&self, batch: &mut Batch, owner: &Owner) {
+        self.store.put_issuance(
+            batch,
+            &keys::owner(&owner.id),
+            &serde_json::to_vec(owner).expect("an owner serializes"),
+        );
     }
 
     /// A registered owner.
@@ -276,29 +308,43 @@ impl Issuer {
             "refuse" => false,
             _ => return Err(Refusal::malformed("decision: approve or refuse").into()),
         };
+        self.decide(id, approve, "owner-key", now, |pending, owner| {
+            let key = owner
+                .key
+                .as_ref()
+                .and_then(|did| vouch_core::did::key::key_of(did).ok())
+                .ok_or_else(|| Refusal::new("no_owner", "the owner has no owner key"))?;
+            check_signature(
+                &key,
+                &Self::decision_statement(pending, &decision.decision),
+                &decision.signature,
+            )?;
+            Ok(false)
+        })
+    }
+
+    /// Decides `id`, once, while it waits, after `prove` showed that its owner made this
+    /// decision (`method`: how). `prove` runs under the issuer's lock with the request and the
+    /// owner as stored, and says whether it changed the owner (a passkey's counter), which is
+    /// then written with the decision. With the status lists the approval opened, to publish.
+    pub(super) fn decide(
+        &self,
+        id: &str,
+        approve: bool,
+        method: &str,
+        now: DateTime<Utc>,
+        prove: impl FnOnce(&Pending, &mut Owner) -> Result<bool, IssuerError>,
+    ) -> Result<(Pending, Vec<Value>), IssuerError> {
         let _guard = self.guard();
-        let pending = self
-            .approval(id)?
-            .ok_or_else(|| IssuerError::NotFound(format!("no approval request {id}")))?;
-        if pending.standing != Standing::Pending {
-            return Err(Refusal::of(Reason::Replayed, "this request was decided already").into());
-        }
-        if now >= pending.expires {
-            return Err(Refusal::of(Reason::Expired, "this request waited too long").into());
-        }
-        let owner = self
+        let pending = self.pending(id, now)?;
+        let mut owner = self
             .owner(&pending.owner)?
             .ok_or_else(|| Refusal::new("no_owner", "the owner is no longer registered"))?;
-        let key = owner
-            .key
-            .as_ref()
-            .and_then(|did| vouch_core::did::key::key_of(did).ok())
-            .ok_or_else(|| Refusal::new("no_owner", "the owner has no owner key"))?;
-        check_signature(
-            &key,
-            &Self::decision_statement(&pending, &decision.decision),
-            &decision.signature,
-        )?;
+        let changed = prove(&pending, &mut owner)?;
+        let mut batch = Batch::default();
+        if changed {
+            self.put_owner(&mut batch, &owner);
+        }
         self.refuse_if_stopped(&[(Kind::Owner, pending.owner.as_str())])?;
         // The credential it was asked under, revoked or suspended since: nothing is given.
         let under = self.issued(&pending.credential)?.ok_or_else(|| {
@@ -311,13 +357,12 @@ impl Issuer {
             })?;
         self.refuse_if_chain_stopped(&[&leaf])?;
         if approve {
-            self.give(pending, "owner-key", now)
+            self.give(pending, method, batch, now)
         } else {
             let refused = Pending {
                 standing: Standing::Refused,
                 ..pending
             };
-            let mut batch = Batch::default();
             self.put_pending(&mut batch, &refused);
             self.store.delete_issuance(
                 &mut batch,
@@ -334,12 +379,28 @@ impl Issuer {
         }
     }
 
+    /// The approval request `id` while it waits for its owner: a refusal of its own once it
+    /// was decided (`replayed`) or waited too long (`expired`).
+    pub(super) fn pending(&self, id: &str, now: DateTime<Utc>) -> Result<Pending, IssuerError> {
+        let pending = self
+            .approval(id)?
+            .ok_or_else(|| IssuerError::NotFound(format!("no approval request {id}")))?;
+        if pending.standing != Standing::Pending {
+            return Err(Refusal::of(Reason::Replayed, "this request was decided already").into());
+        }
+        if now >= pending.expires {
+            return Err(Refusal::of(Reason::Expired, "this request waited too long").into());
+        }
+        Ok(pending)
+    }
+
     /// Issues the approval of `pending` (under the lock): signed by the org, with status, its
     /// record indexed below the credential it was asked under.
     fn give(
         &self,
         pending: Pending,
         method: &str,
+        mut batch: Batch,
         now: DateTime<Utc>,
     ) -> Result<(Pending, Vec<Value>), IssuerError> {
         let under = self.issued(&pending.credential)?.ok_or_else(|| {
@@ -382,7 +443,6 @@ impl Issuer {
             approval: Some(signed),
             ..pending
         };
-        let mut batch = Batch::default();
         self.put_pending(&mut batch, &approved);
         self.store.delete_issuance(
             &mut batch,

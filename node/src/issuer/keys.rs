@@ -166,3 +166,13 @@ pub(crate) fn agent_approval(agent: &Did, id: &str) -> Vec<u8> {
     key.extend_from_slice(id.as_bytes());
     key
 }
+
+/// `enrol/<hash of the token>`: the owner an open passkey enrolment link is for.
+pub(crate) fn enrolment(token_hash: &str) -> Vec<u8> {
+    join(&["enrol/", token_hash])
+}
+
+/// `passkey/<credential id, base64url>`: the owner a passkey is registered to.
+pub(crate) fn passkey(credential_id: &str) -> Vec<u8> {
+    join(&["passkey/", credential_id])
+}

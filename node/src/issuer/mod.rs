@@ -23,6 +23,7 @@ mod challenges;
 mod credentials;
 mod events;
 mod keys;
+mod passkeys;
 mod revoke;
 
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ pub use approvals::{
 pub use challenges::{CHALLENGE_TTL_SECS, Challenge};
 pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest, TaskRequest};
 pub use events::{EventError, Events};
+pub use passkeys::{ENROLMENT_FOR, Enrolling, Enrolment, EnrolmentToken, MAX_PASSKEYS};
 pub use revoke::{Revocation, RevocationRequest, Suspension};
 
 use crate::audit::AuditLog;
@@ -65,14 +67,16 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal with a code of its own.
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
     }
 
-    fn of(reason: Reason, message: impl Into<String>) -> Self {
+    /// A refusal for one of DESIGN §8's reasons.
+    pub(crate) fn of(reason: Reason, message: impl Into<String>) -> Self {
         Self::new(reason.as_str(), message)
     }
 

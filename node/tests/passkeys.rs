@@ -1,0 +1,243 @@
+//! The owner's passkey on the node's pages, in a real browser: Debian's Chromium, headless,
+//! with a virtual WebAuthn authenticator (`vouch-browser`). The owner registers a passkey from
+//! the link their agent's definition gave, approves and refuses on the approval page, and
+//! neither a used approval nor an answer signed for another request decides anything.
+
+use serde_json::json;
+use vouch_browser::Browser;
+use vouch_core::key::KeyPair;
+use vouch_wallet::daemon::Request;
+use vouch_wallet::node::NodeClient;
+
+use crate::common::{TestNode, agent_credential, consortium_of, get, post};
+use crate::exchange::{add, daemon, verdicts};
+
+/// Ceremonies driven by hand from the page, for what its buttons never do: `start` opens a
+/// ceremony, `sign` has the authenticator answer it, `finish` posts an answer to a ceremony.
+const HELPERS: &str = r#"window.vouchTest = {
+  async post(path, body) {
+    const r = await fetch(path, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify(body) });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  },
+  path(id) { return `/1.0/approvals/${encodeURIComponent(id)}/passkey`; },
+  async start(id, decision) { return this.post(this.path(id), { decision }); },
+  async sign(started) {
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.options.publicKey);
+    return (await navigator.credentials.get({ publicKey })).toJSON();
+  },
+  async finish(id, ceremony, answer) {
+    return this.post(`${this.path(id)}/${encodeURIComponent(ceremony)}`, answer);
+  },
+}; true"#;
+
+#[test]
+fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let token = node.admin_token();
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-gated",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}}]),
+    );
+    // Registering a definition registers its owner and gives the link of their passkey
+    // enrolment, on `localhost` (a passkey is bound to a name, never to 127.0.0.1).
+    let registered = post(
+        &node.url("/admin/agents"),
+        &json!({"name": "billing", "version": "1", "owner": "owner@org.example", "model": "m",
+                "systemPromptHash": vouch_core::hash::Multihash::of(b"p").as_str(),
+                "tools": [], "configuration": {}})
+        .to_string(),
+        Some(token.trim()),
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let link = registered.json()["ownerEnrolment"]["url"]
+        .as_str()
+        .expect("an enrolment link")
+        .to_owned();
+    let port = node.node().http_addr.port();
+    assert!(
+        link.starts_with(&format!("http://localhost:{port}/owners/enrol#")),
+        "{link}"
+    );
+
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &credential);
+    let client = NodeClient::new(node.node_url());
+    let refund = |amount: u64, order: u64| {
+        json!({"action": "call:billing_api:refund",
+            "resource": format!("https://billing.b.example/refunds/{order}"),
+            "arguments": {"amount": {"value": amount, "unit": "EUR"}}})
+    };
+    let exchange = |amount: u64, order: u64| {
+        let (id, request) = client
+            .open_exchange(&[refund(amount, order)], None)
+            .expect("opened");
+        let response = wallet
+            .handle(Request::Answer { request })
+            .expect("answered");
+        client.answer_exchange(&id, &response).expect("decided")
+    };
+    let ask = |amount: u64, order: u64| {
+        wallet
+            .handle(Request::RequestApproval {
+                request: refund(amount, order),
+            })
+            .expect("asked")
+    };
+    let text = |browser: &mut Browser, selector: &str| {
+        browser
+            .eval(&format!(
+                "document.querySelector('{selector}')?.textContent ?? null"
+            ))
+            .expect("evaluated")
+    };
+
+    let mut browser = Browser::start().expect("Chromium starts (scripts/test.sh installs it)");
+    browser
+        .add_authenticator()
+        .expect("a virtual authenticator");
+    // A request waits; its owner has no passkey yet: the page cannot decide it.
+    let early = ask(4900, 665);
+    let page = early["page"].as_str().expect("a page").to_owned();
+    assert!(
+        page.starts_with(&format!("http://localhost:{port}/approve/")),
+        "{page}"
+    );
+    browser.open(&page).expect("the page opens");
+    browser.click("#approve").expect("a button");
+    let (kind, said) = browser.outcome().expect("an outcome");
+    assert_eq!(kind, "error");
+    assert!(said.contains("no_passkey"), "{said}");
+
+    // The owner registers a passkey from the link; the link is used once.
+    browser.open(&link).expect("the enrolment page opens");
+    browser.click("#enrol").expect("a button");
+    assert_eq!(
+        browser.outcome().expect("an outcome"),
+        (
+            "enrolled".into(),
+            "Passkey registered for owner@org.example (1 in all).".into()
+        )
+    );
+    browser.open(&link).expect("the enrolment page opens");
+    browser.click("#enrol").expect("a button");
+    let (kind, said) = browser.outcome().expect("an outcome");
+    assert_eq!(kind, "error");
+    assert!(said.contains("not_found"), "{said}");
+
+    // Above what the agent may do alone: `needs_approval`. The agent asks; the page shows its
+    // owner exactly that request, and the owner approves it with the passkey.
+    assert_eq!(
+        verdicts(&exchange(4900, 666)),
+        vec![Some("needs_approval".into())]
+    );
+    let pending = ask(4900, 666);
+    let page = pending["page"].as_str().expect("a page").to_owned();
+    browser.open(&page).expect("the page opens");
+    assert_eq!(text(&mut browser, "#action"), "call:billing_api:refund");
+    assert_eq!(
+        text(&mut browser, "#resource"),
+        "https://billing.b.example/refunds/666"
+    );
+    assert!(
+        text(&mut browser, "#arguments")
+            .as_str()
+            .is_some_and(|a| a.contains("4900")),
+    );
+    assert_eq!(text(&mut browser, "#hash"), pending["requestHash"]);
+    browser.click("#approve").expect("a button");
+    assert_eq!(
+        browser.outcome().expect("an outcome"),
+        ("approved".into(), "You approved this request.".into())
+    );
+    let id = pending["id"].as_str().expect("an id").to_owned();
+    let approved = wallet
+        .handle(Request::ApprovalStatus { id: id.clone() })
+        .expect("fetched");
+    assert_eq!(approved["standing"], "approved");
+    assert_eq!(
+        approved["approval"]["credentialSubject"]["method"],
+        "webauthn"
+    );
+    // Used once: accepted, then `needs_approval` again.
+    assert_eq!(verdicts(&exchange(4900, 666)), vec![None]);
+    assert_eq!(
+        verdicts(&exchange(4900, 666)),
+        vec![Some("needs_approval".into())]
+    );
+
+    // A used approval is not decided again: the page has no buttons left, and a ceremony
+    // for it is refused.
+    browser.open(&page).expect("the page opens");
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#approve') === null")
+            .expect("evaluated"),
+        true
+    );
+    browser.eval(HELPERS).expect("helpers");
+    let again = browser
+        .eval(&format!("vouchTest.start({}, 'approve')", json!(id)))
+        .expect("asked");
+    assert_eq!(again["status"], 403, "{again}");
+    assert_eq!(again["body"]["code"], "replayed", "{again}");
+
+    // The owner refuses another request on its page: no approval.
+    let refused = ask(100, 667);
+    browser
+        .open(refused["page"].as_str().expect("a page"))
+        .expect("the page opens");
+    browser.click("#refuse").expect("a button");
+    assert_eq!(browser.outcome().expect("an outcome").0, "refused");
+    let decided = client
+        .approval(refused["id"].as_str().expect("an id"))
+        .expect("read");
+    assert_eq!(decided["standing"], "refused");
+    assert!(decided.get("approval").is_none(), "{decided}");
+
+    // An answer signed for one request decides no other: C's signature posted to D's ceremony
+    // fails its challenge, and a ceremony of D's posted on C's path is refused; C's own
+    // answer then decides C, once, and D still waits.
+    let (c, d) = (ask(200, 668), ask(300, 669));
+    let (c, d) = (c["id"].clone(), d["id"].clone());
+    browser.eval(HELPERS).expect("helpers");
+    let crossed = browser
+        .eval(&format!(
+            "(async () => {{
+               const c = {c}, d = {d};
+               const startedC = (await vouchTest.start(c, 'approve')).body;
+               const startedD = (await vouchTest.start(d, 'approve')).body;
+               const signedC = await vouchTest.sign(startedC);
+               const onD = await vouchTest.finish(d, startedD.ceremony, signedC);
+               const otherD = (await vouchTest.start(d, 'approve')).body;
+               const onPathC = await vouchTest.finish(c, otherD.ceremony, signedC);
+               const own = await vouchTest.finish(c, startedC.ceremony, signedC);
+               const replayed = await vouchTest.finish(c, startedC.ceremony, signedC);
+               const reopened = await vouchTest.start(c, 'refuse');
+               return {{ onD, onPathC, own, replayed, reopened }};
+             }})()"
+        ))
+        .expect("evaluated");
+    assert_eq!(crossed["onD"]["status"], 403, "{crossed}");
+    assert_eq!(crossed["onD"]["body"]["code"], "invalid_proof", "{crossed}");
+    assert_eq!(crossed["onPathC"]["status"], 403, "{crossed}");
+    assert_eq!(
+        crossed["onPathC"]["body"]["code"], "request_mismatch",
+        "{crossed}"
+    );
+    assert_eq!(crossed["own"]["status"], 200, "{crossed}");
+    assert_eq!(crossed["own"]["body"]["standing"], "approved", "{crossed}");
+    assert_eq!(crossed["replayed"]["status"], 404, "{crossed}");
+    assert_eq!(crossed["reopened"]["body"]["code"], "replayed", "{crossed}");
+    let waiting = client.approval(d.as_str().expect("an id")).expect("read");
+    assert_eq!(waiting["standing"], "pending", "{waiting}");
+
+    // The enrolment is in the node's audit log.
+    let entries = get(&node.url("/1.0/audit/entries"), None).body;
+    assert!(entries.contains("passkey_registered"), "{entries}");
+}
