@@ -262,6 +262,10 @@ enum Admin {
         /// Their owner key's did:key.
         #[arg(long)]
         key: Option<String>,
+        /// Forget every passkey they registered (a lost device); they register anew from the
+        /// link printed.
+        #[arg(long)]
+        drop_passkeys: bool,
     },
     /// Sets and clears bits of one of the org's status lists, creating it on first use.
     Status {
@@ -521,9 +525,13 @@ impl AdminClient {
                     Ok(())
                 }
             },
-            Admin::Owner { id, key } => self.post(
+            Admin::Owner {
+                id,
+                key,
+                drop_passkeys,
+            } => self.post(
                 "/admin/owners",
-                &json!({"id": id, "key": key}).to_string(),
+                &json!({"id": id, "key": key, "dropPasskeys": drop_passkeys}).to_string(),
             ),
             Admin::Status {
                 name,

@@ -237,6 +237,25 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     let waiting = client.approval(d.as_str().expect("an id")).expect("read");
     assert_eq!(waiting["standing"], "pending", "{waiting}");
 
+    // A device lost: the org drops the owner's passkeys; none decides anything after, and
+    // the answer gives the owner a new link.
+    let dropped = post(
+        &node.url("/admin/owners"),
+        &json!({"id": "owner@org.example", "dropPasskeys": true}).to_string(),
+        Some(token.trim()),
+    );
+    assert_eq!(dropped.status, 201, "{}", dropped.body);
+    assert_eq!(dropped.json()["passkeys"], 0, "{}", dropped.body);
+    assert!(
+        dropped.json()["enrol"]["url"].is_string(),
+        "{}",
+        dropped.body
+    );
+    let after = browser
+        .eval(&format!("vouchTest.start({d}, 'approve')"))
+        .expect("asked");
+    assert_eq!(after["body"]["code"], "no_passkey", "{after}");
+
     // The enrolment is in the node's audit log.
     let entries = get(&node.url("/1.0/audit/entries"), None).body;
     assert!(entries.contains("passkey_registered"), "{entries}");

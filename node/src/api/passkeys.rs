@@ -546,7 +546,14 @@ pub(super) async fn finish_decision(
 /// The link of an approval request's page, when the node has passkeys.
 pub(super) fn approval_link(state: &ApiState, pending: &Pending) -> Option<String> {
     let party = state.passkeys.party()?;
-    let id = percent_encoding::utf8_percent_encode(&pending.id, percent_encoding::NON_ALPHANUMERIC);
+    /// What a path segment cannot hold as it is (RFC 3986 `pchar`, less what is safe to keep).
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b':');
+    let id = percent_encoding::utf8_percent_encode(&pending.id, SEGMENT);
     Some(format!("{}/approve/{id}", party.origin()))
 }
 

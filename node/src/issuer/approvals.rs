@@ -10,6 +10,8 @@
 //! signing [`Issuer::decision_statement`], or with a **passkey** (WebAuthn) on the node's
 //! approval page (`super::passkeys`). Both ways end in [`Issuer::decide`].
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -67,6 +69,10 @@ pub struct OwnerRequest {
     /// Their owner key, a did:key.
     #[serde(default)]
     pub key: Option<String>,
+    /// Forget every passkey they registered (a device lost): they register anew from the link
+    /// this registration gives.
+    #[serde(default, rename = "dropPasskeys")]
+    pub drop_passkeys: bool,
 }
 
 /// `POST /1.0/approvals`: an agent's presentation of its chain over a challenge of this node,
@@ -158,7 +164,7 @@ pub(super) fn check_owner_id(id: &str) -> Result<(), Refusal> {
 }
 
 impl Issuer {
-    /// Registers an owner (again: their key replaced, their passkeys kept).
+    /// Registers an owner (again: their key replaced, their passkeys kept unless dropped).
     pub fn register_owner(
         &self,
         request: OwnerRequest,
@@ -176,16 +182,24 @@ impl Issuer {
             })
             .transpose()?;
         let _guard = self.guard();
-        // Registered again: the key is replaced, the passkeys are kept.
+        // Registered again: the key is replaced, the passkeys are kept unless dropped.
+        let mut batch = Batch::default();
         let owner = match self.owner(&request.id)? {
-            Some(known) => Owner {
-                key,
-                registered: now,
-                ..known
-            },
+            Some(mut known) => {
+                if request.drop_passkeys {
+                    for passkey in known.passkeys.drain(..) {
+                        let id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
+                        self.store.delete_issuance(&mut batch, &keys::passkey(&id));
+                    }
+                }
+                Owner {
+                    key,
+                    registered: now,
+                    ..known
+                }
+            }
             None => Owner::new(request.id, key, now),
         };
-        let mut batch = Batch::default();
         self.put_owner(&mut batch, &owner);
         self.store.commit(batch)?;
         Ok(owner)
@@ -232,7 +246,9 @@ impl Issuer {
                 )
             })?;
         let leaf = chain.credentials.last().expect("a chain is never empty");
-        let owner = leaf.credential_subject.agent.owner.clone();
+        // A sub-agent's approval is its root owner's (DESIGN §5): the person accountable for
+        // the agent this org issued to, whatever a delegation says of the sub-agent.
+        let owner = chain.credentials[0].credential_subject.agent.owner.clone();
         let registered = self.owner(&owner)?.ok_or_else(|| {
             Refusal::new(
                 "no_owner",
