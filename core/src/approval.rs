@@ -236,13 +236,12 @@ mod tests {
             method: "owner-key".into(),
             valid_from: now,
             valid_until: now + Duration::minutes(5),
-            status: vec![StatusEntry {
-                id: "https://n.example/1.0/status-lists/x/revocation-1#7".into(),
-                type_: "BitstringStatusListEntry".into(),
-                status_purpose: "revocation".into(),
-                status_list_index: "7".into(),
-                status_list_credential: "https://n.example/1.0/status-lists/x/revocation-1".into(),
-            }],
+            status: vec![StatusEntry::bit(
+                "https://n.example/1.0/status-lists/x/revocation-1#7".to_owned(),
+                "revocation",
+                7,
+                "https://n.example/1.0/status-lists/x/revocation-1",
+            )],
         }
     }
 

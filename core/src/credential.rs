@@ -293,21 +293,161 @@ pub struct AgentSubject {
     pub delegation: Delegation,
 }
 
-/// A `BitstringStatusListEntry` ([Bitstring Status List v1.0 §2.1](https://www.w3.org/TR/vc-bitstring-status-list/#bitstringstatuslistentry)).
+/// A `BitstringStatusListEntry` ([Bitstring Status List v1.0 §2.1](https://www.w3.org/TR/vc-bitstring-status-list/#bitstringstatuslistentry)),
+/// with every member the specification defines: the entries Vouch issues have an `id` and one
+/// bit; others may have no `id`, several bits (`statusSize`) with a message for each value, and
+/// references. What it says is checked by [`StatusEntry::check`] before it is used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusEntry {
-    /// The entry's id.
-    pub id: String,
+    /// The entry's id, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Always `BitstringStatusListEntry`.
     #[serde(rename = "type")]
     pub type_: String,
-    /// `revocation` or `suspension`.
+    /// `revocation`, `suspension`, `refresh` or `message`.
     pub status_purpose: String,
-    /// The bit's index, as a decimal string.
+    /// The entry's index, as a decimal string.
     pub status_list_index: String,
     /// The URL of the status list credential.
     pub status_list_credential: String,
+    /// How many bits the entry has (1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_size: Option<u32>,
+    /// What each value of the entry means: one message per value when it has more than one bit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_message: Vec<StatusMessage>,
+    /// Where the issuer says more of what the values mean: a URL or a list of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reference: Option<Value>,
+}
+
+/// One value of a status entry and what it means (`statusMessage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusMessage {
+    /// The value, in hexadecimal (`0x0`, `0x1`, …).
+    pub status: String,
+    /// What it means.
+    pub message: String,
+}
+
+/// The most bits one status entry may have: 2^8 messages at most.
+pub const MAX_STATUS_SIZE: u32 = 8;
+
+impl StatusEntry {
+    /// An entry of one bit, as Vouch issues them.
+    pub fn bit(id: String, purpose: &str, index: usize, list: &str) -> Self {
+        Self {
+            id: Some(id),
+            type_: "BitstringStatusListEntry".to_owned(),
+            status_purpose: purpose.to_owned(),
+            status_list_index: index.to_string(),
+            status_list_credential: list.to_owned(),
+            status_size: None,
+            status_message: Vec::new(),
+            status_reference: None,
+        }
+    }
+
+    /// How many bits the entry has.
+    pub fn size(&self) -> u32 {
+        self.status_size.unwrap_or(1)
+    }
+
+    /// The entry's first bit in its list: its index times its size.
+    pub fn position(&self) -> Result<usize, String> {
+        let index: usize = self
+            .status_list_index
+            .parse()
+            .ok()
+            .filter(|_| self.status_list_index.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                format!(
+                    "statusListIndex {:.32} is not a decimal index",
+                    self.status_list_index
+                )
+            })?;
+        index
+            .checked_mul(self.size() as usize)
+            .ok_or_else(|| "statusListIndex is out of range".to_owned())
+    }
+
+    /// The rules of Bitstring Status List §2.1: the type; an index; a URL; a size of 1 to
+    /// [`MAX_STATUS_SIZE`] bits; when more than one, a message for each of its 2^size values,
+    /// each value once, in hexadecimal; references that are URLs.
+    pub fn check(&self) -> Result<(), String> {
+        if self.type_ != "BitstringStatusListEntry" {
+            return Err(format!(
+                "a status entry of type {:.64}: only BitstringStatusListEntry is known",
+                self.type_
+            ));
+        }
+        self.position()?;
+        let url = &self.status_list_credential;
+        if url.len() > 2048 || !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err("statusListCredential must be an http(s) URL".into());
+        }
+        let size = self.size();
+        if !(1..=MAX_STATUS_SIZE).contains(&size) {
+            return Err(format!("statusSize is 1 to {MAX_STATUS_SIZE}, not {size}"));
+        }
+        if size > 1 || !self.status_message.is_empty() {
+            let values = 1usize << size;
+            if self.status_message.len() != values {
+                return Err(format!(
+                    "an entry of {size} bits has a statusMessage for each of its {values} values, not {}",
+                    self.status_message.len()
+                ));
+            }
+            let mut seen = vec![false; values];
+            for message in &self.status_message {
+                let value = message
+                    .status
+                    .strip_prefix("0x")
+                    .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                    .filter(|v| (*v as usize) < values)
+                    .ok_or_else(|| {
+                        format!("statusMessage status {:.32} is not a value of the entry in hexadecimal (0x…)", message.status)
+                    })?;
+                if std::mem::replace(&mut seen[value as usize], true) {
+                    return Err(format!(
+                        "statusMessage has the value {} twice",
+                        message.status
+                    ));
+                }
+            }
+        }
+        if let Some(reference) = &self.status_reference {
+            let urls: Vec<&Value> = match reference {
+                Value::Array(urls) => urls.iter().collect(),
+                one => vec![one],
+            };
+            if urls.is_empty()
+                || urls.len() > 16
+                || !urls
+                    .iter()
+                    .all(|u| u.as_str().is_some_and(|u| u.contains(':')))
+            {
+                return Err("statusReference is a URL or a list of URLs".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The message the issuer gave for `value`, if any.
+    pub fn message(&self, value: u64) -> Option<&str> {
+        self.status_message
+            .iter()
+            .find(|m| {
+                m.status
+                    .strip_prefix("0x")
+                    .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                    == Some(value)
+            })
+            .map(|m| m.message.as_str())
+    }
 }
 
 /// An `AgentCapabilityCredential` without its proof.
@@ -464,8 +604,11 @@ impl AgentCapabilityCredential {
         }
         if self.credential_status.len() > 2
             || self.credential_status.iter().any(|s| {
+                // Vouch's own form: an id, one bit, revocation or suspension.
                 s.type_ != "BitstringStatusListEntry"
-                    || !is_absolute_url(&s.id)
+                    || !s.id.as_deref().is_some_and(is_absolute_url)
+                    || s.size() != 1
+                    || !s.status_message.is_empty()
                     || !is_absolute_url(&s.status_list_credential)
                     || !["revocation", "suspension"].contains(&s.status_purpose.as_str())
                     || s.status_list_index.parse::<u32>().is_err()

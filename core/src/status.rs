@@ -57,6 +57,10 @@ pub enum Purpose {
     Revocation,
     /// A set bit suspends until cleared.
     Suspension,
+    /// A set bit says the issuer has a newer version of the credential.
+    Refresh,
+    /// Each value is a message, as the entry's `statusMessage` says.
+    Message,
 }
 
 impl Purpose {
@@ -65,6 +69,8 @@ impl Purpose {
         match self {
             Self::Revocation => "revocation",
             Self::Suspension => "suspension",
+            Self::Refresh => "refresh",
+            Self::Message => "message",
         }
     }
 }
@@ -174,6 +180,8 @@ impl StatusListCredential {
         let purpose = match text(&subject["statusPurpose"], "statusPurpose")? {
             "revocation" => Purpose::Revocation,
             "suspension" => Purpose::Suspension,
+            "refresh" => Purpose::Refresh,
+            "message" => Purpose::Message,
             _ => return Err(malformed("statusPurpose")),
         };
         let list = StatusList::decode(text(&subject["encodedList"], "encodedList")?)?;
@@ -245,16 +253,23 @@ impl HeldLists {
     }
 }
 
+/// The most status entries of one credential whose lists are fetched.
+pub const MAX_ENTRIES_READ: usize = 8;
+
 /// The status lists a verification of these credentials reads, each once: those of the first
-/// [`MAX_CREDENTIALS`](crate::presentation::MAX_CREDENTIALS) credentials, two entries each (a
-/// revocation and a suspension), no more; for fetching them before verifying, when the input is
+/// [`MAX_CREDENTIALS`](crate::presentation::MAX_CREDENTIALS) credentials, at most
+/// [`MAX_ENTRIES_READ`] entries each (`credentialStatus` one object or a list), no more; for fetching them before verifying, when the input is
 /// not checked yet.
 pub fn list_urls<'a>(credentials: impl IntoIterator<Item = &'a Value>) -> Vec<&'a str> {
     let mut urls: Vec<&str> = credentials
         .into_iter()
         .take(crate::presentation::MAX_CREDENTIALS)
-        .flat_map(|credential| credential["credentialStatus"].as_array())
-        .flat_map(|entries| entries.iter().take(2))
+        .flat_map(|credential| match &credential["credentialStatus"] {
+            Value::Array(entries) => entries.iter().take(MAX_ENTRIES_READ).collect(),
+            Value::Null => Vec::new(),
+            // One entry as an object, as Bitstring Status List §2.1 allows.
+            one => vec![one],
+        })
         .filter_map(|entry| entry["statusListCredential"].as_str())
         .collect();
     urls.sort_unstable();
@@ -305,17 +320,15 @@ impl StatusSource for HeldLists {
                 max.num_seconds()
             )));
         }
-        let index: usize = entry.status_list_index.parse().map_err(|_| {
-            format!(
-                "statusListIndex {} is not an index",
-                entry.status_list_index
-            )
-        })?;
-        match list.list.get(index) {
-            Ok(true) => Ok(EntryStatus::Set),
-            Ok(false) => Ok(EntryStatus::Clear),
-            Err(e) => Err(e.to_string()),
-        }
+        let value = list
+            .list
+            .read(entry.position()?, entry.size())
+            .map_err(|e| e.to_string())?;
+        Ok(match (entry.size(), value) {
+            (1, 0) => EntryStatus::Clear,
+            (1, _) => EntryStatus::Set,
+            (_, value) => EntryStatus::Value(value),
+        })
     }
 }
 
@@ -359,6 +372,18 @@ impl StatusList {
             .get(byte)
             .map(|b| b & mask != 0)
             .ok_or(StatusError::OutOfRange(index))
+    }
+
+    /// The `size` bits from `index` on, the first the most significant: an entry's value
+    /// (Bitstring Status List §3.2: a status of `statusSize` bits at `statusListIndex ×
+    /// statusSize`).
+    pub fn read(&self, index: usize, size: u32) -> Result<u64, StatusError> {
+        (0..size as usize).try_fold(0u64, |value, offset| {
+            let bit = index
+                .checked_add(offset)
+                .ok_or(StatusError::OutOfRange(index))?;
+            Ok(value << 1 | u64::from(self.get(bit)?))
+        })
     }
 
     /// Sets the bit at `index`.
@@ -426,13 +451,7 @@ mod tests {
             purpose: Purpose::Revocation,
             list: StatusList::new(MIN_ENTRIES).unwrap(),
         };
-        let entry = StatusEntry {
-            id: format!("{}#7", list.id),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "revocation".into(),
-            status_list_index: "7".into(),
-            status_list_credential: list.id.clone(),
-        };
+        let entry = StatusEntry::bit(format!("{}#7", list.id), "revocation", 7, &list.id);
         let held = |now: DateTime<Utc>, max_age: i64| {
             let mut held = HeldLists::new(now).with_max_age(chrono::Duration::seconds(max_age));
             held.insert(list.clone());
@@ -465,6 +484,63 @@ mod tests {
         let mut backwards = signed.clone();
         backwards["validUntil"] = signed["validFrom"].clone();
         assert!(StatusListCredential::parse(&backwards).is_err());
+    }
+
+    #[test]
+    fn entries_as_the_specification_has_them_one_object_no_id_several_bits_with_messages() {
+        use crate::credential::StatusEntry;
+        use crate::did::key::did_of;
+        // One entry as an object: its list is fetched too.
+        let url = "https://issuer.example/status/3";
+        let one = json!({"credentialStatus": {"type": "BitstringStatusListEntry",
+            "statusPurpose": "message", "statusListIndex": "5", "statusListCredential": url}});
+        assert_eq!(list_urls([&one]), vec![url]);
+        // No id, two bits, a message for each of the four values.
+        let entry: StatusEntry = serde_json::from_value(json!({
+            "type": "BitstringStatusListEntry", "statusPurpose": "message",
+            "statusListIndex": "5", "statusListCredential": url, "statusSize": 2,
+            "statusMessage": [{"status": "0x0", "message": "pending"}, {"status": "0x1", "message": "accepted"},
+                              {"status": "0x2", "message": "rejected"}, {"status": "0x3", "message": "unknown"}],
+            "statusReference": "https://issuer.example/status-meanings",
+        }))
+        .expect("every member of §2.1 is read");
+        assert_eq!(entry.id, None);
+        entry.check().expect("a valid entry");
+        // Entry 5 of 2 bits is bits 10 and 11: "0b10" is 0x2.
+        let issuer = did_of(&KeyPair::from_seed(&[9; 32]).public());
+        let mut list = StatusList::new(MIN_ENTRIES).unwrap();
+        list.set(10, true).unwrap();
+        let mut held = HeldLists::new(Utc::now());
+        held.insert(StatusListCredential {
+            id: url.into(),
+            issuer: issuer.clone(),
+            valid_from: Utc::now(),
+            valid_until: None,
+            purpose: Purpose::Message,
+            list,
+        });
+        assert_eq!(held.status(&issuer, &entry), Ok(EntryStatus::Value(2)));
+        assert_eq!(entry.message(2), Some("rejected"));
+        // What the rules refuse.
+        let with = |change: &dyn Fn(&mut Value)| {
+            let mut raw = serde_json::to_value(&entry).unwrap();
+            change(&mut raw);
+            serde_json::from_value::<StatusEntry>(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|e| e.check())
+        };
+        assert!(with(&|_| {}).is_ok());
+        assert!(with(&|e| e["statusMessage"].as_array_mut().unwrap().truncate(3)).is_err());
+        assert!(with(&|e| e["statusMessage"][3]["status"] = "0x0".into()).is_err());
+        assert!(with(&|e| e["statusMessage"][3]["status"] = "0x4".into()).is_err());
+        assert!(with(&|e| e["statusSize"] = 9.into()).is_err());
+        assert!(with(&|e| e["statusSize"] = 0.into()).is_err());
+        assert!(with(&|e| e["statusListIndex"] = "-1".into()).is_err());
+        assert!(with(&|e| e["statusListIndex"] = "+5".into()).is_err());
+        assert!(with(&|e| e["statusListCredential"] = "ftp://x".into()).is_err());
+        assert!(with(&|e| e["statusReference"] = json!([])).is_err());
+        assert!(with(&|e| e["type"] = "StatusList2021Entry".into()).is_err());
+        assert!(with(&|e| e["unknown"] = "x".into()).is_err());
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum EntryStatus {
     Clear,
     /// The bit is set: revoked or suspended, by the entry's purpose.
     Set,
+    /// The value of an entry of several bits (`statusSize`).
+    Value(u64),
     /// The list is too old to tell: past its `validUntil`, or signed longer ago than the
     /// verifier accepts. Why.
     Stale(String),
@@ -481,29 +483,56 @@ fn check_status(
         return;
     };
     for entry in entries {
-        let reason = match entry.status_purpose.as_str() {
-            "suspension" => Reason::Suspended,
-            _ => Reason::Revoked,
+        if let Err(why) = entry.check() {
+            report.fail(check::STATUS, subject, Reason::Malformed, why);
+            continue;
+        }
+        let purpose = entry.status_purpose.as_str();
+        if !["revocation", "suspension", "refresh", "message"].contains(&purpose) {
+            report.fail(
+                check::STATUS,
+                subject,
+                Reason::StatusUnknown,
+                format!("statusPurpose {purpose:.64} is not one this verifier knows"),
+            );
+            continue;
+        }
+        let value = match source.status(issuer, entry) {
+            Ok(EntryStatus::Clear) => 0,
+            Ok(EntryStatus::Set) => 1,
+            Ok(EntryStatus::Value(value)) => value,
+            Ok(EntryStatus::Stale(why)) => {
+                report.fail(check::STATUS, subject, Reason::StatusStale, why);
+                continue;
+            }
+            Err(why) => {
+                report.fail(check::STATUS, subject, Reason::StatusUnknown, why);
+                continue;
+            }
         };
-        match source.status(issuer, entry) {
-            Ok(EntryStatus::Clear) => match source.age(entry) {
+        let said = match entry.message(value) {
+            Some(message) => format!(
+                "{purpose} {value:#x} in {}: {message:.256}",
+                entry.status_list_credential
+            ),
+            None => format!("{purpose} {value:#x} in {}", entry.status_list_credential),
+        };
+        match (purpose, value) {
+            ("revocation", 0) | ("suspension", 0) | ("refresh", 0) => match source.age(entry) {
                 Some(age) => report.pass_with(
                     check::STATUS,
                     subject,
                     format!(
-                        "{} clear in {} as signed {age} s ago",
-                        entry.status_purpose, entry.status_list_credential
+                        "{purpose} clear in {} as signed {age} s ago",
+                        entry.status_list_credential
                     ),
                 ),
                 None => report.pass(check::STATUS, subject),
             },
-            Ok(EntryStatus::Stale(why)) => {
-                report.fail(check::STATUS, subject, Reason::StatusStale, why)
-            }
-            Ok(EntryStatus::Set) => {
-                report.fail(check::STATUS, subject, reason, entry.status_purpose.clone())
-            }
-            Err(why) => report.fail(check::STATUS, subject, Reason::StatusUnknown, why),
+            ("revocation", _) => report.fail(check::STATUS, subject, Reason::Revoked, said),
+            ("suspension", _) => report.fail(check::STATUS, subject, Reason::Suspended, said),
+            // Neither a refresh nor a message invalidates: what they say is reported.
+            _ => report.pass_with(check::STATUS, subject, said),
         }
     }
 }

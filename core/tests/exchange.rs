@@ -92,7 +92,7 @@ fn credential(
     let mut grant = root_grant(org, holder, capabilities);
     grant.task.id = task.into();
     grant.status[0].status_list_index = index.to_string();
-    grant.status[0].id = format!("https://node.acme.example/status/1#{index}");
+    grant.status[0].id = Some(format!("https://node.acme.example/status/1#{index}"));
     let built = grant.build().expect("a root credential");
     delegation::sign_credential(
         &built,

@@ -55,13 +55,12 @@ pub(crate) fn root_grant(org: &KeyPair, agent: &KeyPair, capabilities: Vec<Value
 
 /// A revocation entry of the org's list at `index`.
 pub(crate) fn status_entry(index: u32) -> StatusEntry {
-    StatusEntry {
-        id: format!("https://node.acme.example/status/1#{index}"),
-        type_: "BitstringStatusListEntry".into(),
-        status_purpose: "revocation".into(),
-        status_list_index: index.to_string(),
-        status_list_credential: "https://node.acme.example/status/1".into(),
-    }
+    StatusEntry::bit(
+        format!("https://node.acme.example/status/1#{index}"),
+        "revocation",
+        index as usize,
+        "https://node.acme.example/status/1",
+    )
 }
 
 /// A status source that finds every entry clear.

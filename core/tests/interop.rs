@@ -100,13 +100,12 @@ fn root(
     if rng.gen_bool(0.3) {
         grant.status = Vec::new();
     } else if rng.gen_bool(0.5) {
-        grant.status.push(StatusEntry {
-            id: "https://node.acme.example/status/2#7".into(),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "suspension".into(),
-            status_list_index: "7".into(),
-            status_list_credential: "https://node.acme.example/status/2".into(),
-        });
+        grant.status.push(StatusEntry::bit(
+            "https://node.acme.example/status/2#7".to_owned(),
+            "suspension",
+            7,
+            "https://node.acme.example/status/2",
+        ));
     }
     let mut credential = grant.build().expect("builds");
     credential.credential_subject.resources = (0..rng.gen_range(0..3))

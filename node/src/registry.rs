@@ -186,7 +186,9 @@ struct Head {
     updated: DateTime<Utc>,
 }
 
-const HEAD_FORMAT: u8 = 1;
+/// The format of a stored head: 2 since resolution errors are problem objects and results say
+/// `application/did`; a head of format 1 (or JSON, before it) is made again from its log.
+const HEAD_FORMAT: u8 = 2;
 const HEAD_HEADER: usize = 10;
 
 impl Head {
@@ -238,7 +240,7 @@ impl Head {
             reason: reason.to_owned(),
         };
         match bytes.first() {
-            Some(b'{') => return Ok(None),
+            Some(b'{' | 1) => return Ok(None),
             Some(&HEAD_FORMAT) if bytes.len() > HEAD_HEADER => {}
             _ => return Err(corrupt("a DID head of an unknown format")),
         }

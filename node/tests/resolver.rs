@@ -60,7 +60,7 @@ fn resolves_with_negotiation_and_the_spec_error_codes() {
     assert_eq!(json["didDocumentMetadata"]["versionId"], "1");
     assert_eq!(
         json["didResolutionMetadata"]["contentType"],
-        "application/did+ld+json"
+        "application/did"
     );
 
     let ld = resolve(&node, &did, "", Some("application/did+ld+json"));
@@ -84,8 +84,8 @@ fn resolves_with_negotiation_and_the_spec_error_codes() {
     let refused = resolve(&node, &did, "", Some("text/html"));
     assert_eq!(refused.status, 406);
     assert_eq!(
-        refused.json()["didResolutionMetadata"]["error"],
-        "representationNotSupported"
+        refused.json()["didResolutionMetadata"]["error"]["type"],
+        "https://www.w3.org/ns/did#REPRESENTATION_NOT_SUPPORTED"
     );
 
     let key_did = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
@@ -99,39 +99,54 @@ fn resolves_with_negotiation_and_the_spec_error_codes() {
     .0;
     for (did, query, status, code) in [
         (key_did, "", 200, None),
-        ("did:key:z6Mknope", "", 400, Some("invalidDid")),
-        ("did:vouch:notahash", "", 400, Some("invalidDid")),
-        ("not-a-did", "", 400, Some("invalidDid")),
-        (unknown.as_str(), "", 404, Some("notFound")),
-        ("did:web:example.com", "", 501, Some("methodNotSupported")),
-        (did.as_str(), "?versionId=9", 404, Some("notFound")),
-        (did.as_str(), "?versionId=abc", 400, Some("invalidOptions")),
+        ("did:key:z6Mknope", "", 400, Some("INVALID_DID")),
+        ("did:vouch:notahash", "", 400, Some("INVALID_DID")),
+        ("not-a-did", "", 400, Some("INVALID_DID")),
+        (unknown.as_str(), "", 404, Some("NOT_FOUND")),
+        ("did:web:example.com", "", 501, Some("METHOD_NOT_SUPPORTED")),
+        (did.as_str(), "?versionId=9", 404, Some("NOT_FOUND")),
+        (did.as_str(), "?versionId=abc", 400, Some("INVALID_OPTIONS")),
         (
             did.as_str(),
             "?versionTime=yesterday",
             400,
-            Some("invalidOptions"),
+            Some("INVALID_OPTIONS"),
         ),
         (
             did.as_str(),
             "?versionId=1&versionTime=2026-01-01T00:00:00Z",
             400,
-            Some("invalidOptions"),
+            Some("INVALID_OPTIONS"),
         ),
         (
             did.as_str(),
             "?versionTime=2000-01-01T00:00:00Z",
             404,
-            Some("notFound"),
+            Some("NOT_FOUND"),
         ),
     ] {
         let answer = resolve(&node, did, query, None);
         assert_eq!(answer.status, status, "{did}{query}: {}", answer.body);
+        let result = answer.json();
         assert_eq!(
-            answer.json()["didResolutionMetadata"]["error"].as_str(),
+            result["didResolutionMetadata"]["error"]["type"]
+                .as_str()
+                .and_then(|t| t.strip_prefix("https://www.w3.org/ns/did#")),
             code,
             "{did}{query}"
         );
+        if code.is_some() {
+            assert_eq!(
+                result["didDocument"],
+                serde_json::Value::Null,
+                "{did}{query}"
+            );
+            assert_eq!(
+                result["didDocumentMetadata"],
+                serde_json::json!({}),
+                "{did}{query}"
+            );
+        }
     }
 
     let metrics = get(&node.url("/metrics"), None);
@@ -288,8 +303,8 @@ fn an_equivocation_is_kept_and_resolves_to_a_conflict() {
     let conflict = resolve(&node, &did, "", None);
     assert_eq!(conflict.status, 409, "{}", conflict.body);
     assert_eq!(
-        conflict.json()["didResolutionMetadata"]["error"],
-        "equivocation"
+        conflict.json()["didResolutionMetadata"]["error"]["type"],
+        "https://vouch.id/ns#EQUIVOCATION"
     );
     let node = node.restart();
     assert_eq!(resolve(&node, &did, "?versionId=1", None).status, 409);

@@ -47,13 +47,12 @@ fn credential_for(issuer: &Org, list_url: &str, holder: &KeyPair) -> serde_json:
         max_renewals: 0,
         not_after: now + Duration::minutes(15),
         max_depth: 1,
-        status: vec![StatusEntry {
-            id: format!("{list_url}#42"),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "revocation".into(),
-            status_list_index: "42".into(),
-            status_list_credential: list_url.to_owned(),
-        }],
+        status: vec![StatusEntry::bit(
+            format!("{list_url}#42"),
+            "revocation",
+            42,
+            list_url,
+        )],
     }
     .build()
     .expect("builds");

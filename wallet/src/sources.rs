@@ -290,18 +290,23 @@ impl NodeHttp {
         let (status, result) = self
             .get(&format!("/1.0/identifiers/{did}"))
             .map_err(unavailable)?;
-        if status != 200 {
-            let code = result["didResolutionMetadata"]["error"]
-                .as_str()
-                .unwrap_or("no error code");
-            return Err(match code {
-                "notFound" => ResolveError::NotFound(did.clone()),
-                "deactivated" => ResolveError::Deactivated(did.clone()),
-                other => unavailable(format!("HTTP {status}: {other}")),
-            });
-        }
-        if result["didDocumentMetadata"]["deactivated"] == true {
+        if status == 410 || result["didDocumentMetadata"]["deactivated"] == true {
             return Err(ResolveError::Deactivated(did.clone()));
+        }
+        if status != 200 {
+            // The error is an RFC 9457 problem object (DID Resolution); a node of before said a
+            // code.
+            let error = &result["didResolutionMetadata"]["error"];
+            let kind = error["type"]
+                .as_str()
+                .or_else(|| error.as_str())
+                .unwrap_or("no error type");
+            return Err(match kind {
+                "https://www.w3.org/ns/did#NOT_FOUND" | "notFound" => {
+                    ResolveError::NotFound(did.clone())
+                }
+                other => unavailable(format!("HTTP {status}: {other:.128}")),
+            });
         }
         let document: DidDocument = serde_json::from_value(result["didDocument"].clone())
             .map_err(|e| unavailable(format!("not a DID document: {e}")))?;

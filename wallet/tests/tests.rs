@@ -399,7 +399,10 @@ fn did_vouch_lifecycle() {
     assert_eq!(at_time["didDocumentMetadata"]["versionId"], "1");
     let (status, missing) = resolve(&["--version-id", "7"]);
     assert_eq!(status, 1);
-    assert_eq!(missing["didResolutionMetadata"]["error"], "notFound");
+    assert_eq!(
+        missing["didResolutionMetadata"]["error"]["type"],
+        "https://www.w3.org/ns/did#NOT_FOUND"
+    );
     // The credential was signed by the key the DID no longer lists.
     assert_eq!(verify_vc(true), 1);
     // A stale copy of the log keeps the old key in force, alone; beside the current log, the
@@ -499,13 +502,12 @@ fn issued(dir: &Path) -> Issued {
         max_renewals: 0,
         not_after: now + Duration::minutes(15),
         max_depth: 1,
-        status: vec![StatusEntry {
-            id: format!("{url}#42"),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "revocation".into(),
-            status_list_index: "42".into(),
-            status_list_credential: url.clone(),
-        }],
+        status: vec![StatusEntry::bit(
+            format!("{url}#42"),
+            "revocation",
+            42,
+            &url,
+        )],
     }
     .build()
     .expect("builds");

@@ -146,21 +146,17 @@ pub struct ResolutionMetadata {
     /// The media type of the document, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<&'static str>,
-    /// The error code, when resolution failed.
+    /// The error, as an RFC 9457 problem object (DID Resolution §Errors), when resolution
+    /// failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-    /// What went wrong, for people.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_message: Option<String>,
-    /// The error as an RFC 9457 problem object (`error` keeps the code for older clients).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem_details: Option<ProblemDetails>,
+    pub error: Option<ProblemDetails>,
 }
 
-/// The media type of a DID document in JSON-LD.
-pub const DID_LD_JSON: &str = "application/did+ld+json";
+/// The media type of a DID document (DID 1.1: one for JSON and JSON-LD alike), what a
+/// resolution result's `contentType` says.
+pub const DID_MEDIA_TYPE: &str = "application/did";
 
-/// A DID resolution result, as the DIF Universal Resolver returns it.
+/// A DID resolution result (`application/did-resolution`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolutionResult {
@@ -178,7 +174,7 @@ impl ResolutionResult {
         Self {
             did_document: Some(document),
             did_resolution_metadata: ResolutionMetadata {
-                content_type: Some(DID_LD_JSON),
+                content_type: Some(DID_MEDIA_TYPE),
                 ..ResolutionMetadata::default()
             },
             did_document_metadata: metadata,
@@ -190,9 +186,7 @@ impl ResolutionResult {
         Self {
             did_document: None,
             did_resolution_metadata: ResolutionMetadata {
-                error: Some(error.code()),
-                error_message: Some(error.to_string()),
-                problem_details: Some(error.into()),
+                error: Some(error.into()),
                 ..ResolutionMetadata::default()
             },
             did_document_metadata: DocumentMetadata::default(),

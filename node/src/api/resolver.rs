@@ -35,6 +35,8 @@ pub const DID: &str = "application/did";
 /// The media type of a verifiable credential secured with an embedded proof (VC Data Model 2.0
 /// §6.3).
 pub const VC: &str = "application/vc";
+/// The media type of a resolution result in DID Resolution's first public draft.
+const LEGACY_RESOLUTION: &str = "application/ld+json;profile=\"https://w3id.org/did-resolution\"";
 /// The profile that makes `application/ld+json` a resolution result.
 const RESOLUTION_PROFILE: &str = "https://w3id.org/did-resolution";
 /// The most media ranges of an `Accept` header looked at.
@@ -51,12 +53,17 @@ enum Representation {
     Document,
     /// The document as DID 1.1 names it (`application/did`), with its `@context`.
     Did,
+    /// The resolution result for the clients of DID Resolution's first public draft, who ask
+    /// for it as `application/ld+json;profile="https://w3id.org/did-resolution"` and read a
+    /// failure's `error` as a code (`notFound`).
+    LegacyResolution,
 }
 
 impl Representation {
     /// Every representation, in the order preferred when a client rates several alike.
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 5] = [
         Self::Resolution,
+        Self::LegacyResolution,
         Self::DocumentLd,
         Self::Did,
         Self::Document,
@@ -68,6 +75,7 @@ impl Representation {
             Self::DocumentLd => DID_LD_JSON,
             Self::Document => DID_JSON,
             Self::Did => DID,
+            Self::LegacyResolution => LEGACY_RESOLUTION,
         }
     }
 
@@ -79,11 +87,13 @@ impl Representation {
                 .any(|p| p.trim_matches('"') == RESOLUTION_PROFILE)
         });
         match (self, media) {
+            // Only a client that names the first draft's form gets it.
+            (Self::LegacyResolution, "application/ld+json") if resolution_profile => 4,
+            (Self::LegacyResolution, _) => 0,
             (_, "*/*") => 1,
             (_, "application/*") => 2,
             (Self::Resolution, DID_RESOLUTION) => 3,
             (Self::Resolution, "application/json") => 3,
-            (Self::Resolution, "application/ld+json") if resolution_profile => 4,
             (Self::DocumentLd, DID_LD_JSON) => 3,
             (Self::DocumentLd, "application/ld+json") if !resolution_profile => 3,
             (Self::Document, DID_JSON) => 3,
@@ -188,11 +198,28 @@ fn bytes_reply(status: StatusCode, content_type: &'static str, body: impl Into<B
 }
 
 /// A resolution error as a resolution result, whatever representation was asked for: a document
-/// representation has nothing to show.
-fn resolution_error(error: &ResolveError) -> Response {
-    let result = serde_json::to_vec(&ResolutionResult::failed(error))
-        .expect("a resolution result always serializes");
+/// representation has nothing to show. Its `error` is the RFC 9457 problem object, but for the
+/// clients that asked in the first draft's terms.
+fn resolution_error(error: &ResolveError, asked: Representation) -> Response {
+    let result = ResolutionResult::failed(error);
+    if asked == Representation::LegacyResolution {
+        let result = serde_json::to_value(result).expect("a resolution result always serializes");
+        let body = legacy(result, error.code()).to_string();
+        return bytes_reply(status_of(error), LEGACY_RESOLUTION, body);
+    }
+    let result = serde_json::to_vec(&result).expect("a resolution result always serializes");
     bytes_reply(status_of(error), DID_RESOLUTION, result)
+}
+
+/// A result as DID Resolution's first public draft wrote it: a failure's `error` is a code
+/// (`notFound`), with `errorMessage` beside it.
+fn legacy(mut result: Value, code: &str) -> Value {
+    let metadata = &mut result["didResolutionMetadata"];
+    if let Some(problem) = metadata.get_mut("error").map(Value::take) {
+        metadata["error"] = code.into();
+        metadata["errorMessage"] = problem["detail"].clone();
+    }
+    result
 }
 
 /// `versionId` (a version, from 1) and `versionTime` (RFC 3339), one of them, once.
@@ -250,19 +277,25 @@ pub(super) async fn resolve(
     let metrics_state = state.clone();
     let response = async move {
         let Some(representation) = negotiate(accept.as_deref()) else {
-            return Ok(resolution_error(&ResolveError::RepresentationNotSupported(
-                format!(
+            return Ok(resolution_error(
+                &ResolveError::RepresentationNotSupported(format!(
                     "this resolver gives {DID_RESOLUTION}, {DID_LD_JSON}, {DID} and {DID_JSON}"
-                ),
-            )));
+                )),
+                Representation::Resolution,
+            ));
         };
         let did = match Did::parse(&did) {
             Ok(did) => did,
-            Err(e) => return Ok(resolution_error(&ResolveError::InvalidDid(e.to_string()))),
+            Err(e) => {
+                return Ok(resolution_error(
+                    &ResolveError::InvalidDid(e.to_string()),
+                    representation,
+                ));
+            }
         };
         let selector = match selector(&query) {
             Ok(selector) => selector,
-            Err(error) => return Ok(resolution_error(&error)),
+            Err(error) => return Ok(resolution_error(&error, representation)),
         };
         // A DID resolved lately is answered from the registry's cache, on this thread.
         let cached = match selector {
@@ -280,7 +313,7 @@ pub(super) async fn resolve(
         };
         let resolved = match resolved {
             Ok(resolved) => resolved,
-            Err(error) => return Ok(resolution_error(&error)),
+            Err(error) => return Ok(resolution_error(&error, representation)),
         };
         let status = match resolved.standing {
             Standing::Active => StatusCode::OK,
@@ -292,6 +325,10 @@ pub(super) async fn resolve(
             return Ok(bytes_reply(status, DID_RESOLUTION, resolved.result));
         }
         let mut result: Value = serde_json::from_slice(&resolved.result).map_err(internal)?;
+        if representation == Representation::LegacyResolution {
+            let body = legacy(result, "equivocation").to_string();
+            return Ok(bytes_reply(status, LEGACY_RESOLUTION, body));
+        }
         let mut document = result["didDocument"].take();
         if representation == Representation::Document
             && let Some(object) = document.as_object_mut()
@@ -398,7 +435,12 @@ mod tests {
             (Some("application/ld+json"), Some(DocumentLd)),
             (
                 Some("application/ld+json;profile=\"https://w3id.org/did-resolution\""),
-                Some(Resolution),
+                Some(LegacyResolution),
+            ),
+            // The first draft's form only when named: never for a wildcard.
+            (
+                Some("application/did-resolution;q=0, */*;q=0.5"),
+                Some(DocumentLd),
             ),
             // A higher quality wins, wherever it is listed.
             (

@@ -291,13 +291,12 @@ impl Issuer {
     pub(super) fn status_entries(&self, slots: &Slots) -> Vec<StatusEntry> {
         let entry = |slot: &Slot, purpose: Purpose| {
             let url = self.status_lists.url_of(&slot.name);
-            StatusEntry {
-                id: format!("{url}#{}", slot.index),
-                type_: "BitstringStatusListEntry".into(),
-                status_purpose: purpose.as_str().into(),
-                status_list_index: slot.index.to_string(),
-                status_list_credential: url,
-            }
+            StatusEntry::bit(
+                format!("{url}#{}", slot.index),
+                purpose.as_str(),
+                slot.index,
+                &url,
+            )
         };
         vec![
             entry(&slots.revocation, Purpose::Revocation),

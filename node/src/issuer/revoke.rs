@@ -498,9 +498,11 @@ fn check_reason(reason: &Option<String>) -> Result<(), Refusal> {
 fn changes(credentials: &[(CredentialId, Slots)], purpose: Purpose, set: bool) -> Vec<ListChange> {
     let mut per_list: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (_, slots) in credentials {
+        // The org's credentials have a revocation and a suspension slot; the changes of a
+        // revocation level are to those two only (`Change`).
         let slot = match purpose {
-            Purpose::Revocation => &slots.revocation,
             Purpose::Suspension => &slots.suspension,
+            _ => &slots.revocation,
         };
         per_list.entry(&slot.name).or_default().push(slot.index);
     }
