@@ -285,6 +285,38 @@ impl Report {
         self.checks.extend(other.checks);
     }
 
+    /// The report as a verifier that was asked for `asked` checks only gives it (the VC API's
+    /// `options.checks`): every other check but `schema` — a document that cannot be read is
+    /// never verified — is shown as not asked, whatever it found, and counts for nothing.
+    pub fn only(self, asked: &[&str]) -> Report {
+        let mut only = Report::new();
+        for check in self.checks {
+            if check.check == check::SCHEMA || asked.contains(&check.check) {
+                only.push(
+                    check.check,
+                    check.subject.as_deref(),
+                    check.outcome,
+                    check.reason,
+                    check.detail,
+                );
+            } else {
+                let found = match (check.outcome, &check.reason) {
+                    (Outcome::Failed, Some(reason)) => {
+                        format!("it would have failed: {}", reason.as_str())
+                    }
+                    (Outcome::Passed, _) => "it would have passed".to_owned(),
+                    _ => "it was not made either".to_owned(),
+                };
+                only.skip(
+                    check.check,
+                    check.subject.as_deref(),
+                    format!("not asked (options.checks); {found}"),
+                );
+            }
+        }
+        only
+    }
+
     /// The reasons of the failed checks, in order.
     pub fn reasons(&self) -> Vec<Reason> {
         self.checks.iter().filter_map(|c| c.reason).collect()
@@ -294,6 +326,30 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_restricted_to_the_checks_asked_counts_only_them_and_the_schema() {
+        let mut report = Report::new();
+        report.pass(check::SCHEMA, None);
+        report.pass(check::PROOF, None);
+        report.fail(check::VALIDITY, None, Reason::Expired, "ended");
+        assert!(!report.verified);
+        let only = report.clone().only(&[check::PROOF]);
+        assert!(only.verified);
+        assert_eq!(only.checks[2].outcome, Outcome::Skipped);
+        assert!(
+            only.checks[2]
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("expired")
+        );
+        assert!(!report.clone().only(&[check::VALIDITY]).verified);
+        // The schema always counts.
+        let mut unreadable = Report::new();
+        unreadable.fail(check::SCHEMA, None, Reason::Malformed, "no issuer");
+        assert!(!unreadable.only(&[check::PROOF]).verified);
+    }
 
     #[test]
     fn every_code_is_the_serialized_reason() {

@@ -23,6 +23,25 @@ pub trait IssuerPolicy {
     fn knows(&self, issuer: &Did) -> bool;
 }
 
+/// A policy for capabilities, and issuers trusted besides it for credentials that attest no
+/// action (a partner's employee credential, a licence): never for a capability.
+pub struct WithOthers<'a> {
+    /// Who is trusted for which actions.
+    pub capabilities: &'a dyn IssuerPolicy,
+    /// Who else is trusted, for credentials that attest no action.
+    pub others: &'a [Did],
+}
+
+impl IssuerPolicy for WithOthers<'_> {
+    fn trusts(&self, issuer: &Did, action: &Action) -> bool {
+        self.capabilities.trusts(issuer, action)
+    }
+
+    fn knows(&self, issuer: &Did) -> bool {
+        self.capabilities.knows(issuer) || self.others.contains(issuer)
+    }
+}
+
 /// A list of `(issuer, action pattern)` pairs.
 #[derive(Debug, Clone, Default)]
 pub struct TrustList(pub Vec<(Did, Action)>);

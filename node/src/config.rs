@@ -52,6 +52,31 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The database's memory.
     pub store: StoreConfig,
+    /// The verification service (`/1.0/credentials/verify`, `/1.0/presentations/verify`).
+    pub verification: VerificationConfig,
+}
+
+/// The verification service for partners: whom it trusts besides the consortium.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerificationConfig {
+    /// Issuers (DIDs) trusted for credentials that attest no action — a partner's employee
+    /// credential, a licence — besides the consortium's members. Never for an agent's
+    /// capability: that trust is the consortium's alone. Default none.
+    pub trusted_issuers: Vec<String>,
+}
+
+impl VerificationConfig {
+    /// The trusted issuers, each checked to be a DID.
+    pub fn issuers(&self) -> Result<Vec<vouch_core::did::Did>, String> {
+        self.trusted_issuers
+            .iter()
+            .map(|did| {
+                vouch_core::did::Did::parse(did)
+                    .map_err(|e| format!("verification.trusted_issuers: {did:.128}: {e}"))
+            })
+            .collect()
+    }
 }
 
 /// The database's memory bounds (RocksDB).
@@ -229,6 +254,7 @@ impl Default for Config {
             issuance: IssuanceConfig::default(),
             audit: AuditConfig::default(),
             store: StoreConfig::default(),
+            verification: VerificationConfig::default(),
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum StartError {
     /// This node is not among the consortium's members.
     #[error("this node ({0}) is not a member of the consortium")]
     NotAMember(String),
+    /// A setting is not what it must be.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The network could not start.
     #[error(transparent)]
     Net(#[from] NetError),
@@ -307,6 +310,7 @@ impl Node {
             verifying: Arc::default(),
             changing: Arc::default(),
             passkeys: Arc::new(api::Passkeys::new(&public_url)),
+            trusted_issuers: config.verification.issuers().map_err(StartError::Config)?,
             shares: Arc::new(vouch_wallet::server::Shares::new(
                 config.http.client_requests_per_sec,
                 config.http.client_burst,

@@ -203,6 +203,14 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     );
     assert_eq!(status, 400);
     assert_eq!(reasons(&answer), ["revoked"], "{answer}");
+    // An agent credential keeps every Vouch rule, whatever `options.checks` asks.
+    let (status, answer) = verify_at(
+        &node,
+        "/1.0/credentials/verify",
+        &json!({ "verifiableCredential": signed, "options": {"checks": ["proof"]} }),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(reasons(&answer), ["revoked"], "{answer}");
 
     // Tampered: the proof fails. Another issuer (a did:key nobody trusts): untrusted.
     let mut tampered = signed.clone();
@@ -231,4 +239,116 @@ fn the_verification_service_checks_with_what_the_node_holds() {
         (status, answer["code"].as_str()),
         (400, Some("bad_request"))
     );
+}
+
+/// A W3C credential of `issuer` that is no agent credential (eddsa-rdfc-2022), valid until
+/// `until`.
+fn w3c_credential(issuer: &KeyPair, until: chrono::DateTime<Utc>) -> serde_json::Value {
+    use vouch_core::did::document::Relationship;
+    use vouch_core::proof::ProofOptions;
+    let now = Utc::now();
+    let unsigned = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": "urn:uuid:5d3c6ad4-8f1c-4bd4-9b38-1e0c0a1f9e21",
+        "type": ["VerifiableCredential"],
+        "issuer": did_of(&issuer.public()),
+        "validFrom": vouch_core::proof::format_time(&(now - Duration::hours(2))),
+        "validUntil": vouch_core::proof::format_time(&until),
+        "credentialSubject": {"id": "did:example:alice"},
+    });
+    let options = ProofOptions {
+        cryptosuite: Cryptosuite::EddsaRdfc2022,
+        created: now - Duration::hours(2),
+        verification_method: vouch_core::did::key::verification_method_of(&issuer.public()),
+        purpose: Relationship::AssertionMethod,
+        challenge: None,
+        domain: None,
+        expires: None,
+    };
+    vouch_core::proof::sign(&unsigned, &options, issuer).expect("signs")
+}
+
+#[test]
+fn the_verification_service_verifies_any_w3c_credential_and_reports_issuer_trust_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (trusted, stranger) = (KeyPair::generate(), KeyPair::generate());
+    let mut config = vouch_node::Config {
+        data_dir: dir.path().join("data"),
+        ..vouch_node::Config::default()
+    };
+    config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.verification.trusted_issuers = vec![did_of(&trusted.public()).to_string()];
+    vouch_node::setup::init(&config, Utc::now()).expect("initializes");
+    let node = TestNode::start(config);
+    let verify = |credential: &serde_json::Value, options: Option<serde_json::Value>| {
+        let mut body = json!({ "verifiableCredential": credential });
+        if let Some(options) = options {
+            body["options"] = options;
+        }
+        verify_at(&node, "/1.0/credentials/verify", &body)
+    };
+    let check = |answer: &serde_json::Value, name: &str| {
+        answer["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["check"] == name).cloned())
+            .unwrap_or_else(|| panic!("no {name} check: {answer}"))
+    };
+
+    // Read and checked, not refused as malformed: the issuer no one named is a failed issuer
+    // check of its own, with its reason; the proof, the window and the schema pass.
+    let later = Utc::now() + Duration::hours(1);
+    let (status, answer) = verify(&w3c_credential(&stranger, later), None);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(reasons(&answer), ["untrusted_issuer"], "{answer}");
+    for passed in ["schema", "proof", "validity"] {
+        assert_eq!(check(&answer, passed)["outcome"], "passed", "{answer}");
+    }
+    // An issuer the node's configuration trusts for such credentials: verified.
+    let signed = w3c_credential(&trusted, later);
+    let (status, answer) = verify(&signed, None);
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    // Tampered after signing: the proof fails.
+    let mut tampered = signed.clone();
+    tampered["credentialSubject"]["id"] = "did:example:mallory".into();
+    let (status, answer) = verify(&tampered, None);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(reasons(&answer), ["invalid_proof"], "{answer}");
+
+    // Expired: refused; asked only for the proof (the VC API's `checks`), verified, with the
+    // window shown as not asked and what it would have said.
+    let expired = w3c_credential(&trusted, Utc::now() - Duration::hours(1));
+    let (status, answer) = verify(&expired, None);
+    assert_eq!(
+        (status, reasons(&answer)),
+        (400, vec!["expired".to_owned()]),
+        "{answer}"
+    );
+    let (status, answer) = verify(&expired, Some(json!({"checks": ["proof"]})));
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    let validity = check(&answer, "validity");
+    assert_eq!(validity["outcome"], "skipped", "{answer}");
+    assert!(
+        validity["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("expired")),
+        "{answer}"
+    );
+    // A check or an option this service does not know is refused, never ignored.
+    for options in [
+        json!({"checks": ["telepathy"]}),
+        json!({"checks": []}),
+        json!({"strict": true}),
+    ] {
+        let (status, answer) = verify(&signed, Some(options.clone()));
+        assert_eq!(status, 400, "{options}: {answer}");
+        assert!(answer.get("verified").is_none(), "{options}: {answer}");
+    }
 }

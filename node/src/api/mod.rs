@@ -116,6 +116,9 @@ pub struct ApiState {
     pub changing: Arc<Verifications>,
     /// The owners' passkeys: the relying party and the ceremonies open.
     pub passkeys: Arc<Passkeys>,
+    /// Issuers the verification service trusts besides the consortium, for credentials that
+    /// attest no action (`[verification] trusted_issuers`).
+    pub trusted_issuers: Vec<vouch_core::did::Did>,
 }
 
 /// The verifications the node makes for anyone (the verification service, exchanges over

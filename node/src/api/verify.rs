@@ -4,6 +4,13 @@
 //! documents it replicates, the status lists it holds (each verified again before use), and the
 //! consortium's trusted-issuer policy (this org alone, for a node without a consortium). Nothing
 //! is cached: every request is verified from scratch.
+//!
+//! Any W3C credential is verified, not only agent credentials: proof, validity window, each
+//! status entry, and — as a check of its own — whether its issuer is trusted (the consortium's
+//! members, and `[verification] trusted_issuers` for credentials that attest no action). An
+//! agent credential keeps every Vouch rule on top. `options.checks` restricts what counts
+//! towards `verified` for other credentials (the VC API's option): the checks not asked for are
+//! shown as not asked.
 
 use std::sync::Arc;
 
@@ -11,13 +18,15 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_core::presentation::{MAX_CREDENTIALS, verify_presentation};
-use vouch_core::report::{Check, Outcome, Report};
-use vouch_core::verify::{Verifier, verify_credential};
+use vouch_core::report::{Check, Outcome, Report, check};
+use vouch_core::verify::{
+    Verifier, WithOthers, is_agent_credential, verify_credential, verify_generic_credential,
+};
 use warp::Rejection;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::errors::internal;
+use super::errors::{internal, reject};
 use super::{ApiState, blocking};
 use crate::status_lists::Knowledge;
 
@@ -31,7 +40,51 @@ pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
 pub(super) struct VerifyCredential {
     verifiable_credential: Value,
     #[serde(default)]
-    options: Option<Value>,
+    options: CredentialOptions,
+}
+
+/// The VC API's options of a credential's verification; one this service does not know is
+/// refused, never ignored: a verifier asked to enforce something it does not must say so.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CredentialOptions {
+    /// The checks to make (the VC API's `checks`): every one when absent.
+    #[serde(default)]
+    checks: Option<Vec<String>>,
+}
+
+/// The checks `options.checks` may name, and what each is in the report: the VC API's names
+/// and ours.
+const CHECK_NAMES: [(&str, &str); 8] = [
+    ("proof", check::PROOF),
+    ("validity", check::VALIDITY),
+    ("expiration", check::VALIDITY),
+    ("status", check::STATUS),
+    ("credentialStatus", check::STATUS),
+    ("issuer", check::ISSUER_TRUST),
+    ("issuer_trust", check::ISSUER_TRUST),
+    ("schema", check::SCHEMA),
+];
+
+/// The report's checks `options.checks` names, or which name is not one.
+fn asked_checks(names: &[String]) -> Result<Vec<&'static str>, String> {
+    if names.is_empty() || names.len() > 16 {
+        return Err("options.checks names 1 to 16 checks".into());
+    }
+    names
+        .iter()
+        .map(|name| {
+            CHECK_NAMES
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|(_, check)| *check)
+                .ok_or_else(|| {
+                    format!(
+                        "options.checks: {name:.64} is not a check this verifier makes (proof, validity, status, issuer)"
+                    )
+                })
+        })
+        .collect()
 }
 
 /// `POST /1.0/presentations/verify`.
@@ -161,16 +214,35 @@ pub(super) async fn credential(
     body: VerifyCredential,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
-    let _ = body.options;
+    let asked = match &body.options.checks {
+        None => None,
+        Some(names) => Some(
+            asked_checks(names).map_err(|why| reject(StatusCode::BAD_REQUEST, "malformed", why))?,
+        ),
+    };
     let turn = state.verifying.turn().await?;
     let work = move || -> Result<(StatusCode, Verified), String> {
         let _turn = turn;
         let credential = body.verifiable_credential;
         let known = knowledge(&state, &[&credential])?;
         let mut verifier = Verifier::new(&state.registry, Utc::now());
-        verifier.issuers = Some(known.policy());
         verifier.status = Some(&known.lists);
-        let (report, _) = verify_credential(&credential, &verifier);
+        let report = if is_agent_credential(&credential) {
+            // Every Vouch rule, whatever was asked: the capabilities' trust is the consortium's.
+            verifier.issuers = Some(known.policy());
+            verify_credential(&credential, &verifier).0
+        } else {
+            let policy = WithOthers {
+                capabilities: known.policy(),
+                others: &state.trusted_issuers,
+            };
+            verifier.issuers = Some(&policy);
+            let report = verify_generic_credential(&credential, &verifier);
+            match &asked {
+                Some(asked) => report.only(asked),
+                None => report,
+            }
+        };
         audit(&state, &report, None, &[&credential])?;
         Ok(Verified::of(report))
     };
