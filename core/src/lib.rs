@@ -12,6 +12,7 @@ pub mod audit;
 pub mod capability;
 pub mod consortium;
 pub mod credential;
+pub mod datamodel;
 pub mod dcql;
 pub mod delegation;
 pub mod did;

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn vouch(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
@@ -172,6 +172,58 @@ fn sign_reproduces_the_w3c_vectors() {
         let report: Value = serde_json::from_str(&stdout(&out)).expect("report");
         assert_eq!(report["verified"], false);
         assert_eq!(reasons(&report), ["invalid_proof"]);
+    }
+}
+
+#[test]
+fn sign_refuses_what_the_data_model_forbids_and_says_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = vector_key(dir.path());
+    let unsigned: Value = serde_json::from_slice(
+        &std::fs::read(vectors().join("vc-di-eddsa/unsigned.json")).expect("vector"),
+    )
+    .expect("json");
+    let sign = |credential: &Value| {
+        vouch(
+            &["credential", "sign", "--key", path(&key)],
+            credential.to_string().as_bytes(),
+        )
+    };
+    assert_eq!(code(&sign(&unsigned)), 0);
+    for (change, said) in [
+        (json!({"issuer": "fake-issuer"}), "issuer"),
+        (json!({"credentialSubject": {}}), "credentialSubject[0]"),
+        (
+            json!({"validFrom": "Sat 25 Feb 2023 07:16:31 PM CST"}),
+            "validFrom",
+        ),
+        (json!({"type": ["AlumniCredential"]}), "type"),
+        (json!({"id": "https ://not-a-url/1"}), "id"),
+        (
+            json!({"credentialStatus": {"id": "urn:x:1"}}),
+            "credentialStatus.type",
+        ),
+        // Under the VC 2.0 context alone (the examples context's @vocab defines anything): a
+        // type no context defines.
+        (
+            json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+                   "type": ["VerifiableCredential", "InvalidType"],
+                   "credentialSubject": {"id": "did:example:abcdefgh"}}),
+            "@context",
+        ),
+    ] {
+        let mut credential = unsigned.clone();
+        for (name, value) in change.as_object().expect("an object") {
+            credential[name] = value.clone();
+        }
+        let out = sign(&credential);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(code(&out), 0, "{change} was signed");
+        assert!(
+            stderr.contains("not signed") && stderr.contains(said),
+            "{change}: {stderr}"
+        );
+        assert!(stdout(&out).is_empty(), "{change}");
     }
 }
 

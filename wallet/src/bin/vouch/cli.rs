@@ -472,7 +472,8 @@ pub(crate) enum KeyCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum CredentialCommand {
-    /// Signs the unsigned credential on stdin and prints it signed.
+    /// Signs the unsigned credential on stdin and prints it signed; refuses one that breaks a
+    /// rule of the VC Data Model 2.0 or has a term no context defines, saying which and where.
     Sign {
         /// The signing key file.
         #[arg(long)]

@@ -372,6 +372,11 @@ fn credential(command: CredentialCommand) -> Result<ExitCode> {
         } => {
             let pair = keyfile::read(&key)?;
             let unsigned = read_stdin_json()?;
+            // Nothing is signed that conforming verifiers must reject (VC Data Model 2.0), nor
+            // a term no context defines (under either suite).
+            vouch_core::datamodel::check_credential(&unsigned)
+                .and_then(|()| vouch_core::datamodel::check_terms(&unsigned))
+                .map_err(|e| anyhow::anyhow!("not signed: {e}"))?;
             let options = ProofOptions {
                 cryptosuite: suite,
                 created: created.unwrap_or_else(Utc::now),
