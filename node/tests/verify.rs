@@ -352,3 +352,118 @@ fn the_verification_service_verifies_any_w3c_credential_and_reports_issuer_trust
         assert!(answer.get("verified").is_none(), "{options}: {answer}");
     }
 }
+
+#[test]
+fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::init(dir.path());
+    let token = node.admin_token();
+    let org = node.node().identity.did.to_string();
+    let issue = |body: serde_json::Value, token: Option<&str>| {
+        let answer = post(&node.url("/credentials/issue"), &body.to_string(), token);
+        (answer.status, answer.json())
+    };
+    let employee = || {
+        json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2",
+                         "https://www.w3.org/ns/credentials/examples/v2"],
+            "type": ["VerifiableCredential", "EmployeeCredential"],
+            "credentialSubject": {"id": "did:example:alice", "role": "payments clerk"},
+        })
+    };
+    // Behind the admin token.
+    assert_eq!(issue(json!({"credential": employee()}), None).0, 401);
+
+    // Issued as the org (its issuer set), with a revocation entry of the org's own lists.
+    let (status, answer) = issue(
+        json!({"credential": employee(), "options": {"credentialStatus":
+            {"type": "BitstringStatusListEntry", "statusPurpose": "revocation"}}}),
+        Some(&token),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let issued = answer["verifiableCredential"].clone();
+    assert_eq!(issued["issuer"], org.as_str());
+    assert_eq!(issued["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    let entry = issued["credentialStatus"].clone();
+    assert!(entry.is_object(), "one entry, as an object: {issued}");
+    assert_eq!(entry["statusPurpose"], "revocation");
+    // The node's own service verifies it — the status read from the object form — and, once
+    // the org sets its bit, refuses it as revoked.
+    let verify = |credential: &serde_json::Value| {
+        verify_at(
+            &node,
+            "/credentials/verify",
+            &json!({ "verifiableCredential": credential }),
+        )
+    };
+    let (status, answer) = verify(&issued);
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    let list = entry["statusListCredential"].as_str().expect("a list URL");
+    let name = list.rsplit('/').next().expect("a name");
+    let set = post(
+        &node.url(&format!("/admin/status-lists/{name}")),
+        &json!({"purpose": "revocation", "set": [entry["statusListIndex"].as_str().expect("an index").parse::<u64>().expect("a number")]}).to_string(),
+        Some(&token),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    let (status, answer) = verify(&issued);
+    assert_eq!(
+        (status, reasons(&answer)),
+        (400, vec!["revoked".to_owned()]),
+        "{answer}"
+    );
+
+    // The other suite on request; an id given is kept, and issued once.
+    let mut with_id = employee();
+    with_id["id"] = "urn:uuid:0b5c8a4e-3f1d-4e8e-9a44-8c2f3d6b7e10".into();
+    let (status, answer) = issue(
+        json!({"credential": with_id, "options": {"cryptosuite": "eddsa-jcs-2022"}}),
+        Some(&token),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        answer["verifiableCredential"]["proof"]["cryptosuite"],
+        "eddsa-jcs-2022"
+    );
+    let (status, answer) = verify(&answer["verifiableCredential"]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(issue(json!({"credential": with_id}), Some(&token)).0, 409);
+
+    // Refused, saying where: another issuer, what the data model forbids, an undefined term
+    // (under the v2 context alone), an option it does not know.
+    let mut strange = employee();
+    strange["issuer"] = "did:example:someone-else".into();
+    let mut empty = employee();
+    empty["credentialSubject"] = json!({});
+    let undefined = json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential", "InvalidType"],
+        "credentialSubject": {"id": "did:example:alice"}});
+    for (body, said) in [
+        (json!({"credential": strange}), "issues as"),
+        (json!({"credential": empty}), "credentialSubject[0]"),
+        (json!({"credential": undefined}), "JSON-LD"),
+        (
+            json!({"credential": employee(), "options": {"cryptosuite": "ecdsa-rdfc-2019"}}),
+            "cryptosuite",
+        ),
+        (
+            json!({"credential": employee(), "options": {"mandatoryPointers": []}}),
+            "",
+        ),
+        (
+            json!({"credential": employee(), "options": {"credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "refresh"}}}),
+            "credentialStatus",
+        ),
+    ] {
+        let (status, answer) = issue(body.clone(), Some(&token));
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| m.contains(said)),
+            "{body}: {answer}"
+        );
+    }
+}

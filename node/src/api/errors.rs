@@ -123,6 +123,7 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         ["admin", "peers", "refuse" | "admit"] => Some("POST"),
         ["admin", "audit", "checkpoint"] => Some("POST"),
         ["1.0", "credentials" | "presentations", "verify"] => Some("POST"),
+        ["credentials" | "presentations", "verify"] | ["credentials", "issue"] => Some("POST"),
         ["admin", "consortium"] => Some("GET"),
         ["admin", "consortium", "proposals" | "signatures"] => Some("POST"),
         ["admin", "agents"] => Some("GET, POST"),

@@ -183,6 +183,21 @@ async fn answer_issuance(state: &ApiState, issued: Issuance) -> Result<Response,
     Ok(json(StatusCode::CREATED, &issued))
 }
 
+/// `POST /credentials/issue` (the W3C VC API, behind the admin token): any credential the org
+/// issues, held to the data model first; `201 {verifiableCredential}`.
+pub(super) async fn issue_w3c(
+    request: crate::issuer::W3cIssueRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    let issuer = state.issuer.clone();
+    let (credential, lists) = run(move || issuer.issue_w3c(request, Utc::now())).await?;
+    publish_lists(&state, &lists).await;
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "verifiableCredential": credential }),
+    ))
+}
+
 /// `GET /admin/credentials/{id}`: what the node recorded of a credential.
 pub(super) async fn issued(id: String, state: Arc<ApiState>) -> Result<Response, Rejection> {
     let decoded = percent_encoding::percent_decode_str(&id)

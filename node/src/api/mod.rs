@@ -319,7 +319,11 @@ pub fn routes(
         .and(warp::get())
         .and(with_state.clone())
         .and_then(exchange::get);
+    // The VC API's paths too (`/credentials/verify`, `/presentations/verify`), as partners'
+    // tools and the W3C suites call them.
     let verify_credential = warp::path!("1.0" / "credentials" / "verify")
+        .or(warp::path!("credentials" / "verify"))
+        .unify()
         .and(warp::post())
         .and(shared.clone())
         .and(warp::body::content_length_limit(
@@ -329,6 +333,8 @@ pub fn routes(
         .and(with_state.clone())
         .and_then(verify::credential);
     let verify_presentation = warp::path!("1.0" / "presentations" / "verify")
+        .or(warp::path!("presentations" / "verify"))
+        .unify()
         .and(warp::post())
         .and(shared.clone())
         .and(warp::body::content_length_limit(
@@ -491,6 +497,13 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(issuer::issue);
+    let issue_w3c = warp::path!("credentials" / "issue")
+        .and(warp::post())
+        .and(authorized.clone())
+        .and(warp::body::content_length_limit(MAX_ADMIN_BODY_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(issuer::issue_w3c);
     let issued = warp::path!("admin" / "credentials" / String)
         .and(warp::get())
         .and(authorized.clone())
@@ -696,6 +709,8 @@ pub fn routes(
         .or(bind)
         .unify()
         .or(issue)
+        .unify()
+        .or(issue_w3c)
         .unify()
         .or(issued)
         .unify()

@@ -345,10 +345,28 @@ impl Issuer {
             self.store
                 .put_issuance(&mut batch, &keys::index(kind, subject, &record.id), &slots);
         }
+        self.commit_opening(
+            &Slots {
+                revocation: record.revocation.clone(),
+                suspension: record.suspension.clone(),
+            },
+            batch,
+            now,
+        )
+    }
+
+    /// Writes `batch` with the first version of any list `slots` open. Returns those lists, to
+    /// publish.
+    pub(super) fn commit_opening(
+        &self,
+        slots: &Slots,
+        batch: Batch,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Value>, IssuerError> {
         let mut opened = Vec::new();
         for (slot, purpose) in [
-            (&record.revocation, Purpose::Revocation),
-            (&record.suspension, Purpose::Suspension),
+            (&slots.revocation, Purpose::Revocation),
+            (&slots.suspension, Purpose::Suspension),
         ] {
             if !self.status_lists.exists(&slot.name)? {
                 opened.push(ListChange {

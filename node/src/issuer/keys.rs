@@ -176,3 +176,8 @@ pub(crate) fn enrolment(token_hash: &str) -> Vec<u8> {
 pub(crate) fn passkey(credential_id: &str) -> Vec<u8> {
     join(&["passkey/", credential_id])
 }
+
+/// `w3c/<id>`: a credential the org issued through the VC API, and its status slots.
+pub(crate) fn w3c(id: &str) -> Vec<u8> {
+    join(&["w3c/", id])
+}

@@ -25,6 +25,7 @@ mod events;
 mod keys;
 mod passkeys;
 mod revoke;
+mod w3c;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +45,7 @@ pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest,
 pub use events::{EventError, Events};
 pub use passkeys::{ENROLMENT_FOR, Enrolling, Enrolment, EnrolmentToken, MAX_PASSKEYS};
 pub use revoke::{Revocation, RevocationRequest, Suspension};
+pub use w3c::{StatusAsked, W3cIssueOptions, W3cIssueRequest};
 
 use crate::audit::AuditLog;
 use crate::config::IssuanceConfig;
