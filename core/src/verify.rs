@@ -706,7 +706,19 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
         },
     };
     report.record(check::PROOF, subject, proof);
-    let window = time("validFrom").and_then(|from| Ok((from, time("validUntil")?)));
+    // VC 1.1 names the window `issuanceDate` and `expirationDate`; both spellings are read, and
+    // the narrower window kept: a document cannot widen its window by spelling it twice.
+    let window = (|| {
+        let from = time("validFrom")?
+            .into_iter()
+            .chain(time("issuanceDate")?)
+            .max();
+        let until = time("validUntil")?
+            .into_iter()
+            .chain(time("expirationDate")?)
+            .min();
+        Ok((from, until))
+    })();
     report.record(
         check::VALIDITY,
         subject,

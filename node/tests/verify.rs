@@ -244,8 +244,6 @@ fn the_verification_service_checks_with_what_the_node_holds() {
 /// A W3C credential of `issuer` that is no agent credential (eddsa-rdfc-2022), valid until
 /// `until`.
 fn w3c_credential(issuer: &KeyPair, until: chrono::DateTime<Utc>) -> serde_json::Value {
-    use vouch_core::did::document::Relationship;
-    use vouch_core::proof::ProofOptions;
     let now = Utc::now();
     let unsigned = json!({
         "@context": ["https://www.w3.org/ns/credentials/v2"],
@@ -256,6 +254,14 @@ fn w3c_credential(issuer: &KeyPair, until: chrono::DateTime<Utc>) -> serde_json:
         "validUntil": vouch_core::proof::format_time(&until),
         "credentialSubject": {"id": "did:example:alice"},
     });
+    sign_rdfc(&unsigned, issuer)
+}
+
+/// `unsigned` signed by `issuer`'s did:key with eddsa-rdfc-2022.
+fn sign_rdfc(unsigned: &serde_json::Value, issuer: &KeyPair) -> serde_json::Value {
+    use vouch_core::did::document::Relationship;
+    use vouch_core::proof::ProofOptions;
+    let now = Utc::now();
     let options = ProofOptions {
         cryptosuite: Cryptosuite::EddsaRdfc2022,
         created: now - Duration::hours(2),
@@ -265,7 +271,7 @@ fn w3c_credential(issuer: &KeyPair, until: chrono::DateTime<Utc>) -> serde_json:
         domain: None,
         expires: None,
     };
-    vouch_core::proof::sign(&unsigned, &options, issuer).expect("signs")
+    vouch_core::proof::sign(unsigned, &options, issuer).expect("signs")
 }
 
 #[test]
@@ -341,6 +347,42 @@ fn the_verification_service_verifies_any_w3c_credential_and_reports_issuer_trust
             .is_some_and(|d| d.contains("expired")),
         "{answer}"
     );
+    // A VC 1.1 credential: its window is `issuanceDate` and `expirationDate`, read as such;
+    // spelled both ways, the narrower window holds.
+    let v1 = |fields: serde_json::Value| {
+        let mut unsigned = json!({
+            "@context": ["https://www.w3.org/2018/credentials/v1",
+                         "https://w3id.org/security/data-integrity/v2"],
+            "type": ["VerifiableCredential"],
+            "issuer": did_of(&trusted.public()),
+            "issuanceDate": vouch_core::proof::format_time(&(Utc::now() - Duration::hours(2))),
+            "credentialSubject": {"id": "did:example:alice"},
+        });
+        for (name, value) in fields.as_object().expect("fields") {
+            unsigned[name] = value.clone();
+        }
+        sign_rdfc(&unsigned, &trusted)
+    };
+    let hour = |hours: i64| vouch_core::proof::format_time(&(Utc::now() + Duration::hours(hours)));
+    let (status, answer) = verify(&v1(json!({})), None);
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    let (status, answer) = verify(&v1(json!({"expirationDate": hour(-1)})), None);
+    assert_eq!(
+        (status, reasons(&answer)),
+        (400, vec!["expired".to_owned()]),
+        "{answer}"
+    );
+    let (status, answer) = verify(&v1(json!({"issuanceDate": hour(1)})), None);
+    assert_eq!(
+        (status, reasons(&answer)),
+        (400, vec!["not_yet_valid".to_owned()]),
+        "{answer}"
+    );
+
     // A check or an option this service does not know is refused, never ignored.
     for options in [
         json!({"checks": ["telepathy"]}),

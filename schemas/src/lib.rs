@@ -9,6 +9,8 @@
 pub const VOUCH_CONTEXT_V1: &str = "https://vouch.id/ns/v1";
 /// The W3C Verifiable Credentials 2.0 context.
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
+/// The W3C Verifiable Credentials 1.1 context.
+pub const CREDENTIALS_V1: &str = "https://www.w3.org/2018/credentials/v1";
 /// The W3C examples context, used by the W3C test vectors.
 pub const CREDENTIALS_EXAMPLES_V2: &str = "https://www.w3.org/ns/credentials/examples/v2";
 
@@ -37,6 +39,24 @@ pub const CONTEXTS: &[(&str, &str)] = &[
     (
         VOUCH_CONTEXT_V1,
         include_str!("../contexts/vouch-v1.jsonld"),
+    ),
+    // What partners' credentials name besides: VC 1.1, Data Integrity 1.0, the undefined-terms
+    // context of VC 2.0 §5.2.1, and the Ed25519Signature2020 suite's.
+    (
+        CREDENTIALS_V1,
+        include_str!("../contexts/w3c-2018-credentials-v1.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/data-integrity/v1",
+        include_str!("../contexts/w3id-data-integrity-v1.jsonld"),
+    ),
+    (
+        "https://www.w3.org/ns/credentials/undefined-terms/v2",
+        include_str!("../contexts/w3c-ns-credentials-undefined-terms-v2.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/suites/ed25519-2020/v1",
+        include_str!("../contexts/w3id-ed25519-signature-2020-v1.jsonld"),
     ),
 ];
 

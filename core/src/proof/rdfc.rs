@@ -70,42 +70,57 @@ const MAX_NESTING: usize = 64;
 /// - no `null`: JSON-LD drops it, so a signed document would have several spellings;
 /// - nesting at most [`MAX_NESTING`] deep.
 fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
-    fn bundled(context: &Value) -> bool {
-        let known = |url: &Value| {
-            url.as_str()
-                .is_some_and(|u| vouch_schemas::context(u).is_some())
+    /// Why a `@context` value is refused, naming the context.
+    fn unknown(context: &Value) -> Option<String> {
+        let one = |item: &Value| {
+            match item {
+            Value::String(url) if vouch_schemas::context(url).is_some() => None,
+            Value::String(url) => Some(format!(
+                "@context: {:.256} is not a context known here (bundled ones only: contexts are never fetched while verifying)",
+                url
+            )),
+            Value::Object(_) => Some(
+                "@context: a context object given inline is not taken; name a bundled context by its URL"
+                    .to_owned(),
+            ),
+            other => Some(format!("@context: {:.64} is neither a URL nor a context", other.to_string())),
+        }
         };
         match context {
-            Value::Array(urls) => urls.iter().all(known),
-            url => known(url),
+            Value::Array(items) => items.iter().find_map(one),
+            item => one(item),
         }
     }
-    fn walk(value: &Value, depth: usize) -> Result<(), &'static str> {
+    fn walk(value: &Value, depth: usize) -> Result<(), String> {
         if depth > MAX_NESTING {
-            return Err("nested too deeply");
+            return Err("nested too deeply".into());
         }
         match value {
-            Value::Null => Err("null is not allowed: it would give a signed document two forms"),
+            Value::Null => {
+                Err("null is not allowed: it would give a signed document two forms".into())
+            }
             Value::String(s) if !decodes(s) => {
-                Err("a string percent-decodes to bytes that are not UTF-8")
+                Err("a string percent-decodes to bytes that are not UTF-8".into())
             }
             Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
             Value::Object(map) => walk_members(map, depth),
             _ => Ok(()),
         }
     }
-    fn walk_members(map: &Map<String, Value>, depth: usize) -> Result<(), &'static str> {
+    fn walk_members(map: &Map<String, Value>, depth: usize) -> Result<(), String> {
         map.iter().try_for_each(|(key, value)| {
             if !decodes(key) {
-                return Err("a key percent-decodes to bytes that are not UTF-8");
+                return Err("a key percent-decodes to bytes that are not UTF-8".into());
             }
-            if key == "@context" && !bundled(value) {
-                return Err("@context must name bundled contexts by URL only");
+            if key == "@context"
+                && let Some(why) = unknown(value)
+            {
+                return Err(why);
             }
             walk(value, depth + 1)
         })
     }
-    walk_members(object, 0).map_err(|why| ProofError::Canonicalization(why.to_owned()))
+    walk_members(object, 0).map_err(ProofError::Canonicalization)
 }
 
 /// Whether a string percent-decodes to valid UTF-8.
@@ -378,6 +393,21 @@ mod tests {
         });
         let error = canonical_nquads(document.as_object().unwrap()).unwrap_err();
         assert!(matches!(error, ProofError::Canonicalization(_)), "{error}");
+        // The refusal names the context, and says why.
+        let said = error.to_string();
+        assert!(said.contains("https://example.com/not-bundled"), "{said}");
+        assert!(said.contains("never fetched"), "{said}");
+        assert!(!said.contains("by URL only"), "{said}");
+        // The contexts of VC 1.1 and Data Integrity 1.0 are bundled: a VC 1.1 credential
+        // canonicalizes.
+        let v1 = serde_json::json!({
+            "@context": ["https://www.w3.org/2018/credentials/v1", "https://w3id.org/security/data-integrity/v1"],
+            "type": ["VerifiableCredential"],
+            "issuer": "did:example:issuer",
+            "issuanceDate": "2024-01-01T00:00:00Z",
+            "credentialSubject": {"id": "did:example:subject"}
+        });
+        assert!(canonical_nquads(v1.as_object().unwrap()).is_ok());
     }
 
     #[test]
