@@ -269,9 +269,14 @@ fn check_context(object: &Map<String, Value>) -> Result<(), Malformed> {
 
 /// The issuer's id: a URL, or an object with a URL `id`.
 pub fn issuer_id(credential: &Value) -> Option<&str> {
-    match credential.get("issuer")? {
+    issuer_like(credential.get("issuer"))
+}
+
+/// The id of an `issuer` or a `holder`: the string, or the object's `id`.
+pub fn issuer_like(value: Option<&Value>) -> Option<&str> {
+    match value? {
         Value::String(id) => Some(id),
-        Value::Object(issuer) => issuer.get("id")?.as_str(),
+        Value::Object(object) => object.get("id")?.as_str(),
         _ => None,
     }
 }

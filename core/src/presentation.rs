@@ -465,3 +465,173 @@ fn walk(
     path.reverse();
     Ok(path)
 }
+
+/// Whether a presentation carries anything of Vouch's: an agent credential or an approval,
+/// which only [`verify_presentation`]'s rules may judge.
+pub fn carries_vouch_credentials(raw: &Value) -> bool {
+    let credentials: Vec<&Value> = match raw.get("verifiableCredential") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    credentials.iter().any(|credential| {
+        crate::verify::is_agent_credential(credential) || crate::approval::is_approval(credential)
+    })
+}
+
+/// Verifies a presentation of W3C credentials that are none of Vouch's (VC Data Model 2.0
+/// §4.13): its form, a proof by its holder (or, with no `holder`, by whoever signed it) for
+/// authentication over `challenge` and `domain`, and each credential as
+/// [`crate::verify::verify_generic_credential`] does, each check named by the credential's place.
+/// A presentation that carries an agent credential or an approval is never judged here
+/// ([`carries_vouch_credentials`]): Vouch's rules are [`verify_presentation`]'s.
+pub fn verify_generic_presentation(
+    raw: &Value,
+    challenge: &str,
+    domain: &str,
+    verifier: &Verifier<'_>,
+) -> Report {
+    let mut report = Report::new();
+    let credentials = match generic_shape(raw) {
+        Ok(credentials) => credentials,
+        Err(why) => {
+            report.fail(check::SCHEMA, None, Reason::Malformed, why);
+            report.skip_all(
+                &check::PRESENTATION[1..],
+                None,
+                "the presentation could not be read",
+            );
+            return report;
+        }
+    };
+    report.pass(check::SCHEMA, None);
+    let holder = crate::datamodel::issuer_like(raw.get("holder"));
+    let verified = proof::verify(raw, Relationship::Authentication, verifier.resolver);
+    // The holder signs; with no holder named, whoever signed is the presenter.
+    let judged = match (holder, verified) {
+        (Some(holder), verified) => Did::parse(holder)
+            .map_err(|_| {
+                (
+                    Reason::NotHolder,
+                    format!("the holder {holder:.128} is no DID: nothing ties a proof to it"),
+                )
+            })
+            .and_then(|signer| judge_proof(verifier, verified, &signer)),
+        (None, Ok(verified)) => {
+            let signer = verified.verification_method.did();
+            judge_proof(verifier, Ok(verified), &signer)
+        }
+        (None, Err(e)) => Err((crate::verify::proof_reason(&e), e.to_string())),
+    };
+    match judged {
+        Err(failure) => {
+            report.record(check::PROOF, None, Err(failure));
+            report.skip_all(
+                &[check::CHALLENGE, check::DOMAIN],
+                None,
+                "the presentation's proof does not verify",
+            );
+        }
+        Ok(verified) => {
+            report.pass(check::PROOF, None);
+            report.record(
+                check::CHALLENGE,
+                None,
+                match verified.challenge.as_deref() {
+                    Some(c) if c == challenge => Ok(()),
+                    _ => Err((
+                        Reason::Replayed,
+                        "the proof answers another challenge".into(),
+                    )),
+                },
+            );
+            report.record(
+                check::DOMAIN,
+                None,
+                match verified.domain.as_deref() {
+                    Some(d) if d == domain => Ok(()),
+                    _ => Err((
+                        Reason::DomainMismatch,
+                        "the proof was made for another domain".into(),
+                    )),
+                },
+            );
+        }
+    }
+    for (index, credential) in credentials.into_iter().enumerate() {
+        let mut one = crate::verify::verify_generic_credential(credential, verifier);
+        let label = format!("credential {index}");
+        for check in &mut one.checks {
+            check.subject = Some(match &check.subject {
+                Some(id) => format!("{label} ({id})"),
+                None => label.clone(),
+            });
+        }
+        report.merge(one);
+    }
+    report
+}
+
+/// The credentials of a generic presentation, once its form is read: `@context` first the VC
+/// 2.0 context, a `type` with `VerifiablePresentation`, an optional URL `id` and `holder`, and
+/// 0 to [`MAX_CREDENTIALS`] credentials, each an object (an enveloped credential is not read
+/// here), spelled plainly.
+fn generic_shape(raw: &Value) -> Result<Vec<&Value>, String> {
+    let object = raw.as_object().ok_or("a presentation is a JSON object")?;
+    crate::verify::plain_spelling(raw).map_err(str::to_owned)?;
+    match object.get("@context") {
+        Some(Value::Array(contexts))
+            if contexts.first().and_then(Value::as_str) == Some(vouch_schemas::CREDENTIALS_V2) => {}
+        _ => {
+            return Err(format!(
+                "@context must be a list whose first item is {}",
+                vouch_schemas::CREDENTIALS_V2
+            ));
+        }
+    }
+    let typed = match object.get("type") {
+        Some(Value::Array(types)) => types.iter().any(|t| t == "VerifiablePresentation"),
+        Some(one) => one == "VerifiablePresentation",
+        None => false,
+    };
+    if !typed {
+        return Err("type must include VerifiablePresentation".into());
+    }
+    if let Some(id) = object.get("id")
+        && !id.as_str().is_some_and(crate::datamodel::is_url)
+    {
+        return Err("id must be a single URL".into());
+    }
+    if object.contains_key("holder")
+        && !crate::datamodel::issuer_like(object.get("holder"))
+            .is_some_and(crate::datamodel::is_url)
+    {
+        return Err("holder must be a URL or an object with a URL id".into());
+    }
+    let credentials: Vec<&Value> = match object.get("verifiableCredential") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+    };
+    if credentials.len() > MAX_CREDENTIALS {
+        return Err(format!(
+            "a presentation carries at most {MAX_CREDENTIALS} credentials"
+        ));
+    }
+    if let Some(bad) = credentials.iter().find(|c| !c.is_object()) {
+        return Err(format!(
+            "verifiableCredential holds credentials, as objects, not {:.64}",
+            bad.to_string()
+        ));
+    }
+    if credentials.iter().any(|c| {
+        c.get("type")
+            .is_some_and(|t| t == "EnvelopedVerifiableCredential")
+    }) {
+        return Err("an enveloped credential is not verified here: embed it with its proof".into());
+    }
+    if !object.contains_key("proof") {
+        return Err("a presentation without a proof proves nothing".into());
+    }
+    Ok(credentials)
+}

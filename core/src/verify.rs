@@ -160,7 +160,7 @@ pub(crate) enum Trusted {
 /// Why a proof that was made for proofs-only verification skips what it skips.
 pub(crate) const PROOFS_ONLY: &str = "DANGER: proofs only; issuer trust and status not checked";
 
-fn proof_reason(error: &ProofError) -> Reason {
+pub(crate) fn proof_reason(error: &ProofError) -> Reason {
     match error {
         ProofError::Resolve(_) => Reason::UnresolvableDid,
         ProofError::NotAnObject
@@ -776,7 +776,7 @@ const MAX_STATUS_ENTRIES: usize = 8;
 
 /// Checks that a generic credential is spelled plainly: no key but `@context` is a keyword or an
 /// IRI, and no type is an IRI.
-fn plain_spelling(raw: &Value) -> Result<(), &'static str> {
+pub(crate) fn plain_spelling(raw: &Value) -> Result<(), &'static str> {
     let object = raw.as_object().ok_or("a credential is a JSON object")?;
     if object
         .keys()

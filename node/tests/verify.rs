@@ -509,3 +509,99 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
         );
     }
 }
+
+/// A presentation of `credentials` signed by `signer` for `challenge` at `domain`.
+fn w3c_presentation(
+    signer: &KeyPair,
+    holder: Option<&str>,
+    credentials: &[serde_json::Value],
+    challenge: &str,
+) -> serde_json::Value {
+    use vouch_core::did::document::Relationship;
+    use vouch_core::proof::ProofOptions;
+    let mut unsigned = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "verifiableCredential": credentials,
+    });
+    if let Some(holder) = holder {
+        unsigned["holder"] = holder.into();
+    }
+    let options = ProofOptions {
+        cryptosuite: Cryptosuite::EddsaRdfc2022,
+        created: Utc::now(),
+        verification_method: vouch_core::did::key::verification_method_of(&signer.public()),
+        purpose: Relationship::Authentication,
+        challenge: Some(challenge.to_owned()),
+        domain: Some("partner.example".to_owned()),
+        expires: None,
+    };
+    vouch_core::proof::sign(&unsigned, &options, signer).expect("signs")
+}
+
+#[test]
+fn the_verification_service_verifies_presentations_of_any_w3c_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (trusted, stranger, holder) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let mut config = vouch_node::Config {
+        data_dir: dir.path().join("data"),
+        ..vouch_node::Config::default()
+    };
+    config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.verification.trusted_issuers = vec![did_of(&trusted.public()).to_string()];
+    vouch_node::setup::init(&config, Utc::now()).expect("initializes");
+    let node = TestNode::start(config);
+    let later = Utc::now() + Duration::hours(1);
+    let licence = w3c_credential(&trusted, later);
+    let holder_did = did_of(&holder.public()).to_string();
+    let verify = |presentation: &serde_json::Value, challenge: &str| {
+        verify_at(
+            &node,
+            "/presentations/verify",
+            &json!({"verifiablePresentation": presentation,
+                    "options": {"challenge": challenge, "domain": "partner.example"}}),
+        )
+    };
+    // By its holder, over this challenge: verified; with no holder named, by whoever signed.
+    let presented = w3c_presentation(
+        &holder,
+        Some(&holder_did),
+        std::slice::from_ref(&licence),
+        "c-1",
+    );
+    let (status, answer) = verify(&presented, "c-1");
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    let anonymous = w3c_presentation(&holder, None, std::slice::from_ref(&licence), "c-1");
+    assert_eq!(verify(&anonymous, "c-1").0, 200);
+    // Another challenge; signed by someone other than the holder it names; a credential of an
+    // issuer no one trusts; the proof tampered with; a credential as a string; no type.
+    assert_eq!(reasons(&verify(&presented, "c-2").1), ["replayed"]);
+    let impostor = w3c_presentation(
+        &stranger,
+        Some(&holder_did),
+        std::slice::from_ref(&licence),
+        "c-1",
+    );
+    assert_eq!(reasons(&verify(&impostor, "c-1").1), ["invalid_proof"]);
+    let strangers = w3c_presentation(&holder, None, &[w3c_credential(&stranger, later)], "c-1");
+    assert_eq!(reasons(&verify(&strangers, "c-1").1), ["untrusted_issuer"]);
+    let mut tampered = presented.clone();
+    tampered["proof"]["proofValue"] = anonymous["proof"]["proofValue"].clone();
+    assert_eq!(reasons(&verify(&tampered, "c-1").1), ["invalid_proof"]);
+    tampered["proof"]["proofValue"] = "z5nmMBw2u9TGKd9NxxHJtyZKgjN2Eh".into();
+    assert_eq!(reasons(&verify(&tampered, "c-1").1), ["malformed"]);
+    let mut as_string = presented.clone();
+    as_string["verifiableCredential"] = json!(["https://example.org/credentials/1"]);
+    assert_eq!(reasons(&verify(&as_string, "c-1").1), ["malformed"]);
+    let mut untyped = presented.clone();
+    untyped.as_object_mut().expect("an object").remove("type");
+    assert_eq!(reasons(&verify(&untyped, "c-1").1), ["malformed"]);
+}

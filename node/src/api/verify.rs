@@ -17,7 +17,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use vouch_core::presentation::{MAX_CREDENTIALS, verify_presentation};
+use vouch_core::presentation::{
+    MAX_CREDENTIALS, carries_vouch_credentials, verify_generic_presentation, verify_presentation,
+};
 use vouch_core::report::{Check, Outcome, Report, check};
 use vouch_core::verify::{
     Verifier, WithOthers, is_agent_credential, verify_credential, verify_generic_credential,
@@ -95,11 +97,15 @@ pub(super) struct VerifyPresentation {
     options: PresentationOptions,
 }
 
+/// A presentation's options: the challenge and domain it must answer (both required: a
+/// presentation bound to nothing could be anyone's replay), and the checks that count.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PresentationOptions {
     challenge: String,
     domain: String,
+    #[serde(default)]
+    checks: Option<Vec<String>>,
 }
 
 /// The answer: the VC API's `checks`, `warnings` and `errors`, with every check's outcome and
@@ -255,31 +261,53 @@ pub(super) async fn presentation(
     body: VerifyPresentation,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
+    let asked = match &body.options.checks {
+        None => None,
+        Some(names) => Some(
+            asked_checks(names).map_err(|why| reject(StatusCode::BAD_REQUEST, "malformed", why))?,
+        ),
+    };
     let turn = state.verifying.turn().await?;
     let work = move || -> Result<(StatusCode, Verified), String> {
         let _turn = turn;
         let presentation = body.verifiable_presentation;
-        let credentials: Vec<&Value> = presentation["verifiableCredential"]
-            .as_array()
-            .map(|a| a.iter().collect())
-            .unwrap_or_default();
+        let credentials: Vec<&Value> = match &presentation["verifiableCredential"] {
+            Value::Array(items) => items.iter().collect(),
+            Value::Object(_) => vec![&presentation["verifiableCredential"]],
+            _ => Vec::new(),
+        };
         let known = knowledge(&state, &credentials)?;
         let mut verifier = Verifier::new(&state.registry, Utc::now());
-        verifier.issuers = Some(known.policy());
         verifier.status = Some(&known.lists);
-        let verified = verify_presentation(
-            &presentation,
-            &body.options.challenge,
-            &body.options.domain,
-            &verifier,
-        );
-        audit(
-            &state,
-            &verified.report,
-            verified.holder.as_ref().map(ToString::to_string),
-            &credentials,
-        )?;
-        Ok(Verified::of(verified.report))
+        let (challenge, domain) = (&body.options.challenge, &body.options.domain);
+        let (report, holder) = if carries_vouch_credentials(&presentation) {
+            // Every Vouch rule, whatever was asked.
+            verifier.issuers = Some(known.policy());
+            let verified = verify_presentation(&presentation, challenge, domain, &verifier);
+            (
+                verified.report,
+                verified.holder.as_ref().map(ToString::to_string),
+            )
+        } else {
+            let policy = WithOthers {
+                capabilities: known.policy(),
+                others: &state.trusted_issuers,
+            };
+            verifier.issuers = Some(&policy);
+            let report = verify_generic_presentation(&presentation, challenge, domain, &verifier);
+            let report = match &asked {
+                // The presentation's own binding counts whatever was asked.
+                Some(asked) => {
+                    report.only(&[asked.as_slice(), &[check::CHALLENGE, check::DOMAIN]].concat())
+                }
+                None => report,
+            };
+            let holder =
+                vouch_core::datamodel::issuer_like(presentation.get("holder")).map(str::to_owned);
+            (report, holder)
+        };
+        audit(&state, &report, holder, &credentials)?;
+        Ok(Verified::of(report))
     };
     let (status, verified) = blocking(work).await?.map_err(internal)?;
     Ok(reply(status, &verified))
