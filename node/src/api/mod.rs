@@ -281,6 +281,7 @@ pub fn routes(
         .and_then(resolver::resolve);
     let status_lists = warp::path!("1.0" / "status-lists" / String / String)
         .and(warp::get())
+        .and(warp::header::optional::<String>("accept"))
         .and(with_state.clone())
         .and_then(resolver::status_list);
     let trust = warp::path!("1.0" / "trust")

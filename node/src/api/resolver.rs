@@ -348,16 +348,55 @@ pub(super) async fn resolve(
     response
 }
 
+/// The media type a status list is served as: `application/vc` (VC 2.0 §6.3), unless the
+/// client rates a JSON type higher (a JSON-LD document loader asks for `application/ld+json`
+/// or `application/json`, and parses nothing else). The body is the same signed credential.
+fn list_media_type(accept: Option<&str>) -> &'static str {
+    const OFFERED: [&str; 3] = [VC, "application/ld+json", "application/json"];
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return VC;
+    };
+    let ranges = media_ranges(accept);
+    let rated = |offered: &str| {
+        ranges
+            .iter()
+            .filter_map(|r| {
+                let specificity = match r.media.as_str() {
+                    m if m == offered => 3,
+                    "application/*" => 2,
+                    "*/*" => 1,
+                    _ => return None,
+                };
+                Some((specificity, r.quality))
+            })
+            .max_by_key(|(specificity, _)| *specificity)
+            .map_or(0, |(_, quality)| quality)
+    };
+    OFFERED
+        .into_iter()
+        .map(|offered| (offered, rated(offered)))
+        .fold((VC, 0), |best, (offered, quality)| {
+            if quality > best.1 {
+                (offered, quality)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
 /// `GET /1.0/status-lists/{did}/{name}`: the signed credential as stored.
 pub(super) async fn status_list(
     did: String,
     name: String,
+    accept: Option<String>,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let lists = state.status_lists.clone();
     let key = format!("{}/{name}", did_segment(&did));
+    let media_type = list_media_type(accept.as_deref());
     match blocking(move || lists.get(&key)).await?.map_err(internal)? {
-        Some(json) => Ok(bytes_reply(StatusCode::OK, VC, json)),
+        Some(json) => Ok(bytes_reply(StatusCode::OK, media_type, json)),
         None => Err(reject(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -464,6 +503,25 @@ mod tests {
         ];
         for (accept, expected) in cases {
             assert_eq!(negotiate(*accept), *expected, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn a_status_list_is_a_vc_unless_a_json_type_is_rated_higher() {
+        for (accept, served) in [
+            (None, VC),
+            (Some(""), VC),
+            (Some("*/*"), VC),
+            (Some(VC), VC),
+            (
+                Some("application/ld+json, application/json"),
+                "application/ld+json",
+            ),
+            (Some("application/json"), "application/json"),
+            (Some("application/json;q=0.5, application/vc"), VC),
+            (Some("text/html"), VC),
+        ] {
+            assert_eq!(list_media_type(accept), served, "{accept:?}");
         }
     }
 
