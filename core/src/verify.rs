@@ -691,7 +691,7 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
     report.pass(check::SCHEMA, subject);
     let issuer = Did::parse(issuer_text).ok();
     let proof = match &issuer {
-        Some(did) => check_proof(verifier, raw, did, Relationship::AssertionMethod).map(|_| ()),
+        Some(did) => check_generic_proof(verifier, raw, did),
         // The proof may hold, but nothing ties its key to an issuer that is not a DID.
         None => match proof::verify(raw, Relationship::AssertionMethod, verifier.resolver) {
             Err(e) => Err((proof_reason(&e), e.to_string())),
@@ -748,6 +748,47 @@ pub fn verify_generic_credential(raw: &Value, verifier: &Verifier<'_>) -> Report
         }
     }
     report
+}
+
+/// The proofs of a generic credential: one, by its issuer; or a set, chains included, every one
+/// valid (none expired) and one at least by its issuer — the others may be anyone's (a
+/// notary's, a witness's).
+fn check_generic_proof(
+    verifier: &Verifier<'_>,
+    raw: &Value,
+    issuer: &Did,
+) -> Result<(), (Reason, String)> {
+    let several = match raw.get("proof") {
+        Some(Value::Array(_)) => true,
+        Some(proof) => proof.get("previousProof").is_some(),
+        None => false,
+    };
+    if !several {
+        return check_proof(verifier, raw, issuer, Relationship::AssertionMethod).map(|_| ());
+    }
+    let verified = proof::verify_set(raw, Relationship::AssertionMethod, verifier.resolver)
+        .map_err(|e| (proof_reason(&e), e.to_string()))?;
+    if let Some(expires) = verified
+        .iter()
+        .filter_map(|v| v.expires)
+        .find(|expires| verifier.now >= *expires)
+    {
+        return Err((Reason::Expired, format!("a proof expired at {expires}")));
+    }
+    if verified
+        .iter()
+        .any(|v| v.verification_method.did() == *issuer)
+    {
+        Ok(())
+    } else {
+        Err((
+            Reason::InvalidProof,
+            format!(
+                "none of its {} proofs is by its issuer {issuer}",
+                verified.len()
+            ),
+        ))
+    }
 }
 
 /// Reads what a generic credential's checks need: its issuer, as written, and its status entries.

@@ -144,3 +144,54 @@ fn tampering_breaks_both_suites() {
     }
     let _ = Did::parse("did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2").expect("did");
 }
+
+#[test]
+fn the_proof_set_and_proof_chain_vectors_verify_every_proof_and_nothing_else() {
+    let resolver = DidKeyResolver;
+    for (vector, proofs) in [
+        ("signedProofSet1.json", 1),
+        ("signedProofSet2.json", 2),
+        ("signedProofChain1.json", 3),
+        ("signedProofChain2.json", 4),
+    ] {
+        let signed = common::json(&format!("vc-di-eddsa/proof-set-chain/{vector}"));
+        let verified = proof::verify_set(&signed, Relationship::AssertionMethod, &resolver)
+            .unwrap_or_else(|e| panic!("{vector}: {e}"));
+        assert_eq!(verified.len(), proofs, "{vector}");
+        // One claim changed: every proof fails.
+        let mut tampered = signed.clone();
+        tampered["credentialSubject"]["alumniOf"] = "Another School".into();
+        assert!(
+            proof::verify_set(&tampered, Relationship::AssertionMethod, &resolver).is_err(),
+            "{vector}"
+        );
+    }
+    let chain = common::json("vc-di-eddsa/proof-set-chain/signedProofChain2.json");
+    let verify =
+        |document: &Value| proof::verify_set(document, Relationship::AssertionMethod, &resolver);
+    // A proof of the chain taken out: the one that named it has nothing to stand on.
+    let mut broken = chain.clone();
+    broken["proof"].as_array_mut().expect("a set").remove(0);
+    assert!(matches!(
+        verify(&broken),
+        Err(ProofError::Malformed("previousProof"))
+    ));
+    // A proof that names itself, or an id twice: refused.
+    let mut itself = chain.clone();
+    itself["proof"][2]["previousProof"] = itself["proof"][2]["id"].clone();
+    assert!(verify(&itself).is_err());
+    let mut twice = chain.clone();
+    twice["proof"][1]["id"] = twice["proof"][0]["id"].clone();
+    assert!(matches!(verify(&twice), Err(ProofError::Malformed("id"))));
+    // The last link alone is no proof: verified as a single proof, a chain's member is refused.
+    let mut last = chain.clone();
+    last["proof"] = chain["proof"][3].clone();
+    assert!(matches!(
+        proof::verify(&last, Relationship::AssertionMethod, &resolver),
+        Err(ProofError::ProofSet)
+    ));
+    // A relative proof id is refused: it would drop the proof's configuration from what rdfc signs.
+    let mut relative = chain.clone();
+    relative["proof"][0]["id"] = "#p1".into();
+    assert!(verify(&relative).is_err());
+}

@@ -163,9 +163,12 @@ pub struct VerifiedProof {
 /// under `eddsa-rdfc-2022`, JSON-LD drops a `null` and maps unknown terms by `@vocab`, so extra
 /// members would give one signed proof several spellings, or carry a graph to canonicalize.
 ///
-/// No `id`: a relative one would drop every triple of the proof configuration from what
-/// `eddsa-rdfc-2022` signs, and Vouch never writes one.
-const PROOF_MEMBERS: [&str; 10] = [
+/// An `id` must be an absolute URL: a relative one would drop every triple of the proof
+/// configuration from what `eddsa-rdfc-2022` signs. Vouch never writes one; proofs of a chain
+/// name each other by it (`previousProof`: one id or a list of them).
+const PROOF_MEMBERS: [&str; 12] = [
+    "id",
+    "previousProof",
     "@context",
     "type",
     "cryptosuite",
@@ -186,8 +189,11 @@ fn check_members(proof: &Map<String, Value>) -> Result<(), ProofError> {
             return Err(ProofError::UnknownMember(truncate(name)));
         };
         let ok = match (*member, value) {
+            ("id", Value::String(id)) => crate::datamodel::is_url(id),
             (_, Value::String(_)) => true,
-            ("@context", Value::Array(items)) => items.iter().all(Value::is_string),
+            ("@context" | "previousProof", Value::Array(items)) => {
+                items.len() <= MAX_PROOFS && items.iter().all(Value::is_string)
+            }
             _ => false,
         };
         if !ok {
@@ -432,6 +438,85 @@ pub fn prepare(
         Some(Value::Array(_)) => return Err(ProofError::ProofSet),
         Some(_) => return Err(ProofError::Malformed("proof")),
     };
+    // A proof that names previous proofs was made over them: it is one of a chain.
+    if proof.contains_key("previousProof") {
+        return Err(ProofError::ProofSet);
+    }
+    prepare_over(secured, Some("proof"), proof, purpose, resolver)
+}
+
+/// The most proofs of one proof set.
+pub const MAX_PROOFS: usize = 8;
+
+/// Verifies every proof of a secured document: one proof, a proof set (a list), and chains in
+/// it (Data Integrity §2.1.2, §4.3: a proof with `previousProof` was made over the document with
+/// the proofs it names as its `proof`). Each proof is checked for `purpose`; all must verify, and
+/// each previous proof named must be in the set, by its `id`, and not be the proof itself.
+/// Returns what each proof said, in order; who must have signed is the caller's.
+pub fn verify_set(
+    secured: &Value,
+    purpose: Relationship,
+    resolver: &dyn DidResolver,
+) -> Result<Vec<VerifiedProof>, ProofError> {
+    let object = secured.as_object().ok_or(ProofError::NotAnObject)?;
+    let proofs: Vec<&Map<String, Value>> = match object.get("proof") {
+        None => return Err(ProofError::MissingProof),
+        Some(Value::Object(proof)) => vec![proof],
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_PROOFS => items
+            .iter()
+            .map(|item| item.as_object().ok_or(ProofError::Malformed("proof")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ProofError::Malformed("proof")),
+    };
+    let ids: Vec<Option<&str>> = proofs
+        .iter()
+        .map(|p| p.get("id").and_then(Value::as_str))
+        .collect();
+    if ids
+        .iter()
+        .enumerate()
+        .any(|(i, id)| id.is_some() && ids[..i].contains(id))
+    {
+        return Err(ProofError::Malformed("id"));
+    }
+    let mut bare = object.clone();
+    bare.remove("proof");
+    let mut verified = Vec::with_capacity(proofs.len());
+    for (index, proof) in proofs.iter().enumerate() {
+        let previous: Vec<&str> = match proof.get("previousProof") {
+            None => Vec::new(),
+            Some(Value::String(one)) => vec![one.as_str()],
+            Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+            Some(_) => return Err(ProofError::Malformed("previousProof")),
+        };
+        let outcome = if previous.is_empty() {
+            prepare_over(&bare, None, proof, purpose, resolver)
+        } else {
+            let mut matching = Vec::new();
+            for name in &previous {
+                match ids.iter().position(|id| *id == Some(*name)) {
+                    Some(at) if at != index => matching.push(Value::Object(proofs[at].clone())),
+                    _ => return Err(ProofError::Malformed("previousProof")),
+                }
+            }
+            let mut document = bare.clone();
+            document.insert("proof".into(), Value::Array(matching));
+            prepare_over(&document, None, proof, purpose, resolver)
+        };
+        verified.push(outcome?.check()?);
+    }
+    Ok(verified)
+}
+
+/// A proof's checks over `document` — less its member `without`, where the proof itself sits —
+/// up to the signature check.
+fn prepare_over(
+    secured: &Map<String, Value>,
+    without: Option<&str>,
+    proof: &Map<String, Value>,
+    purpose: Relationship,
+    resolver: &dyn DidResolver,
+) -> Result<Pending, ProofError> {
     check_members(proof)?;
     if string_field(proof, "type")? != DATA_INTEGRITY_PROOF {
         return Err(ProofError::UnsupportedType);
@@ -470,11 +555,16 @@ pub fn prepare(
         // value.
         Cryptosuite::EddsaJcs2022 => hash_pair(
             &jcs::canonicalize_without(proof, "proofValue")?,
-            &jcs::canonicalize_without(secured, "proof")?,
+            &match without {
+                Some(member) => jcs::canonicalize_without(secured, member)?,
+                None => jcs::canonicalize(secured)?,
+            },
         ),
         Cryptosuite::EddsaRdfc2022 => {
             let mut document = secured.clone();
-            document.remove("proof");
+            if let Some(member) = without {
+                document.remove(member);
+            }
             let mut config = proof.clone();
             config.remove("proofValue");
             let config = with_document_context(config, &document);
