@@ -626,7 +626,8 @@ fn poison_graphs_are_refused_not_canonicalized_for_ever() {
 #[test]
 fn documents_define_no_context_of_their_own() {
     // `{"@vocab": "urn:x:%"}` with a term `b2` made json-ld build `urn:x:%b2`, and the IRI library
-    // under it panicked. Inline and nested contexts are refused before processing.
+    // under it panicked. An inline context holds no `%` and defines new terms only; a context
+    // scoped inside a claim is refused: both before processing.
     let w = world(SUITE);
     let trust = w.trust();
     let verifier = verifier_at(&trust, at());

@@ -475,6 +475,27 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
     assert_eq!(status, 200, "{answer}");
     assert_eq!(issue(json!({"credential": with_id}), Some(&token)).0, 409);
 
+    // A type defined inline, as partners' credentials and the VC 2.0 suite's do: issued and
+    // verified; an inline alias of a term verifiers read: refused.
+    let mut inline = employee();
+    inline["@context"] = json!(["https://www.w3.org/ns/credentials/v2",
+        {"ExampleTestCredential": "https://example.org/#ExampleTestCredential", "role": "https://example.org/#role"}]);
+    inline["type"] = json!(["VerifiableCredential", "ExampleTestCredential"]);
+    let (status, answer) = issue(json!({"credential": inline}), Some(&token));
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = verify(&answer["verifiableCredential"]);
+    assert_eq!(status, 200, "{answer}");
+    let mut alias = inline.clone();
+    alias["@context"][1]["until"] = "https://www.w3.org/2018/credentials#validUntil".into();
+    let (status, answer) = issue(json!({"credential": alias}), Some(&token));
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("until")),
+        "{answer}"
+    );
+
     // Refused, saying where: another issuer, what the data model forbids, an undefined term
     // (under the v2 context alone), an option it does not know.
     let mut strange = employee();

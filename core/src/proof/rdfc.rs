@@ -72,26 +72,33 @@ const MAX_NESTING: usize = 64;
 fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
     /// Why a `@context` value is refused, naming the context.
     fn unknown(context: &Value) -> Option<String> {
-        let one = |item: &Value| {
-            match item {
+        let one = |item: &Value| match item {
             Value::String(url) if vouch_schemas::context(url).is_some() => None,
             Value::String(url) => Some(format!(
                 "@context: {:.256} is not a context known here (bundled ones only: contexts are never fetched while verifying)",
                 url
             )),
-            Value::Object(_) => Some(
-                "@context: a context object given inline is not taken; name a bundled context by its URL"
-                    .to_owned(),
-            ),
-            other => Some(format!("@context: {:.64} is neither a URL nor a context", other.to_string())),
-        }
+            Value::Object(definition) => inline_context(definition).err(),
+            other => Some(format!(
+                "@context: {:.64} is neither a URL nor a context",
+                other.to_string()
+            )),
         };
         match context {
+            // A context given inline extends a bundled one: it never comes first.
+            Value::Array(items) if items.first().is_some_and(Value::is_object) => Some(
+                "@context: a context object given inline follows a bundled context, never comes first"
+                    .to_owned(),
+            ),
             Value::Array(items) => items.iter().find_map(one),
+            Value::Object(_) => Some(
+                "@context: a context object given inline follows a bundled context, never stands alone"
+                    .to_owned(),
+            ),
             item => one(item),
         }
     }
-    fn walk(value: &Value, depth: usize) -> Result<(), String> {
+    fn walk(value: &Value, depth: usize, document: bool) -> Result<(), String> {
         if depth > MAX_NESTING {
             return Err("nested too deeply".into());
         }
@@ -102,25 +109,131 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
             Value::String(s) if !decodes(s) => {
                 Err("a string percent-decodes to bytes that are not UTF-8".into())
             }
-            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
-            Value::Object(map) => walk_members(map, depth),
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1, document)),
+            Value::Object(map) => walk_members(map, depth, document),
             _ => Ok(()),
         }
     }
-    fn walk_members(map: &Map<String, Value>, depth: usize) -> Result<(), String> {
+    /// `document`: the members of a document — the one canonicalized, or a credential a
+    /// presentation carries — whose `@context` may extend a bundled one inline; anywhere else
+    /// (a scoped context in a claim), only bundled contexts are named.
+    fn walk_members(map: &Map<String, Value>, depth: usize, document: bool) -> Result<(), String> {
         map.iter().try_for_each(|(key, value)| {
             if !decodes(key) {
                 return Err("a key percent-decodes to bytes that are not UTF-8".into());
             }
-            if key == "@context"
-                && let Some(why) = unknown(value)
-            {
-                return Err(why);
+            if key == "@context" {
+                let inline = match value {
+                    Value::Array(items) => items.iter().any(Value::is_object),
+                    other => other.is_object(),
+                };
+                if inline && !document {
+                    return Err(
+                        "@context: a context given inline is taken at the top of a document only"
+                            .into(),
+                    );
+                }
+                if let Some(why) = unknown(value) {
+                    return Err(why);
+                }
             }
-            walk(value, depth + 1)
+            walk(
+                value,
+                depth + 1,
+                document && key == "verifiableCredential" && depth == 0,
+            )
         })
     }
-    walk_members(object, 0).map_err(ProofError::Canonicalization)
+    walk_members(object, 0, true).map_err(ProofError::Canonicalization)
+}
+
+/// The vocabularies whose terms verifiers read from a document's JSON (its issuer, its window,
+/// its status, its proof, its type, Vouch's agent): an inline context maps no term into them, so
+/// that no signed document can be re-spelled — `"until"` for `validUntil` — into one whose JSON
+/// reading misses what was signed.
+const READ_VOCABULARIES: [&str; 5] = [
+    "https://www.w3.org/2018/credentials#",
+    "https://w3id.org/security#",
+    "https://www.w3.org/ns/credentials/status#",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "https://vouch.id/ns#",
+];
+
+/// The most terms one inline context defines.
+const MAX_INLINE_TERMS: usize = 64;
+
+/// Holds a context given inline to what defines new terms only: each term (no keyword, no compact
+/// or absolute IRI as a term) maps to an absolute IRI, or to `{"@id", "@type"?, "@protected"?}`;
+/// besides, `@version` 1.1, `@protected`, and `@vocab` (an IRI, or `null` to leave undefined
+/// terms undefined). No term is an alias of a keyword (`"kind": "@type"`, `@nest`, `@graph`:
+/// other spellings of the document's structure), no IRI lies in a vocabulary verifiers read
+/// ([`READ_VOCABULARIES`]), and none holds a `%` (the rule `check_input` keeps for the bundled
+/// contexts). Redefining a protected term of a bundled context is JSON-LD's error, at expansion.
+fn inline_context(definition: &Map<String, Value>) -> Result<(), String> {
+    fn iri(term: &str, iri: &str) -> Result<(), String> {
+        if iri.starts_with('@') {
+            return Err(format!(
+                "@context: {term:.64} is an alias of the keyword {iri:.32}: not taken inline"
+            ));
+        }
+        if !crate::datamodel::is_url(iri) || iri.contains('%') {
+            return Err(format!(
+                "@context: {term:.64} maps to {iri:.128}, which is not an absolute IRI without %"
+            ));
+        }
+        if let Some(vocabulary) = READ_VOCABULARIES.iter().find(|v| iri.starts_with(*v)) {
+            return Err(format!(
+                "@context: {term:.64} maps into {vocabulary}, whose terms verifiers read: an inline context defines new terms only"
+            ));
+        }
+        Ok(())
+    }
+    if definition.len() > MAX_INLINE_TERMS {
+        return Err(format!(
+            "@context: an inline context defines at most {MAX_INLINE_TERMS} terms"
+        ));
+    }
+    for (term, value) in definition {
+        match (term.as_str(), value) {
+            ("@version", Value::Number(n)) if n.as_f64() == Some(1.1) => {}
+            ("@protected", Value::Bool(_)) | ("@vocab", Value::Null) => {}
+            ("@vocab", Value::String(vocabulary)) => iri(term, vocabulary)?,
+            (keyword, _) if keyword.starts_with('@') => {
+                return Err(format!(
+                    "@context: {keyword:.32} is not taken in an inline context"
+                ));
+            }
+            (term, _) if term.is_empty() || term.contains(':') || term.contains('%') => {
+                return Err(format!(
+                    "@context: {term:.64} is not a term (a compact or absolute IRI, or empty)"
+                ));
+            }
+            (term, Value::String(target)) => iri(term, target)?,
+            (term, Value::Object(expanded)) => {
+                let target = expanded.get("@id").and_then(Value::as_str).ok_or_else(|| {
+                    format!("@context: the definition of {term:.64} needs an @id")
+                })?;
+                iri(term, target)?;
+                for (key, value) in expanded {
+                    match (key.as_str(), value) {
+                        ("@id", _) | ("@protected", Value::Bool(_)) => {}
+                        ("@type", Value::String(kind))
+                            if ["@id", "@vocab", "@json"].contains(&kind.as_str()) => {}
+                        ("@type", Value::String(datatype)) => iri(term, datatype)?,
+                        _ => {
+                            return Err(format!(
+                                "@context: the definition of {term:.64} has @id, @type and @protected only"
+                            ));
+                        }
+                    }
+                }
+            }
+            (term, _) => {
+                return Err(format!("@context: {term:.64} must map to an IRI"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a string percent-decodes to valid UTF-8.
@@ -462,6 +575,81 @@ mod tests {
         for document in refused {
             let error = canonical_nquads(document.as_object().unwrap()).unwrap_err();
             assert!(matches!(error, ProofError::Canonicalization(_)), "{error}");
+        }
+    }
+
+    #[test]
+    fn inline_contexts_define_new_terms_only() {
+        let v2 = "https://www.w3.org/ns/credentials/v2";
+        let credential = |context: Value, extra: Value| {
+            let mut document = json!({
+                "@context": [v2, context],
+                "type": ["VerifiableCredential", "ExampleTestCredential"],
+                "issuer": "did:example:issuer",
+                "credentialSubject": {"id": "did:example:subject"}
+            });
+            for (name, value) in extra.as_object().unwrap() {
+                document[name] = value.clone();
+            }
+            canonical_nquads(document.as_object().unwrap())
+        };
+        // New terms and types, as the VC 2.0 suite's fixtures define them: taken.
+        for context in [
+            json!({"ExampleTestCredential": "https://example.org/#ExampleTestCredential"}),
+            json!({"@protected": true, "ExampleTestCredential": {"@id": "https://example.org/#Ex", "@type": "@id"}}),
+            json!({"@version": 1.1, "@vocab": "https://example.org/vocab#"}),
+        ] {
+            assert!(credential(context.clone(), json!({})).is_ok(), "{context}");
+        }
+        // Refused: an alias of a term verifiers read (the re-spelling of a signed validUntil),
+        // of a keyword (another spelling of the structure), a relative or %-bearing IRI, a
+        // compact IRI as a term, and a protected term of VC 2.0 redefined (JSON-LD's error).
+        for (context, extra) in [
+            (
+                json!({"ExampleTestCredential": "https://example.org/#E", "until": "https://www.w3.org/2018/credentials#validUntil"}),
+                json!({"until": "2020-01-01T00:00:00Z"}),
+            ),
+            (
+                json!({"ExampleTestCredential": "https://example.org/#E", "kind": "@type"}),
+                json!({}),
+            ),
+            (
+                json!({"ExampleTestCredential": "https://example.org/#E", "wrap": "@nest"}),
+                json!({}),
+            ),
+            (
+                json!({"ExampleTestCredential": {"@id": "https://example.org/#E", "@container": "@graph"}}),
+                json!({}),
+            ),
+            (json!({"ExampleTestCredential": "#relative"}), json!({})),
+            (
+                json!({"ExampleTestCredential": "https ://not-a-url#E"}),
+                json!({}),
+            ),
+            (json!({"ExampleTestCredential": "urn:x:%b2"}), json!({})),
+            (
+                json!({"ex:ExampleTestCredential": "https://example.org/#E"}),
+                json!({}),
+            ),
+            (json!({"@vocab": "https://w3id.org/security#"}), json!({})),
+            (
+                json!({"ExampleTestCredential": "https://example.org/#E", "VerifiableCredential": "https://example.org/#Bad"}),
+                json!({}),
+            ),
+            (json!({"@vocab": null}), json!({})),
+        ] {
+            assert!(credential(context.clone(), extra).is_err(), "{context}");
+        }
+        // Never first, never alone, never scoped inside a claim.
+        for document in [
+            json!({"@context": [{"ExampleTestCredential": "https://example.org/#E"}, v2], "type": "VerifiableCredential"}),
+            json!({"@context": {"ExampleTestCredential": "https://example.org/#E"}, "type": "VerifiableCredential"}),
+            json!({"@context": [v2], "credentialSubject": {"@context": [v2, {"x": "https://example.org/#x"}], "x": "y"}}),
+        ] {
+            assert!(
+                canonical_nquads(document.as_object().unwrap()).is_err(),
+                "{document}"
+            );
         }
     }
 
