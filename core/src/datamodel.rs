@@ -13,6 +13,8 @@ use sha2::Digest as _;
 
 /// The base context, first of every VC 2.0 document.
 pub const CREDENTIALS_V2: &str = vouch_schemas::CREDENTIALS_V2;
+/// The base context of VC 1.1, whose credentials are still issued and verified.
+pub const CREDENTIALS_V1: &str = vouch_schemas::CREDENTIALS_V1;
 /// The digests of the VC 2.0 context as W3C publishes it (SHA-384 SRI, SHA-256 multibase), as
 /// the VC 2.0 test suite gives them.
 const PUBLISHED_V2_SRI: &str =
@@ -259,8 +261,14 @@ fn check_context(object: &Map<String, Value>) -> Result<(), Malformed> {
             ));
         }
     };
-    if contexts.first().and_then(Value::as_str) != Some(CREDENTIALS_V2) {
-        return Err(broken("@context[0]", format!("must be {CREDENTIALS_V2}")));
+    if !matches!(
+        contexts.first().and_then(Value::as_str),
+        Some(CREDENTIALS_V2 | CREDENTIALS_V1)
+    ) {
+        return Err(broken(
+            "@context[0]",
+            format!("must be {CREDENTIALS_V2} (or, for VC 1.1, {CREDENTIALS_V1})"),
+        ));
     }
     if contexts.len() > 16 {
         return Err(broken("@context", "more than 16 contexts"));
@@ -341,18 +349,31 @@ pub fn check_credential(credential: &Value) -> Result<(), Malformed> {
             check_text(text, value)?;
         }
     }
+    // VC 1.1 names the window `issuanceDate` (required there) and `expirationDate`.
+    let v1 = object["@context"][0] == CREDENTIALS_V1;
+    let (from_name, until_name) = if v1 {
+        ("issuanceDate", "expirationDate")
+    } else {
+        ("validFrom", "validUntil")
+    };
+    if v1 && !object.contains_key(from_name) {
+        return Err(broken(from_name, "is required in a VC 1.1 credential"));
+    }
     let from = object
-        .get("validFrom")
-        .map(|v| date_time_stamp("validFrom", v))
+        .get(from_name)
+        .map(|v| date_time_stamp(from_name, v))
         .transpose()?;
     let until = object
-        .get("validUntil")
-        .map(|v| date_time_stamp("validUntil", v))
+        .get(until_name)
+        .map(|v| date_time_stamp(until_name, v))
         .transpose()?;
     if let (Some(from), Some(until)) = (from, until)
         && from > until
     {
-        return Err(broken("validUntil", "must not be earlier than validFrom"));
+        return Err(broken(
+            until_name,
+            format!("must not be earlier than {from_name}"),
+        ));
     }
     for property in [
         "credentialStatus",
@@ -736,6 +757,24 @@ mod tests {
         for (what, change) in refused {
             assert!(with(change).is_err(), "{what} was not refused");
         }
+        // VC 1.1: its own window's names, `issuanceDate` required.
+        let v1 = json!({
+            "@context": [CREDENTIALS_V1],
+            "type": ["VerifiableCredential"],
+            "issuer": "did:example:issuer",
+            "issuanceDate": "2024-01-01T00:00:00Z",
+            "credentialSubject": {"id": "did:example:subject"},
+        });
+        assert_eq!(check_credential(&v1), Ok(()));
+        let mut undated = v1.clone();
+        undated.as_object_mut().unwrap().remove("issuanceDate");
+        assert_eq!(check_credential(&undated).unwrap_err().path, "issuanceDate");
+        let mut backwards = v1.clone();
+        backwards["expirationDate"] = json!("2023-01-01T00:00:00Z");
+        assert_eq!(
+            check_credential(&backwards).unwrap_err().path,
+            "expirationDate"
+        );
         // A term or a type no context defines: refused before anything is signed.
         assert!(check_terms(&ok()).is_ok());
         let mut undefined = ok();

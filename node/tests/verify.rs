@@ -475,6 +475,21 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
     assert_eq!(status, 200, "{answer}");
     assert_eq!(issue(json!({"credential": with_id}), Some(&token)).0, 409);
 
+    // A VC 1.1 credential: issued with the Data Integrity context appended, and verified.
+    let v1 = json!({"@context": ["https://www.w3.org/2018/credentials/v1"],
+        "type": ["VerifiableCredential"], "issuanceDate": "2024-01-01T00:00:00Z",
+        "credentialSubject": {"id": "did:example:alice"}});
+    let (status, answer) = issue(json!({"credential": v1}), Some(&token));
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        answer["verifiableCredential"]["@context"],
+        json!([
+            "https://www.w3.org/2018/credentials/v1",
+            "https://w3id.org/security/data-integrity/v2"
+        ])
+    );
+    assert_eq!(verify(&answer["verifiableCredential"]).0, 200, "{answer}");
+
     // A type defined inline, as partners' credentials and the VC 2.0 suite's do: issued and
     // verified; an inline alias of a term verifiers read: refused.
     let mut inline = employee();

@@ -98,6 +98,30 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
             item => one(item),
         }
     }
+    /// The rules every value keeps, contexts' included: bounded nesting, no null, strings
+    /// that percent-decode to UTF-8.
+    fn plain(value: &Value, depth: usize) -> Result<(), String> {
+        if depth > MAX_NESTING {
+            return Err("nested too deeply".into());
+        }
+        match value {
+            Value::Null => {
+                Err("null is not allowed: it would give a signed document two forms".into())
+            }
+            Value::String(s) if !decodes(s) => {
+                Err("a string percent-decodes to bytes that are not UTF-8".into())
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| plain(v, depth + 1)),
+            Value::Object(map) => map.iter().try_for_each(|(key, v)| {
+                if decodes(key) {
+                    plain(v, depth + 1)
+                } else {
+                    Err("a key percent-decodes to bytes that are not UTF-8".into())
+                }
+            }),
+            _ => Ok(()),
+        }
+    }
     fn walk(value: &Value, depth: usize, document: bool) -> Result<(), String> {
         if depth > MAX_NESTING {
             return Err("nested too deeply".into());
@@ -137,6 +161,11 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
                     return Err(why);
                 }
             }
+            if key == "@context" {
+                // Its definitions were held to their rules above; within, strings only.
+                return plain(value, depth + 1);
+            }
+            // A credential a presentation carries is a document of its own.
             walk(
                 value,
                 depth + 1,
@@ -164,12 +193,17 @@ const MAX_INLINE_TERMS: usize = 64;
 
 /// Holds a context given inline to what defines new terms only: each term (no keyword, no compact
 /// or absolute IRI as a term) maps to an absolute IRI, or to `{"@id", "@type"?, "@protected"?}`;
-/// besides, `@version` 1.1, `@protected`, and `@vocab` (an IRI, or `null` to leave undefined
-/// terms undefined). No term is an alias of a keyword (`"kind": "@type"`, `@nest`, `@graph`:
-/// other spellings of the document's structure), no IRI lies in a vocabulary verifiers read
+/// besides, `@version` 1.1, `@protected`, and `@vocab` (an IRI; no `null`, as nowhere). No term
+/// is an alias of a keyword (`"kind": "@type"`, `@nest`, `@graph`: other spellings of the
+/// document's structure), no IRI lies in a vocabulary verifiers read
 /// ([`READ_VOCABULARIES`]), and none holds a `%` (the rule `check_input` keeps for the bundled
 /// contexts). Redefining a protected term of a bundled context is JSON-LD's error, at expansion.
 fn inline_context(definition: &Map<String, Value>) -> Result<(), String> {
+    // A context document given inline (`{"@context": {…}}`, as a remote one would be) is read
+    // as the definition it wraps.
+    if let (1, Some(Value::Object(wrapped))) = (definition.len(), definition.get("@context")) {
+        return inline_context(wrapped);
+    }
     fn iri(term: &str, iri: &str) -> Result<(), String> {
         if iri.starts_with('@') {
             return Err(format!(
@@ -196,7 +230,7 @@ fn inline_context(definition: &Map<String, Value>) -> Result<(), String> {
     for (term, value) in definition {
         match (term.as_str(), value) {
             ("@version", Value::Number(n)) if n.as_f64() == Some(1.1) => {}
-            ("@protected", Value::Bool(_)) | ("@vocab", Value::Null) => {}
+            ("@protected", Value::Bool(_)) => {}
             ("@vocab", Value::String(vocabulary)) => iri(term, vocabulary)?,
             (keyword, _) if keyword.starts_with('@') => {
                 return Err(format!(
@@ -401,14 +435,47 @@ fn expand_general(object: &Map<String, Value>) -> Result<ExpandedDocument, Proof
 /// The canonical N-Quads of a JSON-LD object, one string per line.
 pub fn canonical_nquads(object: &Map<String, Value>) -> Result<Vec<String>, ProofError> {
     check_input(object)?;
-    to_canonical(expand(object)?)
+    match unwrapped(object) {
+        Some(object) => to_canonical(expand(&object)?),
+        None => to_canonical(expand(object)?),
+    }
+}
+
+/// The document with each context document given inline (`{"@context": {…}}` in its top-level
+/// `@context`) replaced by the definition it wraps, as JSON-LD processors read a context
+/// document; `None` when it has none (the document is used as it is).
+fn unwrapped(object: &Map<String, Value>) -> Option<Map<String, Value>> {
+    let wrapped = |item: &Value| {
+        item.as_object()
+            .filter(|map| map.len() == 1)
+            .and_then(|map| map.get("@context"))
+            .filter(|inner| inner.is_object())
+            .cloned()
+    };
+    let Some(Value::Array(contexts)) = object.get("@context") else {
+        return None;
+    };
+    if !contexts.iter().any(|item| wrapped(item).is_some()) {
+        return None;
+    }
+    let mut copy = object.clone();
+    copy["@context"] = Value::Array(
+        contexts
+            .iter()
+            .map(|item| wrapped(item).unwrap_or_else(|| item.clone()))
+            .collect(),
+    );
+    Some(copy)
 }
 
 /// [`canonical_nquads`] with every context processed anew on every expansion, as ssi does: the
 /// reference the fast path is held to.
 pub fn canonical_nquads_general(object: &Map<String, Value>) -> Result<Vec<String>, ProofError> {
     check_input(object)?;
-    to_canonical(expand_general(object)?)
+    match unwrapped(object) {
+        Some(object) => to_canonical(expand_general(&object)?),
+        None => to_canonical(expand_general(object)?),
+    }
 }
 
 /// toRdf and RDFC-1.0 of an expanded document.
@@ -598,8 +665,10 @@ mod tests {
             json!({"ExampleTestCredential": "https://example.org/#ExampleTestCredential"}),
             json!({"@protected": true, "ExampleTestCredential": {"@id": "https://example.org/#Ex", "@type": "@id"}}),
             json!({"@version": 1.1, "@vocab": "https://example.org/vocab#"}),
+            json!({"@context": {"ExampleTestCredential": "https://example.org/#E"}}),
         ] {
-            assert!(credential(context.clone(), json!({})).is_ok(), "{context}");
+            let canonical = credential(context.clone(), json!({}));
+            assert!(canonical.is_ok(), "{context}: {canonical:?}");
         }
         // Refused: an alias of a term verifiers read (the re-spelling of a signed validUntil),
         // of a keyword (another spelling of the structure), a relative or %-bearing IRI, a
@@ -637,6 +706,14 @@ mod tests {
                 json!({}),
             ),
             (json!({"@vocab": null}), json!({})),
+            (
+                json!({"@context": {"ExampleTestCredential": "https://example.org/#E", "kind": "@type"}}),
+                json!({}),
+            ),
+            (
+                json!({"@context": {"@context": {"ExampleTestCredential": "https://example.org/#E"}}}),
+                json!({}),
+            ),
         ] {
             assert!(credential(context.clone(), extra).is_err(), "{context}");
         }

@@ -117,6 +117,17 @@ impl Issuer {
             Some(_) => {}
         }
         datamodel::check_credential(&credential).map_err(malformed)?;
+        // A VC 1.1 credential's context does not define the proof's terms: the Data Integrity
+        // context is appended, as the specification has issuers do.
+        if credential["@context"][0] == datamodel::CREDENTIALS_V1 {
+            let contexts = credential["@context"]
+                .as_array_mut()
+                .expect("checked: a list");
+            let data_integrity = json!("https://w3id.org/security/data-integrity/v2");
+            if !contexts.contains(&data_integrity) {
+                contexts.push(data_integrity);
+            }
+        }
         if datamodel::issuer_id(&credential) != Some(org.as_str()) {
             return Err(Refusal::malformed(format!(
                 "issuer: this node issues as {org}, and signs as no one else"
