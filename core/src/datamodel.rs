@@ -188,7 +188,7 @@ fn check_related(object: &Map<String, Value>) -> Result<(), Malformed> {
         if sri.is_none() && multibase.is_none() {
             return Err(broken(&path, "must have a digestSRI or a digestMultibase"));
         }
-        let Some(resource) = vouch_schemas::context(id) else {
+        let Some(resource) = crate::proof::rdfc::known_context(id) else {
             continue;
         };
         // The VC 2.0 context as W3C publishes it now, whose bytes differ from the bundled

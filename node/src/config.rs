@@ -64,9 +64,35 @@ pub struct VerificationConfig {
     /// credential, a licence — besides the consortium's members. Never for an agent's
     /// capability: that trust is the consortium's alone. Default none.
     pub trusted_issuers: Vec<String>,
+    /// JSON-LD contexts known besides the bundled ones: each URL and the file of its document,
+    /// relative to the data folder. Read at start and never fetched; trusted as the bundled ones
+    /// are — vet each, for a context may define any term. Default none.
+    pub contexts: std::collections::BTreeMap<String, PathBuf>,
 }
 
 impl VerificationConfig {
+    /// Reads each configured context's file (in `data_dir`) and adds it to those the node
+    /// knows, for this process.
+    pub fn add_contexts(&self, data_dir: &Path) -> Result<usize, String> {
+        for (url, file) in &self.contexts {
+            let path = data_dir.join(file);
+            let size = std::fs::metadata(&path)
+                .map_err(|e| format!("verification.contexts: {}: {e}", path.display()))?
+                .len();
+            if size > vouch_core::proof::rdfc::MAX_CONTEXT_BYTES as u64 {
+                return Err(format!(
+                    "verification.contexts: {} is larger than a context may be",
+                    path.display()
+                ));
+            }
+            let document = std::fs::read_to_string(&path)
+                .map_err(|e| format!("verification.contexts: {}: {e}", path.display()))?;
+            vouch_core::proof::rdfc::add_context(url, &document)
+                .map_err(|e| format!("verification.contexts: {e}"))?;
+        }
+        Ok(self.contexts.len())
+    }
+
     /// The trusted issuers, each checked to be a DID.
     pub fn issuers(&self) -> Result<Vec<vouch_core::did::Did>, String> {
         self.trusted_issuers

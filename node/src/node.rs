@@ -291,6 +291,13 @@ impl Node {
             network.clone(),
             stop.clone(),
         )));
+        let contexts = config
+            .verification
+            .add_contexts(&config.data_dir)
+            .map_err(StartError::Config)?;
+        if contexts > 0 {
+            info!(contexts, "JSON-LD contexts added to the bundled ones");
+        }
         let state = Arc::new(ApiState {
             registry: registry.clone(),
             status_lists: status_lists.clone(),

@@ -641,3 +641,105 @@ fn the_verification_service_verifies_presentations_of_any_w3c_credentials() {
     untyped.as_object_mut().expect("an object").remove("type");
     assert_eq!(reasons(&verify(&untyped, "c-1").1), ["malformed"]);
 }
+
+#[test]
+fn a_context_the_operator_adds_is_known_the_others_never_fetched() {
+    use crate::common::{node, run, write_config};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, http) = write_config(dir.path());
+    assert!(
+        node(&config, "init")
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    let trusted = KeyPair::generate();
+    // A partner's context, at a URL no one bundles; this test process signs with it.
+    let url = format!(
+        "https://partner.example/contexts/licence/v1/{}",
+        uuid::Uuid::new_v4()
+    );
+    let document = json!({"@context": {"@protected": true,
+        "LicenceCredential": "https://partner.example/vocab#LicenceCredential",
+        "licenceClass": "https://partner.example/vocab#licenceClass"}})
+    .to_string();
+    vouch_core::proof::rdfc::add_context(&url, &document).expect("added here");
+    let licence = sign_rdfc(
+        &json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2", url],
+            "type": ["VerifiableCredential", "LicenceCredential"],
+            "issuer": did_of(&trusted.public()),
+            "credentialSubject": {"id": "did:example:alice", "licenceClass": "B"},
+        }),
+        &trusted,
+    );
+    let verify = || {
+        let answer = send(
+            "POST",
+            &format!("http://127.0.0.1:{http}/credentials/verify"),
+            &[("content-type", "application/json")],
+            &json!({ "verifiableCredential": licence }).to_string(),
+        );
+        (answer.status, answer.json())
+    };
+    let trust = format!(
+        "[verification]\ntrusted_issuers = [\"{}\"]\n",
+        did_of(&trusted.public())
+    );
+    let append = |text: &str| {
+        let mut written = std::fs::read_to_string(&config).expect("config");
+        written.push_str(text);
+        std::fs::write(&config, written).expect("written");
+    };
+    append(&trust);
+    // The node, a process of its own, was told nothing of the context: the proof cannot be
+    // checked, and the answer names the context; nothing was fetched.
+    let mut running = run(&config);
+    let (status, answer) = verify();
+    assert_eq!(status, 400, "{answer}");
+    let proof = answer["errors"][0].to_string();
+    assert!(
+        proof.contains(&url) && proof.contains("never fetched"),
+        "{answer}"
+    );
+    running.kill_9();
+    // Its operator adds it, from a file in the data folder: verified.
+    std::fs::write(dir.path().join("data/licence-v1.jsonld"), &document).expect("written");
+    append(&format!(
+        "[verification.contexts]\n\"{url}\" = \"licence-v1.jsonld\"\n"
+    ));
+    let _running = run(&config);
+    let (status, answer) = verify();
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    // A context with a %, or that is no context, is refused at start, saying why.
+    for bad in [
+        json!({"@context": {"x": "urn:x:%"}}),
+        json!({"not": "a context"}),
+    ] {
+        let other = tempfile::tempdir().expect("tempdir");
+        let (bad_config, _) = write_config(other.path());
+        assert!(
+            node(&bad_config, "init")
+                .output()
+                .expect("runs")
+                .status
+                .success()
+        );
+        std::fs::write(other.path().join("data/bad.jsonld"), bad.to_string()).expect("written");
+        let mut written = std::fs::read_to_string(&bad_config).expect("config");
+        written.push_str("[verification.contexts]\n\"https://bad.example/ctx\" = \"bad.jsonld\"\n");
+        std::fs::write(&bad_config, written).expect("written");
+        let out = node(&bad_config, "run").output().expect("runs");
+        assert!(!out.status.success(), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("verification.contexts"),
+            "{bad}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -19,7 +19,7 @@
 //! to what a JSON-LD document signed by Vouch can be ([`check_input`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde_json::{Map, Value};
 use ssi::json_ld::expansion::{Action, Options, Policy};
@@ -33,18 +33,83 @@ use ssi::rdf::LdEnvironment;
 
 use super::ProofError;
 
-/// The loader of the bundled contexts, built once.
-pub fn loader() -> &'static ContextLoader {
-    static LOADER: OnceLock<ContextLoader> = OnceLock::new();
-    LOADER.get_or_init(|| {
-        let contexts: HashMap<String, String> = vouch_schemas::CONTEXTS
-            .iter()
-            .map(|(url, document)| ((*url).to_owned(), (*document).to_owned()))
-            .collect();
+/// Contexts an operator added to the bundled ones, for this process (a node's
+/// `[verification.contexts]`): read from local files at start, never fetched.
+static ADDED: RwLock<Vec<(String, String)>> = RwLock::new(Vec::new());
+/// The loader of the contexts known here, built again when one is added.
+static LOADER: RwLock<Option<Arc<ContextLoader>>> = RwLock::new(None);
+
+/// The largest context document added.
+pub const MAX_CONTEXT_BYTES: usize = 1024 * 1024;
+
+/// The loader of the contexts known here: the bundled ones and those added.
+pub fn loader() -> Arc<ContextLoader> {
+    if let Some(loader) = LOADER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        return loader.clone();
+    }
+    let added = ADDED.read().unwrap_or_else(|p| p.into_inner());
+    let contexts: HashMap<String, String> = vouch_schemas::CONTEXTS
+        .iter()
+        .map(|(url, document)| ((*url).to_owned(), (*document).to_owned()))
+        .chain(added.iter().cloned())
+        .collect();
+    let loader = Arc::new(
         ContextLoader::empty()
             .with_context_map_from(contexts)
-            .expect("the bundled contexts are valid JSON under valid IRIs (checked by a unit test)")
-    })
+            .expect("the contexts are valid JSON under valid IRIs (bundled: a unit test; added: add_context)"),
+    );
+    *LOADER.write().unwrap_or_else(|p| p.into_inner()) = Some(loader.clone());
+    loader
+}
+
+/// The document of a context known here, bundled or added.
+pub fn known_context(url: &str) -> Option<std::borrow::Cow<'static, str>> {
+    if let Some(document) = vouch_schemas::context(url) {
+        return Some(std::borrow::Cow::Borrowed(document));
+    }
+    ADDED
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(known, _)| known == url)
+        .map(|(_, document)| std::borrow::Cow::Owned(document.clone()))
+}
+
+/// Adds a context to those known here, for this process: `document` is what `url` names. It is
+/// trusted as the bundled ones are — an operator vets it, for it may define any term — and held
+/// to their form: a JSON object with `@context`, at most [`MAX_CONTEXT_BYTES`], no `%` anywhere
+/// (no IRI it makes can then fail to percent-decode), an absolute URL that no bundled context
+/// has. Adding a URL again replaces its document.
+pub fn add_context(url: &str, document: &str) -> Result<(), String> {
+    if vouch_schemas::context(url).is_some() {
+        return Err(format!(
+            "{url:.256} is bundled: its document is not replaced"
+        ));
+    }
+    if !crate::datamodel::is_url(url) || url.contains('%') {
+        return Err(format!("{url:.256} is not an absolute URL without %"));
+    }
+    if document.len() > MAX_CONTEXT_BYTES {
+        return Err(format!("{url:.256}: larger than {MAX_CONTEXT_BYTES} bytes"));
+    }
+    if document.contains('%') {
+        return Err(format!("{url:.256}: a context with a % is not taken"));
+    }
+    let parsed: Value =
+        serde_json::from_str(document).map_err(|e| format!("{url:.256}: not JSON: {e}"))?;
+    if !parsed.get("@context").is_some_and(Value::is_object) {
+        return Err(format!(
+            "{url:.256}: not a JSON-LD context (no @context object)"
+        ));
+    }
+    ContextLoader::empty()
+        .with_context_map_from(HashMap::from([(url.to_owned(), document.to_owned())]))
+        .map_err(|e| format!("{url:.256}: {e}"))?;
+    let mut added = ADDED.write().unwrap_or_else(|p| p.into_inner());
+    added.retain(|(known, _)| known != url);
+    added.push((url.to_owned(), document.to_owned()));
+    *LOADER.write().unwrap_or_else(|p| p.into_inner()) = None;
+    Ok(())
 }
 
 /// The most calls of the Hash N-Degree Quads algorithm one canonicalization may make. A
@@ -73,9 +138,9 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
     /// Why a `@context` value is refused, naming the context.
     fn unknown(context: &Value) -> Option<String> {
         let one = |item: &Value| match item {
-            Value::String(url) if vouch_schemas::context(url).is_some() => None,
+            Value::String(url) if known_context(url).is_some() => None,
             Value::String(url) => Some(format!(
-                "@context: {:.256} is not a context known here (bundled ones only: contexts are never fetched while verifying)",
+                "@context: {:.256} is not a context known here (bundled, or added by the operator: contexts are never fetched while verifying)",
                 url
             )),
             Value::Object(definition) => inline_context(definition).err(),
@@ -347,7 +412,7 @@ fn processed_context(context: &Value) -> Result<Option<Arc<ActiveContext>>, Proo
     }
     let local = ssi::json_ld::syntax::context::Context::try_from_json(json_ld_value(context))
         .map_err(|e| failed(&e))?;
-    let active: ActiveContext = pollster::block_on(local.process(&mut (), loader(), None))
+    let active: ActiveContext = pollster::block_on(local.process(&mut (), &*loader(), None))
         .map_err(|e| failed(&e))?
         .into_processed();
     let mut kept = processed.lock().unwrap_or_else(|p| p.into_inner());
@@ -416,7 +481,7 @@ fn expand(object: &Map<String, Value>) -> Result<ExpandedDocument, ProofError> {
             &mut (),
             ActiveContext::clone(&active),
             None,
-            loader(),
+            &*loader(),
             options(),
             (),
         ))
@@ -429,7 +494,7 @@ fn expand(object: &Map<String, Value>) -> Result<ExpandedDocument, ProofError> {
 fn expand_general(object: &Map<String, Value>) -> Result<ExpandedDocument, ProofError> {
     let document = CompactJsonLd(json_ld_object(object, |_| true));
     let mut ld = LdEnvironment::default();
-    pollster::block_on(document.expand_with(&mut ld, loader())).map_err(|e| failed(&e))
+    pollster::block_on(document.expand_with(&mut ld, &*loader())).map_err(|e| failed(&e))
 }
 
 /// The canonical N-Quads of a JSON-LD object, one string per line.
