@@ -187,41 +187,13 @@ pub fn verify_presentation(
     let presentation_proof = proofs
         .next()
         .expect("one outcome per proof, the presentation's first");
-    match judge_proof(verifier, presentation_proof, &holder) {
-        Err(failure) => {
-            report.record(check::PROOF, subject, Err(failure));
-            report.skip_all(
-                &[check::CHALLENGE, check::DOMAIN],
-                subject,
-                "the presentation's proof does not verify",
-            );
-        }
-        Ok(verified) => {
-            report.pass(check::PROOF, subject);
-            report.record(
-                check::CHALLENGE,
-                subject,
-                match verified.challenge.as_deref() {
-                    Some(c) if c == challenge => Ok(()),
-                    _ => Err((
-                        Reason::Replayed,
-                        "the proof answers another challenge".into(),
-                    )),
-                },
-            );
-            report.record(
-                check::DOMAIN,
-                subject,
-                match verified.domain.as_deref() {
-                    Some(d) if d == domain => Ok(()),
-                    _ => Err((
-                        Reason::DomainMismatch,
-                        "the proof was made for another domain".into(),
-                    )),
-                },
-            );
-        }
-    }
+    record_binding(
+        &mut report,
+        subject,
+        judge_proof(verifier, presentation_proof, &holder),
+        challenge,
+        domain,
+    );
 
     // Each credential alone; the first of two with one id is kept, the second refused.
     let mut presented: Vec<Checked> = Vec::with_capacity(credentials.len());
@@ -466,6 +438,52 @@ fn walk(
     Ok(path)
 }
 
+/// Records a presentation's own checks: its proof as judged, then — when it holds — that it
+/// answers `challenge` and was made for `domain`; skipped, with why, when it does not.
+fn record_binding(
+    report: &mut Report,
+    subject: Option<&str>,
+    judged: Result<proof::VerifiedProof, (Reason, String)>,
+    challenge: &str,
+    domain: &str,
+) {
+    let verified = match judged {
+        Err(failure) => {
+            report.record(check::PROOF, subject, Err(failure));
+            report.skip_all(
+                &[check::CHALLENGE, check::DOMAIN],
+                subject,
+                "the presentation's proof does not verify",
+            );
+            return;
+        }
+        Ok(verified) => verified,
+    };
+    report.pass(check::PROOF, subject);
+    report.record(
+        check::CHALLENGE,
+        subject,
+        match verified.challenge.as_deref() {
+            Some(c) if c == challenge => Ok(()),
+            _ => Err((
+                Reason::Replayed,
+                "the proof answers another challenge".into(),
+            )),
+        },
+    );
+    report.record(
+        check::DOMAIN,
+        subject,
+        match verified.domain.as_deref() {
+            Some(d) if d == domain => Ok(()),
+            _ => Err((
+                Reason::DomainMismatch,
+                "the proof was made for another domain".into(),
+            )),
+        },
+    );
+}
+
 /// Whether a presentation carries anything of Vouch's: an agent credential or an approval,
 /// which only [`verify_presentation`]'s rules may judge.
 pub fn carries_vouch_credentials(raw: &Value) -> bool {
@@ -523,41 +541,7 @@ pub fn verify_generic_presentation(
         }
         (None, Err(e)) => Err((crate::verify::proof_reason(&e), e.to_string())),
     };
-    match judged {
-        Err(failure) => {
-            report.record(check::PROOF, None, Err(failure));
-            report.skip_all(
-                &[check::CHALLENGE, check::DOMAIN],
-                None,
-                "the presentation's proof does not verify",
-            );
-        }
-        Ok(verified) => {
-            report.pass(check::PROOF, None);
-            report.record(
-                check::CHALLENGE,
-                None,
-                match verified.challenge.as_deref() {
-                    Some(c) if c == challenge => Ok(()),
-                    _ => Err((
-                        Reason::Replayed,
-                        "the proof answers another challenge".into(),
-                    )),
-                },
-            );
-            report.record(
-                check::DOMAIN,
-                None,
-                match verified.domain.as_deref() {
-                    Some(d) if d == domain => Ok(()),
-                    _ => Err((
-                        Reason::DomainMismatch,
-                        "the proof was made for another domain".into(),
-                    )),
-                },
-            );
-        }
-    }
+    record_binding(&mut report, None, judged, challenge, domain);
     for (index, credential) in credentials.into_iter().enumerate() {
         let mut one = crate::verify::verify_generic_credential(credential, verifier);
         let label = format!("credential {index}");

@@ -241,6 +241,18 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     );
 }
 
+/// A node alone in `dir` that trusts `issuer` for credentials that attest no action.
+fn node_trusting(dir: &std::path::Path, issuer: &KeyPair) -> TestNode {
+    let mut config = vouch_node::Config {
+        data_dir: dir.join("data"),
+        ..vouch_node::Config::default()
+    };
+    config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.verification.trusted_issuers = vec![did_of(&issuer.public()).to_string()];
+    vouch_node::setup::init(&config, Utc::now()).expect("initializes");
+    TestNode::start(config)
+}
+
 /// A W3C credential of `issuer` that is no agent credential (eddsa-rdfc-2022), valid until
 /// `until`.
 fn w3c_credential(issuer: &KeyPair, until: chrono::DateTime<Utc>) -> serde_json::Value {
@@ -278,14 +290,7 @@ fn sign_rdfc(unsigned: &serde_json::Value, issuer: &KeyPair) -> serde_json::Valu
 fn the_verification_service_verifies_any_w3c_credential_and_reports_issuer_trust_apart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (trusted, stranger) = (KeyPair::generate(), KeyPair::generate());
-    let mut config = vouch_node::Config {
-        data_dir: dir.path().join("data"),
-        ..vouch_node::Config::default()
-    };
-    config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    config.verification.trusted_issuers = vec![did_of(&trusted.public()).to_string()];
-    vouch_node::setup::init(&config, Utc::now()).expect("initializes");
-    let node = TestNode::start(config);
+    let node = node_trusting(dir.path(), &trusted);
     let verify = |credential: &serde_json::Value, options: Option<serde_json::Value>| {
         let mut body = json!({ "verifiableCredential": credential });
         if let Some(options) = options {
@@ -583,14 +588,7 @@ fn the_verification_service_verifies_presentations_of_any_w3c_credentials() {
         KeyPair::generate(),
         KeyPair::generate(),
     );
-    let mut config = vouch_node::Config {
-        data_dir: dir.path().join("data"),
-        ..vouch_node::Config::default()
-    };
-    config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    config.verification.trusted_issuers = vec![did_of(&trusted.public()).to_string()];
-    vouch_node::setup::init(&config, Utc::now()).expect("initializes");
-    let node = TestNode::start(config);
+    let node = node_trusting(dir.path(), &trusted);
     let later = Utc::now() + Duration::hours(1);
     let licence = w3c_credential(&trusted, later);
     let holder_did = did_of(&holder.public()).to_string();

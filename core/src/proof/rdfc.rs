@@ -163,9 +163,19 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
             item => one(item),
         }
     }
-    /// The rules every value keeps, contexts' included: bounded nesting, no null, strings
-    /// that percent-decode to UTF-8.
-    fn plain(value: &Value, depth: usize) -> Result<(), String> {
+    /// Where a value sits: in a document — the one canonicalized, or a credential a
+    /// presentation carries — whose `@context` may extend a bundled one inline; in a claim,
+    /// where only bundled contexts are named; or in a context taken, whose definitions were held
+    /// to their rules, where strings only are checked.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Place {
+        Document,
+        Claim,
+        Context,
+    }
+    /// The rules every value keeps: bounded nesting, no null, strings and keys that
+    /// percent-decode to UTF-8; and, outside contexts, the rules of `@context`.
+    fn walk(value: &Value, depth: usize, place: Place) -> Result<(), String> {
         if depth > MAX_NESTING {
             return Err("nested too deeply".into());
         }
@@ -176,47 +186,25 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
             Value::String(s) if !decodes(s) => {
                 Err("a string percent-decodes to bytes that are not UTF-8".into())
             }
-            Value::Array(items) => items.iter().try_for_each(|v| plain(v, depth + 1)),
-            Value::Object(map) => map.iter().try_for_each(|(key, v)| {
-                if decodes(key) {
-                    plain(v, depth + 1)
-                } else {
-                    Err("a key percent-decodes to bytes that are not UTF-8".into())
-                }
-            }),
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1, place)),
+            Value::Object(map) => walk_members(map, depth, place),
             _ => Ok(()),
         }
     }
-    fn walk(value: &Value, depth: usize, document: bool) -> Result<(), String> {
-        if depth > MAX_NESTING {
-            return Err("nested too deeply".into());
-        }
-        match value {
-            Value::Null => {
-                Err("null is not allowed: it would give a signed document two forms".into())
-            }
-            Value::String(s) if !decodes(s) => {
-                Err("a string percent-decodes to bytes that are not UTF-8".into())
-            }
-            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1, document)),
-            Value::Object(map) => walk_members(map, depth, document),
-            _ => Ok(()),
-        }
-    }
-    /// `document`: the members of a document — the one canonicalized, or a credential a
-    /// presentation carries — whose `@context` may extend a bundled one inline; anywhere else
-    /// (a scoped context in a claim), only bundled contexts are named.
-    fn walk_members(map: &Map<String, Value>, depth: usize, document: bool) -> Result<(), String> {
+    fn walk_members(map: &Map<String, Value>, depth: usize, place: Place) -> Result<(), String> {
         map.iter().try_for_each(|(key, value)| {
             if !decodes(key) {
                 return Err("a key percent-decodes to bytes that are not UTF-8".into());
+            }
+            if place == Place::Context {
+                return walk(value, depth + 1, place);
             }
             if key == "@context" {
                 let inline = match value {
                     Value::Array(items) => items.iter().any(Value::is_object),
                     other => other.is_object(),
                 };
-                if inline && !document {
+                if inline && place != Place::Document {
                     return Err(
                         "@context: a context given inline is taken at the top of a document only"
                             .into(),
@@ -225,20 +213,18 @@ fn check_input(object: &Map<String, Value>) -> Result<(), ProofError> {
                 if let Some(why) = unknown(value) {
                     return Err(why);
                 }
-            }
-            if key == "@context" {
-                // Its definitions were held to their rules above; within, strings only.
-                return plain(value, depth + 1);
+                return walk(value, depth + 1, Place::Context);
             }
             // A credential a presentation carries is a document of its own.
-            walk(
-                value,
-                depth + 1,
-                document && key == "verifiableCredential" && depth == 0,
-            )
+            let inner = if place == Place::Document && key == "verifiableCredential" && depth == 0 {
+                Place::Document
+            } else {
+                Place::Claim
+            };
+            walk(value, depth + 1, inner)
         })
     }
-    walk_members(object, 0, true).map_err(ProofError::Canonicalization)
+    walk_members(object, 0, Place::Document).map_err(ProofError::Canonicalization)
 }
 
 /// The vocabularies whose terms verifiers read from a document's JSON (its issuer, its window,
