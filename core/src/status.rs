@@ -242,6 +242,11 @@ impl HeldLists {
         self.now - list.valid_from
     }
 
+    /// Whether a list of this URL is held.
+    pub fn holds(&self, url: &str) -> bool {
+        self.lists.contains_key(url)
+    }
+
     /// Adds a verified list. Of two versions of one list the newer is kept, whichever came first.
     pub fn insert(&mut self, list: StatusListCredential) {
         match self.lists.get(&list.id) {

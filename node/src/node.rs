@@ -318,6 +318,7 @@ impl Node {
             changing: Arc::default(),
             passkeys: Arc::new(api::Passkeys::new(&public_url)),
             trusted_issuers: config.verification.issuers().map_err(StartError::Config)?,
+            foreign: Arc::default(),
             shares: Arc::new(vouch_wallet::server::Shares::new(
                 config.http.client_requests_per_sec,
                 config.http.client_burst,

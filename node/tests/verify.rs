@@ -741,3 +741,174 @@ fn a_context_the_operator_adds_is_known_the_others_never_fetched() {
         );
     }
 }
+
+/// A loopback HTTP server answering each path with the body set for it (404 otherwise), and
+/// counting what it was asked: another issuer's status list host.
+struct ListHost {
+    base: String,
+    bodies: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ListHost {
+    fn start() -> Self {
+        use std::io::{BufRead as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+            String,
+            String,
+        >::new()));
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (served, seen) = (bodies.clone(), asked.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let mut reader = std::io::BufReader::new(&stream);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).map_or(true, |n| n == 0) || header == "\r\n" {
+                        break;
+                    }
+                }
+                seen.lock().expect("a lock").push(path.clone());
+                let body = served.lock().expect("a lock").get(&path).cloned();
+                let answer = match body {
+                    Some(body) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/vc\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_owned()
+                    }
+                };
+                let _ = (&stream).write_all(answer.as_bytes());
+            }
+        });
+        Self {
+            base,
+            bodies,
+            asked,
+        }
+    }
+
+    /// Serves `issuer`'s revocation list at `path`, with `set` bits set; its URL.
+    fn list(&self, path: &str, issuer: &KeyPair, set: &[usize]) -> String {
+        use vouch_core::status::{MIN_ENTRIES, Purpose, StatusList, StatusListCredential};
+        let url = format!("{}{path}", self.base);
+        let mut bits = StatusList::new(MIN_ENTRIES).expect("a list");
+        for index in set {
+            bits.set(*index, true).expect("in range");
+        }
+        let list = StatusListCredential {
+            id: url.clone(),
+            issuer: did_of(&issuer.public()),
+            valid_from: Utc::now(),
+            valid_until: Some(Utc::now() + Duration::minutes(5)),
+            purpose: Purpose::Revocation,
+            list: bits,
+        };
+        let signed = list
+            .sign(
+                issuer,
+                vouch_core::did::key::verification_method_of(&issuer.public()),
+            )
+            .expect("signs");
+        self.bodies
+            .lock()
+            .expect("a lock")
+            .insert(path.to_owned(), signed.to_string());
+        url
+    }
+
+    fn asked(&self, path: &str) -> usize {
+        self.asked
+            .lock()
+            .expect("a lock")
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+}
+
+#[test]
+fn status_lists_of_other_issuers_are_fetched_for_trusted_issuers_only_and_kept_a_while() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (trusted, stranger) = (KeyPair::generate(), KeyPair::generate());
+    let node = node_trusting(dir.path(), &trusted);
+    let host = ListHost::start();
+    let with_status = |issuer: &KeyPair, list: &str| {
+        let mut unsigned = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential"],
+            "issuer": did_of(&issuer.public()),
+            "credentialSubject": {"id": "did:example:alice"},
+            "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+                                 "statusListIndex": "7", "statusListCredential": list},
+        });
+        unsigned["validFrom"] =
+            vouch_core::proof::format_time(&(Utc::now() - Duration::hours(1))).into();
+        sign_rdfc(&unsigned, issuer)
+    };
+    let verify = |credential: &serde_json::Value| {
+        verify_at(
+            &node,
+            "/credentials/verify",
+            &json!({ "verifiableCredential": credential }),
+        )
+    };
+    // A trusted issuer's list, which the node does not hold: fetched, checked, kept.
+    let clear = host.list("/lists/1", &trusted, &[]);
+    let credential = with_status(&trusted, &clear);
+    let (status, answer) = verify(&credential);
+    assert_eq!(
+        (status, answer["verified"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    assert_eq!(verify(&credential).0, 200);
+    assert_eq!(host.asked("/lists/1"), 1, "kept after the first fetch");
+    // Revoked in its list: refused.
+    let revoked = host.list("/lists/2", &trusted, &[7]);
+    let (status, answer) = verify(&with_status(&trusted, &revoked));
+    assert_eq!(
+        (status, reasons(&answer)),
+        (400, vec!["revoked".to_owned()]),
+        "{answer}"
+    );
+    // A list signed by someone else: the status is unknown.
+    let forged = host.list("/lists/3", &stranger, &[]);
+    let (status, answer) = verify(&with_status(&trusted, &forged));
+    assert_eq!(
+        (status, reasons(&answer)),
+        (400, vec!["status_unknown".to_owned()]),
+        "{answer}"
+    );
+    // A credential of an issuer no one trusts names a URL: nothing is fetched (the node never
+    // fetches what a stranger names), and its status is unknown.
+    let decoy = host.list("/lists/4", &stranger, &[]);
+    let (status, answer) = verify(&with_status(&stranger, &decoy));
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        reasons(&answer).contains(&"untrusted_issuer".to_owned()),
+        "{answer}"
+    );
+    assert_eq!(host.asked("/lists/4"), 0, "a stranger's URL was fetched");
+    // Nor for a trusted issuer's name on a credential it did not sign.
+    let mut claimed = with_status(&stranger, &host.list("/lists/5", &trusted, &[]));
+    claimed["issuer"] = did_of(&trusted.public()).to_string().into();
+    let (status, _) = verify(&claimed);
+    assert_eq!(status, 400);
+    assert_eq!(
+        host.asked("/lists/5"),
+        0,
+        "a forged credential's URL was fetched"
+    );
+}

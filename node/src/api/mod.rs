@@ -53,12 +53,14 @@ mod admin;
 mod audit;
 mod errors;
 mod exchange;
+mod foreign;
 mod issuer;
 mod passkeys;
 mod resolver;
 mod verify;
 
 pub use errors::{PROBLEM_JSON, rejection};
+pub use foreign::{ForeignLists, KEEP, MAX_FETCHES, MAX_KEPT, MAX_LIST_BYTES};
 pub use passkeys::{CEREMONY_FOR, MAX_ANSWER_BYTES, MAX_CEREMONIES, Passkeys, RelyingParty};
 pub use resolver::{DID, DID_JSON, DID_LD_JSON, DID_RESOLUTION, VC};
 
@@ -119,6 +121,8 @@ pub struct ApiState {
     /// Issuers the verification service trusts besides the consortium, for credentials that
     /// attest no action (`[verification] trusted_issuers`).
     pub trusted_issuers: Vec<vouch_core::did::Did>,
+    /// The status lists of issuers outside the consortium, fetched and kept a while.
+    pub foreign: Arc<foreign::ForeignLists>,
 }
 
 /// The verifications the node makes for anyone (the verification service, exchanges over

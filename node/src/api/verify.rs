@@ -29,6 +29,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::errors::{internal, reject};
+use super::foreign;
 use super::{ApiState, blocking};
 use crate::status_lists::Knowledge;
 
@@ -151,11 +152,55 @@ impl Verified {
     }
 }
 
+/// What the node knows for these credentials: its lists and policy, and the lists it fetched
+/// for the credentials that are none of Vouch's, whose proof verifies and whose issuer it trusts
+/// (`foreign`).
 fn knowledge(state: &ApiState, credentials: &[&Value]) -> Result<Knowledge, String> {
-    state
+    let mut known = state
         .status_lists
         .knowledge(credentials, Utc::now())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let mut fetched = 0;
+    for credential in credentials.iter().take(MAX_CREDENTIALS) {
+        if is_agent_credential(credential) || vouch_core::approval::is_approval(credential) {
+            continue;
+        }
+        let missing: Vec<&str> = vouch_core::status::list_urls([*credential])
+            .into_iter()
+            .filter(|url| !known.lists.holds(url))
+            .collect();
+        if missing.is_empty() || fetched >= foreign::MAX_FETCHES {
+            continue;
+        }
+        let Some(issuer) = vouch_core::datamodel::issuer_id(credential)
+            .and_then(|id| vouch_core::did::Did::parse(id).ok())
+        else {
+            continue;
+        };
+        if !(known.policy().knows(&issuer) || state.trusted_issuers.contains(&issuer)) {
+            continue;
+        }
+        let signed_by_issuer = vouch_core::proof::verify_set(
+            credential,
+            vouch_core::did::document::Relationship::AssertionMethod,
+            &state.registry,
+        )
+        .is_ok_and(|proofs| proofs.iter().any(|p| p.verification_method.did() == issuer));
+        if !signed_by_issuer {
+            continue;
+        }
+        for url in missing {
+            if fetched >= foreign::MAX_FETCHES {
+                break;
+            }
+            fetched += 1;
+            match state.foreign.get(url, &issuer, &state.registry) {
+                Ok(list) => known.lists.insert(list),
+                Err(why) => tracing::debug!(%why, "a status list could not be fetched"),
+            }
+        }
+    }
+    Ok(known)
 }
 
 /// Writes the service's decision to the node's audit log: who presented (for a presentation),
