@@ -278,26 +278,29 @@ impl Browser {
     }
 
     /// Waits until the page's `#outcome` says how an action ended (its `data-kind` other than
-    /// `busy`): the kind and the text.
+    /// `busy`): the kind and the text. The page tells, through a mutation observer: nothing is
+    /// polled; the wait is the protocol's, [`WAIT`] at most.
     pub fn outcome(&mut self) -> Result<(String, String)> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let seen = self.eval(
-                "(() => { const o = document.getElementById('outcome'); \
-                 return o ? [o.dataset.kind || '', o.textContent] : ['', '']; })()",
-            )?;
-            let kind = seen[0].as_str().unwrap_or_default();
-            if !kind.is_empty() && kind != "busy" {
-                return Ok((
-                    kind.to_owned(),
-                    seen[1].as_str().unwrap_or_default().to_owned(),
-                ));
-            }
-            if Instant::now() >= deadline {
-                bail!("the page said nothing in {} s", WAIT.as_secs());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let seen = self.eval(
+            "new Promise((resolve) => {
+               const outcome = document.getElementById('outcome');
+               if (!outcome) { resolve(['', '']); return; }
+               const said = () => outcome.dataset.kind && outcome.dataset.kind !== 'busy';
+               const answer = () => resolve([outcome.dataset.kind, outcome.textContent]);
+               if (said()) { answer(); return; }
+               new MutationObserver((_, observer) => {
+                 if (said()) { observer.disconnect(); answer(); }
+               }).observe(outcome, { attributes: true, childList: true, characterData: true, subtree: true });
+             })",
+        )?;
+        let kind = seen[0].as_str().unwrap_or_default();
+        if kind.is_empty() {
+            bail!("the page has no outcome to tell");
         }
+        Ok((
+            kind.to_owned(),
+            seen[1].as_str().unwrap_or_default().to_owned(),
+        ))
     }
 }
 

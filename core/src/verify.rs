@@ -176,6 +176,21 @@ pub(crate) fn proof_reason(error: &ProofError) -> Reason {
     }
 }
 
+/// Records a document that could not be read: its schema check failed with `why`, and each of
+/// `rest` skipped for that, under its `id` (or `label` without one).
+fn unreadable(
+    report: &mut Report,
+    raw: &Value,
+    label: &str,
+    why: String,
+    rest: &[&'static str],
+    skipped: &str,
+) {
+    let subject = raw.get("id").and_then(Value::as_str).unwrap_or(label);
+    report.fail(check::SCHEMA, Some(subject), Reason::Malformed, why);
+    report.skip_all(rest, Some(subject), skipped);
+}
+
 /// Checks the proof, that it was made by `signer`, and that it has not expired
 /// ([VC Data Integrity §4.3](https://www.w3.org/TR/vc-data-integrity/#verify-proof): a proof
 /// past its `expires` does not verify).
@@ -267,16 +282,12 @@ pub(crate) fn check_approval(
     let approval = match crate::approval::Approval::from_json(raw) {
         Ok(approval) => approval,
         Err(e) => {
-            let subject = raw.get("id").and_then(Value::as_str).unwrap_or(label);
-            report.fail(
-                check::SCHEMA,
-                Some(subject),
-                Reason::Malformed,
+            unreadable(
+                report,
+                raw,
+                label,
                 e.to_string(),
-            );
-            report.skip_all(
                 &[check::PROOF, check::VALIDITY, check::HOLDER, check::STATUS],
-                Some(subject),
                 "the approval could not be read",
             );
             return None;
@@ -364,16 +375,12 @@ pub(crate) fn check_credential_with(
     let credential = match AgentCapabilityCredential::from_json(raw) {
         Ok(credential) => credential,
         Err(e) => {
-            let subject = raw.get("id").and_then(Value::as_str).unwrap_or(label);
-            report.fail(
-                check::SCHEMA,
-                Some(subject),
-                Reason::Malformed,
+            unreadable(
+                report,
+                raw,
+                label,
                 e.to_string(),
-            );
-            report.skip_all(
                 &check::CREDENTIAL[1..],
-                Some(subject),
                 "the credential could not be read",
             );
             return None;

@@ -6,7 +6,7 @@
 //! fetches nothing a stranger names). `https://` only, but for this machine's own addresses;
 //! no redirect; ≤ [`MAX_LIST_BYTES`], 10 s; ≤ [`MAX_FETCHES`] lists a request. A list is kept
 //! verified — under its issuer's key, by the credential's own issuer — until its `validUntil`,
-//! and no longer than [`KEEP`]; ≤ [`MAX_KEPT`] lists.
+//! and no longer than [`KEEP`]; ≤ [`MAX_KEPT`] lists and [`MAX_KEPT_BYTES`] of bits.
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -23,6 +23,8 @@ pub const MAX_LIST_BYTES: u64 = 4 * 1024 * 1024 + 64 * 1024;
 pub const MAX_FETCHES: usize = 8;
 /// The most lists kept.
 pub const MAX_KEPT: usize = 1024;
+/// The most bytes of bits kept, all lists together (a list holds up to 2 MiB of them).
+pub const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
 /// How long a list is kept at most.
 pub const KEEP: Duration = Duration::from_secs(300);
 /// How long one fetch may take.
@@ -75,7 +77,9 @@ impl ForeignLists {
             .and_then(|end| (end - chrono::Utc::now()).to_std().ok())
             .map_or(KEEP, |left| left.min(KEEP));
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() < MAX_KEPT {
+        let bytes: usize = kept.values().map(|(_, l)| l.list.len() / 8).sum();
+        // Past either bound, a list is used for this request and fetched again for the next.
+        if kept.len() < MAX_KEPT && bytes + list.list.len() / 8 <= MAX_KEPT_BYTES {
             kept.insert(url.to_owned(), (now + until, list.clone()));
         }
         Ok(list)

@@ -60,7 +60,7 @@ mod resolver;
 mod verify;
 
 pub use errors::{PROBLEM_JSON, rejection};
-pub use foreign::{ForeignLists, KEEP, MAX_FETCHES, MAX_KEPT, MAX_LIST_BYTES};
+pub use foreign::{ForeignLists, KEEP, MAX_FETCHES, MAX_KEPT, MAX_KEPT_BYTES, MAX_LIST_BYTES};
 pub use passkeys::{CEREMONY_FOR, MAX_ANSWER_BYTES, MAX_CEREMONIES, Passkeys, RelyingParty};
 pub use resolver::{DID, DID_JSON, DID_LD_JSON, DID_RESOLUTION, VC};
 
