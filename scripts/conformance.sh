@@ -343,9 +343,10 @@ summary() {
     const total = dry.stats.tests - dry.stats.pending;   // it.skip is no test of the node
     const hooks = run.failures.filter(t => /"(before|after)( all| each)?" hook/.test(t.title));
     const failed = run.failures.length - hooks.length;
-    const notRun = total - run.stats.passes - failed - run.stats.pending;
+    const skipped = run.stats.pending - dry.stats.pending;   // this.skip() while running
+    const notRun = total - run.stats.passes - failed - skipped;
     const more = [`${failed} failed`];
-    if (run.stats.pending) more.push(`${run.stats.pending} skipped by the suite`);
+    if (skipped) more.push(`${skipped} skipped by the suite`);
     if (notRun > 0) more.push(`${notRun} not run (${hooks.length} hook${hooks.length === 1 ? "" : "s"} failed)`);
     console.log(`${run.stats.passes}/${total}  (${more.join(", ")})`);
   ' "$1" "$2"
