@@ -734,8 +734,8 @@ mod tests {
     use super::*;
 
     fn member(key: &KeyPair, n: u8) -> Member {
-        let did = crate::did::vouch::create(
-            crate::did::vouch::DocumentContent::single_key(&key.public()),
+        let did = crate::did_vouch::create(
+            crate::did_vouch::DocumentContent::single_key(&key.public()),
             &KeyPair::from_seed(&[n; 32]),
             &[KeyPair::from_seed(&[n + 1; 32]).public()],
             chrono::Utc::now(),

@@ -11,6 +11,8 @@ use chrono::DateTime;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
+use crate::iri::is_url;
+
 /// The base context, first of every VC 2.0 document.
 pub const CREDENTIALS_V2: &str = vouch_schemas::CREDENTIALS_V2;
 /// The base context of VC 1.1, whose credentials are still issued and verified.
@@ -43,12 +45,6 @@ fn broken(path: impl Into<String>, rule: impl Into<String>) -> Malformed {
         path: path.into(),
         rule: rule.into(),
     }
-}
-
-/// Whether `text` is a URL: a scheme and what follows it, no white space (§4.4: any URL, a
-/// `did:`, a `urn:` as well as an `https:` one).
-pub fn is_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok() && !text.contains(char::is_whitespace)
 }
 
 /// The values of a property that may be one or a list of them.

@@ -582,13 +582,12 @@ fn generic_shape(raw: &Value) -> Result<Vec<&Value>, String> {
         return Err("type must include VerifiablePresentation".into());
     }
     if let Some(id) = object.get("id")
-        && !id.as_str().is_some_and(crate::datamodel::is_url)
+        && !id.as_str().is_some_and(crate::iri::is_url)
     {
         return Err("id must be a single URL".into());
     }
     if object.contains_key("holder")
-        && !crate::datamodel::issuer_like(object.get("holder"))
-            .is_some_and(crate::datamodel::is_url)
+        && !crate::datamodel::issuer_like(object.get("holder")).is_some_and(crate::iri::is_url)
     {
         return Err("holder must be a URL or an object with a URL id".into());
     }

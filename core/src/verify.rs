@@ -257,16 +257,6 @@ pub trait ApprovalLedger: Send + Sync {
     fn use_once(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> bool;
 }
 
-impl ApprovalLedger for crate::exchange::Once<()> {
-    fn is_used(&self, id: &str, now: DateTime<Utc>) -> bool {
-        self.contains(id, now)
-    }
-
-    fn use_once(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        self.insert(id.to_owned(), until, (), now).is_ok()
-    }
-}
-
 /// Checks an approval presented beside the capability credentials (`crate::approval`): its
 /// form, its issuer's proof, its window, that it was given for `holder`, and its status in the
 /// issuer's lists (it must have entries). The approval if every check passed; whether it

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch_core::did::{Did, DidUrl, key, vouch};
+use vouch_core::did::{Did, DidUrl, key};
+use vouch_core::did_vouch as vouch;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch_core::did::vouch::{DidLog, Operation, VersionSelector};
+use vouch_core::did_vouch::{DidLog, Operation, VersionSelector};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(operation) = Operation::from_json(data) {

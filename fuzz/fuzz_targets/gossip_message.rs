@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vouch_core::did::vouch::{DidLog, Operation};
+use vouch_core::did_vouch::{DidLog, Operation};
 use vouch_core::status::StatusListCredential;
 
 fuzz_target!(|data: &[u8]| {

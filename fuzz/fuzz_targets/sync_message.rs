@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
-use vouch_core::did::vouch::Operation;
+use vouch_core::did_vouch::Operation;
 use vouch_core::status::StatusListCredential;
 use vouch_core::sync::{MAX_FETCH_IDS, SyncRequest, SyncResponse, split_ids};
 

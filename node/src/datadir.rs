@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use vouch_core::did::Did;
 use vouch_core::did::document::{DidDocument, Relationship};
-use vouch_core::did::vouch::{self, DidLog};
+use vouch_core::did_vouch::{self, DidLog};
 use vouch_core::key::{KeyPair, PublicKey};
 use vouch_wallet::keyfile;
 
@@ -197,7 +197,7 @@ pub fn current_update_key(data_dir: &Path, log: &DidLog) -> Result<u32, DataDirE
     // Newest first: the key in force is one of the last two written.
     for n in numbered_keys(data_dir, "update-")?.into_iter().rev() {
         let key = keyfile::read(&update_key_path(data_dir, n))?;
-        if committed.contains(&vouch::next_key_hash(&key.public())) {
+        if committed.contains(&did_vouch::next_key_hash(&key.public())) {
             return Ok(n);
         }
     }

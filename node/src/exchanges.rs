@@ -51,7 +51,7 @@ const MAX_APPROVALS_USED: usize = 65_536;
 #[derive(Debug, Default)]
 pub struct ToPublish {
     /// A new definition's genesis operation.
-    pub genesis: Option<vouch_core::did::vouch::Operation>,
+    pub genesis: Option<vouch_core::did_vouch::Operation>,
     /// Status lists signed for the first time.
     pub lists: Vec<Value>,
 }

@@ -62,78 +62,8 @@ const LAYERS: &[&[&str]] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::LAYERS;
-    use std::path::Path;
-
-    fn layer(module: &str) -> usize {
-        LAYERS
-            .iter()
-            .position(|layer| layer.contains(&module))
-            .unwrap_or_else(|| panic!("module {module} is in no layer"))
-    }
-
-    /// Every `crate::<module>` a file names.
-    fn used(text: &str) -> Vec<String> {
-        text.match_indices("crate::")
-            .map(|(at, _)| {
-                text[at + 7..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect()
-            })
-            .filter(|name: &String| !name.is_empty() && name.chars().all(|c| !c.is_uppercase()))
-            .collect()
-    }
-
-    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-
     #[test]
     fn no_module_uses_one_above_it() {
-        // Where cargo runs the test from, not where it was built (a reused build may differ).
-        let crate_dir = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
-        let src = Path::new(&crate_dir).join("src");
-        let mut all = Vec::new();
-        files(&src, &mut all);
-        let mut checked = 0;
-        for path in all {
-            let relative = path.strip_prefix(&src).unwrap();
-            let module = relative
-                .components()
-                .next()
-                .unwrap()
-                .as_os_str()
-                .to_str()
-                .unwrap()
-                .trim_end_matches(".rs");
-            if module == "lib" || module == "main" {
-                continue;
-            }
-            let own = layer(module);
-            for other in used(&std::fs::read_to_string(&path).unwrap()) {
-                if other == module {
-                    continue;
-                }
-                assert!(
-                    layer(&other) < own,
-                    "{} uses crate::{other}, which is not below it",
-                    relative.display()
-                );
-                checked += 1;
-            }
-        }
-        assert!(
-            checked > 20,
-            "only {checked} uses found: is the scan broken?"
-        );
+        vouch_layering::assert_layered(env!("CARGO_MANIFEST_DIR"), super::LAYERS, 100);
     }
 }

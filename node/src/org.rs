@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use vouch_core::did::resolve::DidResolver;
-use vouch_core::did::vouch::{self, DidLog, DocumentContent, LogError, Operation, OperationType};
 use vouch_core::did::{Did, DidUrl, ResolveError};
+use vouch_core::did_vouch::{self, DidLog, DocumentContent, LogError, Operation, OperationType};
 use vouch_core::key::KeyPair;
 
 use crate::datadir::{self, DataDirError};
@@ -126,7 +126,7 @@ impl Org {
         self.operate(
             |log| {
                 let key = datadir::last_update_key(&self.data_dir, log)?;
-                Ok(vouch::deactivate(log, &key, now)?)
+                Ok(did_vouch::deactivate(log, &key, now)?)
             },
             now,
         )
@@ -176,7 +176,7 @@ impl Org {
         now: DateTime<Utc>,
     ) -> Result<Operation, OrgError> {
         let (current, next) = datadir::update_keys(&self.data_dir, log)?;
-        Ok(vouch::update(
+        Ok(did_vouch::update(
             log,
             document,
             &current,

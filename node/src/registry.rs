@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::key as did_key;
 use vouch_core::did::resolve::{DidKeyResolver, DidResolver, DocumentMetadata, ResolutionResult};
-use vouch_core::did::vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
 use vouch_core::did::{Did, ResolveError};
+use vouch_core::did_vouch::{self, Applied, DidLog, LogError, Operation, VersionSelector};
 use vouch_core::sync::{Collection, ItemId};
 
 use crate::consortium::Members;
@@ -594,7 +594,7 @@ impl Registry {
                 })
                 .map_err(|e| ResolveError::InvalidDid(e.to_string())));
         }
-        if let Err(error) = vouch::check_did(did) {
+        if let Err(error) = did_vouch::check_did(did) {
             return Ok(Err(error));
         }
         if selector == VersionSelector::Latest {
@@ -631,7 +631,7 @@ impl DidResolver for Registry {
         if did.method() == "key" {
             return DidKeyResolver.resolve(did);
         }
-        vouch::check_did(did)?;
+        did_vouch::check_did(did)?;
         {
             let cache = self
                 .writer
@@ -663,7 +663,7 @@ fn current_document(log: &DidLog) -> Result<DidDocument, ResolveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vouch_core::did::vouch::{DocumentContent, create, deactivate};
+    use vouch_core::did_vouch::{DocumentContent, create, deactivate};
     use vouch_core::key::KeyPair;
 
     fn registry() -> (tempfile::TempDir, Registry) {
@@ -747,7 +747,7 @@ mod tests {
 
     #[test]
     fn a_page_of_operations_in_any_order_is_stored_in_one_batch() {
-        use vouch_core::did::vouch::update;
+        use vouch_core::did_vouch::update;
         let (_dir, registry) = registry();
         let keys: Vec<KeyPair> = (0..32).map(|_| KeyPair::generate()).collect();
         let start = Utc::now() - chrono::Duration::hours(1);
@@ -769,7 +769,7 @@ mod tests {
         // Newest first, with a forgery in the middle.
         // Re-dated after it was signed: its signature no longer holds.
         let mut forged = operations[5].clone();
-        forged.created = vouch_core::did::vouch::Timestamp::new(
+        forged.created = vouch_core::did_vouch::Timestamp::new(
             forged.created.time() + chrono::Duration::milliseconds(1500),
         );
         let mut page: Vec<String> = operations.iter().rev().map(Operation::to_json).collect();
@@ -796,7 +796,7 @@ mod tests {
 
     #[test]
     fn a_cached_resolution_is_dropped_when_its_did_is_written() {
-        use vouch_core::did::vouch::update;
+        use vouch_core::did_vouch::update;
         let (_dir, registry) = registry();
         let keys: Vec<KeyPair> = (0..3).map(|_| KeyPair::generate()).collect();
         let now = Utc::now() - chrono::Duration::minutes(1);

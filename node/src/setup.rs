@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_wallet::keyfile;
 
@@ -37,7 +37,7 @@ pub enum SetupError {
     Store(#[from] crate::store::StoreError),
     /// The DID could not be made.
     #[error(transparent)]
-    Did(#[from] vouch::LogError),
+    Did(#[from] did_vouch::LogError),
     /// The consortium could not be formed.
     #[error(transparent)]
     Consortium(#[from] ConsortiumError),
@@ -61,7 +61,7 @@ pub fn init(config: &Config, now: DateTime<Utc>) -> Result<Identity, SetupError>
     keyfile::write(&datadir::update_key_path(dir, 1), &first)?;
     keyfile::write(&datadir::update_key_path(dir, 2), &next)?;
 
-    let (did, genesis) = vouch::create(
+    let (did, genesis) = did_vouch::create(
         DocumentContent::single_key(&node_key.public()),
         &first,
         &[next.public()],

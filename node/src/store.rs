@@ -43,7 +43,7 @@ use rocksdb::{
 };
 use vouch_core::audit::log::LogStore;
 use vouch_core::did::Did;
-use vouch_core::did::vouch::{Applied, DidLog, LogError, Operation};
+use vouch_core::did_vouch::{Applied, DidLog, LogError, Operation};
 use vouch_core::status::StatusListCredential;
 use vouch_core::sync::{Collection, ID_BYTES, ItemId, item_id};
 
@@ -936,7 +936,7 @@ fn did_of_key(key: &[u8], end: usize) -> Result<Did, StoreError> {
 mod tests {
     use super::*;
     use chrono::Utc;
-    use vouch_core::did::vouch::{DocumentContent, create, update};
+    use vouch_core::did_vouch::{DocumentContent, create, update};
     use vouch_core::key::KeyPair;
 
     fn record(store: &Store, log: &DidLog, operation: &Operation, applied: Applied, head: &[u8]) {

@@ -729,8 +729,8 @@ mod tests {
     use vouch_core::audit::MemoryHashes;
 
     fn member(key: &KeyPair) -> Member {
-        let did = vouch_core::did::vouch::create(
-            vouch_core::did::vouch::DocumentContent::single_key(&key.public()),
+        let did = vouch_core::did_vouch::create(
+            vouch_core::did_vouch::DocumentContent::single_key(&key.public()),
             &KeyPair::generate(),
             &[KeyPair::generate().public()],
             Utc::now(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Output;
 
 use chrono::Utc;
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_node::datadir;
 
@@ -43,16 +43,16 @@ fn the_admin_cli_registers_an_agent_definition_and_changes_the_org() {
         KeyPair::generate(),
         KeyPair::generate(),
     );
-    let (agent, genesis) = vouch::create(
+    let (agent, genesis) = did_vouch::create(
         DocumentContent::single_key(&KeyPair::generate().public()),
         &first,
         &[second.public()],
         Utc::now(),
     )
     .expect("a genesis");
-    let mut log = vouch::DidLog::new(genesis).expect("a log");
+    let mut log = did_vouch::DidLog::new(genesis).expect("a log");
     let listed = KeyPair::generate();
-    let update = vouch::update(
+    let update = did_vouch::update(
         &log,
         DocumentContent::single_key(&listed.public()),
         &second,
@@ -75,7 +75,7 @@ fn the_admin_cli_registers_an_agent_definition_and_changes_the_org() {
     );
 
     // A forged operation (signed by a key the agent's DID never committed to) fails the command.
-    let forged = vouch::update(
+    let forged = did_vouch::update(
         &log,
         DocumentContent::single_key(&KeyPair::generate().public()),
         &KeyPair::generate(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use vouch_core::audit::Event;
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_core::revocation::{Change, RevocationEvent};
 use vouch_node::audit::AuditLog;
@@ -19,7 +19,7 @@ use vouch_wallet::keyfile;
 
 use crate::common::{get, node, run, try_post, write_config};
 
-fn stored_log(data: &Path, did: &vouch_core::did::Did) -> vouch::DidLog {
+fn stored_log(data: &Path, did: &vouch_core::did::Did) -> did_vouch::DidLog {
     let store = Store::open(&data.join(datadir::DB)).expect("opens");
     Registry::new(Arc::new(store), Metrics::new())
         .log(did)
@@ -73,7 +73,7 @@ fn kill_9_loses_nothing_acknowledged() {
             let url = format!("http://127.0.0.1:{http}/admin/did/operations");
             loop {
                 let next = KeyPair::generate();
-                let operation = vouch::update(
+                let operation = did_vouch::update(
                     &log,
                     DocumentContent::single_key(&KeyPair::generate().public()),
                     &key,

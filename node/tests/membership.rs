@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use serde_json::Value;
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_node::{datadir, setup};
 
@@ -171,7 +171,7 @@ fn a_removed_member_is_disconnected_and_its_later_operations_refused() {
         .expect("the store answers")
         .expect("c's DID");
     let (current, next) = datadir::update_keys(&configs[2].data_dir, &log).expect("c's keys");
-    let later = vouch::update(
+    let later = did_vouch::update(
         &log,
         DocumentContent::single_key(&KeyPair::generate().public()),
         &current,

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use chrono::Utc;
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_node::{Config, datadir, setup};
 use vouch_wallet::keyfile;
@@ -229,7 +229,7 @@ fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
         .unwrap()
         .unwrap();
     let attacker = KeyPair::generate();
-    let mut forged = vouch::update(
+    let mut forged = did_vouch::update(
         &log,
         DocumentContent::single_key(&attacker.public()),
         &keyfile::read(&datadir::update_key_path(&configs[0].data_dir, 2)).expect("key"),
@@ -421,7 +421,7 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
     let configs = consortium_of(dir.path(), 3);
     let nodes: Vec<TestNode> = configs.into_iter().map(TestNode::start).collect();
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
-    let submit = |node: &TestNode, operation: &vouch::Operation| {
+    let submit = |node: &TestNode, operation: &did_vouch::Operation| {
         let answer = post(
             &node.url("/admin/did/operations"),
             &operation.to_json(),
@@ -432,7 +432,7 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
     };
 
     let (first_key, next_key) = (KeyPair::generate(), KeyPair::generate());
-    let (did, genesis) = vouch::create(
+    let (did, genesis) = did_vouch::create(
         DocumentContent::single_key(&KeyPair::generate().public()),
         &first_key,
         &[next_key.public()],
@@ -450,9 +450,9 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
     }
 
     // Its owner lists a new key, through another member.
-    let log = vouch::DidLog::new(genesis).expect("a log");
+    let log = did_vouch::DidLog::new(genesis).expect("a log");
     let agent_key = KeyPair::generate();
-    let update = vouch::update(
+    let update = did_vouch::update(
         &log,
         DocumentContent::single_key(&agent_key.public()),
         &next_key,

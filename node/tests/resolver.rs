@@ -1,7 +1,7 @@
 //! The HTTP resolver and the admin API for DID operations, on a real node.
 
 use chrono::{Duration, Utc};
-use vouch_core::did::vouch::{self, DidLog, DocumentContent, Operation};
+use vouch_core::did_vouch::{self, DidLog, DocumentContent, Operation};
 use vouch_core::key::KeyPair;
 use vouch_node::datadir;
 use vouch_wallet::keyfile;
@@ -29,7 +29,7 @@ fn next_update(node: &TestNode, key: &KeyPair, minutes: i64) -> (Operation, KeyP
     let n = datadir::current_update_key(dir, &log).expect("an update key");
     let current = keyfile::read(&datadir::update_key_path(dir, n)).expect("the update key");
     let next = KeyPair::generate();
-    let operation = vouch::update(
+    let operation = did_vouch::update(
         &log,
         DocumentContent::single_key(&key.public()),
         &current,
@@ -89,7 +89,7 @@ fn resolves_with_negotiation_and_the_spec_error_codes() {
     );
 
     let key_did = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
-    let unknown = vouch::create(
+    let unknown = did_vouch::create(
         DocumentContent::single_key(&KeyPair::generate().public()),
         &KeyPair::generate(),
         &[KeyPair::generate().public()],
@@ -273,7 +273,7 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
 
     let log = org_log(&node);
     let end =
-        vouch::deactivate(&log, &next, Utc::now() + Duration::minutes(2)).expect("deactivates");
+        did_vouch::deactivate(&log, &next, Utc::now() + Duration::minutes(2)).expect("deactivates");
     assert_eq!(submit(&node, &end, Some(&token)).status, 200);
     let gone = resolve(&node, &did, "", None);
     assert_eq!(gone.status, 410, "{}", gone.body);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Result, ensure};
 use chrono::Utc;
 use serde_json::json;
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 
 use crate::{State, admin, agent, percentile, tokens};
@@ -64,7 +64,7 @@ pub(crate) fn fill(state: &State, dids: u32, lists: u32, samples: u32) -> Result
             KeyPair::generate(),
             KeyPair::generate(),
         );
-        let (did, genesis) = vouch::create(
+        let (did, genesis) = did_vouch::create(
             DocumentContent::single_key(&key.public()),
             &first,
             &[next.public()],

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use vouch_core::did::vouch::{Applied, DidLog, LogError};
+use vouch_core::did_vouch::{Applied, DidLog, LogError};
 
 /// Why a log file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ pub fn create(path: &Path, log: &DidLog) -> Result<(), LogFileError> {
 pub fn append(
     path: &Path,
     log: &mut DidLog,
-    operation: vouch_core::did::vouch::Operation,
+    operation: vouch_core::did_vouch::Operation,
 ) -> Result<Applied, LogFileError> {
     let invalid = |source| LogFileError::Invalid {
         path: path.display().to_string(),
@@ -103,7 +103,7 @@ pub fn append(
 mod tests {
     use super::*;
     use chrono::Utc;
-    use vouch_core::did::vouch::{DocumentContent, create as create_did, update};
+    use vouch_core::did_vouch::{DocumentContent, create as create_did, update};
     use vouch_core::key::KeyPair;
 
     #[test]

@@ -31,8 +31,8 @@ use vouch_core::capability::Action;
 use vouch_core::consortium::Membership;
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidKeyResolver;
-use vouch_core::did::vouch::LogResolver;
 use vouch_core::did::{Did, DidResolver, ResolveError};
+use vouch_core::did_vouch::LogResolver;
 use vouch_core::status::{HeldLists, StatusListCredential, list_urls};
 use vouch_core::verify::TrustList;
 
@@ -385,8 +385,8 @@ mod tests {
     }
 
     fn member(key: &KeyPair) -> Member {
-        let did = vouch_core::did::vouch::create(
-            vouch_core::did::vouch::DocumentContent::single_key(&key.public()),
+        let did = vouch_core::did_vouch::create(
+            vouch_core::did_vouch::DocumentContent::single_key(&key.public()),
             key,
             &[KeyPair::generate().public()],
             chrono::Utc::now(),
@@ -482,7 +482,7 @@ mod tests {
 
     #[test]
     fn did_documents_come_from_logs_checked_here_and_never_roll_back() {
-        use vouch_core::did::vouch::{DidLog, DocumentContent, VersionSelector, create, update};
+        use vouch_core::did_vouch::{DidLog, DocumentContent, VersionSelector, create, update};
         let (update_1, update_2) = (KeyPair::generate(), KeyPair::generate());
         let (key_1, key_2) = (KeyPair::generate(), KeyPair::generate());
         let now = chrono::Utc::now();

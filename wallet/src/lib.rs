@@ -1,7 +1,21 @@
 //! # vouch-wallet
 //!
-//! The agent side of Vouch: key files, did:vouch log files, credential signing and delegation, presentations, and the
-//! `vouch` command line that drives them.
+//! The agent side of Vouch: the wallet daemon that holds an agent instance's key and credentials
+//! and answers its agent on a Unix socket, the capability exchange with other agents' daemons,
+//! the MCP server, and the `vouch` command line (`src/bin/vouch`) that drives them.
+//!
+//! The modules form layers, each using only those below it (a test holds it):
+//!
+//! 1. [`keyfile`] key files; [`store`] the wallet's RocksDB (held
+//!    credentials, its audit log); [`records`] what the audit log says of what the instance
+//!    does; [`audit`] checking an audit log from outside; [`didlog`] did:vouch log files;
+//!    [`sources`] what a verification on the command line knows; [`server`] serving HTTP to
+//!    strangers; [`p2p`] the exchange over libp2p
+//! 2. [`keystore`] instance keys sealed at rest; [`node`] the agent's side of its org's node;
+//!    [`knowledge`] what the daemon verifies exchanges with
+//! 3. [`daemon`] the wallet daemon
+//! 4. [`mcp`] the MCP server over the daemon's socket
+
 pub mod audit;
 pub mod daemon;
 pub mod didlog;
@@ -15,3 +29,22 @@ pub mod records;
 pub mod server;
 pub mod sources;
 pub mod store;
+
+/// The layers of the crate's modules, lowest first: a module may use those of lower layers only.
+#[cfg(test)]
+const LAYERS: &[&[&str]] = &[
+    &[
+        "keyfile", "store", "server", "sources", "audit", "didlog", "records", "p2p",
+    ],
+    &["keystore", "node", "knowledge"],
+    &["daemon"],
+    &["mcp"],
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_module_uses_one_above_it() {
+        vouch_layering::assert_layered(env!("CARGO_MANIFEST_DIR"), super::LAYERS, 20);
+    }
+}

@@ -18,8 +18,8 @@ use ureq::tls::Certificate;
 use vouch_core::consortium::{MAX_PUBLISHED_BYTES, Published};
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidKeyResolver;
-use vouch_core::did::vouch::{DidLog, LogError, LogResolver};
 use vouch_core::did::{Did, DidResolver, ResolveError};
+use vouch_core::did_vouch::{DidLog, LogError, LogResolver};
 use vouch_core::status::{HeldLists, StatusError, StatusListCredential};
 
 /// The largest answer read from a resolver: a status list credential of a million entries, or a

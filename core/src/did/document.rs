@@ -47,7 +47,7 @@ pub struct DidDocument {
     /// For an agent-definition DID: what the agent is, each part of its definition as a hash
     /// (the Vouch context's `agent`, as in an `AgentCapabilityCredential`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<crate::credential::AgentDescription>,
+    pub agent: Option<crate::agent::AgentDescription>,
 }
 
 /// A verification method: a public key and who controls it.

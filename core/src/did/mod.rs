@@ -8,7 +8,6 @@
 pub mod document;
 pub mod key;
 pub mod resolve;
-pub mod vouch;
 
 pub use document::{DidDocument, VerificationMethod};
 pub use resolve::{DidResolver, ResolveError};
@@ -93,6 +92,12 @@ fn scan_did(s: &str) -> Result<usize, DidError> {
 }
 
 impl Did {
+    /// A DID a method made from what it computed itself (did:vouch's hash of its genesis): not
+    /// parsed, so only for ids made of characters a DID allows.
+    pub(crate) fn of_method(method: &str, id: &str) -> Self {
+        Self(format!("did:{method}:{id}"))
+    }
+
     /// Parses a DID.
     pub fn parse(s: &str) -> Result<Self, DidError> {
         match scan_did(s)? {
@@ -151,6 +156,14 @@ impl DidUrl {
             url: s.to_owned(),
             did_len,
         })
+    }
+
+    /// `did` with a fragment a method checked itself (`#` and the fragment).
+    pub(crate) fn of_fragment(did: &Did, fragment: &str) -> Self {
+        Self {
+            url: format!("{did}{fragment}"),
+            did_len: did.as_str().len(),
+        }
     }
 
     /// The DID this URL starts with.

@@ -1,11 +1,59 @@
 //! DID resolution as a pure interface: callers bring what they know (a did:vouch log, a cache of
 //! the registry), the verifier asks through [`DidResolver`].
 
-use serde::Serialize;
+use chrono::{DateTime, Timelike, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::document::DidDocument;
-use super::vouch::Timestamp;
 use super::{Did, key};
+
+/// A UTC time in whole seconds, written `YYYY-MM-DDTHH:MM:SSZ` as Data Integrity writes `created`;
+/// any other spelling is refused, so that an operation has one hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// The time, without its fraction of a second.
+    pub fn new(time: DateTime<Utc>) -> Self {
+        Self(time.with_nanosecond(0).unwrap_or(time))
+    }
+
+    /// The time.
+    pub fn time(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    fn format(&self) -> String {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.format())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.format())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let time = DateTime::parse_from_rfc3339(&s)
+            .map(|t| Self(t.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom)?;
+        if time.format() != s {
+            return Err(serde::de::Error::custom(
+                "times are written in whole seconds, in UTC, as YYYY-MM-DDTHH:MM:SSZ",
+            ));
+        }
+        Ok(time)
+    }
+}
 
 /// Why a DID could not be resolved; the names are those of
 /// [DID Resolution §7.1](https://www.w3.org/TR/did-resolution/#errors).

@@ -26,7 +26,7 @@ use crate::key::KeyPair;
 use crate::presentation::{self, Chain, MAX_CREDENTIALS, VerifiedPresentation};
 use crate::proof::{Cryptosuite, ProofError};
 use crate::report::{Outcome, Reason};
-use crate::verify::Verifier;
+use crate::verify::{ApprovalLedger, Verifier};
 
 /// How old a request may be when the prover answers it (by its verifier presentation's
 /// `created`), and how long the verifier waits for the answer.
@@ -334,6 +334,17 @@ impl<T> Once<T> {
     /// Whether none is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The approvals a verifier used, remembered until they expire, so that one is used once.
+impl ApprovalLedger for Once<()> {
+    fn is_used(&self, id: &str, now: DateTime<Utc>) -> bool {
+        self.contains(id, now)
+    }
+
+    fn use_once(&self, id: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.insert(id.to_owned(), until, (), now).is_ok()
     }
 }
 

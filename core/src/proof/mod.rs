@@ -189,7 +189,7 @@ fn check_members(proof: &Map<String, Value>) -> Result<(), ProofError> {
             return Err(ProofError::UnknownMember(truncate(name)));
         };
         let ok = match (*member, value) {
-            ("id", Value::String(id)) => crate::datamodel::is_url(id),
+            ("id", Value::String(id)) => crate::iri::is_url(id),
             (_, Value::String(_)) => true,
             ("@context" | "previousProof", Value::Array(items)) => {
                 items.len() <= MAX_PROOFS && items.iter().all(Value::is_string)

@@ -86,7 +86,7 @@ pub fn add_context(url: &str, document: &str) -> Result<(), String> {
             "{url:.256} is bundled: its document is not replaced"
         ));
     }
-    if !crate::datamodel::is_url(url) || url.contains('%') {
+    if !crate::iri::is_url(url) || url.contains('%') {
         return Err(format!("{url:.256} is not an absolute URL without %"));
     }
     if document.len() > MAX_CONTEXT_BYTES {
@@ -261,7 +261,7 @@ fn inline_context(definition: &Map<String, Value>) -> Result<(), String> {
                 "@context: {term:.64} is an alias of the keyword {iri:.32}: not taken inline"
             ));
         }
-        if !crate::datamodel::is_url(iri) || iri.contains('%') {
+        if !crate::iri::is_url(iri) || iri.contains('%') {
             return Err(format!(
                 "@context: {term:.64} maps to {iri:.128}, which is not an absolute IRI without %"
             ));

@@ -8,14 +8,14 @@ use chrono::{SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{debug, warn};
-use vouch_core::did::vouch::{Applied, DocumentContent, Operation};
-use vouch_core::did::{Did, ResolveError};
+use vouch_core::did::Did;
+use vouch_core::did_vouch::{Applied, DocumentContent, Operation};
 use vouch_core::status::Purpose;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::errors::{internal, reject};
+use super::errors::{internal, org_error, reject};
 use super::{ApiState, blocking};
 use crate::consortium::{Amendment, AmendmentError, Amendments, Change, Member};
 use crate::datadir;
@@ -198,30 +198,6 @@ pub(super) async fn change_status(
         valid_from: signed["validFrom"].clone(),
     })
     .into_response())
-}
-
-/// An operation on the org's DID that failed: the client's doing (a deactivated DID, a document
-/// the method refuses) or the node's.
-pub(super) fn org_error(error: OrgError) -> Rejection {
-    match error {
-        // The org's document names no key this node holds (set so through the admin API): a
-        // state the operator made, not a failure of the node.
-        OrgError::Keys(e @ datadir::DataDirError::NoKey(_)) => {
-            reject(StatusCode::CONFLICT, "conflict", e.to_string())
-        }
-        OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
-            reject(StatusCode::CONFLICT, "deactivated", e.to_string())
-        }
-        OrgError::Registry(e @ RegistryError::Removed { .. }) => {
-            reject(StatusCode::CONFLICT, "removed", e.to_string())
-        }
-        OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => reject(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_operation",
-            e.to_string(),
-        ),
-        e => internal(e),
-    }
 }
 
 /// What the org's DID admin endpoints do.

@@ -11,6 +11,14 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use vouch_core::did::ResolveError;
+
+use crate::datadir;
+use crate::issuer::IssuerError;
+use crate::org::OrgError;
+use crate::registry::RegistryError;
+use crate::status_lists::StatusListError;
+
 /// The media type of an RFC 9457 problem object.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -237,4 +245,54 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
     };
     debug!(%status, code, "request refused");
     Ok(problem(status, code, message))
+}
+
+/// The HTTP status of a refusal's code.
+fn status_of(code: &str) -> StatusCode {
+    match code {
+        "malformed" => StatusCode::BAD_REQUEST,
+        "untrusted_issuer" | "invalid_proof" | "not_holder" | "replayed" | "domain_mismatch"
+        | "unresolvable_did" | "request_mismatch" => StatusCode::FORBIDDEN,
+        "busy" => StatusCode::SERVICE_UNAVAILABLE,
+        "too_many" => StatusCode::PAYLOAD_TOO_LARGE,
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+pub(super) fn issuer_error(error: IssuerError) -> Rejection {
+    match error {
+        IssuerError::Refused(refusal) => {
+            reject(status_of(refusal.code), refusal.code, refusal.message)
+        }
+        IssuerError::NotFound(what) => reject(StatusCode::NOT_FOUND, "not_found", what),
+        // A deactivated org DID, or one whose keys the node does not hold: nothing can be
+        // signed, and the operator made it so.
+        IssuerError::Org(e) | IssuerError::StatusLists(StatusListError::Org(e)) => org_error(e),
+        other => internal(other),
+    }
+}
+
+/// An operation on the org's DID that failed: the client's doing (a deactivated DID, a document
+/// the method refuses) or the node's.
+pub(super) fn org_error(error: OrgError) -> Rejection {
+    match error {
+        // The org's document names no key this node holds (set so through the admin API): a
+        // state the operator made, not a failure of the node.
+        OrgError::Keys(e @ datadir::DataDirError::NoKey(_)) => {
+            reject(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
+        OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
+            reject(StatusCode::CONFLICT, "deactivated", e.to_string())
+        }
+        OrgError::Registry(e @ RegistryError::Removed { .. }) => {
+            reject(StatusCode::CONFLICT, "removed", e.to_string())
+        }
+        OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => reject(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_operation",
+            e.to_string(),
+        ),
+        e => internal(e),
+    }
 }

@@ -60,7 +60,7 @@ pub(super) async fn open(
             .identity(&work_state.issuer, Utc::now())
     })
     .await?
-    .map_err(super::issuer::issuer_error)?;
+    .map_err(super::errors::issuer_error)?;
     if let Some(network) = &state.network {
         if let Some(genesis) = &publish.genesis {
             network.publish(genesis).await;

@@ -17,61 +17,12 @@ use warp::Rejection;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::errors::{internal, reject};
-use super::{ApiState, blocking};
+use super::errors::{internal, issuer_error, reject};
+use super::{ApiState, blocking, json, publish_lists, run};
 use crate::issuer::{
-    DefinitionRequest, DelegationRequest, Issuance, IssueRequest, IssuerError, RenewalRequest,
-    Revocation, RevocationRequest,
+    DefinitionRequest, DelegationRequest, Issuance, IssueRequest, RenewalRequest, Revocation,
+    RevocationRequest,
 };
-use crate::status_lists::StatusListError;
-
-pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    use warp::Reply as _;
-    warp::reply::with_status(warp::reply::json(body), status).into_response()
-}
-
-/// The HTTP status of a refusal's code.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "malformed" => StatusCode::BAD_REQUEST,
-        "untrusted_issuer" | "invalid_proof" | "not_holder" | "replayed" | "domain_mismatch"
-        | "unresolvable_did" | "request_mismatch" => StatusCode::FORBIDDEN,
-        "busy" => StatusCode::SERVICE_UNAVAILABLE,
-        "too_many" => StatusCode::PAYLOAD_TOO_LARGE,
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::CONFLICT,
-    }
-}
-
-pub(super) fn issuer_error(error: IssuerError) -> Rejection {
-    match error {
-        IssuerError::Refused(refusal) => {
-            reject(status_of(refusal.code), refusal.code, refusal.message)
-        }
-        IssuerError::NotFound(what) => reject(StatusCode::NOT_FOUND, "not_found", what),
-        // A deactivated org DID, or one whose keys the node does not hold: nothing can be
-        // signed, and the operator made it so.
-        IssuerError::Org(e) | IssuerError::StatusLists(StatusListError::Org(e)) => {
-            super::admin::org_error(e)
-        }
-        other => internal(other),
-    }
-}
-
-/// Runs an issuer operation off the async threads.
-pub(super) async fn run<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, IssuerError> + Send + 'static,
-) -> Result<T, Rejection> {
-    blocking(work).await?.map_err(issuer_error)
-}
-
-pub(super) async fn publish_lists(state: &ApiState, lists: &[Value]) {
-    if let Some(network) = &state.network {
-        for list in lists {
-            network.publish_status_list(list).await;
-        }
-    }
-}
 
 async fn publish_revocation(state: &ApiState, revocation: &Revocation) {
     publish_lists(state, &revocation.lists).await;

@@ -73,7 +73,7 @@ const MAX_OPEN_EXCHANGE_BYTES: u64 = 64 * 1024;
 /// The largest admin request body other than an operation.
 const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
 /// The largest operation submitted.
-const MAX_OPERATION_BODY_BYTES: u64 = vouch_core::did::vouch::MAX_OPERATION_BYTES as u64;
+const MAX_OPERATION_BODY_BYTES: u64 = vouch_core::did_vouch::MAX_OPERATION_BYTES as u64;
 /// The longest path taken; a longer one is a `414` (hyper answers `414` itself, without a body,
 /// past 64 KiB), except a resolution's, whose DID is then too long: `400 invalidDid`.
 const MAX_PATH_BYTES: usize = 16 * 1024;
@@ -215,6 +215,28 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(errors::internal)
+}
+
+/// Runs an issuer operation off the async threads; its refusals answered as problems.
+async fn run<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::issuer::IssuerError> + Send + 'static,
+) -> Result<T, Rejection> {
+    blocking(work).await?.map_err(errors::issuer_error)
+}
+
+/// A JSON answer with its status.
+fn json(status: warp::http::StatusCode, body: &impl serde::Serialize) -> warp::reply::Response {
+    use warp::Reply as _;
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+/// Gossips the status lists an operation signed anew (stored before the answer).
+async fn publish_lists(state: &ApiState, lists: &[serde_json::Value]) {
+    if let Some(network) = &state.network {
+        for list in lists {
+            network.publish_status_list(list).await;
+        }
+    }
 }
 
 /// Takes one request from the client's share of the public endpoints that do work for anyone,

@@ -35,9 +35,8 @@ use webauthn_rs::prelude::{
     Url, Webauthn, WebauthnBuilder,
 };
 
-use super::ApiState;
-use super::errors::{busy, internal, reject};
-use super::issuer::{issuer_error, json, publish_lists, run};
+use super::errors::{busy, internal, issuer_error, reject};
+use super::{ApiState, json, publish_lists, run};
 use crate::issuer::{IssuerError, Pending, Refusal, Standing};
 use vouch_core::report::Reason;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vouch_core::credential::{AgentDescription, DefinitionHash};
 use vouch_core::did::Did;
-use vouch_core::did::vouch::{self, DocumentContent};
+use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::hash::Multihash;
 use vouch_core::key::KeyPair;
 use vouch_core::possession;
@@ -92,7 +92,7 @@ impl Issuer {
         &self,
         request: DefinitionRequest,
         now: DateTime<Utc>,
-    ) -> Result<(Definition, vouch::Operation), IssuerError> {
+    ) -> Result<(Definition, did_vouch::Operation), IssuerError> {
         text("name", &request.name)?;
         text("version", &request.version)?;
         text("owner", &request.owner)?;
@@ -130,7 +130,7 @@ impl Issuer {
             ..DocumentContent::single_key(&signing.public())
         };
         let (first, next) = (KeyPair::generate(), KeyPair::generate());
-        let (did, genesis) = vouch::create(document, &first, &[next.public()], now)
+        let (did, genesis) = did_vouch::create(document, &first, &[next.public()], now)
             .map_err(|e| Refusal::malformed(e.to_string()))?;
         // The keys first: a crash before the operation is stored leaves an unused folder, never
         // a DID whose keys are lost.

@@ -23,6 +23,7 @@ mod challenges;
 mod credentials;
 mod events;
 mod keys;
+mod owners;
 mod passkeys;
 mod revoke;
 mod w3c;
@@ -37,13 +38,14 @@ use vouch_core::report::Reason;
 
 pub use agents::{Definition, DefinitionRequest, Instance};
 pub use approvals::{
-    APPROVAL_LIFETIME, ApprovalAsk, MAX_PENDING_PER_AGENT, Owner, OwnerDecision, OwnerRequest,
-    PENDING_FOR, Pending, Standing,
+    APPROVAL_LIFETIME, ApprovalAsk, MAX_PENDING_PER_AGENT, OwnerDecision, PENDING_FOR, Pending,
+    Standing,
 };
 pub use challenges::{CHALLENGE_TTL_SECS, Challenge};
 pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest, TaskRequest};
 pub use events::{EventError, Events};
-pub use passkeys::{ENROLMENT_FOR, Enrolling, Enrolment, EnrolmentToken, MAX_PASSKEYS};
+pub use owners::{Enrolment, Owner, OwnerRequest};
+pub use passkeys::{ENROLMENT_FOR, Enrolling, EnrolmentToken, MAX_PASSKEYS};
 pub use revoke::{Revocation, RevocationRequest, Suspension};
 pub use w3c::{StatusAsked, W3cIssueOptions, W3cIssueRequest};
 

@@ -9,14 +9,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore as _;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_core::audit::Event;
 use vouch_core::hash::Multihash;
 use webauthn_rs::prelude::{AuthenticationResult, Passkey};
 
-use super::approvals::{Owner, Pending, check_owner_id};
+use super::approvals::Pending;
 use super::keys::{self, Kind};
+use super::owners::{Enrolment, Owner, check_owner_id};
 use super::{Issuer, IssuerError, Refusal};
 use crate::store::Batch;
 
@@ -24,17 +24,6 @@ use crate::store::Batch;
 pub const ENROLMENT_FOR: Duration = Duration::hours(24);
 /// The most passkeys one owner has.
 pub const MAX_PASSKEYS: usize = 8;
-
-/// An open enrolment link, as stored: its token's hash, never the token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Enrolment {
-    /// The hash of the token.
-    pub token: Multihash,
-    /// Until when it is open.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub expires: DateTime<Utc>,
-}
 
 /// A link's token as handed out, once: the owner it is for and until when.
 #[derive(Debug, Clone)]

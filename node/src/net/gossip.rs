@@ -11,7 +11,7 @@ use libp2p::{PeerId, identity};
 use sha2::{Digest, Sha256};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
-use vouch_core::did::vouch::MAX_OPERATION_BYTES;
+use vouch_core::did_vouch::MAX_OPERATION_BYTES;
 use vouch_core::revocation::MAX_EVENT_BYTES;
 use vouch_core::sync::Collection;
 

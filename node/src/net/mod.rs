@@ -30,7 +30,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
-use vouch_core::did::vouch::Operation;
+use vouch_core::did_vouch::Operation;
 use vouch_core::key::KeyPair;
 use vouch_core::sync::{SyncRequest, SyncResponse};
 
@@ -45,6 +45,7 @@ use crate::witness::Witness;
 
 mod gossip;
 mod score;
+mod snapshot;
 mod sync;
 mod witness;
 mod worker;

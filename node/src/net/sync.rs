@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use negentropy::{Bound, Id, Item, Negentropy, NegentropyStorageBase, NegentropyStorageVector};
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use tracing::{debug, warn};
 use vouch_core::sync::{
     Collection, ItemId, MAX_RECONCILE_BYTES, SyncRequest, SyncResponse, item_id, join_ids,
@@ -25,6 +25,7 @@ use vouch_core::sync::{
 };
 
 use super::SwarmTask;
+use super::snapshot::Snapshot;
 use super::worker::Done;
 use crate::audit::AuditLog;
 use crate::consortium::Amendments;
@@ -46,33 +47,6 @@ pub(super) const MAX_ROUNDS: u32 = 64;
 pub(super) const MAX_NEED: usize = 1 << 16;
 /// How long a session may last.
 pub(super) const SESSION_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A collection's ids as of one moment, shared by every session that reconciles it then.
-#[derive(Debug, Clone)]
-pub(super) struct Snapshot(Arc<NegentropyStorageVector>);
-
-impl NegentropyStorageBase for Snapshot {
-    fn size(&self) -> Result<usize, negentropy::Error> {
-        self.0.size()
-    }
-
-    fn get_item(&self, i: usize) -> Result<Option<Item>, negentropy::Error> {
-        self.0.get_item(i)
-    }
-
-    fn iterate(
-        &self,
-        begin: usize,
-        end: usize,
-        cb: &mut dyn FnMut(Item, usize) -> Result<bool, negentropy::Error>,
-    ) -> Result<(), negentropy::Error> {
-        self.0.iterate(begin, end, cb)
-    }
-
-    fn find_lower_bound(&self, first: usize, last: usize, value: &Bound) -> usize {
-        self.0.find_lower_bound(first, last, value)
-    }
-}
 
 /// Where the items of each collection come from, and the newest snapshot of each.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use libp2p::request_response::ResponseChannel;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use vouch_core::sync::{Collection, ItemId, SyncResponse};
 
-use super::sync::Snapshot;
+use super::snapshot::Snapshot;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::witness::Outcome;
 

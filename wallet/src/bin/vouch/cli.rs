@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use vouch_core::credential::Multihash;
 use vouch_core::did::Did;
-use vouch_core::did::vouch::DocumentContent;
+use vouch_core::did_vouch::DocumentContent;
 use vouch_core::key::{KeyPair, PublicKey};
 use vouch_core::proof::Cryptosuite;
 use vouch_wallet::keyfile;

@@ -20,8 +20,8 @@ use vouch_core::credential::{
 use vouch_core::delegation::{self, RootGrant};
 use vouch_core::did::document::Relationship;
 use vouch_core::did::resolve::{DocumentMetadata, ResolutionResult};
-use vouch_core::did::vouch::{self, DidLog, VersionSelector};
 use vouch_core::did::{Did, DidUrl, ResolveError, key as did_key};
+use vouch_core::did_vouch::{self, DidLog, VersionSelector};
 use vouch_core::key::KeyPair;
 use vouch_core::proof::{self, ProofOptions};
 use vouch_core::report::Report;
@@ -784,16 +784,18 @@ fn did(command: DidCommand) -> Result<ExitCode> {
                     document.map(|d| ResolutionResult::found(d, DocumentMetadata::default()))
                 }
                 ("key", None) => bail!("a did:key has a single version"),
-                (vouch::METHOD, Some(path)) => {
+                (did_vouch::METHOD, Some(path)) => {
                     let log = didlog::read(&path)?;
-                    vouch::check_did(&did)
+                    did_vouch::check_did(&did)
                         .and_then(|()| match log.did() == &did {
                             true => log.resolve(selector),
                             false => Err(ResolveError::NotFound(did.clone())),
                         })
                         .map(|r| ResolutionResult::found(r.document, r.metadata))
                 }
-                (vouch::METHOD, None) => bail!("resolving a did:vouch needs its log: --log FILE"),
+                (did_vouch::METHOD, None) => {
+                    bail!("resolving a did:vouch needs its log: --log FILE")
+                }
                 (_, Some(_)) => bail!("--log is for did:vouch only"),
                 (method, None) => Err(ResolveError::MethodNotSupported(method.to_owned())),
             };
@@ -809,7 +811,7 @@ fn did(command: DidCommand) -> Result<ExitCode> {
         }
         DidCommand::Create(change) => {
             let op = &change.operation;
-            let (did, genesis) = vouch::create(
+            let (did, genesis) = did_vouch::create(
                 change.document()?,
                 &op.update_key()?,
                 &change.next_update_keys()?,
@@ -821,7 +823,7 @@ fn did(command: DidCommand) -> Result<ExitCode> {
         DidCommand::Update(change) => {
             let op = &change.operation;
             let mut log = didlog::read(&op.log)?;
-            let operation = vouch::update(
+            let operation = did_vouch::update(
                 &log,
                 change.document()?,
                 &op.update_key()?,
@@ -833,7 +835,7 @@ fn did(command: DidCommand) -> Result<ExitCode> {
         }
         DidCommand::Deactivate(op) => {
             let mut log = didlog::read(&op.log)?;
-            let operation = vouch::deactivate(&log, &op.update_key()?, op.created())?;
+            let operation = did_vouch::deactivate(&log, &op.update_key()?, op.created())?;
             didlog::append(&op.log, &mut log, operation)?;
             print_did_change(log.did(), log.version(), op.json)
         }

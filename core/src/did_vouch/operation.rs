@@ -1,17 +1,17 @@
-//! did:vouch operations: their wire form, the DID document content they carry, and the three
-//! functions that make them ([`create`], [`update`], [`deactivate`]).
+//! did:vouch operations: their wire form, the DID document content they carry, and how one is
+//! signed and read; `super::make` makes them.
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{LogError, METHOD};
-use crate::credential::AgentDescription;
+use crate::agent::AgentDescription;
 use crate::did::document::{
     DID_CONTEXT_V1, DidDocument, MULTIKEY_CONTEXT_V1, Relationship, Service, VerificationMethod,
 };
+use crate::did::resolve::Timestamp;
 use crate::did::{Did, DidUrl, key as did_key};
 use crate::hash::Multihash;
 use crate::key::{KeyPair, PublicKey, X25519PublicKey};
@@ -80,54 +80,6 @@ pub struct Operation {
     /// The Data Integrity proof by `updateKey`.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub proof: Map<String, Value>,
-}
-
-/// A UTC time in whole seconds, written `YYYY-MM-DDTHH:MM:SSZ` as Data Integrity writes `created`;
-/// any other spelling is refused, so that an operation has one hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(DateTime<Utc>);
-
-impl Timestamp {
-    /// The time, without its fraction of a second.
-    pub fn new(time: DateTime<Utc>) -> Self {
-        Self(time.with_nanosecond(0).unwrap_or(time))
-    }
-
-    /// The time.
-    pub fn time(&self) -> DateTime<Utc> {
-        self.0
-    }
-
-    fn format(&self) -> String {
-        proof::format_time(&self.0)
-    }
-}
-
-impl std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.format())
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.format())
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        let time = DateTime::parse_from_rfc3339(&s)
-            .map(|t| Self(t.with_timezone(&Utc)))
-            .map_err(serde::de::Error::custom)?;
-        if time.format() != s {
-            return Err(serde::de::Error::custom(
-                "times are written in whole seconds, in UTC, as YYYY-MM-DDTHH:MM:SSZ",
-            ));
-        }
-        Ok(time)
-    }
 }
 
 /// The DID document an operation sets, with ids relative to the DID (`#key-1`): the DID is the hash
@@ -219,10 +171,7 @@ impl Fragment {
     }
 
     fn on(&self, did: &Did) -> DidUrl {
-        DidUrl {
-            url: format!("{did}{}", self.0),
-            did_len: did.as_str().len(),
-        }
+        DidUrl::of_fragment(did, &self.0)
     }
 }
 
@@ -433,7 +382,7 @@ impl Operation {
         };
         let scid =
             Multihash::of_jcs(&unsigned).expect("an operation is plain JSON and always serializes");
-        Ok(Did(format!("did:{METHOD}:{scid}")))
+        Ok(Did::of_method(METHOD, &scid.to_string()))
     }
 
     /// Checks what can be checked of the operation alone: the fields its type requires, the
@@ -498,12 +447,12 @@ impl Operation {
         Ok(())
     }
 
-    fn sign(mut self, update_key: &KeyPair) -> Result<Self, LogError> {
+    pub(super) fn sign(mut self, update_key: &KeyPair) -> Result<Self, LogError> {
         self.proof = Map::new();
         self.check_shape()?;
         let options = ProofOptions {
             cryptosuite: Cryptosuite::EddsaJcs2022,
-            created: self.created.0,
+            created: self.created.time(),
             verification_method: did_key::verification_method_of(&update_key.public()),
             purpose: OPERATION_PURPOSE,
             challenge: None,
@@ -518,99 +467,4 @@ impl Operation {
             })?;
         serde_json::from_value(signed).map_err(|e| LogError::Malformed(e.to_string()))
     }
-}
-
-/// Makes the genesis operation of a new DID, and returns the DID with it.
-///
-/// `update_key` signs the genesis; `next_update_keys` are the keys, kept apart, one of which will
-/// sign the first update.
-pub fn create(
-    document: DocumentContent,
-    update_key: &KeyPair,
-    next_update_keys: &[PublicKey],
-    created: DateTime<Utc>,
-) -> Result<(Did, Operation), LogError> {
-    let operation = Operation {
-        kind: OperationType::Create,
-        did: None,
-        version: 1,
-        previous: None,
-        created: Timestamp::new(created),
-        update_key: update_key.public(),
-        next_key_hashes: next_update_keys.iter().map(next_key_hash).collect(),
-        document: Some(document),
-        proof: Map::new(),
-    }
-    .sign(update_key)?;
-    Ok((operation.genesis_did()?, operation))
-}
-
-/// Makes the operation that follows `head`, the last operation of `log`, checking that
-/// `update_key` is the one `head` committed to.
-fn successor(
-    log: &super::DidLog,
-    kind: OperationType,
-    document: Option<DocumentContent>,
-    update_key: &KeyPair,
-    next_update_keys: &[PublicKey],
-    created: DateTime<Utc>,
-) -> Result<Operation, LogError> {
-    if log.is_deactivated() {
-        return Err(LogError::Deactivated);
-    }
-    let head = log.head();
-    let version = head.version + 1;
-    if !head
-        .next_key_hashes
-        .contains(&next_key_hash(&update_key.public()))
-    {
-        return Err(LogError::UnauthorizedKey { version });
-    }
-    Operation {
-        kind,
-        did: Some(log.did().clone()),
-        version,
-        previous: Some(head.hash()),
-        created: Timestamp::new(created),
-        update_key: update_key.public(),
-        next_key_hashes: next_update_keys.iter().map(next_key_hash).collect(),
-        document,
-        proof: Map::new(),
-    }
-    .sign(update_key)
-}
-
-/// Makes the next operation of `log`: sets `document`, signed by `update_key` (which the log's head
-/// must have committed to), committing to `next_update_keys` for the one after.
-pub fn update(
-    log: &super::DidLog,
-    document: DocumentContent,
-    update_key: &KeyPair,
-    next_update_keys: &[PublicKey],
-    created: DateTime<Utc>,
-) -> Result<Operation, LogError> {
-    successor(
-        log,
-        OperationType::Update,
-        Some(document),
-        update_key,
-        next_update_keys,
-        created,
-    )
-}
-
-/// Makes the operation that ends `log`'s DID, signed by `update_key`.
-pub fn deactivate(
-    log: &super::DidLog,
-    update_key: &KeyPair,
-    created: DateTime<Utc>,
-) -> Result<Operation, LogError> {
-    successor(
-        log,
-        OperationType::Deactivate,
-        None,
-        update_key,
-        &[],
-        created,
-    )
 }

@@ -21,6 +21,7 @@
 //!   suite defines, so one operation has one hash.
 
 mod log;
+mod make;
 mod operation;
 #[cfg(test)]
 mod tests;
@@ -29,10 +30,13 @@ pub use log::{
     Applied, DidLog, Equivocation, LogResolver, MAX_EVIDENCE_PER_VERSION, MAX_LOG_OPERATIONS,
     Resolution, VersionSelector, check_did,
 };
+pub use make::{create, deactivate, update};
 pub use operation::{
     DocumentContent, Fragment, MAX_ENTRIES, MAX_NEXT_KEYS, MAX_OPERATION_BYTES, MethodContent,
-    Operation, OperationType, ServiceContent, Timestamp, create, deactivate, next_key_hash, update,
+    Operation, OperationType, ServiceContent, next_key_hash,
 };
+
+pub use crate::did::resolve::Timestamp;
 
 /// The method name.
 pub const METHOD: &str = "vouch";
