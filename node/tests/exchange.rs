@@ -247,7 +247,7 @@ fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_on
     // The same response again: the exchange was answered.
     match client.answer_exchange(&id, &response) {
         Err(NodeError::Refused { status, code, .. }) => {
-            assert_eq!((status, code.as_str()), (409, "replayed"));
+            assert_eq!((status, code.as_str()), (403, "replayed"));
         }
         other => panic!("a replayed response was taken: {other:?}"),
     }

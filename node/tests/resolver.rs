@@ -205,7 +205,7 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
     );
     assert_eq!(
         (garbage.status, garbage.json()["code"].as_str()),
-        (400, Some("invalid_operation"))
+        (400, Some("malformed"))
     );
     // An update signed by a key the DID never committed to.
     let forged = Operation {

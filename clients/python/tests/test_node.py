@@ -62,4 +62,4 @@ def test_the_node_as_verifier_over_http_decides_once(testnet):
     assert exchange.decisions[0].capability == capability
     with pytest.raises(NodeError) as again:
         node.complete_exchange(exchange_id, response)
-    assert again.value.status == 409
+    assert (again.value.status, again.value.body["code"]) == (403, "replayed")

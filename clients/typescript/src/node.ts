@@ -106,7 +106,7 @@ export class Node {
   /**
    * Gives the node the prover's response to an exchange it opened: its decision on each
    * capability, signed and recorded in the node's audit log. Given twice, or late: a
-   * {@link NodeError} (409).
+   * {@link NodeError} (403 `replayed`).
    */
   async completeExchange(id: string, response: Json): Promise<Exchange> {
     const decided = await this.call("POST", `/1.0/exchanges/${encodeURIComponent(id)}`, response);

@@ -184,7 +184,7 @@ test("the node as verifier over HTTP: opened, answered by the prover's wallet, d
   const exchange = await node.completeExchange(id, response);
   assert.ok(exchange.accepted);
   assert.equal(exchange.prover, agents.prover.did);
-  await assert.rejects(node.completeExchange(id, response), (e) => e instanceof NodeError && e.status === 409);
+  await assert.rejects(node.completeExchange(id, response), (e) => e instanceof NodeError && e.status === 403 && e.body?.code === "replayed");
 });
 
 test("the daemon serves the card, and an exchange starts from it", async () => {

@@ -11,7 +11,6 @@ use tracing::{debug, warn};
 use vouch_core::did::Did;
 use vouch_core::did_vouch::{Applied, DocumentContent, Operation};
 use vouch_core::status::Purpose;
-use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -22,6 +21,7 @@ use crate::datadir;
 use crate::org::OrgError;
 use crate::registry::RegistryError;
 use crate::status_lists::StatusListError;
+use vouch_api::ErrorCode;
 
 /// Checks the admin bearer token (RFC 6750; the scheme's case does not matter).
 pub(super) fn authorized(
@@ -45,8 +45,7 @@ pub(super) fn authorized(
                 } else {
                     warn!("admin request refused: missing or wrong bearer token");
                     Err(reject(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthorized",
+                        ErrorCode::Unauthorized,
                         "the admin API needs the node's bearer token",
                     ))
                 }
@@ -69,22 +68,18 @@ pub(super) async fn submit_operation(
     body: warp::hyper::body::Bytes,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
-    let operation = Operation::from_json(&body)
-        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_operation", e.to_string()))?;
+    let operation =
+        Operation::from_json(&body).map_err(|e| reject(ErrorCode::Malformed, e.to_string()))?;
     let version = operation.version;
     let registry = state.registry.clone();
     let gossiped = operation.clone();
     let (did, applied) = match blocking(move || registry.apply(operation, Utc::now())).await? {
         Ok(done) => done,
         Err(e @ RegistryError::Removed { .. }) => {
-            return Err(reject(StatusCode::CONFLICT, "removed", e.to_string()));
+            return Err(reject(ErrorCode::Removed, e.to_string()));
         }
         Err(e @ (RegistryError::FromTheFuture { .. } | RegistryError::Invalid(_))) => {
-            return Err(reject(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_operation",
-                e.to_string(),
-            ));
+            return Err(reject(ErrorCode::InvalidOperation, e.to_string()));
         }
         Err(e) => return Err(internal(e)),
     };
@@ -159,8 +154,7 @@ pub(super) async fn change_status(
         "suspension" => Purpose::Suspension,
         _ => {
             return Err(reject(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+                ErrorCode::BadRequest,
                 "purpose is revocation or suspension",
             ));
         }
@@ -170,21 +164,13 @@ pub(super) async fn change_status(
     let signed = match blocking(work).await? {
         Ok(signed) => signed,
         Err(e @ (StatusListError::BadName | StatusListError::TooManyChanges)) => {
-            return Err(reject(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                e.to_string(),
-            ));
+            return Err(reject(ErrorCode::BadRequest, e.to_string()));
         }
         Err(e @ StatusListError::Invalid(_)) => {
-            return Err(reject(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_change",
-                e.to_string(),
-            ));
+            return Err(reject(ErrorCode::InvalidChange, e.to_string()));
         }
         Err(e @ (StatusListError::PurposeMismatch { .. } | StatusListError::Irreversible(_))) => {
-            return Err(reject(StatusCode::CONFLICT, "conflict", e.to_string()));
+            return Err(reject(ErrorCode::Conflict, e.to_string()));
         }
         Err(StatusListError::Org(e)) => return Err(org_error(e)),
         Err(e) => return Err(internal(e)),
@@ -226,8 +212,7 @@ pub(super) async fn confirm_deactivation(
         Ok(OrgAction::Deactivate)
     } else {
         Err(reject(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             "confirm with the org's DID: {\"did\": \"<the org DID>\"}",
         ))
     }
@@ -294,15 +279,13 @@ pub(super) async fn peers(
 ) -> Result<Response, Rejection> {
     let Some(network) = &state.network else {
         return Err(reject(
-            StatusCode::CONFLICT,
-            "no_network",
+            ErrorCode::NoNetwork,
             "this node runs alone, without a consortium",
         ));
     };
     if body.peers.len() > MAX_PEERS {
         return Err(reject(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("at most {MAX_PEERS} peers"),
         ));
     }
@@ -317,11 +300,9 @@ pub(super) async fn peers(
             "peers": body.peers,
         }))
         .into_response()),
-        Err(e @ crate::net::NetError::PeerId(_)) => Err(reject(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            e.to_string(),
-        )),
+        Err(e @ crate::net::NetError::PeerId(_)) => {
+            Err(reject(ErrorCode::BadRequest, e.to_string()))
+        }
         Err(e) => Err(internal(e)),
     }
 }
@@ -355,26 +336,26 @@ struct Signed {
 fn consortium_of(state: &ApiState) -> Result<&Amendments, Rejection> {
     state.amendments.as_ref().ok_or_else(|| {
         reject(
-            StatusCode::CONFLICT,
-            "no_network",
+            ErrorCode::NoNetwork,
             "this node runs alone, without a consortium",
         )
     })
 }
 
 fn amendment_error(error: AmendmentError) -> Rejection {
-    let status = match error {
+    // Invalid in itself, or valid but for another state than this node's.
+    let code = match error {
         AmendmentError::Malformed(_)
         | AmendmentError::BadChange(_)
         | AmendmentError::BadSignature
-        | AmendmentError::Unsigned { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | AmendmentError::Unsigned { .. } => ErrorCode::InvalidAmendment,
         AmendmentError::OtherConsortium(_)
         | AmendmentError::Ahead { .. }
         | AmendmentError::Fork(_)
         | AmendmentError::WrongPrevious { .. }
-        | AmendmentError::NotAMember => StatusCode::CONFLICT,
+        | AmendmentError::NotAMember => ErrorCode::Conflict,
     };
-    reject(status, "invalid_amendment", error.to_string())
+    reject(code, error.to_string())
 }
 
 /// `GET /admin/consortium`: the membership in force and the amendments that made it.

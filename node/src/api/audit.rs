@@ -6,18 +6,18 @@ use std::sync::Arc;
 
 use serde_json::json;
 use warp::Rejection;
-use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::errors::{internal, reject};
 use super::{ApiState, blocking};
 use crate::audit::AuditLogError;
 use crate::datadir;
+use vouch_api::ErrorCode;
 
 fn audit_error(error: AuditLogError) -> Rejection {
     match error {
         AuditLogError::Audit(e @ vouch_core::audit::AuditError::OutOfRange(_)) => {
-            reject(StatusCode::BAD_REQUEST, "malformed", e.to_string())
+            reject(ErrorCode::Malformed, e.to_string())
         }
         other => internal(other),
     }
@@ -29,24 +29,18 @@ fn number(query: &[(String, String)], name: &str) -> Result<u64, Rejection> {
     match (found.next(), found.next()) {
         (Some((_, value)), None) => value.parse().map_err(|_| {
             reject(
-                StatusCode::BAD_REQUEST,
-                "malformed",
+                ErrorCode::Malformed,
                 format!("{name} is a non-negative integer"),
             )
         }),
-        _ => Err(reject(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("give {name} once"),
-        )),
+        _ => Err(reject(ErrorCode::Malformed, format!("give {name} once"))),
     }
 }
 
 fn only(query: &[(String, String)], names: &[&str]) -> Result<(), Rejection> {
     match query.iter().find(|(k, _)| !names.contains(&k.as_str())) {
         Some((k, _)) => Err(reject(
-            StatusCode::BAD_REQUEST,
-            "malformed",
+            ErrorCode::Malformed,
             format!(
                 "unknown parameter {:?}",
                 k.chars().take(64).collect::<String>()
@@ -154,8 +148,7 @@ pub(super) async fn evidence(state: Arc<ApiState>) -> Result<Response, Rejection
 pub(super) async fn sign_checkpoint(state: Arc<ApiState>) -> Result<Response, Rejection> {
     let (Some(witness), Some(network)) = (state.witness.clone(), state.network.clone()) else {
         return Err(reject(
-            StatusCode::CONFLICT,
-            "no_consortium",
+            ErrorCode::NoConsortium,
             "this node has no consortium: nobody witnesses its log",
         ));
     };
@@ -165,8 +158,7 @@ pub(super) async fn sign_checkpoint(state: Arc<ApiState>) -> Result<Response, Re
         .map_err(|e| internal(e.to_string()))?;
     let Some((note, _)) = made else {
         return Err(reject(
-            StatusCode::CONFLICT,
-            "empty_log",
+            ErrorCode::EmptyLog,
             "the audit log has no entries yet",
         ));
     };

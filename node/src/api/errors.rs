@@ -5,12 +5,12 @@
 
 use std::convert::Infallible;
 
-use serde::Serialize;
 use tracing::{debug, error};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use vouch_api::{ErrorCode, Problem};
 use vouch_core::did::ResolveError;
 
 use crate::datadir;
@@ -19,14 +19,13 @@ use crate::org::OrgError;
 use crate::registry::RegistryError;
 use crate::status_lists::StatusListError;
 
-/// The media type of an RFC 9457 problem object.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use vouch_api::error::PROBLEM_JSON;
 
-/// An API error: an HTTP status and a stable code, with a message for people.
+/// An API error: a code of the one vocabulary (its HTTP status with it), with a message for
+/// people.
 #[derive(Debug)]
 pub(super) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     /// When to ask again, in seconds (`Retry-After`), for a refusal that passes with time.
     retry_after: Option<u64>,
@@ -34,14 +33,9 @@ pub(super) struct ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
-/// A rejection with a status, a stable code and a message.
-pub(super) fn reject(
-    status: StatusCode,
-    code: &'static str,
-    message: impl Into<String>,
-) -> Rejection {
+/// A rejection with a code (and so its status) and a message.
+pub(super) fn reject(code: ErrorCode, message: impl Into<String>) -> Rejection {
     warp::reject::custom(ApiError {
-        status,
         code,
         message: message.into(),
         retry_after: None,
@@ -52,8 +46,7 @@ pub(super) fn reject(
 pub(super) fn busy(wait: std::time::Duration, what: &str) -> Rejection {
     let seconds = wait.as_secs().max(1);
     warp::reject::custom(ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "busy",
+        code: ErrorCode::Busy,
         message: format!("{what}: ask again in {seconds} s"),
         retry_after: Some(seconds),
     })
@@ -64,8 +57,7 @@ pub(super) fn busy(wait: std::time::Duration, what: &str) -> Rejection {
 pub(super) fn too_many(wait: std::time::Duration) -> Rejection {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     warp::reject::custom(ApiError {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        code: "too_many_requests",
+        code: ErrorCode::TooManyRequests,
         message: format!("this client's share is used up: ask again in {seconds} s"),
         retry_after: Some(seconds.max(1)),
     })
@@ -74,35 +66,13 @@ pub(super) fn too_many(wait: std::time::Duration) -> Rejection {
 /// A failure of the node itself: logged with its cause, answered without it.
 pub(super) fn internal(error: impl std::fmt::Display) -> Rejection {
     error!(%error, "node failure");
-    reject(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-    )
+    reject(ErrorCode::Internal, "internal error")
 }
 
-/// An RFC 9457 problem object, with Vouch's `code` and `message` members.
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    code: &'a str,
-    message: &'a str,
-}
-
-/// An error answer: a problem object with its status.
-pub(super) fn problem(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = Problem {
-        kind: "about:blank",
-        title: status.canonical_reason().unwrap_or("Error"),
-        status: status.as_u16(),
-        detail: message,
-        code,
-        message,
-    };
+/// An error answer: a problem object with its code's status.
+pub(super) fn problem(code: ErrorCode, message: &str) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = Problem::new(code, status.canonical_reason().unwrap_or("Error"), message);
     let mut response = warp::reply::with_status(
         serde_json::to_vec(&body).expect("a problem always serializes"),
         status,
@@ -164,8 +134,7 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
 /// A `405` with the `Allow` header of the path.
 pub(super) fn method_not_allowed(allow: &'static str) -> Response {
     let mut response = problem(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         &format!("this path takes {allow}"),
     );
     response
@@ -177,7 +146,7 @@ pub(super) fn method_not_allowed(allow: &'static str) -> Response {
 /// The one rejection handler: every rejection becomes a problem object with its status.
 pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
     if let Some(e) = rejection.find::<ApiError>() {
-        let mut response = problem(e.status, e.code, &e.message);
+        let mut response = problem(e.code, &e.message);
         if let Some(seconds) = e.retry_after {
             response
                 .headers_mut()
@@ -185,87 +154,47 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
         }
         return Ok(response);
     }
-    let (status, code, message) = if rejection.is_not_found() {
-        (StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    let (code, message) = if rejection.is_not_found() {
+        (ErrorCode::NotFound, "no such endpoint")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "the body is too large",
-        )
+        (ErrorCode::TooLarge, "the body is too large")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        (
-            StatusCode::LENGTH_REQUIRED,
-            "length_required",
-            "send the body's Content-Length",
-        )
+        (ErrorCode::LengthRequired, "send the body's Content-Length")
     } else if rejection
         .find::<warp::filters::body::BodyDeserializeError>()
         .is_some()
     {
         (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             "the body is not what this endpoint takes",
         )
     } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
-        (StatusCode::BAD_REQUEST, "bad_request", "invalid query")
+        (ErrorCode::BadRequest, "invalid query")
     } else if rejection.find::<warp::reject::MissingHeader>().is_some()
         || rejection.find::<warp::reject::InvalidHeader>().is_some()
     {
-        (
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "a header is missing or invalid",
-        )
+        (ErrorCode::BadRequest, "a header is missing or invalid")
     } else if rejection
         .find::<warp::reject::UnsupportedMediaType>()
         .is_some()
     {
-        (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send JSON",
-        )
+        (ErrorCode::UnsupportedMediaType, "send JSON")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         // Last: beside another rejection it only says that a route of the same path takes
         // another method (GET and POST /admin/agents); the other one is the answer.
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed",
-        )
+        (ErrorCode::MethodNotAllowed, "method not allowed")
     } else {
         error!(?rejection, "unhandled rejection");
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
+        (ErrorCode::Internal, "internal error")
     };
-    debug!(%status, code, "request refused");
-    Ok(problem(status, code, message))
-}
-
-/// The HTTP status of a refusal's code.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "malformed" => StatusCode::BAD_REQUEST,
-        "untrusted_issuer" | "invalid_proof" | "not_holder" | "replayed" | "domain_mismatch"
-        | "unresolvable_did" | "request_mismatch" => StatusCode::FORBIDDEN,
-        "busy" => StatusCode::SERVICE_UNAVAILABLE,
-        "too_many" => StatusCode::PAYLOAD_TOO_LARGE,
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::CONFLICT,
-    }
+    debug!(%code, "request refused");
+    Ok(problem(code, message))
 }
 
 pub(super) fn issuer_error(error: IssuerError) -> Rejection {
     match error {
-        IssuerError::Refused(refusal) => {
-            reject(status_of(refusal.code), refusal.code, refusal.message)
-        }
-        IssuerError::NotFound(what) => reject(StatusCode::NOT_FOUND, "not_found", what),
+        IssuerError::Refused(refusal) => reject(ErrorCode::parse(refusal.code), refusal.message),
+        IssuerError::NotFound(what) => reject(ErrorCode::NotFound, what),
         // A deactivated org DID, or one whose keys the node does not hold: nothing can be
         // signed, and the operator made it so.
         IssuerError::Org(e) | IssuerError::StatusLists(StatusListError::Org(e)) => org_error(e),
@@ -280,19 +209,17 @@ pub(super) fn org_error(error: OrgError) -> Rejection {
         // The org's document names no key this node holds (set so through the admin API): a
         // state the operator made, not a failure of the node.
         OrgError::Keys(e @ datadir::DataDirError::NoKey(_)) => {
-            reject(StatusCode::CONFLICT, "conflict", e.to_string())
+            reject(ErrorCode::Conflict, e.to_string())
         }
         OrgError::Unresolvable(e @ ResolveError::Deactivated(_)) => {
-            reject(StatusCode::CONFLICT, "deactivated", e.to_string())
+            reject(ErrorCode::Deactivated, e.to_string())
         }
         OrgError::Registry(e @ RegistryError::Removed { .. }) => {
-            reject(StatusCode::CONFLICT, "removed", e.to_string())
+            reject(ErrorCode::Removed, e.to_string())
         }
-        OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => reject(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_operation",
-            e.to_string(),
-        ),
+        OrgError::Did(e) | OrgError::Registry(RegistryError::Invalid(e)) => {
+            reject(ErrorCode::InvalidOperation, e.to_string())
+        }
         e => internal(e),
     }
 }

@@ -22,6 +22,7 @@ use warp::reply::Response;
 use super::errors::{internal, reject};
 use super::{ApiState, blocking};
 use crate::exchanges::State;
+use vouch_api::ErrorCode;
 
 /// `POST /1.0/exchanges`.
 #[derive(Deserialize)]
@@ -97,7 +98,7 @@ pub(super) async fn open(
                 .unwrap_or(std::time::Duration::from_secs(60)),
             "the node holds as many open exchanges as it may",
         )),
-        Err(e) => Err(reject(StatusCode::BAD_REQUEST, "malformed", e.to_string())),
+        Err(e) => Err(reject(ErrorCode::Malformed, e.to_string())),
     }
 }
 
@@ -113,8 +114,7 @@ pub(super) async fn participate(
         let now = Utc::now();
         let Some(asked) = state.exchanges.take(&id, now) else {
             return Ok(Err(reject(
-                StatusCode::CONFLICT,
-                "replayed",
+                ErrorCode::Replayed,
                 "no such exchange awaits a response: answered already, expired, or never opened",
             )));
         };
@@ -133,11 +133,7 @@ pub(super) async fn participate(
         let judged = match state.exchanges.decide(&asked, &response, &verifier) {
             Ok(judged) => judged,
             Err(e) => {
-                return Ok(Err(reject(
-                    StatusCode::BAD_REQUEST,
-                    "malformed",
-                    e.to_string(),
-                )));
+                return Ok(Err(reject(ErrorCode::Malformed, e.to_string())));
             }
         };
         // Recorded before it is answered: a decision the log does not show is not given. A
@@ -169,8 +165,7 @@ pub(super) async fn get(id: String, state: Arc<ApiState>) -> Result<Response, Re
             &json!({"state": "decided", "decision": decision}),
         )),
         State::Unknown => Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "no decision on such an exchange: open, expired, or never opened",
         )),
     }

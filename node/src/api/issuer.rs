@@ -23,6 +23,7 @@ use crate::issuer::{
     DefinitionRequest, DelegationRequest, Issuance, IssueRequest, RenewalRequest, Revocation,
     RevocationRequest,
 };
+use vouch_api::ErrorCode;
 
 async fn publish_revocation(state: &ApiState, revocation: &Revocation) {
     publish_lists(state, &revocation.lists).await;
@@ -34,7 +35,7 @@ async fn publish_revocation(state: &ApiState, revocation: &Revocation) {
 /// A DID from a path segment, as the resolver takes it.
 fn did_in_path(segment: &str) -> Result<Did, Rejection> {
     let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-    Did::parse(&decoded).map_err(|e| reject(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+    Did::parse(&decoded).map_err(|e| reject(ErrorCode::Malformed, e.to_string()))
 }
 
 /// `POST /admin/agents`.
@@ -154,15 +155,14 @@ pub(super) async fn issued(id: String, state: Arc<ApiState>) -> Result<Response,
     let decoded = percent_encoding::percent_decode_str(&id)
         .decode_utf8_lossy()
         .into_owned();
-    let id = CredentialId::parse(&decoded)
-        .map_err(|e| reject(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
+    let id =
+        CredentialId::parse(&decoded).map_err(|e| reject(ErrorCode::Malformed, e.to_string()))?;
     let issuer = state.issuer.clone();
     let lookup = id.clone();
     match run(move || issuer.issued(&lookup)).await? {
         Some(record) => Ok(json(StatusCode::OK, &record)),
         None => Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{id} was not issued or registered here"),
         )),
     }
@@ -259,14 +259,12 @@ pub(super) async fn events(
 ) -> Result<Response, Rejection> {
     let issuer = match &query[..] {
         [] => None,
-        [(name, did)] if name == "issuer" => Some(
-            Did::parse(did)
-                .map_err(|e| reject(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?,
-        ),
+        [(name, did)] if name == "issuer" => {
+            Some(Did::parse(did).map_err(|e| reject(ErrorCode::Malformed, e.to_string()))?)
+        }
         _ => {
             return Err(reject(
-                StatusCode::BAD_REQUEST,
-                "malformed",
+                ErrorCode::Malformed,
                 "the one query parameter is issuer",
             ));
         }
@@ -335,11 +333,7 @@ pub(super) async fn approval(id: String, state: Arc<ApiState>) -> Result<Respons
     let issuer = state.issuer.clone();
     match run(move || issuer.approval(&id)).await? {
         Some(pending) => Ok(json(StatusCode::OK, &with_page(&state, &pending)?)),
-        None => Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such approval request",
-        )),
+        None => Err(reject(ErrorCode::NotFound, "no such approval request")),
     }
 }
 

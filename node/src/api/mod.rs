@@ -48,6 +48,7 @@ use crate::net::Network;
 use crate::org::Org;
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
+use vouch_api::ErrorCode;
 
 mod admin;
 mod audit;
@@ -274,8 +275,7 @@ pub fn routes(
             let resolution = path.as_str().starts_with("/1.0/identifiers/");
             if path.as_str().len() > MAX_PATH_BYTES && !resolution {
                 Err(errors::reject(
-                    StatusCode::URI_TOO_LONG,
-                    "uri_too_long",
+                    ErrorCode::UriTooLong,
                     format!("paths are at most {MAX_PATH_BYTES} bytes"),
                 ))
             } else {

@@ -38,6 +38,7 @@ use webauthn_rs::prelude::{
 use super::errors::{busy, internal, issuer_error, reject};
 use super::{ApiState, json, publish_lists, run};
 use crate::issuer::{IssuerError, Pending, Refusal, Standing};
+use vouch_api::ErrorCode;
 use vouch_core::report::Reason;
 
 /// The most ceremonies open at once, all owners together.
@@ -172,8 +173,7 @@ impl Passkeys {
     fn relying_party(&self) -> Result<Arc<RelyingParty>, Rejection> {
         self.party.clone().ok_or_else(|| {
             reject(
-                StatusCode::NOT_IMPLEMENTED,
-                "passkeys_unavailable",
+                ErrorCode::PasskeysUnavailable,
                 "this node has no passkeys: its public URL is not a domain name",
             )
         })
@@ -205,8 +205,7 @@ impl Passkeys {
         match self.lock().remove(id) {
             Some((until, step)) if until > Instant::now() => Ok(step),
             _ => Err(reject(
-                StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 "no such ceremony: each is answered once, within 5 minutes",
             )),
         }
@@ -417,8 +416,7 @@ pub(super) async fn finish_enrolment(
     } = state.passkeys.take(&ceremony)?
     else {
         return Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "this ceremony is not an enrolment",
         ));
     };
@@ -510,8 +508,7 @@ pub(super) async fn finish_decision(
     } = state.passkeys.take(&ceremony)?
     else {
         return Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "this ceremony is not a decision",
         ));
     };

@@ -23,6 +23,7 @@ use warp::reply::Response;
 use super::errors::{internal, reject};
 use super::{ApiState, blocking};
 use crate::registry::Standing;
+use vouch_api::ErrorCode;
 
 /// The media type of a DID resolution result.
 pub const DID_RESOLUTION: &str = "application/did-resolution";
@@ -397,11 +398,7 @@ pub(super) async fn status_list(
     let media_type = list_media_type(accept.as_deref());
     match blocking(move || lists.get(&key)).await?.map_err(internal)? {
         Some(json) => Ok(bytes_reply(StatusCode::OK, media_type, json)),
-        None => Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such status list",
-        )),
+        None => Err(reject(ErrorCode::NotFound, "no such status list")),
     }
 }
 
@@ -426,8 +423,7 @@ pub(super) const JSONL: &str = "application/jsonl";
 pub(super) async fn consortium(state: Arc<ApiState>) -> Result<Response, Rejection> {
     let Some(amendments) = state.amendments.clone() else {
         return Err(reject(
-            StatusCode::NOT_FOUND,
-            "no_consortium",
+            ErrorCode::NoConsortium,
             "this node runs alone, without a consortium",
         ));
     };
@@ -441,8 +437,8 @@ pub(super) async fn consortium(state: Arc<ApiState>) -> Result<Response, Rejecti
 /// (accepted operations in order, then any equivocation evidence), for a reader to verify from
 /// its genesis rather than take the node's resolution on its word.
 pub(super) async fn log(did: String, state: Arc<ApiState>) -> Result<Response, Rejection> {
-    let did = Did::parse(&did_segment(&did))
-        .map_err(|e| reject(StatusCode::BAD_REQUEST, "invalid_did", e.to_string()))?;
+    let did =
+        Did::parse(&did_segment(&did)).map_err(|e| reject(ErrorCode::InvalidDid, e.to_string()))?;
     let registry = state.registry.clone();
     let log = blocking(move || registry.log(&did))
         .await?
@@ -450,8 +446,7 @@ pub(super) async fn log(did: String, state: Arc<ApiState>) -> Result<Response, R
     match log {
         Some(log) => Ok(bytes_reply(StatusCode::OK, JSONL, log.to_jsonl())),
         None => Err(reject(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "this node holds no log of that DID",
         )),
     }

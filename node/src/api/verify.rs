@@ -32,6 +32,7 @@ use super::errors::{internal, reject};
 use super::foreign;
 use super::{ApiState, blocking};
 use crate::status_lists::Knowledge;
+use vouch_api::ErrorCode;
 
 /// The largest request: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
 pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
@@ -267,9 +268,7 @@ pub(super) async fn credential(
 ) -> Result<Response, Rejection> {
     let asked = match &body.options.checks {
         None => None,
-        Some(names) => Some(
-            asked_checks(names).map_err(|why| reject(StatusCode::BAD_REQUEST, "malformed", why))?,
-        ),
+        Some(names) => Some(asked_checks(names).map_err(|why| reject(ErrorCode::Malformed, why))?),
     };
     let turn = state.verifying.turn().await?;
     let work = move || -> Result<(StatusCode, Verified), String> {
@@ -308,9 +307,7 @@ pub(super) async fn presentation(
 ) -> Result<Response, Rejection> {
     let asked = match &body.options.checks {
         None => None,
-        Some(names) => Some(
-            asked_checks(names).map_err(|why| reject(StatusCode::BAD_REQUEST, "malformed", why))?,
-        ),
+        Some(names) => Some(asked_checks(names).map_err(|why| reject(ErrorCode::Malformed, why))?),
     };
     let turn = state.verifying.turn().await?;
     let work = move || -> Result<(StatusCode, Verified), String> {

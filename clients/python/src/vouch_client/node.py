@@ -95,7 +95,7 @@ class Node:
     def complete_exchange(self, exchange_id: str, response: Dict[str, Any]) -> Exchange:
         """Gives the node the prover's response to an exchange it opened: its decision on
         each capability, signed and recorded in the node's audit log. A response given twice, or
-        late, raises :class:`NodeError` (409)."""
+        late, raises :class:`NodeError` (403 ``replayed``)."""
         path = "/1.0/exchanges/" + urllib.parse.quote(exchange_id, safe="")
         decided = self._call("POST", path, response)
         subject = (decided.get("decision") or {}).get("credentialSubject") or {}

@@ -1,0 +1,14 @@
+//! # vouch-api
+//!
+//! The messages that cross a process boundary between Vouch's programs — the node's HTTP API and
+//! the wallet daemon's socket protocol — as types that serialize both ways, so that a change to
+//! one breaks the build of every program that speaks it rather than a user. The server's types
+//! and the clients live together (the pattern of lighthouse's `common/eth2`).
+//!
+//! - [`error`]: one vocabulary of error codes, [`ErrorCode`] — DESIGN §8's reason codes and the
+//!   HTTP problem codes — each with its HTTP status and its meaning, and the RFC 9457
+//!   [`Problem`] object the node answers with.
+
+pub mod error;
+
+pub use error::{ErrorCode, Problem};
