@@ -109,7 +109,7 @@ fn world(actions: Option<Vec<&str>>) -> World {
 
 fn refusal(result: Result<impl std::fmt::Debug, IssuerError>) -> (&'static str, String) {
     match result {
-        Err(IssuerError::Refused(refusal)) => (refusal.code, refusal.message),
+        Err(IssuerError::Refused(refusal)) => (refusal.code.as_str(), refusal.message),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -794,7 +794,7 @@ fn a_renewal_racing_a_revocation_is_never_stored_after_it() {
                         renewed.push(current.clone());
                         let _ = tell.send(());
                     }
-                    Err(IssuerError::Refused(r)) if r.code == "revoked" => break,
+                    Err(IssuerError::Refused(r)) if r.code.as_str() == "revoked" => break,
                     Err(e) => panic!("{e}"),
                 }
             }

@@ -193,7 +193,11 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Infallible> {
 
 pub(super) fn issuer_error(error: IssuerError) -> Rejection {
     match error {
-        IssuerError::Refused(refusal) => reject(ErrorCode::parse(refusal.code), refusal.message),
+        // A refusal the issuer counts as its own failure: logged, never answered.
+        IssuerError::Refused(refusal) if refusal.code == ErrorCode::Internal => {
+            internal(refusal.message)
+        }
+        IssuerError::Refused(refusal) => reject(refusal.code, refusal.message),
         IssuerError::NotFound(what) => reject(ErrorCode::NotFound, what),
         // A deactivated org DID, or one whose keys the node does not hold: nothing can be
         // signed, and the operator made it so.

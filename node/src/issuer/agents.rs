@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use vouch_api::ErrorCode;
 use vouch_core::credential::{AgentDescription, DefinitionHash};
 use vouch_core::did::Did;
 use vouch_core::did_vouch::{self, DocumentContent};
@@ -186,7 +187,7 @@ impl Issuer {
             .issuance_scan(keys::DEFINITIONS, MAX_OWNED_SCAN)?;
         if more {
             return Err(Refusal::new(
-                "too_many",
+                ErrorCode::TooMany,
                 format!("more than {MAX_OWNED_SCAN} definitions to look through"),
             )
             .into());
@@ -274,7 +275,7 @@ impl Issuer {
                 return Ok(bound);
             }
             return Err(Refusal::new(
-                "already_bound",
+                ErrorCode::AlreadyBound,
                 format!("{instance} is bound to {}", bound.definition),
             )
             .into());

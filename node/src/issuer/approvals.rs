@@ -13,6 +13,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use vouch_api::ErrorCode;
 use vouch_core::approval::{self, Approval};
 use vouch_core::audit::{Decision, Event};
 use vouch_core::capability::Request;
@@ -133,7 +134,7 @@ impl Issuer {
         let owner = chain.credentials[0].credential_subject.agent.owner.clone();
         let registered = self.owner(&owner)?.ok_or_else(|| {
             Refusal::new(
-                "no_owner",
+                ErrorCode::NoOwner,
                 format!("the agent's owner {owner} is not registered with a way to approve"),
             )
         })?;
@@ -142,7 +143,7 @@ impl Issuer {
         let waiting = self.pending_of(&agent, now)?;
         if waiting >= MAX_PENDING_PER_AGENT {
             return Err(Refusal::new(
-                "too_many",
+                ErrorCode::TooMany,
                 format!("{agent} has {MAX_PENDING_PER_AGENT} approval requests waiting"),
             )
             .into());
@@ -211,7 +212,7 @@ impl Issuer {
                 .key
                 .as_ref()
                 .and_then(|did| vouch_core::did::key::key_of(did).ok())
-                .ok_or_else(|| Refusal::new("no_owner", "the owner has no owner key"))?;
+                .ok_or_else(|| Refusal::new(ErrorCode::NoOwner, "the owner has no owner key"))?;
             check_signature(
                 &key,
                 &Self::decision_statement(pending, &decision.decision),
@@ -237,7 +238,7 @@ impl Issuer {
         let pending = self.pending(id, now)?;
         let mut owner = self
             .owner(&pending.owner)?
-            .ok_or_else(|| Refusal::new("no_owner", "the owner is no longer registered"))?;
+            .ok_or_else(|| Refusal::new(ErrorCode::NoOwner, "the owner is no longer registered"))?;
         let changed = prove(&pending, &mut owner)?;
         let mut batch = Batch::default();
         if changed {

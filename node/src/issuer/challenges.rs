@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::Mac as _;
 use rand::RngCore as _;
 use serde::Serialize;
+use vouch_api::ErrorCode;
 use vouch_core::exchange::Once;
 
 use super::{Issuer, Refusal};
@@ -170,8 +171,7 @@ impl Issuer {
                     Reason::Replayed,
                     "not a challenge of this node, or one already answered",
                 ),
-                _ => Refusal::new(
-                    "busy",
+                _ => Refusal::new(ErrorCode::Busy,
                     format!(
                         "as many challenges were answered in the last minutes as may be (by this prover, {MAX_REDEEMED_PER_PROVER}): ask again soon"
                     ),

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use vouch_api::ErrorCode;
 use vouch_core::audit::{Decision, Event};
 use vouch_core::credential::{
     AgentCapabilityCredential, CredentialId, DEFAULT_MAX_DEPTH, MAX_CAPABILITIES, MAX_DEPTH_CAP,
@@ -241,7 +242,7 @@ impl Issuer {
         let knowledge = self
             .status_lists
             .knowledge(&[], Utc::now())
-            .map_err(|e| Refusal::new("internal", e.to_string()))?;
+            .map_err(|e| Refusal::new(ErrorCode::Internal, e.to_string()))?;
         for (index, parsed) in credential.capabilities().into_iter().enumerate() {
             let capability =
                 parsed.map_err(|e| Refusal::malformed(format!("capability {index}: {e}")))?;
@@ -536,9 +537,11 @@ impl Issuer {
 
         let _guard = self.guard();
         if self.issued(&child.id)?.is_some() {
-            return Err(
-                Refusal::new("already_registered", format!("{} is registered", child.id)).into(),
-            );
+            return Err(Refusal::new(
+                ErrorCode::AlreadyRegistered,
+                format!("{} is registered", child.id),
+            )
+            .into());
         }
         let root_record = self
             .issued(&root.id)?

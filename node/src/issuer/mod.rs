@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+use vouch_api::ErrorCode;
 use vouch_core::credential::CredentialId;
 use vouch_core::did::Did;
 use vouch_core::report::Reason;
@@ -61,18 +62,19 @@ pub const MAX_FANOUT: usize = 1_000_000;
 /// The longest task id.
 pub const MAX_TASK_ID_LEN: usize = 256;
 
-/// Why the issuer refused a request: a reason code (DESIGN §8 where one fits) and what to do.
+/// Why the issuer refused a request: a code of the one vocabulary (DESIGN §8's reason where one
+/// fits) and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The machine-readable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// The human-readable reason.
     pub message: String,
 }
 
 impl Refusal {
     /// A refusal with a code of its own.
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -81,7 +83,7 @@ impl Refusal {
 
     /// A refusal for one of DESIGN §8's reasons.
     pub(crate) fn of(reason: Reason, message: impl Into<String>) -> Self {
-        Self::new(reason.as_str(), message)
+        Self::new(reason.into(), message)
     }
 
     /// A `malformed` refusal.

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore as _;
 use serde_json::Value;
+use vouch_api::ErrorCode;
 use vouch_core::audit::Event;
 use vouch_core::hash::Multihash;
 use webauthn_rs::prelude::{AuthenticationResult, Passkey};
@@ -158,7 +159,7 @@ impl Issuer {
             .ok_or_else(|| IssuerError::NotFound("the owner is no longer registered".into()))?;
         if owner.passkeys.len() >= MAX_PASSKEYS {
             return Err(Refusal::new(
-                "too_many",
+                ErrorCode::TooMany,
                 format!("an owner has at most {MAX_PASSKEYS} passkeys"),
             )
             .into());
@@ -166,7 +167,7 @@ impl Issuer {
         let id = URL_SAFE_NO_PAD.encode(passkey.cred_id());
         if self.store.issuance(&keys::passkey(&id))?.is_some() {
             return Err(Refusal::new(
-                "duplicate",
+                ErrorCode::Duplicate,
                 "this passkey is registered already: one passkey stands for one owner",
             )
             .into());
@@ -205,8 +206,7 @@ impl Issuer {
             .owner(&pending.owner)?
             .unwrap_or_else(|| Owner::new(pending.owner.clone(), None, pending.asked));
         if owner.passkeys.is_empty() {
-            return Err(Refusal::new(
-                "no_passkey",
+            return Err(Refusal::new(ErrorCode::NoPasskey,
                 "the owner has no passkey registered: they decide with their owner key, or register one first",
             )
             .into());

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use vouch_api::ErrorCode;
 use vouch_core::credential::{CredentialId, MAX_DEPTH_CAP};
 use vouch_core::did::Did;
 use vouch_core::revocation::{Change, Level, MAX_REASON_LEN, RevocationEvent, Subject};
@@ -178,7 +179,7 @@ impl Issuer {
             .read(&keys::suspension(id))?
             .ok_or_else(|| IssuerError::NotFound(format!("no suspension {id}")))?;
         if suspension.lifted.is_some() {
-            return Err(Refusal::new("already_lifted", format!("{id} is lifted")).into());
+            return Err(Refusal::new(ErrorCode::AlreadyLifted, format!("{id} is lifted")).into());
         }
         let (members, _) = self
             .store
@@ -283,7 +284,7 @@ impl Issuer {
         let (key, method) = self.org.signing_key()?;
         let signed = event
             .sign(&key, method)
-            .map_err(|e| Refusal::new("internal", e.to_string()))?;
+            .map_err(|e| Refusal::new(ErrorCode::Internal, e.to_string()))?;
         let json = serde_json::to_vec(&signed).expect("JSON values always serialize");
         self.store
             .put_revocation_event(&mut batch, &event.issuer, &event.id, &json, event.issued);
@@ -476,7 +477,7 @@ impl Issuer {
 
 fn too_many() -> IssuerError {
     Refusal::new(
-        "too_many",
+        ErrorCode::TooMany,
         format!("more than {MAX_FANOUT} credentials: revoke narrower subjects"),
     )
     .into()

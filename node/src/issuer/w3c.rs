@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use vouch_api::ErrorCode;
 use vouch_core::audit::{Decision, Event};
 use vouch_core::datamodel;
 use vouch_core::did::document::Relationship;
@@ -192,7 +193,7 @@ impl Issuer {
         let key_of = keys::w3c(&id);
         if self.store.issuance(&key_of)?.is_some() {
             return Err(Refusal::new(
-                "duplicate",
+                ErrorCode::Duplicate,
                 format!("a credential {id:.128} was issued already: give a new id"),
             )
             .into());
