@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 pub const WAIT: Duration = Duration::from_secs(30);
 /// The largest message taken from the browser.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// The most messages from Chromium waiting to be read.
+const MAX_QUEUED_MESSAGES: usize = 1024;
 
 /// Where Chromium is: `$VOUCH_CHROMIUM`, else the first of Debian's names on the `PATH`.
 pub fn chromium() -> Result<PathBuf> {
@@ -97,7 +99,8 @@ impl Browser {
         // The child's ends are closed here (dropped with `command`): a browser that exits ends
         // the stream of answers.
         drop(command);
-        let (sender, messages) = mpsc::channel();
+        // Bounded: a page that floods events holds Chromium back, not this process's memory.
+        let (sender, messages) = mpsc::sync_channel(MAX_QUEUED_MESSAGES);
         std::thread::spawn(move || read_messages(answers, &sender));
         let mut browser = Self {
             child,
@@ -312,7 +315,7 @@ impl Drop for Browser {
 }
 
 /// Reads the browser's NUL-ended messages until it closes its end, each bounded.
-fn read_messages(answers: std::io::PipeReader, sender: &mpsc::Sender<Result<Value, String>>) {
+fn read_messages(answers: std::io::PipeReader, sender: &mpsc::SyncSender<Result<Value, String>>) {
     let mut reader = BufReader::new(answers);
     loop {
         let mut bytes = Vec::new();

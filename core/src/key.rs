@@ -5,6 +5,7 @@
 //! `ed25519-pub` (0xed), `ed25519-priv` (0x1300) and `x25519-pub` (0xec). The key pair's JSON form is the
 //! one of the W3C Data Integrity EdDSA test vectors (`keyPair.json`).
 
+use crate::lock::MutexExt as _;
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -246,11 +247,7 @@ impl PublicKey {
             .finalize()
             .into();
         let table = VERIFIED.get_or_init(Default::default);
-        let lock = || {
-            table
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
+        let lock = || table.locked();
         if lock().contains(&digest) {
             return true;
         }

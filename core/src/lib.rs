@@ -8,6 +8,7 @@
 //! The modules form layers, each using only those below it (a test holds it, and that no two
 //! modules below the top use each other):
 //!
+//! 0. [`lock`] locks taken whatever a panicking holder left
 //! 1. [`hash`] content hashes; [`key`] Ed25519 keys and Multikeys; [`iri`] what a URL is;
 //!    [`report`] verification reports and the reason codes; [`dcql`] the query language of the
 //!    exchange; [`sync`] the anti-entropy messages
@@ -40,6 +41,7 @@ pub mod exchange;
 pub mod hash;
 pub mod iri;
 pub mod key;
+pub mod lock;
 pub mod possession;
 pub mod presentation;
 pub mod proof;
@@ -52,6 +54,7 @@ pub mod verify;
 /// The layers of the crate's modules, lowest first: a module may use those of lower layers only.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
+    &["lock"],
     &["hash", "key", "iri", "report", "dcql", "sync"],
     &["agent", "capability", "audit"],
     &["did"],

@@ -13,6 +13,7 @@ use vouch_core::sync::{Collection, ItemId};
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::store::{Batch, Store, StoreError};
 use vouch_core::did::Did;
+use vouch_core::lock::RwLockExt as _;
 
 pub use vouch_core::consortium::{
     Amended, Amendment, AmendmentError, Change, Consortium, MAX_AMENDMENT_BYTES, MAX_MEMBERS,
@@ -82,9 +83,7 @@ impl Members {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Membership>> {
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0.read_locked()
     }
 
     /// The membership now.
@@ -114,10 +113,7 @@ impl Members {
         amendment: &Amendment,
         persist: impl FnOnce(&Amendment) -> Result<(), E>,
     ) -> Result<Result<Amended, AmendmentError>, E> {
-        let mut guard = self
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.0.write_locked();
         let Some(held) = guard.as_ref() else {
             return Ok(Err(AmendmentError::OtherConsortium(
                 amendment.consortium.clone(),

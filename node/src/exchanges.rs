@@ -27,6 +27,7 @@ use vouch_core::key::KeyPair;
 use vouch_core::verify::Verifier;
 
 use crate::issuer::{DefinitionRequest, IssueRequest, Issuer, IssuerError, TaskRequest};
+use vouch_core::lock::MutexExt as _;
 
 /// The name of the agent definition the node verifies as.
 pub const DEFINITION_NAME: &str = "vouch-node-verifier";
@@ -153,11 +154,7 @@ impl NodeExchanges {
         issuer: &Issuer,
         now: DateTime<Utc>,
     ) -> Result<(Value, ToPublish), IssuerError> {
-        let mut identity = self
-            .inner
-            .identity
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut identity = self.inner.identity.locked();
         if let Some((credential, until)) = identity.as_ref()
             && *until - RENEW_BEFORE > now
         {
@@ -349,10 +346,7 @@ impl NodeExchanges {
     }
 
     fn decided(&self) -> std::sync::MutexGuard<'_, Decided> {
-        self.inner
-            .decided
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.decided.locked()
     }
 
     /// An exchange's state.

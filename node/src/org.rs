@@ -19,6 +19,7 @@ use vouch_core::key::KeyPair;
 
 use crate::datadir::{self, DataDirError};
 use crate::registry::{Registry, RegistryError};
+use vouch_core::lock::MutexExt as _;
 
 /// Why an operation on the org's DID failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +75,7 @@ impl Org {
         build: impl FnOnce(&DidLog) -> Result<Operation, OrgError>,
         now: DateTime<Utc>,
     ) -> Result<Operation, OrgError> {
-        let _guard = self
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.lock.locked();
         let log = self.log()?;
         if log.is_deactivated() {
             return Err(ResolveError::Deactivated(self.did.clone()).into());

@@ -17,6 +17,7 @@ use crate::consortium::Members;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
+use vouch_core::lock::MutexExt as _;
 
 use bytes::Bytes;
 use chrono::{DateTime, Timelike, Utc};
@@ -312,10 +313,7 @@ impl Registry {
         operations: Vec<Operation>,
         now: DateTime<Utc>,
     ) -> Vec<Result<(Did, Applied), RegistryError>> {
-        let mut cache = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self.writer.locked();
         let mut batch = Batch::default();
         let mut touched = Vec::new();
         let mut results: Vec<_> = operations
@@ -475,10 +473,7 @@ impl Registry {
     /// verified log when cached, else from its stored head. Cheap: no log is verified for it.
     pub fn latest_version_time(&self, did: &Did) -> Result<Option<DateTime<Utc>>, RegistryError> {
         {
-            let cache = self
-                .writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cache = self.writer.locked();
             if let Some(log) = cache.get(did) {
                 return Ok(Some(log.head().created.time()));
             }
@@ -565,9 +560,7 @@ impl Registry {
     }
 
     fn resolutions(&self) -> std::sync::MutexGuard<'_, Resolutions> {
-        self.resolutions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.resolutions.locked()
     }
 
     fn resolve_from_store(
@@ -633,10 +626,7 @@ impl DidResolver for Registry {
         }
         did_vouch::check_did(did)?;
         {
-            let cache = self
-                .writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cache = self.writer.locked();
             if let Some(log) = cache.get(did) {
                 return current_document(log);
             }

@@ -29,6 +29,7 @@ use crate::fault::{Judgement, PeerMisbehaved};
 use crate::org::{Org, OrgError};
 use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry, RegistryError};
 use crate::store::{Batch, Store, StoreError};
+use vouch_core::lock::MutexExt as _;
 
 /// The largest status list credential taken from a peer: a list of about a million entries,
 /// however random its bits.
@@ -355,10 +356,7 @@ impl StatusLists {
     pub fn receive_all(&self, items: &[&[u8]], now: DateTime<Utc>) -> Vec<Judgement> {
         let checked: Vec<Result<Checked, StatusListError>> =
             items.iter().map(|data| self.check(data, now)).collect();
-        let _guard = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.writer.locked();
         // Each list this page brings, compared with the newest version so far: one version per
         // key per batch.
         let mut pending: HashMap<String, Pending> = HashMap::new();
@@ -505,10 +503,7 @@ impl StatusLists {
         if count > MAX_ALLOCATION {
             return Err(StatusListError::TooManyChanges);
         }
-        let _guard = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.writer.locked();
         let mut n = self.store.current_status_list(purpose.as_str())?;
         let name = |n: u32| format!("issued-{}-{n}", purpose.as_str());
         let mut bits = self
@@ -606,10 +601,7 @@ impl StatusLists {
     ) -> Result<Vec<Value>, StatusListError> {
         // Times are kept to the millisecond, as they are written.
         let now = now.trunc_subsecs(3);
-        let _guard = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.writer.locked();
         let (key_pair, method) = self.org.signing_key()?;
         let mut signed = Vec::with_capacity(changes.len());
         let mut seen = std::collections::HashSet::new();

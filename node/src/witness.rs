@@ -31,6 +31,7 @@ use crate::consortium::{Member, Members};
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
+use vouch_core::lock::MutexExt as _;
 
 /// The largest checkpoint note: the checkpoint and a hundred signature lines.
 pub const MAX_CHECKPOINT_BYTES: usize = 32 * 1024;
@@ -311,7 +312,7 @@ impl Witness {
     /// sees it now); none while the log is empty.
     pub fn checkpoint_own(&self, log: &AuditLog) -> Result<Option<(Vec<u8>, u64)>, WitnessError> {
         let (size, root) = log.root()?;
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.lock.locked();
         let held = self.held(&self.own)?;
         let public = self.key.public();
         if let Some(held) = held {
@@ -409,7 +410,7 @@ impl Witness {
         now: DateTime<Utc>,
     ) -> Result<Outcome, WitnessError> {
         let origin = witnessed.checkpoint.origin.clone();
-        let mut memory = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut memory = self.lock.locked();
         let Some((held, held_checkpoint)) = self.held_open(&origin)? else {
             if origin == self.own {
                 // A checkpoint of this node's log that it does not hold: not one it signed lately.
@@ -616,7 +617,7 @@ impl Witness {
         now: DateTime<Utc>,
     ) -> Result<Outcome, WitnessError> {
         let origin = witnessed.checkpoint.origin.clone();
-        let mut memory = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut memory = self.lock.locked();
         let Some((held, held_checkpoint)) = self.held_open(&origin)? else {
             return Ok(Outcome::Known);
         };

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
+use vouch_core::lock::MutexExt as _;
 use vouch_core::status::StatusListCredential;
 use vouch_node::{Config, datadir, setup};
 
@@ -242,10 +243,7 @@ impl Ports {
         // Start somewhere of this process's own, so that testnets started at once (the tests)
         // seldom try the same ports.
         let span = ephemeral_low().saturating_sub(LOWEST_PORT).max(1);
-        let seed = std::process::id()
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |t| t.subsec_nanos());
+        let seed = std::process::id() ^ rand::random::<u32>();
         Self {
             taken: Default::default(),
             next: LOWEST_PORT + (seed % u32::from(span)) as u16,
@@ -507,10 +505,7 @@ fn arrivals_in_turn(
     let turn = std::sync::Mutex::new(((0..state.nodes.len()).collect::<VecDeque<usize>>(), 0usize));
     let returned = std::sync::Condvar::new();
     let times = std::sync::Mutex::new(vec![None; state.nodes.len()]);
-    let lock = || {
-        turn.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
+    let lock = || turn.locked();
     std::thread::scope(|scope| {
         for _ in 0..pollers.max(1) {
             scope.spawn(|| {
@@ -537,10 +532,7 @@ fn arrivals_in_turn(
                     };
                     let arrived_now = arrived(&state.nodes[node].http);
                     if arrived_now {
-                        times
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)[node] =
-                            Some(started.elapsed());
+                        times.locked()[node] = Some(started.elapsed());
                     }
                     let mut guard = lock();
                     guard.1 -= 1;

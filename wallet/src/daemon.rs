@@ -19,6 +19,7 @@ use vouch_core::key::KeyPair;
 use crate::knowledge::{Freshness, NodeKnowledge};
 use crate::store::{WalletLog, WalletStore};
 use vouch_core::exchange::{Answered, Once};
+use vouch_core::lock::MutexExt as _;
 use vouch_core::report::Reason;
 
 mod card;
@@ -440,10 +441,7 @@ impl Daemon {
             )));
         }
         let now = chrono::Utc::now();
-        let mut held = self
-            .approvals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = self.approvals.locked();
         held.retain(|(until, _)| *until > now);
         if held.iter().any(|(_, a)| a["id"] == credential["id"]) {
             return Ok(json!({ "added": false }));
@@ -461,8 +459,7 @@ impl Daemon {
     pub(crate) fn approvals_held(&self) -> Vec<Value> {
         let now = chrono::Utc::now();
         self.approvals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .locked()
             .iter()
             .filter(|(until, _)| *until > now)
             .map(|(_, a)| a.clone())
@@ -802,10 +799,7 @@ struct Open {
 
 impl Open {
     fn since(&self) -> tokio::time::Instant {
-        *self
-            .since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.since.locked()
     }
 }
 
@@ -815,10 +809,7 @@ impl Connections {
     /// every connection is answering a request.
     fn admit(&self, number: u64) -> Option<Arc<Open>> {
         use std::sync::atomic::Ordering;
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self.open.locked();
         if open.len() >= MAX_CONNECTIONS {
             let idlest = open
                 .iter()
@@ -839,10 +830,7 @@ impl Connections {
     }
 
     fn remove(&self, number: u64) {
-        self.open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&number);
+        self.open.locked().remove(&number);
     }
 }
 
@@ -960,10 +948,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, open: &Open) {
             }
         };
         let answered = answer(&mut write, result).await;
-        *open
-            .since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
+        *open.since.locked() = tokio::time::Instant::now();
         open.busy.store(false, Ordering::SeqCst);
         if !answered {
             return;

@@ -37,6 +37,7 @@ use vouch_core::status::{HeldLists, StatusListCredential, list_urls};
 use vouch_core::verify::TrustList;
 
 use crate::sources::NodeHttp;
+use vouch_core::lock::MutexExt as _;
 
 /// The most DIDs and status lists kept.
 pub const MAX_KEPT: usize = 4096;
@@ -101,9 +102,7 @@ pub struct Known {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.locked()
 }
 
 impl NodeKnowledge {

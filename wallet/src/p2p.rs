@@ -348,6 +348,9 @@ async fn run(
 ) {
     let mut pending: HashMap<OutboundRequestId, oneshot::Sender<Result<Reply, String>>> =
         HashMap::new();
+    // Bounded by `in_flight`: an answer is sent only by a request taken while fewer than
+    // MAX_IN_FLIGHT were in flight, and counted out only when its answer is received.
+    #[allow(clippy::disallowed_methods)]
     let (answered, mut answers) = mpsc::unbounded_channel::<(
         PeerId,
         InboundRequestId,

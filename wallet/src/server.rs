@@ -28,6 +28,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
+use vouch_core::lock::MutexExt as _;
 
 /// What one server allows.
 #[derive(Debug, Clone, Copy)]
@@ -124,10 +125,7 @@ struct Admitted {
 
 impl Admission {
     fn admit(self: &Arc<Self>, client: Client) -> Option<Admitted> {
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self.open.locked();
         let (total, by_client) = &mut *open;
         let mine = by_client.get(&client).copied().unwrap_or(0);
         if *total >= self.limits.connections || mine >= self.limits.per_client {
@@ -144,11 +142,7 @@ impl Admission {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        let mut open = self
-            .admission
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self.admission.open.locked();
         let (total, by_client) = &mut *open;
         *total = total.saturating_sub(1);
         if let Some(mine) = by_client.get_mut(&self.client) {
@@ -177,10 +171,7 @@ impl Activity {
     }
 
     fn since(&self) -> Instant {
-        *self
-            .since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.since.locked()
     }
 
     /// Completes when the connection has had no request in progress for `idle`.
@@ -201,11 +192,7 @@ impl Activity {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        *self
-            .0
-            .since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        *self.0.since.locked() = Instant::now();
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -348,10 +335,7 @@ impl Shares {
 
     /// Takes one request from `client`'s share at `now`, or says how long until one is free.
     pub fn take(&self, client: Client, now: std::time::Instant) -> Result<(), Duration> {
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.buckets.locked();
         let (tokens, at) = buckets.get(&client).copied().unwrap_or((self.burst, now));
         let elapsed = now.saturating_duration_since(at).as_secs_f64();
         let tokens = (tokens + elapsed * self.per_sec).min(self.burst);

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AuditError, Entry, Event, Hash, HashReader, Tamper};
 use crate::key::KeyPair;
+use crate::lock::MutexExt as _;
 
 /// The most entries read at once.
 pub const PAGE: usize = 4096;
@@ -172,9 +173,7 @@ impl<S: LogStore> Log<S> {
     }
 
     fn hold(&self) -> MutexGuard<'_, ()> {
-        self.lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.lock.locked()
     }
 
     /// Holds the log for appending: keep the writer until the batch its entries went into is
@@ -230,12 +229,7 @@ impl<S: LogStore> Log<S> {
             probe.check()?;
         }
         let group = &self.group;
-        let lock = || {
-            group
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
+        let lock = || group.state.locked();
         let mut state = lock();
         let ticket = state.next;
         state.next += 1;

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Entry;
+use crate::lock::MutexExt as _;
 
 /// Counts refusals per party, in windows.
 pub struct Tally {
@@ -64,9 +65,7 @@ impl Tally {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.locked()
     }
 
     /// A refusal, as the entry that would record it (its `agent` the party): the entries to

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use super::document::{DID_CONTEXT_V1, DidDocument, Jwk, MULTIKEY_CONTEXT_V1, VerificationMethod};
 use super::{Did, DidUrl};
 use crate::key::{KeyError, PublicKey};
+use crate::lock::MutexExt as _;
 
 /// Why a DID could not be read as an Ed25519 did:key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,11 +84,7 @@ fn read_key(multikey: &str) -> Option<PublicKey> {
     use std::sync::{Mutex, OnceLock};
     static READ: OnceLock<Mutex<HashMap<String, PublicKey>>> = OnceLock::new();
     let table = READ.get_or_init(|| Mutex::new(HashMap::new()));
-    let lock = || {
-        table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
+    let lock = || table.locked();
     if let Some(key) = lock().get(multikey) {
         return Some(*key);
     }

@@ -23,6 +23,7 @@ use crate::capability::Request;
 use crate::credential::{AgentCapabilityCredential, MAX_CREDENTIAL_BYTES, MAX_DEPTH_CAP};
 use crate::did::Did;
 use crate::key::KeyPair;
+use crate::lock::MutexExt as _;
 use crate::presentation::{self, Chain, MAX_CREDENTIALS, VerifiedPresentation};
 use crate::proof::{Cryptosuite, ProofError};
 use crate::report::{Outcome, Reason};
@@ -201,9 +202,7 @@ impl<T> Once<T> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OnceTable<T>> {
-        self.table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.table.locked()
     }
 
     /// Keeps `value` under `key` until `until`. A key held already is a replay (`replayed`); a

@@ -32,6 +32,7 @@ use ssi::json_ld::{
 use ssi::rdf::LdEnvironment;
 
 use super::ProofError;
+use crate::lock::{MutexExt as _, RwLockExt as _};
 
 /// Contexts an operator added to the bundled ones, for this process (a node's
 /// `[verification.contexts]`): read from local files at start, never fetched.
@@ -44,10 +45,10 @@ pub const MAX_CONTEXT_BYTES: usize = 1024 * 1024;
 
 /// The loader of the contexts known here: the bundled ones and those added.
 pub fn loader() -> Arc<ContextLoader> {
-    if let Some(loader) = LOADER.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+    if let Some(loader) = LOADER.read_locked().as_ref() {
         return loader.clone();
     }
-    let added = ADDED.read().unwrap_or_else(|p| p.into_inner());
+    let added = ADDED.read_locked();
     let contexts: HashMap<String, String> = vouch_schemas::CONTEXTS
         .iter()
         .map(|(url, document)| ((*url).to_owned(), (*document).to_owned()))
@@ -58,7 +59,7 @@ pub fn loader() -> Arc<ContextLoader> {
             .with_context_map_from(contexts)
             .expect("the contexts are valid JSON under valid IRIs (bundled: a unit test; added: add_context)"),
     );
-    *LOADER.write().unwrap_or_else(|p| p.into_inner()) = Some(loader.clone());
+    *LOADER.write_locked() = Some(loader.clone());
     loader
 }
 
@@ -68,8 +69,7 @@ pub fn known_context(url: &str) -> Option<std::borrow::Cow<'static, str>> {
         return Some(std::borrow::Cow::Borrowed(document));
     }
     ADDED
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
+        .read_locked()
         .iter()
         .find(|(known, _)| known == url)
         .map(|(_, document)| std::borrow::Cow::Owned(document.clone()))
@@ -105,10 +105,10 @@ pub fn add_context(url: &str, document: &str) -> Result<(), String> {
     ContextLoader::empty()
         .with_context_map_from(HashMap::from([(url.to_owned(), document.to_owned())]))
         .map_err(|e| format!("{url:.256}: {e}"))?;
-    let mut added = ADDED.write().unwrap_or_else(|p| p.into_inner());
+    let mut added = ADDED.write_locked();
     added.retain(|(known, _)| known != url);
     added.push((url.to_owned(), document.to_owned()));
-    *LOADER.write().unwrap_or_else(|p| p.into_inner()) = None;
+    *LOADER.write_locked() = None;
     Ok(())
 }
 
@@ -389,11 +389,7 @@ fn processed_context(context: &Value) -> Result<Option<Arc<ActiveContext>>, Proo
     static PROCESSED: OnceLock<Mutex<HashMap<String, Arc<ActiveContext>>>> = OnceLock::new();
     let key = context.to_string();
     let processed = PROCESSED.get_or_init(Default::default);
-    if let Some(active) = processed
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-    {
+    if let Some(active) = processed.locked().get(&key) {
         return Ok(Some(active.clone()));
     }
     let local = ssi::json_ld::syntax::context::Context::try_from_json(json_ld_value(context))
@@ -401,7 +397,7 @@ fn processed_context(context: &Value) -> Result<Option<Arc<ActiveContext>>, Proo
     let active: ActiveContext = pollster::block_on(local.process(&mut (), &*loader(), None))
         .map_err(|e| failed(&e))?
         .into_processed();
-    let mut kept = processed.lock().unwrap_or_else(|p| p.into_inner());
+    let mut kept = processed.locked();
     if kept.len() >= MAX_PROCESSED_CONTEXTS {
         return Ok(None);
     }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vouch_core::did::{Did, DidResolver};
+use vouch_core::lock::MutexExt as _;
 use vouch_core::status::StatusListCredential;
 
 /// The largest status list credential read.
@@ -52,7 +53,7 @@ impl ForeignLists {
     ) -> Result<StatusListCredential, String> {
         let now = Instant::now();
         {
-            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            let mut kept = self.kept.locked();
             kept.retain(|_, (until, _)| *until > now);
             if let Some((_, list)) = kept.get(url)
                 && &list.issuer == issuer
@@ -76,7 +77,7 @@ impl ForeignLists {
             .valid_until
             .and_then(|end| (end - chrono::Utc::now()).to_std().ok())
             .map_or(KEEP, |left| left.min(KEEP));
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = self.kept.locked();
         let bytes: usize = kept.values().map(|(_, l)| l.list.len() / 8).sum();
         // Past either bound, a list is used for this request and fetched again for the next.
         if kept.len() < MAX_KEPT && bytes + list.list.len() / 8 <= MAX_KEPT_BYTES {

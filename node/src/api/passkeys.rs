@@ -39,6 +39,7 @@ use super::errors::{busy, internal, issuer_error, reject};
 use super::{ApiState, json, publish_lists, run};
 use crate::issuer::{IssuerError, Pending, Refusal, Standing};
 use vouch_api::ErrorCode;
+use vouch_core::lock::MutexExt as _;
 use vouch_core::report::Reason;
 
 /// The most ceremonies open at once, all owners together.
@@ -180,9 +181,7 @@ impl Passkeys {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Step)>> {
-        self.ceremonies
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.ceremonies.locked()
     }
 
     /// Opens a ceremony for `step`, closing the one open for the same link or request.

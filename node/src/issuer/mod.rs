@@ -56,6 +56,7 @@ use crate::org::{Org, OrgError};
 use crate::registry::{Registry, RegistryError};
 use crate::status_lists::{Slot, StatusListError, StatusLists};
 use crate::store::{Store, StoreError};
+use vouch_core::lock::MutexExt as _;
 
 /// The most credentials one revocation or suspension may reach.
 pub const MAX_FANOUT: usize = 1_000_000;
@@ -237,9 +238,7 @@ impl Issuer {
     }
 
     fn guard(&self) -> MutexGuard<'_, ()> {
-        self.lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.lock.locked()
     }
 
     /// Reads a JSON record.

@@ -33,6 +33,7 @@ use crate::fault::{Judgement, PeerMisbehaved};
 use crate::issuer::Events;
 use crate::registry::Registry;
 use crate::status_lists::StatusLists;
+use vouch_core::lock::MutexExt as _;
 
 /// The anti-entropy protocol.
 pub const SYNC_PROTOCOL: &str = "/vouch/sync/2.0.0";
@@ -86,11 +87,7 @@ impl Sources {
     /// Blocking.
     fn snapshot(&self, collection: Collection) -> Result<Snapshot, String> {
         let generation = self.registry.sync_generation(collection);
-        if let Some((at, snapshot)) = self
-            .snapshots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&collection)
+        if let Some((at, snapshot)) = self.snapshots.locked().get(&collection)
             && *at == generation
         {
             return Ok(snapshot.clone());
@@ -110,8 +107,7 @@ impl Sources {
         storage.seal().map_err(|e| e.to_string())?;
         let snapshot = Snapshot(Arc::new(storage));
         self.snapshots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .locked()
             .insert(collection, (generation, snapshot.clone()));
         Ok(snapshot)
     }

@@ -69,14 +69,15 @@ pub(super) enum Done {
 /// Runs jobs off the swarm task.
 pub(super) struct Worker {
     permits: Arc<Semaphore>,
-    done: mpsc::UnboundedSender<Done>,
+    done: mpsc::Sender<Done>,
 }
 
 impl Worker {
-    /// A worker, and the receiver of what its jobs report. At most [`MAX_JOBS`] reports are
-    /// ever waiting: one per permit.
-    pub(super) fn new() -> (Self, mpsc::UnboundedReceiver<Done>) {
-        let (done, reports) = mpsc::unbounded_channel();
+    /// A worker, and the receiver of what its jobs report. At most [`MAX_JOBS`] reports wait:
+    /// a job whose report finds them waiting holds its permit until there is room, so no new
+    /// job starts while the swarm task is behind.
+    pub(super) fn new() -> (Self, mpsc::Receiver<Done>) {
+        let (done, reports) = mpsc::channel(MAX_JOBS);
         (
             Self {
                 permits: Arc::new(Semaphore::new(MAX_JOBS)),
@@ -109,9 +110,9 @@ impl Worker {
         let done = self.done.clone();
         tokio::task::spawn_blocking(move || {
             let report = job();
-            drop(permit);
             // The swarm task stopped: nobody is waiting.
-            let _ = done.send(report);
+            let _ = done.blocking_send(report);
+            drop(permit);
         });
     }
 }
