@@ -215,13 +215,6 @@ pub struct HeldLists {
     max_age: Option<chrono::Duration>,
 }
 
-impl Default for HeldLists {
-    /// No list yet; statuses are read as of the time it is made.
-    fn default() -> Self {
-        Self::new(Utc::now())
-    }
-}
-
 impl HeldLists {
     /// No list yet; statuses are read as of `now`.
     pub fn new(now: DateTime<Utc>) -> Self {

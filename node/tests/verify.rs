@@ -62,7 +62,7 @@ fn credential_for(issuer: &Org, list_url: &str, holder: &KeyPair) -> serde_json:
 
 /// Verifies `credential` with only what the node at `base` serves, trusting `issuer`.
 fn verify_through(base: &str, credential: &serde_json::Value, trust: &TrustList) -> Vec<Reason> {
-    let mut sources = Sources::new();
+    let mut sources = Sources::new(chrono::Utc::now());
     let node = vouch_wallet::sources::Reach::new()
         .node(base)
         .expect("a loopback URL");

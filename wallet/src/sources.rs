@@ -352,7 +352,6 @@ impl DidResolver for HttpResolver {
 }
 
 /// What a verification knows: DID logs, an optional resolver, and the status lists held.
-#[derive(Default)]
 pub struct Sources {
     logs: LogResolver,
     http: Option<HttpResolver>,
@@ -361,9 +360,13 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Nothing known yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// Nothing known yet; status lists are judged as of `now`.
+    pub fn new(now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            logs: LogResolver::default(),
+            http: None,
+            lists: HeldLists::new(now),
+        }
     }
 
     /// Adds a did:vouch log; two logs of one DID that diverge are refused.

@@ -627,7 +627,7 @@ impl Known {
                 .map(|d| (d.clone(), everything.clone()))
                 .collect(),
         );
-        let mut sources = Sources::new();
+        let mut sources = Sources::new(args.now.unwrap_or_else(Utc::now));
         for path in &args.did_logs {
             sources
                 .add_log(didlog::read(path)?)
