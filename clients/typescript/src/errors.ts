@@ -10,8 +10,8 @@ export class VouchError extends Error {
 
 /**
  * The wallet daemon refused a request. `code` is the daemon's stable code (`malformed`,
- * `too_large`, `refused`, `internal`); `reason` the DESIGN §8 reason code when an exchange was
- * refused (`not_granted`, `revoked`, …).
+ * `too_large`, `refused`, `busy` — all its connections in use: ask again —, `internal`);
+ * `reason` the DESIGN §8 reason code when an exchange was refused (`not_granted`, `revoked`, …).
  */
 export class WalletError extends VouchError {
   constructor(

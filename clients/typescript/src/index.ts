@@ -15,6 +15,7 @@ export {
   type Identity,
   type Json,
   type Reason,
+  type Refusal,
   type Resolution,
   type Verification,
 } from "./types.js";

@@ -31,6 +31,14 @@ export interface Decision {
   accepted: boolean;
   /** Why it was rejected; undefined when accepted. */
   reason?: Reason;
+  /** With `needs_approval`: the hash of the exact request the owner must approve. */
+  approvalRequest?: string;
+}
+
+/** Why the other agent refused what this one sent it. */
+export interface Refusal {
+  reason: Reason;
+  message: string;
 }
 
 /** A capability exchange this agent asked for, as its verifier. */
@@ -43,6 +51,8 @@ export interface Exchange {
   decision: Json;
   /** Whether the prover took the decision. */
   acknowledged: boolean;
+  /** Why the prover refused the decision, when it did (`acknowledged` is then false). */
+  refusal?: Refusal;
   /** Whether every capability asked was accepted. */
   accepted: boolean;
 }
@@ -83,7 +93,17 @@ export function decisionOf(value: Json): Decision {
     capability: (value["capability"] ?? {}) as Capability,
     accepted: decision === "accepted",
     ...(typeof reason === "string" ? { reason } : {}),
+    ...(typeof value["approvalRequest"] === "string" ? { approvalRequest: value["approvalRequest"] } : {}),
   };
+}
+
+/** The refusal an `acknowledged` member carries: `true`, `false` or `{reason, message}`. */
+function refusalOf(acknowledged: unknown): { refusal?: Refusal } {
+  if (typeof acknowledged !== "object" || acknowledged === null || Array.isArray(acknowledged)) {
+    return {};
+  }
+  const refused = acknowledged as Json;
+  return { refusal: { reason: String(refused["reason"] ?? "") as Reason, message: String(refused["message"] ?? "") } };
 }
 
 export function exchangeOf(value: Json): Exchange {
@@ -93,6 +113,7 @@ export function exchangeOf(value: Json): Exchange {
     decisions,
     decision: (value["decision"] ?? {}) as Json,
     acknowledged: value["acknowledged"] === true,
+    ...refusalOf(value["acknowledged"]),
     accepted: decisions.length > 0 && decisions.every((d) => d.accepted),
   };
 }

@@ -14,7 +14,7 @@ node's HTTP API. The client never holds a key: the daemon signs, and only struct
 from .a2a import EXTENSION, VouchIdentity, exchange_from_card, fetch_card, vouch_identity
 from .errors import NodeError, VouchError, WalletError
 from .node import Node
-from .types import Check, Decision, Exchange, Identity, Resolution, Verification
+from .types import Check, Decision, Exchange, Identity, Refusal, Resolution, Verification
 from .wallet import Wallet
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Identity",
     "Node",
     "NodeError",
+    "Refusal",
     "Resolution",
     "Verification",
     "VouchError",

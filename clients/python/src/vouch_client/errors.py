@@ -13,7 +13,7 @@ class WalletError(VouchError):
     """The wallet daemon refused a request.
 
     ``code`` is the daemon's stable code (``malformed``, ``too_large``, ``refused``,
-    ``internal``); ``reason`` the DESIGN §8 reason code when an exchange was refused
+    ``busy`` — all its connections in use: ask again —, ``internal``); ``reason`` the DESIGN §8 reason code when an exchange was refused
     (``not_granted``, ``revoked``, …), else ``None``.
     """
 

@@ -32,6 +32,8 @@ class Decision:
     accepted: bool
     reason: Optional[str] = None
     """Why it was rejected (a DESIGN §8 reason code); ``None`` when accepted."""
+    approval_request: Optional[str] = None
+    """With ``needs_approval``: the hash of the exact request the owner must approve."""
 
     @classmethod
     def from_json(cls, value: Dict[str, Any]) -> "Decision":
@@ -42,7 +44,17 @@ class Decision:
             capability=value.get("capability", {}),
             accepted=decision == "accepted",
             reason=value.get("reason"),
+            approval_request=value.get("approvalRequest"),
         )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the other agent refused what this one sent it."""
+
+    reason: str
+    """A DESIGN §8 reason code."""
+    message: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class Exchange:
     """The signed ``CapabilityDecision`` credential, as sent to the prover."""
     acknowledged: bool
     """Whether the prover took the decision."""
+    refusal: Optional[Refusal] = None
+    """Why the prover refused the decision, when it did (``acknowledged`` is then false)."""
 
     @property
     def accepted(self) -> bool:
@@ -74,7 +88,19 @@ class Exchange:
             decisions=[Decision.from_json(d) for d in value.get("decisions", [])],
             decision=value.get("decision", {}),
             acknowledged=value.get("acknowledged") is True,
+            refusal=_refusal(value.get("acknowledged")),
         )
+
+
+def _refusal(acknowledged: Any) -> Optional[Refusal]:
+    """The refusal an ``acknowledged`` member carries: ``true``, ``false`` or
+    ``{"reason", "message"}``."""
+    if isinstance(acknowledged, dict):
+        return Refusal(
+            reason=str(acknowledged.get("reason", "")),
+            message=str(acknowledged.get("message", "")),
+        )
+    return None
 
 
 @dataclass(frozen=True)
