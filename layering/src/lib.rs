@@ -73,11 +73,7 @@ pub fn check(src: &Path, layers: &[&[&str]]) -> Result<usize, String> {
             .map_err(|e| format!("reading {}: {e}", file.display()))?;
         let syntax =
             syn::parse_file(&text).map_err(|e| format!("parsing {}: {e}", file.display()))?;
-        let mut reader = Reader {
-            module: module.clone(),
-            uses: Vec::new(),
-            reexports: Vec::new(),
-        };
+        let mut reader = Reader::new(module.clone());
         reader.visit_file(&syntax);
         for (name, path) in reader.reexports {
             reexports.insert((module.clone(), name), path);
@@ -176,6 +172,46 @@ pub fn assert_layered(built_at: &str, layers: &[&[&str]], at_least: usize) {
     }
 }
 
+/// The files of the crate in `src` that name the crate `external` (`use rocksdb::…`,
+/// `libp2p::Multiaddr`, `warp::reply(…)` in a macro), with their top-level module.
+pub fn naming(src: &Path, external: &str) -> Result<Vec<(PathBuf, String)>, String> {
+    let files = sources(src).map_err(|e| format!("reading {}: {e}", src.display()))?;
+    let mut found = Vec::new();
+    for (file, module) in files {
+        let text = std::fs::read_to_string(src.join(&file))
+            .map_err(|e| format!("reading {}: {e}", file.display()))?;
+        let syntax =
+            syn::parse_file(&text).map_err(|e| format!("parsing {}: {e}", file.display()))?;
+        let mut reader = Reader::new(module.clone());
+        reader.visit_file(&syntax);
+        if reader.roots.contains(external) {
+            found.push((file, module.first().cloned().unwrap_or_default()));
+        }
+    }
+    Ok(found)
+}
+
+/// The test that only `modules` (top-level modules of the crate) name the crate `external`:
+/// panics naming every other file that does, or when none does (a scan that sees nothing).
+pub fn assert_named_only_by(built_at: &str, external: &str, modules: &[&str]) {
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| built_at.into());
+    let found =
+        naming(&Path::new(&crate_dir).join("src"), external).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !found.is_empty(),
+        "no file names {external}: is the scan broken?"
+    );
+    let others: Vec<String> = found
+        .iter()
+        .filter(|(_, module)| !modules.contains(&module.as_str()))
+        .map(|(file, _)| file.display().to_string())
+        .collect();
+    assert!(
+        others.is_empty(),
+        "only {modules:?} may name {external}, and these do too: {others:?}"
+    );
+}
+
 fn layer_of(layers: &[&[&str]], module: &str) -> Option<usize> {
     layers.iter().position(|layer| layer.contains(&module))
 }
@@ -249,9 +285,20 @@ struct Reader {
     uses: Vec<(ModPath, String)>,
     /// Names re-exported here from a child: `pub use child::Name;`.
     reexports: Vec<(String, ModPath)>,
+    /// The first segment of every path written: the other crates named among them.
+    roots: BTreeSet<String>,
 }
 
 impl Reader {
+    fn new(module: ModPath) -> Self {
+        Self {
+            module,
+            uses: Vec::new(),
+            reexports: Vec::new(),
+            roots: BTreeSet::new(),
+        }
+    }
+
     /// Makes a path absolute if it starts at the crate, this module or a parent; `None` for a
     /// path into another crate or a local name.
     fn absolute(&self, segments: &[String]) -> Option<ModPath> {
@@ -276,6 +323,10 @@ impl Reader {
     }
 
     fn record(&mut self, segments: &[String]) {
+        // A single name is a local one (a variable, a type in scope), not a crate.
+        if let [first, _, ..] = segments {
+            self.roots.insert(first.clone());
+        }
         if let Some(path) = self.absolute(segments) {
             self.uses.push((path, segments.join("::")));
         }
@@ -310,6 +361,9 @@ impl Reader {
         path.push(name.clone());
         if name == "self" {
             path.pop();
+        }
+        if let Some(first) = path.first() {
+            self.roots.insert(first.clone());
         }
         if public && let Some(first) = path.first() {
             // `pub use child::Name;` here: `self::Name` leads to the child. Uniform paths name a
@@ -347,9 +401,11 @@ impl<'a> Visit<'a> for Reader {
     }
 
     fn visit_path(&mut self, path: &'a syn::Path) {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         if path.leading_colon.is_none() {
-            let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
             self.record(&segments);
+        } else if let [first, _, ..] = segments.as_slice() {
+            self.roots.insert(first.clone());
         }
         syn::visit::visit_path(self, path);
     }
@@ -369,7 +425,11 @@ impl Reader {
             match &tokens[at] {
                 TokenTree::Group(group) => self.tokens(group.stream()),
                 TokenTree::Ident(ident)
-                    if matches!(ident.to_string().as_str(), "crate" | "self" | "super") =>
+                    if matches!(
+                        (tokens.get(at + 1), tokens.get(at + 2)),
+                        (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
+                            if a.as_char() == ':' && b.as_char() == ':'
+                    ) =>
                 {
                     let mut segments = vec![ident.to_string()];
                     let mut next = at + 1;
@@ -511,6 +571,30 @@ mod tests {
                     .as_ref()
                     .is_err_and(|e| e.contains("low.rs uses high")),
                 "{spelling}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_crate_named_outside_its_modules_is_found_however_it_is_spelled() {
+        for (spelling, found) in [
+            ("use libp2p::Multiaddr;", true),
+            ("use libp2p::{self, PeerId};", true),
+            ("fn f(_: libp2p::PeerId) {}", true),
+            ("fn f(_: ::libp2p::PeerId) {}", true),
+            (
+                "fn f() { let _ = format!(\"{}\", libp2p::PeerId::random()); }",
+                true,
+            ),
+            ("use crate::low::libp2p;", false),
+            ("fn f(libp2p: u8) -> u8 { libp2p }", false),
+        ] {
+            let dir = tree(&[("lib.rs", ""), ("low.rs", ""), ("high.rs", spelling)]);
+            let named = super::naming(dir.path(), "libp2p").expect("readable");
+            assert_eq!(
+                named.iter().any(|(_, m)| m == "high"),
+                found,
+                "{spelling}: {named:?}"
             );
         }
     }

@@ -66,4 +66,12 @@ mod tests {
     fn no_module_uses_one_above_it() {
         vouch_layering::assert_layered(env!("CARGO_MANIFEST_DIR"), super::LAYERS, 100);
     }
+
+    #[test]
+    fn rocksdb_libp2p_and_warp_are_each_named_by_one_module() {
+        let here = env!("CARGO_MANIFEST_DIR");
+        vouch_layering::assert_named_only_by(here, "rocksdb", &["store"]);
+        vouch_layering::assert_named_only_by(here, "libp2p", &["net"]);
+        vouch_layering::assert_named_only_by(here, "warp", &["api"]);
+    }
 }

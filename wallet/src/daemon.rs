@@ -237,9 +237,9 @@ impl Daemon {
     /// Its addresses.
     pub async fn join(
         self: &Arc<Self>,
-        listen: &[libp2p::Multiaddr],
+        listen: &[crate::p2p::Multiaddr],
         stop: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<Vec<libp2p::Multiaddr>, crate::p2p::P2pError> {
+    ) -> Result<Vec<crate::p2p::Multiaddr>, crate::p2p::P2pError> {
         let answerer: Arc<dyn crate::p2p::Answerer> = self.clone();
         let (network, _task) = crate::p2p::start(&self.key, listen, answerer, stop).await?;
         let addresses = network.addresses.clone();

@@ -47,4 +47,11 @@ mod tests {
     fn no_module_uses_one_above_it() {
         vouch_layering::assert_layered(env!("CARGO_MANIFEST_DIR"), super::LAYERS, 20);
     }
+
+    #[test]
+    fn rocksdb_and_libp2p_are_each_named_by_one_module() {
+        let here = env!("CARGO_MANIFEST_DIR");
+        vouch_layering::assert_named_only_by(here, "rocksdb", &["store"]);
+        vouch_layering::assert_named_only_by(here, "libp2p", &["p2p"]);
+    }
 }

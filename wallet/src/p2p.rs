@@ -13,12 +13,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use libp2p::Multiaddr;
 use libp2p::futures::{
     AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, StreamExt as _,
 };
 use libp2p::request_response::{self, InboundRequestId, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, StreamProtocol, identity, noise, tcp, yamux};
+use libp2p::{PeerId, StreamProtocol, identity, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use vouch_core::did::Did;
 use vouch_core::exchange::wire::{self, MAX_MESSAGE_BYTES, Message, PROTOCOL, Reply};

@@ -233,7 +233,7 @@ impl Daemon {
             .get()
             .cloned()
             .ok_or_else(|| Refusal::refused("this wallet is not on the network".into()))?;
-        let address: libp2p::Multiaddr = ask
+        let address: crate::p2p::Multiaddr = ask
             .peer
             .parse()
             .map_err(|e| Refusal::refused(format!("peer: {e}")))?;

@@ -981,7 +981,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             let listen = listen
                 .iter()
                 .map(|a| {
-                    a.parse::<libp2p::Multiaddr>()
+                    a.parse::<vouch_wallet::p2p::Multiaddr>()
                         .with_context(|| format!("--listen {a}"))
                 })
                 .collect::<Result<Vec<_>>>()?;
