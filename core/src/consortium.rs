@@ -657,7 +657,7 @@ pub enum PublishedError {
     Amendment {
         /// Its place in the list, from 1.
         sequence: usize,
-        /// Why.
+        /// The rule the amendment breaks.
         error: AmendmentError,
     },
 }

@@ -19,7 +19,7 @@ pub enum ConfigError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// The I/O error reading it.
         source: std::io::Error,
     },
     /// The file is larger than any configuration.

@@ -28,7 +28,7 @@ pub enum ConsortiumError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// The I/O error reading or writing it.
         source: std::io::Error,
     },
     /// The genesis is refused.

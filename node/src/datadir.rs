@@ -58,7 +58,7 @@ pub enum DataDirError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// The I/O error reading or writing it.
         source: std::io::Error,
     },
     /// A key file is unusable.
@@ -69,7 +69,7 @@ pub enum DataDirError {
     Identity {
         /// The file.
         path: String,
-        /// Why.
+        /// What is wrong with its JSON.
         reason: String,
     },
     /// A key the org DID needs is not in the data folder.

@@ -197,7 +197,7 @@ enum Admin {
         level: String,
         /// The credential id, DID or task id.
         subject: String,
-        /// Why.
+        /// The operator's reason, kept in the audit log with the change.
         #[arg(long)]
         reason: Option<String>,
         /// A task or instance no credential names yet: suspended from now on.
@@ -208,7 +208,7 @@ enum Admin {
     Lift {
         /// The suspension's id.
         suspension: String,
-        /// Why.
+        /// The operator's reason, kept in the audit log with the change.
         #[arg(long)]
         reason: Option<String>,
     },

@@ -34,7 +34,7 @@ pub enum StartError {
     AdminToken {
         /// The token file.
         path: String,
-        /// Why.
+        /// The I/O error the system gave.
         source: std::io::Error,
     },
     /// The consortium genesis is unusable.
@@ -54,7 +54,7 @@ pub enum StartError {
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// Why.
+        /// The I/O error the system gave.
         source: std::io::Error,
     },
 }

@@ -28,7 +28,7 @@ use crate::consortium::Members;
 use crate::fault::{Judgement, PeerMisbehaved};
 use crate::org::{Org, OrgError};
 use crate::registry::{MAX_CLOCK_SKEW_SECS, Registry, RegistryError};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, ListKey, Store, StoreError};
 use vouch_core::lock::MutexExt as _;
 
 /// The largest status list credential taken from a peer: a list of about a million entries,
@@ -150,7 +150,7 @@ struct Pending {
 enum Checked {
     /// Valid now: `json` as it is stored.
     Valid {
-        key: String,
+        key: ListKey,
         json: Vec<u8>,
         list: StatusListCredential,
     },
@@ -214,8 +214,8 @@ enum Received {
     SignedBeforeRotation,
 }
 
-/// The status list key `<issuer DID>/<name>` of a list URL, with the issuer's DID.
-pub fn key_of(id: &str) -> Result<(Did, String), StatusListError> {
+/// The key of the status list at a list URL, with the issuer's DID.
+pub fn key_of(id: &str) -> Result<(Did, ListKey), StatusListError> {
     let (_, rest) = id
         .split_once(PATH)
         .ok_or(StatusListError::BadUrl("no status list path"))?;
@@ -227,7 +227,8 @@ pub fn key_of(id: &str) -> Result<(Did, String), StatusListError> {
         .ok_or(StatusListError::BadUrl("no list name"))?;
     check_name(name).map_err(|_| StatusListError::BadUrl("bad list name"))?;
     let did = Did::parse(did).map_err(|_| StatusListError::BadUrl("no issuer DID"))?;
-    Ok((did, rest.to_owned()))
+    let key = ListKey::new(&did, name);
+    Ok((did, key))
 }
 
 fn check_name(name: &str) -> Result<(), StatusListError> {
@@ -301,7 +302,7 @@ impl StatusLists {
         let prefix = format!("{}/", self.org.did());
         let mut due = Vec::new();
         for (key, json) in self.store.status_lists()? {
-            let Some(name) = key.strip_prefix(&prefix) else {
+            let Some(name) = key.as_str().strip_prefix(&prefix) else {
                 continue;
             };
             let list = held(&key, &json)?;
@@ -328,8 +329,8 @@ impl StatusLists {
         format!("{}{PATH}{}/{name}", self.public_url, self.org.did())
     }
 
-    /// The signed credential held under `key` (`<issuer DID>/<name>`), as JSON.
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StatusListError> {
+    /// The signed credential held under `key`, as JSON.
+    pub fn get(&self, key: &ListKey) -> Result<Option<Vec<u8>>, StatusListError> {
         Ok(self.store.status_list(key)?)
     }
 
@@ -359,7 +360,7 @@ impl StatusLists {
         let _guard = self.writer.locked();
         // Each list this page brings, compared with the newest version so far: one version per
         // key per batch.
-        let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut pending: HashMap<ListKey, Pending> = HashMap::new();
         let mut received: Vec<Result<Received, StatusListError>> = Vec::with_capacity(items.len());
         for result in checked {
             received.push(result.and_then(|checked| match checked {
@@ -610,7 +611,7 @@ impl StatusLists {
             if !seen.insert(change.name.as_str()) {
                 return Err(StatusListError::BadName);
             }
-            let key = format!("{}/{}", self.org.did(), change.name);
+            let key = ListKey::new(self.org.did(), &change.name);
             let stored = self.store.status_list(&key)?;
             let mut held_version = None;
             let mut next = match stored {
@@ -672,7 +673,7 @@ impl StatusLists {
     pub fn exists(&self, name: &str) -> Result<bool, StatusListError> {
         Ok(self
             .store
-            .status_list(&format!("{}/{name}", self.org.did()))?
+            .status_list(&ListKey::new(self.org.did(), name))?
             .is_some())
     }
 
@@ -683,11 +684,11 @@ impl StatusLists {
         let prefix = format!("{}/", self.org.did());
         let mut signed = Vec::new();
         for (key, json) in self.store.status_lists()? {
-            let Some(name) = key.strip_prefix(&prefix) else {
+            let Some(name) = key.as_str().strip_prefix(&prefix) else {
                 continue;
             };
             let raw: Value = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt {
-                key: key.clone(),
+                key: key.to_string(),
                 reason: e.to_string(),
             })?;
             if StatusListCredential::verify(&raw, &self.registry).is_ok() {
@@ -778,9 +779,9 @@ impl DidResolver for DocumentAt {
 }
 
 /// Reads a list as stored: it was verified before it was stored.
-fn held(key: &str, json: &[u8]) -> Result<StatusListCredential, StatusListError> {
+fn held(key: &ListKey, json: &[u8]) -> Result<StatusListCredential, StatusListError> {
     let corrupt = |reason: String| StoreError::Corrupt {
-        key: key.to_owned(),
+        key: key.to_string(),
         reason,
     };
     let raw: Value = serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
@@ -798,7 +799,7 @@ mod tests {
         let (issuer, key) =
             key_of(&format!("https://node.example{PATH}{did}/revocation-1")).unwrap();
         assert_eq!(issuer.as_str(), did);
-        assert_eq!(key, format!("{did}/revocation-1"));
+        assert_eq!(key.as_str(), format!("{did}/revocation-1"));
         for bad in [
             format!("https://node.example/status/{did}/revocation-1"),
             format!("ftp://node.example{PATH}{did}/revocation-1"),

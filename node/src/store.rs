@@ -113,7 +113,7 @@ pub enum StoreError {
     /// A stored value is unreadable: the database is damaged.
     #[error("corrupt value under {key}: {reason}")]
     Corrupt {
-        /// Where.
+        /// The key of the value, in its column family.
         key: String,
         /// What is wrong.
         reason: String,
@@ -274,14 +274,14 @@ impl Store {
             let list = serde_json::from_slice(&json)
                 .map_err(|e| e.to_string())
                 .and_then(|raw| StatusListCredential::parse(&raw).map_err(|e| e.to_string()))
-                .map_err(|e| corrupt_because(key.as_bytes(), e))?;
+                .map_err(|e| corrupt_because(key.as_str().as_bytes(), e))?;
             self.index(
                 &mut batch,
                 Collection::StatusLists,
                 timestamp(list.valid_from),
                 &json,
                 STATUS_LISTS,
-                key.as_bytes(),
+                key.as_str().as_bytes(),
             );
         }
         batch.batch.put_cf(self.cf(META), SYNC_INDEX_BUILT, [1]);
@@ -596,10 +596,35 @@ impl Store {
     }
 }
 
+/// The key a status list is held under: `<issuer DID>/<list name>`, made from an issuer and a
+/// name (checked by `status_lists`) or read back from the store, so that no other string is taken
+/// for one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListKey(String);
+
+impl ListKey {
+    /// The key of `issuer`'s list `name`.
+    pub fn new(issuer: &Did, name: &str) -> Self {
+        Self(format!("{issuer}/{name}"))
+    }
+
+    /// The key, as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ListKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Status lists.
 impl Store {
-    /// The signed status list credential held under `key` (`<issuer DID>/<name>`), as JSON.
-    pub fn status_list(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The signed status list credential held under `key`, as JSON.
+    pub fn status_list(&self, key: &ListKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.as_str();
         match self
             .db
             .get_pinned_cf(self.cf(STATUS_LISTS), key.as_bytes())?
@@ -615,11 +640,12 @@ impl Store {
     pub fn put_status_list(
         &self,
         batch: &mut Batch,
-        key: &str,
+        key: &ListKey,
         json: &[u8],
         valid_from: DateTime<Utc>,
         held: Option<(&[u8], DateTime<Utc>)>,
     ) {
+        let key = key.as_str();
         if let Some((held, held_from)) = held {
             self.unindex(batch, Collection::StatusLists, timestamp(held_from), held);
         }
@@ -637,7 +663,7 @@ impl Store {
     }
 
     /// Every status list held: its key and its signed credential as JSON.
-    pub fn status_lists(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub fn status_lists(&self) -> Result<Vec<(ListKey, Vec<u8>)>, StoreError> {
         let mut lists = Vec::new();
         for item in self
             .db
@@ -649,7 +675,7 @@ impl Store {
                 key: String::from_utf8_lossy(&key).into_owned(),
                 reason: "a status list key is not UTF-8".into(),
             })?;
-            lists.push((key, json));
+            lists.push((ListKey(key), json));
         }
         Ok(lists)
     }

@@ -22,9 +22,9 @@ pub enum Finding {
     },
     /// The first change, deletion, insertion or reordering found.
     Tampered {
-        /// Where.
+        /// The index of the first entry found changed.
         at: u64,
-        /// What.
+        /// What was found there.
         what: String,
     },
 }
@@ -43,7 +43,7 @@ pub enum CheckError {
     Export {
         /// Which line (from 1).
         line: usize,
-        /// Why.
+        /// What is wrong with the line.
         why: String,
     },
 }

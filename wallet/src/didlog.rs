@@ -27,7 +27,7 @@ pub enum LogFileError {
     Invalid {
         /// The file.
         path: String,
-        /// Why.
+        /// The first rule an operation of the log breaks.
         source: LogError,
     },
 }

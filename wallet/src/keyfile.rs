@@ -39,7 +39,7 @@ pub enum KeyFileError {
     Malformed {
         /// The file.
         path: String,
-        /// Why.
+        /// What is wrong with its JSON.
         reason: String,
     },
     /// The key pair is inconsistent.
@@ -47,7 +47,7 @@ pub enum KeyFileError {
     Key {
         /// The file.
         path: String,
-        /// Why.
+        /// How its public key disagrees with its secret key.
         source: KeyError,
     },
 }

@@ -91,7 +91,7 @@ pub enum KeystoreError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// The I/O error, as the system gave it.
         reason: String,
     },
     /// The file may be read by others than its owner.

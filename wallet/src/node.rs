@@ -22,9 +22,9 @@ pub enum NodeError {
     /// The node could not be reached, or answered something unreadable.
     #[error("{url}: {reason}")]
     Unreachable {
-        /// Where.
+        /// The URL asked.
         url: String,
-        /// Why.
+        /// The transport's error, or what was unreadable in the answer.
         reason: String,
     },
     /// The node refused, with its reason code.
@@ -34,7 +34,7 @@ pub enum NodeError {
         status: u16,
         /// The reason code.
         code: String,
-        /// Why.
+        /// The node's message (its problem's detail).
         message: String,
     },
     /// What was to be sent could not be made.

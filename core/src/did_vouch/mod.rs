@@ -113,7 +113,7 @@ pub enum LogError {
     AtLine {
         /// The line number, from 1.
         line: usize,
-        /// Why.
+        /// The rule the line's operation breaks.
         error: Box<LogError>,
     },
 }

@@ -23,6 +23,7 @@ use warp::reply::Response;
 use super::errors::{internal, reject};
 use super::{ApiState, blocking};
 use crate::registry::Standing;
+use crate::store::ListKey;
 use vouch_api::ErrorCode;
 
 /// The media type of a DID resolution result.
@@ -394,9 +395,13 @@ pub(super) async fn status_list(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let lists = state.status_lists.clone();
-    let key = format!("{}/{name}", did_segment(&did));
+    // Not a DID: no list is held under it.
+    let key = Did::parse(&did_segment(&did))
+        .ok()
+        .map(|issuer| ListKey::new(&issuer, &name));
     let media_type = list_media_type(accept.as_deref());
-    match blocking(move || lists.get(&key)).await?.map_err(internal)? {
+    let held = blocking(move || key.map_or(Ok(None), |key| lists.get(&key)));
+    match held.await?.map_err(internal)? {
         Some(json) => Ok(bytes_reply(StatusCode::OK, media_type, json)),
         None => Err(reject(ErrorCode::NotFound, "no such status list")),
     }

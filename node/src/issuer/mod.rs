@@ -123,9 +123,9 @@ pub enum IssuerError {
     /// A record in the store is unreadable.
     #[error("corrupt issuer record {key}: {reason}")]
     Corrupt {
-        /// Where.
+        /// The store key of the record.
         key: String,
-        /// Why.
+        /// What failed to read in it.
         reason: String,
     },
 }

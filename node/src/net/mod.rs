@@ -94,7 +94,7 @@ pub enum NetError {
     Listen {
         /// The address.
         addr: String,
-        /// Why.
+        /// What the transport said when the address was parsed or bound.
         reason: String,
     },
     /// A peer id is malformed.
