@@ -8,7 +8,9 @@
 //! - [`error`]: one vocabulary of error codes, [`ErrorCode`] — DESIGN §8's reason codes and the
 //!   HTTP problem codes — each with its HTTP status and its meaning, and the RFC 9457
 //!   [`Problem`] object the node answers with.
+//! - [`reach`]: how a program reaches a node over HTTP ([`reach::Reach`], [`reach::NodeUrl`]).
 
 pub mod error;
+pub mod reach;
 
 pub use error::{ErrorCode, Problem};

@@ -244,13 +244,13 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     /// The connection limits of the server.
-    pub fn limits(&self) -> vouch_wallet::server::Limits {
-        vouch_wallet::server::Limits {
+    pub fn limits(&self) -> vouch_serve::Limits {
+        vouch_serve::Limits {
             connections: self.max_connections.max(1),
             per_client: self.max_connections_per_client.max(1),
             idle: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
             request: std::time::Duration::from_secs(self.request_timeout_secs.max(1)),
-            ..vouch_wallet::server::Limits::NODE
+            ..vouch_serve::Limits::NODE
         }
     }
 }

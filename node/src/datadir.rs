@@ -26,7 +26,7 @@ use vouch_core::did::Did;
 use vouch_core::did::document::{DidDocument, Relationship};
 use vouch_core::did_vouch::{self, DidLog};
 use vouch_core::key::{KeyPair, PublicKey};
-use vouch_wallet::keyfile;
+use vouch_keyfile as keyfile;
 
 /// The node key's file.
 pub const NODE_KEY: &str = "node.key.json";
@@ -87,7 +87,7 @@ pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
 
 /// Writes a new file readable by its owner only, and syncs it; never overwrites.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
-    vouch_wallet::keyfile::write_private(path, bytes).map_err(io(path))
+    vouch_keyfile::write_private(path, bytes).map_err(io(path))
 }
 
 /// Writes the identity file: the last file `init` writes, whose presence means the folder is

@@ -319,7 +319,7 @@ impl Node {
             passkeys: Arc::new(api::Passkeys::new(&public_url)),
             trusted_issuers: config.verification.issuers().map_err(StartError::Config)?,
             foreign: Arc::default(),
-            shares: Arc::new(vouch_wallet::server::Shares::new(
+            shares: Arc::new(vouch_serve::Shares::new(
                 config.http.client_requests_per_sec,
                 config.http.client_burst,
                 api::MAX_CLIENTS_REMEMBERED,

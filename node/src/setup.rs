@@ -9,7 +9,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
-use vouch_wallet::keyfile;
+use vouch_keyfile as keyfile;
 
 use crate::config::Config;
 use crate::consortium::{self, Consortium, ConsortiumError, Member};

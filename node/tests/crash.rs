@@ -11,11 +11,11 @@ use vouch_core::audit::Event;
 use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_core::revocation::{Change, RevocationEvent};
+use vouch_keyfile as keyfile;
 use vouch_node::audit::AuditLog;
 use vouch_node::registry::Registry;
 use vouch_node::store::Store;
 use vouch_node::{datadir, metrics::Metrics};
-use vouch_wallet::keyfile;
 
 use crate::common::{get, node, run, try_post, write_config};
 

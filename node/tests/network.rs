@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use chrono::Utc;
 use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
+use vouch_keyfile as keyfile;
 use vouch_node::{Config, datadir, setup};
-use vouch_wallet::keyfile;
 
 use crate::common::{TestNode, consortium_of, eventually, free_port, get, post, version_at};
 

@@ -3,8 +3,8 @@
 use chrono::{Duration, Utc};
 use vouch_core::did_vouch::{self, DidLog, DocumentContent, Operation};
 use vouch_core::key::KeyPair;
+use vouch_keyfile as keyfile;
 use vouch_node::datadir;
-use vouch_wallet::keyfile;
 
 use crate::common::{TestNode, get, post};
 

@@ -8,8 +8,8 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use vouch_core::sync::{SyncRequest, SyncResponse};
+use vouch_keyfile as keyfile;
 use vouch_node::datadir;
-use vouch_wallet::keyfile;
 
 use crate::common::{TestNode, consortium_of};
 

@@ -774,11 +774,9 @@ pub async fn serve_card(
     let service = warp::service(route);
     let handler = move |request: hyper::Request<hyper::body::Incoming>| {
         let mut service = service.clone();
-        async move {
-            crate::server::infallible(tower_service::Service::call(&mut service, request).await)
-        }
+        async move { vouch_serve::infallible(tower_service::Service::call(&mut service, request).await) }
     };
-    crate::server::serve(listener, crate::server::Limits::CARD, handler, stop).await;
+    vouch_serve::serve(listener, vouch_serve::Limits::CARD, handler, stop).await;
 }
 
 /// The connections open on the socket: each with its close signal, whether it is answering a

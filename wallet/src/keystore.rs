@@ -374,7 +374,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> KeystoreError + '_ {
 pub fn write(path: &Path, envelope: &Envelope) -> Result<(), KeystoreError> {
     let mut text = serde_json::to_string_pretty(envelope).expect("an envelope always serializes");
     text.push('\n');
-    crate::keyfile::write_private(path, text.as_bytes()).map_err(io(path))
+    vouch_keyfile::write_private(path, text.as_bytes()).map_err(io(path))
 }
 
 /// Reads a sealed key file (mode 0600 or stricter, at most 4 KiB) and opens it.

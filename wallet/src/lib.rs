@@ -4,13 +4,14 @@
 //! and answers its agent on a Unix socket, the capability exchange with other agents' daemons,
 //! the MCP server, and the `vouch` command line (`src/bin/vouch`) that drives them.
 //!
-//! The modules form layers, each using only those below it (a test holds it):
+//! Key files (`vouch-keyfile`) and serving HTTP to strangers (`vouch-serve`) are crates of their
+//! own, below the wallet and the node alike. The modules form layers, each using only those
+//! below it (a test holds it):
 //!
-//! 1. [`keyfile`] key files; [`store`] the wallet's RocksDB (held
-//!    credentials, its audit log); [`records`] what the audit log says of what the instance
-//!    does; [`audit`] checking an audit log from outside; [`didlog`] did:vouch log files;
-//!    [`sources`] what a verification on the command line knows; [`server`] serving HTTP to
-//!    strangers; [`p2p`] the exchange over libp2p
+//! 1. [`store`] the wallet's RocksDB (held credentials, its audit log); [`records`] what the
+//!    audit log says of what the instance does; [`audit`] checking an audit log from outside;
+//!    [`didlog`] did:vouch log files; [`sources`] what a verification on the command line
+//!    knows; [`p2p`] the exchange over libp2p
 //! 2. [`keystore`] instance keys sealed at rest; [`node`] the agent's side of its org's node;
 //!    [`knowledge`] what the daemon verifies exchanges with
 //! 3. [`daemon`] the wallet daemon
@@ -19,23 +20,19 @@
 pub mod audit;
 pub mod daemon;
 pub mod didlog;
-pub mod keyfile;
 pub mod keystore;
 pub mod knowledge;
 pub mod mcp;
 pub mod node;
 pub mod p2p;
 pub mod records;
-pub mod server;
 pub mod sources;
 pub mod store;
 
 /// The layers of the crate's modules, lowest first: a module may use those of lower layers only.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
-    &[
-        "keyfile", "store", "server", "sources", "audit", "didlog", "records", "p2p",
-    ],
+    &["store", "sources", "audit", "didlog", "records", "p2p"],
     &["keystore", "node", "knowledge"],
     &["daemon"],
     &["mcp"],

@@ -1059,7 +1059,7 @@ fn the_wallet_daemon_opens_its_sealed_key_and_keeps_what_its_agent_gives_it() {
     // every file of its wallet folder (RocksDB's tables, logs and manifests).
     let mut logged = Vec::new();
     std::io::Read::read_to_end(&mut stderr, &mut logged).expect("the daemon's log");
-    let pair = vouch_wallet::keyfile::read(&file("agent")).expect("the key");
+    let pair = vouch_keyfile::read(&file("agent")).expect("the key");
     let seed = pair.seed();
     let spellings: Vec<Vec<u8>> = {
         use base64::Engine as _;
@@ -1287,7 +1287,7 @@ fn the_daemon_holds_its_socket_and_card_under_abuse_and_recovers_from_a_crash() 
             .expect("timeout");
         stream
     };
-    let held: Vec<std::net::TcpStream> = (0..vouch_wallet::server::Limits::CARD.per_client)
+    let held: Vec<std::net::TcpStream> = (0..vouch_serve::Limits::CARD.per_client)
         .map(|_| {
             let mut s = stranger([127, 0, 0, 2]);
             s.write_all(b"GET /.well-known/agent-card.json HTTP/1.1\r\nhost")

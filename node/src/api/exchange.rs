@@ -51,7 +51,7 @@ fn default_query() -> Value {
 /// `POST /1.0/exchanges`.
 pub(super) async fn open(
     body: Open,
-    client: Option<vouch_wallet::server::Client>,
+    client: Option<vouch_serve::Client>,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let work_state = state.clone();

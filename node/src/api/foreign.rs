@@ -93,7 +93,7 @@ fn fetch(url: &str) -> Result<Value, String> {
         .split_once("://")
         .ok_or_else(|| format!("{url:.256}: not an http(s) URL"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let node = vouch_wallet::sources::Reach::new()
+    let node = vouch_api::reach::Reach::new()
         .node(&format!("{scheme}://{authority}"))
         .map_err(|e| format!("{url:.256}: {e}"))?;
     let mut response = node

@@ -109,7 +109,7 @@ pub struct ApiState {
     /// nothing about the token.
     pub admin_token_hash: Option<[u8; 32]>,
     /// Each client's share of the public endpoints that do work for anyone.
-    pub shares: Arc<vouch_wallet::server::Shares>,
+    pub shares: Arc<vouch_serve::Shares>,
     /// Refusals of parties that did not authenticate, counted instead of written one by one.
     pub refusals: Arc<vouch_core::audit::tally::Tally>,
     /// The verifications made for anyone, bounded.
@@ -244,8 +244,8 @@ async fn publish_lists(state: &ApiState, lists: &[serde_json::Value]) {
 /// or refuses it `429` with `Retry-After`. A request that reached the API some other way than
 /// [`serve`] (a test's `warp::test`) has no client and no share to take from.
 fn share(state: Arc<ApiState>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
-    warp::ext::optional::<vouch_wallet::server::Client>()
-        .and_then(move |client: Option<vouch_wallet::server::Client>| {
+    warp::ext::optional::<vouch_serve::Client>()
+        .and_then(move |client: Option<vouch_serve::Client>| {
             let state = state.clone();
             async move {
                 let Some(client) = client else { return Ok(()) };
@@ -330,7 +330,7 @@ pub fn routes(
         .and(shared.clone())
         .and(warp::body::content_length_limit(MAX_OPEN_EXCHANGE_BYTES))
         .and(warp::body::json())
-        .and(warp::ext::optional::<vouch_wallet::server::Client>())
+        .and(warp::ext::optional::<vouch_serve::Client>())
         .and(with_state.clone())
         .and_then(exchange::open);
     let participate = warp::path!("1.0" / "exchanges" / String)
@@ -781,12 +781,12 @@ fn log_answer(status: StatusCode, started: std::time::Instant) {
 }
 
 /// Serves the API on `listener` within `limits` (connections overall and per client, idle and
-/// request timeouts: `vouch_wallet::server`) until `shutdown` completes, then finishes the
+/// request timeouts: `vouch_serve`) until `shutdown` completes, then finishes the
 /// requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ApiState>,
-    limits: vouch_wallet::server::Limits,
+    limits: vouch_serve::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     use warp::hyper::Request;
@@ -802,7 +802,7 @@ pub async fn serve(
         );
         let started = std::time::Instant::now();
         async move {
-            let response = vouch_wallet::server::infallible(
+            let response = vouch_serve::infallible(
                 tower_service::Service::call(&mut service, request)
                     .instrument(span.clone())
                     .await,
@@ -811,5 +811,5 @@ pub async fn serve(
             response
         }
     };
-    vouch_wallet::server::serve(listener, limits, handler, shutdown).await;
+    vouch_serve::serve(listener, limits, handler, shutdown).await;
 }

@@ -15,7 +15,7 @@ use vouch_core::hash::Multihash;
 use vouch_core::key::KeyPair;
 use vouch_core::possession;
 use vouch_core::report::Reason;
-use vouch_wallet::keyfile;
+use vouch_keyfile as keyfile;
 
 use super::keys::{self, Kind};
 use super::{Issuer, IssuerError, Refusal};

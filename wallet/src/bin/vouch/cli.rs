@@ -11,7 +11,7 @@ use vouch_core::did::Did;
 use vouch_core::did_vouch::DocumentContent;
 use vouch_core::key::{KeyPair, PublicKey};
 use vouch_core::proof::Cryptosuite;
-use vouch_wallet::keyfile;
+use vouch_keyfile as keyfile;
 
 #[derive(Parser)]
 #[command(

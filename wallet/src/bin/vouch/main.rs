@@ -30,9 +30,10 @@ use vouch_core::verify::{self, TrustList, Verifier};
 /// The largest presentation read: its credentials and some room for the envelope.
 const MAX_PRESENTATION_BYTES: usize =
     vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
+use vouch_keyfile as keyfile;
+use vouch_wallet::didlog;
 use vouch_wallet::node::NodeClient;
 use vouch_wallet::sources::{HttpResolver, MAX_RESPONSE_BYTES, NodeUrl, Reach, Sources};
-use vouch_wallet::{didlog, keyfile};
 
 /// The largest status list credential read from a file: as large as a resolver's answer.
 const MAX_STATUS_LIST_BYTES: usize = MAX_RESPONSE_BYTES as usize;

@@ -1,5 +1,8 @@
+//! # vouch-keyfile
+//!
 //! Key files: one Ed25519 key pair in the JSON form of the W3C vectors' `keyPair.json`, readable by
-//! its owner only.
+//! its owner only. A crate of its own so that the node, which writes its keys, does not build the
+//! wallet to do so.
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -1,3 +1,5 @@
+//! # vouch-serve
+//!
 //! Serving HTTP to strangers (DESIGN §7, open surfaces): the node's API and the wallet daemon's
 //! card server take their connections through [`serve`], so that no client can hold more than
 //! its share of them, none can hold one without sending requests, and running out of file
