@@ -8,8 +8,11 @@
 //! - [`error`]: one vocabulary of error codes, [`ErrorCode`] — DESIGN §8's reason codes and the
 //!   HTTP problem codes — each with its HTTP status and its meaning, and the RFC 9457
 //!   [`Problem`] object the node answers with.
+//! - [`daemon`]: the wallet daemon's socket protocol ([`daemon::Request`], [`daemon::Refusal`],
+//!   [`daemon::Answer`]) and its client, [`daemon::DaemonClient`].
 //! - [`reach`]: how a program reaches a node over HTTP ([`reach::Reach`], [`reach::NodeUrl`]).
 
+pub mod daemon;
 pub mod error;
 pub mod reach;
 

@@ -1580,7 +1580,7 @@ fn the_wallet_daemon_renews_a_credential_through_its_orgs_node_and_logs_it() {
     let again = daemon
         .handle(Request::Renew { id: id.clone() })
         .expect_err("refused");
-    assert_eq!(again.code, "refused", "{}", again.message);
+    assert_eq!(again.code.as_str(), "refused", "{}", again.message);
     // With less than a third of its life left, the newest of the lineage is renewed on its own;
     // the original, whose renewal is held, is not asked for again.
     let typed = AgentCapabilityCredential::from_json(&credential).expect("a credential");

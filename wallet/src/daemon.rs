@@ -9,7 +9,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -18,9 +17,10 @@ use vouch_core::key::KeyPair;
 
 use crate::knowledge::{Freshness, NodeKnowledge};
 use crate::store::{WalletLog, WalletStore};
+use vouch_api::ErrorCode;
+pub use vouch_api::daemon::{MAX_LINE, Refusal, Request};
 use vouch_core::exchange::{Answered, Once};
 use vouch_core::lock::MutexExt as _;
-use vouch_core::report::Reason;
 
 mod card;
 mod exchange;
@@ -28,8 +28,6 @@ mod exchange;
 pub use card::{CardAsk, EXTENSION as A2A_EXTENSION};
 pub use exchange::{ExchangeAsk, default_query};
 
-/// The longest request line.
-pub const MAX_LINE: usize = 1024 * 1024;
 /// The most connections served at once.
 pub const MAX_CONNECTIONS: usize = 64;
 /// How long a connection may wait for its next request before it is closed; a client
@@ -38,130 +36,8 @@ pub const IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 /// The most agent cards made at once for HTTP requests.
 const CARDS_AT_ONCE: usize = 2;
 
-/// A request of the agent.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Request {
-    /// The credentials held, for a task or all.
-    Credentials {
-        /// Only this task's.
-        #[serde(default)]
-        task: Option<String>,
-    },
-    /// Keeps a credential issued to the instance, with the credentials above it when it is a
-    /// delegation (its chain, presented with it).
-    AddCredential {
-        /// The credential.
-        credential: Value,
-        /// Its ancestors.
-        #[serde(default)]
-        chain: Vec<Value>,
-    },
-    /// The instance's DID, and where it listens for exchanges. It takes no member (`{}`, not a
-    /// unit variant: serde lets a unit variant of a tagged enum take any member).
-    Identity {},
-    /// The instance's A2A agent card, with the Vouch identity extension (docs/A2A.md).
-    AgentCard(CardAsk),
-    /// Asks a peer instance to prove capabilities, decides each, and answers with the signed
-    /// decision (the verifier's side of the exchange).
-    Exchange(ExchangeAsk),
-    /// Answers a capability request that came another way (HTTP) with a presentation of what
-    /// its query selects, if the verifier authenticates (the prover's side).
-    Answer {
-        /// The request.
-        request: Value,
-    },
-    /// Takes the verifier's decision on a request answered with `answer`.
-    Accept {
-        /// The signed decision.
-        decision: Value,
-    },
-    /// The instance's proof of possession for its binding to an agent definition of its org:
-    /// the fixed binding statement, signed over a fresh challenge of the org's node, for the
-    /// operator to bind (`vouch-node admin agent bind`). How an instance whose key lives only
-    /// in this daemon gets bound.
-    BindingProof {
-        /// The definition's did:vouch.
-        definition: String,
-    },
-    /// Delegates a narrower right to a sub-agent: a credential the wallet holds is the parent,
-    /// the capabilities must be within it; signed with the instance's key, recorded in the
-    /// wallet's audit log, and answered (the sub-agent's to keep).
-    Delegate {
-        /// The parent credential's id.
-        parent: String,
-        /// The sub-agent's did:key.
-        to: String,
-        /// The capabilities delegated.
-        capabilities: Vec<Value>,
-        /// The end of validity; the parent's by default.
-        #[serde(default)]
-        valid_until: Option<chrono::DateTime<chrono::Utc>>,
-    },
-    /// Renews a credential held through the org's node, for as long as it lasted: the renewed
-    /// one is kept beside it, and recorded in the wallet's audit log.
-    Renew {
-        /// The credential's id.
-        id: String,
-    },
-    /// Asks the agent's owner, through the org's node, to approve one exact request that a
-    /// capability held permits only with an approval (`needs_approval`): the credentials that
-    /// name it are presented to the node with their chains. Answers the pending request (its
-    /// id: the owner approves it with `vouch agent approve` or on the node's page).
-    RequestApproval {
-        /// The request: `{action, resource, arguments}`.
-        request: Value,
-    },
-    /// Where an approval request stands at the node; an approval given is kept, and presented
-    /// from then on with the request it approves.
-    ApprovalStatus {
-        /// The request's id.
-        id: String,
-    },
-}
-
-/// A refused request: a code and what happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Refusal {
-    /// A stable code: `malformed`, `too_large`, `refused`, `internal`.
-    pub code: &'static str,
-    /// What happened.
-    pub message: String,
-    /// The DESIGN §8 reason code, for an exchange refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Reason>,
-}
-
 /// A credential due for renewal, by id, and whether the node renewed it.
 pub type Renewed = (String, Result<(), Refusal>);
-
-impl Refusal {
-    fn new(code: &'static str, message: String) -> Self {
-        Self {
-            code,
-            message,
-            reason: None,
-        }
-    }
-
-    fn refused(message: String) -> Self {
-        Self::new("refused", message)
-    }
-
-    fn internal(message: String) -> Self {
-        Self::new("internal", message)
-    }
-}
-
-impl From<vouch_core::exchange::Refused> for Refusal {
-    fn from(refused: vouch_core::exchange::Refused) -> Self {
-        Self {
-            code: "refused",
-            message: refused.message,
-            reason: Some(refused.reason),
-        }
-    }
-}
 
 /// The daemon's state.
 pub struct Daemon {
@@ -288,7 +164,7 @@ impl Daemon {
                 chrono::Utc::now(),
             ),
             Request::Exchange(_) => Err(Refusal::internal(
-                "an exchange is asked on the daemon's runtime".into(),
+                "an exchange is asked on the daemon's runtime",
             )),
             Request::Answer { request } => {
                 self.answer_request(&request, None).map_err(Refusal::from)
@@ -315,13 +191,13 @@ impl Daemon {
                 let node = self
                     .node
                     .as_ref()
-                    .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)".into()))?;
+                    .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)"))?;
                 let pending = node
                     .approval(&id)
                     .map_err(|e| Refusal::refused(e.to_string()))?;
                 if pending["agent"] != self.instance.as_str() {
                     return Err(Refusal::refused(
-                        "that approval request is another instance's".into(),
+                        "that approval request is another instance's",
                     ));
                 }
                 if pending["standing"] == "approved" {
@@ -330,9 +206,10 @@ impl Daemon {
                 Ok(pending)
             }
             Request::BindingProof { definition } => {
-                let node = self.node.as_ref().ok_or_else(|| {
-                    Refusal::refused("this wallet knows no node to be bound by".into())
-                })?;
+                let node = self
+                    .node
+                    .as_ref()
+                    .ok_or_else(|| Refusal::refused("this wallet knows no node to be bound by"))?;
                 let definition = Did::parse(&definition)
                     .map_err(|e| Refusal::refused(format!("definition: {e}")))?;
                 node.binding_proof(&self.key, &definition, chrono::Utc::now())
@@ -396,7 +273,7 @@ impl Daemon {
         let node = self
             .node
             .as_ref()
-            .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)".into()))?;
+            .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)"))?;
         let wanted = vouch_core::capability::Request::from_json(request)
             .map_err(|e| Refusal::refused(format!("the request: {e}")))?;
         let now = chrono::Utc::now();
@@ -871,7 +748,7 @@ pub async fn serve(
             let _ = answer(
                 &mut stream,
                 Err(Refusal::new(
-                    "busy",
+                    ErrorCode::Busy,
                     format!("{MAX_CONNECTIONS} requests are being answered: try again"),
                 )),
             )
@@ -903,9 +780,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, open: &Open) {
     if peer.as_ref().ok() != Some(&daemon.uid) {
         let _ = answer(
             &mut write,
-            Err(Refusal::refused(
-                "this wallet answers its owner's uid only".into(),
-            )),
+            Err(Refusal::refused("this wallet answers its owner's uid only")),
         )
         .await;
         return;
@@ -928,7 +803,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, open: &Open) {
             let _ = answer(
                 &mut write,
                 Err(Refusal::new(
-                    "too_large",
+                    ErrorCode::TooLarge,
                     format!("a request is at most {MAX_LINE} bytes"),
                 )),
             )
@@ -936,7 +811,7 @@ async fn connection(stream: UnixStream, daemon: Arc<Daemon>, open: &Open) {
             return;
         }
         let result = match serde_json::from_slice::<Request>(&line) {
-            Err(e) => Err(Refusal::new("malformed", e.to_string())),
+            Err(e) => Err(Refusal::new(ErrorCode::Malformed, e.to_string())),
             Ok(Request::Exchange(ask)) => daemon.clone().exchange(ask).await,
             Ok(request) => {
                 let daemon = daemon.clone();

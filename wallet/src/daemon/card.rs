@@ -5,12 +5,13 @@
 //! agent that answered is the card's instance, and decides on the presentation alone.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use vouch_core::did::Did;
 
 use super::Refusal;
 use crate::store::Held;
+use vouch_api::ErrorCode;
+pub use vouch_api::daemon::CardAsk;
 
 /// The URI of the Vouch identity extension of an A2A agent card.
 pub const EXTENSION: &str = "https://vouch.id/a2a/identity/v1";
@@ -18,23 +19,6 @@ pub const EXTENSION: &str = "https://vouch.id/a2a/identity/v1";
 const MAX_CAPABILITIES: usize = 64;
 /// The longest name, description or URL taken.
 const MAX_FIELD: usize = 2048;
-
-/// What the agent says of itself on its card.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CardAsk {
-    /// The agent's name.
-    pub name: String,
-    /// What it does.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The agent's own A2A endpoint (JSON-RPC), if it has one.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// The agent's version.
-    #[serde(default)]
-    pub version: Option<String>,
-}
 
 /// The card of `instance`, whose daemon takes exchanges at `addresses`, holding `held`.
 pub(super) fn card(
@@ -47,7 +31,7 @@ pub(super) fn card(
     let bounded = |what: &str, value: &str| {
         if value.is_empty() || value.len() > MAX_FIELD || value.chars().any(char::is_control) {
             Err(Refusal::new(
-                "malformed",
+                ErrorCode::Malformed,
                 format!("{what}: 1 to {MAX_FIELD} bytes, no control characters"),
             ))
         } else {
@@ -61,7 +45,7 @@ pub(super) fn card(
     if let Some(url) = &ask.url {
         bounded("url", url)?;
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Refusal::new("malformed", "url: http(s) only".into()));
+            return Err(Refusal::new(ErrorCode::Malformed, "url: http(s) only"));
         }
     }
     let valid: Vec<&Held> = held.iter().filter(|h| h.valid_until > now).collect();
@@ -204,7 +188,7 @@ mod tests {
                 super::card(bad, &instance, &[], &held, now)
                     .expect_err("refused")
                     .code,
-                "malformed"
+                ErrorCode::Malformed
             );
         }
     }

@@ -25,6 +25,7 @@ use vouch_core::verify::Verifier;
 
 use super::{Daemon, Refusal};
 use crate::knowledge::Known;
+pub use vouch_api::daemon::ExchangeAsk;
 
 /// The query a verifier asks when its agent gives none: every capability credential.
 pub fn default_query() -> Value {
@@ -34,26 +35,6 @@ pub fn default_query() -> Value {
         "multiple": true,
         "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
     }]})
-}
-
-/// What the agent asks its daemon to verify of a peer.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExchangeAsk {
-    /// The peer instance's address, ending in `/p2p/<peer id>`.
-    pub peer: String,
-    /// The capabilities to decide: concrete `{action, resource, arguments}`.
-    pub capabilities: Vec<Value>,
-    /// A DCQL query; every capability credential by default.
-    #[serde(default)]
-    pub query: Option<Value>,
-    /// The domain; the instance's did:key by default.
-    #[serde(default)]
-    pub domain: Option<String>,
-    /// The ids of the credentials the daemon presents to authenticate itself; every credential
-    /// held by default.
-    #[serde(default)]
-    pub present: Option<Vec<String>>,
 }
 
 /// The wallet's credentials as the exchange sees them: those valid now, and their ancestors.
@@ -232,7 +213,7 @@ impl Daemon {
             .network
             .get()
             .cloned()
-            .ok_or_else(|| Refusal::refused("this wallet is not on the network".into()))?;
+            .ok_or_else(|| Refusal::refused("this wallet is not on the network"))?;
         let address: crate::p2p::Multiaddr = ask
             .peer
             .parse()

@@ -30,6 +30,7 @@ use vouch_core::verify::{self, TrustList, Verifier};
 /// The largest presentation read: its credentials and some room for the envelope.
 const MAX_PRESENTATION_BYTES: usize =
     vouch_core::presentation::MAX_CREDENTIALS * MAX_CREDENTIAL_BYTES;
+use vouch_api::daemon::{DaemonClient, ExchangeAsk, Request};
 use vouch_keyfile as keyfile;
 use vouch_wallet::didlog;
 use vouch_wallet::node::NodeClient;
@@ -927,25 +928,9 @@ fn print_decisions(decisions: &Value) -> ExitCode {
     }
 }
 
-/// Sends one request to the daemon at `socket`; its answer's `ok`, or its error.
-fn ask_daemon(socket: &Path, request: &Value) -> Result<Value> {
-    use std::io::BufRead as _;
-    let mut stream = std::os::unix::net::UnixStream::connect(socket)
-        .with_context(|| format!("{}: is the daemon running?", socket.display()))?;
-    writeln!(stream, "{request}")?;
-    let mut line = String::new();
-    std::io::BufReader::new(&stream)
-        .take(64 * 1024 * 1024)
-        .read_line(&mut line)?;
-    let answer: Value = serde_json::from_str(&line).context("the daemon's answer")?;
-    if let Some(error) = answer.get("error") {
-        bail!(
-            "the wallet refused ({}): {}",
-            error["code"].as_str().unwrap_or("?"),
-            error["message"].as_str().unwrap_or("")
-        );
-    }
-    Ok(answer["ok"].clone())
+/// Sends one request to the daemon at `socket`; its answer's `ok`, or its refusal.
+fn ask_daemon(socket: &Path, request: Request) -> Result<Value> {
+    Ok(DaemonClient::new(socket).ask(&request)?)
 }
 
 fn wallet(command: WalletCommand) -> Result<ExitCode> {
@@ -1088,10 +1073,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Credentials { socket, task } => {
-            let held = ask_daemon(
-                &socket,
-                &serde_json::json!({"op": "credentials", "task": task}),
-            )?;
+            let held = ask_daemon(&socket, Request::Credentials { task })?;
             for credential in held.as_array().into_iter().flatten() {
                 println!("{credential}");
             }
@@ -1116,10 +1098,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 chain.extend(above.iter().cloned());
                 credential = inner.clone();
             }
-            let answer = ask_daemon(
-                &socket,
-                &serde_json::json!({"op": "add_credential", "credential": credential, "chain": chain}),
-            )?;
+            let answer = ask_daemon(&socket, Request::AddCredential { credential, chain })?;
             println!("{answer}");
             Ok(ExitCode::SUCCESS)
         }
@@ -1129,39 +1108,34 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             to,
             capabilities,
         } => {
-            let capabilities = read_json_file(&capabilities)?;
+            let capabilities = serde_json::from_value(read_json_file(&capabilities)?)
+                .context("the capabilities are a JSON list")?;
             let delegated = ask_daemon(
                 &socket,
-                &serde_json::json!({
-                    "op": "delegate", "parent": parent, "to": to, "capabilities": capabilities,
-                }),
+                Request::Delegate {
+                    parent,
+                    to,
+                    capabilities,
+                    valid_until: None,
+                },
             )?;
             println!("{delegated}");
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::BindingProof { socket, definition } => {
-            let proof = ask_daemon(
-                &socket,
-                &serde_json::json!({"op": "binding_proof", "definition": definition}),
-            )?;
+            let proof = ask_daemon(&socket, Request::BindingProof { definition })?;
             print_json(&proof)?;
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::RequestApproval { socket, request } => {
             let request: serde_json::Value =
                 serde_json::from_str(&request).context("--request is a JSON object")?;
-            let pending = ask_daemon(
-                &socket,
-                &serde_json::json!({"op": "request_approval", "request": request}),
-            )?;
+            let pending = ask_daemon(&socket, Request::RequestApproval { request })?;
             print_json(&pending)?;
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Approval { socket, id } => {
-            let pending = ask_daemon(
-                &socket,
-                &serde_json::json!({"op": "approval_status", "id": id}),
-            )?;
+            let pending = ask_daemon(&socket, Request::ApprovalStatus { id })?;
             print_json(&pending)?;
             Ok(if pending["standing"] == "approved" {
                 ExitCode::SUCCESS
@@ -1170,10 +1144,7 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             })
         }
         WalletCommand::Identity { socket } => {
-            println!(
-                "{}",
-                ask_daemon(&socket, &serde_json::json!({"op": "identity"}))?
-            );
+            println!("{}", ask_daemon(&socket, Request::Identity {})?);
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Exchange {
@@ -1187,9 +1158,12 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             let query = query.as_deref().map(read_json_file).transpose()?;
             let answer = ask_daemon(
                 &socket,
-                &serde_json::json!({
-                    "op": "exchange", "peer": peer, "capabilities": capabilities, "query": query,
-                    "present": (!present.is_empty()).then_some(present),
+                Request::Exchange(ExchangeAsk {
+                    peer,
+                    capabilities,
+                    query,
+                    domain: None,
+                    present: (!present.is_empty()).then_some(present),
                 }),
             )?;
             println!("{}", answer["decision"]);
@@ -1205,16 +1179,15 @@ fn wallet(command: WalletCommand) -> Result<ExitCode> {
             let query = query.as_deref().map(read_json_file).transpose()?;
             let client = vouch_wallet::node::NodeClient::new(node_url(&node)?);
             let (id, request) = client.open_exchange(&capabilities, query.as_ref())?;
-            let response = ask_daemon(
-                &socket,
-                &serde_json::json!({"op": "answer", "request": request}),
-            )?;
+            let response = ask_daemon(&socket, Request::Answer { request })?;
             let decided = client.answer_exchange(&id, &response)?;
             // The daemon checks the decision (signed by the node it authenticated, for this
             // exchange, once) before it is believed.
             let checked = ask_daemon(
                 &socket,
-                &serde_json::json!({"op": "accept", "decision": decided["decision"]}),
+                Request::Accept {
+                    decision: decided["decision"].clone(),
+                },
             )?;
             println!("{}", decided["decision"]);
             Ok(print_decisions(&checked["decisions"]))

@@ -1,0 +1,343 @@
+//! The wallet daemon's socket protocol (JSON Lines on a Unix socket, mode 0600, its owner's uid
+//! only): one [`Request`] a line, one answer a line — `{"ok": …}` or `{"error": `[`Refusal`]`}` —
+//! in order, and [`DaemonClient`], the client every Rust program of Vouch speaks it with.
+
+use std::io::{BufRead as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vouch_core::report::Reason;
+
+use crate::ErrorCode;
+
+/// The longest request line, in bytes, its newline included.
+pub const MAX_LINE: usize = 1024 * 1024;
+/// The longest answer line a client reads: a wallet's credentials with their chains.
+pub const MAX_ANSWER: u64 = 64 * 1024 * 1024;
+
+/// A request of the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The credentials held, for a task or all.
+    Credentials {
+        /// Only this task's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
+    },
+    /// Keeps a credential issued to the instance, with the credentials above it when it is a
+    /// delegation (its chain, presented with it).
+    AddCredential {
+        /// The credential.
+        credential: Value,
+        /// Its ancestors.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chain: Vec<Value>,
+    },
+    /// The instance's DID, and where it listens for exchanges. It takes no member (`{}`, not a
+    /// unit variant: serde lets a unit variant of a tagged enum take any member).
+    Identity {},
+    /// The instance's A2A agent card, with the Vouch identity extension (docs/A2A.md).
+    AgentCard(CardAsk),
+    /// Asks a peer instance to prove capabilities, decides each, and answers with the signed
+    /// decision (the verifier's side of the exchange).
+    Exchange(ExchangeAsk),
+    /// Answers a capability request that came another way (HTTP) with a presentation of what
+    /// its query selects, if the verifier authenticates (the prover's side).
+    Answer {
+        /// The request.
+        request: Value,
+    },
+    /// Takes the verifier's decision on a request answered with `answer`.
+    Accept {
+        /// The signed decision.
+        decision: Value,
+    },
+    /// The instance's proof of possession for its binding to an agent definition of its org:
+    /// the fixed binding statement, signed over a fresh challenge of the org's node, for the
+    /// operator to bind (`vouch-node admin agent bind`). How an instance whose key lives only
+    /// in this daemon gets bound.
+    BindingProof {
+        /// The definition's did:vouch.
+        definition: String,
+    },
+    /// Delegates a narrower right to a sub-agent: a credential the wallet holds is the parent,
+    /// the capabilities must be within it; signed with the instance's key, recorded in the
+    /// wallet's audit log, and answered (the sub-agent's to keep).
+    Delegate {
+        /// The parent credential's id.
+        parent: String,
+        /// The sub-agent's did:key.
+        to: String,
+        /// The capabilities delegated.
+        capabilities: Vec<Value>,
+        /// The end of validity; the parent's by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Renews a credential held through the org's node, for as long as it lasted: the renewed
+    /// one is kept beside it, and recorded in the wallet's audit log.
+    Renew {
+        /// The credential's id.
+        id: String,
+    },
+    /// Asks the agent's owner, through the org's node, to approve one exact request that a
+    /// capability held permits only with an approval (`needs_approval`): the credentials that
+    /// name it are presented to the node with their chains. Answers the pending request (its
+    /// id: the owner approves it with `vouch agent approve` or on the node's page).
+    RequestApproval {
+        /// The request: `{action, resource, arguments}`.
+        request: Value,
+    },
+    /// Where an approval request stands at the node; an approval given is kept, and presented
+    /// from then on with the request it approves.
+    ApprovalStatus {
+        /// The request's id.
+        id: String,
+    },
+}
+
+/// What the agent says of itself on its card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardAsk {
+    /// The agent's name.
+    pub name: String,
+    /// What it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The agent's own A2A endpoint (JSON-RPC), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The agent's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// What the agent asks its daemon to verify of a peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeAsk {
+    /// The peer instance's address, ending in `/p2p/<peer id>`.
+    pub peer: String,
+    /// The capabilities to decide: concrete `{action, resource, arguments}`.
+    pub capabilities: Vec<Value>,
+    /// A DCQL query; every capability credential by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Value>,
+    /// The domain; the instance's did:key by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The ids of the credentials the daemon presents to authenticate itself; every credential
+    /// held by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<Vec<String>>,
+}
+
+/// A refused request: a code of the one vocabulary and what happened (`malformed`, `too_large`,
+/// `refused`, `busy`, `internal`), with the DESIGN §8 reason when a check refused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    /// What went wrong, for programs.
+    pub code: ErrorCode,
+    /// What happened, for people.
+    pub message: String,
+    /// The DESIGN §8 reason code, for an exchange refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+impl Refusal {
+    /// A refusal with `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// A `refused` refusal: the daemon will not do it.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Refused, message)
+    }
+
+    /// An `internal` refusal: the daemon failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+}
+
+impl From<vouch_core::exchange::Refused> for Refusal {
+    fn from(refused: vouch_core::exchange::Refused) -> Self {
+        Self {
+            code: ErrorCode::Refused,
+            message: refused.message,
+            reason: Some(refused.reason),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the wallet refused ({}): {}", self.code, self.message)?;
+        match self.reason {
+            Some(reason) => write!(f, " ({})", reason.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One answer line: `{"ok": …}` or `{"error": …}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Answer {
+    /// What was asked for.
+    Ok(Value),
+    /// Why it was not done.
+    Error(Refusal),
+}
+
+impl Answer {
+    /// The answer as one line, its newline included.
+    pub fn line(result: Result<Value, Refusal>) -> Vec<u8> {
+        let answer = match result {
+            Ok(ok) => Answer::Ok(ok),
+            Err(refusal) => Answer::Error(refusal),
+        };
+        let mut bytes = serde_json::to_vec(&answer).expect("an answer always serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// Why a call of the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The daemon could not be reached, or the line not written or read.
+    #[error("{path}: {reason} (is the daemon running?)")]
+    Unreachable {
+        /// The socket.
+        path: String,
+        /// The system's error.
+        reason: String,
+    },
+    /// The daemon answered something that is no answer.
+    #[error("the daemon's answer is unreadable: {0}")]
+    Unreadable(String),
+    /// The daemon refused.
+    #[error("{0}")]
+    Refused(Refusal),
+}
+
+/// A client of the daemon at a socket: one connection a request.
+#[derive(Debug, Clone)]
+pub struct DaemonClient {
+    socket: PathBuf,
+}
+
+impl DaemonClient {
+    /// The daemon listening at `socket`.
+    pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Self {
+            socket: socket.into(),
+        }
+    }
+
+    /// The socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Sends `request` and reads its answer: what was asked for, or why not.
+    pub fn ask(&self, request: &Request) -> Result<Value, DaemonError> {
+        let unreachable = |e: std::io::Error| DaemonError::Unreachable {
+            path: self.socket.display().to_string(),
+            reason: e.to_string(),
+        };
+        let mut stream =
+            std::os::unix::net::UnixStream::connect(&self.socket).map_err(unreachable)?;
+        let mut line = serde_json::to_vec(request).expect("a request always serializes");
+        line.push(b'\n');
+        stream.write_all(&line).map_err(unreachable)?;
+        let mut answer = Vec::new();
+        std::io::BufReader::new(&stream)
+            .take(MAX_ANSWER)
+            .read_until(b'\n', &mut answer)
+            .map_err(unreachable)?;
+        match serde_json::from_slice::<Answer>(&answer) {
+            Ok(Answer::Ok(ok)) => Ok(ok),
+            Ok(Answer::Error(refusal)) => Err(DaemonError::Refused(refusal)),
+            Err(e) => Err(DaemonError::Unreadable(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// What a client writes is what the daemon reads, and the spelling agents use reads too.
+    #[test]
+    fn requests_and_answers_read_back_as_written() {
+        let requests = [
+            Request::Identity {},
+            Request::Credentials { task: None },
+            Request::Credentials {
+                task: Some("t-1".into()),
+            },
+            Request::AddCredential {
+                credential: json!({"id": "urn:uuid:1"}),
+                chain: vec![],
+            },
+            Request::Delegate {
+                parent: "urn:uuid:1".into(),
+                to: "did:key:z6Mk".into(),
+                capabilities: vec![json!({"action": "read"})],
+                valid_until: None,
+            },
+            Request::Exchange(ExchangeAsk {
+                peer: "/ip4/127.0.0.1/tcp/1/p2p/12D3".into(),
+                capabilities: vec![],
+                query: None,
+                domain: None,
+                present: None,
+            }),
+            Request::AgentCard(CardAsk {
+                name: "a".into(),
+                description: None,
+                url: None,
+                version: None,
+            }),
+        ];
+        for request in requests {
+            let text = serde_json::to_string(&request).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<Request>(&text).ok(),
+                Some(request),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(Request::Identity {}).ok(),
+            Some(json!({"op": "identity"}))
+        );
+        assert!(serde_json::from_value::<Request>(json!({"op": "identity", "x": 1})).is_err());
+        let refused = Refusal::from(vouch_core::exchange::Refused {
+            reason: Reason::NotGranted,
+            message: "no".into(),
+        });
+        for result in [Ok(json!({"did": "did:key:z6Mk"})), Err(refused)] {
+            let line = Answer::line(result.clone());
+            let read: Answer = serde_json::from_slice(&line).expect("an answer reads");
+            match (read, result) {
+                (Answer::Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Answer::Error(a), Err(b)) => assert_eq!(a, b),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
