@@ -18,6 +18,7 @@ use vouch_core::key::KeyPair;
 use crate::knowledge::{Freshness, NodeKnowledge};
 use crate::store::{WalletLog, WalletStore};
 use vouch_api::ErrorCode;
+use vouch_api::daemon::Answer;
 pub use vouch_api::daemon::{MAX_LINE, Refusal, Request};
 use vouch_core::exchange::{Answered, Once};
 use vouch_core::lock::MutexExt as _;
@@ -764,13 +765,7 @@ pub async fn serve(
 }
 
 async fn answer(stream: &mut (impl AsyncWriteExt + Unpin), result: Result<Value, Refusal>) -> bool {
-    let line = match result {
-        Ok(ok) => json!({ "ok": ok }),
-        Err(refusal) => json!({ "error": refusal }),
-    };
-    let mut bytes = serde_json::to_vec(&line).expect("JSON values always serialize");
-    bytes.push(b'\n');
-    stream.write_all(&bytes).await.is_ok()
+    stream.write_all(&Answer::line(result)).await.is_ok()
 }
 
 async fn connection(stream: UnixStream, daemon: Arc<Daemon>, open: &Open) {

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use crate::daemon::MAX_LINE;
+use vouch_api::daemon::{Answer, ExchangeAsk, MAX_LINE, Request};
+
 use crate::node::NodeClient;
 
 /// The longest daemon answer read.
@@ -156,7 +157,7 @@ impl WalletTools {
     }
 
     /// One request to the daemon: its `ok`, or its refusal.
-    async fn ask(&self, request: Value) -> Result<Value, Refused> {
+    async fn ask(&self, request: Request) -> Result<Value, Refused> {
         let line = serde_json::to_vec(&request)?;
         if line.len() >= MAX_LINE {
             return Err(Refused(format!(
@@ -174,19 +175,16 @@ impl WalletTools {
         let mut answer = String::new();
         let mut reader = BufReader::new(stream).take(MAX_ANSWER as u64);
         reader.read_line(&mut answer).await?;
-        let answer: Value = serde_json::from_str(&answer)?;
-        if let Some(error) = answer.get("error") {
-            let mut message = format!(
-                "{}: {}",
-                error["code"].as_str().unwrap_or("internal"),
-                error["message"].as_str().unwrap_or_default()
-            );
-            if let Some(reason) = error["reason"].as_str() {
-                message.push_str(&format!(" (reason: {reason})"));
+        match serde_json::from_str::<Answer>(&answer)? {
+            Answer::Ok(ok) => Ok(ok),
+            Answer::Error(refusal) => {
+                let mut message = format!("{}: {}", refusal.code, refusal.message);
+                if let Some(reason) = refusal.reason {
+                    message.push_str(&format!(" (reason: {})", reason.as_str()));
+                }
+                Err(Refused(message))
             }
-            return Err(Refused(message));
         }
-        Ok(answer["ok"].clone())
     }
 
     async fn call(&self, name: &str, args: &JsonObject) -> Result<Value, Refused> {
@@ -202,12 +200,12 @@ impl WalletTools {
                 .cloned()
                 .ok_or_else(|| Refused(format!("malformed: `{key}` must be an object")))
         };
-        let capabilities = || -> Result<Value, Refused> {
+        let capabilities = || -> Result<Vec<Value>, Refused> {
             match args.get("capabilities") {
                 Some(Value::Array(list))
                     if (1..=64).contains(&list.len()) && list.iter().all(Value::is_object) =>
                 {
-                    Ok(Value::Array(list.clone()))
+                    Ok(list.clone())
                 }
                 _ => Err(Refused(
                     "malformed: `capabilities` must be 1 to 64 objects".into(),
@@ -215,20 +213,26 @@ impl WalletTools {
             }
         };
         match name {
-            "vouch_identity" => self.ask(json!({"op": "identity"})).await,
+            "vouch_identity" => self.ask(Request::Identity {}).await,
             "vouch_list_credentials" => {
-                let mut request = json!({"op": "credentials"});
-                if args.contains_key("task") {
-                    request["task"] = json!(text("task")?);
-                }
-                let held = self.ask(request).await?;
+                let task = match args.contains_key("task") {
+                    true => Some(text("task")?),
+                    false => None,
+                };
+                let held = self.ask(Request::Credentials { task }).await?;
                 Ok(
                     json!({"credentials": held.as_array().into_iter().flatten().map(summary).collect::<Vec<_>>()}),
                 )
             }
             "vouch_request_exchange" => {
                 let answer = self
-                    .ask(json!({"op": "exchange", "peer": text("peer")?, "capabilities": capabilities()?}))
+                    .ask(Request::Exchange(ExchangeAsk {
+                        peer: text("peer")?,
+                        capabilities: capabilities()?,
+                        query: None,
+                        domain: None,
+                        present: None,
+                    }))
                     .await?;
                 Ok(json!({
                     "prover": answer["prover"],
@@ -238,30 +242,38 @@ impl WalletTools {
                 }))
             }
             "vouch_answer_request" => {
-                self.ask(json!({"op": "answer", "request": object("request")?}))
-                    .await
+                self.ask(Request::Answer {
+                    request: object("request")?,
+                })
+                .await
             }
             "vouch_request_approval" => {
-                self.ask(json!({"op": "request_approval", "request": object("request")?}))
-                    .await
+                self.ask(Request::RequestApproval {
+                    request: object("request")?,
+                })
+                .await
             }
-            "vouch_approval_status" => {
-                self.ask(json!({"op": "approval_status", "id": text("id")?}))
-                    .await
-            }
+            "vouch_approval_status" => self.ask(Request::ApprovalStatus { id: text("id")? }).await,
             "vouch_delegate" if !self.delegation => Err(Refused(
                 "refused: delegation is off in this server (start it with --allow-delegation)"
                     .into(),
             )),
             "vouch_delegate" => {
-                let mut request = json!({
-                    "op": "delegate", "parent": text("parent")?, "to": text("to")?,
-                    "capabilities": capabilities()?,
-                });
-                if args.contains_key("validUntil") {
-                    request["valid_until"] = json!(text("validUntil")?);
-                }
-                self.ask(request).await
+                let valid_until = match args.contains_key("validUntil") {
+                    true => Some(
+                        chrono::DateTime::parse_from_rfc3339(&text("validUntil")?)
+                            .map_err(|e| Refused(format!("malformed: `validUntil`: {e}")))?
+                            .with_timezone(&chrono::Utc),
+                    ),
+                    false => None,
+                };
+                self.ask(Request::Delegate {
+                    parent: text("parent")?,
+                    to: text("to")?,
+                    capabilities: capabilities()?,
+                    valid_until,
+                })
+                .await
             }
             "vouch_check_presentation" => {
                 let node = self.node.clone().ok_or_else(|| {
