@@ -251,22 +251,54 @@ impl DaemonClient {
         &self.socket
     }
 
-    /// Sends `request` and reads its answer: what was asked for, or why not.
+    /// Sends `request` on a connection of its own and reads its answer: what was asked for, or
+    /// why not.
     pub fn ask(&self, request: &Request) -> Result<Value, DaemonError> {
-        let unreachable = |e: std::io::Error| DaemonError::Unreachable {
-            path: self.socket.display().to_string(),
-            reason: e.to_string(),
-        };
-        let mut stream =
-            std::os::unix::net::UnixStream::connect(&self.socket).map_err(unreachable)?;
+        self.connect()?.ask(request)
+    }
+
+    /// A connection to ask on again and again (the daemon serves its requests in order).
+    pub fn connect(&self) -> Result<DaemonConnection, DaemonError> {
+        let path = self.socket.display().to_string();
+        let stream = std::os::unix::net::UnixStream::connect(&self.socket)
+            .map_err(|e| unreachable(&path, e))?;
+        let writer = stream.try_clone().map_err(|e| unreachable(&path, e))?;
+        Ok(DaemonConnection {
+            path,
+            reader: std::io::BufReader::new(stream),
+            writer,
+        })
+    }
+}
+
+fn unreachable(path: &str, e: std::io::Error) -> DaemonError {
+    DaemonError::Unreachable {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// An open connection to the daemon.
+#[derive(Debug)]
+pub struct DaemonConnection {
+    path: String,
+    reader: std::io::BufReader<std::os::unix::net::UnixStream>,
+    writer: std::os::unix::net::UnixStream,
+}
+
+impl DaemonConnection {
+    /// Sends `request` and reads its answer: what was asked for, or why not.
+    pub fn ask(&mut self, request: &Request) -> Result<Value, DaemonError> {
         let mut line = serde_json::to_vec(request).expect("a request always serializes");
         line.push(b'\n');
-        stream.write_all(&line).map_err(unreachable)?;
+        self.writer
+            .write_all(&line)
+            .map_err(|e| unreachable(&self.path, e))?;
         let mut answer = Vec::new();
-        std::io::BufReader::new(&stream)
+        (&mut self.reader)
             .take(MAX_ANSWER)
             .read_until(b'\n', &mut answer)
-            .map_err(unreachable)?;
+            .map_err(|e| unreachable(&self.path, e))?;
         match serde_json::from_slice::<Answer>(&answer) {
             Ok(Answer::Ok(ok)) => Ok(ok),
             Ok(Answer::Error(refusal)) => Err(DaemonError::Refused(refusal)),

@@ -10,14 +10,13 @@
 //! clients at once (exchanges per second). Last, node 0 revokes A's task and the time until
 //! B's decisions say `revoked` is taken.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
+use vouch_api::daemon::{DaemonClient, DaemonConnection, ExchangeAsk, Request};
 use vouch_core::key::KeyPair;
 
 use crate::levels::Org;
@@ -51,21 +50,13 @@ impl Drop for Daemon {
 }
 
 /// Asks a daemon once on a new connection.
-fn ask(socket: &Path, request: &Value) -> Result<Value> {
-    let mut stream = UnixStream::connect(socket)?;
-    ask_on(&mut stream, request)
+fn ask(socket: &Path, request: &Request) -> Result<Value> {
+    Ok(DaemonClient::new(socket).ask(request)?)
 }
 
-/// Asks a daemon on an open connection; its `ok`, or its refusal as an error.
-fn ask_on(stream: &mut UnixStream, request: &Value) -> Result<Value> {
-    writeln!(stream, "{request}")?;
-    let mut line = String::new();
-    BufReader::new(&*stream).read_line(&mut line)?;
-    let answer: Value = serde_json::from_str(&line).context("the daemon's answer")?;
-    if let Some(error) = answer.get("error") {
-        bail!("the daemon refused: {error}");
-    }
-    Ok(answer["ok"].clone())
+/// A connection to the daemon at `socket`, to ask on again and again.
+fn connect(socket: &Path) -> Result<DaemonConnection> {
+    Ok(DaemonClient::new(socket).connect()?)
 }
 
 /// Seals `key` with a raw key and starts its daemon, verifying with the node at `node` under the
@@ -170,12 +161,15 @@ fn wanted() -> Value {
 }
 
 /// One exchange on `stream`: its time and the first capability's reason (none if accepted).
-fn once(stream: &mut UnixStream, peer: &str) -> Result<(Duration, Option<String>)> {
+fn once(stream: &mut DaemonConnection, peer: &str) -> Result<(Duration, Option<String>)> {
     let started = Instant::now();
-    let answer = ask_on(
-        stream,
-        &json!({"op": "exchange", "peer": peer, "capabilities": [wanted()]}),
-    )?;
+    let answer = stream.ask(&Request::Exchange(ExchangeAsk {
+        peer: peer.to_owned(),
+        capabilities: vec![wanted()],
+        query: None,
+        domain: None,
+        present: None,
+    }))?;
     let took = started.elapsed();
     ensure!(
         answer["acknowledged"] == true,
@@ -214,7 +208,7 @@ pub(crate) fn exchange(
         task,
     } = Pair::start(state, &agent, &tokens, &dir.join("wallets"), None)?;
     println!("prover {} at {}", daemon_a.did, daemon_a.address);
-    let mut stream = UnixStream::connect(&daemon_b.socket)?;
+    let mut stream = connect(&daemon_b.socket)?;
     // Warm up, then one at a time.
     for _ in 0..exchanges.min(200) {
         once(&mut stream, &daemon_a.address)?;
@@ -235,7 +229,7 @@ pub(crate) fn exchange(
             let socket = daemon_b.socket.clone();
             let peer = daemon_a.address.clone();
             std::thread::spawn(move || -> Result<Vec<Duration>> {
-                let mut stream = UnixStream::connect(&socket)?;
+                let mut stream = connect(&socket)?;
                 (0..each)
                     .map(|_| {
                         let (took, reason) = once(&mut stream, &peer)?;
@@ -344,14 +338,20 @@ impl<'a> Pair<'a> {
         )?;
         ask(
             &prover.socket,
-            &json!({"op": "add_credential", "credential": credential_a}),
+            &Request::AddCredential {
+                credential: credential_a,
+                chain: Vec::new(),
+            },
         )?;
         ask(
             &verifier.socket,
-            &json!({"op": "add_credential", "credential": credential_b}),
+            &Request::AddCredential {
+                credential: credential_b,
+                chain: Vec::new(),
+            },
         )?;
         // Until node 1 knows node 0's org (DID gossip), the verifier rejects.
-        let mut stream = UnixStream::connect(&verifier.socket)?;
+        let mut stream = connect(&verifier.socket)?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while let (_, Some(reason)) = once(&mut stream, &prover.address)? {
             ensure!(
