@@ -5,6 +5,7 @@
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_core::report::Reason;
@@ -17,7 +18,7 @@ pub const MAX_LINE: usize = 1024 * 1024;
 pub const MAX_ANSWER: u64 = 64 * 1024 * 1024;
 
 /// A request of the agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// The credentials held, for a task or all.
@@ -99,7 +100,7 @@ pub enum Request {
 }
 
 /// What the agent says of itself on its card.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardAsk {
     /// The agent's name.
@@ -116,7 +117,7 @@ pub struct CardAsk {
 }
 
 /// What the agent asks its daemon to verify of a peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeAsk {
     /// The peer instance's address, ending in `/p2p/<peer id>`.
@@ -137,7 +138,7 @@ pub struct ExchangeAsk {
 
 /// A refused request: a code of the one vocabulary and what happened (`malformed`, `too_large`,
 /// `refused`, `busy`, `internal`), with the DESIGN §8 reason when a check refused it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Refusal {
     /// What went wrong, for programs.
@@ -146,6 +147,7 @@ pub struct Refusal {
     pub message: String,
     /// The DESIGN §8 reason code, for an exchange refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<ErrorCode>")]
     pub reason: Option<Reason>,
 }
 
@@ -191,7 +193,7 @@ impl std::fmt::Display for Refusal {
 }
 
 /// One answer line: `{"ok": …}` or `{"error": …}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Answer {
     /// What was asked for.
@@ -307,10 +309,38 @@ impl DaemonConnection {
     }
 }
 
+/// The protocol's JSON Schemas, as `docs/schemas/daemon.json` holds them: a request line, and an
+/// answer line.
+pub fn schemas() -> Value {
+    serde_json::json!({
+        "request": schemars::schema_for!(Request),
+        "answer": schemars::schema_for!(Answer),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The schemas checked in are the types' own: a change to a message that does not change
+    /// `docs/schemas/daemon.json` fails here (`VOUCH_BLESS=1` writes them anew).
+    #[test]
+    fn the_checked_in_schemas_are_the_types_own() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas/daemon.json");
+        let made = serde_json::to_string_pretty(&schemas()).expect("schemas serialize") + "\n";
+        if std::env::var_os("VOUCH_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
+            std::fs::write(&path, &made).expect("the schemas written");
+        }
+        let held = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            held == made,
+            "{} differs from the types: run the test with VOUCH_BLESS=1 and commit it",
+            path.display()
+        );
+    }
 
     /// What a client writes is what the daemon reads, and the spelling agents use reads too.
     #[test]

@@ -11,7 +11,7 @@ macro_rules! codes {
     ($($(#[$attr:meta])* $variant:ident = $code:literal, $status:literal, $meaning:literal;)*) => {
         /// An error code, serialized as its `snake_case` string. A code this build does not know
         /// (from a newer peer) reads as [`ErrorCode::Unknown`], never as an error of its own.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[non_exhaustive]
         pub enum ErrorCode {
             $(

@@ -58,3 +58,42 @@ def testnet():
             subprocess.run(
                 [str(testnet_bin), "--dir", folder, "down"], capture_output=True, timeout=60
             )
+
+
+# The daemon's socket protocol, as the Rust types generate it (docs/schemas/daemon.json, kept equal
+# to them by vouch-api's test): every request a test sends through the client, and every refusal
+# it gets back, must be what the schema allows, and a request the schema refuses the daemon must
+# refuse as malformed — the client, the schema and the daemon cannot drift apart unseen.
+SCHEMAS = json.loads(
+    (Path(__file__).resolve().parents[3] / "docs" / "schemas" / "daemon.json").read_text()
+)
+
+
+@pytest.fixture(autouse=True)
+def requests_follow_the_protocol(monkeypatch):
+    import jsonschema
+
+    from vouch_client import WalletError
+    from vouch_client.wallet import Wallet
+
+    request_schema = jsonschema.Draft202012Validator(SCHEMAS["request"])
+    answer_schema = jsonschema.Draft202012Validator(SCHEMAS["answer"])
+    send = Wallet.request
+
+    def checked(self, op, **fields):
+        # What the schema refuses (a test's deliberately wrong request), the daemon must refuse
+        # as malformed: the two agree on what a request is.
+        allowed = request_schema.is_valid({"op": op, **fields})
+        try:
+            answer = send(self, op, **fields)
+        except WalletError as refused:
+            error = {"code": refused.code, "message": refused.message}
+            if refused.reason is not None:
+                error["reason"] = refused.reason
+            answer_schema.validate({"error": error})
+            assert allowed or refused.code == "malformed", (op, fields, refused)
+            raise
+        assert allowed, f"the daemon took a request the schema refuses: {op} {fields}"
+        return answer
+
+    monkeypatch.setattr(Wallet, "request", checked)
