@@ -15,6 +15,34 @@ import {
   vouchIdentity,
 } from "../dist/index.js";
 import { startTestnet } from "./testnet.mjs";
+import { readFileSync } from "node:fs";
+import Ajv2020 from "ajv/dist/2020.js";
+
+// The daemon's socket protocol, as the Rust types generate it (docs/schemas/daemon.json, kept
+// equal to them by vouch-api's test): every request these tests send and every refusal they get
+// must be what the schema allows, and what the schema refuses the daemon must refuse as
+// malformed — the client, the schema and the daemon cannot drift apart unseen.
+const schemas = JSON.parse(readFileSync(new URL("../../../docs/schemas/daemon.json", import.meta.url), "utf8"));
+const ajv = new Ajv2020({ strict: false, validateFormats: false });
+const requestValid = ajv.compile(schemas.request);
+const answerValid = ajv.compile(schemas.answer);
+const send = Wallet.prototype.request;
+Wallet.prototype.request = async function (op, fields = {}) {
+  const allowed = requestValid({ ...fields, op });
+  let answer;
+  try {
+    answer = await send.call(this, op, fields);
+  } catch (e) {
+    if (e instanceof WalletError) {
+      const error = { code: e.code, message: e.detail, ...(e.reason ? { reason: e.reason } : {}) };
+      assert.ok(answerValid({ error }), `a refusal outside the schema: ${JSON.stringify(error)}`);
+      assert.ok(allowed || e.code === "malformed", `${op}: refused ${e.code}, not malformed`);
+    }
+    throw e;
+  }
+  assert.ok(allowed, `the daemon took a request the schema refuses: ${op} ${JSON.stringify(fields)}`);
+  return answer;
+};
 
 let agents;
 let stop;
