@@ -808,7 +808,9 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
         client.decide_approval(key, pending, decision)
     };
     let status_of = |refused: Result<Value, vouch_wallet::node::NodeError>| match refused {
-        Err(vouch_wallet::node::NodeError::Refused { status, code, .. }) => (status, code),
+        Err(vouch_wallet::node::NodeError::Refused { status, code, .. }) => {
+            (status, code.as_str().to_owned())
+        }
         other => panic!("not refused: {other:?}"),
     };
     // Signed by anyone but the owner: refused.

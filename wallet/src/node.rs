@@ -12,6 +12,7 @@ use vouch_core::proof::Cryptosuite;
 use vouch_core::{possession, presentation};
 
 use crate::sources::NodeUrl;
+use vouch_api::ErrorCode;
 
 /// The largest answer read from a node.
 const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
@@ -27,13 +28,13 @@ pub enum NodeError {
         /// The transport's error, or what was unreadable in the answer.
         reason: String,
     },
-    /// The node refused, with its reason code.
+    /// The node refused, with its code.
     #[error("the node refused ({status} {code}): {message}")]
     Refused {
         /// The HTTP status.
         status: u16,
-        /// The reason code.
-        code: String,
+        /// What went wrong, for programs (`unknown` for a code this build does not know).
+        code: ErrorCode,
         /// The node's message (its problem's detail).
         message: String,
     },
@@ -46,7 +47,9 @@ pub enum NodeError {
 fn refused(status: u16, answer: &Value) -> NodeError {
     NodeError::Refused {
         status,
-        code: answer["code"].as_str().unwrap_or("unknown").to_owned(),
+        code: answer["code"]
+            .as_str()
+            .map_or(ErrorCode::Unknown, ErrorCode::parse),
         message: answer["detail"]
             .as_str()
             .or(answer["message"].as_str())
