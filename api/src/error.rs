@@ -269,6 +269,37 @@ mod tests {
         );
     }
 
+    /// The codes docs/openapi.yaml lists for a problem are this vocabulary's, all of those the
+    /// node answers (every one but the daemon's `refused`), until the document is generated.
+    #[test]
+    fn the_openapi_document_lists_the_codes_the_node_answers() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+        let text = std::fs::read_to_string(path).expect("docs/openapi.yaml");
+        let start = text
+            .find("enum: [not_found")
+            .expect("the problem's code enum")
+            + 6;
+        let end = start + text[start..].find(']').expect("the enum's end");
+        let listed: std::collections::BTreeSet<&str> = text[start + 1..end]
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        for code in &listed {
+            assert_ne!(
+                ErrorCode::parse(code),
+                ErrorCode::Unknown,
+                "{code} is no code"
+            );
+        }
+        for code in ErrorCode::ALL.iter().filter(|c| **c != ErrorCode::Refused) {
+            assert!(
+                listed.contains(code.as_str()),
+                "docs/openapi.yaml lacks {code}"
+            );
+        }
+    }
+
     #[test]
     fn a_problem_reads_back_and_carries_its_codes_status() {
         let problem = Problem::new(ErrorCode::Busy, "Service Unavailable", "ask again in 1 s");
