@@ -170,7 +170,7 @@ impl Fragment {
         &self.0
     }
 
-    fn on(&self, did: &Did) -> DidUrl {
+    pub(super) fn on(&self, did: &Did) -> DidUrl {
         DidUrl::of_fragment(did, &self.0)
     }
 }

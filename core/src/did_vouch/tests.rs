@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::did::document::Relationship;
-use crate::did::{Did, DidResolver, ResolveError};
+use crate::did::{Did, DidResolver, DidUrl, ResolveError};
 use crate::key::KeyPair;
 
 fn at(minutes: i64) -> DateTime<Utc> {
@@ -756,4 +756,23 @@ fn an_agent_definition_document_carries_consistent_hashes_and_bounded_texts() {
     );
     assert!(bad(&|a| a.name = String::new()), "empty name");
     assert!(bad(&|a| a.owner = "o".repeat(4096)), "huge owner");
+}
+
+/// The DID a genesis names, and the URLs of its document's methods, are made without parsing
+/// (`Did::of_method`, `DidUrl::of_fragment`): each must read back, as parsing has it, as itself.
+#[test]
+fn what_the_method_makes_without_parsing_parses_as_itself() {
+    let (did, genesis) = create(
+        DocumentContent::single_key(&key(100).public()),
+        &key(1),
+        &[key(2).public()],
+        at(0),
+    )
+    .expect("a genesis");
+    assert_eq!(Did::parse(did.as_str()).ok(), Some(did.clone()));
+    assert_eq!(genesis.genesis_did().ok(), Some(did.clone()));
+    let fragment = Fragment::parse("#key-1").expect("a fragment");
+    let url = fragment.on(&did);
+    assert_eq!(DidUrl::parse(url.as_str()).ok(), Some(url.clone()));
+    assert_eq!(url.did(), did);
 }

@@ -227,3 +227,52 @@ pub(super) fn org_error(error: OrgError) -> Rejection {
         e => internal(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issuer::Refusal;
+
+    fn refused(error: IssuerError) -> (ErrorCode, String) {
+        let rejection = issuer_error(error);
+        let found = rejection.find::<ApiError>().expect("an API error");
+        (found.code, found.message.clone())
+    }
+
+    /// A refusal the issuer counts as its own failure is answered without its cause (a path, a
+    /// store error): the cause is logged, never sent.
+    #[test]
+    fn an_internal_failure_is_answered_without_its_cause() {
+        let cause = "/var/lib/vouch/store: Corruption: block checksum mismatch";
+        let (code, message) = refused(IssuerError::Refused(Refusal::new(
+            ErrorCode::Internal,
+            cause,
+        )));
+        assert_eq!(
+            (code, message.as_str()),
+            (ErrorCode::Internal, "internal error")
+        );
+        // Any other refusal says what it is about.
+        let (code, message) = refused(IssuerError::Refused(Refusal::new(
+            ErrorCode::AlreadyLifted,
+            "s-1 is lifted",
+        )));
+        assert_eq!(
+            (code, message.as_str()),
+            (ErrorCode::AlreadyLifted, "s-1 is lifted")
+        );
+    }
+
+    /// The answer's status is its code's, whichever way the rejection was made.
+    #[test]
+    fn a_problem_has_its_codes_status() {
+        for code in ErrorCode::ALL {
+            let response = problem(*code, "x");
+            assert_eq!(response.status().as_u16(), code.status(), "{code}");
+        }
+        assert_eq!(
+            method_not_allowed("GET").status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
+}
