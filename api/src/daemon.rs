@@ -182,6 +182,27 @@ impl From<vouch_core::exchange::Refused> for Refusal {
     }
 }
 
+impl From<crate::node::NodeError> for Refusal {
+    /// The node's refusal passes through with its code (and its reason, when it is one of
+    /// DESIGN §8's), so an agent learns `revoked` or `needs_approval`, not only that the node said
+    /// no; a node out of reach is `node_unreachable`; a request that could not be made is the
+    /// daemon's refusal.
+    fn from(error: crate::node::NodeError) -> Self {
+        use crate::node::NodeError;
+        match error {
+            NodeError::Refused { code, message, .. } => Self {
+                code,
+                reason: code.reason(),
+                message: format!("the node refused: {message}"),
+            },
+            unreachable @ NodeError::Unreachable { .. } => {
+                Self::new(ErrorCode::NodeUnreachable, unreachable.to_string())
+            }
+            NodeError::Local(message) => Self::refused(message),
+        }
+    }
+}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "the wallet refused ({}): {}", self.code, self.message)?;

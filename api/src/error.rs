@@ -126,6 +126,8 @@ codes! {
     NoPasskey = "no_passkey", 409, "The owner has no passkey to approve with.";
     PasskeysUnavailable = "passkeys_unavailable", 501,
         "This node has no passkeys: its public URL is not a domain name.";
+    NodeUnreachable = "node_unreachable", 502,
+        "The wallet's node could not be reached, or answered something that is not what its route answers.";
 
     // The node's DID registry, consortium and network.
     InvalidDid = "invalid_did", 400, "The DID is not a DID.";
@@ -172,6 +174,13 @@ impl From<Reason> for ErrorCode {
 }
 
 impl ErrorCode {
+    /// The DESIGN §8 reason this code is, when it is one (a check's failure, not a refusal of
+    /// the API's).
+    pub fn reason(self) -> Option<Reason> {
+        // Reason's serde form is its code: the one spelling both share.
+        serde_json::from_value(serde_json::Value::from(self.as_str())).ok()
+    }
+
     /// The code spelled `code`, or [`ErrorCode::Unknown`].
     pub fn parse(code: &str) -> Self {
         ErrorCode::ALL
@@ -292,7 +301,9 @@ mod tests {
                 "{code} is no code"
             );
         }
-        for code in ErrorCode::ALL.iter().filter(|c| **c != ErrorCode::Refused) {
+        // The wallet daemon's own codes: no node answers them.
+        let daemons = [ErrorCode::Refused, ErrorCode::NodeUnreachable];
+        for code in ErrorCode::ALL.iter().filter(|c| !daemons.contains(c)) {
             assert!(
                 listed.contains(code.as_str()),
                 "docs/openapi.yaml lacks {code}"

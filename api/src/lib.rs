@@ -10,10 +10,13 @@
 //!   [`Problem`] object the node answers with.
 //! - [`daemon`]: the wallet daemon's socket protocol ([`daemon::Request`], [`daemon::Refusal`],
 //!   [`daemon::Answer`]) and its client, [`daemon::DaemonClient`].
+//! - [`node`]: the node's HTTP API ([`node::public`], [`node::admin`]) and its clients,
+//!   [`node::NodeClient`] and [`node::AdminClient`].
 //! - [`reach`]: how a program reaches a node over HTTP ([`reach::Reach`], [`reach::NodeUrl`]).
 
 pub mod daemon;
 pub mod error;
+pub mod node;
 pub mod reach;
 
 pub use error::{ErrorCode, Problem};

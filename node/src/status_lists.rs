@@ -178,14 +178,7 @@ fn judge(received: Result<Received, StatusListError>) -> Judgement {
 /// The most indexes one allocation gives.
 pub const MAX_ALLOCATION: usize = 1024;
 
-/// Where a credential's status bit is: one of the org's lists, and an index in it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Slot {
-    /// The list's name (`issued-revocation-1`).
-    pub name: String,
-    /// The index.
-    pub index: usize,
-}
+pub use vouch_api::node::admin::Slot;
 
 /// A change of the bits of one of the org's lists: see [`StatusLists::change_all`].
 #[derive(Debug, Clone)]

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use vouch_core::audit::checkpoint::{self, Witnessed};
 use vouch_core::audit::{self as core_audit, Hash};
@@ -70,37 +69,7 @@ pub enum WitnessError {
     Checkpoint(#[from] core_audit::AuditError),
 }
 
-/// Two checkpoints of one log that cannot both be honest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Evidence {
-    /// The log.
-    pub origin: String,
-    /// The checkpoint this node held (and had cosigned), as a signed note.
-    pub held: String,
-    /// The checkpoint that contradicts it, as a signed note.
-    pub conflicting: String,
-    /// Why they cannot both be honest.
-    pub reason: String,
-    /// When this node found it.
-    pub detected: DateTime<Utc>,
-}
-
-/// The newest checkpoint held of a log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HeldCheckpoint {
-    /// The log.
-    pub origin: String,
-    /// Its size.
-    pub size: u64,
-    /// Its root, base64.
-    pub root: String,
-    /// The witnesses whose cosignature it carries.
-    pub cosigners: Vec<String>,
-    /// The signed note, with those cosignatures.
-    pub checkpoint: String,
-}
+pub use vouch_api::node::public::{Evidence, HeldCheckpoint};
 
 /// What to do with a checkpoint received.
 #[derive(Debug)]

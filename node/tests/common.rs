@@ -200,7 +200,7 @@ pub(crate) fn agent_credential(
     );
     assert_eq!(registered.status, 201, "{}", registered.body);
     let definition = Did::parse(registered.json()["did"].as_str().expect("a DID")).expect("a DID");
-    let proof = vouch_wallet::node::NodeClient::new(node.node_url())
+    let proof = vouch_wallet::node::OrgNode::new(node.node_url())
         .binding_proof(key, &definition, Utc::now())
         .expect("a proof");
     let bound = post(
@@ -407,4 +407,17 @@ pub(crate) fn write_config(dir: &Path) -> (PathBuf, u16) {
     )
     .expect("written");
     (config, http)
+}
+
+/// Opens an exchange with the node as the verifier for `capabilities`, every capability
+/// credential asked: its id and the node's request.
+pub(crate) fn open(
+    client: &vouch_api::node::NodeClient,
+    capabilities: Vec<Value>,
+) -> Result<(String, Value), vouch_api::node::NodeError> {
+    let opened = client.open_exchange(&vouch_api::node::public::OpenExchange {
+        capabilities,
+        query: None,
+    })?;
+    Ok((opened.exchange_id, opened.request))
 }

@@ -1576,11 +1576,20 @@ fn the_wallet_daemon_renews_a_credential_through_its_orgs_node_and_logs_it() {
         })
         .expect("listed");
     assert_eq!(held.as_array().expect("a list").len(), 2);
-    // A lineage is a line: the same credential is not renewed twice; the refusal is the node's.
+    // A lineage is a line: the same credential is not renewed twice; the refusal is the node's,
+    // its code and reason passed through the daemon.
     let again = daemon
         .handle(Request::Renew { id: id.clone() })
         .expect_err("refused");
-    assert_eq!(again.code.as_str(), "refused", "{}", again.message);
+    assert_eq!(
+        (again.code.as_str(), again.reason),
+        (
+            "renewal_invalid",
+            Some(vouch_core::report::Reason::RenewalInvalid)
+        ),
+        "{}",
+        again.message
+    );
     // With less than a third of its life left, the newest of the lineage is renewed on its own;
     // the original, whose renewal is held, is not asked for again.
     let typed = AgentCapabilityCredential::from_json(&credential).expect("a credential");

@@ -4,10 +4,11 @@
 //! neither a used approval nor an answer signed for another request decides anything.
 
 use serde_json::json;
+use vouch_api::node::NodeClient;
+use vouch_api::node::public::Standing;
 use vouch_browser::Browser;
 use vouch_core::key::KeyPair;
 use vouch_wallet::daemon::Request;
-use vouch_wallet::node::NodeClient;
 
 use crate::common::{TestNode, agent_credential, consortium_of, get, post};
 use crate::exchange::{add, daemon, verdicts};
@@ -74,9 +75,8 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
             "arguments": {"amount": {"value": amount, "unit": "EUR"}}})
     };
     let exchange = |amount: u64, order: u64| {
-        let (id, request) = client
-            .open_exchange(&[refund(amount, order)], None)
-            .expect("opened");
+        let (id, request) =
+            crate::common::open(&client, vec![refund(amount, order)]).expect("opened");
         let response = wallet
             .handle(Request::Answer { request })
             .expect("answered");
@@ -197,8 +197,8 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     let decided = client
         .approval(refused["id"].as_str().expect("an id"))
         .expect("read");
-    assert_eq!(decided["standing"], "refused");
-    assert!(decided.get("approval").is_none(), "{decided}");
+    assert_eq!(decided.standing, Standing::Refused);
+    assert!(decided.approval.is_none(), "{decided:?}");
 
     // An answer signed for one request decides no other: C's signature posted to D's ceremony
     // fails its challenge, and a ceremony of D's posted on C's path is refused; C's own
@@ -235,7 +235,7 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     assert_eq!(crossed["replayed"]["status"], 404, "{crossed}");
     assert_eq!(crossed["reopened"]["body"]["code"], "replayed", "{crossed}");
     let waiting = client.approval(d.as_str().expect("an id")).expect("read");
-    assert_eq!(waiting["standing"], "pending", "{waiting}");
+    assert_eq!(waiting.standing, Standing::Pending, "{waiting:?}");
 
     // A device lost: the org drops the owner's passkeys; none decides anything after, and
     // the answer gives the owner a new link.

@@ -20,6 +20,7 @@ use crate::store::{WalletLog, WalletStore};
 use vouch_api::ErrorCode;
 use vouch_api::daemon::Answer;
 pub use vouch_api::daemon::{MAX_LINE, Refusal, Request};
+use vouch_api::node::public::Standing;
 use vouch_core::exchange::{Answered, Once};
 use vouch_core::lock::MutexExt as _;
 
@@ -48,7 +49,7 @@ pub struct Daemon {
     key: Arc<KeyPair>,
     instance: Did,
     uid: u32,
-    node: Option<crate::node::NodeClient>,
+    node: Option<crate::node::OrgNode>,
     /// What exchanges are verified with: the org's node's documents, lists and policy.
     knowledge: Option<Arc<NodeKnowledge>>,
     /// The challenges of the requests answered (a request is answered once).
@@ -105,7 +106,7 @@ impl Daemon {
         freshness: Freshness,
     ) -> Self {
         let http = crate::sources::NodeHttp::new(node.clone());
-        self.node = Some(crate::node::NodeClient::new(node));
+        self.node = Some(crate::node::OrgNode::new(node));
         self.knowledge = Some(Arc::new(NodeKnowledge::new(http, genesis, freshness)));
         self
     }
@@ -193,18 +194,22 @@ impl Daemon {
                     .node
                     .as_ref()
                     .ok_or_else(|| Refusal::refused("this daemon knows no node (--node)"))?;
-                let pending = node
-                    .approval(&id)
-                    .map_err(|e| Refusal::refused(e.to_string()))?;
-                if pending["agent"] != self.instance.as_str() {
+                let pending = node.client().approval(&id)?;
+                if pending.agent != self.instance {
                     return Err(Refusal::refused(
                         "that approval request is another instance's",
                     ));
                 }
-                if pending["standing"] == "approved" {
-                    self.add_approval(pending["approval"].clone())?;
+                if pending.standing == Standing::Approved {
+                    let approval = pending.approval.clone().ok_or_else(|| {
+                        Refusal::new(
+                            ErrorCode::NodeUnreachable,
+                            "the node answered an approved request without its approval",
+                        )
+                    })?;
+                    self.add_approval(approval)?;
                 }
-                Ok(pending)
+                as_json(&pending)
             }
             Request::BindingProof { definition } => {
                 let node = self
@@ -213,8 +218,7 @@ impl Daemon {
                     .ok_or_else(|| Refusal::refused("this wallet knows no node to be bound by"))?;
                 let definition = Did::parse(&definition)
                     .map_err(|e| Refusal::refused(format!("definition: {e}")))?;
-                node.binding_proof(&self.key, &definition, chrono::Utc::now())
-                    .map_err(|e| Refusal::refused(e.to_string()))
+                Ok(node.binding_proof(&self.key, &definition, chrono::Utc::now())?)
             }
             Request::AddCredential { credential, .. }
                 if vouch_core::approval::is_approval(&credential) =>
@@ -304,8 +308,7 @@ impl Daemon {
                 message: "no credential held names the request: nothing to approve".into(),
             }));
         }
-        node.ask_approval(&self.key, presented, request, now)
-            .map_err(|e| Refusal::refused(e.to_string()))
+        as_json(&node.ask_approval(&self.key, presented, request, now)?)
     }
 
     /// Keeps an approval given to this instance, while it is valid.
@@ -419,14 +422,12 @@ impl Daemon {
         let typed = vouch_core::credential::AgentCapabilityCredential::from_json(&held.credential)
             .map_err(|e| internal(e.to_string()))?;
         let now = chrono::Utc::now();
-        let renewed = node
-            .renew(
-                &self.key,
-                &held.credential,
-                typed.valid_until - typed.valid_from,
-                now,
-            )
-            .map_err(|e| refused(e.to_string()))?;
+        let renewed = node.renew(
+            &self.key,
+            &held.credential,
+            typed.valid_until - typed.valid_from,
+            now,
+        )?;
         self.store
             .put_credential(&renewed, &self.instance)
             .map_err(|e| internal(e.to_string()))?;
@@ -480,19 +481,13 @@ impl Daemon {
         // The sub-agent presents it with its chain: the parent and the parent's ancestors.
         let chain = self.chain_above(held.credential)?;
         let root_first: Vec<Value> = chain.iter().rev().cloned().collect();
-        let signed = node
-            .register_delegation(
-                &self.key,
-                root_first,
-                &child,
-                vouch_core::proof::Cryptosuite::EddsaJcs2022,
-                now,
-            )
-            .map_err(|e| {
-                refused(format!(
-                    "the org's node did not register the delegation: {e}"
-                ))
-            })?;
+        let signed = node.register_delegation(
+            &self.key,
+            root_first,
+            &child,
+            vouch_core::proof::Cryptosuite::EddsaJcs2022,
+            now,
+        )?;
         // Recorded before it is answered: a delegation the log does not show is not made.
         self.log
             .record(crate::records::delegation_entry(&parent, &signed), now)
@@ -762,6 +757,11 @@ pub async fn serve(
             connections.remove(number);
         });
     }
+}
+
+/// What the daemon answers of a node's answer.
+fn as_json(answer: &impl serde::Serialize) -> Result<Value, Refusal> {
+    serde_json::to_value(answer).map_err(|e| Refusal::internal(e.to_string()))
 }
 
 async fn answer(stream: &mut (impl AsyncWriteExt + Unpin), result: Result<Value, Refusal>) -> bool {

@@ -21,6 +21,7 @@ use tokio::net::UnixStream;
 use vouch_api::daemon::{Answer, ExchangeAsk, MAX_LINE, Request};
 
 use crate::node::NodeClient;
+use vouch_api::node::public::{PresentationOptions, VerifyPresentation};
 
 /// The longest daemon answer read.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -285,13 +286,20 @@ impl WalletTools {
                 let (presentation, challenge, domain) =
                     (object("presentation")?, text("challenge")?, text("domain")?);
                 let report = tokio::task::spawn_blocking(move || {
-                    node.verify_presentation(&presentation, &challenge, &domain)
+                    node.verify_presentation(&VerifyPresentation {
+                        verifiable_presentation: presentation,
+                        options: PresentationOptions {
+                            challenge,
+                            domain,
+                            checks: None,
+                        },
+                    })
                 })
                 .await??;
                 Ok(json!({
-                    "verified": report["verified"],
-                    "errors": report["errors"],
-                    "warnings": report["warnings"],
+                    "verified": report.verified,
+                    "errors": report.errors,
+                    "warnings": report.warnings,
                 }))
             }
             other => Err(Refused(format!("unknown tool: {other}"))),

@@ -109,13 +109,14 @@ test("an exchange accepts what the credential grants and says why not otherwise"
 test("an approval is asked only for what needs one", async () => {
   const w = wallet("prover");
   // The refund credential needs no approval: the org's node has nothing to ask the owner.
+  // Its codes pass through the daemon: the reason of its refusal, and its not_found.
   await assert.rejects(
     w.requestApproval(refund(100)),
-    (e) => e instanceof WalletError && e.code === "refused" && e.detail.includes("nothing to approve"),
+    (e) => e instanceof WalletError && e.code === "not_granted" && e.detail.includes("nothing to approve"),
   );
   await assert.rejects(
     w.approvalStatus("urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"),
-    (e) => e instanceof WalletError && e.code === "refused" && e.detail.includes("404"),
+    (e) => e instanceof WalletError && e.code === "not_found",
   );
 });
 

@@ -5,10 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tracing::{debug, warn};
-use vouch_core::did::Did;
 use vouch_core::did_vouch::{Applied, DocumentContent, Operation};
 use vouch_core::status::Purpose;
 use warp::reply::Response;
@@ -16,12 +13,13 @@ use warp::{Filter, Rejection, Reply};
 
 use super::errors::{internal, org_error, reject};
 use super::{ApiState, blocking};
-use crate::consortium::{Amendment, AmendmentError, Amendments, Change, Member};
+use crate::consortium::{Amendment, AmendmentError, Amendments, Change};
 use crate::datadir;
 use crate::org::OrgError;
 use crate::registry::RegistryError;
 use crate::status_lists::StatusListError;
 use vouch_api::ErrorCode;
+use vouch_api::node::admin;
 
 /// Checks the admin bearer token (RFC 6750; the scheme's case does not matter).
 pub(super) fn authorized(
@@ -54,15 +52,6 @@ pub(super) fn authorized(
         .untuple_one()
 }
 
-/// What `POST /admin/did/operations` and the org's DID endpoints answer.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OperationAccepted {
-    did: Did,
-    version_id: String,
-    applied: &'static str,
-}
-
 /// `POST /admin/did/operations`: any signed did:vouch operation.
 pub(super) async fn submit_operation(
     body: warp::hyper::body::Bytes,
@@ -89,13 +78,13 @@ pub(super) async fn submit_operation(
         network.publish(&gossiped).await;
     }
     let applied = match applied {
-        Applied::Appended => "appended",
-        Applied::Duplicate => "duplicate",
-        Applied::Equivocation => "equivocation",
-        Applied::EvidenceFull => "evidence_full",
+        Applied::Appended => admin::Applied::Appended,
+        Applied::Duplicate => admin::Applied::Duplicate,
+        Applied::Equivocation => admin::Applied::Equivocation,
+        Applied::EvidenceFull => admin::Applied::EvidenceFull,
     };
-    debug!(%did, version, applied, "operation submitted");
-    Ok(warp::reply::json(&OperationAccepted {
+    debug!(%did, version, ?applied, "operation submitted");
+    Ok(warp::reply::json(&admin::OperationAccepted {
         did,
         version_id: version.to_string(),
         applied,
@@ -103,50 +92,10 @@ pub(super) async fn submit_operation(
     .into_response())
 }
 
-/// The body of `POST /admin/status-lists/{name}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct StatusChange {
-    /// `revocation` or `suspension`: the list's purpose, fixed when it is created.
-    purpose: String,
-    /// Indexes to set.
-    #[serde(default, deserialize_with = "indexes")]
-    set: Vec<usize>,
-    /// Indexes to clear (suspension lists only: a revocation is final).
-    #[serde(default, deserialize_with = "indexes")]
-    clear: Vec<usize>,
-}
-
-/// List indexes: JSON integers, `7` or `7.0` alike (JSON Schema's `integer` takes both).
-fn indexes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<usize>, D::Error> {
-    let numbers = Vec::<serde_json::Number>::deserialize(deserializer)?;
-    numbers
-        .into_iter()
-        .map(|n| {
-            n.as_u64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
-                        .map(|f| f as u64)
-                })
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a list index")))
-        })
-        .collect()
-}
-
-/// What `POST /admin/status-lists/{name}` answers.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusChanged {
-    id: Value,
-    valid_from: Value,
-}
-
 /// `POST /admin/status-lists/{name}`.
 pub(super) async fn change_status(
     name: String,
-    change: StatusChange,
+    change: admin::StatusChange,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let purpose = match change.purpose.as_str() {
@@ -179,7 +128,7 @@ pub(super) async fn change_status(
         network.publish_status_list(&signed).await;
     }
     debug!(id = %signed["id"], "status list changed");
-    Ok(warp::reply::json(&StatusChanged {
+    Ok(warp::reply::json(&admin::StatusChanged {
         id: signed["id"].clone(),
         valid_from: signed["validFrom"].clone(),
     })
@@ -196,16 +145,9 @@ pub(super) enum OrgAction {
     Deactivate,
 }
 
-/// The body of `POST /admin/did/deactivate`: the org's DID, as a confirmation.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Confirm {
-    did: String,
-}
-
 /// Checks a deactivation's confirmation.
 pub(super) async fn confirm_deactivation(
-    confirm: Confirm,
+    confirm: admin::Confirm,
     state: Arc<ApiState>,
 ) -> Result<OrgAction, Rejection> {
     if confirm.did == state.org.did().as_str() {
@@ -252,19 +194,12 @@ pub(super) async fn org_operation(
         }
     }
     debug!(did = %state.org.did(), version = operation.version, "org DID operation");
-    Ok(warp::reply::json(&OperationAccepted {
+    Ok(warp::reply::json(&admin::OperationAccepted {
         did: state.org.did().clone(),
         version_id: operation.version.to_string(),
-        applied: "appended",
+        applied: admin::Applied::Appended,
     })
     .into_response())
-}
-
-/// The body of `POST /admin/peers/refuse` and `/admin/peers/admit`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Peers {
-    peers: Vec<String>,
 }
 
 /// The most peers one request names (a consortium has at most 256 members).
@@ -274,7 +209,7 @@ const MAX_PEERS: usize = crate::consortium::MAX_MEMBERS;
 /// while (their connections closed and refused both ways), or admitted again.
 pub(super) async fn peers(
     refuse: bool,
-    body: Peers,
+    body: admin::Peers,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let Some(network) = &state.network else {
@@ -295,42 +230,16 @@ pub(super) async fn peers(
         network.admit(&body.peers).await
     };
     match done {
-        Ok(()) => Ok(warp::reply::json(&serde_json::json!({
-            "refused": refuse,
-            "peers": body.peers,
-        }))
+        Ok(()) => Ok(warp::reply::json(&admin::PeersChanged {
+            refused: refuse,
+            peers: body.peers,
+        })
         .into_response()),
         Err(e @ crate::net::NetError::PeerId(_)) => {
             Err(reject(ErrorCode::BadRequest, e.to_string()))
         }
         Err(e) => Err(internal(e)),
     }
-}
-
-/// What the consortium endpoints answer: the membership in force.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MembershipView<'a> {
-    name: &'a str,
-    /// The genesis's hash: what a wallet daemon is configured with (`--consortium`).
-    genesis: String,
-    sequence: u64,
-    head: &'a str,
-    needed: usize,
-    members: &'a [Member],
-    amendments: &'a [Amendment],
-}
-
-/// What proposing or signing answers.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Signed {
-    /// Whether the amendment is in force now.
-    applied: bool,
-    /// How many members signed it, and how many it needs.
-    signed: usize,
-    needed: usize,
-    amendment: Amendment,
 }
 
 fn consortium_of(state: &ApiState) -> Result<&Amendments, Rejection> {
@@ -365,14 +274,14 @@ pub(super) async fn consortium(state: Arc<ApiState>) -> Result<Response, Rejecti
         .members()
         .now()
         .expect("a consortium's membership");
-    Ok(warp::reply::json(&MembershipView {
-        name: membership.name(),
+    Ok(warp::reply::json(&admin::Membership {
+        name: membership.name().to_owned(),
         genesis: amendments.genesis().hash(),
         sequence: membership.sequence(),
-        head: membership.head(),
+        head: membership.head().to_owned(),
         needed: membership.needed(),
-        members: membership.members(),
-        amendments: membership.amendments(),
+        members: membership.members().to_vec(),
+        amendments: membership.amendments().to_vec(),
     })
     .into_response())
 }
@@ -385,13 +294,13 @@ async fn sign_and_apply(
 ) -> Result<Response, Rejection> {
     let amendments = consortium_of(&state)?.clone();
     let data_dir = state.data_dir.clone();
-    let work = move || -> Result<Result<Signed, AmendmentError>, String> {
+    let work = move || -> Result<Result<admin::Signed, AmendmentError>, String> {
         let membership = amendments
             .members()
             .now()
             .expect("a consortium's membership");
         let needed = membership.needed();
-        let answer = |applied, signed, amendment| Signed {
+        let answer = |applied, signed, amendment| admin::Signed {
             applied,
             signed,
             needed,

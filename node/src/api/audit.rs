@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use warp::Rejection;
 use warp::reply::Response;
 
@@ -13,6 +12,7 @@ use super::{ApiState, blocking};
 use crate::audit::AuditLogError;
 use crate::datadir;
 use vouch_api::ErrorCode;
+use vouch_api::node::public;
 
 fn audit_error(error: AuditLogError) -> Rejection {
     match error {
@@ -50,7 +50,7 @@ fn only(query: &[(String, String)], names: &[&str]) -> Result<(), Rejection> {
     }
 }
 
-fn json_reply(body: &serde_json::Value) -> Response {
+fn json_reply(body: &impl serde::Serialize) -> Response {
     use warp::Reply as _;
     warp::reply::json(body).into_response()
 }
@@ -81,9 +81,12 @@ pub(super) async fn inclusion(
         .await?
         .map_err(audit_error)?;
     let proof: Vec<String> = proof.iter().map(ToString::to_string).collect();
-    Ok(json_reply(&json!({
-        "index": index, "size": size, "entry": entry, "proof": proof,
-    })))
+    Ok(json_reply(&public::InclusionProof {
+        index,
+        size,
+        entry,
+        proof,
+    }))
 }
 
 /// `GET /1.0/audit/proof/consistency?old=O&new=N`.
@@ -97,9 +100,7 @@ pub(super) async fn consistency(
         .await?
         .map_err(audit_error)?;
     let proof: Vec<String> = proof.iter().map(ToString::to_string).collect();
-    Ok(json_reply(
-        &json!({ "old": old, "new": new, "proof": proof }),
-    ))
+    Ok(json_reply(&public::ConsistencyProof { old, new, proof }))
 }
 
 /// `GET /1.0/audit/entries?from=N`: at most 4,096 entries from `from`.
@@ -116,7 +117,7 @@ pub(super) async fn entries(
     let entries = blocking(move || state.audit.entries(from))
         .await?
         .map_err(audit_error)?;
-    Ok(json_reply(&json!({ "from": from, "entries": entries })))
+    Ok(json_reply(&public::AuditEntries { from, entries }))
 }
 
 /// `GET /1.0/audit/witnessed`: the newest checkpoint this node holds of every member's log, its
@@ -128,7 +129,7 @@ pub(super) async fn witnessed(state: Arc<ApiState>) -> Result<Response, Rejectio
     })
     .await?
     .map_err(internal)?;
-    Ok(json_reply(&json!({ "checkpoints": held })))
+    Ok(json_reply(&public::Witnessed { checkpoints: held }))
 }
 
 /// `GET /1.0/audit/evidence`: the forks this node found in members' logs, each as the two
@@ -140,7 +141,7 @@ pub(super) async fn evidence(state: Arc<ApiState>) -> Result<Response, Rejection
     })
     .await?
     .map_err(internal)?;
-    Ok(json_reply(&json!({ "evidence": evidence })))
+    Ok(json_reply(&public::EvidenceHeld { evidence }))
 }
 
 /// `POST /admin/audit/checkpoint`: signs a checkpoint of the log now if it grew since the last

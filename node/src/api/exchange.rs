@@ -12,7 +12,6 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use vouch_core::verify::Verifier;
 use warp::Rejection;
@@ -23,17 +22,11 @@ use super::errors::{internal, reject};
 use super::{ApiState, blocking};
 use crate::exchanges::State;
 use vouch_api::ErrorCode;
+use vouch_api::node::public::{
+    ExchangeDecided, ExchangeOpened, ExchangeStanding, ExchangeState, OpenExchange,
+};
 
-/// `POST /1.0/exchanges`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Open {
-    capabilities: Vec<Value>,
-    #[serde(default)]
-    query: Option<Value>,
-}
-
-fn json_reply(status: StatusCode, body: &Value) -> Response {
+fn json_reply(status: StatusCode, body: &impl serde::Serialize) -> Response {
     use warp::Reply as _;
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
@@ -50,7 +43,7 @@ fn default_query() -> Value {
 
 /// `POST /1.0/exchanges`.
 pub(super) async fn open(
-    body: Open,
+    body: OpenExchange,
     client: Option<vouch_serve::Client>,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
@@ -84,7 +77,10 @@ pub(super) async fn open(
     match opened {
         Ok((id, request)) => Ok(json_reply(
             StatusCode::CREATED,
-            &json!({ "exchangeId": id, "request": request }),
+            &ExchangeOpened {
+                exchange_id: id,
+                request,
+            },
         )),
         // The exchanges expire within their minute: by then there is room again.
         Err(vouch_core::exchange::ExchangeError::Share(_)) => Err(super::errors::too_many(
@@ -109,7 +105,7 @@ pub(super) async fn participate(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let turn = state.verifying.turn().await?;
-    let work = move || -> Result<Result<Value, Rejection>, String> {
+    let work = move || -> Result<Result<ExchangeDecided, Rejection>, String> {
         let _turn = turn;
         let now = Utc::now();
         let Some(asked) = state.exchanges.take(&id, now) else {
@@ -148,10 +144,10 @@ pub(super) async fn participate(
         };
         recorded.map_err(|e| format!("the decision could not be written to the audit log: {e}"))?;
         state.exchanges.keep(id, &judged.signed, now);
-        Ok(Ok(json!({
-            "decision": judged.signed,
-            "decisions": judged.decision.decided,
-        })))
+        Ok(Ok(ExchangeDecided {
+            decision: judged.signed,
+            decisions: judged.decision.decided,
+        }))
     };
     let body = blocking(work).await?.map_err(internal)??;
     Ok(json_reply(StatusCode::OK, &body))
@@ -162,7 +158,10 @@ pub(super) async fn get(id: String, state: Arc<ApiState>) -> Result<Response, Re
     match state.exchanges.state(&id) {
         State::Decided(decision) => Ok(json_reply(
             StatusCode::OK,
-            &json!({"state": "decided", "decision": decision}),
+            &ExchangeStanding {
+                state: ExchangeState::Decided,
+                decision,
+            },
         )),
         State::Unknown => Err(reject(
             ErrorCode::NotFound,

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_core::credential::CredentialId;
 use vouch_core::did::Did;
@@ -24,6 +23,7 @@ use crate::issuer::{
     RevocationRequest,
 };
 use vouch_api::ErrorCode;
+use vouch_api::node::{admin, public};
 
 async fn publish_revocation(state: &ApiState, revocation: &Revocation) {
     publish_lists(state, &revocation.lists).await;
@@ -60,24 +60,18 @@ pub(super) async fn register_definition(
     if let Some(network) = &state.network {
         network.publish(&genesis).await;
     }
-    let mut answer = serde_json::to_value(&definition).map_err(internal)?;
-    if let Some(link) = enrolment.and_then(|e| super::passkeys::enrolment_link(&state, &e)) {
-        answer["ownerEnrolment"] = link;
-    }
+    let answer = admin::Registered {
+        definition,
+        owner_enrolment: enrolment.and_then(|e| super::passkeys::enrolment_link(&state, &e)),
+    };
     Ok(json(StatusCode::CREATED, &answer))
 }
 
 /// `GET /admin/agents`.
 pub(super) async fn definitions(
-    listing: Listing,
+    listing: admin::Listing,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
-    #[derive(Serialize)]
-    struct Listed {
-        #[serde(flatten)]
-        definition: crate::issuer::Definition,
-        revoked: bool,
-    }
     let issuer = state.issuer.clone();
     let definitions = if listing.orphaned {
         let orphaned = run(move || issuer.orphaned()).await?;
@@ -85,26 +79,14 @@ pub(super) async fn definitions(
     } else {
         run(move || issuer.definitions()).await?
     };
-    let listed: Vec<Listed> = definitions
+    let definitions = definitions
         .into_iter()
-        .map(|(definition, revoked)| Listed {
+        .map(|(definition, revoked)| admin::Listed {
             definition,
             revoked,
         })
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "definitions": listed }),
-    ))
-}
-
-/// `GET /admin/agents` options.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Listing {
-    /// Only the definitions whose owner is gone (revoked at the owner level) or unset.
-    #[serde(default)]
-    orphaned: bool,
+    Ok(json(StatusCode::OK, &admin::Definitions { definitions }))
 }
 
 /// `POST /admin/agents/{definition}/instances`: the body is the instance's signed binding
@@ -132,7 +114,12 @@ pub(super) async fn issue(
 
 async fn answer_issuance(state: &ApiState, issued: Issuance) -> Result<Response, Rejection> {
     publish_lists(state, &issued.lists).await;
-    Ok(json(StatusCode::CREATED, &issued))
+    Ok(json(
+        StatusCode::CREATED,
+        &public::Issuance {
+            credential: issued.credential,
+        },
+    ))
 }
 
 /// `POST /credentials/issue` (the W3C VC API, behind the admin token): any credential the org
@@ -146,7 +133,9 @@ pub(super) async fn issue_w3c(
     publish_lists(&state, &lists).await;
     Ok(json(
         StatusCode::CREATED,
-        &serde_json::json!({ "verifiableCredential": credential }),
+        &admin::W3cIssued {
+            verifiable_credential: credential,
+        },
     ))
 }
 
@@ -176,7 +165,7 @@ pub(super) async fn revoke(
     let issuer = state.issuer.clone();
     let revocation = run(move || issuer.revoke(request, Utc::now())).await?;
     publish_revocation(&state, &revocation).await;
-    Ok(json(StatusCode::OK, &revocation))
+    Ok(json(StatusCode::OK, &revocation.answer()))
 }
 
 /// `POST /admin/suspensions`.
@@ -187,21 +176,13 @@ pub(super) async fn suspend(
     let issuer = state.issuer.clone();
     let revocation = run(move || issuer.suspend(request, Utc::now())).await?;
     publish_revocation(&state, &revocation).await;
-    Ok(json(StatusCode::OK, &revocation))
-}
-
-/// The body of `POST /admin/suspensions/{id}/lift`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Lift {
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(json(StatusCode::OK, &revocation.answer()))
 }
 
 /// `POST /admin/suspensions/{id}/lift`.
 pub(super) async fn lift(
     id: String,
-    body: Lift,
+    body: admin::Lift,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let id = percent_encoding::percent_decode_str(&id)
@@ -210,7 +191,7 @@ pub(super) async fn lift(
     let issuer = state.issuer.clone();
     let revocation = run(move || issuer.lift(&id, body.reason, Utc::now())).await?;
     publish_revocation(&state, &revocation).await;
-    Ok(json(StatusCode::OK, &revocation))
+    Ok(json(StatusCode::OK, &revocation.answer()))
 }
 
 /// `POST /1.0/challenges`.
@@ -275,7 +256,7 @@ pub(super) async fn events(
         .map_err(internal)?;
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({ "events": listed }),
+        &public::RevocationEvents { events: listed },
     ))
 }
 
@@ -296,17 +277,15 @@ pub(super) async fn register_owner(
         Ok((owner, enrolment))
     })
     .await?;
-    let mut answer = serde_json::json!({
-        "id": owner.id,
-        "registered": owner.registered.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "passkeys": owner.passkeys.len(),
-    });
-    if let Some(key) = &owner.key {
-        answer["key"] = key.as_str().into();
-    }
-    if let Some(link) = enrolment.and_then(|e| super::passkeys::enrolment_link(&state, &e)) {
-        answer["enrol"] = link;
-    }
+    let answer = admin::OwnerRegistered {
+        registered: owner
+            .registered
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        passkeys: owner.passkeys.len(),
+        key: owner.key.map(|key| key.as_str().to_owned()),
+        enrol: enrolment.and_then(|e| super::passkeys::enrolment_link(&state, &e)),
+        id: owner.id,
+    };
     Ok(json(StatusCode::CREATED, &answer))
 }
 
@@ -322,7 +301,7 @@ pub(super) async fn ask_approval(
         issuer.ask_approval(ask, Utc::now())
     })
     .await?;
-    Ok(json(StatusCode::CREATED, &with_page(&state, &pending)?))
+    Ok(json(StatusCode::CREATED, &with_page(&state, pending)))
 }
 
 /// `GET /1.0/approvals/{id}`: where an approval request stands, with the approval once given.
@@ -332,19 +311,16 @@ pub(super) async fn approval(id: String, state: Arc<ApiState>) -> Result<Respons
         .into_owned();
     let issuer = state.issuer.clone();
     match run(move || issuer.approval(&id)).await? {
-        Some(pending) => Ok(json(StatusCode::OK, &with_page(&state, &pending)?)),
+        Some(pending) => Ok(json(StatusCode::OK, &with_page(&state, pending))),
         None => Err(reject(ErrorCode::NotFound, "no such approval request")),
     }
 }
 
 /// An approval request as answered: with the link of its page, where its owner decides with
 /// a passkey.
-fn with_page(state: &ApiState, pending: &crate::issuer::Pending) -> Result<Value, Rejection> {
-    let mut answer = serde_json::to_value(pending).map_err(internal)?;
-    if let Some(page) = super::passkeys::approval_link(state, pending) {
-        answer["page"] = page.into();
-    }
-    Ok(answer)
+fn with_page(state: &ApiState, mut pending: crate::issuer::Pending) -> crate::issuer::Pending {
+    pending.page = super::passkeys::approval_link(state, &pending);
+    pending
 }
 
 /// `POST /1.0/approvals/{id}/decision`: the owner's decision, signed with their owner key.

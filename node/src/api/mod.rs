@@ -296,9 +296,12 @@ pub fn routes(
             );
             response
         });
-    let health = warp::path!("health")
-        .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})).into_response());
+    let health = warp::path!("health").and(warp::get()).map(|| {
+        warp::reply::json(&vouch_api::node::public::Health {
+            status: "ok".into(),
+        })
+        .into_response()
+    });
     let resolve = warp::path!("1.0" / "identifiers" / String)
         .and(warp::get())
         .and(warp::query::<Vec<(String, String)>>())
@@ -500,7 +503,7 @@ pub fn routes(
     let definitions = warp::path!("admin" / "agents")
         .and(warp::get())
         .and(authorized.clone())
-        .and(warp::query::<issuer::Listing>())
+        .and(warp::query::<vouch_api::node::admin::Listing>())
         .and(with_state.clone())
         .and_then(issuer::definitions);
     let owners = warp::path!("admin" / "owners")

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use rand::RngCore as _;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::warn;
 use warp::Rejection;
 use warp::http::{HeaderValue, StatusCode, header};
@@ -541,14 +541,7 @@ pub(super) async fn finish_decision(
 /// The link of an approval request's page, when the node has passkeys.
 pub(super) fn approval_link(state: &ApiState, pending: &Pending) -> Option<String> {
     let party = state.passkeys.party()?;
-    /// What a path segment cannot hold as it is (RFC 3986 `pchar`, less what is safe to keep).
-    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~')
-        .remove(b':');
-    let id = percent_encoding::utf8_percent_encode(&pending.id, SEGMENT);
+    let id = vouch_api::node::client::segment(&pending.id);
     Some(format!("{}/approve/{id}", party.origin()))
 }
 
@@ -556,12 +549,14 @@ pub(super) fn approval_link(state: &ApiState, pending: &Pending) -> Option<Strin
 pub(super) fn enrolment_link(
     state: &ApiState,
     token: &crate::issuer::EnrolmentToken,
-) -> Option<Value> {
+) -> Option<vouch_api::node::admin::Link> {
     let party = state.passkeys.party()?;
-    Some(json!({
-        "url": format!("{}/owners/enrol#{}", party.origin(), token.token),
-        "expires": token.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    }))
+    Some(vouch_api::node::admin::Link {
+        url: format!("{}/owners/enrol#{}", party.origin(), token.token),
+        expires: token
+            .expires
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
 }
 
 #[cfg(test)]
@@ -595,6 +590,7 @@ mod tests {
             expires: now + chrono::Duration::minutes(10),
             standing: Standing::Pending,
             approval: None,
+            page: None,
         };
         let html = render_approval(&pending, now);
         assert!(!html.contains("<script>alert"), "{html}");

@@ -411,13 +411,13 @@ pub(super) async fn status_list(
 /// org (and anyone) to verify alike: `{"issuers": [{"did", "actions"}]}`.
 pub(super) async fn trust(state: Arc<ApiState>) -> Result<Response, Rejection> {
     use warp::Reply as _;
-    let issuers: Vec<serde_json::Value> = state
+    let issuers = state
         .status_lists
         .trusted_issuers()
         .into_iter()
-        .map(|(did, actions)| serde_json::json!({"did": did, "actions": actions}))
+        .map(|(did, actions)| vouch_api::node::public::TrustedIssuer { did, actions })
         .collect();
-    Ok(warp::reply::json(&serde_json::json!({ "issuers": issuers })).into_response())
+    Ok(warp::reply::json(&vouch_api::node::public::Trust { issuers }).into_response())
 }
 
 /// The media type of a did:vouch log: one operation per line (JSON Lines).

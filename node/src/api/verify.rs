@@ -15,12 +15,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_core::presentation::{
     MAX_CREDENTIALS, carries_vouch_credentials, verify_generic_presentation, verify_presentation,
 };
-use vouch_core::report::{Check, Outcome, Report, check};
+use vouch_core::report::{Report, check};
 use vouch_core::verify::{
     Verifier, WithOthers, is_agent_credential, verify_credential, verify_generic_credential,
 };
@@ -33,29 +32,11 @@ use super::foreign;
 use super::{ApiState, blocking};
 use crate::status_lists::Knowledge;
 use vouch_api::ErrorCode;
+use vouch_api::node::public::{Verified, VerifyCredential, VerifyPresentation};
 
 /// The largest request: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
 pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
     (MAX_CREDENTIALS * vouch_core::credential::MAX_CREDENTIAL_BYTES + 64 * 1024) as u64;
-
-/// `POST /1.0/credentials/verify`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct VerifyCredential {
-    verifiable_credential: Value,
-    #[serde(default)]
-    options: CredentialOptions,
-}
-
-/// The VC API's options of a credential's verification; one this service does not know is
-/// refused, never ignored: a verifier asked to enforce something it does not must say so.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CredentialOptions {
-    /// The checks to make (the VC API's `checks`): every one when absent.
-    #[serde(default)]
-    checks: Option<Vec<String>>,
-}
 
 /// The checks `options.checks` may name, and what each is in the report: the VC API's names
 /// and ours.
@@ -89,68 +70,6 @@ fn asked_checks(names: &[String]) -> Result<Vec<&'static str>, String> {
                 })
         })
         .collect()
-}
-
-/// `POST /1.0/presentations/verify`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct VerifyPresentation {
-    verifiable_presentation: Value,
-    options: PresentationOptions,
-}
-
-/// A presentation's options: the challenge and domain it must answer (both required: a
-/// presentation bound to nothing could be anyone's replay), and the checks that count.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PresentationOptions {
-    challenge: String,
-    domain: String,
-    #[serde(default)]
-    checks: Option<Vec<String>>,
-}
-
-/// The answer: the VC API's `checks`, `warnings` and `errors`, with every check's outcome and
-/// reason code.
-#[derive(Serialize)]
-struct Verified {
-    verified: bool,
-    /// Every check made, passed, failed or skipped.
-    checks: Vec<Check>,
-    warnings: Vec<Check>,
-    /// The checks that failed.
-    errors: Vec<Check>,
-}
-
-impl Verified {
-    fn of(report: Report) -> (StatusCode, Self) {
-        let errors = report
-            .checks
-            .iter()
-            .filter(|c| c.outcome == Outcome::Failed)
-            .cloned()
-            .collect();
-        let warnings = report
-            .checks
-            .iter()
-            .filter(|c| c.outcome == Outcome::Skipped)
-            .cloned()
-            .collect();
-        let status = if report.verified {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        (
-            status,
-            Self {
-                verified: report.verified,
-                checks: report.checks,
-                warnings,
-                errors,
-            },
-        )
-    }
 }
 
 /// What the node knows for these credentials: its lists and policy, and the lists it fetched
@@ -256,6 +175,16 @@ fn audit(
         .map_err(|e| format!("the decision could not be written to the audit log: {e}"))
 }
 
+/// The answer to a report: 200 when verified, 400 when not (the VC API's way).
+fn verified(report: Report) -> (StatusCode, Verified) {
+    let status = if report.verified {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (status, Verified::of(report))
+}
+
 fn reply(status: StatusCode, verified: &Verified) -> Response {
     use warp::Reply as _;
     warp::reply::with_status(warp::reply::json(verified), status).into_response()
@@ -294,7 +223,7 @@ pub(super) async fn credential(
             }
         };
         audit(&state, &report, None, &[&credential])?;
-        Ok(Verified::of(report))
+        Ok(verified(report))
     };
     let (status, verified) = blocking(work).await?.map_err(internal)?;
     Ok(reply(status, &verified))
@@ -349,7 +278,7 @@ pub(super) async fn presentation(
             (report, holder)
         };
         audit(&state, &report, holder, &credentials)?;
-        Ok(Verified::of(report))
+        Ok(verified(report))
     };
     let (status, verified) = blocking(work).await?.map_err(internal)?;
     Ok(reply(status, &verified))

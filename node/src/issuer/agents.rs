@@ -5,7 +5,6 @@
 //! process's did:key, bound to one definition once it has proved that it holds the key.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vouch_api::ErrorCode;
 use vouch_core::credential::{AgentDescription, DefinitionHash};
@@ -16,6 +15,8 @@ use vouch_core::key::KeyPair;
 use vouch_core::possession;
 use vouch_core::report::Reason;
 use vouch_keyfile as keyfile;
+
+pub use vouch_api::node::admin::{Definition, DefinitionRequest, Instance};
 
 use super::keys::{self, Kind};
 use super::{Issuer, IssuerError, Refusal};
@@ -30,52 +31,6 @@ const MAX_PART_BYTES: usize = 256 * 1024;
 const MAX_LISTED: usize = 10_000;
 /// The most definitions looked through for an owner's.
 const MAX_OWNED_SCAN: usize = 100_000;
-
-/// `POST /admin/agents`: an agent definition to register.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DefinitionRequest {
-    /// The agent's name.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-    /// The accountable human (an email address or an employee id).
-    pub owner: String,
-    /// The model identifier.
-    pub model: String,
-    /// The system prompt's multihash: the prompt itself never reaches the node.
-    pub system_prompt_hash: String,
-    /// The tool manifest.
-    pub tools: Value,
-    /// The configuration.
-    pub configuration: Value,
-}
-
-/// A registered definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Definition {
-    /// Its DID.
-    pub did: Did,
-    /// What its document states.
-    pub agent: AgentDescription,
-    /// When it was registered.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub registered: DateTime<Utc>,
-}
-
-/// An instance bound to a definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Instance {
-    /// Its did:key.
-    pub did: Did,
-    /// Its definition.
-    pub definition: Did,
-    /// When it was bound.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub bound: DateTime<Utc>,
-}
 
 fn text(name: &str, value: &str) -> Result<(), Refusal> {
     if value.trim().is_empty() || value.len() > MAX_TEXT || value.chars().any(char::is_control) {

@@ -7,12 +7,11 @@
 //! written to the audit log: asked, given, refused.
 //!
 //! An owner approves with an **owner key** (Ed25519, its did:key registered with the owner) by
-//! signing [`Issuer::decision_statement`], or with a **passkey** (WebAuthn) on the node's
+//! signing [`vouch_api::node::public::decision_statement`], or with a **passkey** (WebAuthn) on the node's
 //! approval page (`super::passkeys`). Both ways end in [`Issuer::decide`].
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use vouch_api::ErrorCode;
 use vouch_core::approval::{self, Approval};
 use vouch_core::audit::{Decision, Event};
@@ -35,70 +34,8 @@ pub const APPROVAL_LIFETIME: Duration = approval::MAX_LIFETIME;
 /// The most approval requests one agent instance has pending at once.
 pub const MAX_PENDING_PER_AGENT: usize = 16;
 
-/// `POST /1.0/approvals`: an agent's presentation of its chain over a challenge of this node,
-/// and the request it needs approved.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalAsk {
-    /// The presentation.
-    pub presentation: Value,
-    /// The request: `{action, resource, arguments}`.
-    pub request: Value,
-}
-
-/// Where an approval request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Standing {
-    /// Waiting for the owner.
-    Pending,
-    /// Approved: the credential is there.
-    Approved,
-    /// Refused by the owner.
-    Refused,
-}
-
-/// An approval request, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Pending {
-    /// Its id (`urn:uuid:…`), the approval's own if given.
-    pub id: String,
-    /// The org asked: the approval's issuer.
-    pub org: Did,
-    /// The request, as the agent asked it.
-    pub request: Value,
-    /// Its hash: what an approval binds.
-    pub request_hash: Multihash,
-    /// The agent instance that asked.
-    pub agent: Did,
-    /// The credential it would act under (the chain's leaf).
-    pub credential: CredentialId,
-    /// Its owner, who decides.
-    pub owner: String,
-    /// When it was asked.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub asked: DateTime<Utc>,
-    /// Until when the owner may decide.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub expires: DateTime<Utc>,
-    /// Where it stands.
-    pub standing: Standing,
-    /// The approval credential, once given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Value>,
-}
-
-/// An owner's answer from the command line: `approve` or `refuse`, signed with their owner key
-/// over [`Issuer::decision_statement`].
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OwnerDecision {
-    /// `approve` or `refuse`.
-    pub decision: String,
-    /// Ed25519 over the JCS form of the statement, multibase base58btc.
-    pub signature: String,
-}
+use vouch_api::node::public::OwnerVerdict;
+pub use vouch_api::node::public::{ApprovalAsk, OwnerDecision, Pending, Standing};
 
 impl Issuer {
     /// Records an agent's request for its owner's approval of one exact request: the agent
@@ -160,6 +97,7 @@ impl Issuer {
             expires: now + PENDING_FOR,
             standing: Standing::Pending,
             approval: None,
+            page: None,
         };
         let mut batch = Batch::default();
         self.put_pending(&mut batch, &pending);
@@ -181,18 +119,6 @@ impl Issuer {
         self.read(&keys::approval(id))
     }
 
-    /// What an owner signs to approve or refuse `pending` with their owner key.
-    pub fn decision_statement(pending: &Pending, decision: &str) -> Value {
-        json!({
-            "type": "VouchApprovalDecision/1",
-            "org": pending.org,
-            "approval": pending.id,
-            "request": pending.request_hash,
-            "agent": pending.agent,
-            "decision": decision,
-        })
-    }
-
     /// The owner's decision, made with their owner key: the approval credential is issued (or
     /// the refusal recorded), once, while the request waits. With the status lists it opened,
     /// to publish.
@@ -202,11 +128,7 @@ impl Issuer {
         decision: OwnerDecision,
         now: DateTime<Utc>,
     ) -> Result<(Pending, Vec<Value>), IssuerError> {
-        let approve = match decision.decision.as_str() {
-            "approve" => true,
-            "refuse" => false,
-            _ => return Err(Refusal::malformed("decision: approve or refuse").into()),
-        };
+        let approve = decision.decision == OwnerVerdict::Approve;
         self.decide(id, approve, "owner-key", now, |pending, owner| {
             let key = owner
                 .key
@@ -215,7 +137,7 @@ impl Issuer {
                 .ok_or_else(|| Refusal::new(ErrorCode::NoOwner, "the owner has no owner key"))?;
             check_signature(
                 &key,
-                &Self::decision_statement(pending, &decision.decision),
+                &vouch_api::node::public::decision_statement(pending, decision.decision),
                 &decision.signature,
             )?;
             Ok(false)

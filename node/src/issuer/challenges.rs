@@ -10,7 +10,6 @@
 use chrono::{DateTime, Duration, Utc};
 use hmac::Mac as _;
 use rand::RngCore as _;
-use serde::Serialize;
 use vouch_api::ErrorCode;
 use vouch_core::exchange::Once;
 
@@ -28,18 +27,7 @@ const MAX_REDEEMED_PER_PROVER: usize = 1024;
 /// The bytes of a challenge: 8 of expiry, 16 random, 16 of MAC.
 const SEALED_BYTES: usize = 40;
 
-/// A challenge to answer: sign over it, for the domain.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Challenge {
-    /// The challenge.
-    pub challenge: String,
-    /// The domain the proof must name.
-    pub domain: String,
-    /// Until when it may be answered.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub expires: DateTime<Utc>,
-}
+pub use vouch_api::node::public::Challenge;
 
 /// The key challenges are sealed with, and the challenges answered.
 pub(super) struct Challenges {

@@ -4,7 +4,7 @@
 //! with its fan-out indexes, written in one batch with the first version of any list it opens.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use vouch_api::ErrorCode;
 use vouch_core::audit::{Decision, Event};
@@ -20,6 +20,9 @@ use vouch_core::report::Reason;
 use vouch_core::status::Purpose;
 use vouch_core::verify::Verifier;
 
+pub use vouch_api::node::admin::{IssueRequest, TaskRequest};
+pub use vouch_api::node::public::{DelegationRequest, RenewalRequest};
+
 use super::keys::{self, Kind};
 use super::{Issued, Issuer, IssuerError, Refusal, Slots, check_task_id};
 use crate::registry::MAX_CLOCK_SKEW_SECS;
@@ -30,50 +33,6 @@ use crate::store::Batch;
 const MAX_PRINCIPAL_LEN: usize = 1024;
 /// The longest task purpose taken (it is hashed, never kept).
 const MAX_PURPOSE_LEN: usize = 64 * 1024;
-
-/// `POST /admin/credentials`: a credential to issue to a bound instance.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct IssueRequest {
-    /// The instance's did:key.
-    pub instance: Did,
-    /// The task.
-    pub task: TaskRequest,
-    /// Who the agent acts for: written into the credential only as the org's pseudonym.
-    pub principal: String,
-    /// What it may do.
-    pub capabilities: Vec<Value>,
-    /// Who it may be presented to; empty for anyone.
-    #[serde(default)]
-    pub audience: Vec<String>,
-    /// The resource servers it is pinned to; empty for any.
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// Its lifetime in seconds (default and maximum configured).
-    #[serde(default)]
-    pub ttl_secs: Option<u64>,
-    /// How many renewals its lineage may have (at most the configured maximum, which is the
-    /// default).
-    #[serde(default)]
-    pub max_renewals: Option<u32>,
-    /// How long its lineage may last, in seconds from now (at most the configured maximum,
-    /// which is the default).
-    #[serde(default)]
-    pub lineage_secs: Option<u64>,
-    /// The deepest delegation below it (default 5).
-    #[serde(default)]
-    pub max_depth: Option<u32>,
-}
-
-/// A task as an issuance request names it: its purpose is hashed here and forgotten.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TaskRequest {
-    /// The task's id.
-    pub id: String,
-    /// What the task is for, in words.
-    pub purpose: String,
-}
 
 /// A credential issued, registered or renewed, and the status lists to publish with it (those
 /// it opened).
@@ -86,28 +45,6 @@ pub struct Issuance {
     /// The status lists signed for the first time, to publish.
     #[serde(skip)]
     pub lists: Vec<Value>,
-}
-
-/// `POST /1.0/delegations`: a delegation to register.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DelegationRequest {
-    /// A presentation by the delegating instance of its credential (with its chain), over a
-    /// challenge of this node.
-    pub presentation: Value,
-    /// The delegated credential, unsigned and without status: the node adds its status entries.
-    pub credential: Value,
-}
-
-/// `POST /1.0/renewals`: a renewal to sign.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RenewalRequest {
-    /// A presentation by the holder of its current credential, over a challenge of this node.
-    pub presentation: Value,
-    /// The renewed credential as the holder proposes it (`vouch_core::delegation::renew`),
-    /// unsigned; the node gives it fresh status entries and signs it if every renewal rule holds.
-    pub renewal: Value,
 }
 
 impl Issuer {

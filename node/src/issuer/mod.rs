@@ -136,37 +136,7 @@ impl From<Refusal> for IssuerError {
     }
 }
 
-/// What the node records of a credential it issued or registered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Issued {
-    /// The credential's id.
-    pub id: CredentialId,
-    /// Who signed it: the org, or the delegating instance.
-    pub issuer: Did,
-    /// The instance it was issued to.
-    pub instance: Did,
-    /// The agent definition of its chain's root.
-    pub definition: Did,
-    /// Its task's id.
-    pub task: String,
-    /// The principal's pseudonym.
-    pub principal: String,
-    /// The first credential of its lineage (itself, unless a renewal).
-    pub lineage: CredentialId,
-    /// The credential it was delegated from, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<CredentialId>,
-    /// Its revocation bit.
-    pub revocation: Slot,
-    /// Its suspension bit.
-    pub suspension: Slot,
-    /// When it stops being valid.
-    #[serde(with = "vouch_core::credential::timestamp")]
-    pub valid_until: chrono::DateTime<chrono::Utc>,
-    /// The signed credential.
-    pub credential: serde_json::Value,
-}
+pub use vouch_api::node::admin::Issued;
 
 /// Where a credential's bits are, as the fan-out indexes keep them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

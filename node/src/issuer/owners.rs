@@ -40,20 +40,7 @@ pub struct Owner {
     pub enrolment: Option<Enrolment>,
 }
 
-/// `POST /admin/owners`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OwnerRequest {
-    /// Who they are.
-    pub id: String,
-    /// Their owner key, a did:key.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// Forget every passkey they registered (a device lost): they register anew from the link
-    /// this registration gives.
-    #[serde(default, rename = "dropPasskeys")]
-    pub drop_passkeys: bool,
-}
+pub use vouch_api::node::admin::OwnerRequest;
 
 /// An open enrolment link, as stored: its token's hash, never the token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

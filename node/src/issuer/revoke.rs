@@ -22,24 +22,7 @@ use super::{Issuer, IssuerError, MAX_FANOUT, Refusal, Slots, check_task_id};
 use crate::status_lists::ListChange;
 use crate::store::Batch;
 
-/// `POST /admin/revocations` and `POST /admin/suspensions`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RevocationRequest {
-    /// The level.
-    pub level: Level,
-    /// A credential id (`credential`, `chain`), an instance or definition DID (`agent`), a task
-    /// id (`task`).
-    pub subject: String,
-    /// Why, for the event; never personal data.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// For a task or an agent instance that no credential names yet: it gets none from now on.
-    /// Without it, a revocation that reaches nothing is refused (`404`), so that a mistyped
-    /// subject is never answered as revoked.
-    #[serde(default)]
-    pub preemptive: bool,
-}
+pub use vouch_api::node::admin::RevocationRequest;
 
 /// What a revocation, suspension or reinstatement did.
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +38,17 @@ pub struct Revocation {
     /// The lists signed anew, to publish.
     #[serde(skip)]
     pub lists: Vec<Value>,
+}
+
+impl Revocation {
+    /// What the admin API answers of it.
+    pub fn answer(&self) -> vouch_api::node::admin::Revocation {
+        vouch_api::node::admin::Revocation {
+            event: self.event.clone(),
+            credentials: self.credentials,
+            suspension: self.suspension.clone(),
+        }
+    }
 }
 
 /// A suspension, in force until lifted.

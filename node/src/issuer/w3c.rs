@@ -17,42 +17,7 @@ use vouch_core::proof::{self, Cryptosuite, ProofOptions};
 use super::{Issuer, IssuerError, Refusal, Slots, keys};
 use crate::store::Batch;
 
-/// `POST /credentials/issue`: the credential and the VC API's options.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct W3cIssueRequest {
-    /// The unsigned credential.
-    pub credential: Value,
-    /// How to issue it.
-    #[serde(default)]
-    pub options: W3cIssueOptions,
-}
-
-/// The VC API's issue options this issuer takes; any other is refused, never ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct W3cIssueOptions {
-    /// The proof's type: `DataIntegrityProof`, the only one.
-    #[serde(default, rename = "type")]
-    pub proof_type: Option<String>,
-    /// `eddsa-rdfc-2022` or `eddsa-jcs-2022`; the org's configured suite when absent.
-    #[serde(default)]
-    pub cryptosuite: Option<String>,
-    /// A status entry of the org's lists to add.
-    #[serde(default)]
-    pub credential_status: Option<StatusAsked>,
-}
-
-/// The status entry asked for: `{"type": "BitstringStatusListEntry", "statusPurpose"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StatusAsked {
-    /// `BitstringStatusListEntry`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `revocation` or `suspension`.
-    pub status_purpose: String,
-}
+pub use vouch_api::node::admin::{StatusAsked, W3cIssueOptions, W3cIssueRequest};
 
 /// What the node keeps of a credential it issued through the VC API: its status slots.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ const MAX_PRESENTATION_BYTES: usize =
 use vouch_api::daemon::{DaemonClient, ExchangeAsk, Request};
 use vouch_keyfile as keyfile;
 use vouch_wallet::didlog;
-use vouch_wallet::node::NodeClient;
+use vouch_wallet::node::OrgNode;
 use vouch_wallet::sources::{HttpResolver, MAX_RESPONSE_BYTES, NodeUrl, Reach, Sources};
 
 /// The largest status list credential read from a file: as large as a resolver's answer.

@@ -1,6 +1,7 @@
 //! `vouch agent`: an owner's answer to an approval request, signed with their owner key.
 
 use crate::*;
+use vouch_api::node::public::OwnerVerdict;
 
 pub(crate) fn agent(command: AgentCommand) -> Result<ExitCode> {
     match command {
@@ -11,7 +12,7 @@ pub(crate) fn agent(command: AgentCommand) -> Result<ExitCode> {
         } => {
             let pair = keyfile::read(&key)?;
             let proof =
-                NodeClient::new(node_url(&node)?).binding_proof(&pair, &definition, Utc::now())?;
+                OrgNode::new(node_url(&node)?).binding_proof(&pair, &definition, Utc::now())?;
             print_json(&proof)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -22,22 +23,25 @@ pub(crate) fn agent(command: AgentCommand) -> Result<ExitCode> {
             refuse,
         } => {
             let pair = keyfile::read(&owner_key)?;
-            let client = NodeClient::new(node_url(&node)?);
-            let pending = client.approval(&id)?;
-            // What is approved, shown before it is signed.
+            let org = OrgNode::new(node_url(&node)?);
+            let pending = org.client().approval(&id)?;
+            // What is approved, shown before it is signed: the request as the node holds it,
+            // whose hash is what the owner signs.
+            let shown = vouch_core::capability::Request::from_json(&pending.request)?;
             eprintln!(
                 "{} asks {} on {} with {} (under {})",
-                pending["agent"].as_str().unwrap_or("?"),
-                pending["request"]["action"].as_str().unwrap_or("?"),
-                pending["request"]["resource"].as_str().unwrap_or("?"),
-                pending["request"]["arguments"],
-                pending["credential"].as_str().unwrap_or("?"),
+                pending.agent,
+                shown.action,
+                shown.resource,
+                serde_json::Value::Object(shown.arguments.clone()),
+                pending.credential,
             );
-            let decided = client.decide_approval(
-                &pair,
-                &pending,
-                if refuse { "refuse" } else { "approve" },
-            )?;
+            let verdict = if refuse {
+                OwnerVerdict::Refuse
+            } else {
+                OwnerVerdict::Approve
+            };
+            let decided = org.decide_approval(&pair, &pending, verdict)?;
             print_json(&decided)?;
             Ok(ExitCode::SUCCESS)
         }

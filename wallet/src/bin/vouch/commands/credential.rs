@@ -133,7 +133,7 @@ pub(crate) fn credential(command: CredentialCommand) -> Result<ExitCode> {
                     .map(|path| read_json_file(path))
                     .collect::<Result<Vec<_>>>()?;
                 chain.push(parent_json);
-                let signed = NodeClient::new(node_url(&node)?)
+                let signed = OrgNode::new(node_url(&node)?)
                     .register_delegation(&pair, chain, &child, suite, now)?;
                 record_delegation(wallet.as_deref(), &pair, &parent, &signed, now)?;
                 print_json(&signed)?;
@@ -158,7 +158,7 @@ pub(crate) fn credential(command: CredentialCommand) -> Result<ExitCode> {
             let pair = keyfile::read(&key)?;
             let current = read_json_file(&credential)?;
             let now = Utc::now();
-            let renewed = NodeClient::new(node_url(&node)?).renew(
+            let renewed = OrgNode::new(node_url(&node)?).renew(
                 &pair,
                 &current,
                 Duration::minutes(minutes.into()),

@@ -1,6 +1,8 @@
 //! `vouch wallet`: the wallet daemon — serving it, and every request an agent makes of it.
 
 use crate::*;
+use vouch_api::node::public::OpenExchange;
+use vouch_core::exchange::{Decided, Verdict};
 
 /// The audit log of the wallet in `dir`, whose instance `pair` is.
 pub(crate) fn wallet_log(
@@ -57,27 +59,29 @@ fn capabilities_of(arguments: &[String]) -> Result<Vec<Value>> {
 
 /// Prints each capability's decision, one per line: `accepted <action> <resource>` or
 /// `rejected <action> <resource>: <reason>`. Success only if every one was accepted.
-fn print_decisions(decisions: &Value) -> ExitCode {
+fn print_decisions(decisions: &Value) -> Result<ExitCode> {
+    let decisions: Vec<Decided> = serde_json::from_value(decisions.clone())?;
     let mut all = true;
-    for decided in decisions.as_array().into_iter().flatten() {
-        let capability = &decided["capability"];
+    for decided in &decisions {
+        let capability = &decided.capability;
         let (action, resource) = (
             capability["action"].as_str().unwrap_or("?"),
             capability["resource"].as_str().unwrap_or("?"),
         );
-        match decided["reason"].as_str() {
-            None => println!("accepted {action} {resource}"),
-            Some(reason) => {
+        match (decided.decision, decided.reason) {
+            (Verdict::Accepted, _) => println!("accepted {action} {resource}"),
+            (Verdict::Rejected, reason) => {
                 all = false;
+                let reason = reason.map_or("no reason given", |r| r.as_str());
                 println!("rejected {action} {resource}: {reason}");
             }
         }
     }
-    if all {
+    Ok(if all {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
+    })
 }
 
 /// Sends one request to the daemon at `socket`; its answer's `ok`, or its refusal.
@@ -319,7 +323,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 }),
             )?;
             println!("{}", answer["decision"]);
-            Ok(print_decisions(&answer["decisions"]))
+            print_decisions(&answer["decisions"])
         }
         WalletCommand::Prove {
             socket,
@@ -329,20 +333,28 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
         } => {
             let capabilities = capabilities_of(&capabilities)?;
             let query = query.as_deref().map(read_json_file).transpose()?;
-            let client = vouch_wallet::node::NodeClient::new(node_url(&node)?);
-            let (id, request) = client.open_exchange(&capabilities, query.as_ref())?;
-            let response = ask_daemon(&socket, Request::Answer { request })?;
-            let decided = client.answer_exchange(&id, &response)?;
+            let client = vouch_api::node::NodeClient::new(node_url(&node)?);
+            let opened = client.open_exchange(&OpenExchange {
+                capabilities,
+                query,
+            })?;
+            let response = ask_daemon(
+                &socket,
+                Request::Answer {
+                    request: opened.request,
+                },
+            )?;
+            let decided = client.answer_exchange(&opened.exchange_id, &response)?;
             // The daemon checks the decision (signed by the node it authenticated, for this
             // exchange, once) before it is believed.
             let checked = ask_daemon(
                 &socket,
                 Request::Accept {
-                    decision: decided["decision"].clone(),
+                    decision: decided.decision.clone(),
                 },
             )?;
-            println!("{}", decided["decision"]);
-            Ok(print_decisions(&checked["decisions"]))
+            println!("{}", decided.decision);
+            print_decisions(&checked["decisions"])
         }
     }
 }

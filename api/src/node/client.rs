@@ -1,0 +1,548 @@
+//! The typed clients of a node: [`NodeClient`] for its public endpoints, [`AdminClient`] for its
+//! operator's. One method per route, the route's types in and out: what the node answers that
+//! is not its type is an error here, never a `Value` read by hand somewhere else.
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use vouch_core::consortium::{Amendment, Change, Published};
+use vouch_core::credential::CredentialId;
+use vouch_core::did::Did;
+
+use super::admin::*;
+use super::public::*;
+use crate::ErrorCode;
+use crate::reach::NodeUrl;
+
+/// The largest answer read from a node's public endpoints (a presentation's report, a page of
+/// audit entries).
+pub const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest answer read from its operator's endpoints (a listing of every definition).
+pub const MAX_ADMIN_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why a request to a node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The node could not be reached, or answered something that is not the route's answer.
+    #[error("{url}: {reason}")]
+    Unreachable {
+        /// The URL asked.
+        url: String,
+        /// The transport's error, or what was unreadable in the answer.
+        reason: String,
+    },
+    /// The node refused, with its code.
+    #[error("the node refused ({status} {code}): {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// What went wrong, for programs (`unknown` for a code this build does not know).
+        code: ErrorCode,
+        /// The node's message (its problem's detail).
+        message: String,
+    },
+    /// What was to be sent could not be made.
+    #[error("{0}")]
+    Local(String),
+}
+
+impl NodeError {
+    /// The node's code when it refused.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// What a path segment may not hold as it is (the URL standard's path percent-encode set, and
+/// `/` and `%`): a DID keeps its colons, and no id changes the route it is put in.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'=');
+
+/// A path segment or query value, percent-encoded.
+pub fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// A request's body.
+enum Body<'a> {
+    None,
+    Json(Vec<u8>),
+    Raw(&'a [u8]),
+}
+
+/// One HTTP exchange with a node: the transport both clients share.
+#[derive(Clone)]
+struct Transport {
+    node: NodeUrl,
+    token: Option<String>,
+    limit: u64,
+}
+
+impl Transport {
+    fn json<B: Serialize>(body: &B) -> Result<Body<'static>, NodeError> {
+        serde_json::to_vec(body)
+            .map(Body::Json)
+            .map_err(|e| NodeError::Local(format!("the request does not serialize: {e}")))
+    }
+
+    /// The status and text of the answer to `method path`.
+    fn send(&self, method: &str, path: &str, body: Body<'_>) -> Result<(u16, String), NodeError> {
+        let url = format!("{}{path}", self.node.base());
+        let unreachable = |reason: String| NodeError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let agent = self.node.agent();
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let sent = if method == "GET" {
+            let mut request = agent.get(&url);
+            if let Some(bearer) = &bearer {
+                request = request.header("authorization", bearer);
+            }
+            request.call()
+        } else {
+            let mut request = agent.post(&url);
+            if let Some(bearer) = &bearer {
+                request = request.header("authorization", bearer);
+            }
+            match body {
+                Body::Json(bytes) => request
+                    .header("content-type", "application/json")
+                    .send(bytes.as_slice()),
+                Body::Raw(bytes) => request.send(bytes),
+                Body::None => request.send_empty(),
+            }
+        };
+        let mut response = sent.map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(self.limit)
+            .read_to_string()
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok((status, text))
+    }
+
+    /// The answer to `method path`, read as `A` when its status is one of `ok`, as the node's
+    /// refusal otherwise.
+    fn call<A: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        ok: &[u16],
+    ) -> Result<A, NodeError> {
+        let (status, text) = self.send(method, path, body)?;
+        if !ok.contains(&status) {
+            return Err(self.refused(path, status, &text));
+        }
+        serde_json::from_str(&text).map_err(|e| NodeError::Unreachable {
+            url: format!("{}{path}", self.node.base()),
+            reason: format!("not the route's answer: {e}"),
+        })
+    }
+
+    /// The text answer to `method path` (a signed note, JSON Lines).
+    fn text(&self, method: &str, path: &str, body: Body<'_>) -> Result<String, NodeError> {
+        match self.send(method, path, body)? {
+            (200, text) => Ok(text),
+            (status, text) => Err(self.refused(path, status, &text)),
+        }
+    }
+
+    /// The node's refusal, from its problem object: its status, code and detail. An answer that
+    /// is no problem is still a refusal, of an unknown code.
+    fn refused(&self, path: &str, status: u16, text: &str) -> NodeError {
+        match serde_json::from_str::<crate::Problem>(text) {
+            Ok(problem) => NodeError::Refused {
+                status,
+                code: problem.code,
+                message: problem.detail,
+            },
+            Err(_) if (200..300).contains(&status) => NodeError::Unreachable {
+                url: format!("{}{path}", self.node.base()),
+                reason: format!("an unexpected status {status}"),
+            },
+            Err(_) => NodeError::Refused {
+                status,
+                code: ErrorCode::Unknown,
+                message: text.chars().take(512).collect(),
+            },
+        }
+    }
+}
+
+/// A node's public endpoints: what an agent of its org, or anyone, asks of it.
+#[derive(Clone)]
+pub struct NodeClient {
+    http: Transport,
+}
+
+impl std::fmt::Debug for NodeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("NodeClient").field(&self.http.node).finish()
+    }
+}
+
+impl NodeClient {
+    /// The node at `node` (see [`crate::reach::Reach`]).
+    pub fn new(node: NodeUrl) -> Self {
+        Self {
+            http: Transport {
+                node,
+                token: None,
+                limit: MAX_ANSWER_BYTES,
+            },
+        }
+    }
+
+    /// The node's base URL.
+    pub fn node(&self) -> &NodeUrl {
+        &self.http.node
+    }
+
+    /// `GET /health`.
+    pub fn health(&self) -> Result<Health, NodeError> {
+        self.http.call("GET", "/health", Body::None, &[200])
+    }
+
+    /// `POST /1.0/challenges`: a fresh challenge, and the domain proofs must name.
+    pub fn challenge(&self) -> Result<Challenge, NodeError> {
+        self.http
+            .call("POST", "/1.0/challenges", Body::None, &[201])
+    }
+
+    /// `POST /1.0/delegations`: registers a delegation; the child with the status entries the
+    /// node gave it.
+    pub fn register_delegation(&self, request: &DelegationRequest) -> Result<Issuance, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/1.0/delegations", body, &[201])
+    }
+
+    /// `POST /1.0/renewals`: the renewal, signed.
+    pub fn renew(&self, request: &RenewalRequest) -> Result<Issuance, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/1.0/renewals", body, &[201])
+    }
+
+    /// `POST /1.0/approvals`: asks the owner's approval of a request.
+    pub fn ask_approval(&self, ask: &ApprovalAsk) -> Result<Pending, NodeError> {
+        let body = Transport::json(ask)?;
+        self.http.call("POST", "/1.0/approvals", body, &[201])
+    }
+
+    /// `GET /1.0/approvals/{id}`: an approval request, as it stands.
+    pub fn approval(&self, id: &str) -> Result<Pending, NodeError> {
+        let path = format!("/1.0/approvals/{}", segment(id));
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `POST /1.0/approvals/{id}/decision`: the owner's signed decision.
+    pub fn decide_approval(
+        &self,
+        id: &str,
+        decision: &OwnerDecision,
+    ) -> Result<Pending, NodeError> {
+        let path = format!("/1.0/approvals/{}/decision", segment(id));
+        let body = Transport::json(decision)?;
+        self.http.call("POST", &path, body, &[200])
+    }
+
+    /// `POST /1.0/exchanges`: opens a capability exchange with the node as the verifier.
+    pub fn open_exchange(&self, open: &OpenExchange) -> Result<ExchangeOpened, NodeError> {
+        let body = Transport::json(open)?;
+        self.http.call("POST", "/1.0/exchanges", body, &[201])
+    }
+
+    /// `POST /1.0/exchanges/{id}`: answers the exchange with the wallet's response (the VC
+    /// API's `{verifiablePresentation}`); the node's signed decision and each capability's.
+    pub fn answer_exchange(
+        &self,
+        id: &str,
+        response: &Value,
+    ) -> Result<ExchangeDecided, NodeError> {
+        let path = format!("/1.0/exchanges/{}", segment(id));
+        let body = Transport::json(response)?;
+        self.http.call("POST", &path, body, &[200])
+    }
+
+    /// `GET /1.0/exchanges/{id}`: the decision made on an exchange.
+    pub fn exchange(&self, id: &str) -> Result<ExchangeStanding, NodeError> {
+        let path = format!("/1.0/exchanges/{}", segment(id));
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `POST /1.0/credentials/verify`: the report, verified or not (the VC API answers a failed
+    /// verification with 400 and the report).
+    pub fn verify_credential(&self, request: &VerifyCredential) -> Result<Verified, NodeError> {
+        let body = Transport::json(request)?;
+        self.verified("/1.0/credentials/verify", body)
+    }
+
+    /// `POST /1.0/presentations/verify`: the report, verified or not.
+    pub fn verify_presentation(&self, request: &VerifyPresentation) -> Result<Verified, NodeError> {
+        let body = Transport::json(request)?;
+        self.verified("/1.0/presentations/verify", body)
+    }
+
+    fn verified(&self, path: &str, body: Body<'_>) -> Result<Verified, NodeError> {
+        let (status, text) = self.http.send("POST", path, body)?;
+        match (status, serde_json::from_str::<Verified>(&text)) {
+            (200 | 400, Ok(report)) => Ok(report),
+            _ => Err(self.http.refused(path, status, &text)),
+        }
+    }
+
+    /// `GET /1.0/trust`: the issuers the node trusts, and for what.
+    pub fn trust(&self) -> Result<Trust, NodeError> {
+        self.http.call("GET", "/1.0/trust", Body::None, &[200])
+    }
+
+    /// `GET /1.0/consortium`: the consortium's genesis and amendments.
+    pub fn consortium(&self) -> Result<Published, NodeError> {
+        self.http.call("GET", "/1.0/consortium", Body::None, &[200])
+    }
+
+    /// `GET /1.0/revocations[?issuer=]`: the signed revocation events, of one issuer or all.
+    pub fn revocations(&self, issuer: Option<&Did>) -> Result<RevocationEvents, NodeError> {
+        let path = match issuer {
+            Some(issuer) => format!("/1.0/revocations?issuer={}", segment(issuer.as_str())),
+            None => "/1.0/revocations".to_owned(),
+        };
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `GET /1.0/audit/checkpoint`: the log's signed checkpoint (a C2SP signed note).
+    pub fn audit_checkpoint(&self) -> Result<String, NodeError> {
+        self.http.text("GET", "/1.0/audit/checkpoint", Body::None)
+    }
+
+    /// `GET /1.0/audit/entries?from=`: entries from `from` on (a page).
+    pub fn audit_entries(&self, from: u64) -> Result<AuditEntries, NodeError> {
+        let path = format!("/1.0/audit/entries?from={from}");
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `GET /1.0/audit/proof/inclusion`: entry `index` is in the tree of `size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, NodeError> {
+        let path = format!("/1.0/audit/proof/inclusion?index={index}&size={size}");
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `GET /1.0/audit/proof/consistency`: the tree of `old` is a prefix of the tree of `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<ConsistencyProof, NodeError> {
+        let path = format!("/1.0/audit/proof/consistency?old={old}&new={new}");
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `GET /1.0/audit/witnessed`: the newest checkpoint held of each log.
+    pub fn witnessed(&self) -> Result<Witnessed, NodeError> {
+        self.http
+            .call("GET", "/1.0/audit/witnessed", Body::None, &[200])
+    }
+
+    /// `GET /1.0/audit/evidence`: the logs caught forking or going back.
+    pub fn evidence(&self) -> Result<EvidenceHeld, NodeError> {
+        self.http
+            .call("GET", "/1.0/audit/evidence", Body::None, &[200])
+    }
+}
+
+/// A node's operator endpoints, with its admin token.
+#[derive(Clone)]
+pub struct AdminClient {
+    http: Transport,
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_tuple("AdminClient").field(&self.http.node).finish()
+    }
+}
+
+impl AdminClient {
+    /// The node at `node`, with its admin token (none for a node run with admin
+    /// authentication disabled, in tests).
+    pub fn new(node: NodeUrl, token: Option<String>) -> Self {
+        Self {
+            http: Transport {
+                node,
+                token,
+                limit: MAX_ADMIN_ANSWER_BYTES,
+            },
+        }
+    }
+
+    /// The node's base URL.
+    pub fn node(&self) -> &NodeUrl {
+        &self.http.node
+    }
+
+    /// The node's public endpoints, reached the same way.
+    pub fn public(&self) -> NodeClient {
+        NodeClient::new(self.http.node.clone())
+    }
+
+    /// `POST /admin/agents`: registers an agent definition.
+    pub fn register_definition(
+        &self,
+        request: &DefinitionRequest,
+    ) -> Result<Registered, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/admin/agents", body, &[201])
+    }
+
+    /// `GET /admin/agents[?orphaned=true]`: the definitions.
+    pub fn definitions(&self, listing: Listing) -> Result<Definitions, NodeError> {
+        let path = if listing.orphaned {
+            "/admin/agents?orphaned=true"
+        } else {
+            "/admin/agents"
+        };
+        self.http.call("GET", path, Body::None, &[200])
+    }
+
+    /// `POST /admin/agents/{definition}/instances`: binds an instance by its signed binding
+    /// statement.
+    pub fn bind(&self, definition: &Did, proof: &Value) -> Result<Instance, NodeError> {
+        let path = format!("/admin/agents/{}/instances", segment(definition.as_str()));
+        let body = Transport::json(proof)?;
+        self.http.call("POST", &path, body, &[201])
+    }
+
+    /// `POST /admin/credentials`: issues a capability credential to a bound instance.
+    pub fn issue(&self, request: &IssueRequest) -> Result<Issuance, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/admin/credentials", body, &[201])
+    }
+
+    /// `POST /credentials/issue`: issues any credential of the W3C data model as the org.
+    pub fn issue_w3c(&self, request: &W3cIssueRequest) -> Result<W3cIssued, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/credentials/issue", body, &[201])
+    }
+
+    /// `GET /admin/credentials/{id}`: what the node recorded of a credential.
+    pub fn issued(&self, id: &CredentialId) -> Result<Issued, NodeError> {
+        let path = format!("/admin/credentials/{}", segment(id.as_str()));
+        self.http.call("GET", &path, Body::None, &[200])
+    }
+
+    /// `POST /admin/revocations`.
+    pub fn revoke(&self, request: &RevocationRequest) -> Result<Revocation, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/admin/revocations", body, &[200])
+    }
+
+    /// `POST /admin/suspensions`.
+    pub fn suspend(&self, request: &RevocationRequest) -> Result<Revocation, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/admin/suspensions", body, &[200])
+    }
+
+    /// `POST /admin/suspensions/{id}/lift`.
+    pub fn lift(&self, suspension: &str, lift: &Lift) -> Result<Revocation, NodeError> {
+        let path = format!("/admin/suspensions/{}/lift", segment(suspension));
+        let body = Transport::json(lift)?;
+        self.http.call("POST", &path, body, &[200])
+    }
+
+    /// `POST /admin/owners`: registers an owner.
+    pub fn register_owner(&self, request: &OwnerRequest) -> Result<OwnerRegistered, NodeError> {
+        let body = Transport::json(request)?;
+        self.http.call("POST", "/admin/owners", body, &[201])
+    }
+
+    /// `POST /admin/did/operations`: any signed did:vouch operation, as its JSON text.
+    pub fn submit_operation(&self, operation: &str) -> Result<OperationAccepted, NodeError> {
+        let body = Body::Raw(operation.as_bytes());
+        self.http
+            .call("POST", "/admin/did/operations", body, &[200])
+    }
+
+    /// `POST /admin/did/update`: the org's DID document's new content.
+    pub fn update_did(&self, content: &Value) -> Result<OperationAccepted, NodeError> {
+        let body = Transport::json(content)?;
+        self.http.call("POST", "/admin/did/update", body, &[200])
+    }
+
+    /// `POST /admin/did/rotate`: rotates the org's key.
+    pub fn rotate(&self) -> Result<OperationAccepted, NodeError> {
+        self.http
+            .call("POST", "/admin/did/rotate", Body::None, &[200])
+    }
+
+    /// `POST /admin/did/deactivate`: deactivates the org's DID, for good.
+    pub fn deactivate(&self, confirm: &Confirm) -> Result<OperationAccepted, NodeError> {
+        let body = Transport::json(confirm)?;
+        self.http
+            .call("POST", "/admin/did/deactivate", body, &[200])
+    }
+
+    /// `POST /admin/audit/checkpoint`: signs a checkpoint of the log now, for the witnesses.
+    pub fn checkpoint(&self) -> Result<String, NodeError> {
+        self.http
+            .text("POST", "/admin/audit/checkpoint", Body::None)
+    }
+
+    /// `POST /admin/peers/refuse` (`refuse`) or `/admin/peers/admit`.
+    pub fn peers(&self, refuse: bool, peers: &Peers) -> Result<PeersChanged, NodeError> {
+        let path = if refuse {
+            "/admin/peers/refuse"
+        } else {
+            "/admin/peers/admit"
+        };
+        let body = Transport::json(peers)?;
+        self.http.call("POST", path, body, &[200])
+    }
+
+    /// `GET /admin/consortium`: the membership in force.
+    pub fn membership(&self) -> Result<Membership, NodeError> {
+        self.http
+            .call("GET", "/admin/consortium", Body::None, &[200])
+    }
+
+    /// `POST /admin/consortium/proposals`: proposes and signs an amendment.
+    pub fn propose(&self, change: &Change) -> Result<Signed, NodeError> {
+        let body = Transport::json(change)?;
+        self.http
+            .call("POST", "/admin/consortium/proposals", body, &[200])
+    }
+
+    /// `POST /admin/consortium/signatures`: signs another member's amendment.
+    pub fn sign_amendment(&self, amendment: &Amendment) -> Result<Signed, NodeError> {
+        let body = Transport::json(amendment)?;
+        self.http
+            .call("POST", "/admin/consortium/signatures", body, &[200])
+    }
+
+    /// `POST /admin/status-lists/{name}`: sets or clears bits of one of the org's lists.
+    pub fn change_status(
+        &self,
+        name: &str,
+        change: &StatusChange,
+    ) -> Result<StatusChanged, NodeError> {
+        let path = format!("/admin/status-lists/{}", segment(name));
+        let body = Transport::json(change)?;
+        self.http.call("POST", &path, body, &[200])
+    }
+}
