@@ -127,6 +127,14 @@ impl NodeUrl {
     pub fn agent(&self) -> &ureq::Agent {
         &self.agent
     }
+
+    /// The same node, reached with `agent` instead: a load generator's one pool of connections
+    /// for many nodes. The agent is the caller's to configure as [`Reach`] does (no redirects,
+    /// statuses as answers, a timeout); the URL stays the one checked.
+    pub fn using(mut self, agent: ureq::Agent) -> Self {
+        self.agent = agent;
+        self
+    }
 }
 
 impl std::fmt::Debug for NodeUrl {

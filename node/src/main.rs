@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use vouch_api::node::AdminClient;
+use vouch_api::node::admin::{self, DefinitionRequest, IssueRequest, RevocationRequest};
+use vouch_core::consortium::Change;
 use vouch_node::{Config, Node, setup};
 
 /// jemalloc, not the system's malloc: it gives memory back to the system a few seconds after it
@@ -283,266 +286,225 @@ enum Admin {
     },
 }
 
-/// Sends admin requests to the node of a configuration.
-struct AdminClient {
-    base: String,
-    token: String,
-    agent: ureq::Agent,
+/// The admin client of the node of a configuration: on its HTTP address (loopback when it
+/// listens on every address), with its admin token.
+fn admin_client(config: &Config) -> Result<AdminClient> {
+    let mut listen = config.http.listen;
+    if listen.ip().is_unspecified() {
+        listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let path = config.in_data_dir(&config.http.admin_token_file);
+    let token = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the admin token {}", path.display()))?;
+    let node = vouch_api::reach::Reach::new()
+        .allowing_plain_http(&listen.to_string())
+        .node(&format!("http://{listen}"))?;
+    Ok(AdminClient::new(node, Some(token.trim().to_owned())))
 }
 
-impl AdminClient {
-    fn new(config: &Config) -> Result<Self> {
-        let mut listen = config.http.listen;
-        if listen.ip().is_unspecified() {
-            listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let path = config.in_data_dir(&config.http.admin_token_file);
-        let token = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading the admin token {}", path.display()))?;
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Ok(Self {
-            base: format!("http://{listen}"),
-            token: token.trim().to_owned(),
-            agent,
-        })
-    }
+/// Prints an answer as JSON.
+fn print(answer: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(answer)?);
+    Ok(())
+}
 
-    /// POSTs `body` to `path`; prints the answer, and fails unless it is a success.
-    fn post(&self, path: &str, body: &str) -> Result<()> {
-        println!("{}", self.send(path, Some(body))?);
-        Ok(())
-    }
+/// A JSON file, read as `T`.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    serde_json::from_str(&text).with_context(|| path.display().to_string())
+}
 
-    /// POSTs `body` (or GETs, without one); returns the answer, or fails unless it is a success.
-    fn send(&self, path: &str, body: Option<&str>) -> Result<String> {
-        let url = format!("{}{path}", self.base);
-        let authorization = format!("Bearer {}", self.token);
-        let response = match body {
-            Some(body) => self
-                .agent
-                .post(&url)
-                .header("authorization", &authorization)
-                .header("content-type", "application/json")
-                .send(body),
-            None => self
-                .agent
-                .get(&url)
-                .header("authorization", &authorization)
-                .call(),
-        }
-        .with_context(|| format!("{url}: is the node running?"))?;
-        let status = response.status();
-        let text = response.into_body().read_to_string()?;
-        if !status.is_success() {
-            eprintln!("{text}");
-            anyhow::bail!("{url}: {status}");
-        }
-        Ok(text)
-    }
+/// A revocation or suspension as the command line names it.
+fn revocation(
+    level: &str,
+    subject: String,
+    reason: Option<String>,
+    preemptive: bool,
+) -> Result<RevocationRequest> {
+    Ok(RevocationRequest {
+        level: serde_json::from_value(serde_json::Value::from(level)).with_context(|| {
+            format!("--level {level}: credential, chain, task, agent, definition or owner")
+        })?,
+        subject,
+        reason,
+        preemptive,
+    })
+}
 
-    /// Proposes or signs; prints the answer, and writes the amendment to `out`.
-    fn amend(&self, path: &str, body: &str, out: Option<PathBuf>) -> Result<()> {
-        let text = self.send(path, Some(body))?;
-        println!("{text}");
-        if let Some(out) = out {
-            let answer: serde_json::Value = serde_json::from_str(&text)?;
-            std::fs::write(&out, serde_json::to_vec_pretty(&answer["amendment"])?)
-                .with_context(|| out.display().to_string())?;
-        }
-        Ok(())
+/// Writes the amendment of a proposal or signature to `out`, when asked.
+fn keep_amendment(signed: &admin::Signed, out: Option<PathBuf>) -> Result<()> {
+    if let Some(out) = out {
+        std::fs::write(&out, serde_json::to_vec_pretty(&signed.amendment)?)
+            .with_context(|| out.display().to_string())?;
     }
+    Ok(())
+}
 
-    fn run(&self, action: Admin) -> Result<()> {
-        use serde_json::json;
-        let read_json = |path: &std::path::Path| -> Result<serde_json::Value> {
-            let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
-            serde_json::from_str(&text).with_context(|| path.display().to_string())
-        };
-        match action {
-            Admin::Agent { action } => match action {
-                AgentAction::Register {
-                    name,
-                    version,
-                    owner,
-                    model,
-                    prompt,
-                    tools,
-                    configuration,
-                } => {
-                    let prompt =
-                        std::fs::read(&prompt).with_context(|| prompt.display().to_string())?;
-                    let body = json!({
-                        "name": name,
-                        "version": version,
-                        "owner": owner,
-                        "model": model,
-                        "systemPromptHash": vouch_core::hash::multihash(&prompt),
-                        "tools": tools.as_deref().map(read_json).transpose()?.unwrap_or(json!([])),
-                        "configuration": configuration
+/// Runs one admin command against the node.
+fn admin(client: &AdminClient, action: Admin) -> Result<()> {
+    match action {
+        Admin::Agent { action } => match action {
+            AgentAction::Register {
+                name,
+                version,
+                owner,
+                model,
+                prompt,
+                tools,
+                configuration,
+            } => {
+                let prompt =
+                    std::fs::read(&prompt).with_context(|| prompt.display().to_string())?;
+                print(
+                    &client.register_definition(&DefinitionRequest {
+                        name,
+                        version,
+                        owner,
+                        model,
+                        system_prompt_hash: vouch_core::hash::multihash(&prompt),
+                        tools: tools
                             .as_deref()
                             .map(read_json)
                             .transpose()?
-                            .unwrap_or(json!({})),
-                    });
-                    self.post("/admin/agents", &body.to_string())
-                }
-                AgentAction::Bind { definition, proof } => {
-                    let body = std::fs::read_to_string(&proof)
-                        .with_context(|| proof.display().to_string())?;
-                    self.post(&format!("/admin/agents/{definition}/instances"), &body)
-                }
-                AgentAction::List { orphaned } => {
-                    let path = if orphaned {
-                        "/admin/agents?orphaned=true"
-                    } else {
-                        "/admin/agents"
-                    };
-                    println!("{}", self.send(path, None)?);
-                    Ok(())
-                }
-            },
-            Admin::Issue {
-                instance,
-                task,
-                purpose,
+                            .unwrap_or_else(|| serde_json::json!([])),
+                        configuration: configuration
+                            .as_deref()
+                            .map(read_json)
+                            .transpose()?
+                            .unwrap_or_else(|| serde_json::json!({})),
+                    })?,
+                )
+            }
+            AgentAction::Bind { definition, proof } => {
+                let definition = vouch_core::did::Did::parse(&definition)
+                    .with_context(|| format!("--definition {definition}"))?;
+                let proof: serde_json::Value = read_json(&proof)?;
+                print(&client.bind(&definition, &proof)?)
+            }
+            AgentAction::List { orphaned } => {
+                print(&client.definitions(admin::Listing { orphaned })?)
+            }
+        },
+        Admin::Issue {
+            instance,
+            task,
+            purpose,
+            principal,
+            capability,
+            audience,
+            ttl_secs,
+        } => {
+            let capabilities = capability
+                .iter()
+                .map(|c| serde_json::from_str(c).with_context(|| format!("--capability {c}")))
+                .collect::<Result<Vec<serde_json::Value>>>()?;
+            let issued = client.issue(&IssueRequest {
+                instance: vouch_core::did::Did::parse(&instance)
+                    .with_context(|| format!("--instance {instance}"))?,
+                task: admin::TaskRequest { id: task, purpose },
                 principal,
-                capability,
+                capabilities,
                 audience,
+                resources: Vec::new(),
                 ttl_secs,
-            } => {
-                let capabilities = capability
-                    .iter()
-                    .map(|c| serde_json::from_str(c).with_context(|| format!("--capability {c}")))
-                    .collect::<Result<Vec<serde_json::Value>>>()?;
-                let mut body = json!({
-                    "instance": instance,
-                    "task": {"id": task, "purpose": purpose},
-                    "principal": principal,
-                    "capabilities": capabilities,
-                    "audience": audience,
-                });
-                if let Some(ttl) = ttl_secs {
-                    body["ttlSecs"] = ttl.into();
-                }
-                let answer: serde_json::Value = serde_json::from_str(
-                    &self.send("/admin/credentials", Some(&body.to_string()))?,
-                )?;
-                println!("{}", serde_json::to_string_pretty(&answer["credential"])?);
-                Ok(())
+                max_renewals: None,
+                lineage_secs: None,
+                max_depth: None,
+            })?;
+            print(&issued.credential)
+        }
+        Admin::Credential { id } => {
+            let id = vouch_core::credential::CredentialId::parse(&id)
+                .with_context(|| format!("credential id {id}"))?;
+            print(&client.issued(&id)?)
+        }
+        Admin::Revoke {
+            level,
+            subject,
+            reason,
+            preemptive,
+        } => print(&client.revoke(&revocation(&level, subject, reason, preemptive)?)?),
+        Admin::Suspend {
+            level,
+            subject,
+            reason,
+            preemptive,
+        } => print(&client.suspend(&revocation(&level, subject, reason, preemptive)?)?),
+        Admin::Lift { suspension, reason } => {
+            print(&client.lift(&suspension, &admin::Lift { reason })?)
+        }
+        Admin::DidUpdate { document } => print(&client.update_did(&read_json(&document)?)?),
+        Admin::DidRotate => print(&client.rotate()?),
+        Admin::AuditCheckpoint => {
+            print!("{}", client.checkpoint()?);
+            Ok(())
+        }
+        Admin::DidDeactivate { confirm } => {
+            print(&client.deactivate(&admin::Confirm { did: confirm })?)
+        }
+        Admin::Submit { operations } => {
+            let text = std::fs::read_to_string(&operations)
+                .with_context(|| operations.display().to_string())?;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                print(&client.submit_operation(line)?)?;
             }
-            Admin::Credential { id } => {
-                println!("{}", self.send(&format!("/admin/credentials/{id}"), None)?);
-                Ok(())
+            Ok(())
+        }
+        Admin::Refuse { peers } => print(&client.peers(true, &admin::Peers { peers })?),
+        Admin::Admit { peers } => print(&client.peers(false, &admin::Peers { peers })?),
+        Admin::Consortium { action } => match action {
+            ConsortiumAction::Propose { add, remove, out } => {
+                let change = match (add, remove) {
+                    (Some(member), _) => Change::Add(Box::new(read_json(&member)?)),
+                    (None, Some(did)) => Change::Remove {
+                        did: vouch_core::did::Did::parse(&did)
+                            .with_context(|| format!("--remove {did}"))?,
+                    },
+                    (None, None) => anyhow::bail!("--add or --remove"),
+                };
+                let signed = client.propose(&change)?;
+                print(&signed)?;
+                keep_amendment(&signed, out)
             }
-            Admin::Revoke {
-                level,
-                subject,
-                reason,
-                preemptive,
-            } => self.post(
-                "/admin/revocations",
-                &json!({"level": level, "subject": subject, "reason": reason, "preemptive": preemptive})
-                    .to_string(),
-            ),
-            Admin::Suspend {
-                level,
-                subject,
-                reason,
-                preemptive,
-            } => self.post(
-                "/admin/suspensions",
-                &json!({"level": level, "subject": subject, "reason": reason, "preemptive": preemptive})
-                    .to_string(),
-            ),
-            Admin::Lift { suspension, reason } => self.post(
-                &format!("/admin/suspensions/{suspension}/lift"),
-                &json!({ "reason": reason }).to_string(),
-            ),
-            Admin::DidUpdate { document } => {
-                let body = std::fs::read_to_string(&document)
-                    .with_context(|| document.display().to_string())?;
-                self.post("/admin/did/update", &body)
+            ConsortiumAction::Sign { amendment, out } => {
+                let signed = client.sign_amendment(&read_json(&amendment)?)?;
+                print(&signed)?;
+                keep_amendment(&signed, out)
             }
-            Admin::DidRotate => self.post("/admin/did/rotate", ""),
-            Admin::AuditCheckpoint => {
-                print!("{}", self.send("/admin/audit/checkpoint", Some(""))?);
-                Ok(())
-            }
-            Admin::DidDeactivate { confirm } => self.post(
-                "/admin/did/deactivate",
-                &serde_json::json!({ "did": confirm }).to_string(),
-            ),
-            Admin::Submit { operations } => {
-                let text = std::fs::read_to_string(&operations)
-                    .with_context(|| operations.display().to_string())?;
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    self.post("/admin/did/operations", line)?;
-                }
-                Ok(())
-            }
-            Admin::Refuse { peers } => self.post(
-                "/admin/peers/refuse",
-                &serde_json::json!({ "peers": peers }).to_string(),
-            ),
-            Admin::Admit { peers } => self.post(
-                "/admin/peers/admit",
-                &serde_json::json!({ "peers": peers }).to_string(),
-            ),
-            Admin::Consortium { action } => match action {
-                ConsortiumAction::Propose { add, remove, out } => {
-                    let change = match (add, remove) {
-                        (Some(member), _) => {
-                            let text = std::fs::read_to_string(&member)
-                                .with_context(|| member.display().to_string())?;
-                            let member: serde_json::Value = serde_json::from_str(&text)
-                                .with_context(|| member.display().to_string())?;
-                            serde_json::json!({ "add": member })
-                        }
-                        (None, Some(did)) => serde_json::json!({ "remove": { "did": did } }),
-                        (None, None) => anyhow::bail!("--add or --remove"),
-                    };
-                    self.amend("/admin/consortium/proposals", &change.to_string(), out)
-                }
-                ConsortiumAction::Sign { amendment, out } => {
-                    let body = std::fs::read_to_string(&amendment)
-                        .with_context(|| amendment.display().to_string())?;
-                    self.amend("/admin/consortium/signatures", &body, out)
-                }
-                ConsortiumAction::Show { amendments } => {
-                    let text = self.send("/admin/consortium", None)?;
-                    if amendments {
-                        let view: serde_json::Value = serde_json::from_str(&text)?;
-                        for amendment in view["amendments"].as_array().into_iter().flatten() {
-                            println!("{amendment}");
-                        }
-                    } else {
-                        let view: serde_json::Value = serde_json::from_str(&text)?;
-                        println!("{}", serde_json::to_string_pretty(&view)?);
+            ConsortiumAction::Show { amendments } => {
+                let view = client.membership()?;
+                if amendments {
+                    for amendment in &view.amendments {
+                        println!("{}", serde_json::to_string(amendment)?);
                     }
                     Ok(())
+                } else {
+                    print(&view)
                 }
-            },
-            Admin::Owner {
-                id,
-                key,
-                drop_passkeys,
-            } => self.post(
-                "/admin/owners",
-                &json!({"id": id, "key": key, "dropPasskeys": drop_passkeys}).to_string(),
-            ),
-            Admin::Status {
-                name,
+            }
+        },
+        Admin::Owner {
+            id,
+            key,
+            drop_passkeys,
+        } => print(&client.register_owner(&admin::OwnerRequest {
+            id,
+            key,
+            drop_passkeys,
+        })?),
+        Admin::Status {
+            name,
+            purpose,
+            set,
+            clear,
+        } => print(&client.change_status(
+            &name,
+            &admin::StatusChange {
                 purpose,
                 set,
                 clear,
-            } => self.post(
-                &format!("/admin/status-lists/{name}"),
-                &serde_json::json!({ "purpose": purpose, "set": set, "clear": clear }).to_string(),
-            ),
-        }
+            },
+        )?),
     }
 }
 
@@ -607,7 +569,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Admin { action } => AdminClient::new(&config)?.run(action),
+        Command::Admin { action } => admin(&admin_client(&config)?, action),
         Command::Config => {
             print!("{}", config.to_toml());
             Ok(())

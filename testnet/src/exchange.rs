@@ -259,10 +259,7 @@ pub(crate) fn exchange(
 
     // Org A revokes the task: how long until B's decisions say so.
     let revoked_at = Instant::now();
-    prover_org.admin(
-        "/admin/revocations",
-        &json!({"level": "task", "subject": task}),
-    )?;
+    prover_org.revoke(vouch_core::revocation::Level::Task, &task)?;
     let deadline = revoked_at + Duration::from_secs(30);
     loop {
         match once(&mut stream, &daemon_a.address)? {
@@ -281,19 +278,19 @@ pub(crate) fn exchange(
 /// Two agents of two orgs, each a running daemon holding its credential: a prover of node 0's
 /// org (refunds up to 5,000 EUR, for `task`) and a verifier of node 1's; started once node 1
 /// accepts the prover's capability (it knows node 0's org).
-struct Pair<'a> {
-    prover_org: Org<'a>,
+struct Pair {
+    prover_org: Org,
     prover: Daemon,
     verifier: Daemon,
     task: String,
 }
 
-impl<'a> Pair<'a> {
+impl Pair {
     /// Starts them in `folder` (emptied first), serving A2A cards under `cards` names.
     fn start(
-        state: &'a State,
-        agent: &'a ureq::Agent,
-        tokens: &'a [String],
+        state: &State,
+        agent: &ureq::Agent,
+        tokens: &[String],
         folder: &Path,
         cards: Option<(&str, &str)>,
     ) -> Result<Self> {

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Result, ensure};
 use chrono::Utc;
-use serde_json::json;
+use vouch_api::node::admin::StatusChange;
 use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 
-use crate::{State, admin, agent, percentile, tokens};
+use crate::{State, agent, percentile, tokens};
 
 /// The resident memory of a process, in KiB (`VmRSS`).
 pub(crate) fn resident_kib(pid: u32) -> Option<u64> {
@@ -46,6 +46,7 @@ pub(crate) fn fill(state: &State, dids: u32, lists: u32, samples: u32) -> Result
     let agent = agent();
     let tokens = tokens(state)?;
     let node = &state.nodes[0];
+    let client = crate::levels::admin(&agent, &node.http, &tokens[0])?;
     let config = vouch_node::Config::read(&node.config)?;
     let report = |what: &str| {
         println!(
@@ -70,13 +71,7 @@ pub(crate) fn fill(state: &State, dids: u32, lists: u32, samples: u32) -> Result
             &[next.public()],
             Utc::now(),
         )?;
-        admin(
-            &agent,
-            &node.http,
-            &tokens[0],
-            "/admin/did/operations",
-            &genesis.to_json(),
-        )?;
+        client.submit_operation(&genesis.to_json())?;
         if i % (dids / samples.max(1)).max(1) == 0 {
             created.push(did);
         }
@@ -95,13 +90,15 @@ pub(crate) fn fill(state: &State, dids: u32, lists: u32, samples: u32) -> Result
     let started = Instant::now();
     for l in 0..lists {
         // A thousand bits set in each, spread over the list.
-        let set: Vec<u32> = (0..1000).map(|n| (n * 131 + l * 7) % 131_072).collect();
-        admin(
-            &agent,
-            &node.http,
-            &tokens[0],
-            &format!("/admin/status-lists/fill-{l}"),
-            &json!({"purpose": "revocation", "set": set}).to_string(),
+        let l = l as usize;
+        let set: Vec<usize> = (0..1000).map(|n| (n * 131 + l * 7) % 131_072).collect();
+        client.change_status(
+            &format!("fill-{l}"),
+            &StatusChange {
+                purpose: "revocation".into(),
+                set,
+                clear: Vec::new(),
+            },
         )?;
     }
     println!(

@@ -10,6 +10,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use vouch_api::node::public::{
+    ExchangeOpened, OpenExchange, PresentationOptions, VerifyPresentation,
+};
 
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -197,7 +200,11 @@ fn exchange_body() -> String {
                    "arguments": {"note": random_text(3800)}})
         })
         .collect();
-    json!({ "capabilities": capabilities }).to_string()
+    serde_json::to_string(&OpenExchange {
+        capabilities,
+        query: None,
+    })
+    .expect("an exchange serializes")
 }
 
 /// A presentation of 64 credentials whose ids are 2 KiB of random text.
@@ -264,9 +271,8 @@ fn flood_from(
             Target::Exchanges => post(s, "/1.0/exchanges", &exchange),
             Target::Answers => match post(s, "/1.0/exchanges", &exchange) {
                 Some((201, body)) => {
-                    let id = serde_json::from_str::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|b| b["exchangeId"].as_str().map(str::to_owned))
+                    let id = serde_json::from_str::<ExchangeOpened>(&body)
+                        .map(|opened| opened.exchange_id)
                         .unwrap_or_default();
                     let response = json!({"verifiablePresentation": junk_presentation()});
                     post(s, &format!("/1.0/exchanges/{id}"), &response.to_string())
@@ -274,9 +280,16 @@ fn flood_from(
                 other => other,
             },
             Target::Verify => {
-                let body = json!({"verifiablePresentation": junk_presentation(),
-                                  "options": {"challenge": "c", "domain": "d"}});
-                post(s, "/1.0/presentations/verify", &body.to_string())
+                let body = VerifyPresentation {
+                    verifiable_presentation: junk_presentation(),
+                    options: PresentationOptions {
+                        challenge: "c".into(),
+                        domain: "d".into(),
+                        checks: None,
+                    },
+                };
+                let body = serde_json::to_string(&body).expect("a request serializes");
+                post(s, "/1.0/presentations/verify", &body)
             }
             Target::Resolve => {
                 let key = vouch_core::key::KeyPair::generate();

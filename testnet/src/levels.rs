@@ -7,17 +7,26 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use chrono::Utc;
 use serde_json::{Value, json};
+use vouch_api::node::admin::{DefinitionRequest, IssueRequest, RevocationRequest, TaskRequest};
+use vouch_api::node::public::{
+    DelegationRequest, PresentationOptions, Verified, VerifyPresentation,
+};
+use vouch_api::node::{AdminClient, NodeClient};
+use vouch_api::reach::Reach;
 use vouch_core::credential::AgentCapabilityCredential;
 use vouch_core::delegation::{self, sign_credential};
+use vouch_core::did::Did;
 use vouch_core::did::key::{did_of, verification_method_of};
 use vouch_core::hash::Multihash;
 use vouch_core::key::KeyPair;
 use vouch_core::possession;
 use vouch_core::presentation;
 use vouch_core::proof::Cryptosuite;
+use vouch_core::report::Reason;
+use vouch_core::revocation::Level;
 
 use crate::{State, arrivals_every, arrivals_in_turn, report};
 
@@ -28,30 +37,34 @@ use crate::{State, arrivals_every, arrivals_in_turn, report};
 const POLLERS: usize = 2;
 
 /// A node, as its org's operator and agents use it.
-pub(crate) struct Org<'a> {
-    agent: &'a ureq::Agent,
-    http: &'a str,
-    token: &'a str,
-    definition: String,
+pub(crate) struct Org {
+    admin: AdminClient,
+    definition: Did,
 }
 
-fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value)> {
-    let mut request = agent.post(url).header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", &format!("Bearer {}", token.trim()));
-    }
-    let mut response = request.send(serde_json::to_vec(body)?.as_slice())?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string()?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+/// The typed client of the node at `http`, over the testnet's pool of connections.
+pub(crate) fn client(agent: &ureq::Agent, http: &str) -> Result<NodeClient> {
+    Ok(NodeClient::new(node_url(agent, http)?))
 }
 
-impl<'a> Org<'a> {
+fn node_url(agent: &ureq::Agent, http: &str) -> Result<vouch_api::reach::NodeUrl> {
+    Ok(Reach::new().node(http)?.using(agent.clone()))
+}
+
+/// The admin client of the node at `http`.
+pub(crate) fn admin(agent: &ureq::Agent, http: &str, token: &str) -> Result<AdminClient> {
+    Ok(AdminClient::new(
+        node_url(agent, http)?,
+        Some(token.trim().to_owned()),
+    ))
+}
+
+impl Org {
     /// The org of the node at `http`, with an agent definition `name` registered.
     pub(crate) fn register(
-        agent: &'a ureq::Agent,
-        http: &'a str,
-        token: &'a str,
+        agent: &ureq::Agent,
+        http: &str,
+        token: &str,
         name: &str,
     ) -> Result<Self> {
         Self::register_owned(agent, http, token, name, "testnet@vouch.example")
@@ -59,86 +72,47 @@ impl<'a> Org<'a> {
 
     /// The same, the definition naming `owner` as its accountable owner.
     pub(crate) fn register_owned(
-        agent: &'a ureq::Agent,
-        http: &'a str,
-        token: &'a str,
+        agent: &ureq::Agent,
+        http: &str,
+        token: &str,
         name: &str,
         owner: &str,
     ) -> Result<Self> {
-        let mut org = Org {
-            agent,
-            http,
-            token,
-            definition: String::new(),
-        };
-        let definition = org.admin(
-            "/admin/agents",
-            &json!({
-                "name": name,
-                "version": "1",
-                "owner": owner,
-                "model": "testnet-model",
-                "systemPromptHash": Multihash::of(b"testnet prompt").as_str(),
-                "tools": [],
-                "configuration": {},
-            }),
-        )?;
-        org.definition = definition["did"]
-            .as_str()
-            .context("a definition DID")?
-            .to_owned();
-        Ok(org)
-    }
-
-    pub(crate) fn admin(&self, path: &str, body: &Value) -> Result<Value> {
-        let (status, answer) = post(
-            self.agent,
-            &format!("{}{path}", self.http),
-            Some(self.token),
-            body,
-        )?;
-        ensure!(
-            (200..300).contains(&status),
-            "node 0 refused {path}: {status} {answer}"
-        );
-        Ok(answer)
-    }
-
-    fn public(&self, path: &str, body: &Value) -> Result<Value> {
-        let (status, answer) = post(self.agent, &format!("{}{path}", self.http), None, body)?;
-        ensure!(
-            (200..300).contains(&status),
-            "node 0 refused {path}: {status} {answer}"
-        );
-        Ok(answer)
-    }
-
-    /// A challenge of node 0 and its domain.
-    fn challenge(&self) -> Result<(String, String)> {
-        let answer = self.public("/1.0/challenges", &json!({}))?;
-        Ok((
-            answer["challenge"]
-                .as_str()
-                .context("a challenge")?
-                .to_owned(),
-            answer["domain"].as_str().context("a domain")?.to_owned(),
-        ))
+        let admin = admin(agent, http, token)?;
+        let registered = admin
+            .register_definition(&DefinitionRequest {
+                name: name.to_owned(),
+                version: "1".into(),
+                owner: owner.to_owned(),
+                model: "testnet-model".into(),
+                system_prompt_hash: Multihash::of(b"testnet prompt").as_str().to_owned(),
+                tools: json!([]),
+                configuration: json!({}),
+            })
+            .context("node 0 refused the definition")?;
+        Ok(Org {
+            admin,
+            definition: registered.definition.did,
+        })
     }
 
     /// A new instance, bound by its proof of possession.
     pub(crate) fn instance(&self) -> Result<KeyPair> {
         let key = KeyPair::generate();
-        let (challenge, domain) = self.challenge()?;
+        let challenge = self.admin.public().challenge()?;
         let statement = json!({
             "type": "VouchInstanceBinding",
             "instance": did_of(&key.public()),
             "definition": self.definition,
         });
-        let proof = possession::prove(&key, &statement, &challenge, &domain, Utc::now())?;
-        self.admin(
-            &format!("/admin/agents/{}/instances", self.definition),
-            &proof,
+        let proof = possession::prove(
+            &key,
+            &statement,
+            &challenge.challenge,
+            &challenge.domain,
+            Utc::now(),
         )?;
+        self.admin.bind(&self.definition, &proof)?;
         Ok(key)
     }
 
@@ -157,16 +131,37 @@ impl<'a> Org<'a> {
         task: &str,
         capabilities: Value,
     ) -> Result<Value> {
-        let answer = self.admin(
-            "/admin/credentials",
-            &json!({
-                "instance": did_of(&holder.public()),
-                "task": {"id": task, "purpose": "measured"},
-                "principal": "testnet-principal",
-                "capabilities": capabilities,
-            }),
-        )?;
-        Ok(answer["credential"].clone())
+        let capabilities = match capabilities {
+            Value::Array(capabilities) => capabilities,
+            other => vec![other],
+        };
+        let issued = self.admin.issue(&IssueRequest {
+            instance: did_of(&holder.public()),
+            task: TaskRequest {
+                id: task.to_owned(),
+                purpose: "measured".into(),
+            },
+            principal: "testnet-principal".into(),
+            capabilities,
+            audience: Vec::new(),
+            resources: Vec::new(),
+            ttl_secs: None,
+            max_renewals: None,
+            lineage_secs: None,
+            max_depth: None,
+        })?;
+        Ok(issued.credential)
+    }
+
+    /// Revokes `subject` at `level`.
+    pub(crate) fn revoke(&self, level: Level, subject: &str) -> Result<()> {
+        self.admin.revoke(&RevocationRequest {
+            level,
+            subject: subject.to_owned(),
+            reason: None,
+            preemptive: false,
+        })?;
+        Ok(())
     }
 
     /// Delegates `parent` (held by `holder`) to a new sub-agent through node 0; returns the
@@ -183,20 +178,21 @@ impl<'a> Org<'a> {
             typed.valid_until,
             Utc::now(),
         )?;
-        let (challenge, domain) = self.challenge()?;
+        let node = self.admin.public();
+        let challenge = node.challenge()?;
         let vp = presentation::create(
             holder,
             vec![parent.clone()],
-            &challenge,
-            &domain,
+            &challenge.challenge,
+            &challenge.domain,
             Cryptosuite::EddsaJcs2022,
             Utc::now(),
         )?;
-        let answer = self.public(
-            "/1.0/delegations",
-            &json!({"presentation": vp, "credential": child.to_json()}),
-        )?;
-        let with_status = AgentCapabilityCredential::from_json(&answer["credential"])?;
+        let answer = node.register_delegation(&DelegationRequest {
+            presentation: vp,
+            credential: child.to_json(),
+        })?;
+        let with_status = AgentCapabilityCredential::from_json(&answer.credential)?;
         let signed = sign_credential(
             &with_status,
             holder,
@@ -214,29 +210,36 @@ struct Sample {
     presentation: Value,
 }
 
+/// A node's verification service's report on `presentation`.
+fn report_of(agent: &ureq::Agent, node: &str, presentation: &Value) -> Result<Verified> {
+    Ok(
+        client(agent, node)?.verify_presentation(&VerifyPresentation {
+            verifiable_presentation: presentation.clone(),
+            options: PresentationOptions {
+                challenge: "testnet".into(),
+                domain: "testnet.example".into(),
+                checks: None,
+            },
+        })?,
+    )
+}
+
 /// A node's verification service's answer: verified, or the reasons of the failed checks.
 fn answer(agent: &ureq::Agent, node: &str, presentation: &Value) -> String {
-    let body = json!({
-        "verifiablePresentation": presentation,
-        "options": {"challenge": "testnet", "domain": "testnet.example"},
-    });
-    match post(
-        agent,
-        &format!("{node}/1.0/presentations/verify"),
-        None,
-        &body,
-    ) {
-        Ok((_, answer)) if answer["verified"] == true => "verified".into(),
-        Ok((_, answer)) => answer["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| format!("{} ({})", e["reason"], e["detail"]))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+    match report_of(agent, node, presentation) {
+        Ok(report) if report.verified => "verified".into(),
+        Ok(report) => report
+            .errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({})",
+                    e.reason.map_or("no reason", |r| r.as_str()),
+                    e.detail.as_deref().unwrap_or_default()
+                )
             })
-            .unwrap_or_else(|| answer.to_string()),
+            .collect::<Vec<_>>()
+            .join(", "),
         Err(e) => format!("no answer: {e}"),
     }
 }
@@ -244,25 +247,17 @@ fn answer(agent: &ureq::Agent, node: &str, presentation: &Value) -> String {
 /// Whether a node's verification service answers `presentation` as wanted: verified, or refused
 /// as revoked.
 fn verdict(agent: &ureq::Agent, node: &str, presentation: &Value, verified: bool) -> bool {
-    let body = json!({
-        "verifiablePresentation": presentation,
-        "options": {"challenge": "testnet", "domain": "testnet.example"},
-    });
-    let Ok((_, answer)) = post(
-        agent,
-        &format!("{node}/1.0/presentations/verify"),
-        None,
-        &body,
-    ) else {
+    let Ok(report) = report_of(agent, node, presentation) else {
         return false;
     };
     if verified {
-        answer["verified"] == true
+        report.verified
     } else {
-        answer["verified"] == false
-            && answer["errors"]
-                .as_array()
-                .is_some_and(|errors| errors.iter().any(|e| e["reason"] == "revoked"))
+        !report.verified
+            && report
+                .errors
+                .iter()
+                .any(|e| e.reason == Some(Reason::Revoked))
     }
 }
 
@@ -283,19 +278,27 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
     let org = Org::register(agent, http, token, "testnet-agent")?;
     let holder = org.instance()?;
     let n = state.nodes.len();
-    for level in ["credential", "agent", "task", "chain", "owner"] {
+    for level in [
+        Level::Credential,
+        Level::Agent,
+        Level::Task,
+        Level::Chain,
+        Level::Owner,
+    ] {
+        let name = serde_json::to_value(level)?;
+        let name = name.as_str().context("a level's name")?.to_owned();
         let (mut everywhere, mut each) = (Vec::new(), Vec::new());
         for i in 0..samples {
-            let task = format!("{level}-{i}-{}", rand_suffix());
+            let task = format!("{name}-{i}-{}", rand_suffix());
             let sample = match level {
-                "credential" => {
+                Level::Credential => {
                     let credential = org.issue(&holder, &task)?;
                     Sample {
                         subject: credential["id"].as_str().context("an id")?.to_owned(),
                         presentation: present(&holder, vec![credential])?,
                     }
                 }
-                "agent" => {
+                Level::Agent => {
                     let instance = org.instance()?;
                     let credential = org.issue(&instance, &task)?;
                     Sample {
@@ -303,14 +306,14 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
                         presentation: present(&instance, vec![credential])?,
                     }
                 }
-                "task" => {
+                Level::Task => {
                     let credential = org.issue(&holder, &task)?;
                     Sample {
                         subject: task.clone(),
                         presentation: present(&holder, vec![credential])?,
                     }
                 }
-                "owner" => {
+                Level::Owner => {
                     // An owner of their own, with an agent of their own: all of it goes.
                     let owner = format!("owner-{i}-{}@testnet.example", rand_suffix());
                     let owned = Org::register_owned(
@@ -342,10 +345,7 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
             })
             .context("a fresh credential did not verify on every node")?;
             let started = Instant::now();
-            org.admin(
-                "/admin/revocations",
-                &json!({"level": level, "subject": sample.subject}),
-            )?;
+            org.revoke(level, &sample.subject)?;
             let times = arrivals_in_turn(state, started, POLLERS, |node| {
                 verdict(agent, node, &sample.presentation, false)
             })
@@ -370,7 +370,7 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
         }
         report(
             &format!(
-                "{samples} `{level}` revocations on node 0, each refused by the verification service of all {n} nodes after:"
+                "{samples} `{name}` revocations on node 0, each refused by the verification service of all {n} nodes after:"
             ),
             everywhere,
             each,
@@ -378,13 +378,13 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
     }
     // Every revocation is also a signed event, gossiped and synced: every node holds them all
     // (and those of earlier runs on the same testnet).
-    let org = &state.nodes[0].did;
+    let org = Did::parse(&state.nodes[0].did)?;
     let want = 5 * samples as usize;
     let started = Instant::now();
     let times = arrivals_every(state, started, Duration::from_millis(10), |node| {
-        crate::get_json(agent, &format!("{node}/1.0/revocations?issuer={org}"))
-            .and_then(|answer| answer["events"].as_array().map(Vec::len))
-            .is_some_and(|held| held >= want)
+        client(agent, node)
+            .and_then(|node| Ok(node.revocations(Some(&org))?))
+            .is_ok_and(|answer| answer.events.len() >= want)
     })
     .context("the revocation events did not reach every node")?;
     println!(

@@ -551,22 +551,32 @@ fn arrivals_in_turn(
     )
 }
 
-/// POSTs to node 0's admin API; returns the answer's JSON.
-fn admin(
+/// Rotates the org key of the node at `http`: the DID's version after.
+fn rotate(agent: &ureq::Agent, http: &str, token: &str) -> Result<u64> {
+    let accepted = levels::admin(agent, http, token)?.rotate()?;
+    accepted
+        .version_id
+        .parse()
+        .with_context(|| format!("{http} answered the version {}", accepted.version_id))
+}
+
+/// Sets bits of the revocation list `name` of the node at `http`.
+fn set_bits(
     agent: &ureq::Agent,
     http: &str,
     token: &str,
-    path: &str,
-    body: &str,
-) -> Result<serde_json::Value> {
-    let mut response = agent
-        .post(&format!("{http}{path}"))
-        .header("authorization", &format!("Bearer {}", token.trim()))
-        .header("content-type", "application/json")
-        .send(body)?;
-    let text = response.body_mut().read_to_string()?;
-    ensure!(response.status() == 200, "node 0 refused {path}: {text}");
-    Ok(serde_json::from_str(&text)?)
+    name: &str,
+    set: Vec<usize>,
+) -> Result<()> {
+    levels::admin(agent, http, token)?.change_status(
+        name,
+        &vouch_api::node::admin::StatusChange {
+            purpose: "revocation".into(),
+            set,
+            clear: Vec::new(),
+        },
+    )?;
+    Ok(())
 }
 
 /// Whether the status list at `url` has bit `index` set (its proof is not checked: this only
@@ -593,11 +603,7 @@ fn measure(dir: &Path, updates: u32, levels: bool) -> Result<()> {
     let (mut updated, mut updated_each) = (Vec::new(), Vec::new());
     for _ in 0..updates {
         let started = Instant::now();
-        let answer = admin(&agent, &http, &token, "/admin/did/rotate", "")?;
-        let version: u64 = answer["versionId"]
-            .as_str()
-            .and_then(|v| v.parse().ok())
-            .context("node 0 answered without a version")?;
+        let version = rotate(&agent, &http, &token)?;
         let times = arrivals(&state, started, |node| {
             version_at(&agent, node, &did).is_some_and(|v| v >= version)
         })?;
@@ -611,13 +617,7 @@ fn measure(dir: &Path, updates: u32, levels: bool) -> Result<()> {
     let list = format!("/1.0/status-lists/{did}/testnet-revocations");
     for index in 0..updates as usize {
         let started = Instant::now();
-        admin(
-            &agent,
-            &http,
-            &token,
-            "/admin/status-lists/testnet-revocations",
-            &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
-        )?;
+        set_bits(&agent, &http, &token, "testnet-revocations", vec![index])?;
         let times = arrivals(&state, started, |node| {
             revoked_at(&agent, &format!("{node}{list}"), index)
         })?;
@@ -697,16 +697,12 @@ fn partition(dir: &Path, cut: usize, rounds: u32, updates: u32) -> Result<()> {
     };
     let both = |action: &str| -> Result<()> {
         for (members, others) in [(&side, &rest), (&rest, &side)] {
-            let body = serde_json::json!({ "peers": peers(others) }).to_string();
+            let body = vouch_api::node::admin::Peers {
+                peers: peers(others),
+            };
             for &i in members.iter() {
                 let node = &state.nodes[i];
-                admin(
-                    &agent,
-                    &node.http,
-                    &tokens[i],
-                    &format!("/admin/peers/{action}"),
-                    &body,
-                )?;
+                levels::admin(&agent, &node.http, &tokens[i])?.peers(action == "refuse", &body)?;
             }
         }
         Ok(())
@@ -736,19 +732,9 @@ fn partition(dir: &Path, cut: usize, rounds: u32, updates: u32) -> Result<()> {
             let node = &state.nodes[p];
             let mut version = 0;
             for _ in 0..updates {
-                let answer = admin(&agent, &node.http, &tokens[p], "/admin/did/rotate", "")?;
-                version = answer["versionId"]
-                    .as_str()
-                    .and_then(|v| v.parse().ok())
-                    .context("no version")?;
+                version = rotate(&agent, &node.http, &tokens[p])?;
             }
-            admin(
-                &agent,
-                &node.http,
-                &tokens[p],
-                &format!("/admin/status-lists/{lists}"),
-                &format!(r#"{{"purpose":"revocation","set":[{round}]}}"#),
-            )?;
+            set_bits(&agent, &node.http, &tokens[p], lists, vec![round])?;
             versions.push(version);
         }
         // Each side holds its own side's work before the cut heals.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 
-use super::{State, agent, alive, get_json, metric, percentile, tokens};
+use super::{State, agent, alive, metric, percentile, tokens};
 
 /// The size of a checkpoint note (its second line).
 fn size_of(note: &str) -> Option<u64> {
@@ -29,31 +29,29 @@ fn poll(
     let mut seen: Vec<Option<Duration>> = vec![None; origins.len()];
     let deadline = started + Duration::from_secs(60);
     loop {
-        let held = get_json(&agent, &format!("{}/1.0/audit/witnessed", node.http))
+        let held = crate::levels::client(&agent, &node.http)?
+            .witnessed()
             .context("the checkpoints held")?;
         let now = started.elapsed();
-        for checkpoint in held["checkpoints"].as_array().into_iter().flatten() {
-            let Some(j) = origins
-                .iter()
-                .position(|o| checkpoint["origin"] == o.as_str())
-            else {
+        for checkpoint in &held.checkpoints {
+            let Some(j) = origins.iter().position(|o| checkpoint.origin == *o) else {
                 continue;
             };
-            let size = checkpoint["size"].as_u64().unwrap_or(0);
-            let cosigners = checkpoint["cosigners"].as_array().map_or(0, Vec::len);
-            let complete = if i == j { cosigners == witnesses } else { true };
-            if seen[j].is_none() && size >= sizes[j] && complete {
+            let complete = if i == j {
+                checkpoint.cosigners.len() == witnesses
+            } else {
+                true
+            };
+            if seen[j].is_none() && checkpoint.size >= sizes[j] && complete {
                 seen[j] = Some(now);
             }
         }
         if seen.iter().all(Option::is_some) {
-            let own = held["checkpoints"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["origin"] == origins[i].as_str())
-                .and_then(|c| c["checkpoint"].as_str())
-                .map_or(0, str::len);
+            let own = held
+                .checkpoints
+                .iter()
+                .find(|c| c.origin == origins[i])
+                .map_or(0, |c| c.checkpoint.len());
             let gathered = seen[i].unwrap_or_default();
             let cosigned = seen
                 .into_iter()
@@ -104,12 +102,9 @@ pub(super) fn witness(dir: &std::path::Path, rounds: u32) -> Result<()> {
         let started = Instant::now();
         let mut sizes = Vec::new();
         for (node, token) in state.nodes.iter().zip(&tokens) {
-            let mut response = agent
-                .post(&format!("{}/admin/audit/checkpoint", node.http))
-                .header("authorization", &format!("Bearer {}", token.trim()))
-                .send("")?;
-            let note = response.body_mut().read_to_string()?;
-            ensure!(response.status() == 200, "{}: {note}", node.http);
+            let note = crate::levels::admin(&agent, &node.http, token)?
+                .checkpoint()
+                .with_context(|| node.http.clone())?;
             bytes.push(note.len());
             sizes.push(size_of(&note).context("a checkpoint's size")?);
         }
@@ -166,12 +161,14 @@ pub(super) fn witness(dir: &std::path::Path, rounds: u32) -> Result<()> {
         cosigned +=
             metric(&agent, &node.http, "vouch_audit_checkpoints_cosigned_total").unwrap_or(0);
         forks += metric(&agent, &node.http, "vouch_audit_forks_total").unwrap_or(0);
-        let evidence = get_json(&agent, &format!("{}/1.0/audit/evidence", node.http))
+        let held = crate::levels::client(&agent, &node.http)?
+            .evidence()
             .context("the evidence")?;
         ensure!(
-            evidence["evidence"].as_array().is_some_and(Vec::is_empty),
-            "{} holds evidence against an honest node: {evidence}",
-            node.http
+            held.evidence.is_empty(),
+            "{} holds evidence against an honest node: {:?}",
+            node.http,
+            held.evidence
         );
     }
     ensure!(forks == 0, "{forks} forks reported among honest nodes");
