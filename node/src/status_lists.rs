@@ -35,7 +35,7 @@ use vouch_core::lock::MutexExt as _;
 /// however random its bits.
 pub const MAX_STATUS_LIST_BYTES: usize = 256 * 1024;
 /// The path below which status lists are served.
-pub const PATH: &str = "/1.0/status-lists/";
+pub const PATH: &str = vouch_api::node::client::STATUS_LISTS;
 /// The most bits one admin request may change.
 pub const MAX_CHANGES: usize = 100_000;
 /// How long a version of the org's lists is valid by default, in seconds.

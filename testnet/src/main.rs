@@ -298,14 +298,10 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn get_json(agent: &ureq::Agent, url: &str) -> Option<serde_json::Value> {
-    let mut response = agent.get(url).call().ok()?;
-    let text = response.body_mut().read_to_string().ok()?;
-    serde_json::from_str(&text).ok()
-}
-
 fn version_at(agent: &ureq::Agent, http: &str, did: &str) -> Option<u64> {
-    get_json(agent, &format!("{http}/1.0/identifiers/{did}"))?["didDocumentMetadata"]["versionId"]
+    let did = vouch_core::did::Did::parse(did).ok()?;
+    let (_, result) = levels::client(agent, http).ok()?.resolve(&did).ok()?;
+    result["didDocumentMetadata"]["versionId"]
         .as_str()?
         .parse()
         .ok()
@@ -581,8 +577,11 @@ fn set_bits(
 
 /// Whether the status list at `url` has bit `index` set (its proof is not checked: this only
 /// times arrival; the nodes verified it).
-fn revoked_at(agent: &ureq::Agent, url: &str, index: usize) -> bool {
-    get_json(agent, url)
+fn revoked_at(agent: &ureq::Agent, http: &str, did: &str, name: &str, index: usize) -> bool {
+    let path = format!("{}{did}/{name}", vouch_api::node::client::STATUS_LISTS);
+    levels::client(agent, http)
+        .and_then(|node| Ok(node.status_list(&path)?))
+        .ok()
         .and_then(|raw| StatusListCredential::parse(&raw).ok())
         .is_some_and(|list| list.list.get(index).unwrap_or(false))
 }
@@ -614,12 +613,11 @@ fn measure(dir: &Path, updates: u32, levels: bool) -> Result<()> {
     // Revocations: a bit set in node 0's list, then the list fetched from every node. The list's
     // path is the same on every node.
     let (mut revoked, mut revoked_each) = (Vec::new(), Vec::new());
-    let list = format!("/1.0/status-lists/{did}/testnet-revocations");
     for index in 0..updates as usize {
         let started = Instant::now();
         set_bits(&agent, &http, &token, "testnet-revocations", vec![index])?;
         let times = arrivals(&state, started, |node| {
-            revoked_at(&agent, &format!("{node}{list}"), index)
+            revoked_at(&agent, node, &did, "testnet-revocations", index)
         })?;
         revoked.push(*times.iter().max().expect("at least two nodes"));
         revoked_each.extend(times);
@@ -771,11 +769,7 @@ fn partition(dir: &Path, cut: usize, rounds: u32, updates: u32) -> Result<()> {
             publishers.iter().zip(&versions).all(|(&p, &version)| {
                 let did = &state.nodes[p].did;
                 version_at(&agent, http, did).is_some_and(|v| v >= version)
-                    && revoked_at(
-                        &agent,
-                        &format!("{http}/1.0/status-lists/{did}/{lists}"),
-                        round,
-                    )
+                    && revoked_at(&agent, http, did, lists, round)
             })
         })?;
         bytes.push(total_bytes() - before);

@@ -2,7 +2,7 @@
 //! make exactly the tree a checkpoint signed by the log's key commits to. Used by `vouch audit
 //! verify` on a live node or on an export.
 
-use std::time::Duration;
+use vouch_api::node::NodeClient;
 
 use vouch_core::audit::{self, Entry, Hash, checkpoint};
 use vouch_core::key::PublicKey;
@@ -109,45 +109,31 @@ pub fn read_export(text: &str) -> Result<Vec<Entry>, CheckError> {
         .collect()
 }
 
-/// `GET base + path`, as text.
-fn get(base: &str, path: &str) -> Result<String, CheckError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let mut response = agent
-        .get(&url)
-        .call()
-        .map_err(|e| CheckError::Node(format!("{url}: {e}")))?;
-    if response.status() != 200 {
-        return Err(CheckError::Node(format!("{url}: {}", response.status())));
-    }
-    response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_string()
-        .map_err(|e| CheckError::Node(format!("{url}: {e}")))
+/// The node at `base`, reached as any node is ([`vouch_api::reach::Reach`]: HTTPS, or plain
+/// HTTP to this machine).
+fn node(base: &str) -> Result<NodeClient, CheckError> {
+    let url = vouch_api::reach::Reach::new()
+        .node(base)
+        .map_err(|e| CheckError::Node(e.to_string()))?;
+    Ok(NodeClient::new(url))
+}
+
+fn unreachable(e: vouch_api::node::NodeError) -> CheckError {
+    CheckError::Node(e.to_string())
 }
 
 /// A node's audit log: its checkpoint now, then its entries up to it.
 pub fn fetch(base: &str) -> Result<(Vec<u8>, Vec<Entry>), CheckError> {
-    let note = get(base, "/1.0/audit/checkpoint")?.into_bytes();
+    let node = node(base)?;
+    let note = node.audit_checkpoint().map_err(unreachable)?.into_bytes();
     let mut entries: Vec<Entry> = Vec::new();
     loop {
-        let page: serde_json::Value = serde_json::from_str(&get(
-            base,
-            &format!("/1.0/audit/entries?from={}", entries.len()),
-        )?)
-        .map_err(|e| CheckError::Node(e.to_string()))?;
-        let got: Vec<Entry> = serde_json::from_value(page["entries"].clone())
-            .map_err(|e| CheckError::Node(e.to_string()))?;
-        if got.is_empty() || entries.len() >= MAX_ENTRIES {
+        let from = u64::try_from(entries.len()).unwrap_or(u64::MAX);
+        let page = node.audit_entries(from).map_err(unreachable)?;
+        if page.entries.is_empty() || entries.len() >= MAX_ENTRIES {
             break;
         }
-        entries.extend(got);
+        entries.extend(page.entries);
     }
     Ok((note, entries))
 }
@@ -221,16 +207,13 @@ pub fn members(genesis: &str, amendments: &str) -> Result<Vec<(String, PublicKey
 /// The newest checkpoint of `origin` that the node at `base` holds cosigned
 /// (`GET /1.0/audit/witnessed`).
 pub fn fetch_witnessed(base: &str, origin: &str) -> Result<Vec<u8>, CheckError> {
-    let text = get(base, "/1.0/audit/witnessed")?;
-    let held: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| CheckError::Node(e.to_string()))?;
-    held["checkpoints"]
-        .as_array()
+    node(base)?
+        .witnessed()
+        .map_err(unreachable)?
+        .checkpoints
         .into_iter()
-        .flatten()
-        .find(|c| c["origin"] == origin)
-        .and_then(|c| c["checkpoint"].as_str())
-        .map(|note| note.as_bytes().to_vec())
+        .find(|c| c.origin == origin)
+        .map(|c| c.checkpoint.into_bytes())
         .ok_or_else(|| CheckError::Node(format!("{base} holds no checkpoint of {origin}")))
 }
 

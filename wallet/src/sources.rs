@@ -9,25 +9,22 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::time::Duration;
 
 use serde_json::Value;
+use vouch_api::node::client::STATUS_LISTS;
+use vouch_api::node::{NodeClient, NodeError};
 pub use vouch_api::reach::{NodeUrl, Reach, ReachError};
-use vouch_core::consortium::{MAX_PUBLISHED_BYTES, Published};
+use vouch_core::consortium::Published;
 use vouch_core::did::document::DidDocument;
 use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::did::{Did, DidResolver, ResolveError};
 use vouch_core::did_vouch::{DidLog, LogError, LogResolver};
 use vouch_core::status::{HeldLists, StatusError, StatusListCredential};
 
-/// The largest answer read from a resolver: a status list credential of a million entries, or a
-/// DID resolution result, with room.
-pub const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+pub use vouch_api::node::client::MAX_READ_BYTES as MAX_RESPONSE_BYTES;
 /// The largest did:vouch log read from a node: thousands of operations.
 pub const MAX_LOG_BYTES: u64 = 4 * 1024 * 1024;
-/// The path below which a node serves status lists (the node's `status_lists::PATH`).
-const STATUS_LISTS_PATH: &str = "/1.0/status-lists/";
 
 /// Why a source could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +68,9 @@ impl HttpResolver {
 
 /// The public read paths of a node: DID logs and resolution, status lists, the consortium.
 /// Shared between threads; it remembers nothing.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct NodeHttp {
-    node: NodeUrl,
+    client: NodeClient,
 }
 
 /// How long one read of a node may take, at most.
@@ -82,81 +79,40 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 impl NodeHttp {
     /// The node at `node`.
     pub fn new(node: NodeUrl) -> Self {
-        Self { node }
+        Self {
+            client: NodeClient::new(node).with_timeout(READ_TIMEOUT),
+        }
     }
 
     /// The node's base URL.
     pub fn base(&self) -> &str {
-        self.node.base()
-    }
-
-    /// GETs a path of the node: its status and body as text, at most `max` bytes.
-    fn get_text(&self, path: &str, max: u64) -> Result<(u16, String), String> {
-        let url = format!("{}{path}", self.node.base());
-        let mut response = self
-            .node
-            .agent()
-            .get(&url)
-            .config()
-            .timeout_global(Some(READ_TIMEOUT))
-            .build()
-            .call()
-            .map_err(|e| format!("{url}: {e}"))?;
-        let status = response.status().as_u16();
-        let mut text = String::new();
-        response
-            .body_mut()
-            .as_reader()
-            .take(max + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| format!("{url}: {e}"))?;
-        if text.len() as u64 > max {
-            return Err(format!("{url}: answer larger than {max} bytes"));
-        }
-        Ok((status, text))
-    }
-
-    /// GETs a path of the node: its status and JSON body, bounded in size.
-    fn get(&self, path: &str) -> Result<(u16, Value), String> {
-        let (status, text) = self.get_text(path, MAX_RESPONSE_BYTES)?;
-        let json = serde_json::from_str(&text)
-            .map_err(|e| format!("{}{path}: not JSON: {e}", self.node.base()))?;
-        Ok((status, json))
+        self.client.node().base()
     }
 
     /// The consortium as the node publishes it (`GET /1.0/consortium`), unchecked: the reader
     /// checks it against the genesis hash it knows.
     pub fn fetch_consortium(&self) -> Result<Published, SourceError> {
-        let path = "/1.0/consortium";
-        let (status, text) = self
-            .get_text(path, MAX_PUBLISHED_BYTES as u64)
-            .map_err(SourceError::Resolver)?;
-        if status != 200 {
-            return Err(SourceError::Resolver(format!("{path}: HTTP {status}")));
-        }
-        Published::from_json(text.as_bytes()).map_err(|e| SourceError::Resolver(e.to_string()))
+        self.client
+            .consortium()
+            .map_err(|e| SourceError::Resolver(e.to_string()))
     }
 
     /// The operation log of a did:vouch (`GET /1.0/logs/{did}`), verified from its genesis and
     /// checked to be that DID's, and its size in bytes: what the node says about the DID counts
     /// for nothing else.
     pub fn fetch_log(&self, did: &Did) -> Result<(DidLog, usize), ResolveError> {
-        let path = format!("/1.0/logs/{did}");
-        let (status, text) = self
-            .get_text(&path, MAX_LOG_BYTES)
-            .map_err(ResolveError::Unavailable)?;
-        match status {
-            200 => {}
-            404 => return Err(ResolveError::NotFound(did.clone())),
-            other => {
-                return Err(ResolveError::Unavailable(format!("{path}: HTTP {other}")));
+        let text = match self.client.log(did, MAX_LOG_BYTES) {
+            Ok(text) => text,
+            Err(NodeError::Refused { status: 404, .. }) => {
+                return Err(ResolveError::NotFound(did.clone()));
             }
-        }
+            Err(e) => return Err(ResolveError::Unavailable(e.to_string())),
+        };
         let log = DidLog::from_jsonl(&text)
-            .map_err(|e| ResolveError::Unavailable(format!("{path}: {e}")))?;
+            .map_err(|e| ResolveError::Unavailable(format!("the log of {did}: {e}")))?;
         if log.did() != did {
             return Err(ResolveError::Unavailable(format!(
-                "{path}: the log of {}",
+                "asked for the log of {did}, answered the log of {}",
                 log.did()
             )));
         }
@@ -167,8 +123,9 @@ impl NodeHttp {
     pub fn fetch_document(&self, did: &Did) -> Result<DidDocument, ResolveError> {
         let unavailable = |why: String| ResolveError::Unavailable(why);
         let (status, result) = self
-            .get(&format!("/1.0/identifiers/{did}"))
-            .map_err(unavailable)?;
+            .client
+            .resolve(did)
+            .map_err(|e| unavailable(e.to_string()))?;
         if status == 410 || result["didDocumentMetadata"]["deactivated"] == true {
             return Err(ResolveError::Deactivated(did.clone()));
         }
@@ -201,19 +158,12 @@ impl NodeHttp {
     /// The status list credential a credential names, fetched at the same path of the node:
     /// only the path below the node's status-list path is taken from the URL.
     pub fn fetch_status_list(&self, url: &str) -> Result<Value, SourceError> {
-        let path = url
-            .find(STATUS_LISTS_PATH)
-            .map(|at| &url[at..])
-            .ok_or_else(|| {
-                SourceError::Resolver(format!("{url} is not a Vouch node's status list URL"))
-            })?;
-        match self.get(path).map_err(SourceError::Resolver)? {
-            (200, list) => Ok(list),
-            (status, body) => Err(SourceError::Resolver(format!(
-                "{path}: HTTP {status} {}",
-                body["code"].as_str().unwrap_or_default()
-            ))),
-        }
+        let path = url.find(STATUS_LISTS).map(|at| &url[at..]).ok_or_else(|| {
+            SourceError::Resolver(format!("{url} is not a Vouch node's status list URL"))
+        })?;
+        self.client
+            .status_list(path)
+            .map_err(|e| SourceError::Resolver(e.to_string()))
     }
 }
 

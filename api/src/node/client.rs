@@ -21,6 +21,13 @@ pub const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 /// The largest answer read from its operator's endpoints (a listing of every definition).
 pub const MAX_ADMIN_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The largest DID resolution result or status list credential read from a node: a list of a
+/// million entries, with room.
+pub const MAX_READ_BYTES: u64 = 1024 * 1024;
+
+/// The path below which a node serves its status lists.
+pub const STATUS_LISTS: &str = "/1.0/status-lists/";
+
 /// Why a request to a node failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -93,6 +100,8 @@ struct Transport {
     node: NodeUrl,
     token: Option<String>,
     limit: u64,
+    /// Shorter than the agent's, for reads on a path that must not wait long.
+    timeout: Option<std::time::Duration>,
 }
 
 impl Transport {
@@ -104,6 +113,17 @@ impl Transport {
 
     /// The status and text of the answer to `method path`.
     fn send(&self, method: &str, path: &str, body: Body<'_>) -> Result<(u16, String), NodeError> {
+        self.send_at_most(method, path, body, self.limit)
+    }
+
+    /// The same, the answer read to at most `limit` bytes.
+    fn send_at_most(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        limit: u64,
+    ) -> Result<(u16, String), NodeError> {
         let url = format!("{}{path}", self.node.base());
         let unreachable = |reason: String| NodeError::Unreachable {
             url: url.clone(),
@@ -116,11 +136,21 @@ impl Transport {
             if let Some(bearer) = &bearer {
                 request = request.header("authorization", bearer);
             }
-            request.call()
+            match self.timeout {
+                Some(timeout) => request
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .call(),
+                None => request.call(),
+            }
         } else {
             let mut request = agent.post(&url);
             if let Some(bearer) = &bearer {
                 request = request.header("authorization", bearer);
+            }
+            if let Some(timeout) = self.timeout {
+                request = request.config().timeout_global(Some(timeout)).build();
             }
             match body {
                 Body::Json(bytes) => request
@@ -135,7 +165,7 @@ impl Transport {
         let text = response
             .body_mut()
             .with_config()
-            .limit(self.limit)
+            .limit(limit)
             .read_to_string()
             .map_err(|e| unreachable(e.to_string()))?;
         Ok((status, text))
@@ -210,13 +240,65 @@ impl NodeClient {
                 node,
                 token: None,
                 limit: MAX_ANSWER_BYTES,
+                timeout: None,
             },
         }
+    }
+
+    /// The same client, whose requests each take at most `timeout` (a source of what a
+    /// verifier knows must not hold a decision up for the agent's 30 s).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.http.timeout = Some(timeout);
+        self
     }
 
     /// The node's base URL.
     pub fn node(&self) -> &NodeUrl {
         &self.http.node
+    }
+
+    /// `GET /1.0/identifiers/{did}`: the DID resolution result and its status. Resolution
+    /// answers its errors as results (`didResolutionMetadata.error`), not problems, so every
+    /// status comes back with its body.
+    pub fn resolve(&self, did: &Did) -> Result<(u16, Value), NodeError> {
+        let path = format!("/1.0/identifiers/{}", segment(did.as_str()));
+        let (status, text) = self
+            .http
+            .send_at_most("GET", &path, Body::None, MAX_READ_BYTES)?;
+        match serde_json::from_str(&text) {
+            Ok(result) => Ok((status, result)),
+            Err(_) => Err(self.http.refused(&path, status, &text)),
+        }
+    }
+
+    /// `GET /1.0/logs/{did}`: the operation log of a did:vouch, as JSON Lines of at most
+    /// `limit` bytes (unchecked: the reader verifies it from its genesis).
+    pub fn log(&self, did: &Did, limit: u64) -> Result<String, NodeError> {
+        let path = format!("/1.0/logs/{}", segment(did.as_str()));
+        match self.http.send_at_most("GET", &path, Body::None, limit)? {
+            (200, text) => Ok(text),
+            (status, text) => Err(self.http.refused(&path, status, &text)),
+        }
+    }
+
+    /// `GET /1.0/status-lists/{did}/{name}`, by the path a credential's status entry names
+    /// (below [`STATUS_LISTS`]): the signed list credential, unchecked.
+    pub fn status_list(&self, path: &str) -> Result<Value, NodeError> {
+        if !path.starts_with(STATUS_LISTS) || path.contains(['?', '#']) {
+            return Err(NodeError::Local(format!(
+                "{path:.256} is not below {STATUS_LISTS}"
+            )));
+        }
+        match self
+            .http
+            .send_at_most("GET", path, Body::None, MAX_READ_BYTES)?
+        {
+            (200, text) => serde_json::from_str(&text).map_err(|e| NodeError::Unreachable {
+                url: format!("{}{path}", self.http.node.base()),
+                reason: format!("not JSON: {e}"),
+            }),
+            (status, text) => Err(self.http.refused(path, status, &text)),
+        }
     }
 
     /// `GET /health`.
@@ -316,9 +398,20 @@ impl NodeClient {
         self.http.call("GET", "/1.0/trust", Body::None, &[200])
     }
 
-    /// `GET /1.0/consortium`: the consortium's genesis and amendments.
+    /// `GET /1.0/consortium`: the consortium's genesis and amendments, unchecked (the reader
+    /// checks them against the genesis hash it knows).
     pub fn consortium(&self) -> Result<Published, NodeError> {
-        self.http.call("GET", "/1.0/consortium", Body::None, &[200])
+        let path = "/1.0/consortium";
+        let limit = vouch_core::consortium::MAX_PUBLISHED_BYTES as u64;
+        match self.http.send_at_most("GET", path, Body::None, limit)? {
+            (200, text) => {
+                Published::from_json(text.as_bytes()).map_err(|e| NodeError::Unreachable {
+                    url: format!("{}{path}", self.http.node.base()),
+                    reason: e.to_string(),
+                })
+            }
+            (status, text) => Err(self.http.refused(path, status, &text)),
+        }
     }
 
     /// `GET /1.0/revocations[?issuer=]`: the signed revocation events, of one issuer or all.
@@ -388,6 +481,7 @@ impl AdminClient {
                 node,
                 token,
                 limit: MAX_ADMIN_ANSWER_BYTES,
+                timeout: None,
             },
         }
     }
