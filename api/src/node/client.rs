@@ -25,6 +25,9 @@ pub const MAX_ADMIN_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 /// million entries, with room.
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 
+/// The most characters of a node's refusal message kept.
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
 /// The path below which a node serves its status lists.
 pub const STATUS_LISTS: &str = "/1.0/status-lists/";
 
@@ -205,7 +208,8 @@ impl Transport {
             Ok(problem) => NodeError::Refused {
                 status,
                 code: problem.code,
-                message: problem.detail,
+                // A node's words reach the agent through the daemon: a page of them, not more.
+                message: problem.detail.chars().take(MAX_MESSAGE_CHARS).collect(),
             },
             Err(_) if (200..300).contains(&status) => NodeError::Unreachable {
                 url: format!("{}{path}", self.node.base()),
@@ -214,7 +218,7 @@ impl Transport {
             Err(_) => NodeError::Refused {
                 status,
                 code: ErrorCode::Unknown,
-                message: text.chars().take(512).collect(),
+                message: text.chars().take(MAX_MESSAGE_CHARS).collect(),
             },
         }
     }
