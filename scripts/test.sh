@@ -32,8 +32,8 @@ if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
   (cd clients/python && "$VOUCH_VENV/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
   set -e
-  if [ ! -d clients/typescript/node_modules/typescript ]; then
-    echo "test: installing the TypeScript client's compiler (clients/typescript/package-lock.json)" >&2
+  if [ ! -d clients/typescript/node_modules/typescript ] || [ ! -d clients/typescript/node_modules/yaml ]; then
+    echo "test: installing the TypeScript client's compiler and test libraries (clients/typescript/package-lock.json)" >&2
     npm ci --prefix clients/typescript --no-audit --no-fund --silent
   fi
   set +e

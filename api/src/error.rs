@@ -202,11 +202,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem object, as the node answers every error outside DID resolution, with
 /// Vouch's `code` and `message` members (which older clients read) beside `status` and `detail`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Problem {
     /// `about:blank`: the status says what kind of problem it is, `code` which.
     #[serde(rename = "type", default = "about_blank")]
+    #[schemars(schema_with = "about_blank_only")]
     pub kind: String,
     /// The status's reason phrase.
     pub title: String,
@@ -222,6 +223,10 @@ pub struct Problem {
 
 fn about_blank() -> String {
     "about:blank".into()
+}
+
+fn about_blank_only(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "const": "about:blank"})
 }
 
 impl Problem {
@@ -276,39 +281,6 @@ mod tests {
             serde_json::from_value::<ErrorCode>("from_a_newer_node".into()).ok(),
             Some(ErrorCode::Unknown)
         );
-    }
-
-    /// The codes docs/openapi.yaml lists for a problem are this vocabulary's, all of those the
-    /// node answers (every one but the daemon's `refused`), until the document is generated.
-    #[test]
-    fn the_openapi_document_lists_the_codes_the_node_answers() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
-        let text = std::fs::read_to_string(path).expect("docs/openapi.yaml");
-        let start = text
-            .find("enum: [not_found")
-            .expect("the problem's code enum")
-            + 6;
-        let end = start + text[start..].find(']').expect("the enum's end");
-        let listed: std::collections::BTreeSet<&str> = text[start + 1..end]
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .collect();
-        for code in &listed {
-            assert_ne!(
-                ErrorCode::parse(code),
-                ErrorCode::Unknown,
-                "{code} is no code"
-            );
-        }
-        // The wallet daemon's own codes: no node answers them.
-        let daemons = [ErrorCode::Refused, ErrorCode::NodeUnreachable];
-        for code in ErrorCode::ALL.iter().filter(|c| !daemons.contains(c)) {
-            assert!(
-                listed.contains(code.as_str()),
-                "docs/openapi.yaml lacks {code}"
-            );
-        }
     }
 
     #[test]

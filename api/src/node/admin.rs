@@ -43,7 +43,7 @@ pub struct Definition {
     pub agent: AgentDescription,
     /// When it was registered.
     #[serde(with = "vouch_core::credential::timestamp")]
-    #[schemars(with = "String")]
+    #[schemars(with = "super::Timestamp")]
     pub registered: DateTime<Utc>,
 }
 
@@ -109,7 +109,7 @@ pub struct Instance {
     pub definition: Did,
     /// When it was bound.
     #[serde(with = "vouch_core::credential::timestamp")]
-    #[schemars(with = "String")]
+    #[schemars(with = "super::Timestamp")]
     pub bound: DateTime<Utc>,
 }
 
@@ -201,7 +201,7 @@ pub struct Issued {
     pub suspension: Slot,
     /// When it stops being valid.
     #[serde(with = "vouch_core::credential::timestamp")]
-    #[schemars(with = "String")]
+    #[schemars(with = "super::Timestamp")]
     pub valid_until: DateTime<Utc>,
     /// The signed credential.
     pub credential: Value,

@@ -12,6 +12,7 @@ use vouch_core::did::Did;
 
 use super::admin::*;
 use super::public::*;
+use super::routes::{self, Json, Nothing, Prose, ProseSchema, Route, prose};
 use crate::ErrorCode;
 use crate::reach::NodeUrl;
 
@@ -97,6 +98,50 @@ enum Body<'a> {
     Raw(&'a [u8]),
 }
 
+/// What a route's request [`routes::Content`] is made from: the body a route takes is its
+/// type's, or the client does not build.
+trait Sends<T: ?Sized> {
+    fn body(sent: &T) -> Result<Body<'_>, NodeError>;
+}
+
+impl<T: Serialize + ?Sized> Sends<T> for Json<T> {
+    fn body(sent: &T) -> Result<Body<'_>, NodeError> {
+        Transport::json(sent)
+    }
+}
+
+impl Sends<()> for Nothing {
+    fn body(_: &()) -> Result<Body<'_>, NodeError> {
+        Ok(Body::None)
+    }
+}
+
+impl<P: ProseSchema> Sends<Value> for Prose<P> {
+    fn body(sent: &Value) -> Result<Body<'_>, NodeError> {
+        Transport::json(sent)
+    }
+}
+
+impl Sends<Change> for Prose<prose::Change> {
+    fn body(sent: &Change) -> Result<Body<'_>, NodeError> {
+        Transport::json(sent)
+    }
+}
+
+impl Sends<Amendment> for Prose<prose::Amendment> {
+    fn body(sent: &Amendment) -> Result<Body<'_>, NodeError> {
+        Transport::json(sent)
+    }
+}
+
+/// A signed operation goes as its own text: the signature is over its JCS form, and the
+/// node reads it with core's parser.
+impl Sends<str> for Prose<prose::Operation> {
+    fn body(sent: &str) -> Result<Body<'_>, NodeError> {
+        Ok(Body::Raw(sent.as_bytes()))
+    }
+}
+
 /// One HTTP exchange with a node: the transport both clients share.
 #[derive(Clone)]
 struct Transport {
@@ -108,7 +153,7 @@ struct Transport {
 }
 
 impl Transport {
-    fn json<B: Serialize>(body: &B) -> Result<Body<'static>, NodeError> {
+    fn json<B: Serialize + ?Sized>(body: &B) -> Result<Body<'static>, NodeError> {
         serde_json::to_vec(body)
             .map(Body::Json)
             .map_err(|e| NodeError::Local(format!("the request does not serialize: {e}")))
@@ -191,6 +236,32 @@ impl Transport {
             url: format!("{}{path}", self.node.base()),
             reason: format!("not the route's answer: {e}"),
         })
+    }
+
+    /// `route`'s answer to `sent`, at its path with `segments` filled (and `query`).
+    fn ask<Q: Sends<T>, T: ?Sized, A: DeserializeOwned>(
+        &self,
+        route: &Route<Q, Json<A>>,
+        segments: &[&str],
+        query: Option<String>,
+        sent: &T,
+    ) -> Result<A, NodeError> {
+        let path = Self::path(route, segments, query);
+        self.call(route.method.as_str(), &path, Q::body(sent)?, &[route.ok])
+    }
+
+    /// `route`'s signed note.
+    fn note(&self, route: &Route<Nothing, routes::Note>) -> Result<String, NodeError> {
+        self.text(route.method.as_str(), route.path, Body::None)
+    }
+
+    fn path<Q, A>(route: &Route<Q, A>, segments: &[&str], query: Option<String>) -> String {
+        let mut path = route.at(segments);
+        if let Some(query) = query {
+            path.push('?');
+            path.push_str(&query);
+        }
+        path
     }
 
     /// The text answer to `method path` (a signed note, JSON Lines).
@@ -307,38 +378,33 @@ impl NodeClient {
 
     /// `GET /health`.
     pub fn health(&self) -> Result<Health, NodeError> {
-        self.http.call("GET", "/health", Body::None, &[200])
+        self.http.ask(&routes::HEALTH, &[], None, &())
     }
 
     /// `POST /1.0/challenges`: a fresh challenge, and the domain proofs must name.
     pub fn challenge(&self) -> Result<Challenge, NodeError> {
-        self.http
-            .call("POST", "/1.0/challenges", Body::None, &[201])
+        self.http.ask(&routes::CHALLENGES, &[], None, &())
     }
 
     /// `POST /1.0/delegations`: registers a delegation; the child with the status entries the
     /// node gave it.
     pub fn register_delegation(&self, request: &DelegationRequest) -> Result<Issuance, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/1.0/delegations", body, &[201])
+        self.http.ask(&routes::DELEGATIONS, &[], None, request)
     }
 
     /// `POST /1.0/renewals`: the renewal, signed.
     pub fn renew(&self, request: &RenewalRequest) -> Result<Issuance, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/1.0/renewals", body, &[201])
+        self.http.ask(&routes::RENEWALS, &[], None, request)
     }
 
     /// `POST /1.0/approvals`: asks the owner's approval of a request.
     pub fn ask_approval(&self, ask: &ApprovalAsk) -> Result<Pending, NodeError> {
-        let body = Transport::json(ask)?;
-        self.http.call("POST", "/1.0/approvals", body, &[201])
+        self.http.ask(&routes::APPROVALS, &[], None, ask)
     }
 
     /// `GET /1.0/approvals/{id}`: an approval request, as it stands.
     pub fn approval(&self, id: &str) -> Result<Pending, NodeError> {
-        let path = format!("/1.0/approvals/{}", segment(id));
-        self.http.call("GET", &path, Body::None, &[200])
+        self.http.ask(&routes::APPROVAL, &[id], None, &())
     }
 
     /// `POST /1.0/approvals/{id}/decision`: the owner's signed decision.
@@ -347,15 +413,28 @@ impl NodeClient {
         id: &str,
         decision: &OwnerDecision,
     ) -> Result<Pending, NodeError> {
-        let path = format!("/1.0/approvals/{}/decision", segment(id));
-        let body = Transport::json(decision)?;
-        self.http.call("POST", &path, body, &[200])
+        self.http
+            .ask(&routes::APPROVAL_DECISION, &[id], None, decision)
+    }
+
+    /// `POST /1.0/approvals/{id}/passkey`: opens a passkey ceremony for the owner's decision.
+    pub fn passkey_decision(
+        &self,
+        id: &str,
+        decision: &PasskeyDecision,
+    ) -> Result<DecisionCeremony, NodeError> {
+        self.http
+            .ask(&routes::PASSKEY_DECISION, &[id], None, decision)
+    }
+
+    /// `POST /1.0/passkeys/enrolments`: opens a passkey registration for an enrolment link.
+    pub fn enrol(&self, enrolment: &Enrolment) -> Result<EnrolmentCeremony, NodeError> {
+        self.http.ask(&routes::ENROLMENTS, &[], None, enrolment)
     }
 
     /// `POST /1.0/exchanges`: opens a capability exchange with the node as the verifier.
     pub fn open_exchange(&self, open: &OpenExchange) -> Result<ExchangeOpened, NodeError> {
-        let body = Transport::json(open)?;
-        self.http.call("POST", "/1.0/exchanges", body, &[201])
+        self.http.ask(&routes::EXCHANGES, &[], None, open)
     }
 
     /// `POST /1.0/exchanges/{id}`: answers the exchange with the wallet's response (the VC
@@ -365,49 +444,51 @@ impl NodeClient {
         id: &str,
         response: &Value,
     ) -> Result<ExchangeDecided, NodeError> {
-        let path = format!("/1.0/exchanges/{}", segment(id));
-        let body = Transport::json(response)?;
-        self.http.call("POST", &path, body, &[200])
+        self.http
+            .ask(&routes::EXCHANGE_ANSWER, &[id], None, response)
     }
 
     /// `GET /1.0/exchanges/{id}`: the decision made on an exchange.
     pub fn exchange(&self, id: &str) -> Result<ExchangeStanding, NodeError> {
-        let path = format!("/1.0/exchanges/{}", segment(id));
-        self.http.call("GET", &path, Body::None, &[200])
+        self.http.ask(&routes::EXCHANGE, &[id], None, &())
     }
 
     /// `POST /1.0/credentials/verify`: the report, verified or not (the VC API answers a failed
     /// verification with 400 and the report).
     pub fn verify_credential(&self, request: &VerifyCredential) -> Result<Verified, NodeError> {
-        let body = Transport::json(request)?;
-        self.verified("/1.0/credentials/verify", body)
+        self.verified(&routes::VERIFY_CREDENTIAL, request)
     }
 
     /// `POST /1.0/presentations/verify`: the report, verified or not.
     pub fn verify_presentation(&self, request: &VerifyPresentation) -> Result<Verified, NodeError> {
-        let body = Transport::json(request)?;
-        self.verified("/1.0/presentations/verify", body)
+        self.verified(&routes::VERIFY_PRESENTATION, request)
     }
 
-    fn verified(&self, path: &str, body: Body<'_>) -> Result<Verified, NodeError> {
-        let (status, text) = self.http.send("POST", path, body)?;
+    fn verified<Q: Serialize>(
+        &self,
+        route: &Route<Json<Q>, Json<Verified>>,
+        request: &Q,
+    ) -> Result<Verified, NodeError> {
+        let body = Transport::json(request)?;
+        let (status, text) = self.http.send(route.method.as_str(), route.path, body)?;
         match (status, serde_json::from_str::<Verified>(&text)) {
             (200 | 400, Ok(report)) => Ok(report),
-            _ => Err(self.http.refused(path, status, &text)),
+            _ => Err(self.http.refused(route.path, status, &text)),
         }
     }
 
     /// `GET /1.0/trust`: the issuers the node trusts, and for what.
     pub fn trust(&self) -> Result<Trust, NodeError> {
-        self.http.call("GET", "/1.0/trust", Body::None, &[200])
+        self.http.ask(&routes::TRUST, &[], None, &())
     }
 
     /// `GET /1.0/consortium`: the consortium's genesis and amendments, unchecked (the reader
     /// checks them against the genesis hash it knows).
     pub fn consortium(&self) -> Result<Published, NodeError> {
-        let path = "/1.0/consortium";
+        let route = &routes::CONSORTIUM;
         let limit = vouch_core::consortium::MAX_PUBLISHED_BYTES as u64;
-        match self.http.send_at_most("GET", path, Body::None, limit)? {
+        let (method, path) = (route.method.as_str(), route.path);
+        match self.http.send_at_most(method, path, Body::None, limit)? {
             (200, text) => {
                 Published::from_json(text.as_bytes()).map_err(|e| NodeError::Unreachable {
                     url: format!("{}{path}", self.http.node.base()),
@@ -420,46 +501,41 @@ impl NodeClient {
 
     /// `GET /1.0/revocations[?issuer=]`: the signed revocation events, of one issuer or all.
     pub fn revocations(&self, issuer: Option<&Did>) -> Result<RevocationEvents, NodeError> {
-        let path = match issuer {
-            Some(issuer) => format!("/1.0/revocations?issuer={}", segment(issuer.as_str())),
-            None => "/1.0/revocations".to_owned(),
-        };
-        self.http.call("GET", &path, Body::None, &[200])
+        let query = issuer.map(|issuer| format!("issuer={}", segment(issuer.as_str())));
+        self.http.ask(&routes::REVOCATIONS, &[], query, &())
     }
 
     /// `GET /1.0/audit/checkpoint`: the log's signed checkpoint (a C2SP signed note).
     pub fn audit_checkpoint(&self) -> Result<String, NodeError> {
-        self.http.text("GET", "/1.0/audit/checkpoint", Body::None)
+        self.http.note(&routes::AUDIT_CHECKPOINT)
     }
 
     /// `GET /1.0/audit/entries?from=`: entries from `from` on (a page).
     pub fn audit_entries(&self, from: u64) -> Result<AuditEntries, NodeError> {
-        let path = format!("/1.0/audit/entries?from={from}");
-        self.http.call("GET", &path, Body::None, &[200])
+        let query = Some(format!("from={from}"));
+        self.http.ask(&routes::AUDIT_ENTRIES, &[], query, &())
     }
 
     /// `GET /1.0/audit/proof/inclusion`: entry `index` is in the tree of `size`.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, NodeError> {
-        let path = format!("/1.0/audit/proof/inclusion?index={index}&size={size}");
-        self.http.call("GET", &path, Body::None, &[200])
+        let query = Some(format!("index={index}&size={size}"));
+        self.http.ask(&routes::INCLUSION_PROOF, &[], query, &())
     }
 
     /// `GET /1.0/audit/proof/consistency`: the tree of `old` is a prefix of the tree of `new`.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<ConsistencyProof, NodeError> {
-        let path = format!("/1.0/audit/proof/consistency?old={old}&new={new}");
-        self.http.call("GET", &path, Body::None, &[200])
+        let query = Some(format!("old={old}&new={new}"));
+        self.http.ask(&routes::CONSISTENCY_PROOF, &[], query, &())
     }
 
     /// `GET /1.0/audit/witnessed`: the newest checkpoint held of each log.
     pub fn witnessed(&self) -> Result<Witnessed, NodeError> {
-        self.http
-            .call("GET", "/1.0/audit/witnessed", Body::None, &[200])
+        self.http.ask(&routes::WITNESSED, &[], None, &())
     }
 
     /// `GET /1.0/audit/evidence`: the logs caught forking or going back.
     pub fn evidence(&self) -> Result<EvidenceHeld, NodeError> {
-        self.http
-            .call("GET", "/1.0/audit/evidence", Body::None, &[200])
+        self.http.ask(&routes::EVIDENCE, &[], None, &())
     }
 }
 
@@ -505,132 +581,102 @@ impl AdminClient {
         &self,
         request: &DefinitionRequest,
     ) -> Result<Registered, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/admin/agents", body, &[201])
+        self.http
+            .ask(&routes::REGISTER_DEFINITION, &[], None, request)
     }
 
     /// `GET /admin/agents[?orphaned=true]`: the definitions.
     pub fn definitions(&self, listing: Listing) -> Result<Definitions, NodeError> {
-        let path = if listing.orphaned {
-            "/admin/agents?orphaned=true"
-        } else {
-            "/admin/agents"
-        };
-        self.http.call("GET", path, Body::None, &[200])
+        let query = listing.orphaned.then(|| "orphaned=true".to_owned());
+        self.http.ask(&routes::DEFINITIONS, &[], query, &())
     }
 
     /// `POST /admin/agents/{definition}/instances`: binds an instance by its signed binding
     /// statement.
     pub fn bind(&self, definition: &Did, proof: &Value) -> Result<Instance, NodeError> {
-        let path = format!("/admin/agents/{}/instances", segment(definition.as_str()));
-        let body = Transport::json(proof)?;
-        self.http.call("POST", &path, body, &[201])
+        self.http
+            .ask(&routes::INSTANCES, &[definition.as_str()], None, proof)
     }
 
     /// `POST /admin/credentials`: issues a capability credential to a bound instance.
     pub fn issue(&self, request: &IssueRequest) -> Result<Issuance, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/admin/credentials", body, &[201])
+        self.http.ask(&routes::ISSUE, &[], None, request)
     }
 
     /// `POST /credentials/issue`: issues any credential of the W3C data model as the org.
     pub fn issue_w3c(&self, request: &W3cIssueRequest) -> Result<W3cIssued, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/credentials/issue", body, &[201])
+        self.http.ask(&routes::W3C_ISSUE, &[], None, request)
     }
 
     /// `GET /admin/credentials/{id}`: what the node recorded of a credential.
     pub fn issued(&self, id: &CredentialId) -> Result<Issued, NodeError> {
-        let path = format!("/admin/credentials/{}", segment(id.as_str()));
-        self.http.call("GET", &path, Body::None, &[200])
+        self.http.ask(&routes::ISSUED, &[id.as_str()], None, &())
     }
 
     /// `POST /admin/revocations`.
     pub fn revoke(&self, request: &RevocationRequest) -> Result<Revocation, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/admin/revocations", body, &[200])
+        self.http.ask(&routes::REVOKE, &[], None, request)
     }
 
     /// `POST /admin/suspensions`.
     pub fn suspend(&self, request: &RevocationRequest) -> Result<Revocation, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/admin/suspensions", body, &[200])
+        self.http.ask(&routes::SUSPEND, &[], None, request)
     }
 
     /// `POST /admin/suspensions/{id}/lift`.
     pub fn lift(&self, suspension: &str, lift: &Lift) -> Result<Revocation, NodeError> {
-        let path = format!("/admin/suspensions/{}/lift", segment(suspension));
-        let body = Transport::json(lift)?;
-        self.http.call("POST", &path, body, &[200])
+        self.http.ask(&routes::LIFT, &[suspension], None, lift)
     }
 
     /// `POST /admin/owners`: registers an owner.
     pub fn register_owner(&self, request: &OwnerRequest) -> Result<OwnerRegistered, NodeError> {
-        let body = Transport::json(request)?;
-        self.http.call("POST", "/admin/owners", body, &[201])
+        self.http.ask(&routes::OWNERS, &[], None, request)
     }
 
     /// `POST /admin/did/operations`: any signed did:vouch operation, as its JSON text.
     pub fn submit_operation(&self, operation: &str) -> Result<OperationAccepted, NodeError> {
-        let body = Body::Raw(operation.as_bytes());
-        self.http
-            .call("POST", "/admin/did/operations", body, &[200])
+        self.http.ask(&routes::DID_OPERATIONS, &[], None, operation)
     }
 
     /// `POST /admin/did/update`: the org's DID document's new content.
     pub fn update_did(&self, content: &Value) -> Result<OperationAccepted, NodeError> {
-        let body = Transport::json(content)?;
-        self.http.call("POST", "/admin/did/update", body, &[200])
+        self.http.ask(&routes::DID_UPDATE, &[], None, content)
     }
 
     /// `POST /admin/did/rotate`: rotates the org's key.
     pub fn rotate(&self) -> Result<OperationAccepted, NodeError> {
-        self.http
-            .call("POST", "/admin/did/rotate", Body::None, &[200])
+        self.http.ask(&routes::DID_ROTATE, &[], None, &())
     }
 
     /// `POST /admin/did/deactivate`: deactivates the org's DID, for good.
     pub fn deactivate(&self, confirm: &Confirm) -> Result<OperationAccepted, NodeError> {
-        let body = Transport::json(confirm)?;
-        self.http
-            .call("POST", "/admin/did/deactivate", body, &[200])
+        self.http.ask(&routes::DID_DEACTIVATE, &[], None, confirm)
     }
 
     /// `POST /admin/audit/checkpoint`: signs a checkpoint of the log now, for the witnesses.
     pub fn checkpoint(&self) -> Result<String, NodeError> {
-        self.http
-            .text("POST", "/admin/audit/checkpoint", Body::None)
+        self.http.note(&routes::SIGN_CHECKPOINT)
     }
 
     /// `POST /admin/peers/refuse` (`refuse`) or `/admin/peers/admit`.
     pub fn peers(&self, refuse: bool, peers: &Peers) -> Result<PeersChanged, NodeError> {
-        let path = if refuse {
-            "/admin/peers/refuse"
-        } else {
-            "/admin/peers/admit"
-        };
-        let body = Transport::json(peers)?;
-        self.http.call("POST", path, body, &[200])
+        let action = if refuse { "refuse" } else { "admit" };
+        self.http.ask(&routes::PEERS, &[action], None, peers)
     }
 
     /// `GET /admin/consortium`: the membership in force.
     pub fn membership(&self) -> Result<Membership, NodeError> {
-        self.http
-            .call("GET", "/admin/consortium", Body::None, &[200])
+        self.http.ask(&routes::MEMBERSHIP, &[], None, &())
     }
 
     /// `POST /admin/consortium/proposals`: proposes and signs an amendment.
     pub fn propose(&self, change: &Change) -> Result<Signed, NodeError> {
-        let body = Transport::json(change)?;
-        self.http
-            .call("POST", "/admin/consortium/proposals", body, &[200])
+        self.http.ask(&routes::PROPOSALS, &[], None, change)
     }
 
     /// `POST /admin/consortium/signatures`: signs another member's amendment.
     pub fn sign_amendment(&self, amendment: &Amendment) -> Result<Signed, NodeError> {
-        let body = Transport::json(amendment)?;
-        self.http
-            .call("POST", "/admin/consortium/signatures", body, &[200])
+        self.http.ask(&routes::SIGNATURES, &[], None, amendment)
     }
 
     /// `POST /admin/status-lists/{name}`: sets or clears bits of one of the org's lists.
@@ -639,8 +685,7 @@ impl AdminClient {
         name: &str,
         change: &StatusChange,
     ) -> Result<StatusChanged, NodeError> {
-        let path = format!("/admin/status-lists/{}", segment(name));
-        let body = Transport::json(change)?;
-        self.http.call("POST", &path, body, &[200])
+        self.http
+            .ask(&routes::STATUS_LIST_CHANGE, &[name], None, change)
     }
 }

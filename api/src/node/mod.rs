@@ -6,9 +6,29 @@
 
 pub mod admin;
 pub mod client;
+#[cfg(test)]
+mod openapi;
 pub mod public;
+pub mod routes;
 
 pub use client::{AdminClient, NodeClient, NodeError};
+
+/// A time as the API writes it (RFC 3339, UTC, to the second), in the types' schemas.
+pub(crate) struct Timestamp;
+
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ pub struct Challenge {
     pub domain: String,
     /// Until when it may be answered.
     #[serde(with = "vouch_core::credential::timestamp")]
-    #[schemars(with = "String")]
+    #[schemars(with = "super::Timestamp")]
     pub expires: DateTime<Utc>,
 }
 
@@ -104,11 +104,11 @@ pub struct Pending {
     pub owner: String,
     /// When it was asked.
     #[serde(with = "vouch_core::credential::timestamp")]
-    #[schemars(with = "String")]
+    #[schemars(with = "super::Timestamp")]
     pub asked: DateTime<Utc>,
     /// Until when the owner may decide.
     #[serde(with = "vouch_core::credential::timestamp")]
-    #[schemars(with = "String")]
+    #[schemars(with = "super::Timestamp")]
     pub expires: DateTime<Utc>,
     /// Where it stands.
     pub standing: Standing,
@@ -451,4 +451,59 @@ pub struct Evidence {
 pub struct EvidenceHeld {
     /// Each piece of evidence.
     pub evidence: Vec<Evidence>,
+}
+
+/// `POST /1.0/passkeys/enrolments`: the owner's enrolment link's token, to open a passkey
+/// registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enrolment {
+    /// The token of the link the operator gave the owner.
+    pub token: String,
+}
+
+/// `POST /1.0/passkeys/enrolments`'s answer: a WebAuthn registration ceremony opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentCeremony {
+    /// Where to answer: `POST /1.0/passkeys/enrolments/{ceremony}`.
+    pub ceremony: String,
+    /// The owner enrolling.
+    pub owner: String,
+    /// WebAuthn's `PublicKeyCredentialCreationOptions` (`{publicKey: …}`), for
+    /// `navigator.credentials.create`.
+    pub options: Value,
+}
+
+/// `POST /1.0/passkeys/enrolments/{ceremony}`'s answer: the passkey stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enrolled {
+    /// The owner.
+    pub owner: String,
+    /// How many passkeys the owner now has.
+    pub passkeys: usize,
+}
+
+/// `POST /1.0/approvals/{id}/passkey`: the decision an owner is about to sign with a passkey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyDecision {
+    /// Approve or refuse.
+    pub decision: OwnerVerdict,
+}
+
+/// `POST /1.0/approvals/{id}/passkey`'s answer: a WebAuthn authentication ceremony opened for
+/// this decision on this request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionCeremony {
+    /// Where to answer: `POST /1.0/approvals/{id}/passkey/{ceremony}`.
+    pub ceremony: String,
+    /// The hash of the request decided on.
+    #[schemars(with = "String")]
+    pub request: Multihash,
+    /// WebAuthn's `PublicKeyCredentialRequestOptions` (`{publicKey: …}`), for
+    /// `navigator.credentials.get`.
+    pub options: Value,
 }

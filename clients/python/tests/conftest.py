@@ -97,3 +97,115 @@ def requests_follow_the_protocol(monkeypatch):
         return answer
 
     monkeypatch.setattr(Wallet, "request", checked)
+
+
+# The node's HTTP API, as the Rust types and the prose generate it (docs/openapi.yaml, kept equal
+# to them by vouch-api's test): every body the node client sends must be what the route's
+# request schema allows, and every answer it reads — a success, a report, a refusal — what the
+# route's answer for that status allows. A status the document does not list for the route fails.
+OPENAPI_URI = "urn:vouch:openapi"
+
+
+def _openapi():
+    import yaml
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml").read_text()
+    )
+    registry = Registry().with_resource(
+        OPENAPI_URI, Resource(contents=doc, specification=DRAFT202012)
+    )
+    return doc, registry
+
+
+_OPENAPI = None
+
+
+def _loaded():
+    global _OPENAPI
+    if _OPENAPI is None:
+        _OPENAPI = _openapi()
+    return _OPENAPI
+
+
+def openapi_allows(value, at, media):
+    """Whether ``value`` is what the content of ``at`` (a pointer into docs/openapi.yaml to a
+    request body or an answer) allows, in any of its media types."""
+    import jsonschema
+
+    _, registry = _loaded()
+    for m in media:
+        validator = jsonschema.Draft202012Validator(
+            {"$ref": f"{OPENAPI_URI}#{at}/content/{_token(m)}/schema"}, registry=registry
+        )
+        if validator.is_valid(value):
+            return True
+    return False
+
+
+def _token(text):
+    return text.replace("~", "~0").replace("/", "~1")
+
+
+def _route(doc, method, path):
+    """The document's template of ``path`` (``/1.0/exchanges/{id}``) and its operation."""
+    segments = path.split("?", 1)[0].split("/")
+    for template, ops in doc["paths"].items():
+        parts = template.split("/")
+        if len(parts) == len(segments) and all(
+            p == s or (p.startswith("{") and p.endswith("}")) for p, s in zip(parts, segments)
+        ):
+            if method.lower() in ops:
+                return template, ops[method.lower()]
+    raise AssertionError(f"{method} {path}: no route of docs/openapi.yaml")
+
+
+@pytest.fixture(autouse=True)
+def node_calls_follow_the_openapi_document(monkeypatch):
+    from vouch_client import NodeError
+    from vouch_client.node import Node
+
+    doc, _ = _loaded()
+    valid = openapi_allows
+    call = Node._call
+
+    def checked(self, method, path, body=None, report=False):
+        template, op = _route(doc, method, path)
+        at = f"/paths/{_token(template)}/{method.lower()}"
+        # What the document refuses (a test's deliberately wrong body), the node must refuse.
+        allowed = True
+        if body is not None:
+            assert "requestBody" in op, f"{method} {template} takes no body"
+            allowed = valid(body, f"{at}/requestBody", list(op["requestBody"]["content"]))
+        try:
+            answer = call(self, method, path, body, report)
+        except NodeError as refused:
+            if refused.status:
+                status = str(refused.status)
+                answers = op["responses"]
+                assert status in answers, f"{method} {template}: {status} is not in the document"
+                described, at_status = answers[status], f"{at}/responses/{status}"
+                if "$ref" in described:
+                    name = described["$ref"].rsplit("/", 1)[1]
+                    described = doc["components"]["responses"][name]
+                    at_status = f"/components/responses/{name}"
+                media = list(described.get("content", {}))
+                assert valid(refused.body, at_status, media), (
+                    f"{method} {template}: a {status} the document does not describe: "
+                    f"{json.dumps(refused.body)[:400]}"
+                )
+                assert allowed or 400 <= refused.status < 500, (method, template, refused)
+            raise
+        assert allowed, f"the node took a body the document refuses: {method} {template} {body}"
+        statuses = [s for s in op["responses"] if s.startswith("2")]
+        if report and isinstance(answer, dict) and answer.get("verified") is False:
+            statuses.append("400")
+        assert any(
+            valid(answer, f"{at}/responses/{s}", list(op["responses"][s].get("content", {})))
+            for s in statuses
+        ), f"{method} {template}: an answer none of {statuses} describes: {json.dumps(answer)[:400]}"
+        return answer
+
+    monkeypatch.setattr(Node, "_call", checked)

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from conftest import refund
+from conftest import openapi_allows, refund
 from vouch_client import Node, NodeError, Wallet
 
 
@@ -63,3 +63,17 @@ def test_the_node_as_verifier_over_http_decides_once(testnet):
     with pytest.raises(NodeError) as again:
         node.complete_exchange(exchange_id, response)
     assert (again.value.status, again.value.body["code"]) == (403, "replayed")
+
+
+def test_what_the_openapi_document_refuses_the_node_refuses(testnet):
+    # The document's check (conftest) runs on every call: a body with a member the route's type
+    # does not have is refused by the node too (400) — the two agree on what a request is.
+    node = Node(testnet["verifier"]["node"])
+    with pytest.raises(NodeError) as refused:
+        node._call("POST", "/1.0/exchanges", {"capabilities": [], "extra": 1})
+    assert (refused.value.status, refused.value.body["code"]) == (400, "bad_request")
+    # And the check sees what it looks for: an answer of another shape is not the route's.
+    at = "/paths/~11.0~1exchanges/post/responses/201"
+    assert openapi_allows({"exchangeId": "e-1", "request": {}}, at, ["application/json"])
+    assert not openapi_allows({"exchangeId": 1, "request": {}}, at, ["application/json"])
+    assert not openapi_allows({"exchangeId": "e-1"}, at, ["application/json"])

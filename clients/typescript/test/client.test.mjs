@@ -17,6 +17,7 @@ import {
 import { startTestnet } from "./testnet.mjs";
 import { readFileSync } from "node:fs";
 import Ajv2020 from "ajv/dist/2020.js";
+import { parse as parseYaml } from "yaml";
 
 // The daemon's socket protocol, as the Rust types generate it (docs/schemas/daemon.json, kept
 // equal to them by vouch-api's test): every request these tests send and every refusal they get
@@ -44,8 +45,87 @@ Wallet.prototype.request = async function (op, fields = {}) {
   return answer;
 };
 
+// The node's HTTP API, as the Rust types and the prose generate it (docs/openapi.yaml, kept equal
+// to them by vouch-api's test): every body the node client sends must be what the route's request
+// schema allows, and every answer it reads — a success, a report, a refusal — what the route's
+// answer for that status allows; a body the document refuses the node must refuse (4xx).
+const openapi = parseYaml(readFileSync(new URL("../../../docs/openapi.yaml", import.meta.url), "utf8"));
+ajv.addSchema({ ...openapi, $id: "urn:vouch:openapi" });
+const token = (text) => text.replaceAll("~", "~0").replaceAll("/", "~1");
+const compiled = new Map();
+/** Whether `value` is what the content at `at` (a pointer into the document) allows, in any media type. */
+const openapiAllows = (value, at, media) =>
+  media.some((m) => {
+    const ref = `urn:vouch:openapi#${at}/content/${token(m)}/schema`;
+    if (!compiled.has(ref)) compiled.set(ref, ajv.compile({ $ref: ref }));
+    return compiled.get(ref)(value);
+  });
+const routeOf = (method, path) => {
+  const segments = path.split("?")[0].split("/");
+  for (const [template, ops] of Object.entries(openapi.paths)) {
+    const parts = template.split("/");
+    const matches =
+      parts.length === segments.length &&
+      parts.every((p, i) => p === segments[i] || (p.startsWith("{") && p.endsWith("}")));
+    if (matches && ops[method.toLowerCase()]) return [template, ops[method.toLowerCase()]];
+  }
+  assert.fail(`${method} ${path}: no route of docs/openapi.yaml`);
+};
+const nodeCall = Node.prototype.call;
+Node.prototype.call = async function (method, path, body, report = false) {
+  const [template, op] = routeOf(method, path);
+  const at = `/paths/${token(template)}/${method.toLowerCase()}`;
+  let allowed = true;
+  if (body !== undefined) {
+    assert.ok(op.requestBody, `${method} ${template} takes no body`);
+    allowed = openapiAllows(body, `${at}/requestBody`, Object.keys(op.requestBody.content));
+  }
+  let answer;
+  try {
+    answer = await nodeCall.call(this, method, path, body, report);
+  } catch (e) {
+    if (e instanceof NodeError && e.status) {
+      let described = op.responses[String(e.status)];
+      let where = `${at}/responses/${e.status}`;
+      assert.ok(described, `${method} ${template}: ${e.status} is not in the document`);
+      if (described.$ref) {
+        const name = described.$ref.split("/").pop();
+        described = openapi.components.responses[name];
+        where = `/components/responses/${name}`;
+      }
+      assert.ok(
+        openapiAllows(e.body, where, Object.keys(described.content ?? {})),
+        `${method} ${template}: a ${e.status} the document does not describe: ${JSON.stringify(e.body).slice(0, 400)}`,
+      );
+      assert.ok(allowed || (e.status >= 400 && e.status < 500), `${method} ${template}: ${e.status}`);
+    }
+    throw e;
+  }
+  assert.ok(allowed, `the node took a body the document refuses: ${method} ${template}`);
+  const statuses = Object.keys(op.responses).filter((s) => s.startsWith("2"));
+  if (report && answer?.verified === false) statuses.push("400");
+  assert.ok(
+    statuses.some((s) => openapiAllows(answer, `${at}/responses/${s}`, Object.keys(op.responses[s].content ?? {}))),
+    `${method} ${template}: an answer none of ${statuses} describes: ${JSON.stringify(answer).slice(0, 400)}`,
+  );
+  return answer;
+};
+
+test("what the OpenAPI document refuses, the node refuses, and the check sees a wrong answer", async () => {
+  const node = new Node(agents.verifier.node);
+  await assert.rejects(
+    node.call("POST", "/1.0/exchanges", { capabilities: [], extra: 1 }),
+    (e) => e instanceof NodeError && e.status === 400 && e.body?.code === "bad_request",
+  );
+  const at = "/paths/~11.0~1exchanges/post/responses/201";
+  assert.ok(openapiAllows({ exchangeId: "e-1", request: {} }, at, ["application/json"]));
+  assert.ok(!openapiAllows({ exchangeId: 1, request: {} }, at, ["application/json"]));
+  assert.ok(!openapiAllows({ exchangeId: "e-1" }, at, ["application/json"]));
+});
+
 let agents;
 let stop;
+
 const wallets = [];
 const wallet = (role) => {
   const w = new Wallet(agents[role].socket);

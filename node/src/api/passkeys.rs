@@ -24,8 +24,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use rand::RngCore as _;
-use serde::Deserialize;
-use serde_json::json;
 use tracing::warn;
 use warp::Rejection;
 use warp::http::{HeaderValue, StatusCode, header};
@@ -39,6 +37,9 @@ use super::errors::{busy, internal, issuer_error, reject};
 use super::{ApiState, json, publish_lists, run};
 use crate::issuer::{IssuerError, Pending, Refusal, Standing};
 use vouch_api::ErrorCode;
+use vouch_api::node::public::{
+    DecisionCeremony, Enrolled, Enrolment, EnrolmentCeremony, OwnerVerdict, PasskeyDecision,
+};
 use vouch_core::lock::MutexExt as _;
 use vouch_core::report::Reason;
 
@@ -361,16 +362,9 @@ fn render_approval(pending: &Pending, now: chrono::DateTime<Utc>) -> String {
     )
 }
 
-/// `POST /1.0/passkeys/enrolments`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EnrolStart {
-    token: String,
-}
-
 /// `POST /1.0/passkeys/enrolments`: a registration challenge for the owner of an open link.
 pub(super) async fn start_enrolment(
-    start: EnrolStart,
+    start: Enrolment,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let party = state.passkeys.relying_party()?;
@@ -395,9 +389,14 @@ pub(super) async fn start_enrolment(
         token: start.token,
         state: registration,
     })?;
+    let options = serde_json::to_value(options).map_err(internal)?;
     Ok(json(
         StatusCode::OK,
-        &json!({"ceremony": ceremony, "owner": enrolling.owner, "options": options}),
+        &EnrolmentCeremony {
+            ceremony,
+            owner: enrolling.owner,
+            options,
+        },
     ))
 }
 
@@ -437,15 +436,11 @@ pub(super) async fn finish_enrolment(
     .await?;
     Ok(json(
         StatusCode::CREATED,
-        &json!({"owner": owner.id, "passkeys": owner.passkeys.len()}),
+        &Enrolled {
+            owner: owner.id,
+            passkeys: owner.passkeys.len(),
+        },
     ))
-}
-
-/// `POST /1.0/approvals/{id}/passkey`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DecisionStart {
-    decision: String,
 }
 
 fn decoded(id: &str) -> String {
@@ -458,19 +453,11 @@ fn decoded(id: &str) -> String {
 /// opened for this decision on this request only.
 pub(super) async fn start_decision(
     id: String,
-    start: DecisionStart,
+    start: PasskeyDecision,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let party = state.passkeys.relying_party()?;
-    let approve = match start.decision.as_str() {
-        "approve" => true,
-        "refuse" => false,
-        _ => {
-            return Err(issuer_error(
-                Refusal::malformed("decision: approve or refuse").into(),
-            ));
-        }
-    };
+    let approve = start.decision == OwnerVerdict::Approve;
     let id = decoded(&id);
     let issuer = state.issuer.clone();
     let asked = id.clone();
@@ -484,9 +471,14 @@ pub(super) async fn start_decision(
         approve,
         state: authentication,
     })?;
+    let options = serde_json::to_value(options).map_err(internal)?;
     Ok(json(
         StatusCode::OK,
-        &json!({"ceremony": ceremony, "request": pending.request_hash, "options": options}),
+        &DecisionCeremony {
+            ceremony,
+            request: pending.request_hash,
+            options,
+        },
     ))
 }
 
@@ -562,6 +554,7 @@ pub(super) fn enrolment_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_page_escapes_what_the_request_says() {
