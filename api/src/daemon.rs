@@ -136,6 +136,64 @@ pub struct ExchangeAsk {
     pub present: Option<Vec<String>>,
 }
 
+/// `{"op": "identity"}`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// The instance's did:key.
+    pub did: String,
+    /// Where it listens for exchanges (multiaddrs ending in `/p2p/<peer id>`); none when the
+    /// daemon is not on the network.
+    pub addresses: Vec<String>,
+}
+
+/// `{"op": "add_credential"}`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Added {
+    /// Whether it was new (false: held already).
+    pub added: bool,
+}
+
+/// `{"op": "delegate"}`'s answer: the sub-agent's credential, signed, and the credentials above
+/// it (its parent first), for the sub-agent's wallet to keep and present with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delegated {
+    /// The delegated credential.
+    pub credential: Value,
+    /// Its ancestors.
+    pub chain: Vec<Value>,
+}
+
+/// `{"op": "accept"}`'s answer: the decision taken, each capability's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    /// Per capability, accepted or rejected with its reason.
+    #[schemars(with = "Vec<Value>")]
+    pub decisions: Vec<vouch_core::exchange::Decided>,
+}
+
+/// `{"op": "exchange"}`'s answer: the decision made on the peer's presentation and sent to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exchanged {
+    /// The peer instance that presented.
+    pub prover: String,
+    /// Per capability asked, in order: accepted, or rejected with its reason.
+    #[schemars(with = "Vec<Value>")]
+    pub decisions: Vec<vouch_core::exchange::Decided>,
+    /// The signed `CapabilityDecision` credential, as sent.
+    pub decision: Value,
+    /// Whether the prover took the decision.
+    pub acknowledged: bool,
+    /// Why not, when it did not: its refusal (`refused`, with its §8 reason), or that it could
+    /// not judge it (`busy`, `peer_failed`). Absent when it took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
 /// A refused request: a code of the one vocabulary and what happened (`malformed`, `too_large`,
 /// `refused`, `busy`, `internal`), with the DESIGN §8 reason when a check refused it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -178,6 +236,19 @@ impl From<vouch_core::exchange::Refused> for Refusal {
             code: ErrorCode::Refused,
             message: refused.message,
             reason: Some(refused.reason),
+        }
+    }
+}
+
+impl From<vouch_core::exchange::Unanswered> for Refusal {
+    /// The prover's side of an exchange asked over the socket: its refusal with its reason,
+    /// `busy`, or `internal`.
+    fn from(unanswered: vouch_core::exchange::Unanswered) -> Self {
+        use vouch_core::exchange::Unanswered;
+        match unanswered {
+            Unanswered::Refused(refused) => Self::from(refused),
+            Unanswered::Busy(message) => Self::new(ErrorCode::Busy, message),
+            Unanswered::Failed(cause) => Self::internal(cause),
         }
     }
 }
@@ -280,6 +351,15 @@ impl DaemonClient {
         self.connect()?.ask(request)
     }
 
+    /// Sends `request` and reads its answer as `A`, the operation's (an answer of another shape
+    /// is unreadable, not taken).
+    pub fn ask_as<A: serde::de::DeserializeOwned>(
+        &self,
+        request: &Request,
+    ) -> Result<A, DaemonError> {
+        self.connect()?.ask_as(request)
+    }
+
     /// A connection to ask on again and again (the daemon serves its requests in order).
     pub fn connect(&self) -> Result<DaemonConnection, DaemonError> {
         let path = self.socket.display().to_string();
@@ -310,6 +390,15 @@ pub struct DaemonConnection {
 }
 
 impl DaemonConnection {
+    /// Sends `request` and reads its answer as `A`, the operation's.
+    pub fn ask_as<A: serde::de::DeserializeOwned>(
+        &mut self,
+        request: &Request,
+    ) -> Result<A, DaemonError> {
+        let answer = self.ask(request)?;
+        serde_json::from_value(answer).map_err(|e| DaemonError::Unreadable(e.to_string()))
+    }
+
     /// Sends `request` and reads its answer: what was asked for, or why not.
     pub fn ask(&mut self, request: &Request) -> Result<Value, DaemonError> {
         let mut line = serde_json::to_vec(request).expect("a request always serializes");
@@ -330,12 +419,28 @@ impl DaemonConnection {
     }
 }
 
-/// The protocol's JSON Schemas, as `docs/schemas/daemon.json` holds them: a request line, and an
-/// answer line.
+/// The protocol's JSON Schemas, as `docs/schemas/daemon.json` holds them: a request line, an
+/// answer line, and what `ok` holds for each operation.
 pub fn schemas() -> Value {
+    use schemars::schema_for;
+    let anything = schemars::json_schema!({"type": "object"});
     serde_json::json!({
-        "request": schemars::schema_for!(Request),
-        "answer": schemars::schema_for!(Answer),
+        "request": schema_for!(Request),
+        "answer": schema_for!(Answer),
+        "ok": {
+            "credentials": schema_for!(Vec<Value>),
+            "add_credential": schema_for!(Added),
+            "identity": schema_for!(Identity),
+            "agent_card": anything,
+            "exchange": schema_for!(Exchanged),
+            "answer": anything,
+            "accept": schema_for!(Accepted),
+            "binding_proof": anything,
+            "delegate": schema_for!(Delegated),
+            "renew": anything,
+            "request_approval": schema_for!(crate::node::public::Pending),
+            "approval_status": schema_for!(crate::node::public::Pending),
+        },
     })
 }
 

@@ -128,6 +128,8 @@ codes! {
         "This node has no passkeys: its public URL is not a domain name.";
     NodeUnreachable = "node_unreachable", 502,
         "The wallet's node could not be reached, or answered something that is not what its route answers.";
+    PeerFailed = "peer_failed", 502,
+        "The peer instance did not judge the message through no fault of this side (it could not write its audit log): nothing was given or taken.";
 
     // The node's DID registry, consortium and network.
     InvalidDid = "invalid_did", 400, "The DID is not a DID.";

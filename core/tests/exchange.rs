@@ -10,8 +10,9 @@ use vouch_core::did::Did;
 use vouch_core::did::key::{did_of, verification_method_of};
 use vouch_core::did::resolve::DidKeyResolver;
 use vouch_core::exchange::flow::MAX_REQUEST_AGE;
+use vouch_core::exchange::wire::{Reply, Unavailable};
 use vouch_core::exchange::{
-    self, Answered, Ask, Asked, DecisionError, Holdings, Once, Verdict, answer, ask,
+    self, Answered, Ask, Asked, DecisionError, Holdings, Once, Unanswered, Verdict, answer, ask,
 };
 use vouch_core::key::KeyPair;
 use vouch_core::proof::Cryptosuite;
@@ -403,7 +404,7 @@ fn a_prover_whose_transport_identity_is_not_the_holder_is_rejected_not_holder() 
         &Once::default(),
     )
     .expect_err("refused");
-    assert_eq!(refused.reason, Reason::NotHolder);
+    assert_eq!(refused.reason(), Some(Reason::NotHolder));
 }
 
 #[test]
@@ -420,7 +421,8 @@ fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
             &Once::default(),
         )
         .expect_err("refused")
-        .reason
+        .reason()
+        .expect("refused with a reason")
     };
     let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
 
@@ -476,6 +478,50 @@ fn a_prover_refuses_a_verifier_it_cannot_authenticate_or_does_not_trust() {
     );
 }
 
+/// A prover at its bound of requests answered does not judge one more: it is busy, which is no
+/// refusal of the verifier (no §8 reason, no strike), and the wire says so — not
+/// `status_unknown`, which is a check's outcome.
+#[test]
+fn a_prover_at_its_bound_is_busy_not_a_refusal() {
+    let w = world();
+    let wallet = w.refund_wallet();
+    let trust = at(now(), &w.trust, &Revoked(vec![]));
+    let full: Once<()> = Once::new(1);
+    w.answer(
+        &w.ask(vec![wanted("call:billing_api:refund", 10)]),
+        &wallet,
+        &full,
+    );
+    let asked = w.ask(vec![wanted("call:billing_api:refund", 10)]);
+    let busy = answer(
+        &asked.raw,
+        &w.prover,
+        &wallet,
+        Some(&w.verifier_did()),
+        &trust,
+        &full,
+    )
+    .expect_err("busy");
+    assert!(matches!(busy, Unanswered::Busy(_)), "{busy:?}");
+    assert_eq!(busy.reason(), None);
+    assert!(matches!(
+        Reply::of(&busy),
+        Reply::Unavailable {
+            why: Unavailable::Busy,
+            ..
+        }
+    ));
+    // A failure of the prover's own is not judged either, and its cause is not sent.
+    let failed = Unanswered::Failed("/var/lib/vouch/wallet: disk full".into());
+    match Reply::of(&failed) {
+        Reply::Unavailable {
+            why: Unavailable::Failed,
+            message,
+        } => assert!(!message.contains("/var/lib"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn requests_responses_and_decisions_are_used_once() {
     let w = world();
@@ -495,7 +541,7 @@ fn requests_responses_and_decisions_are_used_once() {
         &seen,
     )
     .expect_err("refused");
-    assert_eq!(again.reason, Reason::Replayed);
+    assert_eq!(again.reason(), Some(Reason::Replayed));
 
     // The response to another exchange's request: it signs that request's intent, not this
     // one's.
@@ -606,7 +652,7 @@ fn the_query_selects_only_what_it_asks_for() {
         &Once::default(),
     )
     .expect_err("refused");
-    assert_eq!(refused.reason, Reason::NotGranted);
+    assert_eq!(refused.reason(), Some(Reason::NotGranted));
 }
 
 #[test]
@@ -627,7 +673,8 @@ fn what_the_prover_signs_is_the_request_it_was_shown_over_an_authenticated_trans
             &Once::default(),
         )
         .expect_err("a changed request")
-        .reason
+        .reason()
+        .expect("refused with a reason")
     };
     // Each part of what was asked, changed after the verifier signed it.
     let mut amount = asked.raw.clone();

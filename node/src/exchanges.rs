@@ -285,7 +285,7 @@ impl NodeExchanges {
                 owner,
                 now,
             )
-            .map_err(|refused| exchange::ExchangeError::Busy(refused.message))?;
+            .map_err(|not_kept| exchange::ExchangeError::Busy(not_kept.to_string()))?;
         Ok((id, request))
     }
 

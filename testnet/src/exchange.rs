@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
-use vouch_api::daemon::{DaemonClient, DaemonConnection, ExchangeAsk, Request};
+use vouch_api::daemon::{DaemonClient, DaemonConnection, ExchangeAsk, Exchanged, Request};
 use vouch_core::key::KeyPair;
 
 use crate::levels::Org;
@@ -163,7 +163,7 @@ fn wanted() -> Value {
 /// One exchange on `stream`: its time and the first capability's reason (none if accepted).
 fn once(stream: &mut DaemonConnection, peer: &str) -> Result<(Duration, Option<String>)> {
     let started = Instant::now();
-    let answer = stream.ask(&Request::Exchange(ExchangeAsk {
+    let answer: Exchanged = stream.ask_as(&Request::Exchange(ExchangeAsk {
         peer: peer.to_owned(),
         capabilities: vec![wanted()],
         query: None,
@@ -171,14 +171,11 @@ fn once(stream: &mut DaemonConnection, peer: &str) -> Result<(Duration, Option<S
         present: None,
     }))?;
     let took = started.elapsed();
-    ensure!(
-        answer["acknowledged"] == true,
-        "the prover did not take the decision: {answer}"
-    );
-    Ok((
-        took,
-        answer["decisions"][0]["reason"].as_str().map(str::to_owned),
-    ))
+    if let Some(refusal) = &answer.refusal {
+        bail!("the prover did not take the decision: {refusal}");
+    }
+    let first = answer.decisions.first().context("no decision")?;
+    Ok((took, first.reason.map(|r| r.as_str().to_owned())))
 }
 
 fn report(title: &str, mut times: Vec<Duration>) {

@@ -18,7 +18,7 @@ use vouch_core::key::KeyPair;
 use crate::knowledge::{Freshness, NodeKnowledge};
 use crate::store::{WalletLog, WalletStore};
 use vouch_api::ErrorCode;
-use vouch_api::daemon::Answer;
+use vouch_api::daemon::{Accepted, Added, Answer, Delegated, Identity};
 pub use vouch_api::daemon::{MAX_LINE, Refusal, Request};
 use vouch_api::node::public::Standing;
 use vouch_core::exchange::{Answered, Once};
@@ -154,10 +154,10 @@ impl Daemon {
     pub fn handle(&self, request: Request) -> Result<Value, Refusal> {
         let internal = |e: crate::store::WalletStoreError| Refusal::internal(e.to_string());
         match request {
-            Request::Identity {} => Ok(json!({
-                "did": self.instance.to_string(),
-                "addresses": self.addresses(),
-            })),
+            Request::Identity {} => as_json(&Identity {
+                did: self.instance.to_string(),
+                addresses: self.addresses(),
+            }),
             Request::AgentCard(ask) => card::card(
                 ask,
                 &self.instance,
@@ -168,13 +168,13 @@ impl Daemon {
             Request::Exchange(_) => Err(Refusal::internal(
                 "an exchange is asked on the daemon's runtime",
             )),
-            Request::Answer { request } => {
-                self.answer_request(&request, None).map_err(Refusal::from)
+            Request::Answer { request } => Ok(self.answer_request(&request, None)?),
+            Request::Accept { decision } => {
+                let decision = self.accept_decision(&decision, None)?;
+                as_json(&Accepted {
+                    decisions: decision.decided,
+                })
             }
-            Request::Accept { decision } => self
-                .accept_decision(&decision, None)
-                .map(|decision| json!({ "decisions": decision.decided }))
-                .map_err(Refusal::from),
             Request::Credentials { task } => {
                 let held = self.store.credentials(task.as_deref()).map_err(internal)?;
                 Ok(Value::Array(
@@ -236,7 +236,7 @@ impl Daemon {
                     }
                 }
                 match self.store.put_credential(&credential, &self.instance) {
-                    Ok(added) => Ok(json!({ "added": added })),
+                    Ok(added) => as_json(&Added { added }),
                     Err(crate::store::WalletStoreError::Refused(message)) => {
                         Err(Refusal::refused(message))
                     }
@@ -325,7 +325,7 @@ impl Daemon {
         let mut held = self.approvals.locked();
         held.retain(|(until, _)| *until > now);
         if held.iter().any(|(_, a)| a["id"] == credential["id"]) {
-            return Ok(json!({ "added": false }));
+            return as_json(&Added { added: false });
         }
         if held.len() >= MAX_APPROVALS_HELD {
             return Err(Refusal::refused(format!(
@@ -333,7 +333,7 @@ impl Daemon {
             )));
         }
         held.push((approval.valid_until, credential));
-        Ok(json!({ "added": true }))
+        as_json(&Added { added: true })
     }
 
     /// The approvals held now.
@@ -492,7 +492,10 @@ impl Daemon {
         self.log
             .record(crate::records::delegation_entry(&parent, &signed), now)
             .map_err(|e| internal(format!("the audit log: {e}")))?;
-        Ok(json!({ "credential": signed, "chain": chain }))
+        as_json(&Delegated {
+            credential: signed,
+            chain,
+        })
     }
 }
 

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use vouch_api::daemon::{Answer, ExchangeAsk, MAX_LINE, Request};
+use vouch_api::daemon::{Answer, ExchangeAsk, Exchanged, MAX_LINE, Request};
+use vouch_core::exchange::Verdict;
 
 use crate::node::NodeClient;
 use vouch_api::node::public::{PresentationOptions, VerifyPresentation};
@@ -235,11 +236,19 @@ impl WalletTools {
                         present: None,
                     }))
                     .await?;
+                let answer: Exchanged = serde_json::from_value(answer)
+                    .map_err(|e| Refused(format!("the daemon's answer: {e}")))?;
+                let all_accepted = !answer.decisions.is_empty()
+                    && answer
+                        .decisions
+                        .iter()
+                        .all(|d| d.decision == Verdict::Accepted);
                 Ok(json!({
-                    "prover": answer["prover"],
-                    "decisions": answer["decisions"],
-                    "allAccepted": answer["decisions"].as_array().is_some_and(|d| !d.is_empty() && d.iter().all(|d| d["decision"] == "accepted")),
-                    "acknowledged": answer["acknowledged"],
+                    "prover": answer.prover,
+                    "decisions": answer.decisions,
+                    "allAccepted": all_accepted,
+                    "acknowledged": answer.acknowledged,
+                    "refusal": answer.refusal,
                 }))
             }
             "vouch_answer_request" => {

@@ -22,7 +22,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, StreamProtocol, identity, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 use vouch_core::did::Did;
-use vouch_core::exchange::wire::{self, MAX_MESSAGE_BYTES, Message, PROTOCOL, Reply};
+use vouch_core::exchange::wire::{self, MAX_MESSAGE_BYTES, Message, PROTOCOL, Reply, Unavailable};
 use vouch_core::key::KeyPair;
 use vouch_core::report::Reason;
 
@@ -412,7 +412,7 @@ async fn run(
                             if in_flight >= MAX_IN_FLIGHT {
                                 let _ = swarm.behaviour_mut().send_response(
                                     channel,
-                                    Reply::refused(Reason::StatusUnknown, "busy: ask again"),
+                                    Reply::unavailable(Unavailable::Busy, "busy: ask again"),
                                 );
                                 continue;
                             }

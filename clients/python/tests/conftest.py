@@ -94,6 +94,7 @@ def requests_follow_the_protocol(monkeypatch):
             assert allowed or refused.code == "malformed", (op, fields, refused)
             raise
         assert allowed, f"the daemon took a request the schema refuses: {op} {fields}"
+        jsonschema.Draft202012Validator(SCHEMAS["ok"][op]).validate(answer)
         return answer
 
     monkeypatch.setattr(Wallet, "request", checked)

@@ -3,8 +3,8 @@
 from vouch_client import Exchange, Refusal
 
 
-def exchange(acknowledged: object) -> Exchange:
-    return Exchange.from_json(
+def exchange(acknowledged: bool, refusal: object = None) -> Exchange:
+    answer = (
         {
             "prover": "did:key:z6Mkprover",
             "decisions": [
@@ -20,14 +20,22 @@ def exchange(acknowledged: object) -> Exchange:
             "acknowledged": acknowledged,
         }
     )
+    if refusal is not None:
+        answer["refusal"] = refusal
+    return Exchange.from_json(answer)
 
 
-def test_acknowledged_is_true_false_or_the_provers_refusal() -> None:
+def test_acknowledged_is_a_boolean_and_the_refusal_says_why_not() -> None:
     assert (exchange(True).acknowledged, exchange(True).refusal) == (True, None)
-    assert (exchange(False).acknowledged, exchange(False).refusal) == (False, None)
-    refused = exchange({"reason": "invalid_proof", "message": "not the verifier's signature"})
+    refused = exchange(
+        False,
+        {"code": "refused", "message": "not the verifier's signature", "reason": "invalid_proof"},
+    )
     assert refused.acknowledged is False
     assert refused.refusal == Refusal(reason="invalid_proof", message="not the verifier's signature")
+    # A prover that did not judge the decision: no reason, and the code says what happened.
+    busy = exchange(False, {"code": "busy", "message": "ask again"})
+    assert busy.refusal == Refusal(reason=None, message="ask again", code="busy")
 
 
 def test_a_decision_that_needs_approval_says_which_request() -> None:

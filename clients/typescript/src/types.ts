@@ -35,9 +35,14 @@ export interface Decision {
   approvalRequest?: string;
 }
 
-/** Why the other agent refused what this one sent it. */
+/**
+ * Why the other agent did not take what this one sent it: it refused it (`code` `refused`, with
+ * a DESIGN §8 `reason`), or did not judge it at all (`busy`: ask again; `peer_failed`: its own
+ * failure), without a reason.
+ */
 export interface Refusal {
-  reason: Reason;
+  code: "refused" | "busy" | "peer_failed" | (string & {});
+  reason?: Reason;
   message: string;
 }
 
@@ -51,7 +56,7 @@ export interface Exchange {
   decision: Json;
   /** Whether the prover took the decision. */
   acknowledged: boolean;
-  /** Why the prover refused the decision, when it did (`acknowledged` is then false). */
+  /** Why the prover did not take the decision, when it did not (`acknowledged` is then false). */
   refusal?: Refusal;
   /** Whether every capability asked was accepted. */
   accepted: boolean;
@@ -97,13 +102,20 @@ export function decisionOf(value: Json): Decision {
   };
 }
 
-/** The refusal an `acknowledged` member carries: `true`, `false` or `{reason, message}`. */
-function refusalOf(acknowledged: unknown): { refusal?: Refusal } {
-  if (typeof acknowledged !== "object" || acknowledged === null || Array.isArray(acknowledged)) {
+/** The daemon's refusal object `{code, message, reason?}`, when there is one. */
+function refusalOf(refusal: unknown): { refusal?: Refusal } {
+  if (typeof refusal !== "object" || refusal === null || Array.isArray(refusal)) {
     return {};
   }
-  const refused = acknowledged as Json;
-  return { refusal: { reason: String(refused["reason"] ?? "") as Reason, message: String(refused["message"] ?? "") } };
+  const refused = refusal as Json;
+  const reason = refused["reason"];
+  return {
+    refusal: {
+      code: String(refused["code"] ?? "refused"),
+      ...(typeof reason === "string" ? { reason: reason as Reason } : {}),
+      message: String(refused["message"] ?? ""),
+    },
+  };
 }
 
 export function exchangeOf(value: Json): Exchange {
@@ -113,7 +125,7 @@ export function exchangeOf(value: Json): Exchange {
     decisions,
     decision: (value["decision"] ?? {}) as Json,
     acknowledged: value["acknowledged"] === true,
-    ...refusalOf(value["acknowledged"]),
+    ...refusalOf(value["refusal"]),
     accepted: decisions.length > 0 && decisions.every((d) => d.accepted),
   };
 }

@@ -42,6 +42,8 @@ Wallet.prototype.request = async function (op, fields = {}) {
     throw e;
   }
   assert.ok(allowed, `the daemon took a request the schema refuses: ${op} ${JSON.stringify(fields)}`);
+  const okValid = ajv.compile(schemas.ok[op]);
+  assert.ok(okValid(answer), `${op}: an answer outside the schema: ${JSON.stringify(answer).slice(0, 400)}`);
   return answer;
 };
 

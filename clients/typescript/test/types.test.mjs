@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { exchangeOf } from "../dist/types.js";
 
-const exchange = (acknowledged) =>
+const exchange = (acknowledged, refusal) =>
   exchangeOf({
     prover: "did:key:z6Mkprover",
     decisions: [
@@ -12,15 +12,17 @@ const exchange = (acknowledged) =>
     ],
     decision: { type: ["VerifiableCredential", "CapabilityDecision"] },
     acknowledged,
+    ...(refusal ? { refusal } : {}),
   });
 
-test("acknowledged is true, false, or the prover's refusal", () => {
+test("acknowledged is a boolean, and the refusal says why not", () => {
   assert.equal(exchange(true).acknowledged, true);
   assert.equal(exchange(true).refusal, undefined);
-  assert.equal(exchange(false).refusal, undefined);
-  const refused = exchange({ reason: "invalid_proof", message: "not the verifier's signature" });
+  const refused = exchange(false, { code: "refused", message: "not the verifier's signature", reason: "invalid_proof" });
   assert.equal(refused.acknowledged, false);
-  assert.deepEqual(refused.refusal, { reason: "invalid_proof", message: "not the verifier's signature" });
+  assert.deepEqual(refused.refusal, { code: "refused", reason: "invalid_proof", message: "not the verifier's signature" });
+  // A prover that did not judge the decision: no reason, and the code says what happened.
+  assert.deepEqual(exchange(false, { code: "busy", message: "ask again" }).refusal, { code: "busy", message: "ask again" });
 });
 
 test("a decision that needs approval says which request", () => {

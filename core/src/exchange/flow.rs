@@ -79,6 +79,46 @@ impl Refused {
     }
 }
 
+/// Why the prover did not answer a message: it refused it, or it did not judge it at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswered {
+    /// Refused, with its DESIGN §8 reason: the verifier's message does not pass.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// Not judged: the prover is at its bound of work (ask again).
+    #[error("busy: {0}")]
+    Busy(String),
+    /// Not judged: the prover failed (its audit log could not be written), so nothing was given
+    /// or taken. The cause is the prover's own: it is not sent.
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+impl Unanswered {
+    fn refused(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Refused(Refused::new(reason, message))
+    }
+
+    /// The reason, when it was refused.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Self::Refused(refused) => Some(refused.reason),
+            Self::Busy(_) | Self::Failed(_) => None,
+        }
+    }
+}
+
+/// Why [`Once`] did not keep a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotKept {
+    /// Its key is held already: a replay.
+    #[error("seen before")]
+    Replayed,
+    /// The table is at its bound (values, bytes, or the owner's share) with unexpired values.
+    #[error("{0}: busy")]
+    Full(String),
+}
+
 /// Values used once each — challenges, exchanges awaiting their next message — each remembered
 /// until it expires and forgotten then, not when the table is full: at most `capacity` at once,
 /// at most `budget` bytes of them (by the size each was given with), and at most `share` bytes
@@ -213,7 +253,7 @@ impl<T> Once<T> {
         until: DateTime<Utc>,
         value: T,
         now: DateTime<Utc>,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), NotKept> {
         self.insert_sized(key, until, value, 0, now)
     }
 
@@ -226,7 +266,7 @@ impl<T> Once<T> {
         value: T,
         size: usize,
         now: DateTime<Utc>,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), NotKept> {
         self.insert_owned(key, until, value, size, None, now)
     }
 
@@ -241,11 +281,11 @@ impl<T> Once<T> {
         size: usize,
         owner: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), NotKept> {
         let mut table = self.lock();
         table.expire(now, self.capacity);
         if table.open.contains_key(&key) {
-            return Err(Refused::new(Reason::Replayed, "seen before"));
+            return Err(NotKept::Replayed);
         }
         let owned =
             |table: &OnceTable<T>| owner.map_or(0, |o| table.owners.get(&o).copied().unwrap_or(0));
@@ -259,14 +299,11 @@ impl<T> Once<T> {
         }
         let owned = owned(&table);
         if full(&table) {
-            return Err(Refused::new(
-                Reason::StatusUnknown,
-                format!(
-                    "{} are open ({} bytes, {owned} of this client's): busy",
-                    table.open.len(),
-                    table.bytes
-                ),
-            ));
+            return Err(NotKept::Full(format!(
+                "{} are open ({} bytes, {owned} of this client's)",
+                table.open.len(),
+                table.bytes
+            )));
         }
         table.bytes += size;
         if let Some(owner) = owner {
@@ -747,7 +784,7 @@ pub fn answer(
     peer: Option<&Did>,
     verifier: &Verifier<'_>,
     seen: &Once<()>,
-) -> Result<Answered, Refused> {
+) -> Result<Answered, Unanswered> {
     let now = verifier.now;
     let request = CapabilityRequest::parse(raw)
         .map_err(|e| Refused::new(Reason::Malformed, e.to_string()))?;
@@ -764,7 +801,7 @@ pub fn answer(
         })?;
     let intent = request.intent(&asker);
     if super::signed_challenge(&request.verifier_presentation) != Some(intent.as_str()) {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::RequestMismatch,
             "the verifier's presentation does not sign this request: changed on its way, or made for another",
         ));
@@ -781,7 +818,7 @@ pub fn answer(
         .iter()
         .find(|c| c.outcome == Outcome::Failed)
     {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             failed.reason.unwrap_or(Reason::Malformed),
             format!(
                 "the verifier's presentation does not verify: {} {}",
@@ -791,19 +828,19 @@ pub fn answer(
         ));
     }
     if !theirs.report.verified || verifier.danger_proofs_only {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::UntrustedIssuer,
             "the verifier's presentation was not fully checked",
         ));
     }
     let Some(verifier_did) = theirs.holder.clone().filter(|h| h.method() == "key") else {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::NotHolder,
             "the verifier presents as no agent instance",
         ));
     };
     if peer.is_some_and(|peer| *peer != verifier_did) {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::NotHolder,
             format!(
                 "the request comes from another peer than its presentation's holder {verifier_did}"
@@ -817,7 +854,7 @@ pub fn answer(
             .any(|chain| chain.credentials[0].issuer.as_str() == request.domain)
         || super::relying_party(&request.requests).is_some_and(|rp| rp == request.domain);
     if !names_verifier {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::DomainMismatch,
             "the domain names neither the verifier, nor its organization, nor the relying party whose resources it asks for",
         ));
@@ -828,7 +865,7 @@ pub fn answer(
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| Refused::new(Reason::Malformed, "the verifier's proof has no created"))?;
     if created > now + CLOCK_SKEW || now - created > MAX_REQUEST_AGE {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::Replayed,
             format!("the request was made at {created}: not fresh"),
         ));
@@ -839,16 +876,21 @@ pub fn answer(
         (),
         now,
     )
-    .map_err(|refused| match refused.reason {
-        Reason::Replayed => Refused::new(Reason::Replayed, "this request was answered already"),
-        _ => refused,
+    .map_err(|not_kept| match not_kept {
+        NotKept::Replayed => {
+            Unanswered::refused(Reason::Replayed, "this request was answered already")
+        }
+        NotKept::Full(why) => Unanswered::Busy(format!("requests answered: {why}")),
     })?;
 
     let held = holdings.held();
     let selection = match request.query.select(&held) {
-        Err(e) => return Err(Refused::new(Reason::Malformed, e.to_string())),
+        Err(e) => return Err(Unanswered::refused(Reason::Malformed, e.to_string())),
         Ok(Err(unanswerable)) => {
-            return Err(Refused::new(Reason::NotGranted, unanswerable.to_string()));
+            return Err(Unanswered::refused(
+                Reason::NotGranted,
+                unanswerable.to_string(),
+            ));
         }
         Ok(Ok(selection)) => selection,
     };
@@ -870,7 +912,7 @@ pub fn answer(
         .filter(|&index| answers(&held[index]))
         .collect();
     if present.is_empty() {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::NotGranted,
             "no credential the query selects has a capability for what is asked",
         ));
@@ -912,7 +954,7 @@ pub fn answer(
         })
     }));
     if credentials.len() > MAX_CREDENTIALS {
-        return Err(Refused::new(
+        return Err(Unanswered::refused(
             Reason::Malformed,
             format!("the query selects more than {MAX_CREDENTIALS} credentials with their chains"),
         ));
@@ -983,10 +1025,8 @@ mod tests {
         assert_eq!(once.held(t0), (100, 6_400));
         // A second insertion under a key held is a replay.
         assert_eq!(
-            once.insert("k1".into(), t0 + Duration::seconds(60), Vec::new(), t0)
-                .expect_err("replayed")
-                .reason,
-            Reason::Replayed
+            once.insert("k1".into(), t0 + Duration::seconds(60), Vec::new(), t0),
+            Err(NotKept::Replayed)
         );
         // Beyond the byte budget: refused, though far from the capacity.
         let big = once.insert_sized(
@@ -996,7 +1036,10 @@ mod tests {
             4_000,
             t0,
         );
-        assert!(big.is_err(), "6,400 + 4,000 bytes exceed 10,000");
+        assert!(
+            matches!(big, Err(NotKept::Full(_))),
+            "6,400 + 4,000 bytes exceed 10,000: busy, not a replay"
+        );
         // Taken: its bytes are free again.
         assert!(once.take("k0", t0).is_some());
         assert_eq!(once.held(t0), (99, 6_336));

@@ -15,7 +15,8 @@ pub mod flow;
 pub mod wire;
 
 pub use flow::{
-    Answered, Ask, Asked, ExchangeError, Holdings, Judgement, Once, Refused, answer, ask,
+    Answered, Ask, Asked, ExchangeError, Holdings, Judgement, NotKept, Once, Refused, Unanswered,
+    answer, ask,
 };
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};

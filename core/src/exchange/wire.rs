@@ -1,13 +1,15 @@
 //! The exchange's messages on the wire (`/vouch/exchange/1.0.0`, libp2p request-response): one
 //! JSON object per message, tagged by `type`, at most [`MAX_MESSAGE_BYTES`], read whole or
 //! refused. The verifier sends a `request` (answered by a `response` or a `refused`), then its
-//! `decision` (answered by `accepted` or `refused`).
+//! `decision` (answered by `accepted` or `refused`). Either may be answered `unavailable`
+//! instead: the prover did not judge it at all (it is busy, or it failed), which is no refusal
+//! of the verifier's and says nothing about its credentials.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::flow::MAX_RESPONSE_BYTES;
+use super::flow::{MAX_RESPONSE_BYTES, Unanswered};
 use crate::report::Reason;
 
 /// The protocol's id.
@@ -51,6 +53,23 @@ pub enum Reply {
     },
     /// It took the decision.
     Accepted {},
+    /// It did not judge the message: busy, or failed (at most [`MAX_REFUSAL`] bytes of why).
+    Unavailable {
+        /// Busy or failed.
+        why: Unavailable,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Why a prover did not judge a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailable {
+    /// At its bound of work: ask again.
+    Busy,
+    /// It failed (its audit log could not be written): nothing was given or taken.
+    Failed,
 }
 
 /// Why bytes are not a message.
@@ -82,20 +101,36 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
 impl Reply {
     /// A refusal, its message cut to [`MAX_REFUSAL`] bytes.
     pub fn refused(reason: Reason, message: &str) -> Self {
-        let mut end = message.len().min(MAX_REFUSAL);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
         Self::Refused {
             reason,
-            message: message[..end].to_owned(),
+            message: bounded(message),
+        }
+    }
+
+    /// An answer that the message was not judged, its message cut to [`MAX_REFUSAL`] bytes.
+    pub fn unavailable(why: Unavailable, message: &str) -> Self {
+        Self::Unavailable {
+            why,
+            message: bounded(message),
+        }
+    }
+
+    /// What the verifier is told when the prover did not answer: its refusal, or that it did
+    /// not judge the message (a failure's cause is the prover's own: it is not sent).
+    pub fn of(unanswered: &Unanswered) -> Self {
+        match unanswered {
+            Unanswered::Refused(refused) => Self::refused(refused.reason, &refused.message),
+            Unanswered::Busy(message) => Self::unavailable(Unavailable::Busy, message),
+            Unanswered::Failed(_) => {
+                Self::unavailable(Unavailable::Failed, "the prover could not record it")
+            }
         }
     }
 
     /// Reads a reply, with the refusal's message bounded too.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let reply: Self = decode(bytes)?;
-        if let Self::Refused { message, .. } = &reply
+        if let Self::Refused { message, .. } | Self::Unavailable { message, .. } = &reply
             && message.len() > MAX_REFUSAL
         {
             return Err(WireError::Malformed(
@@ -104,6 +139,15 @@ impl Reply {
         }
         Ok(reply)
     }
+}
+
+/// `message`, cut to at most [`MAX_REFUSAL`] bytes on a character's boundary.
+fn bounded(message: &str) -> String {
+    let mut end = message.len().min(MAX_REFUSAL);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message[..end].to_owned()
 }
 
 #[cfg(test)]
@@ -129,6 +173,17 @@ mod tests {
         };
         assert!(message.len() <= MAX_REFUSAL);
         assert_eq!(Reply::decode(&encode(&refused)).expect("reads"), refused);
+        let busy = Reply::unavailable(Unavailable::Busy, "ask again");
+        assert_eq!(
+            encode(&busy),
+            br#"{"type":"unavailable","why":"busy","message":"ask again"}"#
+        );
+        assert_eq!(Reply::decode(&encode(&busy)).expect("reads"), busy);
+        let long = format!(
+            r#"{{"type":"unavailable","why":"failed","message":"{}"}}"#,
+            "a".repeat(MAX_REFUSAL + 1)
+        );
+        assert!(Reply::decode(long.as_bytes()).is_err());
 
         for bad in [
             &br#"{"type":"request"}"#[..],

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::Mac as _;
 use rand::RngCore as _;
 use vouch_api::ErrorCode;
-use vouch_core::exchange::Once;
+use vouch_core::exchange::{NotKept, Once};
 
 use super::{Issuer, Refusal};
 use vouch_core::report::Reason;
@@ -154,12 +154,12 @@ impl Issuer {
         self.challenges
             .redeemed
             .insert_owned(challenge.to_owned(), expires, (), 1, Some(owner), now)
-            .map_err(|refused| match refused.reason {
-                Reason::Replayed => Refusal::of(
+            .map_err(|not_kept| match not_kept {
+                NotKept::Replayed => Refusal::of(
                     Reason::Replayed,
                     "not a challenge of this node, or one already answered",
                 ),
-                _ => Refusal::new(ErrorCode::Busy,
+                NotKept::Full(_) => Refusal::new(ErrorCode::Busy,
                     format!(
                         "as many challenges were answered in the last minutes as may be (by this prover, {MAX_REDEEMED_PER_PROVER}): ask again soon"
                     ),

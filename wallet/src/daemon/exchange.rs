@@ -18,14 +18,21 @@ use serde_json::{Value, json};
 use vouch_core::credential::AgentCapabilityCredential;
 use vouch_core::did::Did;
 use vouch_core::exchange::flow::MAX_REQUEST_AGE;
-use vouch_core::exchange::wire::{Message, Reply};
-use vouch_core::exchange::{self, Answered, Ask, Decision, Holdings, Refused};
+use vouch_core::exchange::wire::{Message, Reply, Unavailable};
+use vouch_core::exchange::{self, Answered, Ask, Decision, Holdings, NotKept, Refused, Unanswered};
 use vouch_core::report::Reason;
 use vouch_core::verify::Verifier;
 
 use super::{Daemon, Refusal};
 use crate::knowledge::Known;
+use vouch_api::ErrorCode;
 pub use vouch_api::daemon::ExchangeAsk;
+use vouch_api::daemon::Exchanged;
+
+/// A failure to write the wallet's audit log: the message is not judged.
+fn unrecorded(e: impl std::fmt::Display) -> Unanswered {
+    Unanswered::Failed(format!("the wallet's audit log: {e}"))
+}
 
 /// The query a verifier asks when its agent gives none: every capability credential.
 pub fn default_query() -> Value {
@@ -96,7 +103,7 @@ impl Daemon {
 
     /// Answers a request as the prover, for `peer` when the transport authenticated one: the
     /// response, recorded; or the refusal, recorded too.
-    pub fn answer_request(&self, request: &Value, peer: Option<&Did>) -> Result<Value, Refused> {
+    pub fn answer_request(&self, request: &Value, peer: Option<&Did>) -> Result<Value, Unanswered> {
         let theirs = request["verifierPresentation"]["verifiableCredential"]
             .as_array()
             .map(|c| c.iter().collect::<Vec<_>>())
@@ -113,17 +120,11 @@ impl Daemon {
                 .and_then(|h| Did::parse(h).ok())
                 .or_else(|| peer.cloned()),
         };
-        let record = |entry| {
-            self.log
-                .record(entry, now)
-                .map(|_| ())
-                .map_err(|e| Refused {
-                    reason: Reason::StatusUnknown,
-                    message: format!("the wallet's audit log: {e}"),
-                })
-        };
+        let record = |entry| self.log.record(entry, now).map(|_| ()).map_err(unrecorded);
         match answered {
-            Err(refused) => {
+            // Not judged (busy): nothing to record.
+            Err(not_judged @ (Unanswered::Busy(_) | Unanswered::Failed(_))) => Err(not_judged),
+            Err(Unanswered::Refused(refused)) => {
                 // A verifier refused did not authenticate: its name is kept short (hashed when
                 // long), and its refusals in a minute are counted, not written one by one.
                 if let Some(counterpart) = &counterpart {
@@ -132,13 +133,10 @@ impl Daemon {
                     entry.agent = entry.agent.as_deref().map(exchange::audit::party);
                     let entries = self.refusals.refused(entry, now);
                     if !entries.is_empty() {
-                        self.log.record_all(entries, now).map_err(|e| Refused {
-                            reason: Reason::StatusUnknown,
-                            message: format!("the wallet's audit log: {e}"),
-                        })?;
+                        self.log.record_all(entries, now).map_err(unrecorded)?;
                     }
                 }
-                Err(refused)
+                Err(refused.into())
             }
             Ok(answered) => {
                 record(exchange::audit::exchange_entry(
@@ -154,9 +152,12 @@ impl Daemon {
                         answered,
                         now,
                     )
-                    .map_err(|refused| Refused {
-                        reason: refused.reason,
-                        message: format!("this exchange cannot be kept open: {}", refused.message),
+                    .map_err(|not_kept| match not_kept {
+                        NotKept::Replayed => Unanswered::Refused(Refused {
+                            reason: Reason::Replayed,
+                            message: "this exchange is open already".into(),
+                        }),
+                        NotKept::Full(why) => Unanswered::Busy(format!("exchanges open: {why}")),
                     })?;
                 Ok(response)
             }
@@ -165,8 +166,8 @@ impl Daemon {
 
     /// Takes the verifier's decision on an exchange this instance answered: once, made by the
     /// verifier it authenticated (and sent by it, when `peer` is known), checked and recorded.
-    pub fn accept_decision(&self, raw: &Value, peer: Option<&Did>) -> Result<Decision, Refused> {
-        let refused = |reason, message: String| Refused { reason, message };
+    pub fn accept_decision(&self, raw: &Value, peer: Option<&Did>) -> Result<Decision, Unanswered> {
+        let refused = |reason, message: String| Unanswered::Refused(Refused { reason, message });
         let now = Utc::now();
         let read = Decision::parse(raw).map_err(|e| refused(Reason::Malformed, e.to_string()))?;
         let answered: Answered = self.open.take(&read.challenge, now).ok_or_else(|| {
@@ -197,12 +198,7 @@ impl Daemon {
                 ),
                 now,
             )
-            .map_err(|e| {
-                refused(
-                    Reason::StatusUnknown,
-                    format!("the wallet's audit log: {e}"),
-                )
-            })?;
+            .map_err(unrecorded)?;
         Ok(decision)
     }
 
@@ -254,6 +250,10 @@ impl Daemon {
                     "{peer} answered a request with an acknowledgement"
                 )));
             }
+            Reply::Unavailable { why, message } => {
+                // Nothing was judged: no decision to record, and no refusal of this side's.
+                return Err(unavailable(&peer, why, &message));
+            }
         };
         let daemon = self.clone();
         let decider = peer.clone();
@@ -267,16 +267,21 @@ impl Daemon {
             )
             .await
             .map_err(|e| Refusal::refused(e.to_string()))?;
-        Ok(json!({
-            "prover": peer,
-            "decisions": judged.decision.decided,
-            "decision": judged.signed,
-            "acknowledged": match acknowledged {
-                Reply::Accepted {} => json!(true),
-                Reply::Refused { reason, message } => json!({"reason": reason, "message": message}),
-                Reply::Response { .. } => json!(false),
-            },
-        }))
+        let refusal = match acknowledged {
+            Reply::Accepted {} => None,
+            Reply::Refused { reason, message } => Some(Refusal::from(Refused { reason, message })),
+            Reply::Unavailable { why, message } => Some(unavailable(&peer, why, &message)),
+            Reply::Response { .. } => Some(Refusal::refused(format!(
+                "{peer} answered a decision with a response"
+            ))),
+        };
+        super::as_json(&Exchanged {
+            prover: peer.to_string(),
+            decisions: judged.decision.decided,
+            decision: judged.signed,
+            acknowledged: refusal.is_none(),
+            refusal,
+        })
     }
 
     fn ask(&self, ask: ExchangeAsk) -> Result<exchange::Asked, Refusal> {
@@ -351,13 +356,31 @@ impl crate::p2p::Answerer for Daemon {
         };
         match result {
             Ok(reply) => (reply, false),
-            // A message that is not of the protocol's form: the peer misbehaves.
-            Err(refused) => (
-                Reply::refused(refused.reason, &refused.message),
-                refused.reason == Reason::Malformed,
-            ),
+            Err(unanswered) => {
+                if let Unanswered::Failed(cause) = &unanswered {
+                    // This wallet's failure: logged here; the peer is told only that nothing
+                    // was judged (the cause may name the wallet's files).
+                    crate::log_line!("vouch wallet: a message from {peer} not judged: {cause}");
+                }
+                // A message that is not of the protocol's form: the peer misbehaves.
+                let misbehaved = matches!(
+                    &unanswered,
+                    Unanswered::Refused(refused) if refused.reason == Reason::Malformed
+                );
+                (Reply::of(&unanswered), misbehaved)
+            }
         }
     }
+}
+
+/// The verifier's refusal when the prover did not judge its message: `busy` (ask again), or
+/// `peer_failed`.
+fn unavailable(peer: &Did, why: Unavailable, message: &str) -> Refusal {
+    let code = match why {
+        Unavailable::Busy => ErrorCode::Busy,
+        Unavailable::Failed => ErrorCode::PeerFailed,
+    };
+    Refusal::new(code, format!("{peer} did not judge it: {message}"))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -366,4 +389,35 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Refusal::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A prover that did not judge a message is reported to the agent as what happened — busy,
+    /// or the peer's failure — never as a check's outcome (`status_unknown`), and with no §8
+    /// reason: the agent asks again rather than concluding anything of the credentials.
+    #[test]
+    fn a_prover_that_did_not_judge_is_busy_or_failed_not_a_reason() {
+        let peer = Did::parse("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK")
+            .expect("a did:key");
+        let busy = unavailable(&peer, Unavailable::Busy, "ask again");
+        assert_eq!((busy.code, busy.reason), (ErrorCode::Busy, None));
+        let failed = unavailable(&peer, Unavailable::Failed, "could not record it");
+        assert_eq!((failed.code, failed.reason), (ErrorCode::PeerFailed, None));
+        // Over the socket, the prover's own side says the same.
+        let refusal = Refusal::from(Unanswered::Busy("requests answered: 4096 are open".into()));
+        assert_eq!((refusal.code, refusal.reason), (ErrorCode::Busy, None));
+        let refusal = Refusal::from(Unanswered::Failed("the audit log".into()));
+        assert_eq!(refusal.code, ErrorCode::Internal);
+        let refusal = Refusal::from(Unanswered::Refused(Refused {
+            reason: Reason::NotGranted,
+            message: "nothing held answers".into(),
+        }));
+        assert_eq!(
+            (refusal.code, refusal.reason),
+            (ErrorCode::Refused, Some(Reason::NotGranted))
+        );
+    }
 }

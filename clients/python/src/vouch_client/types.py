@@ -50,11 +50,15 @@ class Decision:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why the other agent refused what this one sent it."""
+    """Why the other agent did not take what this one sent it: it refused it (``code``
+    ``refused``, with a DESIGN §8 ``reason``), or did not judge it at all (``busy``: ask again;
+    ``peer_failed``: its own failure), when ``reason`` is None."""
 
-    reason: str
-    """A DESIGN §8 reason code."""
+    reason: Optional[str]
+    """A DESIGN §8 reason code, when the other agent refused."""
     message: str
+    code: str = "refused"
+    """The daemon's error code: ``refused``, ``busy`` or ``peer_failed``."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ class Exchange:
     acknowledged: bool
     """Whether the prover took the decision."""
     refusal: Optional[Refusal] = None
-    """Why the prover refused the decision, when it did (``acknowledged`` is then false)."""
+    """Why the prover did not take the decision, when it did not (``acknowledged`` is then
+    false)."""
 
     @property
     def accepted(self) -> bool:
@@ -88,17 +93,18 @@ class Exchange:
             decisions=[Decision.from_json(d) for d in value.get("decisions", [])],
             decision=value.get("decision", {}),
             acknowledged=value.get("acknowledged") is True,
-            refusal=_refusal(value.get("acknowledged")),
+            refusal=_refusal(value.get("refusal")),
         )
 
 
-def _refusal(acknowledged: Any) -> Optional[Refusal]:
-    """The refusal an ``acknowledged`` member carries: ``true``, ``false`` or
-    ``{"reason", "message"}``."""
-    if isinstance(acknowledged, dict):
+def _refusal(refusal: Any) -> Optional[Refusal]:
+    """The daemon's refusal object ``{"code", "message", "reason"?}``, when there is one."""
+    if isinstance(refusal, dict):
+        reason = refusal.get("reason")
         return Refusal(
-            reason=str(acknowledged.get("reason", "")),
-            message=str(acknowledged.get("message", "")),
+            reason=str(reason) if reason is not None else None,
+            message=str(refusal.get("message", "")),
+            code=str(refusal.get("code", "refused")),
         )
     return None
 

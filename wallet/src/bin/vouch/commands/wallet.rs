@@ -1,7 +1,8 @@
 //! `vouch wallet`: the wallet daemon — serving it, and every request an agent makes of it.
 
 use crate::*;
-use vouch_api::node::public::OpenExchange;
+use vouch_api::daemon::{Accepted, Added, Delegated, Exchanged, Identity};
+use vouch_api::node::public::{OpenExchange, Pending, Standing};
 use vouch_core::exchange::{Decided, Verdict};
 
 /// The audit log of the wallet in `dir`, whose instance `pair` is.
@@ -59,10 +60,9 @@ fn capabilities_of(arguments: &[String]) -> Result<Vec<Value>> {
 
 /// Prints each capability's decision, one per line: `accepted <action> <resource>` or
 /// `rejected <action> <resource>: <reason>`. Success only if every one was accepted.
-fn print_decisions(decisions: &Value) -> Result<ExitCode> {
-    let decisions: Vec<Decided> = serde_json::from_value(decisions.clone())?;
+fn print_decisions(decisions: &[Decided]) -> Result<ExitCode> {
     let mut all = true;
-    for decided in &decisions {
+    for decided in decisions {
         let capability = &decided.capability;
         let (action, resource) = (
             capability["action"].as_str().unwrap_or("?"),
@@ -87,6 +87,11 @@ fn print_decisions(decisions: &Value) -> Result<ExitCode> {
 /// Sends one request to the daemon at `socket`; its answer's `ok`, or its refusal.
 fn ask_daemon(socket: &Path, request: Request) -> Result<Value> {
     Ok(DaemonClient::new(socket).ask(&request)?)
+}
+
+/// The daemon's answer to `request`, as the operation's type.
+fn ask_daemon_as<A: serde::de::DeserializeOwned>(socket: &Path, request: Request) -> Result<A> {
+    Ok(DaemonClient::new(socket).ask_as(&request)?)
 }
 
 pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
@@ -254,8 +259,9 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
                 chain.extend(above.iter().cloned());
                 credential = inner.clone();
             }
-            let answer = ask_daemon(&socket, Request::AddCredential { credential, chain })?;
-            println!("{answer}");
+            let answer: Added =
+                ask_daemon_as(&socket, Request::AddCredential { credential, chain })?;
+            println!("{}", serde_json::to_string(&answer)?);
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Delegate {
@@ -266,7 +272,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
         } => {
             let capabilities = serde_json::from_value(read_json_file(&capabilities)?)
                 .context("the capabilities are a JSON list")?;
-            let delegated = ask_daemon(
+            let delegated: Delegated = ask_daemon_as(
                 &socket,
                 Request::Delegate {
                     parent,
@@ -275,7 +281,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
                     valid_until: None,
                 },
             )?;
-            println!("{delegated}");
+            println!("{}", serde_json::to_string(&delegated)?);
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::BindingProof { socket, definition } => {
@@ -291,16 +297,17 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Approval { socket, id } => {
-            let pending = ask_daemon(&socket, Request::ApprovalStatus { id })?;
-            print_json(&pending)?;
-            Ok(if pending["standing"] == "approved" {
+            let pending: Pending = ask_daemon_as(&socket, Request::ApprovalStatus { id })?;
+            print_json(&serde_json::to_value(&pending)?)?;
+            Ok(if pending.standing == Standing::Approved {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             })
         }
         WalletCommand::Identity { socket } => {
-            println!("{}", ask_daemon(&socket, Request::Identity {})?);
+            let identity: Identity = ask_daemon_as(&socket, Request::Identity {})?;
+            println!("{}", serde_json::to_string(&identity)?);
             Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Exchange {
@@ -312,7 +319,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
         } => {
             let capabilities = capabilities_of(&capabilities)?;
             let query = query.as_deref().map(read_json_file).transpose()?;
-            let answer = ask_daemon(
+            let answer: Exchanged = ask_daemon_as(
                 &socket,
                 Request::Exchange(ExchangeAsk {
                     peer,
@@ -322,8 +329,11 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
                     present: (!present.is_empty()).then_some(present),
                 }),
             )?;
-            println!("{}", answer["decision"]);
-            print_decisions(&answer["decisions"])
+            println!("{}", answer.decision);
+            if let Some(refusal) = &answer.refusal {
+                eprintln!("the prover did not take the decision: {refusal}");
+            }
+            print_decisions(&answer.decisions)
         }
         WalletCommand::Prove {
             socket,
@@ -347,14 +357,14 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
             let decided = client.answer_exchange(&opened.exchange_id, &response)?;
             // The daemon checks the decision (signed by the node it authenticated, for this
             // exchange, once) before it is believed.
-            let checked = ask_daemon(
+            let checked: Accepted = ask_daemon_as(
                 &socket,
                 Request::Accept {
                     decision: decided.decision.clone(),
                 },
             )?;
             println!("{}", decided.decision);
-            print_decisions(&checked["decisions"])
+            print_decisions(&checked.decisions)
         }
     }
 }
