@@ -73,7 +73,7 @@ fn benches(c: &mut Criterion) {
                 credentials: vec![own.clone()],
                 domain: did_of(&verifier_key.public()).to_string(),
                 query: json!({"credentials": [{"id": "c", "format": "ldp_vc", "multiple": true,
-                    "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]}}]}),
+                    "meta": {"type_values": [["https://w3id.org/vouch#AgentCapabilityCredential"]]}}]}),
                 capabilities: vec![json!({"action": "call:billing_api:refund",
                     "resource": "https://billing.b.example/refunds/42",
                     "arguments": {"amount": {"value": 1200, "unit": "EUR"}}})],

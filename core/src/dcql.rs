@@ -34,7 +34,7 @@ const TYPE_IRIS: [(&str, &str); 2] = [
     ),
     (
         "AgentCapabilityCredential",
-        "https://vouch.id/ns#AgentCapabilityCredential",
+        "https://w3id.org/vouch#AgentCapabilityCredential",
     ),
 ];
 
@@ -495,7 +495,7 @@ mod tests {
     use serde_json::json;
 
     const VC: &str = "https://www.w3.org/2018/credentials#VerifiableCredential";
-    const ACC: &str = "https://vouch.id/ns#AgentCapabilityCredential";
+    const ACC: &str = "https://w3id.org/vouch#AgentCapabilityCredential";
 
     fn capability(actions: &[&str]) -> Value {
         json!({

@@ -26,7 +26,7 @@ pub const MAX_REASON_LEN: usize = 256;
 /// The longest subject identifier.
 const MAX_ID_LEN: usize = 2048;
 /// Where the event types' URIs start.
-pub const EVENT_TYPE_BASE: &str = "https://vouch.id/events/";
+pub const EVENT_TYPE_BASE: &str = "https://w3id.org/vouch/events/";
 
 /// Why an event could not be made or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(Level::parse("owner"), Some(Level::Owner));
         // An owner named by a DID or a URI is no owner subject.
         let mut raw = owned.to_json();
-        raw["events"]["https://vouch.id/events/revoked"]["subject"] =
+        raw["events"]["https://w3id.org/vouch/events/revoked"]["subject"] =
             json!({"format": "did", "url": did});
         assert!(RevocationEvent::parse(&raw).is_err());
     }
@@ -357,7 +357,7 @@ mod tests {
         let unsigned = event(did.clone());
         let signed = unsigned.sign(&key, method).unwrap();
         assert_eq!(
-            signed["events"]["https://vouch.id/events/revoked"]["subject"],
+            signed["events"]["https://w3id.org/vouch/events/revoked"]["subject"],
             json!({"format": "opaque", "id": "ticket-4711"})
         );
         assert_eq!(signed["iat"], unsigned.issued.timestamp());
@@ -368,7 +368,7 @@ mod tests {
 
         // Any change of a claim breaks the proof.
         let mut changed = signed.clone();
-        changed["events"]["https://vouch.id/events/revoked"]["credentials"] = json!(1);
+        changed["events"]["https://w3id.org/vouch/events/revoked"]["credentials"] = json!(1);
         assert!(matches!(
             RevocationEvent::verify(&changed, &DidKeyResolver),
             Err(EventError::Proof(_))
@@ -385,12 +385,12 @@ mod tests {
         // Two events in one, an unknown member, a missing subject: malformed.
         for mutate in [
             |v: &mut Value| {
-                v["events"]["https://vouch.id/events/suspended"] =
-                    v["events"]["https://vouch.id/events/revoked"].clone()
+                v["events"]["https://w3id.org/vouch/events/suspended"] =
+                    v["events"]["https://w3id.org/vouch/events/revoked"].clone()
             },
             |v: &mut Value| v["extra"] = json!(1),
             |v: &mut Value| {
-                v["events"]["https://vouch.id/events/revoked"]
+                v["events"]["https://w3id.org/vouch/events/revoked"]
                     .as_object_mut()
                     .unwrap()
                     .remove("subject");

@@ -662,7 +662,7 @@ fn a_respelled_credential_is_still_read_as_what_it_is() {
     let verifier = verifier_at(&trust, at());
     for spelling in [
         "vouch:AgentCapabilityCredential",
-        "https://vouch.id/ns#AgentCapabilityCredential",
+        "https://w3id.org/vouch#AgentCapabilityCredential",
     ] {
         let mut respelled = w.root_signed.clone();
         respelled["type"] = json!(["VerifiableCredential", spelling]);

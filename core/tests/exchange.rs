@@ -141,7 +141,7 @@ fn at(time: DateTime<Utc>, trust: &TrustList, status: &Revoked) -> Verifier<'sta
 fn query_task(task: &str) -> Value {
     json!({"credentials": [{
         "id": "capability", "format": "ldp_vc", "multiple": true,
-        "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+        "meta": {"type_values": [["https://w3id.org/vouch#AgentCapabilityCredential"]]},
         "claims": [{"path": ["credentialSubject", "task", "id"], "values": [task]}],
     }]})
 }

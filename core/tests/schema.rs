@@ -63,7 +63,7 @@ fn broken_credentials_fail_the_schema_and_the_model() {
             "contexts swapped",
             "/@context",
             Some(json!([
-                "https://vouch.id/ns/v1",
+                "https://w3id.org/vouch/v1",
                 "https://www.w3.org/ns/credentials/v2"
             ])),
         ),

@@ -44,7 +44,7 @@ fn fixed() -> &'static Fixed {
                 credentials: vec![json!({"id": "urn:uuid:0"})],
                 domain: "partner.example".into(),
                 query: json!({"credentials": [{"id": "a", "format": "ldp_vc",
-                    "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]}}]}),
+                    "meta": {"type_values": [["https://w3id.org/vouch#AgentCapabilityCredential"]]}}]}),
                 capabilities: vec![json!({"action": "read:tickets",
                     "resource": "https://h.example/t/1"})],
             },

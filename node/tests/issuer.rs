@@ -1135,7 +1135,7 @@ fn forged_replayed_and_conflicting_revocation_events_are_refused() {
 
     // The member's event, changed after signing (another subject): not stored.
     let mut forged = revoked.event.clone();
-    forged["events"]["https://vouch.id/events/revoked"]["subject"]["id"] = json!("t2");
+    forged["events"]["https://w3id.org/vouch/events/revoked"]["subject"]["id"] = json!("t2");
     forged["jti"] = json!(format!("urn:uuid:{}", uuid::Uuid::new_v4()));
     let judged = world
         .events

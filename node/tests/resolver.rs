@@ -304,7 +304,7 @@ fn an_equivocation_is_kept_and_resolves_to_a_conflict() {
     assert_eq!(conflict.status, 409, "{}", conflict.body);
     assert_eq!(
         conflict.json()["didResolutionMetadata"]["error"]["type"],
-        "https://vouch.id/ns#EQUIVOCATION"
+        "https://w3id.org/vouch#EQUIVOCATION"
     );
     let node = node.restart();
     assert_eq!(resolve(&node, &did, "?versionId=1", None).status, 409);

@@ -6,7 +6,7 @@
 //! against and the rules Vouch enforces are one text.
 
 /// Vouch's own JSON-LD context.
-pub const VOUCH_CONTEXT_V1: &str = "https://vouch.id/ns/v1";
+pub const VOUCH_CONTEXT_V1: &str = "https://w3id.org/vouch/v1";
 /// The W3C Verifiable Credentials 2.0 context.
 pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
 /// The W3C Verifiable Credentials 1.1 context.

@@ -9,7 +9,7 @@ import type { Capability, Exchange, Json } from "./types.js";
 import type { ExchangeOptions, Wallet } from "./wallet.js";
 
 /** The URI of the Vouch identity extension of an A2A agent card. */
-export const EXTENSION = "https://vouch.id/a2a/identity/v1";
+export const EXTENSION = "https://w3id.org/vouch/a2a/identity/v1";
 
 /** What a card's Vouch extension says of its agent. */
 export interface VouchIdentity {

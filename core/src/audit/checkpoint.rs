@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn a_checkpoint_opens_only_with_its_log_key_and_cosignatures_name_their_witness() {
         let log = KeyPair::generate();
-        let origin = "vouch.id/audit/zQmOrg";
+        let origin = "did:vouch:zQmOrg/audit";
         let root = tlog_tiles::record_hash(b"root");
         let note = sign(origin, 42, root, &log).expect("signed");
         let text = String::from_utf8(note.clone()).expect("UTF-8");
@@ -342,36 +342,40 @@ mod tests {
         assert_eq!((opened.size, opened.root), (42, root));
         // Another key, another origin, a changed size: refused.
         assert!(open(&note, origin, &KeyPair::generate().public()).is_err());
-        assert!(open(&note, "vouch.id/audit/other", &log.public()).is_err());
+        assert!(open(&note, "did:vouch:zQmOther/audit", &log.public()).is_err());
         let changed = text.replacen("\n42\n", "\n43\n", 1);
         assert!(open(changed.as_bytes(), origin, &log.public()).is_err());
 
         let (w1, w2) = (KeyPair::generate(), KeyPair::generate());
         let now = DateTime::from_timestamp(1_796_040_000, 0).expect("a time");
-        let cosigned = cosign(&note, "vouch.id/witness/w1", &w1, now).expect("cosigned");
-        let cosigned = cosign(&cosigned, "vouch.id/witness/w2", &w2, now).expect("cosigned");
+        let cosigned = cosign(&note, "did:vouch:zQmW1/witness", &w1, now).expect("cosigned");
+        let cosigned = cosign(&cosigned, "did:vouch:zQmW2/witness", &w2, now).expect("cosigned");
         // Still the log's checkpoint.
         assert_eq!(
             open(&cosigned, origin, &log.public()).expect("opens").size,
             42
         );
         let known = vec![
-            ("vouch.id/witness/w1".to_owned(), w1.public()),
-            ("vouch.id/witness/w2".to_owned(), w2.public()),
+            ("did:vouch:zQmW1/witness".to_owned(), w1.public()),
+            ("did:vouch:zQmW2/witness".to_owned(), w2.public()),
         ];
         let witnessed = cosignatures(&cosigned, &known).expect("cosignatures");
         assert_eq!(witnessed.len(), 2);
         assert!(witnessed.iter().all(|(_, time)| *time == now));
         // A cosignature line under a known witness's name and key ID, made by another key:
         // forged.
-        let forged = cosign(&note, "vouch.id/witness/w1", &KeyPair::generate(), now).expect("made");
-        let lying = vec![("vouch.id/witness/w1".to_owned(), w1.public())];
+        let forged =
+            cosign(&note, "did:vouch:zQmW1/witness", &KeyPair::generate(), now).expect("made");
+        let lying = vec![("did:vouch:zQmW1/witness".to_owned(), w1.public())];
         assert_eq!(cosignatures(&forged, &lying).expect("no match").len(), 0);
         // Unknown witnesses are ignored, not trusted.
         assert!(
             cosignatures(
                 &cosigned,
-                &[("vouch.id/witness/w3".into(), KeyPair::generate().public())]
+                &[(
+                    "did:vouch:zQmW3/witness".into(),
+                    KeyPair::generate().public()
+                )]
             )
             .expect("ignored")
             .is_empty()

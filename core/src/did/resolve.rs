@@ -119,8 +119,8 @@ impl ResolveError {
             Self::RepresentationNotSupported(_) => {
                 "https://www.w3.org/ns/did#REPRESENTATION_NOT_SUPPORTED"
             }
-            Self::Deactivated(_) => "https://vouch.id/ns#DEACTIVATED",
-            Self::Equivocation { .. } => "https://vouch.id/ns#EQUIVOCATION",
+            Self::Deactivated(_) => "https://w3id.org/vouch#DEACTIVATED",
+            Self::Equivocation { .. } => "https://w3id.org/vouch#EQUIVOCATION",
         }
     }
 

@@ -659,7 +659,7 @@ mod tests {
             "verifiablePresentationRequest": {
                 "query": [{"type": "DCQLQuery", "dcqlQuery": {"credentials": [{
                     "id": "refund", "format": "ldp_vc",
-                    "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+                    "meta": {"type_values": [["https://w3id.org/vouch#AgentCapabilityCredential"]]},
                 }]}}],
                 "challenge": "q2Ljd2FsbGV0LXRlc3QtY2hhbGxlbmdl",
                 "domain": "billing.acme.example",

@@ -236,7 +236,7 @@ const READ_VOCABULARIES: [&str; 5] = [
     "https://w3id.org/security#",
     "https://www.w3.org/ns/credentials/status#",
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "https://vouch.id/ns#",
+    "https://w3id.org/vouch#",
 ];
 
 /// The most terms one inline context defines.
@@ -795,7 +795,7 @@ mod tests {
         assert!(
             empty
                 .iter()
-                .any(|q| q.contains("<https://vouch.id/ns#ancestors> ") && q.contains(NIL)),
+                .any(|q| q.contains("<https://w3id.org/vouch#ancestors> ") && q.contains(NIL)),
             "{empty:?}"
         );
         let two =

@@ -37,7 +37,7 @@ fn default_query() -> Value {
         "id": "capabilities",
         "format": "ldp_vc",
         "multiple": true,
-        "meta": {"type_values": [["https://vouch.id/ns#AgentCapabilityCredential"]]},
+        "meta": {"type_values": [["https://w3id.org/vouch#AgentCapabilityCredential"]]},
     }]})
 }
 

@@ -14,7 +14,7 @@ use vouch_api::ErrorCode;
 pub use vouch_api::daemon::CardAsk;
 
 /// The URI of the Vouch identity extension of an A2A agent card.
-pub const EXTENSION: &str = "https://vouch.id/a2a/identity/v1";
+pub const EXTENSION: &str = "https://w3id.org/vouch/a2a/identity/v1";
 /// The most capabilities a card lists.
 const MAX_CAPABILITIES: usize = 64;
 /// The longest name, description or URL taken.

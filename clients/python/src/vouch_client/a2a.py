@@ -14,7 +14,7 @@ from .errors import VouchError
 from .types import Exchange
 
 #: The URI of the Vouch identity extension of an A2A agent card.
-EXTENSION = "https://vouch.id/a2a/identity/v1"
+EXTENSION = "https://w3id.org/vouch/a2a/identity/v1"
 
 
 @dataclass(frozen=True)
