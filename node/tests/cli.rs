@@ -3,6 +3,8 @@
 
 use std::path::Path;
 use std::process::Output;
+use vouch_api::node::client::STATUS_LISTS;
+use vouch_api::node::routes::IDENTIFIERS;
 
 use chrono::Utc;
 use vouch_core::did_vouch::{self, DocumentContent};
@@ -30,12 +32,7 @@ fn the_admin_cli_registers_an_agent_definition_and_changes_the_org() {
         .did
         .to_string();
     let _node = run(&config);
-    let resolve = |did: &str| {
-        get(
-            &format!("http://127.0.0.1:{http}/1.0/identifiers/{did}"),
-            None,
-        )
-    };
+    let resolve = |did: &str| get(&format!("http://127.0.0.1:{http}{IDENTIFIERS}{did}"), None);
 
     // An agent definition's log of two operations, as `vouch did create` and `update` write it.
     let (first, second, third) = (
@@ -121,7 +118,7 @@ fn the_admin_cli_registers_an_agent_definition_and_changes_the_org() {
     );
     assert!(revoked.status.success(), "{}", text(&revoked.stderr));
     let list = get(
-        &format!("http://127.0.0.1:{http}/1.0/status-lists/{org}/revocations"),
+        &format!("http://127.0.0.1:{http}{STATUS_LISTS}{org}/revocations"),
         None,
     );
     assert_eq!(list.status, 200, "{}", list.body);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use vouch_api::node::routes::{self, IDENTIFIERS};
 
 use chrono::Utc;
 use serde_json::Value;
@@ -83,6 +84,16 @@ impl TestNode {
                 .expect("a genesis")
                 .hash()
         })
+    }
+
+    /// The node's public endpoints, through the typed client.
+    pub(crate) fn client(&self) -> vouch_api::node::NodeClient {
+        vouch_api::node::NodeClient::new(self.node_url())
+    }
+
+    /// The node's operator endpoints, with its admin token.
+    pub(crate) fn admin(&self) -> vouch_api::node::AdminClient {
+        vouch_api::node::AdminClient::new(self.node_url(), Some(self.admin_token()))
     }
 
     pub(crate) fn admin_token(&self) -> String {
@@ -189,7 +200,7 @@ pub(crate) fn agent_credential(
     let token = node.admin_token();
     let token = Some(token.trim());
     let registered = post(
-        &node.url("/admin/agents"),
+        &node.url(routes::REGISTER_DEFINITION.path),
         &serde_json::json!({
             "name": "support", "version": "1", "owner": "owner@org.example", "model": "model-x",
             "systemPromptHash": vouch_core::hash::Multihash::of(b"prompt").as_str(),
@@ -204,7 +215,7 @@ pub(crate) fn agent_credential(
         .binding_proof(key, &definition, Utc::now())
         .expect("a proof");
     let bound = post(
-        &node.url(&format!("/admin/agents/{definition}/instances")),
+        &node.url(&routes::INSTANCES.at(&[&definition.to_string()])),
         &proof.to_string(),
         token,
     );
@@ -222,7 +233,7 @@ pub(crate) fn issue_to(
     let token = node.admin_token();
     let token = Some(token.trim());
     let issued = post(
-        &node.url("/admin/credentials"),
+        &node.url(routes::ISSUE.path),
         &serde_json::json!({
             "instance": vouch_core::did::key::did_of(&key.public()),
             "task": {"id": task, "purpose": "triage"},
@@ -304,7 +315,7 @@ pub(crate) fn member_swarm<B: libp2p::swarm::NetworkBehaviour>(
 
 /// The version of `did` that `node` resolves, if it does.
 pub(crate) fn version_at(node: &TestNode, did: &str) -> Option<String> {
-    let answer = get(&node.url(&format!("/1.0/identifiers/{did}")), None);
+    let answer = get(&node.url(&format!("{IDENTIFIERS}{did}")), None);
     (answer.status == 200).then(|| {
         answer.json()["didDocumentMetadata"]["versionId"]
             .as_str()

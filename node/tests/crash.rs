@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
+use vouch_api::node::routes::{self, IDENTIFIERS};
 
 use chrono::Utc;
 use vouch_core::audit::Event;
@@ -70,7 +71,7 @@ fn kill_9_loses_nothing_acknowledged() {
     let writer = {
         let mut key = keyfile::read(&datadir::update_key_path(&data, 2)).expect("update key");
         std::thread::spawn(move || {
-            let url = format!("http://127.0.0.1:{http}/admin/did/operations");
+            let url = format!("http://127.0.0.1:{http}{}", routes::DID_OPERATIONS.path);
             loop {
                 let next = KeyPair::generate();
                 let operation = did_vouch::update(
@@ -116,7 +117,7 @@ fn kill_9_loses_nothing_acknowledged() {
     // And the node starts again on that folder and serves it.
     let _child = run(&config);
     let answer = get(
-        &format!("http://127.0.0.1:{http}/1.0/identifiers/{}", identity.did),
+        &format!("http://127.0.0.1:{http}{IDENTIFIERS}{}", identity.did),
         None,
     );
     assert_eq!(
@@ -146,7 +147,7 @@ fn kill_9_leaves_every_change_with_its_audit_entry_or_neither() {
         let writer = {
             let token = token.clone();
             std::thread::spawn(move || {
-                let url = format!("http://127.0.0.1:{http}/admin/revocations");
+                let url = format!("http://127.0.0.1:{http}{}", routes::REVOKE.path);
                 for i in next.. {
                     let body = format!(
                         "{{\"level\": \"task\", \"subject\": \"task-{i}\", \"preemptive\": true}}"

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use vouch_api::node::client::STATUS_LISTS;
+use vouch_api::node::routes;
 
 use serde_json::{Value, json};
 use vouch_core::audit::{Decision, Event};
@@ -163,7 +165,7 @@ fn two_orgs_agents_authenticate_each_other_decide_each_capability_and_record_it(
     // Org A revokes the task: once B's node has the list, B's next decision is `revoked`.
     let token = org_a.admin_token();
     let revoked = post(
-        &org_a.url("/admin/revocations"),
+        &org_a.url(routes::REVOKE.path),
         &json!({"level": "task", "subject": "t-refund"}).to_string(),
         Some(token.trim()),
     );
@@ -176,7 +178,7 @@ fn two_orgs_agents_authenticate_each_other_decide_each_capability_and_record_it(
         .as_str()
         .and_then(|i| i.parse().ok())
         .expect("an index");
-    let path = &url[url.find("/1.0/status-lists/").expect("a list URL")..];
+    let path = &url[url.find(STATUS_LISTS).expect("a list URL")..];
     eventually(&org_b, "the revocation at B", || {
         let list = crate::common::get(&org_b.url(path), None).json();
         vouch_core::status::StatusListCredential::parse(&list)
@@ -257,9 +259,9 @@ fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_on
         .expect_err("refused");
     assert_eq!(replayed.reason, Some(vouch_core::report::Reason::Replayed));
     // The decision is the node's to show, and in its audit log.
-    let shown = crate::common::get(&node.url(&format!("/1.0/exchanges/{id}")), None).json();
+    let shown = crate::common::get(&node.url(&routes::EXCHANGE.at(&[&id])), None).json();
     assert_eq!(shown["decision"], decided.decision);
-    let entries = crate::common::get(&node.url("/1.0/audit/entries"), None).json();
+    let entries = crate::common::get(&node.url(routes::AUDIT_ENTRIES.path), None).json();
     let decisions: Vec<(Value, Value)> = entries["entries"]
         .as_array()
         .expect("entries")
@@ -408,7 +410,7 @@ fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof(
     let node = TestNode::init(&dir.path().join("node"));
     let token = node.admin_token();
     let registered = post(
-        &node.url("/admin/agents"),
+        &node.url(routes::REGISTER_DEFINITION.path),
         &json!({
             "name": "ephemeral", "version": "1", "owner": "owner@org.example", "model": "model-x",
             "systemPromptHash": vouch_core::hash::Multihash::of(b"prompt").as_str(),
@@ -427,7 +429,7 @@ fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof(
         })
         .expect("a proof");
     let bound = post(
-        &node.url(&format!("/admin/agents/{definition}/instances")),
+        &node.url(&routes::INSTANCES.at(&[&definition.to_string()])),
         &proof.to_string(),
         Some(token.trim()),
     );
@@ -435,7 +437,7 @@ fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof(
     assert_eq!(bound.json()["did"], wallet.instance().to_string());
     // The proof answers one challenge: used again, refused.
     let again = post(
-        &node.url(&format!("/admin/agents/{definition}/instances")),
+        &node.url(&routes::INSTANCES.at(&[&definition.to_string()])),
         &proof.to_string(),
         Some(token.trim()),
     );
@@ -667,7 +669,7 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
         )
         .expect("presents");
         let answer = post(
-            &node.url("/1.0/presentations/verify"),
+            &node.url(routes::VERIFY_PRESENTATION.path),
             &json!({"verifiablePresentation": vp,
                     "options": {"challenge": "c-1", "domain": "partner.example"}})
             .to_string(),
@@ -710,7 +712,7 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
 
     // Revoking the sub-agent (the agent level, its did:key) reaches the registered child.
     let revoked = post(
-        &node.url("/admin/revocations"),
+        &node.url(routes::REVOKE.path),
         &json!({"level": "agent", "subject": sub_did}).to_string(),
         Some(&token),
     );
@@ -727,7 +729,7 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
         ("task", "t-never".to_owned()),
     ] {
         let nothing = post(
-            &node.url("/admin/revocations"),
+            &node.url(routes::REVOKE.path),
             &json!({"level": level, "subject": subject}).to_string(),
             Some(&token),
         );
@@ -750,7 +752,7 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     // The owner the definitions name, with an owner key of their own.
     let owner_key = KeyPair::generate();
     let registered = post(
-        &node.url("/admin/owners"),
+        &node.url(routes::OWNERS.path),
         &json!({"id": "owner@org.example", "key": agent_a_did(&owner_key)}).to_string(),
         Some(&token),
     );
@@ -879,7 +881,7 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     decide(&waiting[0], "refuse", &owner_key).expect("refused");
     ask(100, 799);
     // Every step is in the node's audit log, with no argument in it.
-    let entries = crate::common::get(&node.url("/1.0/audit/entries"), None).body;
+    let entries = crate::common::get(&node.url(routes::AUDIT_ENTRIES.path), None).body;
     for event in ["approval_asked", "approved", "approval_refused"] {
         assert!(entries.contains(event), "{event}: {entries}");
     }
@@ -893,7 +895,7 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     decide(&waiting[1], "refuse", &owner_key).expect("refused");
     let late = ask(100, 801);
     let revoked = post(
-        &node.url("/admin/revocations"),
+        &node.url(routes::REVOKE.path),
         &json!({"level": "credential", "subject": credential["id"]}).to_string(),
         Some(&token),
     );

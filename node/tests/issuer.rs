@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
+use vouch_api::ErrorCode;
+use vouch_api::node::admin::{DefinitionRequest, IssueRequest, TaskRequest};
+use vouch_api::node::public::VerifyCredential;
+use vouch_api::node::{AdminClient, routes};
 use vouch_core::credential::AgentCapabilityCredential;
 use vouch_core::delegation::{self, sign_credential};
 use vouch_core::did::Did;
@@ -17,6 +21,7 @@ use vouch_core::possession;
 use vouch_core::presentation;
 use vouch_core::proof::Cryptosuite;
 use vouch_core::report::Reason;
+use vouch_core::revocation::Level;
 use vouch_core::status::StatusListCredential;
 use vouch_core::verify::Verifier;
 use vouch_node::config::{Config, IssuanceConfig};
@@ -363,6 +368,16 @@ impl Tree {
             .filter(|(_, chain)| self.world.bit_set(chain))
             .map(|(name, _)| *name)
             .collect()
+    }
+}
+
+/// A revocation request of `level` for `subject`.
+fn revocation_request(level: Level, subject: &str, preemptive: bool) -> RevocationRequest {
+    RevocationRequest {
+        level,
+        subject: subject.to_owned(),
+        reason: None,
+        preemptive,
     }
 }
 
@@ -921,7 +936,7 @@ fn challenges_are_sealed_not_stored_and_answered_once() {
 
 #[test]
 fn no_raw_principal_prompt_or_argument_reaches_the_store_or_the_logs() {
-    use crate::common::{node, post, write_config};
+    use crate::common::{node, write_config};
     use std::process::Stdio;
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, port) = write_config(dir.path());
@@ -957,83 +972,76 @@ fn no_raw_principal_prompt_or_argument_reaches_the_store_or_the_logs() {
     let principal = format!("principal-{}@customer.example", rand::random::<u64>());
     let prompt = format!("secret prompt {}", rand::random::<u64>());
     let purpose = format!("purpose {}", rand::random::<u64>());
-    let registered = post(
-        &format!("{base}/admin/agents"),
-        &json!({
-            "name": "support", "version": "1", "owner": "owner@org.example", "model": "model-x",
-            "systemPromptHash": Multihash::of(prompt.as_bytes()).as_str(),
-            "tools": [], "configuration": {},
-        })
-        .to_string(),
-        token,
+    let admin = AdminClient::new(
+        vouch_api::reach::Reach::new()
+            .node(&base)
+            .expect("a loopback URL"),
+        token.map(str::to_owned),
     );
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let definition: Value = serde_json::from_str(&registered.body).expect("JSON");
-    let definition = Did::parse(definition["did"].as_str().expect("a DID")).expect("a DID");
+    let registered = admin
+        .register_definition(&DefinitionRequest {
+            name: "support".into(),
+            version: "1".into(),
+            owner: "owner@org.example".into(),
+            model: "model-x".into(),
+            system_prompt_hash: Multihash::of(prompt.as_bytes()).as_str().into(),
+            tools: json!([]),
+            configuration: json!({}),
+        })
+        .expect("registered");
+    let definition = registered.definition.did;
     let key = KeyPair::generate();
-    let challenge: Value =
-        serde_json::from_str(&post(&format!("{base}/1.0/challenges"), "{}", None).body)
-            .expect("JSON");
+    let challenge = admin.public().challenge().expect("a challenge");
     let proof = possession::prove(
         &key,
         &Issuer::binding_statement(&did_of(&key.public()), &definition),
-        challenge["challenge"].as_str().expect("challenge"),
-        challenge["domain"].as_str().expect("domain"),
+        &challenge.challenge,
+        &challenge.domain,
         Utc::now(),
     )
     .expect("proof");
-    let bound = post(
-        &format!("{base}/admin/agents/{definition}/instances"),
-        &proof.to_string(),
-        token,
-    );
-    assert_eq!(bound.status, 201, "{}", bound.body);
-    let issued = post(
-        &format!("{base}/admin/credentials"),
-        &json!({
-            "instance": did_of(&key.public()),
-            "task": {"id": "t1", "purpose": purpose},
-            "principal": principal,
-            "capabilities": [{"action": "call:billing:refund", "resource": "https://billing.example/**"}],
+    admin.bind(&definition, &proof).expect("bound");
+    let issued = admin
+        .issue(&IssueRequest {
+            instance: did_of(&key.public()),
+            task: TaskRequest {
+                id: "t1".into(),
+                purpose: purpose.clone(),
+            },
+            principal: principal.clone(),
+            capabilities: vec![
+                json!({"action": "call:billing:refund", "resource": "https://billing.example/**"}),
+            ],
+            audience: vec![],
+            resources: vec![],
+            ttl_secs: None,
+            max_renewals: None,
+            lineage_secs: None,
+            max_depth: None,
         })
-        .to_string(),
-        token,
-    );
-    assert_eq!(issued.status, 201, "{}", issued.body);
-    assert!(!issued.body.contains(&principal) && !issued.body.contains(&purpose));
-    let revoked = post(
-        &format!("{base}/admin/revocations"),
-        &json!({"level": "task", "subject": "t1"}).to_string(),
-        token,
-    );
-    assert_eq!(revoked.status, 200, "{}", revoked.body);
+        .expect("issued");
+    let text = issued.credential.to_string();
+    assert!(!text.contains(&principal) && !text.contains(&purpose));
+    admin
+        .revoke(&revocation_request(Level::Task, "t1", false))
+        .expect("revoked");
     // A partner's verification of a credential carrying a tool's arguments: decided and
     // audited, and nothing of the arguments kept.
     let argument = format!("tool argument {}", rand::random::<u64>());
-    let issued: Value = serde_json::from_str(&issued.body).expect("JSON");
-    let mut carrying = issued["credential"].clone();
+    let mut carrying = issued.credential.clone();
     carrying["credentialSubject"]["capabilities"][0]["constraints"] =
         json!({"arguments": {"refund": {"note": argument}}});
-    let decided = post(
-        &format!("{base}/1.0/credentials/verify"),
-        &json!({ "verifiableCredential": carrying }).to_string(),
-        None,
-    );
-    assert!(
-        decided.status == 200 || decided.status == 400,
-        "{}",
-        decided.body
-    );
-    let audited: Value =
-        serde_json::from_str(&crate::common::get(&format!("{base}/1.0/audit/entries"), None).body)
-            .expect("JSON");
+    admin
+        .public()
+        .verify_credential(&VerifyCredential {
+            verifiable_credential: carrying,
+            options: Default::default(),
+        })
+        .expect("a report");
+    let audited = admin.public().audit_entries(0).expect("the entries");
     assert_eq!(
-        audited["entries"]
-            .as_array()
-            .expect("entries")
-            .last()
-            .expect("one")["event"],
-        "verification_refused"
+        audited.entries.last().expect("one").event,
+        vouch_core::audit::Event::VerificationRefused
     );
     process.kill_9();
     let logs = reader.join().expect("the log is read");
@@ -1276,48 +1284,41 @@ fn the_audit_log_is_served_with_a_signed_checkpoint_and_proofs_that_verify() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Two changes: a task revoked, then another.
     let (node, key, origin) = node_with_revoked_tasks(dir.path(), &["t1", "t2"]);
-    let note = get(&node.url("/1.0/audit/checkpoint"), None);
-    assert_eq!(note.status, 200);
-    let opened = checkpoint::open(note.body.as_bytes(), &origin, &key.public()).expect("signed");
+    let client = node.client();
+    let note = client.audit_checkpoint().expect("a checkpoint");
+    let opened = checkpoint::open(note.as_bytes(), &origin, &key.public()).expect("signed");
     assert_eq!(opened.size, 2);
 
-    let hash = |v: &Value| Hash::parse_hash(v.as_str().expect("base64")).expect("a hash");
-    for index in 0..2 {
-        let answer = get(
-            &node.url(&format!("/1.0/audit/proof/inclusion?index={index}&size=2")),
-            None,
-        );
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        let body = answer.json();
-        let entry: audit::Entry = serde_json::from_value(body["entry"].clone()).expect("an entry");
-        let proof: Vec<Hash> = body["proof"]
-            .as_array()
-            .expect("a list")
+    let hashes = |proof: &[String]| -> Vec<Hash> {
+        proof
             .iter()
-            .map(hash)
-            .collect();
-        audit::verify_inclusion(&proof, index, 2, opened.root, entry.leaf_hash())
-            .expect("included");
+            .map(|h| Hash::parse_hash(h).expect("a hash"))
+            .collect()
+    };
+    for index in 0..2 {
+        let answer = client.inclusion_proof(index, 2).expect("a proof");
+        audit::verify_inclusion(
+            &hashes(&answer.proof),
+            index,
+            2,
+            opened.root,
+            answer.entry.leaf_hash(),
+        )
+        .expect("included");
     }
-    let answer = get(&node.url("/1.0/audit/proof/consistency?old=1&new=2"), None);
-    let proof: Vec<Hash> = answer.json()["proof"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(hash)
-        .collect();
-    let entries = get(&node.url("/1.0/audit/entries"), None).json();
-    let first: audit::Entry =
-        serde_json::from_value(entries["entries"][0].clone()).expect("an entry");
-    audit::verify_consistency(&proof, 1, first.leaf_hash(), 2, opened.root).expect("consistent");
-    // Beyond the log, or malformed: 400.
-    for bad in [
-        "/1.0/audit/proof/inclusion?index=0&size=3",
-        "/1.0/audit/proof/inclusion?index=x&size=1",
-        "/1.0/audit/proof/consistency?old=0&new=2",
-        "/1.0/audit/entries?from=1&extra=2",
+    let proof = client.consistency_proof(1, 2).expect("a proof").proof;
+    let entries = client.audit_entries(0).expect("the entries").entries;
+    audit::verify_consistency(&hashes(&proof), 1, entries[0].leaf_hash(), 2, opened.root)
+        .expect("consistent");
+    // Beyond the log, or malformed: 400. (raw HTTP: queries no client sends)
+    for (route, query) in [
+        (routes::INCLUSION_PROOF.path, "index=0&size=3"),
+        (routes::INCLUSION_PROOF.path, "index=x&size=1"),
+        (routes::CONSISTENCY_PROOF.path, "old=0&new=2"),
+        (routes::AUDIT_ENTRIES.path, "from=1&extra=2"),
     ] {
-        assert_eq!(get(&node.url(bad), None).status, 400, "{bad}");
+        let bad = format!("{route}?{query}");
+        assert_eq!(get(&node.url(&bad), None).status, 400, "{bad}");
     }
 }
 
@@ -1370,14 +1371,11 @@ fn node_with_revoked_tasks(
     tasks: &[&str],
 ) -> (crate::common::TestNode, KeyPair, String) {
     let node = crate::common::TestNode::init(dir);
-    let token = node.admin_token();
+    let admin = node.admin();
     for task in tasks {
-        let revoked = crate::common::post(
-            &node.url("/admin/revocations"),
-            &json!({"level": "task", "subject": task, "preemptive": true}).to_string(),
-            Some(&token),
-        );
-        assert_eq!(revoked.status, 200, "{}", revoked.body);
+        admin
+            .revoke(&revocation_request(Level::Task, task, true))
+            .expect("revoked");
     }
     let key = datadir::node_key(&node.config.data_dir).expect("the node key");
     let origin = format!("{}/audit", node.node().identity.did);
@@ -1386,20 +1384,19 @@ fn node_with_revoked_tasks(
 
 #[test]
 fn the_verification_services_decisions_land_in_the_audit_log() {
-    use crate::common::{get, post};
     let dir = tempfile::tempdir().expect("tempdir");
     let (node, _, _) = node_with_revoked_tasks(dir.path(), &["t1"]);
-    let refused = post(
-        &node.url("/1.0/credentials/verify"),
-        &json!({"verifiableCredential": {"id": "urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"}})
-            .to_string(),
-        None,
-    );
-    assert_eq!(refused.status, 400, "{}", refused.body);
-    let entries = get(&node.url("/1.0/audit/entries"), None).json();
-    let entries = entries["entries"].as_array().expect("a list");
+    let client = node.client();
+    let refused = client
+        .verify_credential(&VerifyCredential {
+            verifiable_credential: json!({"id": "urn:uuid:6f1b3a44-2c8e-4f53-9a57-0c1a1d2e3f40"}),
+            options: Default::default(),
+        })
+        .expect("a report");
+    assert!(!refused.verified, "{refused:?}");
+    let entries = client.audit_entries(0).expect("the entries").entries;
     assert_eq!(entries.len(), 2, "{entries:?}");
-    let last = &entries[1];
+    let last = serde_json::to_value(&entries[1]).expect("an entry");
     assert_eq!(last["event"], "verification_refused");
     assert_eq!(last["decision"], "rejected");
     assert_eq!(last["reason"], "malformed");
@@ -1414,7 +1411,7 @@ fn the_verification_services_decisions_land_in_the_audit_log() {
 
 #[test]
 fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
-    use crate::common::{TestNode, get, post};
+    use crate::common::TestNode;
     let dir = tempfile::tempdir().expect("tempdir");
     let (node, _, _) = node_with_revoked_tasks(dir.path(), &["t1"]);
     let config = node.config.clone();
@@ -1429,19 +1426,27 @@ fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
         db.delete_cf(entries, 0u64.to_be_bytes()).expect("deleted");
     }
     let node = TestNode::start(config);
-    let refused = post(
-        &node.url("/admin/revocations"),
-        &json!({"level": "task", "subject": "t2", "preemptive": true}).to_string(),
-        Some(&node.admin_token()),
-    );
-    assert_eq!(refused.status, 500, "{}", refused.body);
+    let refused = node
+        .admin()
+        .revoke(&revocation_request(Level::Task, "t2", true))
+        .expect_err("not made");
+    assert_eq!(refused.code(), Some(ErrorCode::Internal), "{refused}");
     // Nothing of the change was made: no event, no entry, the task is not revoked.
-    let events = get(&node.url("/1.0/revocations"), None).json();
-    let events = events["events"].as_array().expect("a list");
+    let client = node.client();
+    let events = client.revocations(None).expect("the events").events;
     assert_eq!(events.len(), 1, "{events:?}");
-    assert!(!events[0].to_string().contains("\"t2\""));
-    let held = get(&node.url("/1.0/audit/entries"), None).json();
-    assert!(held["entries"].as_array().expect("a list").is_empty());
+    assert!(
+        !serde_json::to_string(&events[0])
+            .expect("JSON")
+            .contains("\"t2\"")
+    );
+    assert!(
+        client
+            .audit_entries(0)
+            .expect("the entries")
+            .entries
+            .is_empty()
+    );
 }
 
 /// Copies a closed RocksDB folder.
@@ -1468,7 +1473,7 @@ fn any_entry_changed_deleted_inserted_or_moved_in_the_store_is_found_by_the_audi
     };
     let did = node.node().identity.did.clone();
     let db = node.config.data_dir.join(datadir::DB);
-    let note = crate::common::get(&node.url("/1.0/audit/checkpoint"), None).body;
+    let note = node.client().audit_checkpoint().expect("a checkpoint");
     drop(node);
 
     // Reads the log from a copy of the store as `vouch audit verify` would, and checks it.

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use vouch_api::node::routes::{self, IDENTIFIERS};
 
 use std::net::SocketAddr;
 
@@ -62,15 +63,18 @@ fn connections_and_requests_are_logged_in_their_own_spans_and_an_open_admin_api_
     let (peer_a, peer_b) = (&a.node().identity.peer_id, &b.node().identity.peer_id);
     let did_a = a.node().identity.did.to_string();
     eventually(&b, "b to hold a's DID", || {
-        get(&b.url(&format!("/1.0/identifiers/{did_a}")), None).status == 200
+        get(&b.url(&format!("{IDENTIFIERS}{did_a}")), None).status == 200
     });
     let health = get(&a.url("/health"), None);
     assert_eq!(health.status, 200);
     // Client faults: a 501 for a method this resolver does not support, a 400, and bytes that
     // are not HTTP at all. None is the node's failure.
-    let unsupported = get(&a.url("/1.0/identifiers/did:web:logs.example"), None);
+    let unsupported = get(&a.url(&format!("{IDENTIFIERS}did:web:logs.example")), None);
     assert_eq!(unsupported.status, 501);
-    let invalid = get(&a.url("/1.0/identifiers/did:vouch:logs-invalid"), None);
+    let invalid = get(
+        &a.url(&format!("{IDENTIFIERS}did:vouch:logs-invalid")),
+        None,
+    );
     assert_eq!(invalid.status, 400);
     {
         use std::io::{Read, Write};
@@ -92,7 +96,11 @@ fn connections_and_requests_are_logged_in_their_own_spans_and_an_open_admin_api_
     setup::init(&open, Utc::now()).expect("initializes");
     let open = TestNode::start(open);
     let body = r#"{"purpose":"revocation","set":[1]}"#;
-    let changed = post(&open.url("/admin/status-lists/revocations"), body, None);
+    let changed = post(
+        &open.url(&routes::STATUS_LIST_CHANGE.at(&["revocations"])),
+        body,
+        None,
+    );
     assert_eq!(changed.status, 200, "{}", changed.body);
 
     let lines = captured.lines();
@@ -120,11 +128,11 @@ fn connections_and_requests_are_logged_in_their_own_spans_and_an_open_admin_api_
         })
     };
     assert!(
-        answered("/1.0/identifiers/did:web:logs.example", 501),
+        answered(&format!("{IDENTIFIERS}did:web:logs.example"), 501),
         "{lines:#?}"
     );
     assert!(
-        answered("/1.0/identifiers/did:vouch:logs-invalid", 400),
+        answered(&format!("{IDENTIFIERS}did:vouch:logs-invalid"), 400),
         "{lines:#?}"
     );
     let errors: Vec<&String> = lines

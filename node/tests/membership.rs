@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use serde_json::Value;
+use vouch_api::node::routes;
 use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_node::{datadir, setup};
@@ -17,7 +18,7 @@ fn membership(node: &TestNode) -> Value {
     let token = format!("Bearer {}", node.admin_token().trim());
     let answer = send(
         "GET",
-        &node.url("/admin/consortium"),
+        &node.url(routes::MEMBERSHIP.path),
         &[("authorization", &token)],
         "",
     );
@@ -54,7 +55,7 @@ fn a_member_added_by_every_member_joins_and_catches_up() {
 
     let proposed = admin(
         &nodes[0],
-        "/admin/consortium/proposals",
+        routes::PROPOSALS.path,
         &serde_json::json!({ "add": entry }),
     );
     assert_eq!(proposed.status, 200, "{}", proposed.body);
@@ -63,12 +64,7 @@ fn a_member_added_by_every_member_joins_and_catches_up() {
         (proposed["applied"].as_bool(), proposed["signed"].as_u64()),
         (Some(false), Some(1))
     );
-    let signed = admin(
-        &nodes[1],
-        "/admin/consortium/signatures",
-        &proposed["amendment"],
-    )
-    .json();
+    let signed = admin(&nodes[1], routes::SIGNATURES.path, &proposed["amendment"]).json();
     assert_eq!(
         (signed["applied"].as_bool(), signed["signed"].as_u64()),
         (Some(false), Some(2))
@@ -77,17 +73,12 @@ fn a_member_added_by_every_member_joins_and_catches_up() {
     // A forged signature (a member's key, another's bytes): refused, nothing changes.
     let mut forged = signed["amendment"].clone();
     forged["signatures"][1]["signature"] = forged["signatures"][0]["signature"].clone();
-    let refused = admin(&nodes[2], "/admin/consortium/signatures", &forged);
+    let refused = admin(&nodes[2], routes::SIGNATURES.path, &forged);
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert_eq!(membership(&nodes[2])["sequence"], 0);
 
     // The last signature applies it; it is gossiped to the others.
-    let applied = admin(
-        &nodes[2],
-        "/admin/consortium/signatures",
-        &signed["amendment"],
-    )
-    .json();
+    let applied = admin(&nodes[2], routes::SIGNATURES.path, &signed["amendment"]).json();
     assert_eq!(applied["applied"], true);
     for node in &nodes {
         eventually(node, "every member to apply the amendment", || {
@@ -95,11 +86,7 @@ fn a_member_added_by_every_member_joins_and_catches_up() {
         });
     }
     // Replayed: known, and still one amendment.
-    let replayed = admin(
-        &nodes[0],
-        "/admin/consortium/signatures",
-        &applied["amendment"],
-    );
+    let replayed = admin(&nodes[0], routes::SIGNATURES.path, &applied["amendment"]);
     assert_eq!(
         (replayed.status, replayed.json()["applied"].as_bool()),
         (200, Some(true))
@@ -147,14 +134,9 @@ fn a_removed_member_is_disconnected_and_its_later_operations_refused() {
     }
 
     let removal = serde_json::json!({ "remove": { "did": did_c } });
-    let proposed = admin(&nodes[0], "/admin/consortium/proposals", &removal).json();
+    let proposed = admin(&nodes[0], routes::PROPOSALS.path, &removal).json();
     assert_eq!(proposed["applied"], false);
-    let applied = admin(
-        &nodes[1],
-        "/admin/consortium/signatures",
-        &proposed["amendment"],
-    )
-    .json();
+    let applied = admin(&nodes[1], routes::SIGNATURES.path, &proposed["amendment"]).json();
     assert_eq!(applied["applied"], true);
     eventually(&nodes[0], "a to apply the removal", || {
         membership(&nodes[0])["sequence"] == 1
@@ -181,13 +163,13 @@ fn a_removed_member_is_disconnected_and_its_later_operations_refused() {
     .expect("an update")
     .to_json();
     let rotated = post(
-        &nodes[2].url("/admin/did/rotate"),
+        &nodes[2].url(routes::DID_ROTATE.path),
         "",
         Some(&nodes[2].admin_token()),
     );
     assert!([200, 409].contains(&rotated.status), "{}", rotated.body);
     let refused = post(
-        &nodes[0].url("/admin/did/operations"),
+        &nodes[0].url(routes::DID_OPERATIONS.path),
         &later,
         Some(&nodes[0].admin_token()),
     );

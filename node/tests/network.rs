@@ -2,6 +2,8 @@
 //! a restarted node, and non-members refused.
 
 use std::net::SocketAddr;
+use vouch_api::node::client::STATUS_LISTS;
+use vouch_api::node::routes::{self, IDENTIFIERS};
 
 use chrono::Utc;
 use vouch_core::did_vouch::{self, DocumentContent};
@@ -14,7 +16,7 @@ use crate::common::{TestNode, consortium_of, eventually, free_port, get, post, v
 /// Rotates the node's org key through its admin API: an update of its DID.
 fn update_org_did(node: &TestNode) {
     let answer = post(
-        &node.url("/admin/did/rotate"),
+        &node.url(routes::DID_ROTATE.path),
         "",
         Some(&node.admin_token()),
     );
@@ -272,7 +274,7 @@ fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
 /// Changes a's list `revocation-1`, setting `index`; returns the signed version a serves.
 fn revoke(a: &TestNode, index: usize) -> serde_json::Value {
     let answer = post(
-        &a.url("/admin/status-lists/revocation-1"),
+        &a.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
         &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
         Some(&a.admin_token()),
     );
@@ -283,7 +285,7 @@ fn revoke(a: &TestNode, index: usize) -> serde_json::Value {
 /// Whether `node` holds a's list `revocation-1` with bit `index` set.
 fn revoked_at(node: &TestNode, did_a: &str, index: usize) -> bool {
     let answer = get(
-        &node.url(&format!("/1.0/status-lists/{did_a}/revocation-1")),
+        &node.url(&format!("{STATUS_LISTS}{did_a}/revocation-1")),
         None,
     );
     answer.status == 200
@@ -336,10 +338,7 @@ fn status_lists_replicate_and_a_rollback_is_refused() {
     });
     assert_eq!(counter(&b, "vouch_status_lists_stored_total"), stored);
     assert_eq!(counter(&b, "vouch_gossip_rejected_total"), 0);
-    let served = get(
-        &b.url(&format!("/1.0/status-lists/{did_a}/revocation-1")),
-        None,
-    );
+    let served = get(&b.url(&format!("{STATUS_LISTS}{did_a}/revocation-1")), None);
     assert_eq!(served.json(), second);
 
     // A forged version (a revocation lifted, dated later, the proof left as it was) costs the
@@ -369,7 +368,7 @@ fn a_list_signed_with_a_key_not_received_yet_is_no_fault_and_arrives_by_sync() {
     let did_a = a.node().identity.did.to_string();
     let list_at = |node: &TestNode| {
         get(
-            &node.url(&format!("/1.0/status-lists/{did_a}/revocation-1")),
+            &node.url(&format!("{STATUS_LISTS}{did_a}/revocation-1")),
             None,
         )
         .json()
@@ -423,7 +422,7 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let submit = |node: &TestNode, operation: &did_vouch::Operation| {
         let answer = post(
-            &node.url("/admin/did/operations"),
+            &node.url(routes::DID_OPERATIONS.path),
             &operation.to_json(),
             Some(&node.admin_token()),
         );
@@ -465,7 +464,7 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
         eventually(node, "the update to reach every node", || {
             version_at(node, &did).as_deref() == Some("2")
         });
-        let resolved = get(&node.url(&format!("/1.0/identifiers/{did}")), None).json();
+        let resolved = get(&node.url(&format!("{IDENTIFIERS}{did}")), None).json();
         assert_eq!(
             resolved["didDocument"]["verificationMethod"][0]["publicKeyMultibase"],
             agent_key.public().to_multibase()

@@ -4,13 +4,15 @@
 //! when it was made.
 
 use chrono::Utc;
+use vouch_api::node::client::STATUS_LISTS;
+use vouch_api::node::routes;
 use vouch_node::fault::Judgement;
 
 use crate::common::{TestNode, consortium_of, eventually, get, post, version_at, wait_connected};
 
 fn rotate(node: &TestNode) {
     let answer = post(
-        &node.url("/admin/did/rotate"),
+        &node.url(routes::DID_ROTATE.path),
         "",
         Some(&node.admin_token()),
     );
@@ -20,15 +22,12 @@ fn rotate(node: &TestNode) {
 /// Sets bit `index` of the node's list `revocation-1`; returns the list's URL path.
 fn revoke(node: &TestNode, index: usize) -> String {
     let answer = post(
-        &node.url("/admin/status-lists/revocation-1"),
+        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
         &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
         Some(&node.admin_token()),
     );
     assert_eq!(answer.status, 200, "{}", answer.body);
-    format!(
-        "/1.0/status-lists/{}/revocation-1",
-        node.node().identity.did
-    )
+    format!("{STATUS_LISTS}{}/revocation-1", node.node().identity.did)
 }
 
 /// The list at `path` as `node` serves it, if it does.

@@ -6,6 +6,7 @@
 use serde_json::json;
 use vouch_api::node::NodeClient;
 use vouch_api::node::public::Standing;
+use vouch_api::node::routes;
 use vouch_browser::Browser;
 use vouch_core::key::KeyPair;
 use vouch_wallet::daemon::Request;
@@ -48,7 +49,7 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     // Registering a definition registers its owner and gives the link of their passkey
     // enrolment, on `localhost` (a passkey is bound to a name, never to 127.0.0.1).
     let registered = post(
-        &node.url("/admin/agents"),
+        &node.url(routes::REGISTER_DEFINITION.path),
         &json!({"name": "billing", "version": "1", "owner": "owner@org.example", "model": "m",
                 "systemPromptHash": vouch_core::hash::Multihash::of(b"p").as_str(),
                 "tools": [], "configuration": {}})
@@ -240,7 +241,7 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     // A device lost: the org drops the owner's passkeys; none decides anything after, and
     // the answer gives the owner a new link.
     let dropped = post(
-        &node.url("/admin/owners"),
+        &node.url(routes::OWNERS.path),
         &json!({"id": "owner@org.example", "dropPasskeys": true}).to_string(),
         Some(token.trim()),
     );
@@ -257,6 +258,6 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     assert_eq!(after["body"]["code"], "no_passkey", "{after}");
 
     // The enrolment is in the node's audit log.
-    let entries = get(&node.url("/1.0/audit/entries"), None).body;
+    let entries = get(&node.url(routes::AUDIT_ENTRIES.path), None).body;
     assert!(entries.contains("passkey_registered"), "{entries}");
 }

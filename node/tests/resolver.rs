@@ -1,6 +1,7 @@
 //! The HTTP resolver and the admin API for DID operations, on a real node.
 
 use chrono::{Duration, Utc};
+use vouch_api::node::routes::{self, IDENTIFIERS};
 use vouch_core::did_vouch::{self, DidLog, DocumentContent, Operation};
 use vouch_core::key::KeyPair;
 use vouch_keyfile as keyfile;
@@ -9,7 +10,7 @@ use vouch_node::datadir;
 use crate::common::{TestNode, get, post};
 
 fn resolve(node: &TestNode, did: &str, query: &str, accept: Option<&str>) -> crate::common::Answer {
-    get(&node.url(&format!("/1.0/identifiers/{did}{query}")), accept)
+    get(&node.url(&format!("{IDENTIFIERS}{did}{query}")), accept)
 }
 
 /// The verified log of the node's org DID.
@@ -180,7 +181,7 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
     let token = node.admin_token();
     let submit = |node: &TestNode, operation: &Operation, token: Option<&str>| {
         post(
-            &node.url("/admin/did/operations"),
+            &node.url(routes::DID_OPERATIONS.path),
             &operation.to_json(),
             token,
         )
@@ -199,7 +200,7 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
         );
     }
     let garbage = post(
-        &node.url("/admin/did/operations"),
+        &node.url(routes::DID_OPERATIONS.path),
         "{\"type\":1}",
         Some(&token),
     );
@@ -291,7 +292,7 @@ fn an_equivocation_is_kept_and_resolves_to_a_conflict() {
     let token = node.admin_token();
     let (one, _) = next_update(&node, &KeyPair::generate(), 1);
     let (other, _) = next_update(&node, &KeyPair::generate(), 2);
-    let url = node.url("/admin/did/operations");
+    let url = node.url(routes::DID_OPERATIONS.path);
     assert_eq!(
         post(&url, &one.to_json(), Some(&token)).json()["applied"],
         "appended"
@@ -324,7 +325,7 @@ fn every_endpoint_in_the_openapi_document_is_served() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
     let created = post(
-        &node.url("/admin/status-lists/revocation-1"),
+        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
         r#"{"purpose": "revocation"}"#,
         Some(&node.admin_token()),
     );

@@ -2,18 +2,35 @@
 
 use chrono::Utc;
 use serde_json::Value;
+use vouch_api::ErrorCode;
+use vouch_api::node::admin::{Confirm, StatusChange, StatusChanged};
+use vouch_api::node::client::STATUS_LISTS;
+use vouch_api::node::{AdminClient, NodeError, routes};
 use vouch_core::status::{MIN_ENTRIES, Purpose, StatusListCredential};
 use vouch_node::org::Org;
 
 use crate::common::{TestNode, get, post};
 
-/// Changes the org's list `name`; returns the answer.
-fn change(node: &TestNode, name: &str, body: &str) -> crate::common::Answer {
-    post(
-        &node.url(&format!("/admin/status-lists/{name}")),
-        body,
-        Some(&node.admin_token()),
-    )
+/// A change of a list of `purpose`: these indexes set, these cleared.
+fn bits(purpose: &str, set: &[usize], clear: &[usize]) -> StatusChange {
+    StatusChange {
+        purpose: purpose.into(),
+        set: set.to_vec(),
+        clear: clear.to_vec(),
+    }
+}
+
+/// Changes the org's list `name`.
+fn change(node: &TestNode, name: &str, change: &StatusChange) -> Result<StatusChanged, NodeError> {
+    node.admin().change_status(name, change)
+}
+
+/// The refusal's status and code.
+fn refused<T: std::fmt::Debug>(result: Result<T, NodeError>) -> (u16, ErrorCode) {
+    match result {
+        Err(NodeError::Refused { status, code, .. }) => (status, code),
+        other => panic!("not refused: {other:?}"),
+    }
 }
 
 /// Fetches a list by its URL and verifies it against the DIDs the node holds.
@@ -31,14 +48,9 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
     let mut node = TestNode::init(dir.path());
     let did = node.node().identity.did.to_string();
 
-    let created = change(
-        &node,
-        "revocation-1",
-        r#"{"purpose":"revocation","set":[7]}"#,
-    );
-    assert_eq!(created.status, 200, "{}", created.body);
-    let path = format!("/1.0/status-lists/{did}/revocation-1");
-    assert_eq!(created.json()["id"], node.url(&path));
+    let created = change(&node, "revocation-1", &bits("revocation", &[7], &[])).expect("created");
+    let path = format!("{STATUS_LISTS}{did}/revocation-1");
+    assert_eq!(created.id, node.url(&path));
     // The node's port changes when it restarts: fetch by path.
     let url = |node: &TestNode| node.url(&path);
     let first = fetch_list(&node, &url(&node));
@@ -49,83 +61,82 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
 
     // Refused, each changing nothing: no token, a revocation undone, another purpose, an index
     // beyond the list, a bad name, a bad purpose, a field this endpoint does not take.
+    let anonymous = AdminClient::new(node.node_url(), None);
+    let with_token = node.admin();
     let refusals = [
         (
+            &anonymous,
             "revocation-1",
-            r#"{"purpose":"revocation","set":[9]}"#,
-            false,
+            bits("revocation", &[9], &[]),
             401,
-            "unauthorized",
+            ErrorCode::Unauthorized,
         ),
         (
+            &with_token,
             "revocation-1",
-            r#"{"purpose":"revocation","clear":[7]}"#,
-            true,
+            bits("revocation", &[], &[7]),
             409,
-            "conflict",
+            ErrorCode::Conflict,
         ),
         (
+            &with_token,
             "revocation-1",
-            r#"{"purpose":"suspension","set":[9]}"#,
-            true,
+            bits("suspension", &[9], &[]),
             409,
-            "conflict",
+            ErrorCode::Conflict,
         ),
         (
+            &with_token,
             "revocation-1",
-            r#"{"purpose":"revocation","set":[131072]}"#,
-            true,
+            bits("revocation", &[131_072], &[]),
             422,
-            "invalid_change",
+            ErrorCode::InvalidChange,
         ),
         (
+            &with_token,
             "Revocation",
-            r#"{"purpose":"revocation","set":[9]}"#,
-            true,
+            bits("revocation", &[9], &[]),
             400,
-            "bad_request",
+            ErrorCode::BadRequest,
         ),
         (
+            &with_token,
             "revocation-1",
-            r#"{"purpose":"expiry","set":[9]}"#,
-            true,
+            bits("expiry", &[9], &[]),
             400,
-            "bad_request",
-        ),
-        (
-            "revocation-1",
-            r#"{"purpose":"revocation","flip":[9]}"#,
-            true,
-            400,
-            "bad_request",
+            ErrorCode::BadRequest,
         ),
     ];
-    for (name, body, authorized, status, code) in refusals {
-        let token = authorized.then(|| node.admin_token());
-        let answer = post(
-            &node.url(&format!("/admin/status-lists/{name}")),
-            body,
-            token.as_deref(),
-        );
+    for (client, name, body, status, code) in refusals {
         assert_eq!(
-            (answer.status, answer.json()["code"].as_str()),
-            (status, Some(code)),
-            "{name} {body}: {}",
-            answer.body
+            refused(client.change_status(name, &body)),
+            (status, code),
+            "{name} {body:?}"
         );
     }
+    // raw HTTP: a member the typed body cannot carry.
+    let unknown = post(
+        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
+        r#"{"purpose":"revocation","flip":[9]}"#,
+        Some(&node.admin_token()),
+    );
+    assert_eq!(
+        (unknown.status, unknown.json()["code"].as_str()),
+        (400, Some("bad_request")),
+        "{}",
+        unknown.body
+    );
     assert_eq!(fetch_list(&node, &url(&node)), first);
 
     // A suspension is lifted; every version is dated after the one it replaces.
-    let suspensions = node.url(&format!("/1.0/status-lists/{did}/suspension-1"));
+    let suspensions = node.url(&format!("{STATUS_LISTS}{did}/suspension-1"));
     let mut dates = Vec::new();
     for body in [
-        r#"{"purpose":"suspension","set":[3, 4]}"#,
-        r#"{"purpose":"suspension","clear":[3]}"#,
-        r#"{"purpose":"suspension","set":[5]}"#,
+        bits("suspension", &[3, 4], &[]),
+        bits("suspension", &[], &[3]),
+        bits("suspension", &[5], &[]),
     ] {
-        let answer = change(&node, "suspension-1", body);
-        assert_eq!(answer.status, 200, "{}", answer.body);
+        change(&node, "suspension-1", &body).expect("changed");
         dates.push(fetch_list(&node, &suspensions).valid_from);
     }
     assert!(dates.windows(2).all(|w| w[0] < w[1]), "{dates:?}");
@@ -136,40 +147,23 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
         [false, true, true]
     );
 
-    let missing = get(
-        &node.url(&format!("/1.0/status-lists/{did}/revocation-2")),
-        None,
-    );
-    assert_eq!(
-        (missing.status, missing.json()["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    let missing = node
+        .client()
+        .status_list(&format!("{STATUS_LISTS}{did}/revocation-2"));
+    assert_eq!(refused(missing), (404, ErrorCode::NotFound));
 
     // After a restart the lists are still there. A key rotation signs them anew with the new
     // key, as their next versions: they verify against the DID's new document.
     node = node.restart();
     assert_eq!(fetch_list(&node, &url(&node)), first);
-    let rotated = post(
-        &node.url("/admin/did/rotate"),
-        "",
-        Some(&node.admin_token()),
-    );
-    assert_eq!(rotated.status, 200, "{}", rotated.body);
-    assert_eq!(rotated.json()["versionId"], "2");
+    let rotated = node.admin().rotate().expect("rotated");
+    assert_eq!(rotated.version_id, "2");
     let resigned = fetch_list(&node, &url(&node));
     assert_eq!(resigned.list, first.list);
     assert!(resigned.supersedes(&first));
-    let suspensions = node.url(&format!("/1.0/status-lists/{did}/suspension-1"));
+    let suspensions = node.url(&format!("{STATUS_LISTS}{did}/suspension-1"));
     assert!(fetch_list(&node, &suspensions).supersedes(&suspended));
-    assert_eq!(
-        change(
-            &node,
-            "revocation-1",
-            r#"{"purpose":"revocation","set":[8]}"#
-        )
-        .status,
-        200
-    );
+    change(&node, "revocation-1", &bits("revocation", &[8], &[])).expect("changed");
     let after = fetch_list(&node, &url(&node));
     assert!(after.list.get(7).unwrap() && after.list.get(8).unwrap());
     assert!(after.supersedes(&resigned));
@@ -197,33 +191,33 @@ fn the_admin_api_changes_status_lists_that_anyone_can_fetch_and_verify() {
 fn the_org_did_is_updated_rotated_and_deactivated_with_the_keys_the_node_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut node = TestNode::init(dir.path());
-    let did = node.node().identity.did.to_string();
-    let token = node.admin_token();
-    let resolve = |node: &TestNode| get(&node.url(&format!("/1.0/identifiers/{did}")), None);
+    let did = node.node().identity.did.clone();
+    let resolve = |node: &TestNode| node.client().resolve(&did).expect("an answer");
     let key_of = |result: &Value| {
         result["didDocument"]["verificationMethod"][0]["publicKeyMultibase"]
             .as_str()
             .expect("a key")
             .to_owned()
     };
-    let before = key_of(&resolve(&node).json());
+    let before = key_of(&resolve(&node).1);
 
     // A service added: the key stays.
-    let service = r##"{"verificationMethod":[{"id":"#key-1","type":"Multikey","publicKeyMultibase":"KEY"}],
+    let service: Value = serde_json::from_str(
+        &r##"{"verificationMethod":[{"id":"#key-1","type":"Multikey","publicKeyMultibase":"KEY"}],
         "assertionMethod":["#key-1"],
         "service":[{"id":"#exchange","type":"VouchExchange","serviceEndpoint":"https://agents.acme.example"}]}"##
-        .replace("KEY", &before);
-    let updated = post(&node.url("/admin/did/update"), &service, Some(&token));
-    assert_eq!(updated.status, 200, "{}", updated.body);
-    let document = resolve(&node).json();
+            .replace("KEY", &before),
+    )
+    .expect("JSON");
+    node.admin().update_did(&service).expect("updated");
+    let (_, document) = resolve(&node);
     assert_eq!(document["didDocumentMetadata"]["versionId"], "2");
     assert_eq!(key_of(&document), before);
 
     // A rotation: a new key, the service kept; and it survives a restart.
     node = node.restart();
-    let rotated = post(&node.url("/admin/did/rotate"), "", Some(&token));
-    assert_eq!(rotated.status, 200, "{}", rotated.body);
-    let document = resolve(&node).json();
+    node.admin().rotate().expect("rotated");
+    let (_, document) = resolve(&node);
     assert_eq!(document["didDocumentMetadata"]["versionId"], "3");
     assert_ne!(key_of(&document), before);
     assert_eq!(
@@ -232,37 +226,26 @@ fn the_org_did_is_updated_rotated_and_deactivated_with_the_keys_the_node_holds()
     );
 
     // Refused: no token; an invalid document; a deactivation not confirmed with the org's DID.
-    let refused = post(&node.url("/admin/did/rotate"), "", None);
-    assert_eq!(refused.status, 401);
-    let invalid = post(
-        &node.url("/admin/did/update"),
-        r##"{"verificationMethod":[],"assertionMethod":["#key-9"]}"##,
-        Some(&token),
-    );
+    let anonymous = AdminClient::new(node.node_url(), None);
+    assert_eq!(refused(anonymous.rotate()), (401, ErrorCode::Unauthorized));
+    let invalid = serde_json::json!({"verificationMethod": [], "assertionMethod": ["#key-9"]});
     assert_eq!(
-        (invalid.status, invalid.json()["code"].as_str()),
-        (422, Some("invalid_operation")),
-        "{}",
-        invalid.body
+        refused(node.admin().update_did(&invalid)),
+        (422, ErrorCode::InvalidOperation)
     );
-    let unconfirmed = post(
-        &node.url("/admin/did/deactivate"),
-        r#"{"did":"did:vouch:somebody-else"}"#,
-        Some(&token),
-    );
-    assert_eq!(unconfirmed.status, 400);
-    assert_eq!(resolve(&node).status, 200);
+    let elsewhere = Confirm {
+        did: "did:vouch:somebody-else".into(),
+    };
+    assert_eq!(refused(node.admin().deactivate(&elsewhere)).0, 400);
+    assert_eq!(resolve(&node).0, 200);
 
-    let ended = post(
-        &node.url("/admin/did/deactivate"),
-        &format!(r#"{{"did":"{did}"}}"#),
-        Some(&token),
-    );
-    assert_eq!(ended.status, 200, "{}", ended.body);
-    assert_eq!(resolve(&node).status, 410);
-    let again = post(&node.url("/admin/did/rotate"), "", Some(&token));
+    let confirmed = Confirm {
+        did: did.to_string(),
+    };
+    node.admin().deactivate(&confirmed).expect("deactivated");
+    assert_eq!(resolve(&node).0, 410);
     assert_eq!(
-        (again.status, again.json()["code"].as_str()),
-        (409, Some("deactivated"))
+        refused(node.admin().rotate()),
+        (409, ErrorCode::Deactivated)
     );
 }

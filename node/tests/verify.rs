@@ -3,6 +3,7 @@
 
 use chrono::{Duration, Utc};
 use serde_json::json;
+use vouch_api::node::routes;
 use vouch_core::capability::Action;
 use vouch_core::credential::{
     AgentCapabilityCredential, AgentDescription, DefinitionHash, Multihash, StatusEntry, Task,
@@ -81,7 +82,7 @@ fn verify_through(base: &str, credential: &serde_json::Value, trust: &TrustList)
 /// Changes the node's list `revocation-1`; returns its URL.
 fn change(node: &TestNode, body: &str) -> String {
     let answer = post(
-        &node.url("/admin/status-lists/revocation-1"),
+        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
         body,
         Some(&node.admin_token()),
     );
@@ -155,7 +156,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
 
     let (status, answer) = verify_at(
         &node,
-        "/1.0/credentials/verify",
+        routes::VERIFY_CREDENTIAL.path,
         &json!({ "verifiableCredential": signed }),
     );
     assert_eq!(
@@ -178,7 +179,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     let options = json!({ "challenge": "c-1", "domain": "partner.example" });
     let (status, answer) = verify_at(
         &node,
-        "/1.0/presentations/verify",
+        routes::VERIFY_PRESENTATION.path,
         &json!({ "verifiablePresentation": presentation, "options": options }),
     );
     assert_eq!(
@@ -189,7 +190,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     let replayed = json!({ "challenge": "c-2", "domain": "partner.example" });
     let (status, _) = verify_at(
         &node,
-        "/1.0/presentations/verify",
+        routes::VERIFY_PRESENTATION.path,
         &json!({ "verifiablePresentation": presentation, "options": replayed }),
     );
     assert_eq!(status, 400);
@@ -198,7 +199,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     change(r#"{"purpose":"revocation","set":[42]}"#);
     let (status, answer) = verify_at(
         &node,
-        "/1.0/credentials/verify",
+        routes::VERIFY_CREDENTIAL.path,
         &json!({ "verifiableCredential": signed }),
     );
     assert_eq!(status, 400);
@@ -206,7 +207,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     // An agent credential keeps every Vouch rule, whatever `options.checks` asks.
     let (status, answer) = verify_at(
         &node,
-        "/1.0/credentials/verify",
+        routes::VERIFY_CREDENTIAL.path,
         &json!({ "verifiableCredential": signed, "options": {"checks": ["proof"]} }),
     );
     assert_eq!(status, 400);
@@ -217,7 +218,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     tampered["credentialSubject"]["task"]["id"] = "t2".into();
     let (status, answer) = verify_at(
         &node,
-        "/1.0/credentials/verify",
+        routes::VERIFY_CREDENTIAL.path,
         &json!({ "verifiableCredential": tampered }),
     );
     assert_eq!(status, 400);
@@ -227,14 +228,14 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     foreign["issuer"] = did_of(&stranger.public()).to_string().into();
     let (status, answer) = verify_at(
         &node,
-        "/1.0/credentials/verify",
+        routes::VERIFY_CREDENTIAL.path,
         &json!({ "verifiableCredential": foreign }),
     );
     assert_eq!(status, 400);
     assert!(!reasons(&answer).is_empty(), "{answer}");
 
     // Not a request of this service: a 400 problem, not a report.
-    let (status, answer) = verify_at(&node, "/1.0/credentials/verify", &json!({ "x": 1 }));
+    let (status, answer) = verify_at(&node, routes::VERIFY_CREDENTIAL.path, &json!({ "x": 1 }));
     assert_eq!(
         (status, answer["code"].as_str()),
         (400, Some("bad_request"))
@@ -296,7 +297,7 @@ fn the_verification_service_verifies_any_w3c_credential_and_reports_issuer_trust
         if let Some(options) = options {
             body["options"] = options;
         }
-        verify_at(&node, "/1.0/credentials/verify", &body)
+        verify_at(&node, routes::VERIFY_CREDENTIAL.path, &body)
     };
     let check = |answer: &serde_json::Value, name: &str| {
         answer["checks"]
@@ -407,7 +408,7 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
     let token = node.admin_token();
     let org = node.node().identity.did.to_string();
     let issue = |body: serde_json::Value, token: Option<&str>| {
-        let answer = post(&node.url("/credentials/issue"), &body.to_string(), token);
+        let answer = post(&node.url(routes::W3C_ISSUE.path), &body.to_string(), token);
         (answer.status, answer.json())
     };
     let employee = || {
@@ -439,7 +440,7 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
     let verify = |credential: &serde_json::Value| {
         verify_at(
             &node,
-            "/credentials/verify",
+            routes::VC_VERIFY_CREDENTIAL.path,
             &json!({ "verifiableCredential": credential }),
         )
     };
@@ -452,7 +453,7 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
     let list = entry["statusListCredential"].as_str().expect("a list URL");
     let name = list.rsplit('/').next().expect("a name");
     let set = post(
-        &node.url(&format!("/admin/status-lists/{name}")),
+        &node.url(&routes::STATUS_LIST_CHANGE.at(&[name])),
         &json!({"purpose": "revocation", "set": [entry["statusListIndex"].as_str().expect("an index").parse::<u64>().expect("a number")]}).to_string(),
         Some(&token),
     );
@@ -595,7 +596,7 @@ fn the_verification_service_verifies_presentations_of_any_w3c_credentials() {
     let verify = |presentation: &serde_json::Value, challenge: &str| {
         verify_at(
             &node,
-            "/presentations/verify",
+            routes::VC_VERIFY_PRESENTATION.path,
             &json!({"verifiablePresentation": presentation,
                     "options": {"challenge": challenge, "domain": "partner.example"}}),
         )
@@ -860,7 +861,7 @@ fn status_lists_of_other_issuers_are_fetched_for_trusted_issuers_only_and_kept_a
     let verify = |credential: &serde_json::Value| {
         verify_at(
             &node,
-            "/credentials/verify",
+            routes::VC_VERIFY_CREDENTIAL.path,
             &json!({ "verifiableCredential": credential }),
         )
     };

@@ -3,6 +3,7 @@
 //! while an honest node never is.
 
 use serde_json::{Value, json};
+use vouch_api::node::routes;
 
 use crate::common::{TestNode, consortium_of, eventually, get, post, wait_connected};
 
@@ -17,7 +18,7 @@ fn append(node: &TestNode, n: usize) {
     let token = node.admin_token();
     for _ in 1..n {
         let issued = post(
-            &node.url("/admin/credentials"),
+            &node.url(routes::ISSUE.path),
             &json!({
                 "instance": vouch_core::did::key::did_of(&key.public()),
                 "task": {"id": "witnessed", "purpose": "grow the log"},
@@ -41,7 +42,7 @@ fn witness_name(node: &TestNode) -> String {
 
 /// The checkpoint `node` holds of the log of `of`.
 fn held(node: &TestNode, of: &TestNode) -> Option<Value> {
-    let held = get(&node.url("/1.0/audit/witnessed"), None).json();
+    let held = get(&node.url(routes::WITNESSED.path), None).json();
     held["checkpoints"]
         .as_array()
         .expect("a list")
@@ -65,7 +66,7 @@ fn cosigned_by(node: &TestNode, of: &TestNode, witness: &TestNode) -> bool {
 }
 
 fn evidence(node: &TestNode) -> Vec<Value> {
-    get(&node.url("/1.0/audit/evidence"), None).json()["evidence"]
+    get(&node.url(routes::EVIDENCE.path), None).json()["evidence"]
         .as_array()
         .expect("a list")
         .clone()

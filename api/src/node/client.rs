@@ -336,7 +336,7 @@ impl NodeClient {
     /// answers its errors as results (`didResolutionMetadata.error`), not problems, so every
     /// status comes back with its body.
     pub fn resolve(&self, did: &Did) -> Result<(u16, Value), NodeError> {
-        let path = format!("/1.0/identifiers/{}", segment(did.as_str()));
+        let path = format!("{}{}", routes::IDENTIFIERS, segment(did.as_str()));
         let (status, text) = self
             .http
             .send_at_most("GET", &path, Body::None, MAX_READ_BYTES)?;
@@ -349,7 +349,7 @@ impl NodeClient {
     /// `GET /1.0/logs/{did}`: the operation log of a did:vouch, as JSON Lines of at most
     /// `limit` bytes (unchecked: the reader verifies it from its genesis).
     pub fn log(&self, did: &Did, limit: u64) -> Result<String, NodeError> {
-        let path = format!("/1.0/logs/{}", segment(did.as_str()));
+        let path = format!("{}{}", routes::LOGS, segment(did.as_str()));
         match self.http.send_at_most("GET", &path, Body::None, limit)? {
             (200, text) => Ok(text),
             (status, text) => Err(self.http.refused(&path, status, &text)),

@@ -404,6 +404,11 @@ pub fn all() -> Vec<Description> {
     ]
 }
 
+/// The path below which a node resolves DIDs (`GET /1.0/identifiers/{did}`).
+pub const IDENTIFIERS: &str = "/1.0/identifiers/";
+/// The path below which a node serves did:vouch operation logs (`GET /1.0/logs/{did}`).
+pub const LOGS: &str = "/1.0/logs/";
+
 /// The routes the prose alone describes, each with why no type of this crate is its message.
 pub const UNTYPED: [(Method, &str, &str); 8] = [
     (
