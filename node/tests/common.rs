@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-use vouch_api::node::routes::{self, IDENTIFIERS};
+use vouch_api::node::routes::IDENTIFIERS;
 
 use chrono::Utc;
 use serde_json::Value;
@@ -196,31 +196,89 @@ pub(crate) fn agent_credential(
     task: &str,
     capabilities: Value,
 ) -> Value {
-    use vouch_core::did::Did;
-    let token = node.admin_token();
-    let token = Some(token.trim());
-    let registered = post(
-        &node.url(routes::REGISTER_DEFINITION.path),
-        &serde_json::json!({
-            "name": "support", "version": "1", "owner": "owner@org.example", "model": "model-x",
-            "systemPromptHash": vouch_core::hash::Multihash::of(b"prompt").as_str(),
-            "tools": [], "configuration": {},
-        })
-        .to_string(),
-        token,
-    );
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let definition = Did::parse(registered.json()["did"].as_str().expect("a DID")).expect("a DID");
+    let admin = node.admin();
+    let registered = admin
+        .register_definition(&definition_request("support"))
+        .expect("registered");
+    let definition = registered.definition.did;
     let proof = vouch_wallet::node::OrgNode::new(node.node_url())
         .binding_proof(key, &definition, Utc::now())
         .expect("a proof");
-    let bound = post(
-        &node.url(&routes::INSTANCES.at(&[&definition.to_string()])),
-        &proof.to_string(),
-        token,
-    );
-    assert_eq!(bound.status, 201, "{}", bound.body);
+    admin.bind(&definition, &proof).expect("bound");
     issue_to(node, key, task, capabilities)
+}
+
+/// A revocation of `level` for `subject` (`preemptive`: of a task or instance nothing names
+/// yet).
+pub(crate) fn revocation_request(
+    level: vouch_core::revocation::Level,
+    subject: &str,
+    preemptive: bool,
+) -> vouch_api::node::admin::RevocationRequest {
+    vouch_api::node::admin::RevocationRequest {
+        level,
+        subject: subject.to_owned(),
+        reason: None,
+        preemptive,
+    }
+}
+
+/// Sets bit `index` of the org's list `name` (a revocation list, made if it is not there):
+/// the list's URL.
+pub(crate) fn set_bit(node: &TestNode, name: &str, index: usize) -> String {
+    let changed = node
+        .admin()
+        .change_status(
+            name,
+            &vouch_api::node::admin::StatusChange {
+                purpose: "revocation".into(),
+                set: vec![index],
+                clear: vec![],
+            },
+        )
+        .expect("changed");
+    changed.id.as_str().expect("the list's URL").to_owned()
+}
+
+/// Rotates the org's key through its admin API: an update of its DID.
+pub(crate) fn rotate(node: &TestNode) {
+    node.admin().rotate().expect("rotated");
+}
+
+/// A definition of an agent named `name`, as an operator registers one.
+pub(crate) fn definition_request(name: &str) -> vouch_api::node::admin::DefinitionRequest {
+    vouch_api::node::admin::DefinitionRequest {
+        name: name.into(),
+        version: "1".into(),
+        owner: "owner@org.example".into(),
+        model: "model-x".into(),
+        system_prompt_hash: vouch_core::hash::Multihash::of(b"prompt").as_str().into(),
+        tools: serde_json::json!([]),
+        configuration: serde_json::json!({}),
+    }
+}
+
+/// A credential to issue to the instance of `key` for `task`, with `capabilities` (a list).
+pub(crate) fn issue_request(
+    key: &vouch_core::key::KeyPair,
+    task: &str,
+    capabilities: Value,
+) -> vouch_api::node::admin::IssueRequest {
+    vouch_api::node::admin::IssueRequest {
+        instance: vouch_core::did::key::did_of(&key.public()),
+        task: vouch_api::node::admin::TaskRequest {
+            id: task.into(),
+            purpose: "triage".into(),
+        },
+        principal: "alice@customer.example".into(),
+        capabilities: serde_json::from_value(capabilities).expect("a list of capabilities"),
+        audience: vec![],
+        resources: vec![],
+        ttl_secs: None,
+        max_renewals: None,
+        lineage_secs: None,
+        max_depth: None,
+    }
 }
 
 /// Another credential for an instance bound already (by [`agent_credential`]).
@@ -230,21 +288,10 @@ pub(crate) fn issue_to(
     task: &str,
     capabilities: Value,
 ) -> Value {
-    let token = node.admin_token();
-    let token = Some(token.trim());
-    let issued = post(
-        &node.url(routes::ISSUE.path),
-        &serde_json::json!({
-            "instance": vouch_core::did::key::did_of(&key.public()),
-            "task": {"id": task, "purpose": "triage"},
-            "principal": "alice@customer.example",
-            "capabilities": capabilities,
-        })
-        .to_string(),
-        token,
-    );
-    assert_eq!(issued.status, 201, "{}", issued.body);
-    issued.json()["credential"].clone()
+    node.admin()
+        .issue(&issue_request(key, task, capabilities))
+        .expect("issued")
+        .credential
 }
 
 /// A loopback port free now, for a node to listen on. Taken below Linux's ephemeral range

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 use vouch_api::node::client::STATUS_LISTS;
-use vouch_api::node::routes;
 
 use serde_json::{Value, json};
 use vouch_core::audit::{Decision, Event};
@@ -13,7 +12,15 @@ use vouch_core::key::KeyPair;
 use vouch_wallet::daemon::{Daemon, ExchangeAsk};
 use vouch_wallet::knowledge::Freshness;
 
-use crate::common::{TestNode, agent_credential, consortium_of, eventually, post, wait_connected};
+use vouch_api::node::admin::OwnerRequest;
+use vouch_api::node::public::{
+    OwnerVerdict, Pending, PresentationOptions, Standing, VerifyPresentation,
+};
+use vouch_core::revocation::Level;
+
+use crate::common::{
+    TestNode, agent_credential, consortium_of, eventually, revocation_request, wait_connected,
+};
 
 fn refund(amount: u64) -> Value {
     json!({"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/42",
@@ -36,6 +43,16 @@ pub(crate) fn daemon(
             .expect("opens")
             .with_node(node.node_url(), node.genesis(), freshness),
     )
+}
+
+/// The daemon's answer to `request`, as the operation's type.
+pub(crate) fn handled<A: serde::de::DeserializeOwned>(
+    daemon: &Daemon,
+    request: vouch_wallet::daemon::Request,
+) -> Result<A, vouch_api::daemon::Refusal> {
+    daemon
+        .handle(request)
+        .map(|ok| serde_json::from_value(ok).expect("the operation's answer"))
 }
 
 pub(crate) fn add(daemon: &Daemon, credential: &Value) {
@@ -163,13 +180,10 @@ fn two_orgs_agents_authenticate_each_other_decide_each_capability_and_record_it(
     }
 
     // Org A revokes the task: once B's node has the list, B's next decision is `revoked`.
-    let token = org_a.admin_token();
-    let revoked = post(
-        &org_a.url(routes::REVOKE.path),
-        &json!({"level": "task", "subject": "t-refund"}).to_string(),
-        Some(token.trim()),
-    );
-    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    org_a
+        .admin()
+        .revoke(&revocation_request(Level::Task, "t-refund", false))
+        .expect("revoked");
     let url = credential_a["credentialStatus"][0]["statusListCredential"]
         .as_str()
         .expect("a list")
@@ -259,13 +273,12 @@ fn a_partner_without_libp2p_proves_to_the_node_over_http_and_the_node_decides_on
         .expect_err("refused");
     assert_eq!(replayed.reason, Some(vouch_core::report::Reason::Replayed));
     // The decision is the node's to show, and in its audit log.
-    let shown = crate::common::get(&node.url(&routes::EXCHANGE.at(&[&id])), None).json();
-    assert_eq!(shown["decision"], decided.decision);
-    let entries = crate::common::get(&node.url(routes::AUDIT_ENTRIES.path), None).json();
-    let decisions: Vec<(Value, Value)> = entries["entries"]
-        .as_array()
-        .expect("entries")
+    let shown = client.exchange(&id).expect("decided");
+    assert_eq!(shown.decision, decided.decision);
+    let entries = client.audit_entries(0).expect("the entries").entries;
+    let decisions: Vec<(Value, Value)> = entries
         .iter()
+        .map(|e| serde_json::to_value(e).expect("JSON"))
         .filter(|e| e["event"] == "decided")
         .map(|e| (e["decision"].clone(), e["reason"].clone()))
         .collect();
@@ -397,10 +410,9 @@ fn a_peer_that_sends_what_is_no_exchange_message_is_disconnected() {
         assert!(closed, "{what}: the daemon kept the connection");
     }
     // An honest peer still gets answers: the daemon stayed up.
-    let identity = wallet
-        .handle(vouch_wallet::daemon::Request::Identity {})
-        .expect("answers");
-    assert_eq!(identity["addresses"][0], address.to_string());
+    let identity: vouch_api::daemon::Identity =
+        handled(&wallet, vouch_wallet::daemon::Request::Identity {}).expect("answers");
+    assert_eq!(identity.addresses[0], address.to_string());
 }
 
 #[test]
@@ -408,19 +420,11 @@ fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof(
     use vouch_wallet::daemon::Request;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(&dir.path().join("node"));
-    let token = node.admin_token();
-    let registered = post(
-        &node.url(routes::REGISTER_DEFINITION.path),
-        &json!({
-            "name": "ephemeral", "version": "1", "owner": "owner@org.example", "model": "model-x",
-            "systemPromptHash": vouch_core::hash::Multihash::of(b"prompt").as_str(),
-            "tools": [], "configuration": {},
-        })
-        .to_string(),
-        Some(token.trim()),
-    );
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let definition = registered.json()["did"].as_str().expect("a DID").to_owned();
+    let admin = node.admin();
+    let registered = admin
+        .register_definition(&crate::common::definition_request("ephemeral"))
+        .expect("registered");
+    let definition = registered.definition.did.to_string();
     // The key is made in the daemon's memory; only its proof leaves.
     let wallet = daemon(dir.path(), "wallet", &KeyPair::generate(), &node);
     let proof = wallet
@@ -428,20 +432,16 @@ fn an_instance_whose_key_lives_only_in_its_daemon_is_bound_on_the_daemons_proof(
             definition: definition.clone(),
         })
         .expect("a proof");
-    let bound = post(
-        &node.url(&routes::INSTANCES.at(&[&definition.to_string()])),
-        &proof.to_string(),
-        Some(token.trim()),
-    );
-    assert_eq!(bound.status, 201, "{}", bound.body);
-    assert_eq!(bound.json()["did"], wallet.instance().to_string());
+    let bound = admin
+        .bind(&registered.definition.did, &proof)
+        .expect("bound");
+    assert_eq!(bound.did, *wallet.instance());
     // The proof answers one challenge: used again, refused.
-    let again = post(
-        &node.url(&routes::INSTANCES.at(&[&definition.to_string()])),
-        &proof.to_string(),
-        Some(token.trim()),
+    let again = admin.bind(&registered.definition.did, &proof);
+    assert!(
+        matches!(again, Err(vouch_api::node::NodeError::Refused { .. })),
+        "{again:?}"
     );
-    assert_ne!(again.status, 201, "{}", again.body);
 }
 
 /// A TLS front for `node` on a loopback port, under a fresh self-signed certificate for
@@ -627,7 +627,6 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
     use vouch_wallet::daemon::Request;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
-    let token = node.admin_token();
     let agent = KeyPair::generate();
     let parent = agent_credential(
         &node,
@@ -642,15 +641,17 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
     let sub_did = agent_a_did(&sub);
     let narrow = json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
                          "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]);
-    let delegated = wallet
-        .handle(Request::Delegate {
+    let delegated: vouch_api::daemon::Delegated = handled(
+        &wallet,
+        Request::Delegate {
             parent: parent["id"].as_str().expect("an id").to_owned(),
             to: sub_did.clone(),
             capabilities: narrow.as_array().expect("caps").clone(),
             valid_until: None,
-        })
-        .expect("delegated through the node");
-    let child = delegated["credential"].clone();
+        },
+    )
+    .expect("delegated through the node");
+    let child = delegated.credential.clone();
     assert!(
         child["credentialStatus"]
             .as_array()
@@ -668,20 +669,23 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
             chrono::Utc::now(),
         )
         .expect("presents");
-        let answer = post(
-            &node.url(routes::VERIFY_PRESENTATION.path),
-            &json!({"verifiablePresentation": vp,
-                    "options": {"challenge": "c-1", "domain": "partner.example"}})
-            .to_string(),
-            None,
-        );
-        let reasons: Vec<String> = answer.json()["errors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        let answer = node
+            .client()
+            .verify_presentation(&VerifyPresentation {
+                verifiable_presentation: vp,
+                options: PresentationOptions {
+                    challenge: "c-1".into(),
+                    domain: "partner.example".into(),
+                    checks: None,
+                },
+            })
+            .expect("a report");
+        let reasons: Vec<String> = answer
+            .errors
+            .iter()
+            .filter_map(|e| e.reason.map(|r| r.as_str().to_owned()))
             .collect();
-        (answer.json()["verified"] == true, reasons)
+        (answer.verified, reasons)
     };
     assert_eq!(verify(vec![parent.clone(), child.clone()]), (true, vec![]));
 
@@ -711,12 +715,13 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
     );
 
     // Revoking the sub-agent (the agent level, its did:key) reaches the registered child.
-    let revoked = post(
-        &node.url(routes::REVOKE.path),
-        &json!({"level": "agent", "subject": sub_did}).to_string(),
-        Some(&token),
-    );
-    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    node.admin()
+        .revoke(&revocation_request(
+            Level::Agent,
+            &sub_did.to_string(),
+            false,
+        ))
+        .expect("revoked");
     let (verified, reasons) = verify(vec![parent.clone(), child.clone()]);
     assert!(
         !verified && reasons.contains(&"revoked".to_owned()),
@@ -725,20 +730,21 @@ fn a_delegation_made_in_the_daemon_is_registered_and_every_level_reaches_it() {
     // A revocation that reaches nothing is no success: a did:key this org never saw, a task it
     // never issued for.
     for (level, subject) in [
-        ("agent", agent_a_did(&KeyPair::generate())),
-        ("task", "t-never".to_owned()),
+        (Level::Agent, agent_a_did(&KeyPair::generate()).to_string()),
+        (Level::Task, "t-never".to_owned()),
     ] {
-        let nothing = post(
-            &node.url(routes::REVOKE.path),
-            &json!({"level": level, "subject": subject}).to_string(),
-            Some(&token),
-        );
-        assert_eq!(nothing.status, 404, "{level}: {}", nothing.body);
-        assert!(
-            nothing.body.contains("nothing to revoke"),
-            "{}",
-            nothing.body
-        );
+        match node
+            .admin()
+            .revoke(&revocation_request(level, &subject, false))
+        {
+            Err(vouch_api::node::NodeError::Refused {
+                status, message, ..
+            }) => {
+                assert_eq!(status, 404, "{level:?}: {message}");
+                assert!(message.contains("nothing to revoke"), "{message}");
+            }
+            other => panic!("{level:?}: {other:?}"),
+        }
     }
 }
 
@@ -748,15 +754,15 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     use vouch_wallet::node::NodeClient;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
-    let token = node.admin_token();
     // The owner the definitions name, with an owner key of their own.
     let owner_key = KeyPair::generate();
-    let registered = post(
-        &node.url(routes::OWNERS.path),
-        &json!({"id": "owner@org.example", "key": agent_a_did(&owner_key)}).to_string(),
-        Some(&token),
-    );
-    assert_eq!(registered.status, 201, "{}", registered.body);
+    node.admin()
+        .register_owner(&OwnerRequest {
+            id: "owner@org.example".into(),
+            key: Some(agent_a_did(&owner_key).to_string()),
+            drop_passkeys: false,
+        })
+        .expect("registered");
     let agent = KeyPair::generate();
     let credential = agent_credential(
         &node,
@@ -790,28 +796,26 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
 
     // The agent's daemon asks its org's node, presenting the credential that names the
     // request over a node challenge.
-    let ask = |amount: u64, order: u64| {
-        wallet
-            .handle(Request::RequestApproval {
+    let ask = |amount: u64, order: u64| -> Pending {
+        handled(
+            &wallet,
+            Request::RequestApproval {
                 request: json!({"action": "call:billing_api:refund",
                     "resource": format!("https://billing.b.example/refunds/{order}"),
                     "arguments": {"amount": {"value": amount, "unit": "EUR"}}}),
-            })
-            .expect("asked")
+            },
+        )
+        .expect("asked")
     };
     let pending = ask(4900, 666);
-    assert_eq!(pending["standing"], "pending");
-    assert_eq!(pending["requestHash"], to_approve);
+    assert_eq!(pending.standing, Standing::Pending);
+    assert_eq!(json!(pending.request_hash), to_approve);
     // The owner decides with their key, over exactly what is pending (`vouch agent approve`).
     let org = vouch_wallet::node::OrgNode::new(node.node_url());
-    let decide = |pending: &Value, decision: &str, key: &KeyPair| {
-        let pending: vouch_api::node::public::Pending =
-            serde_json::from_value(pending.clone()).expect("a pending request");
-        let verdict = serde_json::from_value(json!(decision)).expect("approve or refuse");
-        org.decide_approval(key, &pending, verdict)
-            .map(|decided| json!(decided))
+    let decide = |pending: &Pending, verdict: OwnerVerdict, key: &KeyPair| {
+        org.decide_approval(key, pending, verdict)
     };
-    let status_of = |refused: Result<Value, vouch_wallet::node::NodeError>| match refused {
+    let status_of = |refused: Result<Pending, vouch_wallet::node::NodeError>| match refused {
         Err(vouch_wallet::node::NodeError::Refused { status, code, .. }) => {
             (status, code.as_str().to_owned())
         }
@@ -819,27 +823,33 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     };
     // Signed by anyone but the owner: refused.
     assert_eq!(
-        status_of(decide(&pending, "approve", &KeyPair::generate())),
+        status_of(decide(
+            &pending,
+            OwnerVerdict::Approve,
+            &KeyPair::generate()
+        )),
         (403, "invalid_proof".to_owned())
     );
-    let approved = decide(&pending, "approve", &owner_key).expect("approved");
-    assert_eq!(approved["standing"], "approved");
-    let approval = approved["approval"].clone();
+    let approved = decide(&pending, OwnerVerdict::Approve, &owner_key).expect("approved");
+    assert_eq!(approved.standing, Standing::Approved);
+    let approval = approved.approval.clone().expect("the approval");
     assert!(vouch_core::approval::is_approval(&approval), "{approval}");
     // Decided once.
     assert_eq!(
-        status_of(decide(&pending, "refuse", &owner_key)),
+        status_of(decide(&pending, OwnerVerdict::Refuse, &owner_key)),
         (403, "replayed".to_owned())
     );
 
     // The agent's daemon fetches it, holds it and presents it with the request it approves:
     // accepted...
-    let fetched = wallet
-        .handle(Request::ApprovalStatus {
-            id: pending["id"].as_str().expect("an id").to_owned(),
-        })
-        .expect("fetched");
-    assert_eq!(fetched["approval"], approval);
+    let fetched: Pending = handled(
+        &wallet,
+        Request::ApprovalStatus {
+            id: pending.id.clone(),
+        },
+    )
+    .expect("fetched");
+    assert_eq!(fetched.approval, Some(approval));
     // ...not for another request (another order) it does not approve...
     let other = exchange(4900, 667);
     assert_eq!(
@@ -859,11 +869,11 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
 
     // A refusal gives nothing.
     let pending = ask(100, 668);
-    let refused = decide(&pending, "refuse", &owner_key).expect("refused");
-    assert_eq!(refused["standing"], "refused");
-    assert!(refused.get("approval").is_none());
+    let refused = decide(&pending, OwnerVerdict::Refuse, &owner_key).expect("refused");
+    assert_eq!(refused.standing, Standing::Refused);
+    assert!(refused.approval.is_none());
     // At most 16 wait per agent; a decided one makes room.
-    let waiting: Vec<Value> = (0..16).map(|i| ask(100, 700 + i)).collect();
+    let waiting: Vec<Pending> = (0..16).map(|i| ask(100, 700 + i)).collect();
     let refused = wallet
         .handle(Request::RequestApproval {
             request: json!({"action": "call:billing_api:refund",
@@ -878,10 +888,11 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
         "{}",
         refused.message
     );
-    decide(&waiting[0], "refuse", &owner_key).expect("refused");
+    decide(&waiting[0], OwnerVerdict::Refuse, &owner_key).expect("refused");
     ask(100, 799);
     // Every step is in the node's audit log, with no argument in it.
-    let entries = crate::common::get(&node.url(routes::AUDIT_ENTRIES.path), None).body;
+    let entries = serde_json::to_string(&client.audit_entries(0).expect("the entries").entries)
+        .expect("JSON");
     for event in ["approval_asked", "approved", "approval_refused"] {
         assert!(entries.contains(event), "{event}: {entries}");
     }
@@ -892,16 +903,17 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     });
     assert!(!standalone, "an argument in the audit log: {entries}");
     // The credential it was asked under revoked before the owner decides: nothing is given.
-    decide(&waiting[1], "refuse", &owner_key).expect("refused");
+    decide(&waiting[1], OwnerVerdict::Refuse, &owner_key).expect("refused");
     let late = ask(100, 801);
-    let revoked = post(
-        &node.url(routes::REVOKE.path),
-        &json!({"level": "credential", "subject": credential["id"]}).to_string(),
-        Some(&token),
-    );
-    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    node.admin()
+        .revoke(&revocation_request(
+            Level::Credential,
+            credential["id"].as_str().expect("an id"),
+            false,
+        ))
+        .expect("revoked");
     assert_eq!(
-        status_of(decide(&late, "approve", &owner_key)),
+        status_of(decide(&late, OwnerVerdict::Approve, &owner_key)),
         (409, "revoked".to_owned())
     );
 }

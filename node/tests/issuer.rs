@@ -8,7 +8,6 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use vouch_api::ErrorCode;
-use vouch_api::node::admin::{DefinitionRequest, IssueRequest, TaskRequest};
 use vouch_api::node::public::VerifyCredential;
 use vouch_api::node::{AdminClient, routes};
 use vouch_core::credential::AgentCapabilityCredential;
@@ -368,16 +367,6 @@ impl Tree {
             .filter(|(_, chain)| self.world.bit_set(chain))
             .map(|(name, _)| *name)
             .collect()
-    }
-}
-
-/// A revocation request of `level` for `subject`.
-fn revocation_request(level: Level, subject: &str, preemptive: bool) -> RevocationRequest {
-    RevocationRequest {
-        level,
-        subject: subject.to_owned(),
-        reason: None,
-        preemptive,
     }
 }
 
@@ -979,14 +968,10 @@ fn no_raw_principal_prompt_or_argument_reaches_the_store_or_the_logs() {
         token.map(str::to_owned),
     );
     let registered = admin
-        .register_definition(&DefinitionRequest {
-            name: "support".into(),
-            version: "1".into(),
-            owner: "owner@org.example".into(),
-            model: "model-x".into(),
-            system_prompt_hash: Multihash::of(prompt.as_bytes()).as_str().into(),
-            tools: json!([]),
-            configuration: json!({}),
+        .register_definition(&{
+            let mut definition = crate::common::definition_request("support");
+            definition.system_prompt_hash = Multihash::of(prompt.as_bytes()).as_str().into();
+            definition
         })
         .expect("registered");
     let definition = registered.definition.did;
@@ -1002,28 +987,21 @@ fn no_raw_principal_prompt_or_argument_reaches_the_store_or_the_logs() {
     .expect("proof");
     admin.bind(&definition, &proof).expect("bound");
     let issued = admin
-        .issue(&IssueRequest {
-            instance: did_of(&key.public()),
-            task: TaskRequest {
-                id: "t1".into(),
-                purpose: purpose.clone(),
-            },
-            principal: principal.clone(),
-            capabilities: vec![
-                json!({"action": "call:billing:refund", "resource": "https://billing.example/**"}),
-            ],
-            audience: vec![],
-            resources: vec![],
-            ttl_secs: None,
-            max_renewals: None,
-            lineage_secs: None,
-            max_depth: None,
+        .issue(&{
+            let mut request = crate::common::issue_request(
+                &key,
+                "t1",
+                json!([{"action": "call:billing:refund", "resource": "https://billing.example/**"}]),
+            );
+            request.task.purpose = purpose.clone();
+            request.principal = principal.clone();
+            request
         })
         .expect("issued");
     let text = issued.credential.to_string();
     assert!(!text.contains(&principal) && !text.contains(&purpose));
     admin
-        .revoke(&revocation_request(Level::Task, "t1", false))
+        .revoke(&crate::common::revocation_request(Level::Task, "t1", false))
         .expect("revoked");
     // A partner's verification of a credential carrying a tool's arguments: decided and
     // audited, and nothing of the arguments kept.
@@ -1374,7 +1352,7 @@ fn node_with_revoked_tasks(
     let admin = node.admin();
     for task in tasks {
         admin
-            .revoke(&revocation_request(Level::Task, task, true))
+            .revoke(&crate::common::revocation_request(Level::Task, task, true))
             .expect("revoked");
     }
     let key = datadir::node_key(&node.config.data_dir).expect("the node key");
@@ -1428,7 +1406,7 @@ fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
     let node = TestNode::start(config);
     let refused = node
         .admin()
-        .revoke(&revocation_request(Level::Task, "t2", true))
+        .revoke(&crate::common::revocation_request(Level::Task, "t2", true))
         .expect_err("not made");
     assert_eq!(refused.code(), Some(ErrorCode::Internal), "{refused}");
     // Nothing of the change was made: no event, no entry, the task is not revoked.

@@ -4,34 +4,20 @@
 //! amendments change nothing.
 
 use chrono::Utc;
-use serde_json::Value;
-use vouch_api::node::routes;
+use vouch_api::ErrorCode;
+use vouch_api::node::NodeError;
+use vouch_api::node::admin::Membership;
+use vouch_core::consortium::Change;
 use vouch_core::did_vouch::{self, DocumentContent};
 use vouch_core::key::KeyPair;
 use vouch_node::{datadir, setup};
 
 use crate::common::{
-    TestNode, consortium_with, eventually, node_config, post, send, version_at, wait_connected,
+    TestNode, consortium_with, eventually, node_config, version_at, wait_connected,
 };
 
-fn membership(node: &TestNode) -> Value {
-    let token = format!("Bearer {}", node.admin_token().trim());
-    let answer = send(
-        "GET",
-        &node.url(routes::MEMBERSHIP.path),
-        &[("authorization", &token)],
-        "",
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.json()
-}
-
-fn admin(node: &TestNode, path: &str, body: &Value) -> crate::common::Answer {
-    post(
-        &node.url(path),
-        &body.to_string(),
-        Some(&node.admin_token()),
-    )
+fn membership(node: &TestNode) -> Membership {
+    node.admin().membership().expect("the membership")
 }
 
 #[test]
@@ -51,54 +37,52 @@ fn a_member_added_by_every_member_joins_and_catches_up() {
         newcomer.in_data_dir(&newcomer.p2p.consortium),
     )
     .expect("the genesis copied");
-    let entry = serde_json::to_value(setup::member_entry(&newcomer).expect("an entry")).unwrap();
+    let entry = setup::member_entry(&newcomer).expect("an entry");
 
-    let proposed = admin(
-        &nodes[0],
-        routes::PROPOSALS.path,
-        &serde_json::json!({ "add": entry }),
-    );
-    assert_eq!(proposed.status, 200, "{}", proposed.body);
-    let proposed = proposed.json();
-    assert_eq!(
-        (proposed["applied"].as_bool(), proposed["signed"].as_u64()),
-        (Some(false), Some(1))
-    );
-    let signed = admin(&nodes[1], routes::SIGNATURES.path, &proposed["amendment"]).json();
-    assert_eq!(
-        (signed["applied"].as_bool(), signed["signed"].as_u64()),
-        (Some(false), Some(2))
-    );
+    let proposed = nodes[0]
+        .admin()
+        .propose(&Change::Add(Box::new(entry)))
+        .expect("proposed");
+    assert_eq!((proposed.applied, proposed.signed), (false, 1));
+    let signed = nodes[1]
+        .admin()
+        .sign_amendment(&proposed.amendment)
+        .expect("signed");
+    assert_eq!((signed.applied, signed.signed), (false, 2));
 
     // A forged signature (a member's key, another's bytes): refused, nothing changes.
-    let mut forged = signed["amendment"].clone();
-    forged["signatures"][1]["signature"] = forged["signatures"][0]["signature"].clone();
-    let refused = admin(&nodes[2], routes::SIGNATURES.path, &forged);
-    assert_eq!(refused.status, 422, "{}", refused.body);
-    assert_eq!(membership(&nodes[2])["sequence"], 0);
+    let mut forged = signed.amendment.clone();
+    forged.signatures[1].signature = forged.signatures[0].signature.clone();
+    match nodes[2].admin().sign_amendment(&forged) {
+        Err(NodeError::Refused { status, .. }) => assert_eq!(status, 422),
+        other => panic!("a forged signature: {other:?}"),
+    }
+    assert_eq!(membership(&nodes[2]).sequence, 0);
 
     // The last signature applies it; it is gossiped to the others.
-    let applied = admin(&nodes[2], routes::SIGNATURES.path, &signed["amendment"]).json();
-    assert_eq!(applied["applied"], true);
+    let applied = nodes[2]
+        .admin()
+        .sign_amendment(&signed.amendment)
+        .expect("signed");
+    assert!(applied.applied);
     for node in &nodes {
         eventually(node, "every member to apply the amendment", || {
-            membership(node)["sequence"] == 1
+            membership(node).sequence == 1
         });
     }
     // Replayed: known, and still one amendment.
-    let replayed = admin(&nodes[0], routes::SIGNATURES.path, &applied["amendment"]);
-    assert_eq!(
-        (replayed.status, replayed.json()["applied"].as_bool()),
-        (200, Some(true))
-    );
-    assert_eq!(membership(&nodes[0])["sequence"], 1);
+    let replayed = nodes[0]
+        .admin()
+        .sign_amendment(&applied.amendment)
+        .expect("known");
+    assert!(replayed.applied);
+    assert_eq!(membership(&nodes[0]).sequence, 1);
 
     // The newcomer starts with the genesis and the amendment, is accepted and catches up.
-    let amendments: Vec<String> = membership(&nodes[0])["amendments"]
-        .as_array()
-        .expect("amendments")
+    let amendments: Vec<String> = membership(&nodes[0])
+        .amendments
         .iter()
-        .map(Value::to_string)
+        .map(|a| serde_json::to_string(a).expect("JSON"))
         .collect();
     std::fs::write(
         newcomer.in_data_dir(&newcomer.p2p.amendments),
@@ -133,13 +117,18 @@ fn a_removed_member_is_disconnected_and_its_later_operations_refused() {
         wait_connected(node, 2);
     }
 
-    let removal = serde_json::json!({ "remove": { "did": did_c } });
-    let proposed = admin(&nodes[0], routes::PROPOSALS.path, &removal).json();
-    assert_eq!(proposed["applied"], false);
-    let applied = admin(&nodes[1], routes::SIGNATURES.path, &proposed["amendment"]).json();
-    assert_eq!(applied["applied"], true);
+    let removal = Change::Remove {
+        did: nodes[2].node().identity.did.clone(),
+    };
+    let proposed = nodes[0].admin().propose(&removal).expect("proposed");
+    assert!(!proposed.applied);
+    let applied = nodes[1]
+        .admin()
+        .sign_amendment(&proposed.amendment)
+        .expect("signed");
+    assert!(applied.applied);
     eventually(&nodes[0], "a to apply the removal", || {
-        membership(&nodes[0])["sequence"] == 1
+        membership(&nodes[0]).sequence == 1
     });
     wait_connected(&nodes[0], 1);
     wait_connected(&nodes[1], 1);
@@ -162,19 +151,16 @@ fn a_removed_member_is_disconnected_and_its_later_operations_refused() {
     )
     .expect("an update")
     .to_json();
-    let rotated = post(
-        &nodes[2].url(routes::DID_ROTATE.path),
-        "",
-        Some(&nodes[2].admin_token()),
-    );
-    assert!([200, 409].contains(&rotated.status), "{}", rotated.body);
-    let refused = post(
-        &nodes[0].url(routes::DID_OPERATIONS.path),
-        &later,
-        Some(&nodes[0].admin_token()),
-    );
-    assert_eq!(refused.status, 409, "{}", refused.body);
-    assert_eq!(refused.json()["code"], "removed");
+    match nodes[2].admin().rotate() {
+        Ok(_) | Err(NodeError::Refused { status: 409, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    match nodes[0].admin().submit_operation(&later) {
+        Err(NodeError::Refused { status, code, .. }) => {
+            assert_eq!((status, code), (409, ErrorCode::Removed))
+        }
+        other => panic!("an operation of a removed member: {other:?}"),
+    }
     // What it published before stays resolvable.
     for node in &nodes[..2] {
         assert_eq!(version_at(node, &did_c).as_deref(), Some("1"));

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use vouch_api::node::client::STATUS_LISTS;
-use vouch_api::node::routes::{self, IDENTIFIERS};
+use vouch_api::node::routes::IDENTIFIERS;
 
 use chrono::Utc;
 use vouch_core::did_vouch::{self, DocumentContent};
@@ -11,17 +11,9 @@ use vouch_core::key::KeyPair;
 use vouch_keyfile as keyfile;
 use vouch_node::{Config, datadir, setup};
 
-use crate::common::{TestNode, consortium_of, eventually, free_port, get, post, version_at};
+use crate::common::{TestNode, consortium_of, eventually, free_port, get, version_at};
 
-/// Rotates the node's org key through its admin API: an update of its DID.
-fn update_org_did(node: &TestNode) {
-    let answer = post(
-        &node.url(routes::DID_ROTATE.path),
-        "",
-        Some(&node.admin_token()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
-}
+use crate::common::rotate as update_org_did;
 
 #[test]
 fn operations_replicate_and_late_and_restarted_nodes_catch_up() {
@@ -273,13 +265,8 @@ fn a_member_sending_invalid_operations_is_disconnected_and_nothing_is_stored() {
 
 /// Changes a's list `revocation-1`, setting `index`; returns the signed version a serves.
 fn revoke(a: &TestNode, index: usize) -> serde_json::Value {
-    let answer = post(
-        &a.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
-        &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
-        Some(&a.admin_token()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    get(answer.json()["id"].as_str().expect("an id"), None).json()
+    let url = crate::common::set_bit(a, "revocation-1", index);
+    get(&url, None).json()
 }
 
 /// Whether `node` holds a's list `revocation-1` with bit `index` set.
@@ -421,13 +408,9 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
     let nodes: Vec<TestNode> = configs.into_iter().map(TestNode::start).collect();
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let submit = |node: &TestNode, operation: &did_vouch::Operation| {
-        let answer = post(
-            &node.url(routes::DID_OPERATIONS.path),
-            &operation.to_json(),
-            Some(&node.admin_token()),
-        );
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.json()
+        node.admin()
+            .submit_operation(&operation.to_json())
+            .expect("accepted")
     };
 
     let (first_key, next_key) = (KeyPair::generate(), KeyPair::generate());
@@ -439,8 +422,11 @@ fn an_agent_definition_did_registered_at_one_node_resolves_everywhere() {
     )
     .expect("a genesis");
     let registered = submit(a, &genesis);
-    assert_eq!(registered["did"], did.to_string());
-    assert_eq!(registered["applied"], "appended");
+    assert_eq!(registered.did, did);
+    assert_eq!(
+        registered.applied,
+        vouch_api::node::admin::Applied::Appended
+    );
     let did = did.to_string();
     for node in [b, c] {
         eventually(node, "the agent definition to reach every node", || {

@@ -5,28 +5,15 @@
 
 use chrono::Utc;
 use vouch_api::node::client::STATUS_LISTS;
-use vouch_api::node::routes;
 use vouch_node::fault::Judgement;
 
-use crate::common::{TestNode, consortium_of, eventually, get, post, version_at, wait_connected};
+use crate::common::{TestNode, consortium_of, eventually, get, version_at, wait_connected};
 
-fn rotate(node: &TestNode) {
-    let answer = post(
-        &node.url(routes::DID_ROTATE.path),
-        "",
-        Some(&node.admin_token()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
-}
+use crate::common::rotate;
 
 /// Sets bit `index` of the node's list `revocation-1`; returns the list's URL path.
 fn revoke(node: &TestNode, index: usize) -> String {
-    let answer = post(
-        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
-        &format!(r#"{{"purpose":"revocation","set":[{index}]}}"#),
-        Some(&node.admin_token()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    crate::common::set_bit(node, "revocation-1", index);
     format!("{STATUS_LISTS}{}/revocation-1", node.node().identity.did)
 }
 

@@ -5,14 +5,14 @@
 
 use serde_json::json;
 use vouch_api::node::NodeClient;
-use vouch_api::node::public::Standing;
-use vouch_api::node::routes;
+use vouch_api::node::admin::OwnerRequest;
+use vouch_api::node::public::{Pending, Standing};
 use vouch_browser::Browser;
 use vouch_core::key::KeyPair;
 use vouch_wallet::daemon::Request;
 
-use crate::common::{TestNode, agent_credential, consortium_of, get, post};
-use crate::exchange::{add, daemon, verdicts};
+use crate::common::{TestNode, agent_credential, consortium_of};
+use crate::exchange::{add, daemon, handled, verdicts};
 
 /// Ceremonies driven by hand from the page, for what its buttons never do: `start` opens a
 /// ceremony, `sign` has the authenticator answer it, `finish` posts an answer to a ceremony.
@@ -37,7 +37,6 @@ const HELPERS: &str = r#"window.vouchTest = {
 fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
-    let token = node.admin_token();
     let agent = KeyPair::generate();
     let credential = agent_credential(
         &node,
@@ -48,19 +47,11 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     );
     // Registering a definition registers its owner and gives the link of their passkey
     // enrolment, on `localhost` (a passkey is bound to a name, never to 127.0.0.1).
-    let registered = post(
-        &node.url(routes::REGISTER_DEFINITION.path),
-        &json!({"name": "billing", "version": "1", "owner": "owner@org.example", "model": "m",
-                "systemPromptHash": vouch_core::hash::Multihash::of(b"p").as_str(),
-                "tools": [], "configuration": {}})
-        .to_string(),
-        Some(token.trim()),
-    );
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let link = registered.json()["ownerEnrolment"]["url"]
-        .as_str()
-        .expect("an enrolment link")
-        .to_owned();
+    let registered = node
+        .admin()
+        .register_definition(&crate::common::definition_request("billing"))
+        .expect("registered");
+    let link = registered.owner_enrolment.expect("an enrolment link").url;
     let port = node.node().http_addr.port();
     assert!(
         link.starts_with(&format!("http://localhost:{port}/owners/enrol#")),
@@ -83,12 +74,14 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
             .expect("answered");
         client.answer_exchange(&id, &response).expect("decided")
     };
-    let ask = |amount: u64, order: u64| {
-        wallet
-            .handle(Request::RequestApproval {
+    let ask = |amount: u64, order: u64| -> Pending {
+        handled(
+            &wallet,
+            Request::RequestApproval {
                 request: refund(amount, order),
-            })
-            .expect("asked")
+            },
+        )
+        .expect("asked")
     };
     let text = |browser: &mut Browser, selector: &str| {
         browser
@@ -104,7 +97,7 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
         .expect("a virtual authenticator");
     // A request waits; its owner has no passkey yet: the page cannot decide it.
     let early = ask(4900, 665);
-    let page = early["page"].as_str().expect("a page").to_owned();
+    let page = early.page.clone().expect("a page");
     assert!(
         page.starts_with(&format!("http://localhost:{port}/approve/")),
         "{page}"
@@ -138,7 +131,7 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
         vec![Some("needs_approval".into())]
     );
     let pending = ask(4900, 666);
-    let page = pending["page"].as_str().expect("a page").to_owned();
+    let page = pending.page.clone().expect("a page");
     browser.open(&page).expect("the page opens");
     assert_eq!(text(&mut browser, "#action"), "call:billing_api:refund");
     assert_eq!(
@@ -150,19 +143,18 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
             .as_str()
             .is_some_and(|a| a.contains("4900")),
     );
-    assert_eq!(text(&mut browser, "#hash"), pending["requestHash"]);
+    assert_eq!(text(&mut browser, "#hash"), json!(pending.request_hash));
     browser.click("#approve").expect("a button");
     assert_eq!(
         browser.outcome().expect("an outcome"),
         ("approved".into(), "You approved this request.".into())
     );
-    let id = pending["id"].as_str().expect("an id").to_owned();
-    let approved = wallet
-        .handle(Request::ApprovalStatus { id: id.clone() })
-        .expect("fetched");
-    assert_eq!(approved["standing"], "approved");
+    let id = pending.id.clone();
+    let approved: Pending =
+        handled(&wallet, Request::ApprovalStatus { id: id.clone() }).expect("fetched");
+    assert_eq!(approved.standing, Standing::Approved);
     assert_eq!(
-        approved["approval"]["credentialSubject"]["method"],
+        approved.approval.expect("the approval")["credentialSubject"]["method"],
         "webauthn"
     );
     // Used once: accepted, then `needs_approval` again.
@@ -191,13 +183,11 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     // The owner refuses another request on its page: no approval.
     let refused = ask(100, 667);
     browser
-        .open(refused["page"].as_str().expect("a page"))
+        .open(refused.page.as_deref().expect("a page"))
         .expect("the page opens");
     browser.click("#refuse").expect("a button");
     assert_eq!(browser.outcome().expect("an outcome").0, "refused");
-    let decided = client
-        .approval(refused["id"].as_str().expect("an id"))
-        .expect("read");
+    let decided = client.approval(&refused.id).expect("read");
     assert_eq!(decided.standing, Standing::Refused);
     assert!(decided.approval.is_none(), "{decided:?}");
 
@@ -205,7 +195,7 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
     // fails its challenge, and a ceremony of D's posted on C's path is refused; C's own
     // answer then decides C, once, and D still waits.
     let (c, d) = (ask(200, 668), ask(300, 669));
-    let (c, d) = (c["id"].clone(), d["id"].clone());
+    let (c, d) = (json!(c.id), json!(d.id));
     browser.eval(HELPERS).expect("helpers");
     let crossed = browser
         .eval(&format!(
@@ -240,24 +230,27 @@ fn an_owner_approves_and_refuses_on_the_nodes_page_with_a_passkey_in_a_real_brow
 
     // A device lost: the org drops the owner's passkeys; none decides anything after, and
     // the answer gives the owner a new link.
-    let dropped = post(
-        &node.url(routes::OWNERS.path),
-        &json!({"id": "owner@org.example", "dropPasskeys": true}).to_string(),
-        Some(token.trim()),
-    );
-    assert_eq!(dropped.status, 201, "{}", dropped.body);
-    assert_eq!(dropped.json()["passkeys"], 0, "{}", dropped.body);
-    assert!(
-        dropped.json()["enrol"]["url"].is_string(),
-        "{}",
-        dropped.body
-    );
+    let dropped = node
+        .admin()
+        .register_owner(&OwnerRequest {
+            id: "owner@org.example".into(),
+            key: None,
+            drop_passkeys: true,
+        })
+        .expect("registered anew");
+    assert_eq!(dropped.passkeys, 0, "{dropped:?}");
+    assert!(dropped.enrol.is_some(), "{dropped:?}");
     let after = browser
         .eval(&format!("vouchTest.start({d}, 'approve')"))
         .expect("asked");
     assert_eq!(after["body"]["code"], "no_passkey", "{after}");
 
     // The enrolment is in the node's audit log.
-    let entries = get(&node.url(routes::AUDIT_ENTRIES.path), None).body;
-    assert!(entries.contains("passkey_registered"), "{entries}");
+    let entries = node.client().audit_entries(0).expect("the entries").entries;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.event == vouch_core::audit::Event::PasskeyRegistered),
+        "{entries:?}"
+    );
 }

@@ -1,11 +1,15 @@
 //! The HTTP resolver and the admin API for DID operations, on a real node.
 
 use chrono::{Duration, Utc};
-use vouch_api::node::routes::{self, IDENTIFIERS};
+use vouch_api::node::routes::IDENTIFIERS;
 use vouch_core::did_vouch::{self, DidLog, DocumentContent, Operation};
 use vouch_core::key::KeyPair;
 use vouch_keyfile as keyfile;
 use vouch_node::datadir;
+
+use vouch_api::ErrorCode;
+use vouch_api::node::admin::{Applied, OperationAccepted};
+use vouch_api::node::{AdminClient, NodeError};
 
 use crate::common::{TestNode, get, post};
 
@@ -178,66 +182,46 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut node = TestNode::init(dir.path());
     let did = node.node().identity.did.to_string();
-    let token = node.admin_token();
-    let submit = |node: &TestNode, operation: &Operation, token: Option<&str>| {
-        post(
-            &node.url(routes::DID_OPERATIONS.path),
-            &operation.to_json(),
-            token,
-        )
+    let submit = |node: &TestNode, operation: &Operation| {
+        node.admin().submit_operation(&operation.to_json())
+    };
+    let refusal = |answer: Result<OperationAccepted, NodeError>| match answer {
+        Err(NodeError::Refused {
+            status,
+            code,
+            message,
+        }) => (status, code, message),
+        other => panic!("not refused: {other:?}"),
     };
 
     let new_key = KeyPair::generate();
     let (update, next) = next_update(&node, &new_key, 1);
-    for (token, status, code) in [
-        (None, 401, "unauthorized"),
-        (Some("wrong"), 401, "unauthorized"),
-    ] {
-        let refused = submit(&node, &update, token);
-        assert_eq!(
-            (refused.status, refused.json()["code"].as_str()),
-            (status, Some(code))
-        );
+    for token in [None, Some("wrong".to_owned())] {
+        let stranger = AdminClient::new(node.node_url(), token);
+        let (status, code, _) = refusal(stranger.submit_operation(&update.to_json()));
+        assert_eq!((status, code), (401, ErrorCode::Unauthorized));
     }
-    let garbage = post(
-        &node.url(routes::DID_OPERATIONS.path),
-        "{\"type\":1}",
-        Some(&token),
-    );
-    assert_eq!(
-        (garbage.status, garbage.json()["code"].as_str()),
-        (400, Some("malformed"))
-    );
+    let (status, code, _) = refusal(node.admin().submit_operation("{\"type\":1}"));
+    assert_eq!((status, code), (400, ErrorCode::Malformed));
     // An update signed by a key the DID never committed to.
     let forged = Operation {
         update_key: KeyPair::generate().public(),
         ..update.clone()
     };
-    let refused = submit(&node, &forged, Some(&token));
-    assert_eq!(
-        (refused.status, refused.json()["code"].as_str()),
-        (422, Some("invalid_operation"))
-    );
+    let (status, code, _) = refusal(submit(&node, &forged));
+    assert_eq!((status, code), (422, ErrorCode::InvalidOperation));
 
     // Dated an hour ahead of the node's clock: refused, not stored.
     let (ahead, _) = next_update(&node, &new_key, 60);
-    let refused = submit(&node, &ahead, Some(&token));
-    assert_eq!(
-        (refused.status, refused.json()["code"].as_str()),
-        (422, Some("invalid_operation"))
-    );
-    assert!(
-        refused.body.contains("ahead of this node's clock"),
-        "{}",
-        refused.body
-    );
+    let (status, code, message) = refusal(submit(&node, &ahead));
+    assert_eq!((status, code), (422, ErrorCode::InvalidOperation));
+    assert!(message.contains("ahead of this node's clock"), "{message}");
 
-    let accepted = submit(&node, &update, Some(&token));
-    assert_eq!(accepted.status, 200, "{}", accepted.body);
-    assert_eq!(accepted.json()["applied"], "appended");
+    let accepted = submit(&node, &update).expect("accepted");
+    assert_eq!(accepted.applied, Applied::Appended);
     assert_eq!(
-        submit(&node, &update, Some(&token)).json()["applied"],
-        "duplicate"
+        submit(&node, &update).expect("known").applied,
+        Applied::Duplicate
     );
 
     let latest = resolve(&node, &did, "", None).json();
@@ -275,7 +259,7 @@ fn admin_operations_update_rotate_and_deactivate_and_survive_a_restart() {
     let log = org_log(&node);
     let end =
         did_vouch::deactivate(&log, &next, Utc::now() + Duration::minutes(2)).expect("deactivates");
-    assert_eq!(submit(&node, &end, Some(&token)).status, 200);
+    submit(&node, &end).expect("deactivated");
     let gone = resolve(&node, &did, "", None);
     assert_eq!(gone.status, 410, "{}", gone.body);
     assert_eq!(gone.json()["didDocumentMetadata"]["deactivated"], true);
@@ -289,18 +273,17 @@ fn an_equivocation_is_kept_and_resolves_to_a_conflict() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
     let did = node.node().identity.did.to_string();
-    let token = node.admin_token();
     let (one, _) = next_update(&node, &KeyPair::generate(), 1);
     let (other, _) = next_update(&node, &KeyPair::generate(), 2);
-    let url = node.url(routes::DID_OPERATIONS.path);
-    assert_eq!(
-        post(&url, &one.to_json(), Some(&token)).json()["applied"],
-        "appended"
-    );
-    assert_eq!(
-        post(&url, &other.to_json(), Some(&token)).json()["applied"],
-        "equivocation"
-    );
+    let admin = node.admin();
+    let applied = |operation: &Operation| {
+        admin
+            .submit_operation(&operation.to_json())
+            .expect("accepted")
+            .applied
+    };
+    assert_eq!(applied(&one), Applied::Appended);
+    assert_eq!(applied(&other), Applied::Equivocation);
     let conflict = resolve(&node, &did, "", None);
     assert_eq!(conflict.status, 409, "{}", conflict.body);
     assert_eq!(
@@ -324,12 +307,16 @@ fn every_endpoint_in_the_openapi_document_is_served() {
     assert_eq!(paths.len(), 53, "{paths:?}");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
-    let created = post(
-        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
-        r#"{"purpose": "revocation"}"#,
-        Some(&node.admin_token()),
-    );
-    assert_eq!(created.status, 200, "{}", created.body);
+    node.admin()
+        .change_status(
+            "revocation-1",
+            &vouch_api::node::admin::StatusChange {
+                purpose: "revocation".into(),
+                set: vec![],
+                clear: vec![],
+            },
+        )
+        .expect("created");
     for path in paths {
         let did = if path.contains("status-lists") || path.contains("logs") {
             node.node().identity.did.to_string()

@@ -17,7 +17,7 @@ use vouch_core::verify::{TrustList, Verifier, verify_credential};
 use vouch_node::org::Org;
 use vouch_wallet::sources::{HttpResolver, Sources};
 
-use crate::common::{TestNode, post, send};
+use crate::common::{TestNode, post, send, set_bit};
 
 fn credential(issuer: &Org, list_url: &str) -> serde_json::Value {
     credential_for(issuer, list_url, &KeyPair::generate())
@@ -79,20 +79,6 @@ fn verify_through(base: &str, credential: &serde_json::Value, trust: &TrustList)
     report.reasons()
 }
 
-/// Changes the node's list `revocation-1`; returns its URL.
-fn change(node: &TestNode, body: &str) -> String {
-    let answer = post(
-        &node.url(&routes::STATUS_LIST_CHANGE.at(&["revocation-1"])),
-        body,
-        Some(&node.admin_token()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.json()["id"]
-        .as_str()
-        .expect("the list's URL")
-        .to_owned()
-}
-
 /// The node's org, operated in this process.
 fn org_of(node: &TestNode) -> Org {
     Org::new(
@@ -107,8 +93,7 @@ fn the_cli_checks_status_and_documents_through_a_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
     let did = node.node().identity.did.clone();
-    let change = |body: &str| change(&node, body);
-    let list_url = change(r#"{"purpose":"revocation","set":[7]}"#);
+    let list_url = set_bit(&node, "revocation-1", 7);
     let org = org_of(&node);
     let signed = credential(&org, &list_url);
     let base = node.url("");
@@ -116,7 +101,7 @@ fn the_cli_checks_status_and_documents_through_a_node() {
     // The org's did:vouch and its list, both from the node: verified.
     assert_eq!(verify_through(&base, &signed, &trust), []);
     // Revoked at the node: the next verification sees it.
-    change(r#"{"purpose":"revocation","set":[42]}"#);
+    set_bit(&node, "revocation-1", 42);
     assert_eq!(verify_through(&base, &signed, &trust), [Reason::Revoked]);
     // A resolver that is no base URL, or plain HTTP to another machine, is refused up front.
     let reach = vouch_wallet::sources::Reach::new();
@@ -148,8 +133,7 @@ fn reasons(answer: &serde_json::Value) -> Vec<String> {
 fn the_verification_service_checks_with_what_the_node_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
-    let change = |body: &str| change(&node, body);
-    let list_url = change(r#"{"purpose":"revocation","set":[7]}"#);
+    let list_url = set_bit(&node, "revocation-1", 7);
     let org = org_of(&node);
     let holder = KeyPair::generate();
     let signed = credential_for(&org, &list_url, &holder);
@@ -196,7 +180,7 @@ fn the_verification_service_checks_with_what_the_node_holds() {
     assert_eq!(status, 400);
 
     // Revoked at the node: the next verification sees it, nothing cached.
-    change(r#"{"purpose":"revocation","set":[42]}"#);
+    set_bit(&node, "revocation-1", 42);
     let (status, answer) = verify_at(
         &node,
         routes::VERIFY_CREDENTIAL.path,
@@ -452,12 +436,12 @@ fn the_vc_api_issuer_signs_what_the_data_model_allows_as_the_org_with_status_on_
     );
     let list = entry["statusListCredential"].as_str().expect("a list URL");
     let name = list.rsplit('/').next().expect("a name");
-    let set = post(
-        &node.url(&routes::STATUS_LIST_CHANGE.at(&[name])),
-        &json!({"purpose": "revocation", "set": [entry["statusListIndex"].as_str().expect("an index").parse::<u64>().expect("a number")]}).to_string(),
-        Some(&token),
-    );
-    assert_eq!(set.status, 200, "{}", set.body);
+    let index: usize = entry["statusListIndex"]
+        .as_str()
+        .expect("an index")
+        .parse()
+        .expect("a number");
+    set_bit(&node, name, index);
     let (status, answer) = verify(&issued);
     assert_eq!(
         (status, reasons(&answer)),

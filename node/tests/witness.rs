@@ -3,9 +3,8 @@
 //! while an honest node never is.
 
 use serde_json::{Value, json};
-use vouch_api::node::routes;
 
-use crate::common::{TestNode, consortium_of, eventually, get, post, wait_connected};
+use crate::common::{TestNode, consortium_of, eventually, get, wait_connected};
 
 /// Appends `n` entries to the node's audit log: credentials issued to an agent of its org, each
 /// issuance recorded. (Refusals of anonymous callers would not do: those of one caller in a
@@ -15,20 +14,8 @@ fn append(node: &TestNode, n: usize) {
     let capabilities =
         json!([{"action": "call:billing:refund", "resource": "https://billing.example/refunds/*"}]);
     crate::common::agent_credential(node, &key, "witnessed", capabilities.clone());
-    let token = node.admin_token();
     for _ in 1..n {
-        let issued = post(
-            &node.url(routes::ISSUE.path),
-            &json!({
-                "instance": vouch_core::did::key::did_of(&key.public()),
-                "task": {"id": "witnessed", "purpose": "grow the log"},
-                "principal": "alice@customer.example",
-                "capabilities": capabilities,
-            })
-            .to_string(),
-            Some(token.trim()),
-        );
-        assert_eq!(issued.status, 201, "{}", issued.body);
+        crate::common::issue_to(node, &key, "witnessed", capabilities.clone());
     }
 }
 
@@ -42,7 +29,8 @@ fn witness_name(node: &TestNode) -> String {
 
 /// The checkpoint `node` holds of the log of `of`.
 fn held(node: &TestNode, of: &TestNode) -> Option<Value> {
-    let held = get(&node.url(routes::WITNESSED.path), None).json();
+    let held =
+        serde_json::to_value(node.client().witnessed().expect("the checkpoints")).expect("JSON");
     held["checkpoints"]
         .as_array()
         .expect("a list")
@@ -66,10 +54,10 @@ fn cosigned_by(node: &TestNode, of: &TestNode, witness: &TestNode) -> bool {
 }
 
 fn evidence(node: &TestNode) -> Vec<Value> {
-    get(&node.url(routes::EVIDENCE.path), None).json()["evidence"]
-        .as_array()
-        .expect("a list")
-        .clone()
+    let held = node.client().evidence().expect("the evidence").evidence;
+    held.iter()
+        .map(|e| serde_json::to_value(e).expect("JSON"))
+        .collect()
 }
 
 fn evidence_against(node: &TestNode, of: &TestNode, reason: &str) -> bool {
