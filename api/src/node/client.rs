@@ -2,7 +2,6 @@
 //! operator's. One method per route, the route's types in and out: what the node answers that
 //! is not its type is an error here, never a `Value` read by hand somewhere else.
 
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -68,28 +67,7 @@ impl NodeError {
     }
 }
 
-/// What a path segment may not hold as it is (the URL standard's path percent-encode set, and
-/// `/` and `%`): a DID keeps its colons, and no id changes the route it is put in.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'/')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'=');
-
-/// A path segment or query value, percent-encoded.
-pub fn segment(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
-}
+pub use super::routes::segment;
 
 /// A request's body.
 enum Body<'a> {

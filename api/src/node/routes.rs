@@ -12,6 +12,7 @@
 
 use std::marker::PhantomData;
 
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::admin::*;
@@ -127,6 +128,29 @@ pub mod prose {
     }
 }
 
+/// What a path segment may not hold as it is (the URL standard's path percent-encode set, and
+/// `/` and `%`): a DID keeps its colons, and no id changes the route it is put in.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'=');
+
+/// A path segment or query value, percent-encoded.
+pub fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
 /// One route: `Q` the request's body, `A` the answer's, each a [`Content`].
 pub struct Route<Q, A> {
     /// Its method.
@@ -157,9 +181,7 @@ impl<Q, A> Route<Q, A> {
                 path.push('/');
             }
             if part.starts_with('{') {
-                path.push_str(&super::client::segment(
-                    filled.next().copied().unwrap_or(""),
-                ));
+                path.push_str(&segment(filled.next().copied().unwrap_or("")));
             } else {
                 path.push_str(part);
             }
