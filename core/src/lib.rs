@@ -13,7 +13,8 @@
 //!    [`report`] verification reports and the reason codes; [`dcql`] the query language of the
 //!    exchange; [`sync`] the anti-entropy messages
 //! 2. [`agent`] what an agent is (its definition's hash); [`capability`] capabilities and
-//!    attenuation; [`audit`] the audit log's entries, chain and Merkle tree
+//!    attenuation; [`audit`] the audit log's entries, chain and Merkle tree;
+//!    [`http_signature`] RFC 9421 HTTP Message Signatures over a request
 //! 3. [`did`] DIDs, documents, did:key and resolution
 //! 4. [`credential`] the agent capability credential; [`proof`] Data Integrity proofs (both
 //!    eddsa suites, rdfc and jcs)
@@ -42,6 +43,7 @@ pub mod did;
 pub mod did_vouch;
 pub mod exchange;
 pub mod hash;
+pub mod http_signature;
 pub mod iri;
 pub mod key;
 pub mod lock;
@@ -59,7 +61,7 @@ pub mod verify;
 const LAYERS: &[&[&str]] = &[
     &["lock"],
     &["hash", "key", "iri", "report", "dcql", "sync"],
-    &["agent", "capability", "audit"],
+    &["agent", "capability", "audit", "http_signature"],
     &["did"],
     &["credential", "proof"],
     &[

@@ -5,6 +5,7 @@ mod common;
 mod exchange;
 mod fixtures;
 mod flows;
+mod http_signature;
 mod interop;
 mod schema;
 mod vectors_did_key;
