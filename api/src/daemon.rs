@@ -97,6 +97,9 @@ pub enum Request {
         /// The request's id.
         id: String,
     },
+    /// Signs an HTTP request the agent is about to send (RFC 9421), under a capability of a
+    /// credential held: the daemon builds what it signs from the request's parts.
+    SignRequest(SignAsk),
 }
 
 /// What the agent says of itself on its card.
@@ -134,6 +137,50 @@ pub struct ExchangeAsk {
     /// held by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub present: Option<Vec<String>>,
+}
+
+/// A header field of an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderField {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// `{"op": "sign_request"}`: an HTTP request the agent is about to send, to be signed by the
+/// instance (RFC 9421) under a capability of a credential it holds. The daemon builds what it
+/// signs from these parts; it signs nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignAsk {
+    /// The method (`POST`).
+    pub method: String,
+    /// The target URI, absolute (`https://billing.example/refunds/42`).
+    pub url: String,
+    /// Header fields of the request to cover besides those the daemon sets (`content-type`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderField>,
+    /// The body, base64 (standard, padded); none for a request without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The id of the credential whose capability the request relies on.
+    pub credential: String,
+    /// The action performed (`call:billing_api:refund`): the request is `{action, resource: the
+    /// URL without its query, arguments}`, and the credential must permit it.
+    pub action: String,
+    /// The arguments its constraints are checked against (`{"amount": {…}}`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub arguments: serde_json::Map<String, Value>,
+}
+
+/// `{"op": "sign_request"}`'s answer: the header fields to add to the request as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRequest {
+    /// `Content-Digest` (with a body), `Vouch-Capability`, `Signature-Input`, `Signature`.
+    pub headers: Vec<HeaderField>,
 }
 
 /// `{"op": "identity"}`'s answer.
@@ -440,6 +487,7 @@ pub fn schemas() -> Value {
             "renew": anything,
             "request_approval": schema_for!(crate::node::public::Pending),
             "approval_status": schema_for!(crate::node::public::Pending),
+            "sign_request": schema_for!(SignedRequest),
         },
     })
 }

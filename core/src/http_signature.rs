@@ -21,6 +21,13 @@ use url::Url;
 
 use crate::key::{KeyPair, PublicKey};
 
+/// The label of Vouch's signature in `Signature-Input` and `Signature`.
+pub const LABEL: &str = "vouch";
+/// The `tag` of Vouch's signatures (Web Bot Auth's are `web-bot-auth`).
+pub const TAG: &str = "vouch";
+/// The field naming the capability a request relies on: `credential="…", action="…"`.
+pub const CAPABILITY_FIELD: &str = "vouch-capability";
+
 /// The longest a signature may be valid: `expires` at most this many seconds after `created`.
 pub const MAX_LIFETIME_SECS: i64 = 60;
 /// How far a signer's clock may run ahead of the verifier's.

@@ -917,3 +917,149 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
         (409, "revoked".to_owned())
     );
 }
+
+/// The daemon signs an HTTP request (RFC 9421) only under a capability that permits it, over a
+/// base it builds itself; the signature verifies under the instance's did:key; the audit log
+/// holds the action, the credential and a hash, never the URL.
+#[test]
+fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
+    use base64::Engine as _;
+    use vouch_api::daemon::{HeaderField, SignAsk, SignedRequest};
+    use vouch_core::http_signature::{self, CAPABILITY_FIELD, Component, LABEL, Policy, TAG};
+    use vouch_wallet::daemon::Request;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-sign",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &credential);
+    let id = credential["id"].as_str().expect("an id").to_owned();
+    let body = br#"{"order": 42, "amount": 50}"#;
+    let ask = |amount: u64, action: &str| SignAsk {
+        method: "POST".into(),
+        url: "https://billing.b.example/refunds/42?notify=1".into(),
+        headers: vec![HeaderField {
+            name: "Content-Type".into(),
+            value: "application/json".into(),
+        }],
+        body: Some(base64::engine::general_purpose::STANDARD.encode(body)),
+        credential: id.clone(),
+        action: action.into(),
+        arguments: json!({"amount": {"value": amount, "unit": "EUR"}})
+            .as_object()
+            .expect("an object")
+            .clone(),
+    };
+    let signed: SignedRequest = handled(
+        &wallet,
+        Request::SignRequest(ask(50, "call:billing_api:refund")),
+    )
+    .expect("signed");
+
+    // As the service receives it: its own header, and the daemon's.
+    let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    headers.extend(
+        signed
+            .headers
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone())),
+    );
+    let target = url::Url::parse("https://billing.b.example/refunds/42?notify=1").expect("a URL");
+    let request = http_signature::Request {
+        method: "POST",
+        target: &target,
+        headers: &headers,
+        body: Some(body),
+    };
+    let policy = Policy {
+        required: &[
+            Component::Method,
+            Component::TargetUri,
+            Component::Field(CAPABILITY_FIELD.into()),
+        ],
+        tag: Some(TAG),
+        fresh: true,
+    };
+    let keys = |keyid: &str| {
+        let did = vouch_core::did::Did::parse(keyid.split('#').next()?).ok()?;
+        vouch_core::did::key::key_of(&did).ok()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let verified = http_signature::verify(&request, LABEL, &policy, keys, now, |_, _| true)
+        .expect("verified under the instance's did:key");
+    assert!(verified.keyid.starts_with(&agent_a_did(&agent).to_string()));
+    assert!(
+        verified
+            .covered
+            .contains(&Component::Field("content-type".into()))
+    );
+    assert!(
+        verified
+            .covered
+            .contains(&Component::Field("content-digest".into()))
+    );
+    let capability = headers
+        .iter()
+        .find(|(n, _)| n == CAPABILITY_FIELD)
+        .map(|(_, v)| v.clone())
+        .expect("the capability field");
+    assert_eq!(
+        capability,
+        format!("credential=\"{id}\", action=\"call:billing_api:refund\"")
+    );
+    let lifetime = verified.parameters.expires.expect("expires")
+        - verified.parameters.created.expect("created");
+    assert!(lifetime <= 60, "{lifetime}");
+
+    // Beyond the capability: not signed, with the reason.
+    let refused = handled::<SignedRequest>(
+        &wallet,
+        Request::SignRequest(ask(500, "call:billing_api:refund")),
+    )
+    .expect_err("beyond maxAmount");
+    assert_eq!(
+        refused.reason,
+        Some(vouch_core::report::Reason::ConstraintViolated),
+        "{}",
+        refused.message
+    );
+    let refused = handled::<SignedRequest>(
+        &wallet,
+        Request::SignRequest(ask(50, "call:billing_api:delete")),
+    )
+    .expect_err("another action");
+    assert_eq!(refused.reason, Some(vouch_core::report::Reason::NotGranted));
+    // The fields the daemon sets are the daemon's: the agent cannot give its own.
+    let mut forged = ask(50, "call:billing_api:refund");
+    forged.headers.push(HeaderField {
+        name: "Signature".into(),
+        value: "vouch=:AAAA:".into(),
+    });
+    assert!(handled::<SignedRequest>(&wallet, Request::SignRequest(forged)).is_err());
+    // A credential it does not hold.
+    let mut stranger = ask(50, "call:billing_api:refund");
+    stranger.credential = "urn:uuid:00000000-0000-4000-8000-000000000000".into();
+    assert!(handled::<SignedRequest>(&wallet, Request::SignRequest(stranger)).is_err());
+
+    // One entry per signature given, with no URL and no body in it.
+    let entries = wallet.log().entries(0).expect("entries");
+    let signed: Vec<_> = entries
+        .iter()
+        .filter(|e| e.event == Event::RequestSigned)
+        .collect();
+    assert_eq!(signed.len(), 1, "{entries:?}");
+    assert_eq!(signed[0].credentials, vec![id.clone()]);
+    assert_eq!(signed[0].action.as_deref(), Some("call:billing_api:refund"));
+    let text = serde_json::to_string(&entries).expect("JSON");
+    assert!(
+        !text.contains("billing.b.example") && !text.contains("notify"),
+        "{text}"
+    );
+}

@@ -26,6 +26,7 @@ use vouch_core::lock::MutexExt as _;
 
 mod card;
 mod exchange;
+mod signing;
 
 pub use card::{CardAsk, EXTENSION as A2A_EXTENSION};
 pub use exchange::{ExchangeAsk, default_query};
@@ -189,6 +190,7 @@ impl Daemon {
             } => self.delegate(&parent, &to, capabilities, valid_until),
             Request::Renew { id } => self.renew(&id),
             Request::RequestApproval { request } => self.request_approval(&request),
+            Request::SignRequest(ask) => self.sign_request(ask),
             Request::ApprovalStatus { id } => {
                 let node = self
                     .node

@@ -75,6 +75,9 @@ pub enum Event {
     ApprovalRefused,
     /// An owner registered a passkey to decide approvals with.
     PasskeyRegistered,
+    /// An agent instance signed an HTTP request under a capability (RFC 9421): the hash of
+    /// what it signed, never the request.
+    RequestSigned,
 }
 
 /// A decision.

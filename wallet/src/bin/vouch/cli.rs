@@ -180,6 +180,34 @@ pub(crate) enum WalletCommand {
         /// The request's id.
         id: String,
     },
+    /// Has the daemon sign an HTTP request (RFC 9421) under a capability of a credential it
+    /// holds; prints the header fields to add, one `name: value` a line.
+    SignRequest {
+        /// The daemon's socket.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The target URI.
+        #[arg(long)]
+        url: String,
+        /// A header field of the request to cover, `name: value` (again for more).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// A file holding the body.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// The id of the credential relied on.
+        #[arg(long)]
+        credential: String,
+        /// The action performed (`call:billing_api:refund`).
+        #[arg(long)]
+        action: String,
+        /// The arguments its constraints are checked against, a JSON object.
+        #[arg(long)]
+        arguments: Option<String>,
+    },
     /// Asks the daemon for its instance's DID and exchange addresses.
     Identity {
         /// The daemon's socket.

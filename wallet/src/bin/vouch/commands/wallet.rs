@@ -1,7 +1,9 @@
 //! `vouch wallet`: the wallet daemon — serving it, and every request an agent makes of it.
 
 use crate::*;
-use vouch_api::daemon::{Accepted, Added, Delegated, Exchanged, Identity};
+use vouch_api::daemon::{
+    Accepted, Added, Delegated, Exchanged, HeaderField, Identity, SignAsk, SignedRequest,
+};
 use vouch_api::node::public::{OpenExchange, Pending, Standing};
 use vouch_core::exchange::{Decided, Verdict};
 
@@ -304,6 +306,59 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        WalletCommand::SignRequest {
+            socket,
+            method,
+            url,
+            headers,
+            body,
+            credential,
+            action,
+            arguments,
+        } => {
+            use base64::Engine as _;
+            let headers = headers
+                .iter()
+                .map(|h| {
+                    let (name, value) = h
+                        .split_once(':')
+                        .with_context(|| format!("--header {h:.64}: name: value"))?;
+                    Ok(HeaderField {
+                        name: name.trim().to_owned(),
+                        value: value.trim().to_owned(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let body = body
+                .map(|path| std::fs::read(&path).with_context(|| path.display().to_string()))
+                .transpose()?
+                .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+            let arguments = match arguments {
+                Some(text) => {
+                    match serde_json::from_str(&text).context("--arguments is a JSON object")? {
+                        Value::Object(map) => map,
+                        _ => anyhow::bail!("--arguments is a JSON object"),
+                    }
+                }
+                None => serde_json::Map::new(),
+            };
+            let signed: SignedRequest = ask_daemon_as(
+                &socket,
+                Request::SignRequest(SignAsk {
+                    method,
+                    url,
+                    headers,
+                    body,
+                    credential,
+                    action,
+                    arguments,
+                }),
+            )?;
+            for field in signed.headers {
+                println!("{}: {}", field.name, field.value);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         WalletCommand::Identity { socket } => {
             let identity: Identity = ask_daemon_as(&socket, Request::Identity {})?;

@@ -1,0 +1,190 @@
+//! The daemon's signatures of the HTTP requests its agent sends (`{"op": "sign_request"}`):
+//! RFC 9421 over a base the daemon builds itself from the request's parts
+//! (`vouch_core::http_signature`), under a capability of a credential it holds — the request
+//! `{action, resource: the URL without its query, arguments}` must be permitted by the
+//! credential and every credential above it — with the instance key, which never leaves the
+//! daemon. Each signature is written to the wallet's audit log: the action, the credential and
+//! the hash of the signature base, never the URL or the body.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use url::Url;
+use vouch_api::daemon::{HeaderField, SignAsk, SignedRequest};
+use vouch_core::audit::{Event, log::entry};
+use vouch_core::capability::Request as Wanted;
+use vouch_core::credential::AgentCapabilityCredential;
+use vouch_core::hash::Multihash;
+use vouch_core::http_signature::{
+    self, CAPABILITY_FIELD as CAPABILITY_HEADER, Component, LABEL, MAX_LIFETIME_SECS, Parameters,
+    Request, TAG,
+};
+
+use super::{Daemon, Refusal};
+
+/// The most header fields of the agent's a signature covers.
+const MAX_HEADERS: usize = 24;
+/// The longest header field value covered.
+const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// The header fields the daemon sets itself: the agent may not give them.
+const SET_HERE: [&str; 4] = [
+    "content-digest",
+    CAPABILITY_HEADER,
+    "signature-input",
+    "signature",
+];
+
+impl Daemon {
+    /// Signs the request `ask` describes, if the credential it names permits it.
+    pub(super) fn sign_request(&self, ask: SignAsk) -> Result<Value, Refusal> {
+        let refused = Refusal::refused;
+        let now = chrono::Utc::now();
+        if ask.method.is_empty()
+            || ask.method.len() > 16
+            || !ask.method.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return Err(refused(format!("method: {:.32} is no method", ask.method)));
+        }
+        let target = Url::parse(&ask.url).map_err(|e| refused(format!("url: {e}")))?;
+        if !matches!(target.scheme(), "https" | "http") || target.host_str().is_none() {
+            return Err(refused("url: an http(s) URL with a host".into()));
+        }
+        let body = ask
+            .body
+            .as_deref()
+            .map(|b| STANDARD.decode(b))
+            .transpose()
+            .map_err(|e| refused(format!("body: not base64: {e}")))?;
+        if ask.headers.len() > MAX_HEADERS {
+            return Err(refused(format!("headers: at most {MAX_HEADERS}")));
+        }
+        let mut headers = Vec::with_capacity(ask.headers.len() + 4);
+        let mut covered = vec![Component::Method, Component::TargetUri];
+        for field in &ask.headers {
+            let name = field.name.to_ascii_lowercase();
+            if SET_HERE.contains(&name.as_str()) {
+                return Err(refused(format!("headers: {name} is set by the daemon")));
+            }
+            if field.value.len() > MAX_HEADER_BYTES {
+                return Err(refused(format!(
+                    "headers: {name} is longer than {MAX_HEADER_BYTES} bytes"
+                )));
+            }
+            let component =
+                Component::parse(&name).map_err(|e| refused(format!("headers: {e}")))?;
+            if !covered.contains(&component) {
+                covered.push(component);
+            }
+            headers.push((name, field.value.clone()));
+        }
+
+        // The credential relied on, and what it (and every credential above it) permits.
+        let held = self
+            .store
+            .credential(&ask.credential)
+            .map_err(|e| Refusal::internal(e.to_string()))?
+            .ok_or_else(|| refused(format!("no credential {:.128} is held", ask.credential)))?;
+        if held.valid_until <= now {
+            return Err(refused(format!("{} has expired", held.id)));
+        }
+        let mut resource = target.clone();
+        resource.set_query(None);
+        resource.set_fragment(None);
+        let wanted = Wanted::from_json(&serde_json::json!({
+            "action": ask.action,
+            "resource": resource.as_str(),
+            "arguments": ask.arguments,
+        }))
+        .map_err(|e| refused(format!("the request: {e}")))?;
+        let chain = self.chain_above(held.credential.clone())?;
+        let mut hops = Vec::with_capacity(chain.len());
+        for credential in chain.iter().rev() {
+            let typed = AgentCapabilityCredential::from_json(credential)
+                .map_err(|e| Refusal::internal(e.to_string()))?;
+            hops.push(
+                typed
+                    .capabilities()
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        wanted
+            .permitted_by_chain(hops.iter().map(Vec::as_slice), now)
+            .map_err(|denial| {
+                Refusal::from(vouch_core::exchange::Refused {
+                    reason: denial.reason(),
+                    message: format!("{} does not permit it: {denial}", held.id),
+                })
+            })?;
+
+        // What the daemon sets, then the signature over all of it.
+        if let Some(body) = &body {
+            headers.push((
+                "content-digest".into(),
+                http_signature::content_digest(body),
+            ));
+            covered.push(Component::Field("content-digest".into()));
+        }
+        let capability = capability_field(&held.id, &ask.action)?;
+        headers.push((CAPABILITY_HEADER.into(), capability));
+        covered.push(Component::Field(CAPABILITY_HEADER.into()));
+        let created = now.timestamp();
+        let parameters = Parameters {
+            created: Some(created),
+            expires: Some(created + MAX_LIFETIME_SECS),
+            nonce: Some(vouch_core::exchange::flow::challenge()),
+            keyid: Some(
+                vouch_core::did::key::verification_method_of(&self.key.public()).to_string(),
+            ),
+            alg: Some("ed25519".into()),
+            tag: Some(TAG.into()),
+        };
+        let request = Request {
+            method: &ask.method,
+            target: &target,
+            headers: &headers,
+            body: body.as_deref(),
+        };
+        let signed = http_signature::sign(&self.key, &request, &covered, &parameters, LABEL)
+            .map_err(|e| refused(e.to_string()))?;
+
+        // Recorded before it is answered: a signature the log does not show is not given.
+        let mut recorded = entry(Event::RequestSigned);
+        recorded.agent = Some(self.instance.to_string());
+        recorded.action = Some(ask.action.clone());
+        recorded.credentials = vec![held.id.clone()];
+        recorded.resource_hash = Some(Multihash::of(signed.base.as_bytes()));
+        self.log
+            .record(recorded, now)
+            .map_err(|e| Refusal::internal(format!("the audit log: {e}")))?;
+
+        let mut answer: Vec<HeaderField> = headers
+            .into_iter()
+            .filter(|(name, _)| SET_HERE.contains(&name.as_str()))
+            .map(|(name, value)| HeaderField { name, value })
+            .collect();
+        answer.push(HeaderField {
+            name: "signature-input".into(),
+            value: signed.input,
+        });
+        answer.push(HeaderField {
+            name: "signature".into(),
+            value: signed.signature,
+        });
+        super::as_json(&SignedRequest { headers: answer })
+    }
+}
+
+/// `Vouch-Capability`: the credential and the action relied on, as a structured dictionary.
+fn capability_field(credential: &str, action: &str) -> Result<String, Refusal> {
+    fn string(value: &str) -> Result<&sfv::StringRef, Refusal> {
+        sfv::StringRef::from_str(value).map_err(|e| Refusal::refused(format!("{value:.64}: {e}")))
+    }
+    let mut field = sfv::DictSerializer::new();
+    field.bare_item(sfv::key_ref("credential"), string(credential)?);
+    field.bare_item(sfv::key_ref("action"), string(action)?);
+    field
+        .finish()
+        .ok_or_else(|| Refusal::internal("an empty Vouch-Capability"))
+}
