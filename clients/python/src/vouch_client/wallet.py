@@ -7,6 +7,7 @@ reads one answer per line: ``{"ok": …}`` or ``{"error": {"code", "message", "r
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -208,3 +209,59 @@ class Wallet:
         """Where an approval request stands (``standing``); once ``approved``, the daemon holds
         the approval and presents it, once, with the request it approves."""
         return self.request("approval_status", id=approval_id)
+
+    def sign_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        credential: str,
+        action: str,
+        arguments: Optional[Dict[str, Any]] = None,
+        headers: Optional[Dict[str, str]] = None,
+        body: Optional[bytes] = None,
+    ) -> Dict[str, str]:
+        """Has the daemon sign an HTTP request (RFC 9421) under a capability of ``credential``:
+        the header fields to add to the request (``Content-Digest`` with a body,
+        ``Vouch-Capability``, ``Signature-Input``, ``Signature``). ``headers`` are fields of the
+        request the signature covers too (``content-type``). The daemon refuses a request the
+        credential does not permit (``not_granted``, ``constraint_violated``…) and signs
+        nothing it did not build itself; the key never leaves it."""
+        fields: Dict[str, Any] = {
+            "method": method.upper(),
+            "url": url,
+            "credential": credential,
+            "action": action,
+        }
+        if arguments:
+            fields["arguments"] = arguments
+        if headers:
+            fields["headers"] = [{"name": n, "value": v} for n, v in headers.items()]
+        if body:
+            fields["body"] = base64.b64encode(body).decode()
+        signed = self.request("sign_request", **fields)
+        return {h["name"]: h["value"] for h in signed["headers"]}
+
+    def sign_httpx(
+        self,
+        request: Any,
+        *,
+        credential: str,
+        action: str,
+        arguments: Optional[Dict[str, Any]] = None,
+        cover: Sequence[str] = ("content-type",),
+    ) -> Any:
+        """Signs an ``httpx.Request`` in place (its method, URL, body, and the fields of
+        ``cover`` it has) and returns it, ready to send."""
+        covered = {name: request.headers[name] for name in cover if name in request.headers}
+        added = self.sign_request(
+            request.method,
+            str(request.url),
+            credential=credential,
+            action=action,
+            arguments=arguments,
+            headers=covered,
+            body=request.content or None,
+        )
+        request.headers.update(added)
+        return request
