@@ -32,9 +32,12 @@ if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
   (cd clients/python && "$VOUCH_VENV/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
   set -e
-  if [ ! -d clients/typescript/node_modules/typescript ] || [ ! -d clients/typescript/node_modules/yaml ]; then
+  # Installed again whenever clients/typescript/package-lock.json changed since the last install.
+  lock=$(sha256sum clients/typescript/package-lock.json | cut -c1-16)
+  if [ "$(cat clients/typescript/node_modules/.vouch-lock 2>/dev/null)" != "$lock" ]; then
     echo "test: installing the TypeScript client's compiler and test libraries (clients/typescript/package-lock.json)" >&2
     npm ci --prefix clients/typescript --no-audit --no-fund --silent
+    echo "$lock" > clients/typescript/node_modules/.vouch-lock
   fi
   set +e
   npm test --prefix clients/typescript --silent 2>&1 | tee -a "$log"

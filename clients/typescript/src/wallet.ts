@@ -223,4 +223,63 @@ export class Wallet {
   async approvalStatus(id: string): Promise<Json> {
     return (await this.request("approval_status", { id })) as Json;
   }
+
+  /**
+   * Has the daemon sign an HTTP request (RFC 9421) under a capability of `credential`: the
+   * header fields to add (`content-digest` with a body, `vouch-capability`, `signature-input`,
+   * `signature`). `headers` are fields of the request the signature covers too. The daemon
+   * refuses a request the credential does not permit, and signs nothing it did not build; the
+   * key never leaves it.
+   */
+  async signRequest(
+    method: string,
+    url: string,
+    options: {
+      credential: string;
+      action: string;
+      arguments?: Json;
+      headers?: Record<string, string>;
+      body?: Uint8Array;
+    },
+  ): Promise<Record<string, string>> {
+    const fields: Json = {
+      method: method.toUpperCase(),
+      url,
+      credential: options.credential,
+      action: options.action,
+    };
+    if (options.arguments && Object.keys(options.arguments).length > 0) fields["arguments"] = options.arguments;
+    if (options.headers && Object.keys(options.headers).length > 0) {
+      fields["headers"] = Object.entries(options.headers).map(([name, value]) => ({ name, value }));
+    }
+    if (options.body && options.body.length > 0) fields["body"] = Buffer.from(options.body).toString("base64");
+    const signed = (await this.request("sign_request", fields)) as { headers: { name: string; value: string }[] };
+    return Object.fromEntries(signed.headers.map((h) => [h.name, h.value]));
+  }
+
+  /**
+   * Signs a fetch `Request` (its method, URL, body, and the fields of `cover` it has): a new
+   * `Request` with the signature's fields, ready to send.
+   */
+  async signFetch(
+    request: Request,
+    options: { credential: string; action: string; arguments?: Json; cover?: string[] },
+  ): Promise<Request> {
+    const body = new Uint8Array(await request.clone().arrayBuffer());
+    const headers: Record<string, string> = {};
+    for (const name of options.cover ?? ["content-type"]) {
+      const value = request.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    const added = await this.signRequest(request.method, request.url, {
+      credential: options.credential,
+      action: options.action,
+      ...(options.arguments ? { arguments: options.arguments } : {}),
+      headers,
+      body,
+    });
+    const signed = new Headers(request.headers);
+    for (const [name, value] of Object.entries(added)) signed.set(name, value);
+    return new Request(request, { headers: signed, ...(body.length > 0 ? { body } : {}) });
+  }
 }
