@@ -173,13 +173,18 @@ pub struct SignAsk {
     /// The arguments its constraints are checked against (`{"amount": {…}}`).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub arguments: serde_json::Map<String, Value>,
+    /// Whether to carry the credential and its chain (`Vouch-Presentation`, a presentation over
+    /// the signature's nonce for the URL's origin): the first request to a service does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub present: bool,
 }
 
 /// `{"op": "sign_request"}`'s answer: the header fields to add to the request as they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignedRequest {
-    /// `Content-Digest` (with a body), `Vouch-Capability`, `Signature-Input`, `Signature`.
+    /// `Content-Digest` (with a body), `Vouch-Capability`, `Vouch-Presentation` (when asked),
+    /// `Signature-Input`, `Signature`.
     pub headers: Vec<HeaderField>,
 }
 

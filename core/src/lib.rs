@@ -26,6 +26,8 @@
 //!    amendments
 //! 8. [`exchange`] the capability exchange's messages and flow; [`status`] Bitstring Status
 //!    Lists and the lists a verifier holds
+//! 9. [`signed_request`] what a service checks of a request an agent signed: the signature,
+//!    then the capability it relies on
 
 // Tests read the clock (core/clippy.toml forbids it to the crate itself).
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
@@ -52,6 +54,7 @@ pub mod presentation;
 pub mod proof;
 pub mod report;
 pub mod revocation;
+pub mod signed_request;
 pub mod status;
 pub mod sync;
 pub mod verify;
@@ -75,6 +78,7 @@ const LAYERS: &[&[&str]] = &[
     &["verify"],
     &["presentation", "consortium"],
     &["exchange", "status"],
+    &["signed_request"],
 ];
 
 #[cfg(test)]

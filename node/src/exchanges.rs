@@ -46,6 +46,8 @@ pub const OPEN_SHARE: usize = 512 << 10;
 const RENEW_BEFORE: Duration = Duration::minutes(2);
 /// The most approvals remembered as used (each until it expires: at most 5 minutes).
 const MAX_APPROVALS_USED: usize = 65_536;
+/// The most signed requests' nonces remembered at once (each for a minute at most).
+const MAX_SIGNED_NONCES: usize = 65_536;
 
 /// What the node publishes after issuing itself an identity: a definition's genesis, the
 /// status lists opened.
@@ -83,6 +85,8 @@ struct Inner {
     decided: Mutex<Decided>,
     /// The approvals decided on, each until it expires: an approval is used once.
     approvals_used: Once<()>,
+    /// The nonces of the signed requests checked, each once (`POST /1.0/requests/verify`).
+    signed_nonces: Once<()>,
 }
 
 /// The decisions kept for `GET`, oldest first, within [`MAX_DECIDED`] and [`DECIDED_BUDGET`],
@@ -133,8 +137,14 @@ impl NodeExchanges {
                 open: Once::with_shares(MAX_OPEN, OPEN_BUDGET, OPEN_SHARE),
                 decided: Mutex::new(Decided::default()),
                 approvals_used: Once::new(MAX_APPROVALS_USED),
+                signed_nonces: Once::new(MAX_SIGNED_NONCES),
             }),
         }
+    }
+
+    /// The nonces of the signed requests the node checked: each is used once.
+    pub fn signed_nonces(&self) -> &Once<()> {
+        &self.inner.signed_nonces
     }
 
     /// Where the approvals the node decided on are remembered: each is used once.

@@ -956,6 +956,7 @@ fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
             .as_object()
             .expect("an object")
             .clone(),
+        present: false,
     };
     let signed: SignedRequest = handled(
         &wallet,
@@ -1062,4 +1063,95 @@ fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
         !text.contains("billing.b.example") && !text.contains("notify"),
         "{text}"
     );
+}
+
+/// A service that would rather ask: the node checks a request the agent's daemon signed with
+/// its presentation — the signature, then the capability — and refuses a replay, a call beyond
+/// the capability, and a request whose credential was revoked.
+#[test]
+fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
+    use base64::Engine as _;
+    use vouch_api::daemon::{HeaderField, SignAsk, SignedRequest};
+    use vouch_api::node::NodeError;
+    use vouch_api::node::public::CheckRequest;
+    use vouch_wallet::daemon::Request;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-call",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &credential);
+    let id = credential["id"].as_str().expect("an id").to_owned();
+    let url = "https://billing.b.example/refunds/42";
+    let body = br#"{"amount": 50}"#;
+    let arguments = |amount: u64| {
+        json!({"amount": {"value": amount, "unit": "EUR"}})
+            .as_object()
+            .expect("an object")
+            .clone()
+    };
+    let sign = || -> CheckRequest {
+        let signed: SignedRequest = handled(
+            &wallet,
+            Request::SignRequest(SignAsk {
+                method: "POST".into(),
+                url: url.into(),
+                headers: vec![HeaderField {
+                    name: "content-type".into(),
+                    value: "application/json".into(),
+                }],
+                body: Some(base64::engine::general_purpose::STANDARD.encode(body)),
+                credential: id.clone(),
+                action: "call:billing_api:refund".into(),
+                arguments: arguments(50),
+                present: true,
+            }),
+        )
+        .expect("signed");
+        let mut headers = vec![HeaderField {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        }];
+        headers.extend(signed.headers);
+        CheckRequest {
+            method: "POST".into(),
+            url: url.into(),
+            headers,
+            body: Some(base64::engine::general_purpose::STANDARD.encode(body)),
+            arguments: arguments(50),
+        }
+    };
+    let client = node.client();
+    let code = |result: Result<_, NodeError>| match result {
+        Err(NodeError::Refused { code, .. }) => code.as_str().to_owned(),
+        other => panic!("not refused: {other:?}"),
+    };
+
+    let asked = sign();
+    let permitted = client.verify_request(&asked).expect("permitted");
+    assert_eq!(permitted.signer.to_string(), agent_a_did(&agent));
+    assert_eq!(permitted.credential, id);
+    assert_eq!(permitted.action, "call:billing_api:refund");
+    // The same signed request again: replayed.
+    assert_eq!(code(client.verify_request(&asked)), "replayed");
+    // A call beyond the capability under a fresh signature: the service's arguments count.
+    let mut beyond = sign();
+    beyond.arguments = arguments(500);
+    assert_eq!(code(client.verify_request(&beyond)), "constraint_violated");
+    // Another body under the signature: its digest no longer matches.
+    let mut changed = sign();
+    changed.body = Some(base64::engine::general_purpose::STANDARD.encode(br#"{"amount": 99}"#));
+    assert_eq!(code(client.verify_request(&changed)), "invalid_proof");
+    // Revoked at the node: the next request is refused.
+    node.admin()
+        .revoke(&revocation_request(Level::Credential, &id, false))
+        .expect("revoked");
+    assert_eq!(code(client.verify_request(&sign())), "revoked");
 }

@@ -304,7 +304,7 @@ fn every_endpoint_in_the_openapi_document_is_served() {
         .filter_map(|line| line.strip_prefix("  /"))
         .filter_map(|line| line.strip_suffix(':'))
         .collect();
-    assert_eq!(paths.len(), 53, "{paths:?}");
+    assert_eq!(paths.len(), 54, "{paths:?}");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
     node.admin()

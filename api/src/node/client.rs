@@ -442,6 +442,11 @@ impl NodeClient {
         self.verified(&routes::VERIFY_PRESENTATION, request)
     }
 
+    /// `POST /1.0/requests/verify`: whether a request an agent signed may be acted on.
+    pub fn verify_request(&self, request: &CheckRequest) -> Result<RequestPermitted, NodeError> {
+        self.http.ask(&routes::VERIFY_REQUEST, &[], None, request)
+    }
+
     fn verified<Q: Serialize>(
         &self,
         route: &Route<Json<Q>, Json<Verified>>,

@@ -507,3 +507,35 @@ pub struct DecisionCeremony {
     /// `navigator.credentials.get`.
     pub options: Value,
 }
+
+/// `POST /1.0/requests/verify`: a request an agent signed (RFC 9421), as the service received
+/// it, and the arguments of the call it makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The method.
+    pub method: String,
+    /// The target URI, absolute, as the agent addressed it.
+    pub url: String,
+    /// Its header fields, in order.
+    pub headers: Vec<crate::daemon::HeaderField>,
+    /// Its body, base64; none without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The call's arguments, against the capability's constraints.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub arguments: serde_json::Map<String, Value>,
+}
+
+/// `POST /1.0/requests/verify`'s answer: the request may be acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPermitted {
+    /// The agent instance that signed it.
+    #[schemars(with = "String")]
+    pub signer: Did,
+    /// The credential it relies on.
+    pub credential: String,
+    /// The action it performs.
+    pub action: String,
+}

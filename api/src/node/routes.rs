@@ -291,6 +291,9 @@ pub const VERIFY_PRESENTATION: Route<Json<VerifyPresentation>, Json<Verified>> =
 /// `POST /presentations/verify` (the VC API's path).
 pub const VC_VERIFY_PRESENTATION: Route<Json<VerifyPresentation>, Json<Verified>> =
     Route::new(Post, "/presentations/verify", 200);
+/// `POST /1.0/requests/verify`.
+pub const VERIFY_REQUEST: Route<Json<CheckRequest>, Json<RequestPermitted>> =
+    Route::new(Post, "/1.0/requests/verify", 200);
 /// `GET /1.0/trust`.
 pub const TRUST: Route<Nothing, Json<Trust>> = Route::new(Get, "/1.0/trust", 200);
 /// `GET /1.0/consortium`.
@@ -394,6 +397,7 @@ pub fn all() -> Vec<Description> {
         VC_VERIFY_CREDENTIAL.description(),
         VERIFY_PRESENTATION.description(),
         VC_VERIFY_PRESENTATION.description(),
+        VERIFY_REQUEST.description(),
         TRUST.description(),
         CONSORTIUM.description(),
         REVOCATIONS.description(),

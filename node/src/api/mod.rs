@@ -373,6 +373,15 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(verify::presentation);
+    let verify_request = warp::path!("1.0" / "requests" / "verify")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(
+            verify::MAX_VERIFY_BODY_BYTES,
+        ))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(verify::signed_request);
     let challenges = warp::path!("1.0" / "challenges")
         .and(warp::post())
         .and(shared.clone())
@@ -665,6 +674,8 @@ pub fn routes(
         .or(verify_credential)
         .unify()
         .or(verify_presentation)
+        .unify()
+        .or(verify_request)
         .unify()
         .boxed();
     let exchanges = open_exchange

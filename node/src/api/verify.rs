@@ -32,7 +32,10 @@ use super::foreign;
 use super::{ApiState, blocking};
 use crate::status_lists::Knowledge;
 use vouch_api::ErrorCode;
-use vouch_api::node::public::{Verified, VerifyCredential, VerifyPresentation};
+use vouch_api::node::public::{
+    CheckRequest, RequestPermitted, Verified, VerifyCredential, VerifyPresentation,
+};
+use vouch_core::signed_request;
 
 /// The largest request: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
 pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
@@ -282,4 +285,64 @@ pub(super) async fn presentation(
     };
     let (status, verified) = blocking(work).await?.map_err(internal)?;
     Ok(reply(status, &verified))
+}
+
+/// `POST /1.0/requests/verify`: whether a request an agent signed may be acted on
+/// (`vouch_core::signed_request::check`), with what this node holds.
+pub(super) async fn signed_request(
+    body: CheckRequest,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    use base64::Engine as _;
+    let target = url::Url::parse(&body.url)
+        .map_err(|e| reject(ErrorCode::Malformed, format!("url: {e}")))?;
+    let raw_body = body
+        .body
+        .as_deref()
+        .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
+        .transpose()
+        .map_err(|e| reject(ErrorCode::Malformed, format!("body: {e}")))?;
+    let headers: Vec<(String, String)> = body
+        .headers
+        .into_iter()
+        .map(|h| (h.name, h.value))
+        .collect();
+    let turn = state.verifying.turn().await?;
+    let work = move || -> Result<Result<RequestPermitted, Rejection>, String> {
+        let _turn = turn;
+        let request = vouch_core::http_signature::Request {
+            method: &body.method,
+            target: &target,
+            headers: &headers,
+            body: raw_body.as_deref(),
+        };
+        // The status lists of the credentials the request carries, before the check.
+        let presented = signed_request::presentation_of(&request).unwrap_or_default();
+        let credentials: Vec<&Value> = presented["verifiableCredential"]
+            .as_array()
+            .map(|c| c.iter().collect())
+            .unwrap_or_default();
+        let known = knowledge(&state, &credentials)?;
+        let now = Utc::now();
+        let mut verifier = Verifier::new(&state.registry, now);
+        verifier.status = Some(&known.lists);
+        verifier.issuers = Some(known.policy());
+        let nonces = state.exchanges.signed_nonces();
+        let first_use = |nonce: &str, until: i64| {
+            let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or(now);
+            nonces.insert(nonce.to_owned(), until, (), now).is_ok()
+        };
+        Ok(
+            match signed_request::check(&request, &body.arguments, &verifier, first_use) {
+                Ok(permitted) => Ok(RequestPermitted {
+                    signer: permitted.signer,
+                    credential: permitted.credential,
+                    action: permitted.action,
+                }),
+                Err(refused) => Err(reject(ErrorCode::from(refused.reason), refused.message)),
+            },
+        )
+    };
+    let permitted = blocking(work).await?.map_err(internal)??;
+    Ok(super::json(StatusCode::OK, &permitted))
 }

@@ -19,6 +19,7 @@ use vouch_core::http_signature::{
     self, CAPABILITY_FIELD as CAPABILITY_HEADER, Component, LABEL, MAX_LIFETIME_SECS, Parameters,
     Request, TAG,
 };
+use vouch_core::signed_request::PRESENTATION_FIELD;
 
 use super::{Daemon, Refusal};
 
@@ -27,9 +28,10 @@ const MAX_HEADERS: usize = 24;
 /// The longest header field value covered.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// The header fields the daemon sets itself: the agent may not give them.
-const SET_HERE: [&str; 4] = [
+const SET_HERE: [&str; 5] = [
     "content-digest",
     CAPABILITY_HEADER,
+    PRESENTATION_FIELD,
     "signature-input",
     "signature",
 ];
@@ -130,10 +132,33 @@ impl Daemon {
         headers.push((CAPABILITY_HEADER.into(), capability));
         covered.push(Component::Field(CAPABILITY_HEADER.into()));
         let created = now.timestamp();
+        let nonce = vouch_core::exchange::flow::challenge();
+        if ask.present {
+            // The credential and its chain, presented over this signature's nonce for the
+            // service's origin: good for this request only.
+            let origin = target.origin().ascii_serialization();
+            let root_first: Vec<Value> = chain.iter().rev().cloned().collect();
+            let presentation = vouch_core::presentation::create(
+                &self.key,
+                root_first,
+                &nonce,
+                &origin,
+                vouch_core::proof::Cryptosuite::EddsaJcs2022,
+                now,
+            )
+            .map_err(|e| Refusal::internal(e.to_string()))?;
+            let text =
+                serde_json::to_vec(&presentation).map_err(|e| Refusal::internal(e.to_string()))?;
+            headers.push((
+                PRESENTATION_FIELD.into(),
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text),
+            ));
+            covered.push(Component::Field(PRESENTATION_FIELD.into()));
+        }
         let parameters = Parameters {
             created: Some(created),
             expires: Some(created + MAX_LIFETIME_SECS),
-            nonce: Some(vouch_core::exchange::flow::challenge()),
+            nonce: Some(nonce),
             keyid: Some(
                 vouch_core::did::key::verification_method_of(&self.key.public()).to_string(),
             ),

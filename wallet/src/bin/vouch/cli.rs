@@ -207,6 +207,10 @@ pub(crate) enum WalletCommand {
         /// The arguments its constraints are checked against, a JSON object.
         #[arg(long)]
         arguments: Option<String>,
+        /// Carry the credential and its chain (`Vouch-Presentation`): the first request to a
+        /// service does.
+        #[arg(long)]
+        present: bool,
     },
     /// Asks the daemon for its instance's DID and exchange addresses.
     Identity {

@@ -316,6 +316,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
             credential,
             action,
             arguments,
+            present,
         } => {
             use base64::Engine as _;
             let headers = headers
@@ -353,6 +354,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
                     credential,
                     action,
                     arguments,
+                    present,
                 }),
             )?;
             for field in signed.headers {
