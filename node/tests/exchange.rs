@@ -918,6 +918,24 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
     );
 }
 
+/// A node, and an agent of its org whose daemon holds a credential to refund up to 100 EUR at
+/// billing.b.example: the node, the agent's key, its daemon, the credential's id.
+fn refund_agent(dir: &std::path::Path) -> (TestNode, KeyPair, Arc<Daemon>, String) {
+    let node = TestNode::start(consortium_of(dir, 1).remove(0));
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-refund",
+        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
+                "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]),
+    );
+    let wallet = daemon(dir, "wallet", &agent, &node);
+    add(&wallet, &credential);
+    let id = credential["id"].as_str().expect("an id").to_owned();
+    (node, agent, wallet, id)
+}
+
 /// The daemon signs an HTTP request (RFC 9421) only under a capability that permits it, over a
 /// base it builds itself; the signature verifies under the instance's did:key; the audit log
 /// holds the action, the credential and a hash, never the URL.
@@ -929,18 +947,7 @@ fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
     use vouch_wallet::daemon::Request;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
-    let agent = KeyPair::generate();
-    let credential = agent_credential(
-        &node,
-        &agent,
-        "t-sign",
-        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
-                "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]),
-    );
-    let wallet = daemon(dir.path(), "wallet", &agent, &node);
-    add(&wallet, &credential);
-    let id = credential["id"].as_str().expect("an id").to_owned();
+    let (_node, agent, wallet, id) = refund_agent(dir.path());
     let body = br#"{"order": 42, "amount": 50}"#;
     let ask = |amount: u64, action: &str| SignAsk {
         method: "POST".into(),
@@ -1077,18 +1084,7 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
     use vouch_wallet::daemon::Request;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
-    let agent = KeyPair::generate();
-    let credential = agent_credential(
-        &node,
-        &agent,
-        "t-call",
-        json!([{"action": "call:billing_api:refund", "resource": "https://billing.b.example/refunds/**",
-                "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}}]),
-    );
-    let wallet = daemon(dir.path(), "wallet", &agent, &node);
-    add(&wallet, &credential);
-    let id = credential["id"].as_str().expect("an id").to_owned();
+    let (node, agent, wallet, id) = refund_agent(dir.path());
     let url = "https://billing.b.example/refunds/42";
     let body = br#"{"amount": 50}"#;
     let arguments = |amount: u64| {
