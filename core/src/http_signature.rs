@@ -34,6 +34,8 @@ pub const MAX_LIFETIME_SECS: i64 = 60;
 pub const CLOCK_SKEW_SECS: i64 = 5;
 /// The most components one signature covers.
 pub const MAX_COMPONENTS: usize = 32;
+/// The longest nonce taken: a verifier remembers each, so each is small.
+pub const MAX_NONCE_BYTES: usize = 128;
 /// The longest `Signature-Input` or `Signature` field read.
 pub const MAX_FIELD_BYTES: usize = 8 * 1024;
 
@@ -568,7 +570,16 @@ fn parameters_of(params: &sfv::Parameters) -> Result<Parameters, HttpSignatureEr
         match name.as_str() {
             "created" => parameters.created = Some(number()?),
             "expires" => parameters.expires = Some(number()?),
-            "nonce" => parameters.nonce = Some(text()?),
+            "nonce" => {
+                let nonce = text()?;
+                if nonce.len() > MAX_NONCE_BYTES {
+                    return Err(HttpSignatureError::Malformed(format!(
+                        "a nonce of {} bytes: at most {MAX_NONCE_BYTES}",
+                        nonce.len()
+                    )));
+                }
+                parameters.nonce = Some(nonce);
+            }
             "keyid" => parameters.keyid = Some(text()?),
             "alg" => parameters.alg = Some(text()?),
             "tag" => parameters.tag = Some(text()?),
@@ -867,6 +878,11 @@ mod tests {
             (signed_input(&headers), "vouch=:AAAA:".to_owned()),
             (
                 signed_input(&headers).replace(";tag=", ";extra=1;tag="),
+                signed_signature(&headers),
+            ),
+            (
+                signed_input(&headers)
+                    .replace("nonce=\"n-1\"", &format!("nonce=\"{}\"", "n".repeat(200))),
                 signed_signature(&headers),
             ),
         ] {

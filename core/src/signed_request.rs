@@ -101,7 +101,10 @@ pub fn check(
             .then(|| crate::did::key::key_of(&did).ok())
             .flatten()
     };
-    let signed = http_signature::verify(request, LABEL, &policy, keys, now.timestamp(), first_use)?;
+    // The nonce is used only once the request is permitted: a stranger's valid signature
+    // without a capability takes no room in the verifier's memory of nonces.
+    let signed =
+        http_signature::verify(request, LABEL, &policy, keys, now.timestamp(), |_, _| true)?;
     let signer = Did::parse(signed.keyid.split('#').next().unwrap_or_default())
         .map_err(|e| refused(Reason::UnresolvableDid, e.to_string()))?;
     let nonce = signed
@@ -154,6 +157,13 @@ pub fn check(
     chain
         .permits(&wanted, now)
         .map_err(|denial| refused(denial.reason(), denial.to_string()))?;
+    let until = signed
+        .parameters
+        .expires
+        .unwrap_or(now.timestamp() + http_signature::MAX_LIFETIME_SECS);
+    if !first_use(nonce, until) {
+        return Err(refused(Reason::Replayed, "the nonce was used before"));
+    }
     Ok(Permitted {
         signer,
         credential,

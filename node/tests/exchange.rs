@@ -1141,6 +1141,11 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
     let mut beyond = sign();
     beyond.arguments = arguments(500);
     assert_eq!(code(client.verify_request(&beyond)), "constraint_violated");
+    // A refused request uses up no nonce: the same signature for a call it permits passes.
+    beyond.arguments = arguments(50);
+    client
+        .verify_request(&beyond)
+        .expect("its nonce was not taken");
     // Another body under the signature: its digest no longer matches.
     let mut changed = sign();
     changed.body = Some(base64::engine::general_purpose::STANDARD.encode(br#"{"amount": 99}"#));
