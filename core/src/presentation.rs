@@ -77,6 +77,28 @@ impl Chain {
         }
         request.permitted_by_chain(self.capabilities.iter().map(Vec::as_slice), now)
     }
+
+    /// Checks again what may have changed since the chain verified: every credential's validity
+    /// window, status and capabilities' trust, with `verifier`'s clock, lists and policy. For a
+    /// chain kept between uses (a signed request's session): a revocation or suspension, an
+    /// expiry or a change of the consortium's policy refuses the next use.
+    pub fn recheck(&self, verifier: &Verifier<'_>) -> Report {
+        let mut report = Report::new();
+        let Some(root) = self.credentials.first() else {
+            report.fail(check::CHAIN, None, Reason::BrokenChain, "an empty chain");
+            return report;
+        };
+        for (credential, capabilities) in self.credentials.iter().zip(&self.capabilities) {
+            crate::verify::recheck_chain_credential(
+                verifier,
+                credential,
+                capabilities,
+                root,
+                &mut report,
+            );
+        }
+        report
+    }
 }
 
 /// The result of verifying a presentation.

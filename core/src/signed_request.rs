@@ -17,6 +17,7 @@ use crate::did::Did;
 use crate::http_signature::{
     self, CAPABILITY_FIELD, Component, HttpSignatureError, LABEL, Policy, Request, TAG,
 };
+use crate::lock::MutexExt as _;
 use crate::presentation::{Chain, verify_presentation};
 use crate::report::Reason;
 use crate::verify::Verifier;
@@ -75,22 +76,33 @@ impl From<HttpSignatureError> for Refused {
     }
 }
 
-/// Checks `request`, signed by an agent, for the call it makes with `arguments`, with what
-/// `verifier` holds; `first_use` answers whether the signature's nonce is new (and remembers
-/// it until the time it is given).
-pub fn check(
-    request: &Request<'_>,
-    arguments: &Map<String, Value>,
-    verifier: &Verifier<'_>,
-    first_use: impl FnOnce(&str, i64) -> bool,
-) -> Result<Permitted, Refused> {
-    let now: DateTime<Utc> = verifier.now;
+/// A signed request whose signature verified (fresh, its digest, under its `keyid`'s did:key),
+/// read for the capability it relies on, not yet permitted: [`Signed::permit`] decides.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The agent instance that signed.
+    pub signer: Did,
+    /// The credential `Vouch-Capability` names.
+    pub credential: String,
+    /// The action it names.
+    pub action: String,
+    /// The target's origin: the domain of the presentation, and part of the session's name.
+    pub origin: String,
+    /// The presentation the request carries, if it carries one (covered by the signature).
+    pub presentation: Option<Value>,
+    nonce: String,
+    until: i64,
+}
+
+/// Verifies the signature of `request` at `now` and reads what it relies on. The nonce is not
+/// taken here: it is taken once the request is permitted ([`check`]), so a stranger's valid
+/// signature without a capability takes no room in the verifier's memory of nonces.
+pub fn read(request: &Request<'_>, now: DateTime<Utc>) -> Result<Signed, Refused> {
     let policy = Policy {
         required: &[
             Component::Method,
             Component::TargetUri,
             Component::Field(CAPABILITY_FIELD.into()),
-            Component::Field(PRESENTATION_FIELD.into()),
         ],
         tag: Some(TAG),
         fresh: true,
@@ -101,8 +113,6 @@ pub fn check(
             .then(|| crate::did::key::key_of(&did).ok())
             .flatten()
     };
-    // The nonce is used only once the request is permitted: a stranger's valid signature
-    // without a capability takes no room in the verifier's memory of nonces.
     let signed =
         http_signature::verify(request, LABEL, &policy, keys, now.timestamp(), |_, _| true)?;
     let signer = Did::parse(signed.keyid.split('#').next().unwrap_or_default())
@@ -110,66 +120,235 @@ pub fn check(
     let nonce = signed
         .parameters
         .nonce
-        .as_deref()
+        .clone()
         .ok_or_else(|| refused(Reason::RequestMismatch, "no nonce"))?;
-
     let (credential, action) = capability_of(request)?;
-    let presentation = presentation_of(request)?;
-    let origin = request.target.origin().ascii_serialization();
-    let verified = verify_presentation(&presentation, nonce, &origin, verifier);
-    if !verified.report.verified {
-        let first = verified.report.reasons().first().copied();
-        return Err(refused(
-            first.unwrap_or(Reason::InvalidProof),
-            "the presentation does not verify",
-        ));
-    }
-    if verified.holder.as_ref() != Some(&signer) {
-        return Err(refused(
-            Reason::NotHolder,
-            "the presentation is not the signer's",
-        ));
-    }
-    let chain = verified
-        .chains
-        .into_iter()
-        .find(|chain| {
-            chain
-                .credentials
-                .last()
-                .is_some_and(|leaf| leaf.id.as_str() == credential)
-        })
-        .ok_or_else(|| {
-            refused(
-                Reason::NotHolder,
-                format!("the presentation carries no {credential:.128}"),
-            )
-        })?;
-    let mut resource = request.target.clone();
-    resource.set_query(None);
-    resource.set_fragment(None);
-    let wanted = Wanted::from_json(&serde_json::json!({
-        "action": action,
-        "resource": resource.as_str(),
-        "arguments": arguments,
-    }))
-    .map_err(|e| refused(Reason::Malformed, format!("the call: {e}")))?;
-    chain
-        .permits(&wanted, now)
-        .map_err(|denial| refused(denial.reason(), denial.to_string()))?;
+    let presentation = match has_field(request, PRESENTATION_FIELD) {
+        false => None,
+        // A presentation the signature does not cover could be anyone's, swapped in on the way.
+        true if !signed
+            .covered
+            .contains(&Component::Field(PRESENTATION_FIELD.into())) =>
+        {
+            return Err(refused(
+                Reason::RequestMismatch,
+                format!("{PRESENTATION_FIELD} is not covered by the signature"),
+            ));
+        }
+        true => Some(presentation_of(request)?),
+    };
     let until = signed
         .parameters
         .expires
         .unwrap_or(now.timestamp() + http_signature::MAX_LIFETIME_SECS);
-    if !first_use(nonce, until) {
-        return Err(refused(Reason::Replayed, "the nonce was used before"));
-    }
-    Ok(Permitted {
+    Ok(Signed {
         signer,
         credential,
         action,
-        chain,
+        origin: request.target.origin().ascii_serialization(),
+        presentation,
+        nonce,
+        until,
     })
+}
+
+impl Signed {
+    /// The chain that permits the call `request` makes with `arguments`, with what `verifier`
+    /// holds: the presentation's, verified in full (over the signature's nonce, for the
+    /// target's origin, its holder the signer, carrying the named credential), or, for a
+    /// request that carries none, the chain `remembered` from an earlier request of this
+    /// session ([`Sessions`]), checked again for what changes (windows, status, trust). Either
+    /// way the chain must permit `{action, the URL without its query, arguments}`.
+    pub fn permit(
+        &self,
+        request: &Request<'_>,
+        arguments: &Map<String, Value>,
+        verifier: &Verifier<'_>,
+        remembered: Option<&Chain>,
+    ) -> Result<Chain, Refused> {
+        let chain = match (&self.presentation, remembered) {
+            (Some(presentation), _) => self.presented_chain(presentation, verifier)?,
+            (None, Some(chain)) => {
+                let report = chain.recheck(verifier);
+                if !report.verified {
+                    let first = report.reasons().first().copied();
+                    return Err(refused(
+                        first.unwrap_or(Reason::InvalidProof),
+                        "the chain presented earlier no longer holds",
+                    ));
+                }
+                chain.clone()
+            }
+            // The signer was never shown to hold the credential here: it must present it.
+            (None, None) => {
+                return Err(refused(
+                    Reason::NotHolder,
+                    format!(
+                        "no {PRESENTATION_FIELD}, and none presented earlier for this credential \
+                         at {:.256}: send the presentation",
+                        self.origin
+                    ),
+                ));
+            }
+        };
+        let mut resource = request.target.clone();
+        resource.set_query(None);
+        resource.set_fragment(None);
+        let wanted = Wanted::from_json(&serde_json::json!({
+            "action": self.action,
+            "resource": resource.as_str(),
+            "arguments": arguments,
+        }))
+        .map_err(|e| refused(Reason::Malformed, format!("the call: {e}")))?;
+        chain
+            .permits(&wanted, verifier.now)
+            .map_err(|denial| refused(denial.reason(), denial.to_string()))?;
+        Ok(chain)
+    }
+
+    /// The named credential's chain in `presentation`, verified in full.
+    fn presented_chain(
+        &self,
+        presentation: &Value,
+        verifier: &Verifier<'_>,
+    ) -> Result<Chain, Refused> {
+        let verified = verify_presentation(presentation, &self.nonce, &self.origin, verifier);
+        if !verified.report.verified {
+            let first = verified.report.reasons().first().copied();
+            return Err(refused(
+                first.unwrap_or(Reason::InvalidProof),
+                "the presentation does not verify",
+            ));
+        }
+        if verified.holder.as_ref() != Some(&self.signer) {
+            return Err(refused(
+                Reason::NotHolder,
+                "the presentation is not the signer's",
+            ));
+        }
+        verified
+            .chains
+            .into_iter()
+            .find(|chain| {
+                chain
+                    .credentials
+                    .last()
+                    .is_some_and(|leaf| leaf.id.as_str() == self.credential)
+            })
+            .ok_or_else(|| {
+                refused(
+                    Reason::NotHolder,
+                    format!("the presentation carries no {:.128}", self.credential),
+                )
+            })
+    }
+
+    /// Takes the signature's nonce — `first_use` answers whether it is new and remembers it
+    /// until the time (seconds since the epoch) it is given — and, for a chain that came with
+    /// the request, remembers it for the session: the request is then permitted.
+    pub fn settle(
+        self,
+        chain: Chain,
+        sessions: &Sessions,
+        first_use: impl FnOnce(&str, i64) -> bool,
+    ) -> Result<Permitted, Refused> {
+        if !first_use(&self.nonce, self.until) {
+            return Err(refused(Reason::Replayed, "the nonce was used before"));
+        }
+        if self.presentation.is_some() {
+            sessions.remember(&self, &chain);
+        }
+        Ok(Permitted {
+            signer: self.signer,
+            credential: self.credential,
+            action: self.action,
+            chain,
+        })
+    }
+}
+
+/// The chains a verifier keeps between the requests of a session, so that only the first
+/// carries the presentation: by origin, signer and credential (a chain shown to one service is
+/// not taken at another that asks the same verifier), each until the first end of its
+/// credentials, at most `capacity` at once — the least recently used forgotten first, whose
+/// agent then presents again. Only a permitted request puts one here.
+pub struct Sessions {
+    table: std::sync::Mutex<hashlink::LruCache<String, (Chain, DateTime<Utc>)>>,
+}
+
+impl Sessions {
+    /// At most `capacity` chains.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            table: std::sync::Mutex::new(hashlink::LruCache::new(capacity.max(1))),
+        }
+    }
+
+    fn key(signed: &Signed) -> String {
+        format!("{} {} {}", signed.origin, signed.signer, signed.credential)
+    }
+
+    /// The chain remembered for `signed`'s session, if it has not ended at `now`.
+    pub fn recall(&self, signed: &Signed, now: DateTime<Utc>) -> Option<Chain> {
+        let mut table = self.table.locked();
+        let key = Self::key(signed);
+        match table.get(&key) {
+            Some((chain, until)) if *until > now => Some(chain.clone()),
+            Some(_) => {
+                table.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers `chain`, which permitted `signed`, for its session.
+    pub fn remember(&self, signed: &Signed, chain: &Chain) {
+        let Some(until) = chain.credentials.iter().map(|c| c.valid_until).min() else {
+            return;
+        };
+        self.table
+            .locked()
+            .insert(Self::key(signed), (chain.clone(), until));
+    }
+
+    /// How many chains are remembered.
+    pub fn len(&self) -> usize {
+        self.table.locked().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Checks `request`, signed by an agent, for the call it makes with `arguments`, with what
+/// `verifier` holds and the chains `sessions` remembers: [`read`], [`Signed::permit`],
+/// [`Signed::settle`]. A verifier that gathers status for the credentials concerned (the node)
+/// makes the three steps itself, between which it learns which credentials those are.
+pub fn check(
+    request: &Request<'_>,
+    arguments: &Map<String, Value>,
+    verifier: &Verifier<'_>,
+    sessions: &Sessions,
+    first_use: impl FnOnce(&str, i64) -> bool,
+) -> Result<Permitted, Refused> {
+    let signed = read(request, verifier.now)?;
+    let remembered = match signed.presentation {
+        Some(_) => None,
+        None => sessions.recall(&signed, verifier.now),
+    };
+    let chain = signed.permit(request, arguments, verifier, remembered.as_ref())?;
+    signed.settle(chain, sessions, first_use)
+}
+
+/// Whether `request` has a field `name`.
+fn has_field(request: &Request<'_>, name: &str) -> bool {
+    request
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 /// The one value of field `name`, at most `limit` bytes.

@@ -581,6 +581,49 @@ pub(crate) fn check_chain_status(
     }
 }
 
+/// Records the checks a chain verified earlier must pass again at each use: each credential's
+/// validity window at `verifier.now`, its status (under the chain's root issuer, as
+/// [`check_chain_status`]) and the trust of each of its usable capabilities. Proofs, structure
+/// and holder do not change: they were checked when the chain was presented.
+pub(crate) fn recheck_chain_credential(
+    verifier: &Verifier<'_>,
+    credential: &AgentCapabilityCredential,
+    capabilities: &[Capability],
+    root: &AgentCapabilityCredential,
+    report: &mut Report,
+) {
+    let id = credential.id.to_string();
+    let subject = Some(id.as_str());
+    report.record(
+        check::VALIDITY,
+        subject,
+        check_window(
+            verifier,
+            Some(credential.valid_from),
+            Some(credential.valid_until),
+        ),
+    );
+    check_status(
+        verifier,
+        &root.issuer,
+        &credential.credential_status,
+        subject,
+        true,
+        report,
+    );
+    for (index, capability) in capabilities.iter().enumerate() {
+        let label = capability_label(&id, index);
+        let subject = Some(label.as_str());
+        match verifier.check_trust(&root.issuer, &capability.action) {
+            Trusted::Yes => report.pass(check::ISSUER_TRUST, subject),
+            Trusted::No(why) => {
+                report.fail(check::ISSUER_TRUST, subject, Reason::UntrustedIssuer, why)
+            }
+            Trusted::NotChecked => report.skip(check::ISSUER_TRUST, subject, PROOFS_ONLY),
+        }
+    }
+}
+
 /// Records the trust checks of a credential's capabilities: each must be attested by `root`'s
 /// issuer, or, with no root, cannot be trusted at all.
 pub(crate) fn check_capability_trust(

@@ -8,5 +8,6 @@ mod flows;
 mod http_signature;
 mod interop;
 mod schema;
+mod signed_request;
 mod vectors_did_key;
 mod vectors_eddsa;

@@ -48,6 +48,10 @@ const RENEW_BEFORE: Duration = Duration::minutes(2);
 const MAX_APPROVALS_USED: usize = 65_536;
 /// The most signed requests' nonces remembered at once (each for a minute at most).
 const MAX_SIGNED_NONCES: usize = 65_536;
+/// The most sessions of signed requests whose chain is remembered at once: a chain is a few
+/// credentials (each at most `MAX_CREDENTIAL_BYTES` as JSON, less typed), so this is tens of
+/// megabytes at most; a session forgotten costs its agent one presentation more.
+const MAX_SIGNED_SESSIONS: usize = 4_096;
 
 /// What the node publishes after issuing itself an identity: a definition's genesis, the
 /// status lists opened.
@@ -87,6 +91,8 @@ struct Inner {
     approvals_used: Once<()>,
     /// The nonces of the signed requests checked, each once (`POST /1.0/requests/verify`).
     signed_nonces: Once<()>,
+    /// The chains of the signed requests' sessions: only a session's first request presents.
+    signed_sessions: vouch_core::signed_request::Sessions,
 }
 
 /// The decisions kept for `GET`, oldest first, within [`MAX_DECIDED`] and [`DECIDED_BUDGET`],
@@ -138,6 +144,7 @@ impl NodeExchanges {
                 decided: Mutex::new(Decided::default()),
                 approvals_used: Once::new(MAX_APPROVALS_USED),
                 signed_nonces: Once::new(MAX_SIGNED_NONCES),
+                signed_sessions: vouch_core::signed_request::Sessions::new(MAX_SIGNED_SESSIONS),
             }),
         }
     }
@@ -145,6 +152,11 @@ impl NodeExchanges {
     /// The nonces of the signed requests the node checked: each is used once.
     pub fn signed_nonces(&self) -> &Once<()> {
         &self.inner.signed_nonces
+    }
+
+    /// The chains the signed requests checked here presented, by session.
+    pub fn signed_sessions(&self) -> &vouch_core::signed_request::Sessions {
+        &self.inner.signed_sessions
     }
 
     /// Where the approvals the node decided on are remembered: each is used once.

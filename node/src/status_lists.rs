@@ -731,8 +731,17 @@ impl StatusLists {
         credentials: &[&Value],
         now: DateTime<Utc>,
     ) -> Result<Knowledge, StatusListError> {
+        self.knowledge_of_lists(list_urls(credentials.iter().copied()), now)
+    }
+
+    /// The same for the lists at `urls`.
+    pub fn knowledge_of_lists<'a>(
+        &self,
+        urls: impl IntoIterator<Item = &'a str>,
+        now: DateTime<Utc>,
+    ) -> Result<Knowledge, StatusListError> {
         let mut lists = HeldLists::new(now).with_max_age(self.max_age);
-        for url in list_urls(credentials.iter().copied()) {
+        for url in urls {
             let Ok((_, key)) = key_of(url) else {
                 continue;
             };

@@ -1093,7 +1093,7 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
             .expect("an object")
             .clone()
     };
-    let sign = || -> CheckRequest {
+    let sign = |present: bool| -> CheckRequest {
         let signed: SignedRequest = handled(
             &wallet,
             Request::SignRequest(SignAsk {
@@ -1107,7 +1107,7 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
                 credential: id.clone(),
                 action: "call:billing_api:refund".into(),
                 arguments: arguments(50),
-                present: true,
+                present,
             }),
         )
         .expect("signed");
@@ -1130,7 +1130,9 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
         other => panic!("not refused: {other:?}"),
     };
 
-    let asked = sign();
+    // Without a presentation, and none shown before: the signer must present.
+    assert_eq!(code(client.verify_request(&sign(false))), "not_holder");
+    let asked = sign(true);
     let permitted = client.verify_request(&asked).expect("permitted");
     assert_eq!(permitted.signer.to_string(), agent_a_did(&agent));
     assert_eq!(permitted.credential, id);
@@ -1138,7 +1140,7 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
     // The same signed request again: replayed.
     assert_eq!(code(client.verify_request(&asked)), "replayed");
     // A call beyond the capability under a fresh signature: the service's arguments count.
-    let mut beyond = sign();
+    let mut beyond = sign(true);
     beyond.arguments = arguments(500);
     assert_eq!(code(client.verify_request(&beyond)), "constraint_violated");
     // A refused request uses up no nonce: the same signature for a call it permits passes.
@@ -1147,12 +1149,79 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
         .verify_request(&beyond)
         .expect("its nonce was not taken");
     // Another body under the signature: its digest no longer matches.
-    let mut changed = sign();
+    let mut changed = sign(true);
     changed.body = Some(base64::engine::general_purpose::STANDARD.encode(br#"{"amount": 99}"#));
     assert_eq!(code(client.verify_request(&changed)), "invalid_proof");
-    // Revoked at the node: the next request is refused.
+    // The session's later requests carry only the reference: the chain shown first is kept,
+    // and holds them to the same capability.
+    let later = sign(false);
+    assert!(
+        !later.headers.iter().any(|h| h.name == "vouch-presentation"),
+        "a later request carries no presentation"
+    );
+    let again = client
+        .verify_request(&later)
+        .expect("permitted by the chain kept");
+    assert_eq!(
+        (again.credential, again.action),
+        (id.clone(), "call:billing_api:refund".into())
+    );
+    let mut beyond = sign(false);
+    beyond.arguments = arguments(500);
+    assert_eq!(code(client.verify_request(&beyond)), "constraint_violated");
+    // Revoked at the node: the next request is refused, with or without its presentation —
+    // the kept chain's status is read again at each request.
     node.admin()
         .revoke(&revocation_request(Level::Credential, &id, false))
         .expect("revoked");
-    assert_eq!(code(client.verify_request(&sign())), "revoked");
+    assert_eq!(code(client.verify_request(&sign(false))), "revoked");
+    assert_eq!(code(client.verify_request(&sign(true))), "revoked");
+
+    // Each decision is in the node's audit log: each permitted one with its action and
+    // credential, a party's refusals as the first of the minute (the rest counted, written when
+    // the minute is over: `ApiState::record_refusal`) — the signer's `not_holder`, and one of no
+    // known signer (its signature did not verify); never the URL or the arguments.
+    let entries = client.audit_entries(0).expect("the entries").entries;
+    let decided: Vec<(Value, Value, Value)> = entries
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("JSON"))
+        .filter(|e| {
+            ["decided", "verification_refused"].contains(&e["event"].as_str().unwrap_or(""))
+        })
+        .map(|e| {
+            (
+                e["decision"].clone(),
+                e["reason"].clone(),
+                e["action"].clone(),
+            )
+        })
+        .collect();
+    let accepted = (
+        json!("accepted"),
+        Value::Null,
+        json!("call:billing_api:refund"),
+    );
+    let refused = |reason: &str| (json!("rejected"), json!(reason), Value::Null);
+    assert_eq!(
+        decided,
+        vec![
+            refused("not_holder"),
+            accepted.clone(),
+            accepted.clone(),
+            refused("invalid_proof"),
+            accepted,
+        ]
+    );
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e.decision == Some(Decision::Accepted))
+            .all(|e| e.agent.as_deref() == Some(agent_a_did(&agent).as_str())
+                && e.credentials == [id.clone()])
+    );
+    let written = serde_json::to_string(&entries).expect("JSON");
+    assert!(
+        !written.contains("billing.b.example") && !written.contains("EUR"),
+        "{written}"
+    );
 }

@@ -240,6 +240,8 @@ export class Wallet {
       arguments?: Json;
       headers?: Record<string, string>;
       body?: Uint8Array;
+      /** Carry the credential and its chain (`Vouch-Presentation`): a session's first request. */
+      present?: boolean;
     },
   ): Promise<Record<string, string>> {
     const fields: Json = {
@@ -253,6 +255,7 @@ export class Wallet {
       fields["headers"] = Object.entries(options.headers).map(([name, value]) => ({ name, value }));
     }
     if (options.body && options.body.length > 0) fields["body"] = Buffer.from(options.body).toString("base64");
+    if (options.present) fields["present"] = true;
     const signed = (await this.request("sign_request", fields)) as { headers: { name: string; value: string }[] };
     return Object.fromEntries(signed.headers.map((h) => [h.name, h.value]));
   }
@@ -263,7 +266,7 @@ export class Wallet {
    */
   async signFetch(
     request: Request,
-    options: { credential: string; action: string; arguments?: Json; cover?: string[] },
+    options: { credential: string; action: string; arguments?: Json; cover?: string[]; present?: boolean },
   ): Promise<Request> {
     const body = new Uint8Array(await request.clone().arrayBuffer());
     const headers: Record<string, string> = {};
@@ -277,6 +280,7 @@ export class Wallet {
       ...(options.arguments ? { arguments: options.arguments } : {}),
       headers,
       body,
+      ...(options.present ? { present: true } : {}),
     });
     const signed = new Headers(request.headers);
     for (const [name, value] of Object.entries(added)) signed.set(name, value);

@@ -35,7 +35,7 @@ use vouch_api::ErrorCode;
 use vouch_api::node::public::{
     CheckRequest, RequestPermitted, Verified, VerifyCredential, VerifyPresentation,
 };
-use vouch_core::signed_request;
+use vouch_core::signed_request::{self, Permitted, Refused, Signed};
 
 /// The largest request: a presentation of [`MAX_CREDENTIALS`] credentials and its envelope.
 pub(super) const MAX_VERIFY_BODY_BYTES: u64 =
@@ -316,33 +316,124 @@ pub(super) async fn signed_request(
             headers: &headers,
             body: raw_body.as_deref(),
         };
-        // The status lists of the credentials the request carries, before the check.
-        let presented = signed_request::presentation_of(&request).unwrap_or_default();
-        let credentials: Vec<&Value> = presented["verifiableCredential"]
-            .as_array()
-            .map(|c| c.iter().collect())
-            .unwrap_or_default();
-        let known = knowledge(&state, &credentials)?;
         let now = Utc::now();
-        let mut verifier = Verifier::new(&state.registry, now);
-        verifier.status = Some(&known.lists);
-        verifier.issuers = Some(known.policy());
-        let nonces = state.exchanges.signed_nonces();
-        let first_use = |nonce: &str, until: i64| {
-            let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or(now);
-            nonces.insert(nonce.to_owned(), until, (), now).is_ok()
-        };
-        Ok(
-            match signed_request::check(&request, &body.arguments, &verifier, first_use) {
-                Ok(permitted) => Ok(RequestPermitted {
-                    signer: permitted.signer,
-                    credential: permitted.credential,
-                    action: permitted.action,
-                }),
-                Err(refused) => Err(reject(ErrorCode::from(refused.reason), refused.message)),
-            },
-        )
+        let outcome = check_signed(&state, &request, &body.arguments, now)?;
+        request_audit(&state, &outcome, &target, now)?;
+        Ok(outcome
+            .map(|permitted| RequestPermitted {
+                signer: permitted.signer,
+                credential: permitted.credential,
+                action: permitted.action,
+            })
+            .map_err(|(_, refused)| reject(ErrorCode::from(refused.reason), refused.message)))
     };
     let permitted = blocking(work).await?.map_err(internal)??;
     Ok(super::json(StatusCode::OK, &permitted))
+}
+
+/// A signed request checked: permitted, or refused — with the signer and credential it named
+/// when its signature verified.
+type Checked = Result<Permitted, (Option<Signed>, Refused)>;
+
+/// `vouch_core::signed_request`'s three steps, with the status lists of the credentials
+/// concerned — the presentation's, or the chain remembered for the session — gathered between
+/// them.
+fn check_signed(
+    state: &ApiState,
+    request: &vouch_core::http_signature::Request<'_>,
+    arguments: &serde_json::Map<String, Value>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Checked, String> {
+    let signed = match signed_request::read(request, now) {
+        Ok(signed) => signed,
+        Err(refused) => return Ok(Err((None, refused))),
+    };
+    let sessions = state.exchanges.signed_sessions();
+    let remembered = match &signed.presentation {
+        Some(_) => None,
+        None => sessions.recall(&signed, now),
+    };
+    let known = match (&signed.presentation, &remembered) {
+        (Some(presentation), _) => {
+            let credentials: Vec<&Value> = presentation["verifiableCredential"]
+                .as_array()
+                .map(|c| c.iter().collect())
+                .unwrap_or_default();
+            knowledge(state, &credentials)?
+        }
+        (None, chain) => state
+            .status_lists
+            .knowledge_of_lists(
+                chain
+                    .iter()
+                    .flat_map(|chain| &chain.credentials)
+                    .flat_map(|c| &c.credential_status)
+                    .map(|entry| entry.status_list_credential.as_str()),
+                now,
+            )
+            .map_err(|e| e.to_string())?,
+    };
+    let mut verifier = Verifier::new(&state.registry, now);
+    verifier.status = Some(&known.lists);
+    verifier.issuers = Some(known.policy());
+    let chain = match signed.permit(request, arguments, &verifier, remembered.as_ref()) {
+        Ok(chain) => chain,
+        Err(refused) => return Ok(Err((Some(signed), refused))),
+    };
+    let nonces = state.exchanges.signed_nonces();
+    let first_use = |nonce: &str, until: i64| {
+        let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or(now);
+        nonces.insert(nonce.to_owned(), until, (), now).is_ok()
+    };
+    let kept = signed.clone();
+    Ok(signed
+        .settle(chain, sessions, first_use)
+        .map_err(|refused| (Some(kept), refused)))
+}
+
+/// Writes the node's decision on a signed request to its audit log: permitted — the signer,
+/// the action, the credential and the hash of the URL (without its query) — or refused, as
+/// every refusal of an unauthenticated caller is (`exchange::audit::refusal_entry`, counted
+/// when repeated within the minute). A decision that cannot be recorded is not given.
+fn request_audit(
+    state: &ApiState,
+    outcome: &Checked,
+    target: &url::Url,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), String> {
+    use vouch_core::audit::{Decision, Event, MAX_TEXT};
+    use vouch_core::hash::Multihash;
+    match outcome {
+        Ok(permitted) => {
+            let mut resource = target.clone();
+            resource.set_query(None);
+            resource.set_fragment(None);
+            let mut entry = crate::audit::entry(Event::Decided);
+            entry.decision = Some(Decision::Accepted);
+            entry.agent = Some(permitted.signer.to_string());
+            entry.action = Some(permitted.action.clone()).filter(|a| a.len() <= MAX_TEXT);
+            entry.credentials = std::iter::once(permitted.credential.clone())
+                .filter(|id| id.len() <= MAX_TEXT)
+                .collect();
+            entry.resource_hash = Some(Multihash::of(resource.as_str().as_bytes()));
+            state
+                .audit
+                .record(entry, now)
+                .map(|_| ())
+                .map_err(|e| format!("the decision could not be written to the audit log: {e}"))
+        }
+        Err((signed, refused)) => {
+            let signer = signed.as_ref().map(|s| s.signer.to_string());
+            let credential = signed.as_ref().map(|s| s.credential.as_str());
+            let entry = vouch_core::exchange::audit::refusal_entry(
+                Event::VerificationRefused,
+                signer.as_deref(),
+                Some(refused.reason),
+                credential.as_slice(),
+            );
+            state
+                .record_refusal(entry, now)
+                .map_err(|e| format!("the refusal could not be written to the audit log: {e}"))
+        }
+    }
 }

@@ -220,13 +220,17 @@ class Wallet:
         arguments: Optional[Dict[str, Any]] = None,
         headers: Optional[Dict[str, str]] = None,
         body: Optional[bytes] = None,
+        present: bool = False,
     ) -> Dict[str, str]:
         """Has the daemon sign an HTTP request (RFC 9421) under a capability of ``credential``:
         the header fields to add to the request (``Content-Digest`` with a body,
         ``Vouch-Capability``, ``Signature-Input``, ``Signature``). ``headers`` are fields of the
         request the signature covers too (``content-type``). The daemon refuses a request the
         credential does not permit (``not_granted``, ``constraint_violated``…) and signs
-        nothing it did not build itself; the key never leaves it."""
+        nothing it did not build itself; the key never leaves it. ``present``: carry the
+        credential and its chain (``Vouch-Presentation``), as a session's first request must;
+        later requests name the credential only, and a verifier that kept no chain for it
+        refuses them ``not_holder``."""
         fields: Dict[str, Any] = {
             "method": method.upper(),
             "url": url,
@@ -239,6 +243,8 @@ class Wallet:
             fields["headers"] = [{"name": n, "value": v} for n, v in headers.items()]
         if body:
             fields["body"] = base64.b64encode(body).decode()
+        if present:
+            fields["present"] = True
         signed = self.request("sign_request", **fields)
         return {h["name"]: h["value"] for h in signed["headers"]}
 
@@ -250,6 +256,7 @@ class Wallet:
         action: str,
         arguments: Optional[Dict[str, Any]] = None,
         cover: Sequence[str] = ("content-type",),
+        present: bool = False,
     ) -> Any:
         """Signs an ``httpx.Request`` in place (its method, URL, body, and the fields of
         ``cover`` it has) and returns it, ready to send."""
@@ -262,6 +269,7 @@ class Wallet:
             arguments=arguments,
             headers=covered,
             body=request.content or None,
+            present=present,
         )
         request.headers.update(added)
         return request
