@@ -177,6 +177,12 @@ pub struct SignAsk {
     /// the signature's nonce for the URL's origin): the first request to a service does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub present: bool,
+    /// Sign in the Web Bot Auth profile too: the URL of this instance's key directory
+    /// (`https://…/.well-known/http-message-signatures-directory`, served by the daemon's card
+    /// server), sent as `Signature-Agent`; the signature is then tagged `web-bot-auth`, its
+    /// `keyid` the key's JWK thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_agent: Option<String>,
 }
 
 /// `{"op": "sign_request"}`'s answer: the header fields to add to the request as they are.

@@ -28,7 +28,22 @@ pub const TAG: &str = "vouch";
 /// The field naming the capability a request relies on: `credential="…", action="…"`.
 pub const CAPABILITY_FIELD: &str = "vouch-capability";
 
-/// The longest a signature may be valid: `expires` at most this many seconds after `created`.
+/// The `tag` of a Web Bot Auth signature (draft-ietf-webbotauth-httpsig-protocol).
+pub const WEB_BOT_AUTH_TAG: &str = "web-bot-auth";
+/// The field naming where a Web Bot Auth signer's key directory is: a Dictionary whose member
+/// under the signature's label is the directory's `https` URL.
+pub const SIGNATURE_AGENT_FIELD: &str = "signature-agent";
+/// Where a signer's key directory is served.
+pub const DIRECTORY_PATH: &str = "/.well-known/http-message-signatures-directory";
+/// The key directory's media type.
+pub const DIRECTORY_MEDIA_TYPE: &str = "application/http-message-signatures-directory+json";
+/// The `tag` of the signature a key directory's response carries, one per key.
+pub const DIRECTORY_TAG: &str = "http-message-signatures-directory";
+/// How long a key directory's signature is valid: a verifier may cache the directory a day.
+pub const DIRECTORY_LIFETIME_SECS: i64 = 24 * 60 * 60;
+
+/// The longest a request's signature may be valid: `expires` at most this many seconds after
+/// `created`.
 pub const MAX_LIFETIME_SECS: i64 = 60;
 /// How far a signer's clock may run ahead of the verifier's.
 pub const CLOCK_SKEW_SECS: i64 = 5;
@@ -69,6 +84,17 @@ pub enum Component {
     Query,
     /// A header field, by its lowercase name.
     Field(String),
+    /// `"@authority";req`: the authority of the request a response answers (a response's
+    /// signature, such as a key directory's).
+    RequestAuthority,
+    /// `"name";key="member"`: one member of a Dictionary field (RFC 9421 §2.1.2), such as
+    /// `"signature-agent";key="vouch"`.
+    Member {
+        /// The field's lowercase name.
+        field: String,
+        /// The member's key.
+        key: String,
+    },
 }
 
 impl Component {
@@ -113,7 +139,49 @@ impl Component {
             Self::Scheme => "@scheme",
             Self::Path => "@path",
             Self::Query => "@query",
-            Self::Field(name) => name,
+            Self::Field(name) | Self::Member { field: name, .. } => name,
+            Self::RequestAuthority => "@authority",
+        }
+    }
+
+    /// Its identifier as the signature base and `Signature-Input` write it: the quoted name
+    /// and its parameters (`"@authority";req`, `"signature-agent";key="vouch"`).
+    fn identifier(&self) -> Result<String, HttpSignatureError> {
+        let item = sfv::ItemSerializer::new().bare_item(string(self.name())?);
+        Ok(match self {
+            Self::RequestAuthority => item.parameter(key("req"), true).finish(),
+            Self::Member { key: member, .. } => {
+                item.parameter(key("key"), string(member)?).finish()
+            }
+            _ => item.finish(),
+        })
+    }
+
+    /// The component of `name` with the parameters `params` (`req`, `key`; no other is
+    /// checked, so none other is taken).
+    fn with_parameters(name: &str, params: &sfv::Parameters) -> Result<Self, HttpSignatureError> {
+        let plain = Self::parse(name)?;
+        let unsupported =
+            || HttpSignatureError::Unsupported(format!("parameters on the component {name:.64}"));
+        if params.is_empty() {
+            return Ok(plain);
+        }
+        if params.len() != 1 {
+            return Err(unsupported());
+        }
+        match (plain, params.iter().next()) {
+            (Self::Authority, Some((k, sfv::BareItem::Boolean(true)))) if k.as_str() == "req" => {
+                Ok(Self::RequestAuthority)
+            }
+            (Self::Field(field), Some((k, sfv::BareItem::String(member))))
+                if k.as_str() == "key" =>
+            {
+                Ok(Self::Member {
+                    field,
+                    key: member.as_str().to_owned(),
+                })
+            }
+            _ => Err(unsupported()),
         }
     }
 
@@ -123,7 +191,7 @@ impl Component {
         let value = match self {
             Self::Method => request.method.to_owned(),
             Self::TargetUri => target.as_str().to_owned(),
-            Self::Authority => {
+            Self::Authority | Self::RequestAuthority => {
                 let host = target
                     .host_str()
                     .ok_or_else(|| HttpSignatureError::Malformed("a target without a host".into()))?
@@ -139,19 +207,28 @@ impl Component {
                 path => path.to_owned(),
             },
             Self::Query => format!("?{}", target.query().unwrap_or_default()),
-            Self::Field(name) => {
-                let values: Vec<&str> = request
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.trim_matches([' ', '\t']))
-                    .collect();
-                if values.is_empty() {
-                    return Err(HttpSignatureError::NotCovered(format!(
-                        "the request has no {name} field"
-                    )));
+            Self::Field(name) => field_value(request, name)?,
+            Self::Member { field, key: member } => {
+                let dictionary = sfv::Parser::new(&field_value(request, field)?)
+                    .parse_dictionary()
+                    .map_err(|e| HttpSignatureError::Malformed(format!("{field}: {e}")))?;
+                match dictionary.get(member.as_str()) {
+                    Some(sfv::ListEntry::Item(item)) => {
+                        let mut list = sfv::ListSerializer::new();
+                        list.members([&sfv::ListEntry::Item(item.clone())]);
+                        list.finish().unwrap_or_default()
+                    }
+                    Some(sfv::ListEntry::InnerList(inner)) => {
+                        let mut list = sfv::ListSerializer::new();
+                        list.members([&sfv::ListEntry::InnerList(inner.clone())]);
+                        list.finish().unwrap_or_default()
+                    }
+                    None => {
+                        return Err(HttpSignatureError::NotCovered(format!(
+                            "{field} has no member {member:.64}"
+                        )));
+                    }
                 }
-                values.join(", ")
             }
         };
         if value.contains(['\r', '\n']) {
@@ -162,6 +239,22 @@ impl Component {
         }
         Ok(value)
     }
+}
+
+/// The value of the field `name` in `request`: its values trimmed and joined (RFC 9421 §2.1).
+fn field_value(request: &Request<'_>, name: &str) -> Result<String, HttpSignatureError> {
+    let values: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim_matches([' ', '\t']))
+        .collect();
+    if values.is_empty() {
+        return Err(HttpSignatureError::NotCovered(format!(
+            "the request has no {name} field"
+        )));
+    }
+    Ok(values.join(", "))
 }
 
 /// A signature's parameters (RFC 9421 §2.3), in the order they are written.
@@ -257,7 +350,14 @@ fn signature_params(
     {
         let mut inner = list.inner_list();
         for component in covered {
-            let _ = inner.bare_item(string(component.name())?);
+            let item = inner.bare_item(string(component.name())?);
+            let _ = match component {
+                Component::RequestAuthority => item.parameter(key("req"), true),
+                Component::Member { key: member, .. } => {
+                    item.parameter(key("key"), string(member)?)
+                }
+                _ => item,
+            };
         }
         let _ = inner.finish().parameters(params);
     }
@@ -300,15 +400,95 @@ fn base_with(
                 component.name()
             )));
         }
-        base.push('"');
-        base.push_str(component.name());
-        base.push_str("\": ");
+        base.push_str(&component.identifier()?);
+        base.push_str(": ");
         base.push_str(&component.value(request)?);
         base.push('\n');
     }
     base.push_str("\"@signature-params\": ");
     base.push_str(params);
     Ok(base)
+}
+
+/// The JWK of an Ed25519 public key (RFC 8037), its `kid` its thumbprint: what a key
+/// directory lists.
+pub fn jwk(public: &PublicKey) -> serde_json::Value {
+    use base64::Engine as _;
+    serde_json::json!({
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public.as_bytes()),
+        "kid": jwk_thumbprint(public),
+        "use": "sig",
+    })
+}
+
+/// The JWK SHA-256 thumbprint of an Ed25519 public key (RFC 7638, RFC 8037 §A.3), base64url:
+/// a Web Bot Auth signature's `keyid`.
+pub fn jwk_thumbprint(public: &PublicKey) -> String {
+    use base64::Engine as _;
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public.as_bytes());
+    // The required members in lexicographic order, no whitespace (RFC 7638 §3.3).
+    let members = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(members.as_bytes()))
+}
+
+/// A key directory's response, signed: its body (a JWK Set of the key) and its header fields
+/// (`Content-Type`, `Cache-Control`, `Content-Digest`, `Signature-Input`, `Signature`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directory {
+    /// The JWK Set.
+    pub body: Vec<u8>,
+    /// The header fields.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The key directory of `key_pair`, answering a request for `target` at `created`: a JWK Set
+/// of its public key, and the signature the draft asks of it — over `"@authority";req` (the
+/// authority the verifier asked) and `content-digest`, `tag="http-message-signatures-directory"`,
+/// `keyid` the thumbprint, valid [`DIRECTORY_LIFETIME_SECS`]. It proves the directory's server
+/// holds the key; its base can be taken for no request's (it begins `"@authority";req`).
+pub fn key_directory(
+    key_pair: &KeyPair,
+    target: &Url,
+    created: i64,
+    label: &str,
+) -> Result<Directory, HttpSignatureError> {
+    let public = key_pair.public();
+    let body = serde_json::to_vec(&serde_json::json!({"keys": [jwk(&public)]}))
+        .map_err(|e| HttpSignatureError::Malformed(e.to_string()))?;
+    let mut headers = vec![
+        ("content-type".to_owned(), DIRECTORY_MEDIA_TYPE.to_owned()),
+        ("cache-control".to_owned(), "max-age=300".to_owned()),
+        ("content-digest".to_owned(), content_digest(&body)),
+    ];
+    let message = Request {
+        method: "GET",
+        target,
+        headers: &headers,
+        body: Some(&body),
+    };
+    let parameters = Parameters {
+        created: Some(created),
+        expires: Some(created + DIRECTORY_LIFETIME_SECS),
+        nonce: None,
+        keyid: Some(jwk_thumbprint(&public)),
+        alg: Some("ed25519".into()),
+        tag: Some(DIRECTORY_TAG.into()),
+    };
+    let signed = sign(
+        key_pair,
+        &message,
+        &[
+            Component::RequestAuthority,
+            Component::Field("content-digest".into()),
+        ],
+        &parameters,
+        label,
+    )?;
+    headers.push(("signature-input".to_owned(), signed.input));
+    headers.push(("signature".to_owned(), signed.signature));
+    Ok(Directory { body, headers })
 }
 
 /// `Content-Digest` of `body` (RFC 9530): `sha-256=:…:`.
@@ -348,10 +528,13 @@ pub fn sign(
 pub struct Policy<'a> {
     /// The components it must cover.
     pub required: &'a [Component],
-    /// The `tag` it must carry, if any.
-    pub tag: Option<&'a str>,
+    /// The `tag`s it may carry, one of which it must; none: any tag, or none.
+    pub tags: &'a [&'a str],
     /// Whether `expires` and `nonce` must be there (a signature good for one use, shortly).
     pub fresh: bool,
+    /// The longest it may be valid: `expires` at most this many seconds after `created`
+    /// ([`MAX_LIFETIME_SECS`] for a request).
+    pub lifetime: i64,
 }
 
 /// A signature believed: under which key, what it covers, with which parameters.
@@ -429,13 +612,9 @@ pub fn verify(
         )));
     }
     for item in &inner.items {
-        match (&item.bare_item, item.params.is_empty()) {
-            (sfv::BareItem::String(name), true) => covered.push(Component::parse(name.as_str())?),
-            (sfv::BareItem::String(name), false) => {
-                return Err(HttpSignatureError::Unsupported(format!(
-                    "parameters on the component {:.64}",
-                    name.as_str()
-                )));
+        match &item.bare_item {
+            sfv::BareItem::String(name) => {
+                covered.push(Component::with_parameters(name.as_str(), &item.params)?)
             }
             _ => {
                 return Err(HttpSignatureError::Malformed(
@@ -460,10 +639,16 @@ pub fn verify(
             "a body without content-digest covered".into(),
         ));
     }
-    if let Some(tag) = policy.tag
-        && parameters.tag.as_deref() != Some(tag)
+    if !policy.tags.is_empty()
+        && !parameters
+            .tag
+            .as_deref()
+            .is_some_and(|tag| policy.tags.contains(&tag))
     {
-        return Err(HttpSignatureError::NotCovered(format!("not tagged {tag}")));
+        return Err(HttpSignatureError::NotCovered(format!(
+            "not tagged {}",
+            policy.tags.join(" or ")
+        )));
     }
     if parameters
         .alg
@@ -483,10 +668,11 @@ pub fn verify(
         )));
     }
     match parameters.expires {
-        Some(expires) if expires < created || expires - created > MAX_LIFETIME_SECS => {
+        Some(expires) if expires < created || expires - created > policy.lifetime => {
             return Err(HttpSignatureError::Expired(format!(
-                "valid for {} s: at most {MAX_LIFETIME_SECS}",
-                expires - created
+                "valid for {} s: at most {}",
+                expires - created,
+                policy.lifetime
             )));
         }
         Some(expires) if expires < now => {
@@ -700,7 +886,8 @@ mod tests {
             "sig-b26",
             &Policy {
                 required: &[Component::Method, Component::Authority],
-                tag: None,
+                tags: &[],
+                lifetime: MAX_LIFETIME_SECS,
                 fresh: false,
             },
             |id| (id == "test-key-ed25519").then_some(public),
@@ -713,6 +900,126 @@ mod tests {
     }
 
     /// RFC 9530's `Content-Digest` of RFC 9421's test body: sha-256, as a structured field.
+    #[test]
+    fn jwk_thumbprints_are_rfc_8037s_and_the_drafts() {
+        // RFC 8037 Appendix A.3.
+        let x: [u8; 32] = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .expect("base64url")
+            .try_into()
+            .expect("32 bytes");
+        let public = PublicKey::from_bytes(&x).expect("a key");
+        assert_eq!(
+            jwk_thumbprint(&public),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+        // RFC 9421's test-key-ed25519, as the Web Bot Auth drafts name it.
+        assert_eq!(
+            jwk_thumbprint(&rfc_key().public()),
+            "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"
+        );
+    }
+
+    #[test]
+    fn a_dictionary_member_and_a_requests_authority_are_components() {
+        // RFC 9421 §2.1.2's example dictionary.
+        let target = Url::parse("https://example.com/").expect("a URL");
+        let headers = vec![(
+            "Example-Dict".to_owned(),
+            " a=1, b=2;x=1;y=2, c=(a   b    c), d".to_owned(),
+        )];
+        let request = Request {
+            method: "GET",
+            target: &target,
+            headers: &headers,
+            body: None,
+        };
+        let member = |key: &str| Component::Member {
+            field: "example-dict".into(),
+            key: key.into(),
+        };
+        let base = signature_base(
+            &request,
+            &[
+                member("a"),
+                member("d"),
+                member("b"),
+                member("c"),
+                Component::RequestAuthority,
+            ],
+            &Parameters::default(),
+        )
+        .expect("a base");
+        assert_eq!(
+            base,
+            "\"example-dict\";key=\"a\": 1\n\"example-dict\";key=\"d\": ?1\n\
+             \"example-dict\";key=\"b\": 2;x=1;y=2\n\"example-dict\";key=\"c\": (a b c)\n\
+             \"@authority\";req: example.com\n\
+             \"@signature-params\": (\"example-dict\";key=\"a\" \"example-dict\";key=\"d\" \
+             \"example-dict\";key=\"b\" \"example-dict\";key=\"c\" \"@authority\";req)"
+        );
+        // A member the field lacks is not covered; a parameter not checked is refused.
+        assert!(matches!(
+            signature_base(&request, &[member("z")], &Parameters::default()),
+            Err(HttpSignatureError::NotCovered(_))
+        ));
+        let mut params = sfv::Parameters::new();
+        params.insert(
+            sfv::KeyRef::from_str("bs").expect("a key").to_owned(),
+            sfv::BareItem::Boolean(true),
+        );
+        assert!(matches!(
+            Component::with_parameters("example-dict", &params),
+            Err(HttpSignatureError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn a_key_directory_is_its_keys_jwk_set_signed_by_it() {
+        let pair = rfc_key();
+        let target = Url::parse(&format!("https://agent.example{DIRECTORY_PATH}")).expect("a URL");
+        let directory = key_directory(&pair, &target, 1_800_000_000, "sig1").expect("signed");
+        let jwks: serde_json::Value = serde_json::from_slice(&directory.body).expect("JSON");
+        assert_eq!(
+            jwks["keys"][0]["x"],
+            "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"
+        );
+        assert_eq!(
+            jwks["keys"][0]["kid"],
+            "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"
+        );
+        let request = Request {
+            method: "GET",
+            target: &target,
+            headers: &directory.headers,
+            body: Some(&directory.body),
+        };
+        let policy = Policy {
+            required: &[
+                Component::RequestAuthority,
+                Component::Field("content-digest".into()),
+            ],
+            tags: &[DIRECTORY_TAG],
+            fresh: false,
+            lifetime: DIRECTORY_LIFETIME_SECS,
+        };
+        let keys = |keyid: &str| {
+            (keyid == "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U").then(|| pair.public())
+        };
+        verify(&request, "sig1", &policy, keys, 1_800_000_100, |_, _| true).expect("verifies");
+        // Asked at another authority, it does not verify there.
+        let elsewhere =
+            Url::parse(&format!("https://other.example{DIRECTORY_PATH}")).expect("a URL");
+        let moved = Request {
+            target: &elsewhere,
+            ..request
+        };
+        assert_eq!(
+            verify(&moved, "sig1", &policy, keys, 1_800_000_100, |_, _| true),
+            Err(HttpSignatureError::InvalidSignature)
+        );
+    }
+
     #[test]
     fn content_digest_is_rfc_9530s() {
         assert_eq!(
@@ -764,7 +1071,8 @@ mod tests {
         let public = pair.public();
         let policy = Policy {
             required: &covered,
-            tag: Some("vouch"),
+            tags: &["vouch"],
+            lifetime: MAX_LIFETIME_SECS,
             fresh: true,
         };
         let check = |request: &Request<'_>, at: i64, seen: bool| {
@@ -829,7 +1137,8 @@ mod tests {
         // A policy the signature does not meet: another tag, a component not covered.
         let stricter = Policy {
             required: &[Component::Field("vouch-capability".into())],
-            tag: Some("vouch"),
+            tags: &["vouch"],
+            lifetime: MAX_LIFETIME_SECS,
             fresh: true,
         };
         assert!(matches!(

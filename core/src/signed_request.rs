@@ -97,26 +97,53 @@ pub struct Signed {
 /// Verifies the signature of `request` at `now` and reads what it relies on. The nonce is not
 /// taken here: it is taken once the request is permitted ([`check`]), so a stranger's valid
 /// signature without a capability takes no room in the verifier's memory of nonces.
-pub fn read(request: &Request<'_>, now: DateTime<Utc>) -> Result<Signed, Refused> {
+///
+/// Two profiles: Vouch's (`tag="vouch"`, `keyid` the signer's did:key verification method) and
+/// Web Bot Auth's (`tag="web-bot-auth"`, `keyid` the JWK thumbprint of the signer's key, the
+/// `Signature-Agent` member under the label covered). A thumbprint names a key only through a
+/// did:key this verifier already has for it — the holder of the presentation the request
+/// carries, or the signer of a session it keeps (`sessions`): nothing is fetched.
+pub fn read(
+    request: &Request<'_>,
+    now: DateTime<Utc>,
+    sessions: &Sessions,
+) -> Result<Signed, Refused> {
     let policy = Policy {
         required: &[
             Component::Method,
             Component::TargetUri,
             Component::Field(CAPABILITY_FIELD.into()),
         ],
-        tag: Some(TAG),
+        tags: &[TAG, http_signature::WEB_BOT_AUTH_TAG],
+        lifetime: http_signature::MAX_LIFETIME_SECS,
         fresh: true,
     };
-    let keys = |keyid: &str| {
-        let did = Did::parse(keyid.split('#').next()?).ok()?;
-        (did.method() == "key")
-            .then(|| crate::did::key::key_of(&did).ok())
-            .flatten()
+    let holder = presentation_holder(request);
+    let signer_of = |keyid: &str| -> Option<Did> {
+        if keyid.starts_with("did:") {
+            let did = Did::parse(keyid.split('#').next()?).ok()?;
+            return (did.method() == "key").then_some(did);
+        }
+        let candidate = holder.clone().or_else(|| sessions.signer(keyid))?;
+        let key = crate::did::key::key_of(&candidate).ok()?;
+        (http_signature::jwk_thumbprint(&key) == keyid).then_some(candidate)
     };
+    let keys = |keyid: &str| crate::did::key::key_of(&signer_of(keyid)?).ok();
     let signed =
         http_signature::verify(request, LABEL, &policy, keys, now.timestamp(), |_, _| true)?;
-    let signer = Did::parse(signed.keyid.split('#').next().unwrap_or_default())
-        .map_err(|e| refused(Reason::UnresolvableDid, e.to_string()))?;
+    let signer = signer_of(&signed.keyid)
+        .ok_or_else(|| refused(Reason::UnresolvableDid, "the keyid names no did:key"))?;
+    if has_field(request, http_signature::SIGNATURE_AGENT_FIELD)
+        && !signed.covered.contains(&Component::Member {
+            field: http_signature::SIGNATURE_AGENT_FIELD.into(),
+            key: LABEL.into(),
+        })
+    {
+        return Err(refused(
+            Reason::RequestMismatch,
+            "Signature-Agent's member for this signature is not covered",
+        ));
+    }
     let nonce = signed
         .parameters
         .nonce
@@ -273,14 +300,24 @@ impl Signed {
 /// credentials, at most `capacity` at once — the least recently used forgotten first, whose
 /// agent then presents again. Only a permitted request puts one here.
 pub struct Sessions {
-    table: std::sync::Mutex<hashlink::LruCache<String, (Chain, DateTime<Utc>)>>,
+    table: std::sync::Mutex<Table>,
+}
+
+/// The chains by session, and the signers by their keys' JWK thumbprints (a Web Bot Auth
+/// `keyid`).
+struct Table {
+    chains: hashlink::LruCache<String, (Chain, DateTime<Utc>)>,
+    signers: hashlink::LruCache<String, Did>,
 }
 
 impl Sessions {
     /// At most `capacity` chains.
     pub fn new(capacity: usize) -> Self {
         Self {
-            table: std::sync::Mutex::new(hashlink::LruCache::new(capacity.max(1))),
+            table: std::sync::Mutex::new(Table {
+                chains: hashlink::LruCache::new(capacity.max(1)),
+                signers: hashlink::LruCache::new(capacity.max(1)),
+            }),
         }
     }
 
@@ -292,14 +329,19 @@ impl Sessions {
     pub fn recall(&self, signed: &Signed, now: DateTime<Utc>) -> Option<Chain> {
         let mut table = self.table.locked();
         let key = Self::key(signed);
-        match table.get(&key) {
+        match table.chains.get(&key) {
             Some((chain, until)) if *until > now => Some(chain.clone()),
             Some(_) => {
-                table.remove(&key);
+                table.chains.remove(&key);
                 None
             }
             None => None,
         }
+    }
+
+    /// The signer of a session kept here whose key's JWK thumbprint is `thumbprint`.
+    pub fn signer(&self, thumbprint: &str) -> Option<Did> {
+        self.table.locked().signers.get(thumbprint).cloned()
     }
 
     /// Remembers `chain`, which permitted `signed`, for its session.
@@ -307,14 +349,20 @@ impl Sessions {
         let Some(until) = chain.credentials.iter().map(|c| c.valid_until).min() else {
             return;
         };
-        self.table
-            .locked()
+        let thumbprint =
+            crate::did::key::key_of(&signed.signer).map(|key| http_signature::jwk_thumbprint(&key));
+        let mut table = self.table.locked();
+        table
+            .chains
             .insert(Self::key(signed), (chain.clone(), until));
+        if let Ok(thumbprint) = thumbprint {
+            table.signers.insert(thumbprint, signed.signer.clone());
+        }
     }
 
     /// How many chains are remembered.
     pub fn len(&self) -> usize {
-        self.table.locked().len()
+        self.table.locked().chains.len()
     }
 
     /// Whether none is.
@@ -334,13 +382,21 @@ pub fn check(
     sessions: &Sessions,
     first_use: impl FnOnce(&str, i64) -> bool,
 ) -> Result<Permitted, Refused> {
-    let signed = read(request, verifier.now)?;
+    let signed = read(request, verifier.now, sessions)?;
     let remembered = match signed.presentation {
         Some(_) => None,
         None => sessions.recall(&signed, verifier.now),
     };
     let chain = signed.permit(request, arguments, verifier, remembered.as_ref())?;
     signed.settle(chain, sessions, first_use)
+}
+
+/// The holder the request's presentation names, unverified: the only key a Web Bot Auth
+/// `keyid` (a thumbprint) may name on a session's first request.
+fn presentation_holder(request: &Request<'_>) -> Option<Did> {
+    let presentation = presentation_of(request).ok()?;
+    let did = Did::parse(presentation["holder"].as_str()?).ok()?;
+    (did.method() == "key").then_some(did)
 }
 
 /// Whether `request` has a field `name`.

@@ -187,7 +187,8 @@ fn what_web_bot_auth_signs_verifies_here() {
     let public = pair.public();
     let policy = Policy {
         required: &[Component::Method, Component::Authority, Component::Path],
-        tag: Some("web-bot-auth"),
+        tags: &["web-bot-auth"],
+        lifetime: vouch_core::http_signature::MAX_LIFETIME_SECS,
         fresh: true,
     };
     let verified = http_signature::verify(

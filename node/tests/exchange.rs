@@ -920,7 +920,7 @@ fn a_request_above_what_an_agent_may_do_alone_goes_through_once_its_owner_approv
 
 /// A node, and an agent of its org whose daemon holds a credential to refund up to 100 EUR at
 /// billing.b.example: the node, the agent's key, its daemon, the credential's id.
-fn refund_agent(dir: &std::path::Path) -> (TestNode, KeyPair, Arc<Daemon>, String) {
+pub(crate) fn refund_agent(dir: &std::path::Path) -> (TestNode, KeyPair, Arc<Daemon>, String) {
     let node = TestNode::start(consortium_of(dir, 1).remove(0));
     let agent = KeyPair::generate();
     let credential = agent_credential(
@@ -964,6 +964,7 @@ fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
             .expect("an object")
             .clone(),
         present: false,
+        signature_agent: None,
     };
     let signed: SignedRequest = handled(
         &wallet,
@@ -992,7 +993,8 @@ fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
             Component::TargetUri,
             Component::Field(CAPABILITY_FIELD.into()),
         ],
-        tag: Some(TAG),
+        tags: &[TAG],
+        lifetime: http_signature::MAX_LIFETIME_SECS,
         fresh: true,
     };
     let keys = |keyid: &str| {
@@ -1108,6 +1110,7 @@ fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
                 action: "call:billing_api:refund".into(),
                 arguments: arguments(50),
                 present,
+                signature_agent: None,
             }),
         )
         .expect("signed");

@@ -21,4 +21,5 @@ mod resolver;
 mod status;
 mod sync_rogue;
 mod verify;
+mod web_bot_auth;
 mod witness;

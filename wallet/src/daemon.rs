@@ -141,6 +141,21 @@ impl Daemon {
         self.handle(Request::AgentCard(ask))
     }
 
+    /// The instance's key directory (Web Bot Auth), answering a request for `target`: the JWK
+    /// Set of the instance key, signed by it over the authority asked and the body's digest.
+    pub fn key_directory(
+        &self,
+        target: &url::Url,
+    ) -> Result<vouch_core::http_signature::Directory, Refusal> {
+        vouch_core::http_signature::key_directory(
+            &self.key,
+            target,
+            chrono::Utc::now().timestamp(),
+            vouch_core::http_signature::LABEL,
+        )
+        .map_err(|e| Refusal::internal(e.to_string()))
+    }
+
     /// The instance's DID.
     pub fn instance(&self) -> &Did {
         &self.instance
@@ -604,8 +619,9 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 
 /// Serves the instance's A2A agent card at `GET /.well-known/agent-card.json` on `listener`
 /// until `stop` (docs/A2A.md): made afresh on each request from what the wallet holds then, with
-/// what `ask` says of the agent. Nothing else is served; the card was checked when `ask` was
-/// given (see [`Daemon::card`]).
+/// what `ask` says of the agent; and its Web Bot Auth key directory at `GET
+/// /.well-known/http-message-signatures-directory`, signed for the authority asked. Nothing
+/// else is served; the card was checked when `ask` was given (see [`Daemon::card`]).
 pub async fn serve_card(
     daemon: Arc<Daemon>,
     listener: tokio::net::TcpListener,
@@ -616,6 +632,7 @@ pub async fn serve_card(
     // Cards made at once: a flood of requests waits its turn, never taking the blocking threads
     // the daemon's own work needs.
     let building = Arc::new(tokio::sync::Semaphore::new(CARDS_AT_ONCE));
+    let keys = daemon.clone();
     let route = warp::get()
         .and(warp::path!(".well-known" / "agent-card.json"))
         .then(move || {
@@ -649,12 +666,61 @@ pub async fn serve_card(
                 }
             }
         });
+    let directory = warp::get()
+        .and(warp::path!(
+            ".well-known" / "http-message-signatures-directory"
+        ))
+        .and(warp::header::optional::<String>("host"))
+        .map(move |host: Option<String>| key_directory_reply(&keys, host));
+    let route = route.map(warp::Reply::into_response).or(directory).unify();
     let service = warp::service(route);
     let handler = move |request: hyper::Request<hyper::body::Incoming>| {
         let mut service = service.clone();
         async move { vouch_serve::infallible(tower_service::Service::call(&mut service, request).await) }
     };
     vouch_serve::serve(listener, vouch_serve::Limits::CARD, handler, stop).await;
+}
+
+/// The key directory's answer to a request whose `Host` is `host`: signed for that authority
+/// (a directory is signed afresh for each request: one Ed25519 signature, no state).
+fn key_directory_reply(daemon: &Daemon, host: Option<String>) -> warp::reply::Response {
+    use warp::Reply as _;
+    let bad = |why: &str| {
+        warp::reply::with_status(
+            warp::reply::json(&json!({"error": why})),
+            warp::http::StatusCode::BAD_REQUEST,
+        )
+        .into_response()
+    };
+    let Some(host) = host.filter(|h| h.len() <= 255) else {
+        return bad("a Host of at most 255 bytes");
+    };
+    let target = match url::Url::parse(&format!(
+        "http://{host}{}",
+        vouch_core::http_signature::DIRECTORY_PATH
+    )) {
+        Ok(target) if target.path() == vouch_core::http_signature::DIRECTORY_PATH => target,
+        _ => return bad("Host is no authority"),
+    };
+    match daemon.key_directory(&target) {
+        Ok(directory) => {
+            let mut response = warp::reply::Response::new(directory.body.into());
+            for (name, value) in directory.headers {
+                if let (Ok(name), Ok(value)) = (
+                    warp::http::header::HeaderName::from_bytes(name.as_bytes()),
+                    warp::http::HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        Err(_) => warp::reply::with_status(
+            warp::reply::json(&json!({"error": "the directory could not be signed"})),
+            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+        )
+        .into_response(),
+    }
 }
 
 /// The connections open on the socket: each with its close signal, whether it is answering a

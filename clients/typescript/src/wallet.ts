@@ -242,6 +242,8 @@ export class Wallet {
       body?: Uint8Array;
       /** Carry the credential and its chain (`Vouch-Presentation`): a session's first request. */
       present?: boolean;
+      /** Sign in the Web Bot Auth profile too, naming this key directory in `Signature-Agent`. */
+      signatureAgent?: string;
     },
   ): Promise<Record<string, string>> {
     const fields: Json = {
@@ -256,6 +258,7 @@ export class Wallet {
     }
     if (options.body && options.body.length > 0) fields["body"] = Buffer.from(options.body).toString("base64");
     if (options.present) fields["present"] = true;
+    if (options.signatureAgent) fields["signature_agent"] = options.signatureAgent;
     const signed = (await this.request("sign_request", fields)) as { headers: { name: string; value: string }[] };
     return Object.fromEntries(signed.headers.map((h) => [h.name, h.value]));
   }
@@ -266,7 +269,14 @@ export class Wallet {
    */
   async signFetch(
     request: Request,
-    options: { credential: string; action: string; arguments?: Json; cover?: string[]; present?: boolean },
+    options: {
+      credential: string;
+      action: string;
+      arguments?: Json;
+      cover?: string[];
+      present?: boolean;
+      signatureAgent?: string;
+    },
   ): Promise<Request> {
     const body = new Uint8Array(await request.clone().arrayBuffer());
     const headers: Record<string, string> = {};
@@ -281,6 +291,7 @@ export class Wallet {
       headers,
       body,
       ...(options.present ? { present: true } : {}),
+      ...(options.signatureAgent ? { signatureAgent: options.signatureAgent } : {}),
     });
     const signed = new Headers(request.headers);
     for (const [name, value] of Object.entries(added)) signed.set(name, value);

@@ -344,11 +344,11 @@ fn check_signed(
     arguments: &serde_json::Map<String, Value>,
     now: chrono::DateTime<Utc>,
 ) -> Result<Checked, String> {
-    let signed = match signed_request::read(request, now) {
+    let sessions = state.exchanges.signed_sessions();
+    let signed = match signed_request::read(request, now, sessions) {
         Ok(signed) => signed,
         Err(refused) => return Ok(Err((None, refused))),
     };
-    let sessions = state.exchanges.signed_sessions();
     let remembered = match &signed.presentation {
         Some(_) => None,
         None => sessions.recall(&signed, now),

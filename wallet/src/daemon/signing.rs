@@ -28,10 +28,11 @@ const MAX_HEADERS: usize = 24;
 /// The longest header field value covered.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// The header fields the daemon sets itself: the agent may not give them.
-const SET_HERE: [&str; 5] = [
+const SET_HERE: [&str; 6] = [
     "content-digest",
     CAPABILITY_HEADER,
     PRESENTATION_FIELD,
+    http_signature::SIGNATURE_AGENT_FIELD,
     "signature-input",
     "signature",
 ];
@@ -51,6 +52,12 @@ impl Daemon {
         if !matches!(target.scheme(), "https" | "http") || target.host_str().is_none() {
             return Err(refused("url: an http(s) URL with a host".into()));
         }
+        let signature_agent = ask
+            .signature_agent
+            .as_deref()
+            .map(directory_url)
+            .transpose()
+            .map_err(refused)?;
         let body = ask
             .body
             .as_deref()
@@ -155,15 +162,35 @@ impl Daemon {
             ));
             covered.push(Component::Field(PRESENTATION_FIELD.into()));
         }
+        // Vouch's profile names the key by its did:key; Web Bot Auth's by its JWK thumbprint,
+        // the directory that lists it in `Signature-Agent`, under this signature's label.
+        let (keyid, tag) = match &signature_agent {
+            None => (
+                vouch_core::did::key::verification_method_of(&self.key.public()).to_string(),
+                TAG,
+            ),
+            Some(directory) => {
+                headers.push((
+                    http_signature::SIGNATURE_AGENT_FIELD.into(),
+                    signature_agent_field(directory)?,
+                ));
+                covered.push(Component::Member {
+                    field: http_signature::SIGNATURE_AGENT_FIELD.into(),
+                    key: LABEL.into(),
+                });
+                (
+                    http_signature::jwk_thumbprint(&self.key.public()),
+                    http_signature::WEB_BOT_AUTH_TAG,
+                )
+            }
+        };
         let parameters = Parameters {
             created: Some(created),
             expires: Some(created + MAX_LIFETIME_SECS),
             nonce: Some(nonce),
-            keyid: Some(
-                vouch_core::did::key::verification_method_of(&self.key.public()).to_string(),
-            ),
+            keyid: Some(keyid),
             alg: Some("ed25519".into()),
-            tag: Some(TAG.into()),
+            tag: Some(tag.into()),
         };
         let request = Request {
             method: &ask.method,
@@ -212,4 +239,44 @@ fn capability_field(credential: &str, action: &str) -> Result<String, Refusal> {
     field
         .finish()
         .ok_or_else(|| Refusal::internal("an empty Vouch-Capability"))
+}
+
+/// The key directory's URL a signature names: `https` (or `http` to a loopback address, for a
+/// service on the same machine), the well-known path, no query or fragment.
+fn directory_url(url: &str) -> Result<Url, String> {
+    let url = Url::parse(url).map_err(|e| format!("signature_agent: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok
+        || url.path() != http_signature::DIRECTORY_PATH
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(format!(
+            "signature_agent: an https URL ending in {}, nothing after it",
+            http_signature::DIRECTORY_PATH
+        ));
+    }
+    Ok(url)
+}
+
+/// `Signature-Agent`: a Dictionary whose member under this signature's label is the directory.
+fn signature_agent_field(directory: &Url) -> Result<String, Refusal> {
+    let value = sfv::StringRef::from_str(directory.as_str())
+        .map_err(|e| Refusal::refused(format!("signature_agent: {e}")))?;
+    let mut dictionary = sfv::DictSerializer::new();
+    dictionary.bare_item(
+        sfv::KeyRef::from_str(LABEL).map_err(|e| Refusal::internal(e.to_string()))?,
+        value,
+    );
+    dictionary
+        .finish()
+        .ok_or_else(|| Refusal::internal("an empty Signature-Agent"))
 }

@@ -221,6 +221,7 @@ class Wallet:
         headers: Optional[Dict[str, str]] = None,
         body: Optional[bytes] = None,
         present: bool = False,
+        signature_agent: Optional[str] = None,
     ) -> Dict[str, str]:
         """Has the daemon sign an HTTP request (RFC 9421) under a capability of ``credential``:
         the header fields to add to the request (``Content-Digest`` with a body,
@@ -230,7 +231,9 @@ class Wallet:
         nothing it did not build itself; the key never leaves it. ``present``: carry the
         credential and its chain (``Vouch-Presentation``), as a session's first request must;
         later requests name the credential only, and a verifier that kept no chain for it
-        refuses them ``not_holder``."""
+        refuses them ``not_holder``. ``signature_agent``: the URL of the instance's key
+        directory (``https://…/.well-known/http-message-signatures-directory``), to sign in the
+        Web Bot Auth profile as well (``Signature-Agent``, ``tag="web-bot-auth"``)."""
         fields: Dict[str, Any] = {
             "method": method.upper(),
             "url": url,
@@ -245,6 +248,8 @@ class Wallet:
             fields["body"] = base64.b64encode(body).decode()
         if present:
             fields["present"] = True
+        if signature_agent:
+            fields["signature_agent"] = signature_agent
         signed = self.request("sign_request", **fields)
         return {h["name"]: h["value"] for h in signed["headers"]}
 
@@ -257,6 +262,7 @@ class Wallet:
         arguments: Optional[Dict[str, Any]] = None,
         cover: Sequence[str] = ("content-type",),
         present: bool = False,
+        signature_agent: Optional[str] = None,
     ) -> Any:
         """Signs an ``httpx.Request`` in place (its method, URL, body, and the fields of
         ``cover`` it has) and returns it, ready to send."""
@@ -270,6 +276,7 @@ class Wallet:
             headers=covered,
             body=request.content or None,
             present=present,
+            signature_agent=signature_agent,
         )
         request.headers.update(added)
         return request

@@ -211,6 +211,10 @@ pub(crate) enum WalletCommand {
         /// service does.
         #[arg(long)]
         present: bool,
+        /// Sign in the Web Bot Auth profile too, naming this key directory
+        /// (`https://…/.well-known/http-message-signatures-directory`) in `Signature-Agent`.
+        #[arg(long)]
+        signature_agent: Option<String>,
     },
     /// Asks the daemon for its instance's DID and exchange addresses.
     Identity {

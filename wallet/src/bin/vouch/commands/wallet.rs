@@ -317,6 +317,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
             action,
             arguments,
             present,
+            signature_agent,
         } => {
             use base64::Engine as _;
             let headers = headers
@@ -355,6 +356,7 @@ pub(crate) fn wallet(command: WalletCommand) -> Result<ExitCode> {
                     action,
                     arguments,
                     present,
+                    signature_agent,
                 }),
             )?;
             for field in signed.headers {
