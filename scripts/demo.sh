@@ -407,11 +407,13 @@ echo "   Python (examples/python/gated_refund.py):"
 expect "the Python agent" "$GATED" "$VOUCH_VENV/bin/python" examples/python/gated_refund.py "$AGENTS"
 echo "   TypeScript (examples/typescript/gated_refund.mjs):"
 expect "the TypeScript agent" "$GATED" node examples/typescript/gated_refund.mjs "$AGENTS"
-echo "   MCP (examples/python/call_refund_tool.py calling examples/python/mcp_refund_tool.py over stdio):"
+echo "   MCP over streamable HTTP (examples/python/call_refund_tool.py calling examples/python/mcp_refund_tool.py;"
+echo "   each tool call signed by the agent's daemon, RFC 9421, checked by the node before the tool runs):"
 PROVER_DID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["prover"]["did"])' "$AGENTS")
 expect "the MCP tool" "refund 42, 1200 EUR: refund of 1200 EUR on order 42 issued for $PROVER_DID
-refund 43, 9000 EUR: refused (constraint_violated)
-refund 44, 4000 EUR with the proof for 10 EUR: refused: the proof is for another call" \
+refund 43, 300 EUR: refund of 300 EUR on order 43 issued for $PROVER_DID
+refund 44, 9000 EUR: the daemon refused to sign (constraint_violated)
+refund 45 unsigned: 401 request_mismatch" \
   "$VOUCH_VENV/bin/python" examples/python/call_refund_tool.py "$AGENTS"
 
 "$TESTNET" --dir "$WORK/testnet" down

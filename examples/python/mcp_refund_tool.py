@@ -1,73 +1,71 @@
-"""The verifier side for tool providers: an MCP server whose `refund` tool runs only with a
-Vouch proof that the caller may ask for this very refund.
+"""The verifier side for tool providers: an MCP server over streamable HTTP whose `refund` tool
+runs only for a request signed by the caller's Vouch wallet daemon (RFC 9421) under a capability
+that permits this very refund.
 
-The provider has no wallet of its own: its org's node verifies, through the node's HTTP
-exchange (`POST /1.0/exchanges`). A call without proof is answered with a tool error carrying a
-capability request for exactly this call (action, order, amount); the caller's wallet daemon
-answers it with a presentation (`Wallet.answer`), and the caller calls again with the exchange's
-id and that response. The node decides, signs and records the decision; the tool runs only if
-the decision is about this call's capability and accepts it. An exchange is answered once.
+The provider has no wallet of its own. `SignedRequests` (vouch_client.asgi) checks every HTTP
+request before the MCP server sees it: a `tools/call` of `refund` is the action
+`call:testnet:refund` on this server's URL, with the call's arguments (the amount) as the server
+reads them from the request; its org's node verifies the signature, its freshness and nonce, the
+body's digest, then the capability — its chain, status and constraints (`POST
+/1.0/requests/verify`) — and records the decision. The first request of a session carries the
+caller's credential and chain; the following ones name it only. Anything else is answered 401 or
+403 with the node's reason and never reaches the tool.
 
-    VOUCH_NODE=http://127.0.0.1:8080 python mcp_refund_tool.py     # MCP over stdio
+    VOUCH_NODE=http://127.0.0.1:8080 python mcp_refund_tool.py 127.0.0.1:8765
+
+The server's public origin is `https://testnet.example` (the testnet's refund capabilities are
+for `https://testnet.example/refunds/**`) and its MCP endpoint `/refunds/mcp`: here it listens on
+a local port, as it would behind the TLS proxy that serves that name.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Dict, Optional
+import sys
+from typing_extensions import TypedDict
 
-try:  # mcp 2.x
-    from mcp.server import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
-except ImportError:  # mcp 1.x
-    from mcp.server.fastmcp import FastMCP as MCPServer
-    from mcp.server.fastmcp.exceptions import ToolError
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 
-from vouch_client import Node, NodeError
+from vouch_client.asgi import SignedRequests
+from vouch_client.calls import mcp_action, mcp_arguments
+
+ORIGIN = "https://testnet.example"
+PATH = "/refunds/mcp"
 
 server = MCPServer("refunds")
-node = Node(os.environ.get("VOUCH_NODE", "http://127.0.0.1:8080"))
 
 
-def capability_of(order: str, amount: int) -> Dict[str, Any]:
-    """What a refund call needs: this action, on this order, for this amount."""
-    return {
-        "action": "call:testnet:refund",
-        "resource": f"https://testnet.example/refunds/{order}",
-        "arguments": {"amount": {"value": amount, "unit": "EUR"}},
-    }
+class Amount(TypedDict):
+    value: int
+    unit: str
 
 
 @server.tool()
-def refund(
-    order: str,
-    amount: int,
-    exchange_id: Optional[str] = None,
-    response: Optional[Dict[str, Any]] = None,
-) -> str:
-    """Issues a refund of `amount` EUR on `order`. Needs a Vouch proof: call without one to get
-    a capability request, have your wallet answer it, and call again with `exchange_id` and the
-    `response`."""
-    capability = capability_of(order, amount)
-    if exchange_id is None or response is None:
-        opened, request = node.open_exchange([capability])
-        raise ToolError(
-            json.dumps({"vouch": "capability_required", "exchangeId": opened, "request": request})
-        )
-    try:
-        exchange = node.complete_exchange(exchange_id, response)
-    except NodeError as e:
-        raise ToolError(f"refused: {e.message}") from None
-    # The decision must be about this call: an exchange opened for another order or a smaller
-    # amount proves nothing about this one.
-    if [d.capability for d in exchange.decisions] != [capability]:
-        raise ToolError("refused: the proof is for another call")
-    if not exchange.accepted:
-        reasons = ", ".join(d.reason or "rejected" for d in exchange.rejected())
-        raise ToolError(f"refused ({reasons})")
-    return f"refund of {amount} EUR on order {order} issued for {exchange.prover}"
+def refund(order: str, amount: Amount, ctx: Context) -> str:
+    """Issues a refund of `amount` on `order`. Runs only for a request your Vouch wallet daemon
+    signed under a capability that permits it (`call:testnet:refund`, within its limits)."""
+    request = ctx.request_context.request
+    caller = getattr(getattr(request, "state", None), "vouch", None)
+    if not caller:  # Never reached past the middleware; a tool does not run unchecked anyway.
+        raise ToolError("refused: no Vouch signature was checked for this call")
+    return f"refund of {amount['value']} {amount['unit']} on order {order} issued for {caller['signer']}"
+
+
+def app(node: str):
+    """The MCP server's HTTP application, behind the signature check."""
+    return SignedRequests(
+        server.streamable_http_app(streamable_http_path=PATH),
+        node=node,
+        origin=ORIGIN,
+        action=mcp_action("call:testnet"),
+        arguments=mcp_arguments,
+    )
 
 
 if __name__ == "__main__":
-    server.run()
+    host, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8765").rsplit(":", 1)
+    node = os.environ.get("VOUCH_NODE", "http://127.0.0.1:8080")
+    uvicorn.run(app(node), host=host, port=int(port), log_level="warning")

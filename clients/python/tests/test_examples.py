@@ -30,11 +30,11 @@ def test_a_tool_call_runs_only_after_an_exchange_accepts_it(testnet):
     ]
 
 
-def test_an_mcp_tool_accepts_a_call_only_with_a_proof_for_that_call(testnet):
+def test_an_mcp_tool_runs_only_for_a_call_signed_under_a_capability(testnet):
     pytest.importorskip("mcp")
     lines = run("call_refund_tool.py", testnet)
-    assert lines[0] == (
-        f"refund 42, 1200 EUR: refund of 1200 EUR on order 42 issued for {testnet['prover']['did']}"
-    )
-    assert lines[1] == "refund 43, 9000 EUR: refused (constraint_violated)"
-    assert lines[2] == "refund 44, 4000 EUR with the proof for 10 EUR: refused: the proof is for another call"
+    signer = testnet["prover"]["did"]
+    assert lines[0] == f"refund 42, 1200 EUR: refund of 1200 EUR on order 42 issued for {signer}", lines
+    assert lines[1] == f"refund 43, 300 EUR: refund of 300 EUR on order 43 issued for {signer}", lines
+    assert lines[2] == "refund 44, 9000 EUR: the daemon refused to sign (constraint_violated)", lines
+    assert lines[3] == "refund 45 unsigned: 401 request_mismatch", lines

@@ -115,6 +115,34 @@ export class Node {
     return exchangeOf({ prover: subject["id"] ?? "", decisions: decided["decisions"] ?? [], decision, acknowledged: true });
   }
 
+  /**
+   * Asks the node whether a request an agent signed (RFC 9421) may be acted on: its signature,
+   * then its capability, with `args` as the service reads the call. The signer, credential and
+   * action, or {@link NodeError} with the refusal's `code` in its body (`not_holder`: send the
+   * presentation; `constraint_violated`, `revoked`, `invalid_proof`…).
+   */
+  async verifyRequest(request: {
+    method: string;
+    url: string;
+    headers: [string, string][];
+    body?: Uint8Array;
+    args?: Json;
+  }): Promise<{ signer: string; credential: string; action: string }> {
+    const fields: Json = {
+      method: request.method,
+      url: request.url,
+      headers: request.headers.map(([name, value]) => ({ name, value })),
+    };
+    if (request.body && request.body.length > 0) fields["body"] = Buffer.from(request.body).toString("base64");
+    if (request.args && Object.keys(request.args).length > 0) fields["arguments"] = request.args;
+    const permitted = await this.call("POST", "/1.0/requests/verify", fields);
+    return {
+      signer: String(permitted["signer"]),
+      credential: String(permitted["credential"]),
+      action: String(permitted["action"]),
+    };
+  }
+
   /** Verifies one credential with the node's documents, status lists and trust policy. */
   async verifyCredential(credential: Json): Promise<Verification> {
     return verificationOf(

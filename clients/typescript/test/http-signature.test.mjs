@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import bs58 from "bs58";
 import { httpbis, createVerifier } from "http-message-signatures";
 
-import { Wallet, WalletError } from "../dist/index.js";
+import { Node, Wallet, WalletError, signedRequests } from "../dist/index.js";
 import { startTestnet } from "./testnet.mjs";
 
 let agents;
@@ -68,6 +68,72 @@ test("a signed request verifies in an independent implementation", async () => {
       }),
       (e) => e instanceof WalletError && e.reason === "constraint_violated",
     );
+  } finally {
+    wallet.close();
+  }
+});
+
+test("a fetch handler behind signedRequests runs only for what the node permits", async () => {
+  const wallet = new Wallet(agents.prover.socket);
+  try {
+    const credential = (await wallet.credentials())[0].id;
+    const callers = [];
+    // The service's reading of a refund: its amount, from the body it acts on.
+    const amountOf = (body) => ({
+      amount: { value: JSON.parse(new TextDecoder().decode(body)).amount, unit: "EUR" },
+    });
+    const handler = signedRequests(
+      async (request, caller) => {
+        callers.push(caller);
+        return new Response(caller ? `refunded ${(await request.json()).amount}` : "ok");
+      },
+      {
+        node: new Node(agents.prover.node),
+        origin: "https://testnet.example",
+        action: (_, request) => (request.method === "POST" ? "call:testnet:refund" : undefined),
+        args: amountOf,
+      },
+    );
+    const refund = (amount) =>
+      new Request("https://testnet.example/refunds/42", {
+        method: "POST",
+        body: JSON.stringify({ amount }),
+        headers: { "content-type": "application/json" },
+      });
+    const sign = (request, amount, present) =>
+      wallet.signFetch(request, {
+        credential,
+        action: "call:testnet:refund",
+        arguments: { amount: { value: amount, unit: "EUR" } },
+        ...(present ? { present: true } : {}),
+      });
+    const code = async (response) => [response.status, (await response.json()).code];
+
+    // Before any presentation, a signed request without one: the signer must present.
+    assert.deepEqual(await code(await handler(await sign(refund(1200), 1200, false))), [401, "not_holder"]);
+    // Presented: the handler runs, with the caller.
+    const first = await sign(refund(1200), 1200, true);
+    const again = first.clone();
+    const answered = await handler(first);
+    assert.equal(answered.status, 200);
+    assert.equal(await answered.text(), "refunded 1200");
+    assert.equal(callers.at(-1).signer, agents.prover.did);
+    assert.equal(callers.at(-1).credential, credential);
+    // The same request again: replayed.
+    assert.deepEqual(await code(await handler(again)), [401, "replayed"]);
+    // The session's next request names the credential only.
+    const later = await sign(refund(300), 300, false);
+    assert.equal(later.headers.get("vouch-presentation"), null);
+    assert.equal((await handler(later)).status, 200);
+    // An agent that tells its daemon 50 EUR and sends 9000: the service reads 9000.
+    assert.deepEqual(await code(await handler(await sign(refund(9000), 50, false))), [403, "constraint_violated"]);
+    // Not signed at all: refused before the handler.
+    const count = callers.length;
+    assert.equal((await handler(refund(10))).status, 401);
+    assert.equal(callers.length, count);
+    // A request that is no action passes, with no caller.
+    assert.equal((await handler(new Request("https://testnet.example/health"))).status, 200);
+    assert.equal(callers.at(-1), undefined);
   } finally {
     wallet.close();
   }

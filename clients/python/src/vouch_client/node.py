@@ -3,6 +3,7 @@ verification service (VC API shapes)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -107,6 +108,31 @@ class Node:
                 "acknowledged": True,
             }
         )
+
+    def verify_request(
+        self,
+        method: str,
+        url: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        arguments: Optional[Dict[str, Any]] = None,
+    ) -> Dict[str, str]:
+        """Asks the node whether a request an agent signed (RFC 9421) may be acted on: its
+        signature, then its capability, with ``arguments`` as the service reads the call. The
+        signer, credential and action (``{"signer", "credential", "action"}``), or
+        :class:`NodeError` with the refusal's ``code`` in its body (``not_holder``: send the
+        presentation; ``constraint_violated``, ``revoked``, ``invalid_proof``…)."""
+        fields: Dict[str, Any] = {
+            "method": method,
+            "url": url,
+            "headers": [{"name": n, "value": v} for n, v in headers],
+        }
+        if body:
+            fields["body"] = base64.b64encode(body).decode()
+        if arguments:
+            fields["arguments"] = arguments
+        permitted = self._call("POST", "/1.0/requests/verify", fields)
+        return {k: str(permitted[k]) for k in ("signer", "credential", "action")}
 
     def verify_credential(self, credential: Dict[str, Any]) -> Verification:
         """Verifies one credential with the node's documents, status lists and trust policy."""
