@@ -384,15 +384,7 @@ pub(crate) fn check_credential_with(
         subject,
         judge_proof(verifier, proof(), &credential.issuer).map(|_| ()),
     );
-    report.record(
-        check::VALIDITY,
-        subject,
-        check_window(
-            verifier,
-            Some(credential.valid_from),
-            Some(credential.valid_until),
-        ),
-    );
+    record_window(verifier, &credential, subject, report);
 
     report.record(
         check::RENEWAL,
@@ -581,6 +573,39 @@ pub(crate) fn check_chain_status(
     }
 }
 
+/// Records the validity window of an agent credential at `verifier.now`.
+fn record_window(
+    verifier: &Verifier<'_>,
+    credential: &AgentCapabilityCredential,
+    subject: Option<&str>,
+    report: &mut Report,
+) {
+    report.record(
+        check::VALIDITY,
+        subject,
+        check_window(
+            verifier,
+            Some(credential.valid_from),
+            Some(credential.valid_until),
+        ),
+    );
+}
+
+/// Records whether `issuer` is trusted for `action`.
+fn record_trust(
+    verifier: &Verifier<'_>,
+    issuer: &Did,
+    action: &Action,
+    subject: Option<&str>,
+    report: &mut Report,
+) {
+    match verifier.check_trust(issuer, action) {
+        Trusted::Yes => report.pass(check::ISSUER_TRUST, subject),
+        Trusted::No(why) => report.fail(check::ISSUER_TRUST, subject, Reason::UntrustedIssuer, why),
+        Trusted::NotChecked => report.skip(check::ISSUER_TRUST, subject, PROOFS_ONLY),
+    }
+}
+
 /// Records the checks a chain verified earlier must pass again at each use: each credential's
 /// validity window at `verifier.now`, its status (under the chain's root issuer, as
 /// [`check_chain_status`]) and the trust of each of its usable capabilities. Proofs, structure
@@ -594,15 +619,7 @@ pub(crate) fn recheck_chain_credential(
 ) {
     let id = credential.id.to_string();
     let subject = Some(id.as_str());
-    report.record(
-        check::VALIDITY,
-        subject,
-        check_window(
-            verifier,
-            Some(credential.valid_from),
-            Some(credential.valid_until),
-        ),
-    );
+    record_window(verifier, credential, subject, report);
     check_status(
         verifier,
         &root.issuer,
@@ -614,13 +631,7 @@ pub(crate) fn recheck_chain_credential(
     for (index, capability) in capabilities.iter().enumerate() {
         let label = capability_label(&id, index);
         let subject = Some(label.as_str());
-        match verifier.check_trust(&root.issuer, &capability.action) {
-            Trusted::Yes => report.pass(check::ISSUER_TRUST, subject),
-            Trusted::No(why) => {
-                report.fail(check::ISSUER_TRUST, subject, Reason::UntrustedIssuer, why)
-            }
-            Trusted::NotChecked => report.skip(check::ISSUER_TRUST, subject, PROOFS_ONLY),
-        }
+        record_trust(verifier, &root.issuer, &capability.action, subject, report);
     }
 }
 
@@ -644,13 +655,7 @@ pub(crate) fn check_capability_trust(
             report.skip(check::ISSUER_TRUST, subject, why);
             continue;
         };
-        match verifier.check_trust(&root.issuer, &capability.action) {
-            Trusted::Yes => report.pass(check::ISSUER_TRUST, subject),
-            Trusted::No(why) => {
-                report.fail(check::ISSUER_TRUST, subject, Reason::UntrustedIssuer, why)
-            }
-            Trusted::NotChecked => report.skip(check::ISSUER_TRUST, subject, PROOFS_ONLY),
-        }
+        record_trust(verifier, &root.issuer, &capability.action, subject, report);
     }
 }
 

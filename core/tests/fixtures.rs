@@ -87,3 +87,87 @@ pub(crate) fn verifier_at(trust: &TrustList, at: DateTime<Utc>) -> Verifier<'_> 
     verifier.status = Some(&AllClear);
     verifier
 }
+
+#[allow(dead_code)] // used by the signed-request tests and bench, not by every includer
+/// What a signed request is made of: who signs, relying on which credential (held as
+/// `credentials`, root first), for which call.
+pub(crate) struct Signer<'a> {
+    pub(crate) key: &'a KeyPair,
+    pub(crate) credential: &'a str,
+    pub(crate) credentials: &'a [Value],
+    pub(crate) action: &'a str,
+}
+
+/// The header fields of a `POST` to `target` signed as a wallet daemon signs it, at `at`
+/// (seconds): `content-type` and the body's digest when there is a body, `Vouch-Capability`,
+/// the presentation over the signature's nonce when `present`, the `vouch` signature.
+#[allow(dead_code)] // used by the signed-request tests and bench, not by every includer
+pub(crate) fn signed_headers(
+    signer: &Signer<'_>,
+    target: &url::Url,
+    body: Option<&[u8]>,
+    present: bool,
+    at: i64,
+) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    use vouch_core::http_signature::{
+        self, CAPABILITY_FIELD, Component, LABEL, MAX_LIFETIME_SECS, Parameters, TAG,
+    };
+    use vouch_core::signed_request::PRESENTATION_FIELD;
+    let nonce = vouch_core::exchange::flow::challenge();
+    let mut headers = Vec::new();
+    let mut covered = vec![Component::Method, Component::TargetUri];
+    if let Some(body) = body {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        headers.push((
+            "content-digest".to_owned(),
+            http_signature::content_digest(body),
+        ));
+        covered.push(Component::Field("content-type".into()));
+        covered.push(Component::Field("content-digest".into()));
+    }
+    headers.push((
+        CAPABILITY_FIELD.to_owned(),
+        format!(
+            "credential=\"{}\", action=\"{}\"",
+            signer.credential, signer.action
+        ),
+    ));
+    covered.push(Component::Field(CAPABILITY_FIELD.into()));
+    if present {
+        let presentation = vouch_core::presentation::create(
+            signer.key,
+            signer.credentials.to_vec(),
+            &nonce,
+            &target.origin().ascii_serialization(),
+            vouch_core::proof::Cryptosuite::EddsaJcs2022,
+            DateTime::from_timestamp(at, 0).expect("a time"),
+        )
+        .expect("presents");
+        let text = serde_json::to_vec(&presentation).expect("JSON");
+        headers.push((
+            PRESENTATION_FIELD.into(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text),
+        ));
+        covered.push(Component::Field(PRESENTATION_FIELD.into()));
+    }
+    let parameters = Parameters {
+        created: Some(at),
+        expires: Some(at + MAX_LIFETIME_SECS),
+        nonce: Some(nonce),
+        keyid: Some(vouch_core::did::key::verification_method_of(&signer.key.public()).to_string()),
+        alg: Some("ed25519".into()),
+        tag: Some(TAG.into()),
+    };
+    let request = http_signature::Request {
+        method: "POST",
+        target,
+        headers: &headers,
+        body,
+    };
+    let made =
+        http_signature::sign(signer.key, &request, &covered, &parameters, LABEL).expect("signs");
+    headers.push(("signature-input".into(), made.input));
+    headers.push(("signature".into(), made.signature));
+    headers
+}

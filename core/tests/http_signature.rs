@@ -2,6 +2,7 @@
 //! crate (crates.io) verifies what Vouch signs, and Vouch verifies what it signs — its
 //! parameters in its own order (keyid, nonce, tag, alg, created, expires), its own serialization.
 
+use crate::web_bot_auth_message::Message;
 use indexmap::IndexMap;
 use url::Url;
 use vouch_core::http_signature::{
@@ -10,17 +11,7 @@ use vouch_core::http_signature::{
 use vouch_core::key::KeyPair;
 use web_bot_auth::components::{CoveredComponent, DerivedComponent, HTTPField};
 use web_bot_auth::keyring::{Algorithm, KeyRing};
-use web_bot_auth::message_signatures::{
-    MessageSigner, MessageVerifier, SignedMessage, UnsignedMessage,
-};
-
-/// A request as `web-bot-auth` reads it: each component's value from the same request Vouch
-/// signs.
-struct Message {
-    method: String,
-    target: Url,
-    headers: Vec<(String, String)>,
-}
+use web_bot_auth::message_signatures::{MessageSigner, MessageVerifier, UnsignedMessage};
 
 impl Message {
     fn request(&self) -> Request<'_> {
@@ -29,40 +20,6 @@ impl Message {
             target: &self.target,
             headers: &self.headers,
             body: None,
-        }
-    }
-
-    fn field(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-}
-
-fn authority(target: &Url) -> String {
-    match target.port() {
-        Some(port) => format!("{}:{port}", target.host_str().unwrap_or_default()),
-        None => target.host_str().unwrap_or_default().to_owned(),
-    }
-}
-
-impl SignedMessage for Message {
-    fn lookup_component(&self, name: &CoveredComponent) -> Vec<String> {
-        match name {
-            CoveredComponent::HTTP(HTTPField { name, .. }) => self.field(name),
-            CoveredComponent::Derived(DerivedComponent::Method { .. }) => vec![self.method.clone()],
-            CoveredComponent::Derived(DerivedComponent::TargetUri { .. }) => {
-                vec![self.target.as_str().to_owned()]
-            }
-            CoveredComponent::Derived(DerivedComponent::Authority { .. }) => {
-                vec![authority(&self.target)]
-            }
-            CoveredComponent::Derived(DerivedComponent::Path { .. }) => {
-                vec![self.target.path().to_owned()]
-            }
-            _ => vec![],
         }
     }
 }
@@ -76,7 +33,7 @@ impl UnsignedMessage for Message {
             ),
             (
                 CoveredComponent::Derived(DerivedComponent::Authority { req: false }),
-                authority(&self.target),
+                self.authority(),
             ),
             (
                 CoveredComponent::Derived(DerivedComponent::Path { req: false }),

@@ -4,24 +4,19 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use base64::Engine as _;
 use chrono::Duration;
 use serde_json::{Map, Value, json};
 use url::Url;
 use vouch_core::credential::StatusEntry;
 use vouch_core::did::Did;
-use vouch_core::did::key::verification_method_of;
-use vouch_core::http_signature::{
-    self, CAPABILITY_FIELD, Component, LABEL, MAX_LIFETIME_SECS, Parameters, Request, TAG,
-};
+use vouch_core::http_signature::Request;
 use vouch_core::key::KeyPair;
-use vouch_core::presentation;
 use vouch_core::proof::Cryptosuite;
 use vouch_core::report::Reason;
 use vouch_core::signed_request::{self, PRESENTATION_FIELD, Refused, Sessions};
 use vouch_core::verify::{EntryStatus, StatusSource, Verifier};
 
-use crate::fixtures::{now, root_grant, trust_of};
+use crate::fixtures::{Signer, now, root_grant, signed_headers, trust_of};
 use crate::flows::sign_as;
 
 /// Status entries all clear until `revoked` is set.
@@ -71,54 +66,13 @@ fn agent(org: &KeyPair) -> Agent {
 /// A request to `url` signed by `agent` at `at` (seconds), presenting its credential or not.
 fn signed(agent: &Agent, url: &str, present: bool, at: i64) -> (Url, Vec<(String, String)>) {
     let target = Url::parse(url).expect("a URL");
-    let nonce = vouch_core::exchange::flow::challenge();
-    let mut headers = vec![(
-        CAPABILITY_FIELD.to_owned(),
-        format!(
-            "credential=\"{}\", action=\"call:billing_api:refund\"",
-            agent.id
-        ),
-    )];
-    let mut covered = vec![
-        Component::Method,
-        Component::TargetUri,
-        Component::Field(CAPABILITY_FIELD.into()),
-    ];
-    if present {
-        let presentation = presentation::create(
-            &agent.key,
-            vec![agent.credential.clone()],
-            &nonce,
-            &target.origin().ascii_serialization(),
-            Cryptosuite::EddsaJcs2022,
-            chrono::DateTime::from_timestamp(at, 0).expect("a time"),
-        )
-        .expect("presents");
-        let text = serde_json::to_vec(&presentation).expect("JSON");
-        headers.push((
-            PRESENTATION_FIELD.into(),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text),
-        ));
-        covered.push(Component::Field(PRESENTATION_FIELD.into()));
-    }
-    let parameters = Parameters {
-        created: Some(at),
-        expires: Some(at + MAX_LIFETIME_SECS),
-        nonce: Some(nonce),
-        keyid: Some(verification_method_of(&agent.key.public()).to_string()),
-        alg: Some("ed25519".into()),
-        tag: Some(TAG.into()),
+    let signer = Signer {
+        key: &agent.key,
+        credential: &agent.id,
+        credentials: std::slice::from_ref(&agent.credential),
+        action: "call:billing_api:refund",
     };
-    let request = Request {
-        method: "POST",
-        target: &target,
-        headers: &headers,
-        body: None,
-    };
-    let made =
-        http_signature::sign(&agent.key, &request, &covered, &parameters, LABEL).expect("signs");
-    headers.push(("signature-input".into(), made.input));
-    headers.push(("signature".into(), made.signature));
+    let headers = signed_headers(&signer, &target, None, present, at);
     (target, headers)
 }
 

@@ -11,3 +11,4 @@ mod schema;
 mod signed_request;
 mod vectors_did_key;
 mod vectors_eddsa;
+mod web_bot_auth_message;

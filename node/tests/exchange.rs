@@ -936,6 +936,57 @@ pub(crate) fn refund_agent(dir: &std::path::Path) -> (TestNode, KeyPair, Arc<Dae
     (node, agent, wallet, id)
 }
 
+/// The refund's arguments as the billing service reads them.
+pub(crate) fn refund_of(amount: u64) -> serde_json::Map<String, Value> {
+    json!({"amount": {"value": amount, "unit": "EUR"}})
+        .as_object()
+        .expect("an object")
+        .clone()
+}
+
+/// A refund of 50 EUR at `https://billing.b.example/refunds/42`, signed by `wallet` under
+/// `credential` (presenting it or not, in the Web Bot Auth profile with `signature_agent`), as
+/// the billing service asks its node about it.
+pub(crate) fn signed_refund(
+    wallet: &Daemon,
+    credential: &str,
+    present: bool,
+    signature_agent: Option<String>,
+) -> vouch_api::node::public::CheckRequest {
+    use base64::Engine as _;
+    use vouch_api::daemon::{HeaderField, SignAsk, SignedRequest};
+    let url = "https://billing.b.example/refunds/42";
+    let body = base64::engine::general_purpose::STANDARD.encode(br#"{"amount": 50}"#);
+    let content_type = HeaderField {
+        name: "content-type".into(),
+        value: "application/json".into(),
+    };
+    let signed: SignedRequest = handled(
+        wallet,
+        vouch_wallet::daemon::Request::SignRequest(SignAsk {
+            method: "POST".into(),
+            url: url.into(),
+            headers: vec![content_type.clone()],
+            body: Some(body.clone()),
+            credential: credential.into(),
+            action: "call:billing_api:refund".into(),
+            arguments: refund_of(50),
+            present,
+            signature_agent,
+        }),
+    )
+    .expect("signed");
+    let mut headers = vec![content_type];
+    headers.extend(signed.headers);
+    vouch_api::node::public::CheckRequest {
+        method: "POST".into(),
+        url: url.into(),
+        headers,
+        body: Some(body),
+        arguments: refund_of(50),
+    }
+}
+
 /// The daemon signs an HTTP request (RFC 9421) only under a capability that permits it, over a
 /// base it builds itself; the signature verifies under the instance's did:key; the audit log
 /// holds the action, the credential and a hash, never the URL.
@@ -1080,53 +1131,13 @@ fn the_daemon_signs_a_request_its_capability_permits_and_nothing_else() {
 #[test]
 fn a_signed_request_is_checked_by_the_node_signature_then_capability() {
     use base64::Engine as _;
-    use vouch_api::daemon::{HeaderField, SignAsk, SignedRequest};
+
     use vouch_api::node::NodeError;
-    use vouch_api::node::public::CheckRequest;
-    use vouch_wallet::daemon::Request;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (node, agent, wallet, id) = refund_agent(dir.path());
-    let url = "https://billing.b.example/refunds/42";
-    let body = br#"{"amount": 50}"#;
-    let arguments = |amount: u64| {
-        json!({"amount": {"value": amount, "unit": "EUR"}})
-            .as_object()
-            .expect("an object")
-            .clone()
-    };
-    let sign = |present: bool| -> CheckRequest {
-        let signed: SignedRequest = handled(
-            &wallet,
-            Request::SignRequest(SignAsk {
-                method: "POST".into(),
-                url: url.into(),
-                headers: vec![HeaderField {
-                    name: "content-type".into(),
-                    value: "application/json".into(),
-                }],
-                body: Some(base64::engine::general_purpose::STANDARD.encode(body)),
-                credential: id.clone(),
-                action: "call:billing_api:refund".into(),
-                arguments: arguments(50),
-                present,
-                signature_agent: None,
-            }),
-        )
-        .expect("signed");
-        let mut headers = vec![HeaderField {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }];
-        headers.extend(signed.headers);
-        CheckRequest {
-            method: "POST".into(),
-            url: url.into(),
-            headers,
-            body: Some(base64::engine::general_purpose::STANDARD.encode(body)),
-            arguments: arguments(50),
-        }
-    };
+    let arguments = refund_of;
+    let sign = |present: bool| signed_refund(&wallet, &id, present, None);
     let client = node.client();
     let code = |result: Result<_, NodeError>| match result {
         Err(NodeError::Refused { code, .. }) => code.as_str().to_owned(),

@@ -5,83 +5,24 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use serde_json::json;
 use url::Url;
-use vouch_api::daemon::{CardAsk, HeaderField, SignAsk, SignedRequest};
+use vouch_api::daemon::CardAsk;
 use vouch_api::node::public::CheckRequest;
 use vouch_core::http_signature::{
     self, Component, DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH, LABEL, MAX_LIFETIME_SECS, Parameters,
     WEB_BOT_AUTH_TAG,
 };
 use vouch_core::key::KeyPair;
-use vouch_wallet::daemon::{Daemon, Request};
-use web_bot_auth::components::{
-    CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParameters,
-};
+use vouch_wallet::daemon::Daemon;
 use web_bot_auth::keyring::{JSONWebKeySet, KeyRing};
-use web_bot_auth::message_signatures::{MessageVerifier, SignedMessage};
+use web_bot_auth::message_signatures::MessageVerifier;
 use web_bot_auth::{ImplementationError, SignatureAgentLink, WebBotAuthVerifier};
 
-use crate::exchange::{handled, refund_agent};
+use crate::exchange::{refund_agent, signed_refund};
 
-/// A message as a Web Bot Auth verifier reads it: each component's value from the message
-/// itself, a Dictionary member (`;key=`) picked from its field.
-struct Message {
-    method: String,
-    target: Url,
-    headers: Vec<(String, String)>,
-}
-
-impl Message {
-    fn field(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// The member `key` of the Dictionary field `name`, serialized (RFC 9421 §2.1.2).
-    fn member(&self, name: &str, key: &str) -> Vec<String> {
-        let joined = self.field(name).join(", ");
-        let Ok(dictionary) = sfv::Parser::new(&joined).parse_dictionary() else {
-            return vec![];
-        };
-        let Some(member) = dictionary.get(key) else {
-            return vec![];
-        };
-        let mut list = sfv::ListSerializer::new();
-        list.members([member]);
-        list.finish().into_iter().collect()
-    }
-}
-
-impl SignedMessage for Message {
-    fn lookup_component(&self, name: &CoveredComponent) -> Vec<String> {
-        let authority = || match self.target.port() {
-            Some(port) => format!("{}:{port}", self.target.host_str().unwrap_or_default()),
-            None => self.target.host_str().unwrap_or_default().to_owned(),
-        };
-        match name {
-            CoveredComponent::HTTP(HTTPField { name, parameters }) => {
-                match parameters.0.iter().find_map(|p| match p {
-                    HTTPFieldParameters::Key(key) => Some(key),
-                    _ => None,
-                }) {
-                    None => self.field(name),
-                    Some(key) => self.member(name, key),
-                }
-            }
-            CoveredComponent::Derived(DerivedComponent::Method { .. }) => vec![self.method.clone()],
-            CoveredComponent::Derived(DerivedComponent::TargetUri { .. }) => {
-                vec![self.target.as_str().to_owned()]
-            }
-            CoveredComponent::Derived(DerivedComponent::Authority { .. }) => vec![authority()],
-            _ => vec![],
-        }
-    }
-}
+#[path = "../../core/tests/web_bot_auth_message.rs"]
+mod web_bot_auth_message;
+use web_bot_auth_message::Message;
 
 /// The daemon's card server on a loopback port, until the runtime is dropped.
 fn card_server(runtime: &tokio::runtime::Runtime, wallet: &Arc<Daemon>) -> Url {
@@ -182,34 +123,17 @@ fn the_web_bot_auth_profile_verifies_at_web_bot_auth_and_its_capability_at_the_n
     // Signature-Agent and verifies the signature under the key listed there.
     let url = "https://billing.b.example/refunds/42";
     let request_body = br#"{"amount": 50}"#;
-    let arguments = json!({"amount": {"value": 50, "unit": "EUR"}})
-        .as_object()
-        .expect("an object")
-        .clone();
-    let sign = |present: bool| -> Vec<(String, String)> {
-        let signed: SignedRequest = handled(
-            &wallet,
-            Request::SignRequest(SignAsk {
-                method: "POST".into(),
-                url: url.into(),
-                headers: vec![HeaderField {
-                    name: "content-type".into(),
-                    value: "application/json".into(),
-                }],
-                body: Some(base64::engine::general_purpose::STANDARD.encode(request_body)),
-                credential: id.clone(),
-                action: "call:billing_api:refund".into(),
-                arguments: arguments.clone(),
-                present,
-                signature_agent: Some(directory_url.to_string()),
-            }),
-        )
-        .expect("signed");
-        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-        headers.extend(signed.headers.into_iter().map(|h| (h.name, h.value)));
-        headers
+    let sign =
+        |present: bool| signed_refund(&wallet, &id, present, Some(directory_url.to_string()));
+    let fields = |asked: &CheckRequest| -> Vec<(String, String)> {
+        asked
+            .headers
+            .iter()
+            .map(|h| (h.name.clone(), h.value.clone()))
+            .collect()
     };
-    let headers = sign(true);
+    let first = sign(true);
+    let headers = fields(&first);
     let agent_field = headers.iter().find(|(n, _)| n == "signature-agent");
     assert_eq!(
         agent_field.map(|(_, v)| v.clone()),
@@ -294,20 +218,10 @@ fn the_web_bot_auth_profile_verifies_at_web_bot_auth_and_its_capability_at_the_n
     // The node checks the same request for its capability: the thumbprint names the
     // presentation's holder; on the session's next request, the signer it kept.
     let client = node.client();
-    let check = |headers: Vec<(String, String)>| CheckRequest {
-        method: "POST".into(),
-        url: url.into(),
-        headers: headers
-            .into_iter()
-            .map(|(name, value)| HeaderField { name, value })
-            .collect(),
-        body: Some(base64::engine::general_purpose::STANDARD.encode(request_body)),
-        arguments: arguments.clone(),
-    };
-    let permitted = client.verify_request(&check(headers)).expect("permitted");
+    let permitted = client.verify_request(&first).expect("permitted");
     assert_eq!(permitted.credential, id);
     let later = client
-        .verify_request(&check(sign(false)))
+        .verify_request(&sign(false))
         .expect("the session's next request, permitted");
     assert_eq!(later.signer, permitted.signer);
 }
