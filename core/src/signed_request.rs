@@ -7,6 +7,8 @@
 //! holder is the signer, and the named credential's chain permits `{action, the URL without its
 //! query, arguments}`.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -17,6 +19,7 @@ use crate::did::Did;
 use crate::http_signature::{
     self, CAPABILITY_FIELD, Component, HttpSignatureError, LABEL, Policy, Request, TAG,
 };
+use crate::key::PublicKey;
 use crate::lock::MutexExt as _;
 use crate::presentation::{Chain, verify_presentation};
 use crate::report::Reason;
@@ -38,7 +41,7 @@ pub struct Permitted {
     /// The action.
     pub action: String,
     /// Its chain, root first.
-    pub chain: Chain,
+    pub chain: Arc<Chain>,
 }
 
 /// Why a signed request is refused: a DESIGN §8 reason and what happened.
@@ -118,20 +121,21 @@ pub fn read(
         lifetime: http_signature::MAX_LIFETIME_SECS,
         fresh: true,
     };
-    let holder = presentation_holder(request);
-    let signer_of = |keyid: &str| -> Option<Did> {
-        if keyid.starts_with("did:") {
-            let did = Did::parse(keyid.split('#').next()?).ok()?;
-            return (did.method() == "key").then_some(did);
-        }
-        let candidate = holder.clone().or_else(|| sessions.signer(keyid))?;
-        let key = crate::did::key::key_of(&candidate).ok()?;
-        (http_signature::jwk_thumbprint(&key) == keyid).then_some(candidate)
+    // The key a `keyid` names, decoded once: a session's signer's is kept decoded.
+    let resolved: std::cell::RefCell<Option<(String, Did)>> = std::cell::RefCell::new(None);
+    let keys = |keyid: &str| {
+        let (did, key) = sessions
+            .signer(keyid)
+            .or_else(|| resolve_keyid(keyid, request))?;
+        *resolved.borrow_mut() = Some((keyid.to_owned(), did));
+        Some(key)
     };
-    let keys = |keyid: &str| crate::did::key::key_of(&signer_of(keyid)?).ok();
     let signed =
         http_signature::verify(request, LABEL, &policy, keys, now.timestamp(), |_, _| true)?;
-    let signer = signer_of(&signed.keyid)
+    let signer = resolved
+        .into_inner()
+        .filter(|(keyid, _)| *keyid == signed.keyid)
+        .map(|(_, did)| did)
         .ok_or_else(|| refused(Reason::UnresolvableDid, "the keyid names no did:key"))?;
     if has_field(request, http_signature::SIGNATURE_AGENT_FIELD)
         && !signed.covered.contains(&Component::Member {
@@ -191,10 +195,10 @@ impl Signed {
         request: &Request<'_>,
         arguments: &Map<String, Value>,
         verifier: &Verifier<'_>,
-        remembered: Option<&Chain>,
-    ) -> Result<Chain, Refused> {
+        remembered: Option<&Arc<Chain>>,
+    ) -> Result<Arc<Chain>, Refused> {
         let chain = match (&self.presentation, remembered) {
-            (Some(presentation), _) => self.presented_chain(presentation, verifier)?,
+            (Some(presentation), _) => Arc::new(self.presented_chain(presentation, verifier)?),
             (None, Some(chain)) => {
                 let report = chain.recheck(verifier);
                 if !report.verified {
@@ -275,7 +279,7 @@ impl Signed {
     /// the request, remembers it for the session: the request is then permitted.
     pub fn settle(
         self,
-        chain: Chain,
+        chain: Arc<Chain>,
         sessions: &Sessions,
         first_use: impl FnOnce(&str, i64) -> bool,
     ) -> Result<Permitted, Refused> {
@@ -303,11 +307,11 @@ pub struct Sessions {
     table: std::sync::Mutex<Table>,
 }
 
-/// The chains by session, and the signers by their keys' JWK thumbprints (a Web Bot Auth
-/// `keyid`).
+/// The chains by session, and the signers of the sessions with their keys decoded, by each
+/// `keyid` that names them (the did:key verification method, the JWK thumbprint).
 struct Table {
-    chains: hashlink::LruCache<String, (Chain, DateTime<Utc>)>,
-    signers: hashlink::LruCache<String, Did>,
+    chains: hashlink::LruCache<String, (Arc<Chain>, DateTime<Utc>)>,
+    signers: hashlink::LruCache<String, (Did, PublicKey)>,
 }
 
 impl Sessions {
@@ -316,7 +320,7 @@ impl Sessions {
         Self {
             table: std::sync::Mutex::new(Table {
                 chains: hashlink::LruCache::new(capacity.max(1)),
-                signers: hashlink::LruCache::new(capacity.max(1)),
+                signers: hashlink::LruCache::new(capacity.max(1) * 2),
             }),
         }
     }
@@ -326,7 +330,7 @@ impl Sessions {
     }
 
     /// The chain remembered for `signed`'s session, if it has not ended at `now`.
-    pub fn recall(&self, signed: &Signed, now: DateTime<Utc>) -> Option<Chain> {
+    pub fn recall(&self, signed: &Signed, now: DateTime<Utc>) -> Option<Arc<Chain>> {
         let mut table = self.table.locked();
         let key = Self::key(signed);
         match table.chains.get(&key) {
@@ -339,24 +343,30 @@ impl Sessions {
         }
     }
 
-    /// The signer of a session kept here whose key's JWK thumbprint is `thumbprint`.
-    pub fn signer(&self, thumbprint: &str) -> Option<Did> {
-        self.table.locked().signers.get(thumbprint).cloned()
+    /// The signer of a session kept here whose key `keyid` names (its did:key verification
+    /// method or its JWK thumbprint), with its key.
+    pub fn signer(&self, keyid: &str) -> Option<(Did, PublicKey)> {
+        self.table.locked().signers.get(keyid).cloned()
     }
 
     /// Remembers `chain`, which permitted `signed`, for its session.
-    pub fn remember(&self, signed: &Signed, chain: &Chain) {
+    pub fn remember(&self, signed: &Signed, chain: &Arc<Chain>) {
         let Some(until) = chain.credentials.iter().map(|c| c.valid_until).min() else {
             return;
         };
-        let thumbprint =
-            crate::did::key::key_of(&signed.signer).map(|key| http_signature::jwk_thumbprint(&key));
+        let key = crate::did::key::key_of(&signed.signer).ok();
         let mut table = self.table.locked();
         table
             .chains
             .insert(Self::key(signed), (chain.clone(), until));
-        if let Ok(thumbprint) = thumbprint {
-            table.signers.insert(thumbprint, signed.signer.clone());
+        if let Some(key) = key {
+            let names = [
+                crate::did::key::verification_method_of(&key).to_string(),
+                http_signature::jwk_thumbprint(&key),
+            ];
+            for keyid in names {
+                table.signers.insert(keyid, (signed.signer.clone(), key));
+            }
         }
     }
 
@@ -391,12 +401,24 @@ pub fn check(
     signed.settle(chain, sessions, first_use)
 }
 
-/// The holder the request's presentation names, unverified: the only key a Web Bot Auth
-/// `keyid` (a thumbprint) may name on a session's first request.
-fn presentation_holder(request: &Request<'_>) -> Option<Did> {
+/// The did:key and key a `keyid` names: a did:key verification method, or a JWK thumbprint
+/// (Web Bot Auth) of the key of the holder the request's presentation names — unverified here,
+/// the only key a thumbprint may name on a session's first request (the presentation is then
+/// verified, its holder the signer). Nothing else is resolved.
+fn resolve_keyid(keyid: &str, request: &Request<'_>) -> Option<(Did, PublicKey)> {
+    if keyid.starts_with("did:") {
+        let did = Did::parse(keyid.split('#').next()?).ok()?;
+        let key = (did.method() == "key")
+            .then(|| crate::did::key::key_of(&did).ok())
+            .flatten()?;
+        return Some((did, key));
+    }
     let presentation = presentation_of(request).ok()?;
-    let did = Did::parse(presentation["holder"].as_str()?).ok()?;
-    (did.method() == "key").then_some(did)
+    let holder = Did::parse(presentation["holder"].as_str()?).ok()?;
+    let key = (holder.method() == "key")
+        .then(|| crate::did::key::key_of(&holder).ok())
+        .flatten()?;
+    (http_signature::jwk_thumbprint(&key) == keyid).then_some((holder, key))
 }
 
 /// Whether `request` has a field `name`.

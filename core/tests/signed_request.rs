@@ -235,3 +235,82 @@ fn sessions_are_bounded_the_least_recently_used_forgotten_first() {
     assert_eq!(reason(&agents[1]), None);
     assert_eq!(reason(&agents[2]), None);
 }
+
+/// `headers` signed again in the Web Bot Auth profile: `tag="web-bot-auth"`, `keyid` the key's
+/// JWK thumbprint, over the same components.
+fn as_web_bot_auth(
+    key: &KeyPair,
+    (target, headers): &(Url, Vec<(String, String)>),
+    at: i64,
+) -> (Url, Vec<(String, String)>) {
+    use vouch_core::http_signature::{
+        self, CAPABILITY_FIELD, Component, LABEL, MAX_LIFETIME_SECS, Parameters,
+    };
+    let mut kept: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| n != "signature" && n != "signature-input")
+        .cloned()
+        .collect();
+    let mut covered = vec![
+        Component::Method,
+        Component::TargetUri,
+        Component::Field(CAPABILITY_FIELD.into()),
+    ];
+    if kept.iter().any(|(n, _)| n == PRESENTATION_FIELD) {
+        covered.push(Component::Field(PRESENTATION_FIELD.into()));
+    }
+    // The presentation was made over the first signature's nonce: the same nonce again.
+    let nonce = headers
+        .iter()
+        .find(|(n, _)| n == "signature-input")
+        .and_then(|(_, v)| v.split("nonce=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a nonce")
+        .to_owned();
+    let parameters = Parameters {
+        created: Some(at),
+        expires: Some(at + MAX_LIFETIME_SECS),
+        nonce: Some(nonce),
+        keyid: Some(http_signature::jwk_thumbprint(&key.public())),
+        alg: Some("ed25519".into()),
+        tag: Some(http_signature::WEB_BOT_AUTH_TAG.into()),
+    };
+    let request = Request {
+        method: "POST",
+        target,
+        headers: &kept,
+        body: None,
+    };
+    let made = http_signature::sign(key, &request, &covered, &parameters, LABEL).expect("signs");
+    kept.push(("signature-input".into(), made.input));
+    kept.push(("signature".into(), made.signature));
+    (target.clone(), kept)
+}
+
+#[test]
+fn a_thumbprint_names_only_a_key_the_verifier_already_has() {
+    let org = KeyPair::generate();
+    let agent = agent(&org);
+    let (lists, sessions) = (Lists::default(), Sessions::new(16));
+    let url = format!("{BILLING}/refunds/42");
+    let reason = |r: Result<_, Refused>| r.map(|_| ()).expect_err("refused").reason;
+
+    // A thumbprint no presentation and no session names: the key is unknown, nothing is fetched.
+    let bare = as_web_bot_auth(&agent.key, &signed(&agent, &url, false, at(1)), at(1));
+    assert_eq!(
+        reason(check(&org, &lists, &sessions, &bare, 50, 1)),
+        Reason::UnresolvableDid
+    );
+    // With the presentation, the thumbprint is its holder's key's: permitted, the signer kept.
+    let first = as_web_bot_auth(&agent.key, &signed(&agent, &url, true, at(1)), at(1));
+    check(&org, &lists, &sessions, &first, 50, 1).expect("permitted");
+    let later = as_web_bot_auth(&agent.key, &signed(&agent, &url, false, at(2)), at(2));
+    check(&org, &lists, &sessions, &later, 50, 2).expect("the session's signer");
+    // A presentation whose holder is not the thumbprint's key: unknown key.
+    let stranger = KeyPair::generate();
+    let forged = as_web_bot_auth(&stranger, &signed(&agent, &url, true, at(2)), at(2));
+    assert_eq!(
+        reason(check(&org, &lists, &sessions, &forged, 50, 2)),
+        Reason::UnresolvableDid
+    );
+}

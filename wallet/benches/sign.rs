@@ -115,6 +115,15 @@ fn benches(c: &mut Criterion) {
     group.bench_function("sign_request with presentation (audit entry synced)", |b| {
         b.iter(|| black_box(daemon.handle(Request::SignRequest(ask(&id, true)))))
     });
+    group.bench_function("the audit entry alone (synced)", |b| {
+        b.iter(|| {
+            let mut recorded =
+                vouch_core::audit::log::entry(vouch_core::audit::Event::RequestSigned);
+            recorded.action = Some("call:billing_api:refund".into());
+            recorded.credentials = vec![id.clone()];
+            black_box(daemon.log().record(recorded, Utc::now()).is_ok())
+        })
+    });
     group.finish();
 }
 

@@ -213,6 +213,15 @@ impl WalletStore {
     }
 
     fn held(&self, id: &[u8]) -> Result<Option<Held>, WalletStoreError> {
+        Ok(self.held_typed(id)?.map(|(held, _)| held))
+    }
+
+    /// A credential held, and its typed form (read once).
+    fn held_typed(
+        &self,
+        id: &[u8],
+    ) -> Result<Option<(Held, vouch_core::credential::AgentCapabilityCredential)>, WalletStoreError>
+    {
         let Some(bytes) = self.db.get_cf(self.cf(CREDENTIALS), id)? else {
             return Ok(None);
         };
@@ -220,17 +229,27 @@ impl WalletStore {
             .map_err(|e| WalletStoreError::Corrupt(format!("a credential: {e}")))?;
         let typed = vouch_core::credential::AgentCapabilityCredential::from_json(&credential)
             .map_err(|e| WalletStoreError::Corrupt(format!("a credential: {e}")))?;
-        Ok(Some(Held {
+        let held = Held {
             id: typed.id.to_string(),
             task: typed.credential_subject.task.id.clone(),
             valid_until: typed.valid_until,
             credential,
-        }))
+        };
+        Ok(Some((held, typed)))
     }
 
     /// A credential by id.
     pub fn credential(&self, id: &str) -> Result<Option<Held>, WalletStoreError> {
         self.held(id.as_bytes())
+    }
+
+    /// A credential by id, with its typed form.
+    pub fn credential_typed(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Held, vouch_core::credential::AgentCapabilityCredential)>, WalletStoreError>
+    {
+        self.held_typed(id.as_bytes())
     }
 
     /// The credentials held for a task, or all, by id.

@@ -88,9 +88,9 @@ impl Daemon {
         }
 
         // The credential relied on, and what it (and every credential above it) permits.
-        let held = self
+        let (held, leaf) = self
             .store
-            .credential(&ask.credential)
+            .credential_typed(&ask.credential)
             .map_err(|e| Refusal::internal(e.to_string()))?
             .ok_or_else(|| refused(format!("no credential {:.128} is held", ask.credential)))?;
         if held.valid_until <= now {
@@ -106,18 +106,14 @@ impl Daemon {
         }))
         .map_err(|e| refused(format!("the request: {e}")))?;
         let chain = self.chain_above(held.credential.clone())?;
+        // Root first; the leaf's typed form is the one the store read.
         let mut hops = Vec::with_capacity(chain.len());
-        for credential in chain.iter().rev() {
+        for credential in chain.iter().skip(1).rev() {
             let typed = AgentCapabilityCredential::from_json(credential)
                 .map_err(|e| Refusal::internal(e.to_string()))?;
-            hops.push(
-                typed
-                    .capabilities()
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
-            );
+            hops.push(typed.capabilities().into_iter().flatten().collect::<Vec<_>>());
         }
+        hops.push(leaf.capabilities().into_iter().flatten().collect());
         wanted
             .permitted_by_chain(hops.iter().map(Vec::as_slice), now)
             .map_err(|denial| {
