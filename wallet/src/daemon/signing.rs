@@ -111,7 +111,13 @@ impl Daemon {
         for credential in chain.iter().skip(1).rev() {
             let typed = AgentCapabilityCredential::from_json(credential)
                 .map_err(|e| Refusal::internal(e.to_string()))?;
-            hops.push(typed.capabilities().into_iter().flatten().collect::<Vec<_>>());
+            hops.push(
+                typed
+                    .capabilities()
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            );
         }
         hops.push(leaf.capabilities().into_iter().flatten().collect());
         wanted
