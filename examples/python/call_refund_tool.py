@@ -44,6 +44,7 @@ def start_tool_server(node: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, os.path.join(here, "mcp_refund_tool.py"), f"127.0.0.1:{port}"],
         env={**os.environ, "VOUCH_NODE": node},
+        stderr=subprocess.DEVNULL,  # the tool server's own log is not this agent's output
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

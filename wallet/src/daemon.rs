@@ -66,6 +66,8 @@ pub struct Daemon {
     network: std::sync::OnceLock<crate::p2p::Exchanges>,
     /// Refusals of verifiers that did not authenticate, counted instead of written one by one.
     refusals: vouch_core::audit::tally::Tally,
+    /// The credentials signed under lately, read and parsed once (`signing::Prepared`).
+    prepared: signing::PreparedCache,
 }
 
 impl Daemon {
@@ -93,6 +95,7 @@ impl Daemon {
             approvals: std::sync::Mutex::new(Vec::new()),
             network: std::sync::OnceLock::new(),
             refusals: vouch_core::audit::tally::Tally::new(chrono::Duration::seconds(60), 16, 256),
+            prepared: signing::PreparedCache::default(),
         })
     }
 
@@ -243,6 +246,8 @@ impl Daemon {
                 self.add_approval(credential)
             }
             Request::AddCredential { credential, chain } => {
+                // A chain read for signing may grow an ancestor: read again.
+                self.prepared.clear();
                 for ancestor in &chain {
                     match self.store.put_ancestor(ancestor) {
                         Ok(_) => {}

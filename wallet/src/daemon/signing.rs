@@ -28,6 +28,40 @@ const MAX_HEADERS: usize = 24;
 /// The longest header field value covered.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// The header fields the daemon sets itself: the agent may not give them.
+/// The most credentials kept parsed for signing.
+const MAX_PREPARED: usize = 64;
+
+/// A credential held, read from the wallet and parsed once for signing under it: the stored
+/// form, its chain (leaf first, as presented) and each hop's usable capabilities (root first,
+/// as checked). A credential held is never changed under its id (the store refuses a second
+/// one, and drops it only once expired), so what is kept stays true; its window is checked at
+/// each signature.
+pub(super) struct Prepared {
+    held: crate::store::Held,
+    chain: Vec<Value>,
+    hops: Vec<Vec<vouch_core::capability::Capability>>,
+}
+
+/// The credentials signed under lately, at most [`MAX_PREPARED`], the least recently used
+/// forgotten first.
+pub(super) struct PreparedCache(
+    std::sync::Mutex<hashlink::LruCache<String, std::sync::Arc<Prepared>>>,
+);
+
+impl PreparedCache {
+    /// Forgets every credential kept.
+    pub(super) fn clear(&self) {
+        use vouch_core::lock::MutexExt as _;
+        self.0.locked().clear();
+    }
+}
+
+impl Default for PreparedCache {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(hashlink::LruCache::new(MAX_PREPARED)))
+    }
+}
+
 const SET_HERE: [&str; 6] = [
     "content-digest",
     CAPABILITY_HEADER,
@@ -38,6 +72,40 @@ const SET_HERE: [&str; 6] = [
 ];
 
 impl Daemon {
+    /// The credential `id`, read and parsed for signing — once, then kept.
+    fn prepared(&self, id: &str) -> Result<std::sync::Arc<Prepared>, Refusal> {
+        use vouch_core::lock::MutexExt as _;
+        if let Some(kept) = self.prepared.0.locked().get(id) {
+            return Ok(kept.clone());
+        }
+        let (held, leaf) = self
+            .store
+            .credential_typed(id)
+            .map_err(|e| Refusal::internal(e.to_string()))?
+            .ok_or_else(|| Refusal::refused(format!("no credential {id:.128} is held")))?;
+        let chain = self.chain_above(held.credential.clone())?;
+        // Root first; the leaf's typed form is the one the store read.
+        let mut hops = Vec::with_capacity(chain.len());
+        for credential in chain.iter().skip(1).rev() {
+            let typed = AgentCapabilityCredential::from_json(credential)
+                .map_err(|e| Refusal::internal(e.to_string()))?;
+            hops.push(
+                typed
+                    .capabilities()
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        hops.push(leaf.capabilities().into_iter().flatten().collect());
+        let prepared = std::sync::Arc::new(Prepared { held, chain, hops });
+        self.prepared
+            .0
+            .locked()
+            .insert(id.to_owned(), prepared.clone());
+        Ok(prepared)
+    }
+
     /// Signs the request `ask` describes, if the credential it names permits it.
     pub(super) fn sign_request(&self, ask: SignAsk) -> Result<Value, Refusal> {
         let refused = Refusal::refused;
@@ -88,11 +156,8 @@ impl Daemon {
         }
 
         // The credential relied on, and what it (and every credential above it) permits.
-        let (held, leaf) = self
-            .store
-            .credential_typed(&ask.credential)
-            .map_err(|e| Refusal::internal(e.to_string()))?
-            .ok_or_else(|| refused(format!("no credential {:.128} is held", ask.credential)))?;
+        let prepared = self.prepared(&ask.credential)?;
+        let held = &prepared.held;
         if held.valid_until <= now {
             return Err(refused(format!("{} has expired", held.id)));
         }
@@ -105,21 +170,7 @@ impl Daemon {
             "arguments": ask.arguments,
         }))
         .map_err(|e| refused(format!("the request: {e}")))?;
-        let chain = self.chain_above(held.credential.clone())?;
-        // Root first; the leaf's typed form is the one the store read.
-        let mut hops = Vec::with_capacity(chain.len());
-        for credential in chain.iter().skip(1).rev() {
-            let typed = AgentCapabilityCredential::from_json(credential)
-                .map_err(|e| Refusal::internal(e.to_string()))?;
-            hops.push(
-                typed
-                    .capabilities()
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
-            );
-        }
-        hops.push(leaf.capabilities().into_iter().flatten().collect());
+        let (chain, hops) = (&prepared.chain, &prepared.hops);
         wanted
             .permitted_by_chain(hops.iter().map(Vec::as_slice), now)
             .map_err(|denial| {
