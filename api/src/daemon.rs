@@ -512,8 +512,7 @@ mod tests {
     /// `docs/schemas/daemon.json` fails here (`VOUCH_BLESS=1` writes them anew).
     #[test]
     fn the_checked_in_schemas_are_the_types_own() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schemas/daemon.json");
+        let path = std::path::Path::new(&crate::manifest_dir()).join("../docs/schemas/daemon.json");
         let made = serde_json::to_string_pretty(&schemas()).expect("schemas serialize") + "\n";
         if std::env::var_os("VOUCH_BLESS").is_some() {
             std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");

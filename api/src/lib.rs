@@ -20,3 +20,10 @@ pub mod node;
 pub mod reach;
 
 pub use error::{ErrorCode, Problem};
+
+/// The crate's folder, for the tests that compare the checked-in documents: where cargo runs the
+/// test from, over where it was built (a reused build may have been made in another clone).
+#[cfg(test)]
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+}

@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn no_program_outside_vouch_api_builds_a_request_to_a_node_by_hand() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = std::path::Path::new(&crate::manifest_dir()).join("..");
         let mut files = Vec::new();
         for dir in [
             "wallet/src",

@@ -220,7 +220,7 @@ mod tests {
     /// without `docs/openapi.yaml` fails here (`VOUCH_BLESS=1` writes it anew).
     #[test]
     fn the_checked_in_openapi_document_is_the_types_and_the_prose() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+        let path = std::path::Path::new(&crate::manifest_dir()).join("../docs/openapi.yaml");
         let made = match document(PROSE) {
             Ok(made) => made,
             Err(faults) => panic!("the prose and the types disagree:\n{}", faults.join("\n")),
