@@ -7,7 +7,14 @@
 export { EXTENSION, MAX_CARD, exchangeFromCard, fetchCard, vouchIdentity, type VouchIdentity } from "./a2a.js";
 export { NodeError, VouchError, WalletError } from "./errors.js";
 export { Node } from "./node.js";
-export { jsonObject, signedRequests, type Caller, type SignedOptions } from "./signed.js";
+export {
+  jsonObject,
+  signedRequests,
+  signingFetch,
+  type Caller,
+  type SignedOptions,
+  type SigningOptions,
+} from "./signed.js";
 export {
   type Capability,
   type Check,

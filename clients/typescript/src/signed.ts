@@ -21,6 +21,7 @@
 import { NodeError } from "./errors.js";
 import type { Node } from "./node.js";
 import type { Json } from "./types.js";
+import type { Wallet } from "./wallet.js";
 
 /** Who signed a permitted request, and under what. */
 export interface Caller {
@@ -134,5 +135,69 @@ export function signedRequests(
       return refusal(403, "not_granted", `signed for ${caller.action}, not ${wanted}`);
     }
     return handler(replayed, caller);
+  };
+}
+
+/** How an agent's requests are signed by {@link signingFetch}. */
+export interface SigningOptions {
+  /** The credential relied on. */
+  credential: string;
+  /** The action a request is, from its body; `undefined`: sent unsigned. */
+  action: (body: Uint8Array, request: Request) => string | undefined;
+  /** The call's arguments as the service reads them; the body's JSON object by default. */
+  args?: (body: Uint8Array, request: Request) => Json;
+  /** The service's public origin, when this client reaches it at another address. */
+  origin?: string;
+  /** Sign in the Web Bot Auth profile too, naming this key directory. */
+  signatureAgent?: string;
+  /** The `fetch` that sends (the global one by default). */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+/**
+ * A `fetch` whose requests `wallet`'s daemon signs (RFC 9421) under `options.credential`: the
+ * first carries the credential and its chain, the later ones name it only; a service that kept
+ * none (`401 not_holder`) gets the request once more, presented. The key never leaves the daemon.
+ */
+export function signingFetch(
+  wallet: Pick<Wallet, "signRequest">,
+  options: SigningOptions,
+): (request: Request) => Promise<Response> {
+  const send = options.fetch ?? ((request: Request) => fetch(request));
+  let presented = false;
+  return async (request: Request): Promise<Response> => {
+    const body = new Uint8Array(await request.clone().arrayBuffer());
+    const wanted = options.action(body, request);
+    if (wanted === undefined) return send(request);
+    const target = new URL(request.url);
+    const url = options.origin ? options.origin.replace(/\/+$/, "") + target.pathname + target.search : request.url;
+    const signed = async (present: boolean): Promise<Request> => {
+      const covered: Record<string, string> = {};
+      const contentType = request.headers.get("content-type");
+      if (contentType !== null) covered["content-type"] = contentType;
+      const added = await wallet.signRequest(request.method, url, {
+        credential: options.credential,
+        action: wanted,
+        arguments: (options.args ?? jsonObject)(body, request),
+        headers: covered,
+        body,
+        ...(present ? { present: true } : {}),
+        ...(options.signatureAgent ? { signatureAgent: options.signatureAgent } : {}),
+      });
+      const headers = new Headers(request.headers);
+      for (const [name, value] of Object.entries(added)) headers.set(name, value);
+      return new Request(request, { headers, ...(body.length > 0 ? { body } : {}) });
+    };
+    let present = !presented;
+    let response = await send(await signed(present));
+    if (response.status === 401 && !present) {
+      const code = ((await response.clone().json().catch(() => ({}))) as Json)["code"];
+      if (code === "not_holder") {
+        present = true;
+        response = await send(await signed(true));
+      }
+    }
+    if (present && response.status < 400) presented = true;
+    return response;
   };
 }

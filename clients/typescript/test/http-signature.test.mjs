@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import bs58 from "bs58";
 import { httpbis, createVerifier } from "http-message-signatures";
 
-import { Node, Wallet, WalletError, signedRequests } from "../dist/index.js";
+import { Node, Wallet, WalletError, signedRequests, signingFetch } from "../dist/index.js";
 import { startTestnet } from "./testnet.mjs";
 
 let agents;
@@ -134,6 +134,50 @@ test("a fetch handler behind signedRequests runs only for what the node permits"
     // A request that is no action passes, with no caller.
     assert.equal((await handler(new Request("https://testnet.example/health"))).status, 200);
     assert.equal(callers.at(-1), undefined);
+  } finally {
+    wallet.close();
+  }
+});
+
+test("signingFetch presents once per service, then names the credential, and presents again when asked", async () => {
+  const wallet = new Wallet(agents.prover.socket);
+  try {
+    const credential = (await wallet.credentials())[0].id;
+    const service = (node) =>
+      signedRequests(async (request, caller) => new Response(JSON.stringify({ caller, presented: request.headers.has("vouch-presentation") })), {
+        node: new Node(node),
+        origin: "https://testnet.example",
+        action: () => "call:testnet:refund",
+        args: (body) => ({ amount: { value: JSON.parse(new TextDecoder().decode(body)).amount, unit: "EUR" } }),
+      });
+    // Two services behind two nodes: a session kept by one is unknown to the other.
+    const [first, second] = [service(agents.prover.node), service(agents.verifier.node)];
+    let to = first;
+    const send = signingFetch(wallet, {
+      credential,
+      action: () => "call:testnet:refund",
+      args: (body) => ({ amount: { value: JSON.parse(new TextDecoder().decode(body)).amount, unit: "EUR" } }),
+      fetch: (request) => to(request),
+    });
+    const refund = (amount) =>
+      new Request("https://testnet.example/refunds/42", {
+        method: "POST",
+        body: JSON.stringify({ amount }),
+        headers: { "content-type": "application/json" },
+      });
+    const a = await send(refund(100));
+    assert.equal(a.status, 200);
+    assert.equal((await a.json()).presented, true);
+    const b = await send(refund(200));
+    assert.equal(b.status, 200);
+    assert.equal((await b.json()).presented, false);
+    // The other service never saw the chain: 401 not_holder, then the same request presented.
+    to = second;
+    const c = await send(refund(300));
+    assert.equal(c.status, 200);
+    const answered = await c.json();
+    assert.equal(answered.presented, true);
+    assert.equal(answered.caller.signer, agents.prover.did);
   } finally {
     wallet.close();
   }
