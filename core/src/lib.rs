@@ -15,7 +15,8 @@
 //! 2. [`agent`] what an agent is (its definition's hash); [`capability`] capabilities and
 //!    attenuation; [`audit`] the audit log's entries, chain and Merkle tree;
 //!    [`http_signature`] RFC 9421 HTTP Message Signatures over a request
-//! 3. [`did`] DIDs, documents, did:key and resolution
+//! 3. [`did`] DIDs, documents, did:key and resolution; [`jwt`] JSON Web Tokens with Ed25519
+//!    (access tokens, Security Event Tokens) and DPoP proofs
 //! 4. [`credential`] the agent capability credential; [`proof`] Data Integrity proofs (both
 //!    eddsa suites, rdfc and jcs)
 //! 5. [`did_vouch`] the did:vouch method; [`datamodel`] the VC Data Model's rules for an issuer;
@@ -47,6 +48,7 @@ pub mod exchange;
 pub mod hash;
 pub mod http_signature;
 pub mod iri;
+pub mod jwt;
 pub mod key;
 pub mod lock;
 pub mod possession;
@@ -65,7 +67,7 @@ const LAYERS: &[&[&str]] = &[
     &["lock"],
     &["hash", "key", "iri", "report", "dcql", "sync"],
     &["agent", "capability", "audit", "http_signature"],
-    &["did"],
+    &["did", "jwt"],
     &["credential", "proof"],
     &[
         "did_vouch",

@@ -7,6 +7,7 @@ mod fixtures;
 mod flows;
 mod http_signature;
 mod interop;
+mod jwt;
 mod schema;
 mod signed_request;
 mod vectors_did_key;
