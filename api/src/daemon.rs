@@ -100,6 +100,9 @@ pub enum Request {
     /// Signs an HTTP request the agent is about to send (RFC 9421), under a capability of a
     /// credential held: the daemon builds what it signs from the request's parts.
     SignRequest(SignAsk),
+    /// Makes a DPoP proof (RFC 9449) of an HTTP request the agent is about to send with a token
+    /// bound to the instance key: the daemon builds the proof from the request's parts.
+    DpopProof(DpopAsk),
 }
 
 /// What the agent says of itself on its card.
@@ -183,6 +186,32 @@ pub struct SignAsk {
     /// `keyid` the key's JWK thumbprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_agent: Option<String>,
+}
+
+/// `{"op": "dpop_proof"}`: the HTTP request a DPoP proof is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DpopAsk {
+    /// The method (`POST`).
+    pub method: String,
+    /// The target URI; its query and fragment are left out of the proof (`htu`).
+    pub url: String,
+    /// The access token the request carries, if it carries one (the proof then binds it: `ath`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// The nonce the server asked for (`DPoP-Nonce`), if it asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+/// `{"op": "dpop_proof"}`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DpopProof {
+    /// The `DPoP` header field's value.
+    pub proof: String,
+    /// The thumbprint (RFC 7638) of the instance key: the `cnf.jkt` of a token bound to it.
+    pub jkt: String,
 }
 
 /// `{"op": "sign_request"}`'s answer: the header fields to add to the request as they are.
@@ -499,6 +528,7 @@ pub fn schemas() -> Value {
             "request_approval": schema_for!(crate::node::public::Pending),
             "approval_status": schema_for!(crate::node::public::Pending),
             "sign_request": schema_for!(SignedRequest),
+            "dpop_proof": schema_for!(DpopProof),
         },
     })
 }

@@ -175,6 +175,46 @@ pub fn public_jwk(jwk: &Value) -> Result<PublicKey, JwtError> {
     PublicKey::from_bytes(&x).map_err(|e| header(&e.to_string()))
 }
 
+/// What a DPoP proof proves: a request `method` `target`, at `iat`, once (`jti`), with the
+/// access token it is sent with and the server's `nonce`, when there are.
+#[derive(Debug, Clone, Copy)]
+pub struct DpopRequest<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The target URI (its query and fragment are left out of `htu`).
+    pub target: &'a url::Url,
+    /// When (seconds since the epoch).
+    pub iat: i64,
+    /// A value used once.
+    pub jti: &'a str,
+    /// The access token presented with it.
+    pub access_token: Option<&'a str>,
+    /// The nonce the server gave (`DPoP-Nonce`).
+    pub nonce: Option<&'a str>,
+}
+
+/// A DPoP proof (RFC 9449 §4.2) of `request` made by `key`: `typ` `dpop+jwt`, its public key in
+/// the header, `jti`, `htm`, `htu`, `iat`, and `ath`/`nonce` when there are.
+pub fn dpop_proof(key: &KeyPair, request: &DpopRequest<'_>) -> String {
+    let jwk = crate::http_signature::jwk(&key.public());
+    let header = json!({"alg": ALG, "typ": DPOP_PROOF,
+        "jwk": {"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}});
+    let mut htu = request.target.clone();
+    htu.set_query(None);
+    htu.set_fragment(None);
+    let mut claims = json!({"jti": request.jti, "htm": request.method, "htu": htu.as_str(),
+        "iat": request.iat});
+    if let Some(token) = request.access_token {
+        claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token)));
+    }
+    if let Some(nonce) = request.nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    let input = format!("{}.{}", encode(&header), encode(&claims));
+    let signature = key.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
 /// A DPoP proof checked (RFC 9449 §4.3): the thumbprint (RFC 7638) of the key that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proved {
@@ -334,18 +374,18 @@ mod tests {
 
     /// A DPoP proof made by `key` for `method` `htu` at `iat`, for `token` when given.
     fn proof(key: &KeyPair, method: &str, htu: &str, iat: i64, token: Option<&str>) -> String {
-        let jwk = crate::http_signature::jwk(&key.public());
-        let header = json!({"alg": ALG, "typ": DPOP_PROOF,
-            "jwk": {"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}});
-        let mut body =
-            json!({"jti": format!("j-{iat}-{method}"), "htm": method, "htu": htu, "iat": iat});
-        if let Some(token) = token {
-            body["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(token)));
-        }
-        let input = format!("{}.{}", encode(&header), encode(&body));
-        format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()))
+        let target = url::Url::parse(htu).expect("a URL");
+        let jti = format!("j-{iat}-{method}");
+        dpop_proof(
+            key,
+            &DpopRequest {
+                method,
+                target: &target,
+                iat,
+                jti: &jti,
+                access_token: token,
+                nonce: None,
+            },
         )
     }
 

@@ -209,6 +209,7 @@ impl Daemon {
             Request::Renew { id } => self.renew(&id),
             Request::RequestApproval { request } => self.request_approval(&request),
             Request::SignRequest(ask) => self.sign_request(ask),
+            Request::DpopProof(ask) => self.dpop_proof(ask),
             Request::ApprovalStatus { id } => {
                 let node = self
                     .node

@@ -71,7 +71,62 @@ const SET_HERE: [&str; 6] = [
     "signature",
 ];
 
+/// The longest access token a DPoP proof binds, and the longest nonce it carries.
+const MAX_DPOP_TOKEN: usize = 16 * 1024;
+const MAX_DPOP_NONCE: usize = 256;
+
 impl Daemon {
+    /// A DPoP proof (RFC 9449) of the request `ask` describes, made with the instance key over
+    /// a proof the daemon builds itself (`vouch_core::jwt::dpop_proof`: a `dpop+jwt` whose
+    /// claims are the request's method and URI, now, a fresh `jti`): never bytes it is given.
+    pub(super) fn dpop_proof(&self, ask: vouch_api::daemon::DpopAsk) -> Result<Value, Refusal> {
+        let refused = Refusal::refused;
+        if ask.method.is_empty()
+            || ask.method.len() > 16
+            || !ask.method.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return Err(refused(format!("method: {:.32} is no method", ask.method)));
+        }
+        let target = Url::parse(&ask.url).map_err(|e| refused(format!("url: {e}")))?;
+        if !matches!(target.scheme(), "https" | "http") || target.host_str().is_none() {
+            return Err(refused("url: an http(s) URL with a host".into()));
+        }
+        if ask
+            .access_token
+            .as_ref()
+            .is_some_and(|t| t.len() > MAX_DPOP_TOKEN)
+        {
+            return Err(refused(format!(
+                "access_token: at most {MAX_DPOP_TOKEN} bytes"
+            )));
+        }
+        if ask
+            .nonce
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_DPOP_NONCE || n.chars().any(char::is_control))
+        {
+            return Err(refused(format!(
+                "nonce: at most {MAX_DPOP_NONCE} bytes, no control characters"
+            )));
+        }
+        let jti = vouch_core::exchange::flow::challenge();
+        let proof = vouch_core::jwt::dpop_proof(
+            &self.key,
+            &vouch_core::jwt::DpopRequest {
+                method: &ask.method,
+                target: &target,
+                iat: chrono::Utc::now().timestamp(),
+                jti: &jti,
+                access_token: ask.access_token.as_deref(),
+                nonce: ask.nonce.as_deref(),
+            },
+        );
+        super::as_json(&vouch_api::daemon::DpopProof {
+            proof,
+            jkt: http_signature::jwk_thumbprint(&self.key.public()),
+        })
+    }
+
     /// The credential `id`, read and parsed for signing — once, then kept.
     fn prepared(&self, id: &str) -> Result<std::sync::Arc<Prepared>, Refusal> {
         use vouch_core::lock::MutexExt as _;
@@ -332,4 +387,71 @@ fn signature_agent_field(directory: &Url) -> Result<String, Refusal> {
     dictionary
         .finish()
         .ok_or_else(|| Refusal::internal("an empty Signature-Agent"))
+}
+
+#[cfg(test)]
+mod tests {
+    use vouch_api::daemon::{DpopAsk, DpopProof, Request};
+    use vouch_core::key::KeyPair;
+
+    use super::Daemon;
+
+    #[test]
+    fn a_dpop_proof_is_of_the_request_asked_and_the_instance_key() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let key = KeyPair::from_seed(&[31; 32]);
+        let public = key.public();
+        let daemon = Daemon::open(&dir.path().join("wallet"), key, 0).expect("opens");
+        let ask = |method: &str, url: &str, token: Option<&str>| DpopAsk {
+            method: method.into(),
+            url: url.into(),
+            access_token: token.map(str::to_owned),
+            nonce: None,
+        };
+        let made: DpopProof = serde_json::from_value(
+            daemon
+                .handle(Request::DpopProof(ask(
+                    "POST",
+                    "https://api.example/refunds/42?x=1",
+                    Some("a.token.here"),
+                )))
+                .expect("made"),
+        )
+        .expect("an answer");
+        assert_eq!(
+            made.jkt,
+            vouch_core::http_signature::jwk_thumbprint(&public)
+        );
+        let target = url::Url::parse("https://api.example/refunds/42").expect("a URL");
+        let now = chrono::Utc::now().timestamp();
+        let proved = vouch_core::jwt::check_dpop(
+            &made.proof,
+            "POST",
+            &target,
+            now,
+            Some("a.token.here"),
+            |_, _| true,
+        )
+        .expect("a proof of that request");
+        assert_eq!(proved.jkt, made.jkt);
+        // Of no other request, and never of what is not a request.
+        assert!(
+            vouch_core::jwt::check_dpop(
+                &made.proof,
+                "GET",
+                &target,
+                now,
+                Some("a.token.here"),
+                |_, _| true
+            )
+            .is_err()
+        );
+        for bad in [
+            ask("post", "https://api.example/", None),
+            ask("POST", "not a url", None),
+            ask("POST", "ftp://api.example/", None),
+        ] {
+            assert!(daemon.handle(Request::DpopProof(bad)).is_err());
+        }
+    }
 }
