@@ -92,3 +92,42 @@ def test_a_signed_request_verifies_in_an_independent_implementation(testnet):
                 arguments={"amount": {"value": 9000, "unit": "EUR"}},
             )
         assert refused.value.reason == "constraint_violated"
+
+
+def test_a_dpop_proof_the_daemon_makes_is_verified_by_pyjwt(testnet):
+    """PyJWT (PyPI), not ours, verifies the daemon's DPoP proof under the key its header carries;
+    the claims are the request's and the token's, and `jkt` is that key's RFC 7638 thumbprint."""
+    import base64
+    import hashlib
+    import json
+
+    import jwt
+
+    with Wallet(testnet["prover"]["socket"]) as wallet:
+        made = wallet.dpop_proof("post", URL, access_token="an.access.token")
+    header = jwt.get_unverified_header(made["proof"])
+    assert header["typ"] == "dpop+jwt" and header["alg"] == "EdDSA"
+    assert "d" not in header["jwk"]
+    key = jwt.PyJWK(header["jwk"], algorithm="EdDSA")
+    claims = jwt.decode(
+        made["proof"],
+        key.key,
+        algorithms=["EdDSA"],
+        options={"require": ["jti", "iat", "htm", "htu"]},
+    )
+    assert claims["htm"] == "POST"
+    assert claims["htu"] == URL.split("?")[0]
+    digest = hashlib.sha256(b"an.access.token").digest()
+    assert claims["ath"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    members = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": header["jwk"]["x"]}, separators=(",", ":")
+    )
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest())
+    assert made["jkt"] == thumbprint.rstrip(b"=").decode()
+    # Changed, it no longer verifies.
+    head, body, signature = made["proof"].split(".")
+    forged = base64.urlsafe_b64encode(
+        json.dumps({**claims, "htm": "GET"}).encode()
+    ).rstrip(b"=").decode()
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(f"{head}.{forged}.{signature}", key.key, algorithms=["EdDSA"])

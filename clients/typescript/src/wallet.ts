@@ -264,6 +264,23 @@ export class Wallet {
   }
 
   /**
+   * Has the daemon make a DPoP proof (RFC 9449) of a request about to be sent: the `DPoP` header's
+   * value and the instance key's RFC 7638 thumbprint (`cnf.jkt` of a token bound to it). With
+   * `accessToken` the proof binds it (`ath`); `nonce` is the server's `DPoP-Nonce`.
+   */
+  async dpopProof(
+    method: string,
+    url: string,
+    options: { accessToken?: string; nonce?: string } = {},
+  ): Promise<{ proof: string; jkt: string }> {
+    const fields: Json = { method: method.toUpperCase(), url };
+    if (options.accessToken !== undefined) fields["access_token"] = options.accessToken;
+    if (options.nonce !== undefined) fields["nonce"] = options.nonce;
+    const made = (await this.request("dpop_proof", fields)) as { proof: string; jkt: string };
+    return { proof: String(made.proof), jkt: String(made.jkt) };
+  }
+
+  /**
    * Signs a fetch `Request` (its method, URL, body, and the fields of `cover` it has): a new
    * `Request` with the signature's fields, ready to send.
    */

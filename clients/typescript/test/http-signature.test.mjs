@@ -2,7 +2,7 @@
 // that is not ours — `http-message-signatures` from npm — verifies them under the instance's
 // did:key, and refuses them when what was signed changed.
 import assert from "node:assert/strict";
-import { createPublicKey } from "node:crypto";
+import { createHash, createPublicKey, verify as verifySignature } from "node:crypto";
 import { after, before, test } from "node:test";
 
 import bs58 from "bs58";
@@ -178,6 +178,28 @@ test("signingFetch presents once per service, then names the credential, and pre
     const answered = await c.json();
     assert.equal(answered.presented, true);
     assert.equal(answered.caller.signer, agents.prover.did);
+  } finally {
+    wallet.close();
+  }
+});
+
+test("a DPoP proof the daemon makes verifies under the key its header carries (node:crypto)", async () => {
+  const wallet = new Wallet(agents.prover.socket);
+  try {
+    const made = await wallet.dpopProof("post", URL_, { accessToken: "an.access.token" });
+    const [head, body, signature] = made.proof.split(".");
+    const header = JSON.parse(Buffer.from(head, "base64url").toString());
+    const claims = JSON.parse(Buffer.from(body, "base64url").toString());
+    assert.equal(header.typ, "dpop+jwt");
+    assert.equal(header.alg, "EdDSA");
+    assert.equal(header.jwk.d, undefined);
+    const key = createPublicKey({ key: header.jwk, format: "jwk" });
+    assert.ok(verifySignature(null, Buffer.from(`${head}.${body}`), key, Buffer.from(signature, "base64url")));
+    assert.equal(claims.htm, "POST");
+    assert.equal(claims.htu, URL_.split("?")[0]);
+    assert.equal(claims.ath, createHash("sha256").update("an.access.token").digest("base64url"));
+    const members = JSON.stringify({ crv: "Ed25519", kty: "OKP", x: header.jwk.x });
+    assert.equal(made.jkt, createHash("sha256").update(members).digest("base64url"));
   } finally {
     wallet.close();
   }

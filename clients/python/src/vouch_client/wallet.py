@@ -253,6 +253,26 @@ class Wallet:
         signed = self.request("sign_request", **fields)
         return {h["name"]: h["value"] for h in signed["headers"]}
 
+    def dpop_proof(
+        self,
+        method: str,
+        url: str,
+        *,
+        access_token: Optional[str] = None,
+        nonce: Optional[str] = None,
+    ) -> Dict[str, str]:
+        """Has the daemon make a DPoP proof (RFC 9449) of a request about to be sent:
+        ``{"proof": <the DPoP header's value>, "jkt": <the instance key's RFC 7638
+        thumbprint>}``. With ``access_token``, the proof binds it (``ath``); ``nonce`` is the
+        server's ``DPoP-Nonce``. The daemon builds the proof itself; the key never leaves it."""
+        fields: Dict[str, Any] = {"method": method.upper(), "url": url}
+        if access_token is not None:
+            fields["access_token"] = access_token
+        if nonce is not None:
+            fields["nonce"] = nonce
+        made = self.request("dpop_proof", **fields)
+        return {"proof": str(made["proof"]), "jkt": str(made["jkt"])}
+
     def sign_httpx(
         self,
         request: Any,
