@@ -314,3 +314,21 @@ fn a_thumbprint_names_only_a_key_the_verifier_already_has() {
         Reason::UnresolvableDid
     );
 }
+
+#[test]
+fn a_signature_agent_the_signature_does_not_cover_is_refused() {
+    let org = KeyPair::generate();
+    let agent = agent(&org);
+    let (lists, sessions) = (Lists::default(), Sessions::new(16));
+    let url = format!("{BILLING}/refunds/42");
+    // A directory named beside a signature that does not cover it: anyone could have put it there.
+    let (target, mut headers) = signed(&agent, &url, true, at(1));
+    headers.push((
+        "signature-agent".into(),
+        "vouch=\"https://elsewhere.example/.well-known/http-message-signatures-directory\"".into(),
+    ));
+    let refused = check(&org, &lists, &sessions, &(target, headers), 50, 1)
+        .map(|_| ())
+        .expect_err("refused");
+    assert_eq!(refused.reason, Reason::RequestMismatch, "{refused}");
+}

@@ -81,16 +81,7 @@ impl Daemon {
     /// claims are the request's method and URI, now, a fresh `jti`): never bytes it is given.
     pub(super) fn dpop_proof(&self, ask: vouch_api::daemon::DpopAsk) -> Result<Value, Refusal> {
         let refused = Refusal::refused;
-        if ask.method.is_empty()
-            || ask.method.len() > 16
-            || !ask.method.bytes().all(|b| b.is_ascii_uppercase())
-        {
-            return Err(refused(format!("method: {:.32} is no method", ask.method)));
-        }
-        let target = Url::parse(&ask.url).map_err(|e| refused(format!("url: {e}")))?;
-        if !matches!(target.scheme(), "https" | "http") || target.host_str().is_none() {
-            return Err(refused("url: an http(s) URL with a host".into()));
-        }
+        let target = request_target(&ask.method, &ask.url)?;
         if ask
             .access_token
             .as_ref()
@@ -165,16 +156,7 @@ impl Daemon {
     pub(super) fn sign_request(&self, ask: SignAsk) -> Result<Value, Refusal> {
         let refused = Refusal::refused;
         let now = chrono::Utc::now();
-        if ask.method.is_empty()
-            || ask.method.len() > 16
-            || !ask.method.bytes().all(|b| b.is_ascii_uppercase())
-        {
-            return Err(refused(format!("method: {:.32} is no method", ask.method)));
-        }
-        let target = Url::parse(&ask.url).map_err(|e| refused(format!("url: {e}")))?;
-        if !matches!(target.scheme(), "https" | "http") || target.host_str().is_none() {
-            return Err(refused("url: an http(s) URL with a host".into()));
-        }
+        let target = request_target(&ask.method, &ask.url)?;
         let signature_agent = ask
             .signature_agent
             .as_deref()
@@ -347,6 +329,21 @@ fn capability_field(credential: &str, action: &str) -> Result<String, Refusal> {
     field
         .finish()
         .ok_or_else(|| Refusal::internal("an empty Vouch-Capability"))
+}
+
+/// The target of a request the agent is about to send: `method` an HTTP method (upper case,
+/// at most 16 letters), `url` an http(s) URL with a host.
+fn request_target(method: &str, url: &str) -> Result<Url, Refusal> {
+    if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Refusal::refused(format!(
+            "method: {method:.32} is no method"
+        )));
+    }
+    let target = Url::parse(url).map_err(|e| Refusal::refused(format!("url: {e}")))?;
+    if !matches!(target.scheme(), "https" | "http") || target.host_str().is_none() {
+        return Err(Refusal::refused("url: an http(s) URL with a host"));
+    }
+    Ok(target)
 }
 
 /// The key directory's URL a signature names: `https` (or `http` to a loopback address, for a
