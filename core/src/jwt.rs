@@ -138,7 +138,7 @@ fn check_header(header: &Map<String, Value>, typ: &str) -> Result<(), JwtError> 
 pub fn verify(
     token: &str,
     typ: &str,
-    keys: impl Fn(&str) -> Option<PublicKey>,
+    keys: impl FnOnce(&str) -> Option<PublicKey>,
 ) -> Result<Map<String, Value>, JwtError> {
     let parts = parts(token)?;
     check_header(&parts.header, typ)?;

@@ -28,7 +28,8 @@
 //! 8. [`exchange`] the capability exchange's messages and flow; [`status`] Bitstring Status
 //!    Lists and the lists a verifier holds
 //! 9. [`signed_request`] what a service checks of a request an agent signed: the signature,
-//!    then the capability it relies on
+//!    then the capability it relies on; [`oauth`] what a verified chain becomes as an OAuth
+//!    access token, and how a token is read back
 
 // Tests read the clock (core/clippy.toml forbids it to the crate itself).
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
@@ -51,6 +52,7 @@ pub mod iri;
 pub mod jwt;
 pub mod key;
 pub mod lock;
+pub mod oauth;
 pub mod possession;
 pub mod presentation;
 pub mod proof;
@@ -80,7 +82,7 @@ const LAYERS: &[&[&str]] = &[
     &["verify"],
     &["presentation", "consortium"],
     &["exchange", "status"],
-    &["signed_request"],
+    &["signed_request", "oauth"],
 ];
 
 #[cfg(test)]

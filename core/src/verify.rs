@@ -545,6 +545,20 @@ fn check_status(
     }
 }
 
+/// The status checks of `entries`, whose lists must be `issuer`'s, against `verifier`'s status
+/// source: what a token resting on them (`crate::oauth`) is rechecked with. No entries fail
+/// (`status_missing`): nothing could then be revoked.
+pub fn check_status_entries(
+    verifier: &Verifier<'_>,
+    issuer: &Did,
+    entries: &[StatusEntry],
+    subject: Option<&str>,
+) -> Report {
+    let mut report = Report::new();
+    check_status(verifier, issuer, entries, subject, true, &mut report);
+    report
+}
+
 /// Records the status checks of a credential on its chain. Every list of a chain is its root
 /// issuer's: the org gives the bits of the credentials delegated below the ones it issued (DESIGN
 /// §6), so a list signed by anyone else (a delegating agent's did:key, another org) tells

@@ -8,6 +8,7 @@ mod flows;
 mod http_signature;
 mod interop;
 mod jwt;
+mod oauth;
 mod schema;
 mod signed_request;
 mod vectors_did_key;

@@ -255,6 +255,28 @@ impl ResourcePattern {
     }
 }
 
+impl ResourcePattern {
+    /// Whether some resource this pattern matches lies at or below `base` (a resource server's
+    /// URI, concrete): same scheme and authority, and segment by segment this pattern's path can
+    /// be `base`'s path followed by more. `https://x/*/refunds` reaches under `https://x/api`,
+    /// `https://x/**` under anything of `https://x`, `https://x/api` not under `https://x/api/v2`.
+    pub fn reaches_under(&self, base: &ResourcePattern) -> bool {
+        if self.scheme != base.scheme || self.authority != base.authority {
+            return false;
+        }
+        for (i, b) in base.segments.iter().enumerate() {
+            match (self.segments.get(i), b) {
+                // One or more segments: `base`'s rest and beyond.
+                (Some(Segment::Subtree), _) => return true,
+                (Some(Segment::Any), _) => {}
+                (Some(Segment::Literal(s)), Segment::Literal(b)) if s == b => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
 impl fmt::Display for ResourcePattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}", self.scheme, self.authority)?;

@@ -436,6 +436,50 @@ fn arb_request() -> impl Strategy<Value = (Request, DateTime<Utc>)> {
         })
 }
 
+/// `reaches_under` says exactly whether some resource a pattern matches lies under a base: checked
+/// against every concrete resource of up to four segments over the patterns' own names.
+#[test]
+fn a_pattern_reaches_under_a_base_exactly_when_one_of_its_resources_lies_under_it() {
+    let mut universe = Vec::new();
+    for host in ["https://h", "https://g"] {
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| ["a", "ab", "abc", "x"].map(|s| format!("{p}/{s}")))
+                .collect();
+            universe.extend(longer.iter().map(|p| format!("{host}{p}")));
+            paths = longer;
+        }
+        universe.push(host.to_owned());
+    }
+    let universe: Vec<ResourcePattern> = universe
+        .iter()
+        .map(|r| ResourcePattern::parse_concrete(r).expect("concrete"))
+        .collect();
+    let bases = [
+        "https://h",
+        "https://h/a",
+        "https://h/a/ab",
+        "https://h/x",
+        "https://g/a",
+    ];
+    for pattern in RESOURCES {
+        let pattern = ResourcePattern::parse(pattern).expect("a pattern");
+        for base in bases {
+            let base = ResourcePattern::parse_concrete(base).expect("concrete");
+            let witnessed = universe
+                .iter()
+                .any(|r| r.is_subset_of(&pattern) && r.is_under(&base));
+            assert_eq!(
+                pattern.reaches_under(&base),
+                witnessed,
+                "{pattern} under {base}"
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
