@@ -103,6 +103,10 @@ pub enum Request {
     /// Makes a DPoP proof (RFC 9449) of an HTTP request the agent is about to send with a token
     /// bound to the instance key: the daemon builds the proof from the request's parts.
     DpopProof(DpopAsk),
+    /// Gets an OAuth access token from the org's node by token exchange (RFC 8693): the
+    /// credential that reaches the resource is presented with its chain over a fresh challenge
+    /// of the node, with a DPoP proof of the exchange, so the token is bound to the instance key.
+    AccessToken(TokenAsk),
 }
 
 /// What the agent says of itself on its card.
@@ -202,6 +206,21 @@ pub struct DpopAsk {
     /// The nonce the server asked for (`DPoP-Nonce`), if it asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+}
+
+/// `{"op": "access_token"}`: the resource server a token is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAsk {
+    /// The resource server (RFC 8707): an absolute URI, no query or fragment.
+    pub resource: String,
+    /// The credential to present; the one credential held that reaches the resource by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Requests its owner approved, `{action, resource, arguments}`, to be carried in the token
+    /// with their approvals (held by the daemon).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved: Vec<Value>,
 }
 
 /// `{"op": "dpop_proof"}`'s answer.

@@ -383,7 +383,7 @@ pub struct AccessToken {
 /// passed, `nbf`/`iat` not ahead (beyond `skew_secs`), and every claim the bridge issues present.
 pub fn read_access_token(
     token: &str,
-    keys: impl Fn(&str) -> Option<PublicKey>,
+    keys: impl FnOnce(&str) -> Option<PublicKey>,
     now: i64,
     skew_secs: i64,
 ) -> Result<AccessToken, crate::jwt::JwtError> {

@@ -15,6 +15,7 @@ mod issuer;
 mod logs;
 mod membership;
 mod network;
+mod oauth;
 mod partition;
 mod passkeys;
 mod resolver;

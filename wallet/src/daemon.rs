@@ -27,6 +27,7 @@ use vouch_core::lock::MutexExt as _;
 mod card;
 mod exchange;
 mod signing;
+mod token;
 
 pub use card::{CardAsk, EXTENSION as A2A_EXTENSION};
 pub use exchange::{ExchangeAsk, default_query};
@@ -210,6 +211,7 @@ impl Daemon {
             Request::RequestApproval { request } => self.request_approval(&request),
             Request::SignRequest(ask) => self.sign_request(ask),
             Request::DpopProof(ask) => self.dpop_proof(ask),
+            Request::AccessToken(ask) => self.access_token(ask),
             Request::ApprovalStatus { id } => {
                 let node = self
                     .node

@@ -141,6 +141,63 @@ impl OrgNode {
 }
 
 impl OrgNode {
+    /// An OAuth access token for `resource` by token exchange (RFC 8693): `credentials` (a
+    /// capability credential with its chain, and approvals) presented by `key` over a fresh
+    /// challenge of the node, with a DPoP proof of the exchange made by the same key, so the
+    /// token is bound to it. `details` are the `authorization_details` asked (approved requests).
+    pub fn exchange_token(
+        &self,
+        key: &KeyPair,
+        credentials: Vec<Value>,
+        resource: &str,
+        details: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<vouch_api::node::oauth::TokenIssued, NodeError> {
+        use vouch_core::oauth;
+        let metadata = self.client.oauth_metadata()?;
+        let presentation = self.present(key, credentials, now)?;
+        // The proof names the endpoint the node says it is at: under its own issuer URL, which
+        // is the domain its challenges are for.
+        let endpoint = url::Url::parse(&metadata.token_endpoint)
+            .ok()
+            .filter(|_| {
+                metadata
+                    .token_endpoint
+                    .starts_with(&format!("{}/", metadata.issuer))
+            })
+            .ok_or_else(|| {
+                NodeError::Local(format!(
+                    "the node's token endpoint {:.256} is not under its issuer {:.256}",
+                    metadata.token_endpoint, metadata.issuer
+                ))
+            })?;
+        let jti = vouch_core::exchange::flow::challenge();
+        let proof = vouch_core::jwt::dpop_proof(
+            key,
+            &vouch_core::jwt::DpopRequest {
+                method: "POST",
+                target: &endpoint,
+                iat: now.timestamp(),
+                jti: &jti,
+                access_token: None,
+                nonce: None,
+            },
+        );
+        self.client.exchange_token(
+            &vouch_api::node::oauth::TokenRequest {
+                grant_type: oauth::TOKEN_EXCHANGE.into(),
+                subject_token: presentation.to_string(),
+                subject_token_type: oauth::PRESENTATION_TOKEN_TYPE.into(),
+                resource: Some(resource.to_owned()),
+                authorization_details: details,
+                requested_token_type: None,
+            },
+            &proof,
+        )
+    }
+}
+
+impl OrgNode {
     /// Asks the owner's approval of `request` (`POST /1.0/approvals`), presenting `credentials`
     /// (the ones that name it, with their chains) over a fresh challenge of the node.
     pub fn ask_approval(

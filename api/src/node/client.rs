@@ -10,6 +10,7 @@ use vouch_core::credential::CredentialId;
 use vouch_core::did::Did;
 
 use super::admin::*;
+use super::oauth::*;
 use super::public::*;
 use super::routes::{self, Json, Nothing, Prose, ProseSchema, Route, prose};
 use crate::ErrorCode;
@@ -74,6 +75,8 @@ enum Body<'a> {
     None,
     Json(Vec<u8>),
     Raw(&'a [u8]),
+    /// An HTML form, with a DPoP proof when there is one.
+    Form(Vec<u8>, Option<&'a str>),
 }
 
 /// What a route's request [`routes::Content`] is made from: the body a route takes is its
@@ -183,6 +186,14 @@ impl Transport {
                     .header("content-type", "application/json")
                     .send(bytes.as_slice()),
                 Body::Raw(bytes) => request.send(bytes),
+                Body::Form(bytes, dpop) => {
+                    if let Some(proof) = dpop {
+                        request = request.header("dpop", proof);
+                    }
+                    request
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .send(bytes.as_slice())
+                }
                 Body::None => request.send_empty(),
             }
         };
@@ -457,6 +468,70 @@ impl NodeClient {
         match (status, serde_json::from_str::<Verified>(&text)) {
             (200 | 400, Ok(report)) => Ok(report),
             _ => Err(self.http.refused(route.path, status, &text)),
+        }
+    }
+
+    /// `GET /.well-known/oauth-authorization-server`: the node's OAuth metadata.
+    pub fn oauth_metadata(&self) -> Result<AuthorizationServerMetadata, NodeError> {
+        self.http.ask(&routes::OAUTH_METADATA, &[], None, &())
+    }
+
+    /// `GET /1.0/oauth/jwks`: the keys the org signs tokens with.
+    pub fn oauth_keys(&self) -> Result<Jwks, NodeError> {
+        self.http.ask(&routes::OAUTH_JWKS, &[], None, &())
+    }
+
+    /// `POST /1.0/oauth/token`: an access token by token exchange, with the DPoP proof of this
+    /// request. An OAuth refusal is [`NodeError::Refused`], its code the Vouch reason its
+    /// description begins with (`unknown` when none), its message `error: description`.
+    pub fn exchange_token(
+        &self,
+        request: &TokenRequest,
+        dpop: &str,
+    ) -> Result<TokenIssued, NodeError> {
+        self.oauth_form(&routes::OAUTH_TOKEN, request, Some(dpop))
+    }
+
+    /// `POST /1.0/oauth/introspect`: whether a token stands.
+    pub fn introspect(&self, request: &Introspect) -> Result<Introspection, NodeError> {
+        self.oauth_form(&routes::OAUTH_INTROSPECT, request, None)
+    }
+
+    fn oauth_form<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        route: &Route<routes::Form<Q>, Json<A>>,
+        request: &Q,
+        dpop: Option<&str>,
+    ) -> Result<A, NodeError> {
+        let form = serde_urlencoded::to_string(request)
+            .map_err(|e| NodeError::Local(format!("the form does not serialize: {e}")))?;
+        let (status, text) = self.http.send(
+            route.method.as_str(),
+            route.path,
+            Body::Form(form.into_bytes(), dpop),
+        )?;
+        if status == route.ok {
+            return serde_json::from_str(&text).map_err(|e| NodeError::Unreachable {
+                url: format!("{}{}", self.http.node.base(), route.path),
+                reason: format!("not the route's answer: {e}"),
+            });
+        }
+        match serde_json::from_str::<OAuthRefusal>(&text) {
+            Ok(refusal) => {
+                let description = refusal.error_description.unwrap_or_default();
+                let reason = description.split(':').next().unwrap_or_default();
+                let code = serde_json::from_value(Value::String(reason.to_owned()))
+                    .unwrap_or(ErrorCode::Unknown);
+                Err(NodeError::Refused {
+                    status,
+                    code,
+                    message: format!("{}: {description}", refusal.error)
+                        .chars()
+                        .take(MAX_MESSAGE_CHARS)
+                        .collect(),
+                })
+            }
+            Err(_) => Err(self.http.refused(route.path, status, &text)),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod oauth;
 #[cfg(test)]
 mod openapi;
 pub mod public;

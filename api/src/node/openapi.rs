@@ -126,6 +126,7 @@ pub(crate) fn document(prose: &str) -> Result<String, Vec<String>> {
     }
 
     routes::problem(&mut generator);
+    routes::oauth_refusal(&mut generator);
     let generated = generator.take_definitions(true);
     match doc
         .pointer_mut("/components/schemas")
@@ -261,7 +262,7 @@ mod tests {
             .map(|ops| ops.as_object().map_or(0, |o| o.len()))
             .sum();
         assert_eq!(described, routes::all().len() + routes::UNTYPED.len());
-        assert_eq!(described, 56);
+        assert_eq!(described, 60);
 
         let prose: Value = serde_yaml_ng::from_str(PROSE).expect("the prose reads");
         let refused = |change: &dyn Fn(&mut Value), fault: &str| {

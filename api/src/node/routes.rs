@@ -16,6 +16,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::admin::*;
+use super::oauth::*;
 use super::public::*;
 use crate::Problem;
 
@@ -51,6 +52,16 @@ pub struct Json<T: ?Sized>(PhantomData<T>);
 
 impl<T: JsonSchema + ?Sized> Content for Json<T> {
     const MEDIA: Option<&'static str> = Some("application/json");
+    fn schema(generator: &mut SchemaGenerator) -> Option<Schema> {
+        Some(generator.subschema_for::<T>())
+    }
+}
+
+/// An HTML form (`application/x-www-form-urlencoded`) of `T`'s fields, as OAuth's requests are.
+pub struct Form<T: ?Sized>(PhantomData<T>);
+
+impl<T: JsonSchema + ?Sized> Content for Form<T> {
+    const MEDIA: Option<&'static str> = Some("application/x-www-form-urlencoded");
     fn schema(generator: &mut SchemaGenerator) -> Option<Schema> {
         Some(generator.subschema_for::<T>())
     }
@@ -294,6 +305,17 @@ pub const VC_VERIFY_PRESENTATION: Route<Json<VerifyPresentation>, Json<Verified>
 /// `POST /1.0/requests/verify`.
 pub const VERIFY_REQUEST: Route<Json<CheckRequest>, Json<RequestPermitted>> =
     Route::new(Post, "/1.0/requests/verify", 200);
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub const OAUTH_METADATA: Route<Nothing, Json<AuthorizationServerMetadata>> =
+    Route::new(Get, "/.well-known/oauth-authorization-server", 200);
+/// `GET /1.0/oauth/jwks`.
+pub const OAUTH_JWKS: Route<Nothing, Json<Jwks>> = Route::new(Get, "/1.0/oauth/jwks", 200);
+/// `POST /1.0/oauth/token` (RFC 8693 token exchange, with DPoP).
+pub const OAUTH_TOKEN: Route<Form<TokenRequest>, Json<TokenIssued>> =
+    Route::new(Post, "/1.0/oauth/token", 200);
+/// `POST /1.0/oauth/introspect` (RFC 7662).
+pub const OAUTH_INTROSPECT: Route<Form<Introspect>, Json<Introspection>> =
+    Route::new(Post, "/1.0/oauth/introspect", 200);
 /// `GET /1.0/trust`.
 pub const TRUST: Route<Nothing, Json<Trust>> = Route::new(Get, "/1.0/trust", 200);
 /// `GET /1.0/consortium`.
@@ -398,6 +420,10 @@ pub fn all() -> Vec<Description> {
         VERIFY_PRESENTATION.description(),
         VC_VERIFY_PRESENTATION.description(),
         VERIFY_REQUEST.description(),
+        OAUTH_METADATA.description(),
+        OAUTH_JWKS.description(),
+        OAUTH_TOKEN.description(),
+        OAUTH_INTROSPECT.description(),
         TRUST.description(),
         CONSORTIUM.description(),
         REVOCATIONS.description(),
@@ -454,6 +480,11 @@ pub const UNTYPED: [(Method, &str, &str); 8] = [
     (Get, "/assets/vouch.css", "the pages' style"),
     (Get, "/metrics", "Prometheus' text format"),
 ];
+
+/// OAuth's error object, what the OAuth routes refuse with, in the document's components.
+pub fn oauth_refusal(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<OAuthRefusal>()
+}
 
 /// The RFC 9457 problem every refusal is, in the document's components.
 pub fn problem(generator: &mut SchemaGenerator) -> Schema {

@@ -78,6 +78,9 @@ pub enum Event {
     /// An agent instance signed an HTTP request under a capability (RFC 9421): the hash of
     /// what it signed, never the request.
     RequestSigned,
+    /// A node issued an OAuth access token by token exchange: the agent, the credentials it
+    /// rests on, the hash of the resource it is for; never the token.
+    TokenIssued,
 }
 
 /// A decision.

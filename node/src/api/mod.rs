@@ -56,6 +56,7 @@ mod errors;
 mod exchange;
 mod foreign;
 mod issuer;
+mod oauth;
 mod passkeys;
 mod resolver;
 mod verify;
@@ -382,6 +383,31 @@ pub fn routes(
         .and(warp::body::json())
         .and(with_state.clone())
         .and_then(verify::signed_request);
+    let oauth_metadata = warp::path!(".well-known" / "oauth-authorization-server")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(oauth::metadata);
+    let oauth_keys = warp::path!("1.0" / "oauth" / "jwks")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and_then(oauth::keys);
+    let token = warp::path!("1.0" / "oauth" / "token")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::content_length_limit(oauth::MAX_FORM_BYTES))
+        .and(warp::body::bytes())
+        .and(with_state.clone())
+        .and_then(oauth::token);
+    let introspect = warp::path!("1.0" / "oauth" / "introspect")
+        .and(warp::post())
+        .and(shared.clone())
+        .and(warp::body::content_length_limit(
+            2 * vouch_core::jwt::MAX_TOKEN_BYTES as u64,
+        ))
+        .and(warp::body::bytes())
+        .and(with_state.clone())
+        .and_then(oauth::introspect);
     let challenges = warp::path!("1.0" / "challenges")
         .and(warp::post())
         .and(shared.clone())
@@ -696,6 +722,14 @@ pub fn routes(
         .or(audit_evidence)
         .unify()
         .boxed();
+    let oauth = oauth_metadata
+        .or(oauth_keys)
+        .unify()
+        .or(token)
+        .unify()
+        .or(introspect)
+        .unify()
+        .boxed();
     let agents = challenges
         .or(delegations)
         .unify()
@@ -770,6 +804,8 @@ pub fn routes(
                 .or(audit)
                 .unify()
                 .or(agents)
+                .unify()
+                .or(oauth)
                 .unify()
                 .or(owners_pages)
                 .unify()

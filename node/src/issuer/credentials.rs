@@ -331,6 +331,16 @@ impl Issuer {
         presentation: &Value,
         now: DateTime<Utc>,
     ) -> Result<(Did, Vec<Chain>), IssuerError> {
+        self.verify_to_me_with_approvals(presentation, now)
+            .map(|(holder, chains, _)| (holder, chains))
+    }
+
+    /// The same, with the approvals presented beside the chains (each verified on its own).
+    pub(super) fn verify_to_me_with_approvals(
+        &self,
+        presentation: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(Did, Vec<Chain>, Vec<vouch_core::approval::Approval>), IssuerError> {
         let challenge = presentation["proof"]["challenge"]
             .as_str()
             .ok_or_else(|| Refusal::malformed("the presentation's proof names no challenge"))?;
@@ -365,7 +375,7 @@ impl Issuer {
             .expect("a verified presentation has a holder");
         // The presentation verified: only now is the challenge remembered, answered.
         self.redeem_challenge(challenge, expires, &holder, now)?;
-        Ok((holder, verified.chains))
+        Ok((holder, verified.chains, verified.approvals))
     }
 
     /// Refuses if a credential, or any above it, is revoked or suspended here: checked under the

@@ -23,6 +23,7 @@ mod challenges;
 mod credentials;
 mod events;
 mod keys;
+mod oauth;
 mod owners;
 mod passkeys;
 mod revoke;
@@ -45,6 +46,7 @@ pub use approvals::{
 pub use challenges::{CHALLENGE_TTL_SECS, Challenge};
 pub use credentials::{DelegationRequest, Issuance, IssueRequest, RenewalRequest, TaskRequest};
 pub use events::{EventError, Events};
+pub use oauth::TokenRefusal;
 pub use owners::{Enrolment, Owner, OwnerRequest};
 pub use passkeys::{ENROLMENT_FOR, Enrolling, EnrolmentToken, MAX_PASSKEYS};
 pub use revoke::{Revocation, RevocationRequest, Suspension};
@@ -161,6 +163,8 @@ pub struct Issuer {
     domain: String,
     /// The key challenges are sealed with, and those answered.
     challenges: Arc<challenges::Challenges>,
+    /// The DPoP proofs and approvals token exchange used.
+    tokens: Arc<oauth::Tokens>,
     /// Serializes every change of issuer state, from its checks to its write.
     lock: Arc<Mutex<()>>,
 }
@@ -188,6 +192,7 @@ impl Issuer {
             config,
             domain: public_url.trim_end_matches('/').to_owned(),
             challenges: Arc::new(challenges::Challenges::default()),
+            tokens: Arc::new(oauth::Tokens::default()),
             lock: Arc::new(Mutex::new(())),
         }
     }

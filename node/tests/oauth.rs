@@ -1,0 +1,337 @@
+//! The node as its org's OAuth authorization server: an agent's daemon exchanges its capability
+//! for a DPoP-bound access token, every node of the consortium introspects it until what it
+//! rests on is revoked, and each way a token exchange must fail does, with OAuth's error.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use vouch_api::daemon::TokenAsk;
+use vouch_api::node::oauth::{Introspect, TokenIssued, TokenRequest};
+use vouch_api::node::{NodeClient, NodeError};
+use vouch_core::did::DidUrl;
+use vouch_core::key::KeyPair;
+use vouch_core::oauth;
+use vouch_core::proof::Cryptosuite;
+use vouch_core::revocation::Level;
+use vouch_wallet::daemon::Request;
+
+use crate::common::{
+    TestNode, agent_credential, consortium_of, eventually, revocation_request, wait_connected,
+};
+use crate::exchange::{add, daemon, handled};
+
+const BILLING: &str = "https://billing.b.example";
+
+fn ask(resource: &str) -> Request {
+    Request::AccessToken(TokenAsk {
+        resource: resource.into(),
+        credential: None,
+        approved: Vec::new(),
+    })
+}
+
+fn active(client: &NodeClient, token: &str) -> bool {
+    client
+        .introspect(&Introspect {
+            token: token.into(),
+            token_type_hint: None,
+        })
+        .expect("introspected")
+        .active
+}
+
+#[test]
+fn a_capability_becomes_a_dpop_bound_token_every_node_introspects_until_its_task_is_revoked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut configs = consortium_of(dir.path(), 2);
+    let (a, b) = (
+        TestNode::start(configs.remove(0)),
+        TestNode::start(configs.remove(0)),
+    );
+    wait_connected(&a, 1);
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &a,
+        &agent,
+        "t-token",
+        json!([{"action": "call:billing_api:refund", "resource": format!("{BILLING}/refunds/**"),
+                "constraints": {"maxAmount": {"value": 100, "unit": "EUR"}}},
+               {"action": "read:orders", "resource": "https://orders.b.example/**"}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &a);
+    add(&wallet, &credential);
+
+    // The node's metadata and keys.
+    let metadata = a.client().oauth_metadata().expect("metadata");
+    assert_eq!(metadata.issuer, a.url(""));
+    assert_eq!(
+        metadata.token_endpoint,
+        a.url(vouch_api::node::routes::OAUTH_TOKEN.path)
+    );
+    assert_eq!(metadata.grant_types_supported, vec![oauth::TOKEN_EXCHANGE]);
+    assert_eq!(metadata.dpop_signing_alg_values_supported, vec!["EdDSA"]);
+    let jwks = a.client().oauth_keys().expect("keys");
+    let [jwk] = &jwks.keys[..] else {
+        panic!("one key: {jwks:?}")
+    };
+
+    // The daemon gets a token for the billing API: the refund alone, bound to the instance.
+    let issued: TokenIssued = handled(&wallet, ask(BILLING)).expect("a token");
+    assert_eq!(issued.token_type, "DPoP");
+    assert_eq!(issued.issued_token_type, oauth::ACCESS_TOKEN_TYPE);
+    assert!(
+        issued.expires_in > 0 && issued.expires_in <= oauth::MAX_LIFETIME_SECS,
+        "{}",
+        issued.expires_in
+    );
+    assert_eq!(issued.authorization_details.len(), 1);
+    assert_eq!(
+        issued.authorization_details[0]["actions"],
+        json!(["call:billing_api:refund"])
+    );
+    let kid = jwk["kid"].as_str().expect("a kid");
+    let key = vouch_core::jwt::public_jwk(jwk).expect("an Ed25519 JWK");
+    let read = oauth::read_access_token(
+        &issued.access_token,
+        |k| (k == kid).then_some(key),
+        Utc::now().timestamp(),
+        60,
+    )
+    .expect("signed with the org's key");
+    let instance = vouch_core::did::key::did_of(&agent.public());
+    assert_eq!(
+        DidUrl::parse(kid).expect("a DID URL").did().as_str(),
+        credential["issuer"].as_str().expect("the org")
+    );
+    assert_eq!(read.claims["aud"], BILLING);
+    assert_eq!(read.claims["iss"], a.url(""));
+    assert_eq!(read.claims["client_id"], instance.as_str());
+    assert_eq!(read.claims["act"], json!({"sub": instance.as_str()}));
+    assert_eq!(
+        read.claims["sub"], credential["credentialSubject"]["principal"],
+        "the principal's pseudonym"
+    );
+    assert_eq!(
+        read.claims["cnf"]["jkt"],
+        vouch_core::http_signature::jwk_thumbprint(&agent.public())
+    );
+    // Nothing held reaches a resource the credential does not name.
+    let refused = handled::<TokenIssued>(&wallet, ask("https://elsewhere.example"))
+        .expect_err("no credential reaches it");
+    assert_eq!(refused.reason, Some(vouch_core::report::Reason::NotGranted));
+
+    // Both nodes say it stands; the task revoked at its org, both say it does not, at once at
+    // the issuer and as soon as the list reaches the other.
+    assert!(active(&a.client(), &issued.access_token));
+    eventually(&b, "the token introspected at the other member", || {
+        active(&b.client(), &issued.access_token)
+    });
+    let answer = b
+        .client()
+        .introspect(&Introspect {
+            token: issued.access_token.clone(),
+            token_type_hint: Some("access_token".into()),
+        })
+        .expect("introspected");
+    assert_eq!(answer.aud.as_deref(), Some(BILLING));
+    assert_eq!(answer.token_type.as_deref(), Some("DPoP"));
+    assert_eq!(answer.client_id.as_deref(), Some(instance.as_str()));
+    a.admin()
+        .revoke(&revocation_request(Level::Task, "t-token", false))
+        .expect("revoked");
+    assert!(!active(&a.client(), &issued.access_token));
+    eventually(&b, "the revocation seen at the other member", || {
+        !active(&b.client(), &issued.access_token)
+    });
+    assert_eq!(
+        serde_json::to_value(
+            b.client()
+                .introspect(&Introspect {
+                    token: issued.access_token.clone(),
+                    token_type_hint: None,
+                })
+                .expect("introspected")
+        )
+        .expect("JSON"),
+        json!({"active": false}),
+        "an inactive token says nothing more"
+    );
+    // Revoked: no new token either.
+    let refused =
+        handled::<TokenIssued>(&wallet, ask(BILLING)).expect_err("the credential is revoked");
+    assert!(
+        refused.message.contains("invalid_grant"),
+        "{}",
+        refused.message
+    );
+
+    // What is no token of a member is inactive, whatever it says.
+    for junk in ["", "a.b.c", &"x".repeat(20_000)] {
+        assert!(!active(&a.client(), junk));
+    }
+    // A body beyond two tokens' worth is not read.
+    let huge = a.client().introspect(&Introspect {
+        token: "x".repeat(40_000),
+        token_type_hint: None,
+    });
+    assert!(
+        matches!(huge, Err(NodeError::Refused { status: 413, .. })),
+        "{huge:?}"
+    );
+}
+
+/// A token request by hand, as a client other than the daemon would make it.
+struct Asker<'a> {
+    node: &'a TestNode,
+    agent: &'a KeyPair,
+    credential: &'a Value,
+}
+
+impl Asker<'_> {
+    fn presentation(&self, domain: Option<&str>) -> String {
+        let challenge = self.node.client().challenge().expect("a challenge");
+        vouch_core::presentation::create(
+            self.agent,
+            vec![self.credential.clone()],
+            &challenge.challenge,
+            domain.unwrap_or(&challenge.domain),
+            Cryptosuite::EddsaJcs2022,
+            Utc::now(),
+        )
+        .expect("presents")
+        .to_string()
+    }
+
+    fn proof(&self, key: &KeyPair, url: &str) -> String {
+        let target = url::Url::parse(url).expect("a URL");
+        vouch_core::jwt::dpop_proof(
+            key,
+            &vouch_core::jwt::DpopRequest {
+                method: "POST",
+                target: &target,
+                iat: Utc::now().timestamp(),
+                jti: &vouch_core::exchange::flow::challenge(),
+                access_token: None,
+                nonce: None,
+            },
+        )
+    }
+
+    fn request(&self, subject_token: String, resource: &str) -> TokenRequest {
+        TokenRequest {
+            grant_type: oauth::TOKEN_EXCHANGE.into(),
+            subject_token,
+            subject_token_type: oauth::PRESENTATION_TOKEN_TYPE.into(),
+            resource: Some(resource.into()),
+            authorization_details: None,
+            requested_token_type: None,
+        }
+    }
+}
+
+/// The OAuth error of a refused exchange: `error: description`.
+fn oauth_error(result: Result<TokenIssued, NodeError>) -> String {
+    match result {
+        Err(NodeError::Refused {
+            status: 400,
+            message,
+            ..
+        }) => message,
+        other => panic!("not an OAuth refusal: {other:?}"),
+    }
+}
+
+#[test]
+fn a_token_exchange_is_refused_for_each_thing_it_does_not_prove() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-refused",
+        json!([{"action": "call:billing_api:refund", "resource": format!("{BILLING}/refunds/**")}]),
+    );
+    let asker = Asker {
+        node: &node,
+        agent: &agent,
+        credential: &credential,
+    };
+    let client = node.client();
+    let endpoint = node.url(vouch_api::node::routes::OAUTH_TOKEN.path);
+    let exchange = |request: &TokenRequest, proof: &str| client.exchange_token(request, proof);
+
+    // Made right: a token.
+    let request = asker.request(asker.presentation(None), BILLING);
+    let proof = asker.proof(&agent, &endpoint);
+    exchange(&request, &proof).expect("a token");
+    // The same again: the challenge was answered.
+    let replayed = oauth_error(exchange(&request, &asker.proof(&agent, &endpoint)));
+    assert!(
+        replayed.starts_with("invalid_grant: replayed"),
+        "{replayed}"
+    );
+    // A DPoP proof of another key than the presenter's, of another URL, or none that reads.
+    let stranger = KeyPair::generate();
+    for (proof, why) in [
+        (asker.proof(&stranger, &endpoint), "another key"),
+        (
+            asker.proof(&agent, &format!("{endpoint}/other")),
+            "another URL",
+        ),
+        ("not.a.proof".to_owned(), "no JWT"),
+    ] {
+        let refused = oauth_error(exchange(
+            &asker.request(asker.presentation(None), BILLING),
+            &proof,
+        ));
+        assert!(
+            refused.starts_with("invalid_dpop_proof"),
+            "{why}: {refused}"
+        );
+    }
+    // The same proof twice (on two fresh presentations): the second is a replay.
+    let proof = asker.proof(&agent, &endpoint);
+    exchange(&asker.request(asker.presentation(None), BILLING), &proof).expect("a token");
+    let refused = oauth_error(exchange(
+        &asker.request(asker.presentation(None), BILLING),
+        &proof,
+    ));
+    assert!(
+        refused.starts_with("invalid_dpop_proof: replayed"),
+        "{refused}"
+    );
+    // A resource the capability does not reach; none; one that is no URI.
+    for resource in ["https://elsewhere.example", "billing"] {
+        let refused = oauth_error(exchange(
+            &asker.request(asker.presentation(None), resource),
+            &asker.proof(&agent, &endpoint),
+        ));
+        assert!(
+            refused.starts_with("invalid_target"),
+            "{resource}: {refused}"
+        );
+    }
+    let mut none = asker.request(asker.presentation(None), BILLING);
+    none.resource = None;
+    assert!(
+        oauth_error(exchange(&none, &asker.proof(&agent, &endpoint))).starts_with("invalid_target")
+    );
+    // A presentation for another verifier, or of another grant or token type.
+    let elsewhere = asker.request(asker.presentation(Some("https://other.example")), BILLING);
+    assert!(
+        oauth_error(exchange(&elsewhere, &asker.proof(&agent, &endpoint)))
+            .starts_with("invalid_grant")
+    );
+    let mut grant = asker.request(asker.presentation(None), BILLING);
+    grant.grant_type = "client_credentials".into();
+    assert!(
+        oauth_error(exchange(&grant, &asker.proof(&agent, &endpoint)))
+            .starts_with("unsupported_grant_type")
+    );
+    let mut typed = asker.request(asker.presentation(None), BILLING);
+    typed.subject_token_type = "urn:ietf:params:oauth:token-type:jwt".into();
+    assert!(
+        oauth_error(exchange(&typed, &asker.proof(&agent, &endpoint)))
+            .starts_with("invalid_request")
+    );
+}
