@@ -388,7 +388,7 @@ for line in open(sys.argv[1]):
         print("     ", e["seq"], e["event"], e.get("action", ""), e.get("decision", ""), e.get("reason", ""))' "$X/$name.audit.jsonl"
 done
 
-say "15. From the agent frameworks: two agents as wallet daemons (vouch-testnet agents); a Python agent's refund tool runs only after an exchange accepts it, the same in TypeScript, and an MCP tool that takes a call only with a proof for that very call"
+say "15. From the agent frameworks: two agents as wallet daemons (vouch-testnet agents); a Python agent's refund tool runs only after an exchange accepts it, the same in TypeScript, an MCP tool that takes a call only with a proof for that very call, and one that speaks only OAuth"
 "$TESTNET" --dir "$WORK/testnet" agents
 source scripts/python-env.sh
 if [ ! -d clients/typescript/node_modules/typescript ]; then
@@ -415,6 +415,18 @@ refund 43, 300 EUR: refund of 300 EUR on order 43 issued for $PROVER_DID
 refund 44, 9000 EUR: the daemon refused to sign (constraint_violated)
 refund 45 unsigned: 401 request_mismatch" \
   "$VOUCH_VENV/bin/python" examples/python/call_refund_tool.py "$AGENTS"
+
+echo "   MCP with OAuth (examples/python/call_refund_oauth.py calling examples/python/mcp_refund_oauth.py): a token"
+echo "   from the agent's node by token exchange (RFC 8693), bound to its key by DPoP (RFC 9449), checked by"
+echo "   PyJWT, joserfc and the node's introspection (RFC 7662); then org A revokes the agent's task:"
+PROVER_TASK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["prover"]["task"])' "$AGENTS")
+expect "the OAuth MCP tool" "token: DPoP, 1 capability, call:testnet:refund up to 5000 EUR
+refund 42, 1200 EUR: refund of 1200 EUR on order 42 issued for $PROVER_DID
+refund 44, 9000 EUR: 403 insufficient_scope
+refund 45, token without proof: 401 invalid_dpop_proof
+refund 46 after the task's revocation: 401 invalid_token" \
+  "$VOUCH_VENV/bin/python" examples/python/call_refund_oauth.py "$AGENTS" \
+  "$NODE" --config "$WORK/testnet/node-0/node.toml" admin revoke --level task "$PROVER_TASK"
 
 "$TESTNET" --dir "$WORK/testnet" down
 

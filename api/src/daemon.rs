@@ -548,6 +548,7 @@ pub fn schemas() -> Value {
             "approval_status": schema_for!(crate::node::public::Pending),
             "sign_request": schema_for!(SignedRequest),
             "dpop_proof": schema_for!(DpopProof),
+            "access_token": schema_for!(crate::node::oauth::TokenIssued),
         },
     })
 }

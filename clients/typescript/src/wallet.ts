@@ -281,6 +281,35 @@ export class Wallet {
   }
 
   /**
+   * Has the daemon get an OAuth access token for `resource` (RFC 8707: the API's URI) from its
+   * org's node by token exchange (RFC 8693): the one credential held that reaches the resource
+   * (or `credential`) is presented with its chain, with the approvals of the `approved` requests
+   * (`{action, resource, arguments}`). The token is bound to the instance key: send it as
+   * `Authorization: DPoP …` with a `dpopProof` of each request.
+   */
+  async accessToken(
+    resource: string,
+    options: { credential?: string; approved?: Json[] } = {},
+  ): Promise<{
+    access_token: string;
+    token_type: string;
+    issued_token_type: string;
+    expires_in: number;
+    authorization_details: Json[];
+  }> {
+    const fields: Json = { resource };
+    if (options.credential !== undefined) fields["credential"] = options.credential;
+    if (options.approved !== undefined && options.approved.length > 0) fields["approved"] = options.approved;
+    return (await this.request("access_token", fields)) as {
+      access_token: string;
+      token_type: string;
+      issued_token_type: string;
+      expires_in: number;
+      authorization_details: Json[];
+    };
+  }
+
+  /**
    * Signs a fetch `Request` (its method, URL, body, and the fields of `cover` it has): a new
    * `Request` with the signature's fields, ready to send.
    */

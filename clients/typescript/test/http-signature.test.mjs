@@ -204,3 +204,31 @@ test("a DPoP proof the daemon makes verifies under the key its header carries (n
     wallet.close();
   }
 });
+
+test("the node's access token verifies under its JWK Set and is bound to the daemon's DPoP key (node:crypto)", async () => {
+  const wallet = new Wallet(agents.prover.socket);
+  try {
+    const resource = "https://testnet.example/refunds/mcp";
+    const token = await wallet.accessToken(resource);
+    assert.equal(token.token_type, "DPoP");
+    assert.ok(token.expires_in > 0 && token.expires_in <= 300);
+    const [head, body, signature] = token.access_token.split(".");
+    const header = JSON.parse(Buffer.from(head, "base64url").toString());
+    const claims = JSON.parse(Buffer.from(body, "base64url").toString());
+    assert.equal(header.typ, "at+jwt");
+    assert.equal(header.alg, "EdDSA");
+    const jwks = await (await fetch(`${agents.prover.node}/1.0/oauth/jwks`)).json();
+    const jwk = jwks.keys.find((k) => k.kid === header.kid);
+    const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, format: "jwk" });
+    assert.ok(verifySignature(null, Buffer.from(`${head}.${body}`), key, Buffer.from(signature, "base64url")));
+    assert.equal(claims.aud, resource);
+    assert.equal(claims.client_id, agents.prover.did);
+    assert.ok(claims.exp - claims.iat <= 300);
+    const proof = await wallet.dpopProof("POST", resource, { accessToken: token.access_token });
+    assert.equal(claims.cnf.jkt, proof.jkt);
+    // Nothing held reaches another API: refused, with the reason.
+    await assert.rejects(wallet.accessToken("https://elsewhere.example/api"), (e) => e.reason === "not_granted");
+  } finally {
+    wallet.close();
+  }
+});

@@ -273,6 +273,27 @@ class Wallet:
         made = self.request("dpop_proof", **fields)
         return {"proof": str(made["proof"]), "jkt": str(made["jkt"])}
 
+    def access_token(
+        self,
+        resource: str,
+        *,
+        credential: Optional[str] = None,
+        approved: Optional[Sequence[Dict[str, Any]]] = None,
+    ) -> Dict[str, Any]:
+        """Has the daemon get an OAuth access token for ``resource`` (RFC 8707: the API's URI)
+        from its org's node by token exchange (RFC 8693): ``{"access_token", "token_type":
+        "DPoP", "expires_in", "issued_token_type", "authorization_details"}``. The daemon
+        presents the one credential held that reaches the resource (or ``credential``), with
+        its chain, and ``approved`` requests (``{action, resource, arguments}``) with the
+        approvals it holds of them; the token is bound to the instance key (send it with
+        ``dpop_proof`` of each request, or ``vouch_client.calls.dpop_auth``)."""
+        fields: Dict[str, Any] = {"resource": resource}
+        if credential is not None:
+            fields["credential"] = credential
+        if approved:
+            fields["approved"] = list(approved)
+        return dict(self.request("access_token", **fields))
+
     def sign_httpx(
         self,
         request: Any,
