@@ -21,6 +21,7 @@ use crate::did::Did;
 use crate::key::{KeyPair, PublicKey};
 use crate::presentation::Chain;
 use crate::report::Reason;
+use crate::revocation::RevocationEvent;
 
 /// The token-exchange grant (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -432,4 +433,34 @@ pub fn read_access_token(
         claims,
         status,
     })
+}
+
+/// The claims of the Security Event Token (RFC 8417) of a revocation event, transmitted by
+/// `transmitter` (the node's issuer URL) to `audience`: `iss`, `iat`, `jti` (the event's id),
+/// `aud`, `toe` (the change's time, in seconds) and `events` — one event, of the type the
+/// revocation event has (`https://w3id.org/vouch/events/revoked`, …), with its subject, level,
+/// count, reason and the `org` that made the change. No `exp` and no `sub` (RFC 8417 §4: a SET
+/// is never taken for an access token).
+pub fn security_event_claims(
+    event: &RevocationEvent,
+    transmitter: &str,
+    audience: &str,
+) -> Map<String, Value> {
+    let mut events = event.to_json()["events"].clone();
+    if let Some(Value::Object(payload)) = events.as_object_mut().and_then(|e| e.values_mut().next())
+    {
+        payload.insert("org".into(), Value::String(event.issuer.to_string()));
+    }
+    let claims = json!({
+        "iss": transmitter,
+        "iat": event.issued.timestamp(),
+        "jti": event.id,
+        "aud": audience,
+        "toe": event.issued.timestamp(),
+        "events": events,
+    });
+    match claims {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object"),
+    }
 }

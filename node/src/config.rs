@@ -218,6 +218,10 @@ pub struct HttpConfig {
     /// Serve the admin API without authentication. For local development only: anyone who can
     /// reach the port can change the org's DID. Default `false`; logged loudly when `true`.
     pub danger_disable_admin_auth: bool,
+    /// The file holding the bearer token of the receiver of the org's Security Event Tokens
+    /// (RFC 8936 poll, `POST /1.0/oauth/events`), relative to the data folder. Default
+    /// `events.token`; without the file, the poll refuses every receiver.
+    pub events_token_file: PathBuf,
     /// The URL at which others reach this server, without a trailing `/`: the org's status lists
     /// are published under it. Default `http://<the address listened on>`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -291,6 +295,7 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_token_file: PathBuf::from("admin.token"),
             danger_disable_admin_auth: false,
+            events_token_file: PathBuf::from("events.token"),
             public_url: None,
             max_connections: 768,
             max_connections_per_client: 64,

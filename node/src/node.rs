@@ -313,6 +313,7 @@ impl Node {
                 &config.data_dir,
             )?),
             admin_token_hash,
+            events_token_file: config.in_data_dir(&config.http.events_token_file),
             refusals: Arc::new(ApiState::refusal_tally()),
             verifying: Arc::default(),
             changing: Arc::default(),

@@ -335,3 +335,110 @@ fn a_token_exchange_is_refused_for_each_thing_it_does_not_prove() {
             .starts_with("invalid_request")
     );
 }
+
+#[test]
+fn the_events_receiver_polls_each_revocation_as_a_security_event_token_until_it_acknowledges_it() {
+    use vouch_api::node::oauth::SetPoll;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = consortium_of(dir.path(), 1).remove(0);
+    std::fs::write(config.data_dir.join("events.token"), "receiver-secret\n").expect("written");
+    let node = TestNode::start(config);
+    let agent = KeyPair::generate();
+    agent_credential(
+        &node,
+        &agent,
+        "t-events",
+        json!([{"action": "call:billing_api:refund", "resource": format!("{BILLING}/refunds/**")}]),
+    );
+    let client = node.client();
+    let now = |ack: Vec<String>| SetPoll {
+        return_immediately: true,
+        ack,
+        ..SetPoll::default()
+    };
+    // Only the receiver: no token, another token.
+    for token in ["", "another"] {
+        let refused = client
+            .poll_security_events(token, &now(Vec::new()))
+            .expect_err("not the receiver");
+        assert_eq!(refused.code(), Some(vouch_api::ErrorCode::Unauthorized));
+    }
+    assert!(
+        client
+            .poll_security_events("receiver-secret", &now(Vec::new()))
+            .expect("polled")
+            .sets
+            .is_empty()
+    );
+
+    node.admin()
+        .revoke(&revocation_request(Level::Task, "t-events", false))
+        .expect("revoked");
+    let polled = client
+        .poll_security_events("receiver-secret", &now(Vec::new()))
+        .expect("polled");
+    assert!(!polled.more_available);
+    let [(jti, set)] = polled.sets.iter().collect::<Vec<_>>()[..] else {
+        panic!("one SET: {polled:?}")
+    };
+    // A secevent+jwt under the org's key, never an access token.
+    let jwks = client.oauth_keys().expect("keys");
+    let jwk = &jwks.keys[0];
+    let key = vouch_core::jwt::public_jwk(jwk).expect("a key");
+    let kid = jwk["kid"].as_str().expect("kid");
+    let claims = vouch_core::jwt::verify(set, vouch_core::jwt::SECURITY_EVENT, |k| {
+        (k == kid).then_some(key)
+    })
+    .expect("a SET");
+    assert!(vouch_core::jwt::verify(set, vouch_core::jwt::ACCESS_TOKEN, |_| Some(key)).is_err());
+    assert_eq!(claims["jti"], jti.as_str());
+    assert_eq!(claims["iss"], node.url(""));
+    assert_eq!(
+        claims["aud"],
+        node.url(vouch_api::node::routes::OAUTH_EVENTS.path)
+    );
+    assert!(claims.get("exp").is_none() && claims.get("sub").is_none());
+    let event = &claims["events"]["https://w3id.org/vouch/events/revoked"];
+    assert_eq!(event["level"], "task");
+    assert_eq!(event["org"], node.node().identity.did.as_str());
+
+    // Given again until acknowledged; acknowledged, never again, also after a restart.
+    let again = client
+        .poll_security_events("receiver-secret", &now(Vec::new()))
+        .expect("polled");
+    assert_eq!(again.sets.keys().collect::<Vec<_>>(), vec![jti]);
+    let acked = client
+        .poll_security_events("receiver-secret", &now(vec![jti.clone()]))
+        .expect("polled");
+    assert!(acked.sets.is_empty(), "{acked:?}");
+    let node = node.restart();
+    let client = node.client();
+    assert!(
+        client
+            .poll_security_events("receiver-secret", &now(Vec::new()))
+            .expect("polled")
+            .sets
+            .is_empty()
+    );
+    // A long poll waits for the next event.
+    let waiting = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            client.poll_security_events("receiver-secret", &SetPoll::default())
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    node.admin()
+        .revoke(&revocation_request(
+            Level::Agent,
+            vouch_core::did::key::did_of(&agent.public()).as_str(),
+            false,
+        ))
+        .expect("revoked");
+    let woke = waiting.join().expect("the poll").expect("polled");
+    assert_eq!(woke.sets.len(), 1, "{woke:?}");
+    assert!(!woke.sets.contains_key(jti));
+    // Too many acknowledgements at once: refused, nothing stored.
+    let flood = client.poll_security_events("receiver-secret", &now(vec!["x".into(); 1001]));
+    assert!(flood.is_err());
+}

@@ -304,7 +304,7 @@ fn every_endpoint_in_the_openapi_document_is_served() {
         .filter_map(|line| line.strip_prefix("  /"))
         .filter_map(|line| line.strip_suffix(':'))
         .collect();
-    assert_eq!(paths.len(), 58, "{paths:?}");
+    assert_eq!(paths.len(), 59, "{paths:?}");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::init(dir.path());
     node.admin()
@@ -354,6 +354,7 @@ fn every_endpoint_in_the_openapi_document_is_served() {
                 "credentials/issue",
                 "1.0/oauth/token",
                 "1.0/oauth/introspect",
+                "1.0/oauth/events",
             ]
             .contains(&path);
         let answer = if posted && !read_only.contains(&path) {

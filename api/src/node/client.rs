@@ -497,6 +497,20 @@ impl NodeClient {
         self.oauth_form(&routes::OAUTH_INTROSPECT, request, None)
     }
 
+    /// `POST /1.0/oauth/events`: Security Event Tokens (RFC 8936 poll), with the events
+    /// receiver's bearer token.
+    pub fn poll_security_events(
+        &self,
+        token: &str,
+        poll: &SetPoll,
+    ) -> Result<SetPollAnswer, NodeError> {
+        let transport = Transport {
+            token: Some(token.to_owned()),
+            ..self.http.clone()
+        };
+        transport.ask(&routes::OAUTH_EVENTS, &[], None, poll)
+    }
+
     fn oauth_form<Q: Serialize, A: DeserializeOwned>(
         &self,
         route: &Route<routes::Form<Q>, Json<A>>,

@@ -145,3 +145,47 @@ pub struct Introspection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<Vec<Value>>,
 }
+
+/// `POST /1.0/oauth/events`: a poll for Security Event Tokens (RFC 8936 §2.4), with the events
+/// receiver's bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SetPoll {
+    /// The most SETs to answer (at most 100); `0` only acknowledges.
+    #[serde(rename = "maxEvents", default, skip_serializing_if = "Option::is_none")]
+    pub max_events: Option<u32>,
+    /// Answer at once even with nothing to give; otherwise wait up to 10 s for an event.
+    #[serde(rename = "returnImmediately", default)]
+    pub return_immediately: bool,
+    /// The `jti`s of SETs received (at most 1,000): never given again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ack: Vec<String>,
+    /// SETs received that the receiver could not take, by `jti`: never given again either,
+    /// and logged.
+    #[serde(
+        rename = "setErrs",
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub set_errs: std::collections::BTreeMap<String, SetError>,
+}
+
+/// Why a receiver could not take a SET (RFC 8936 §2.4.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SetError {
+    /// The error code (RFC 8935 §3).
+    pub err: String,
+    /// What went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `POST /1.0/oauth/events`'s answer: SETs by `jti` (`secevent+jwt`, signed by the org) and
+/// whether more wait.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SetPollAnswer {
+    /// The SETs, by `jti`.
+    pub sets: std::collections::BTreeMap<String, String>,
+    /// Whether more SETs wait than were given.
+    #[serde(rename = "moreAvailable")]
+    pub more_available: bool,
+}

@@ -316,6 +316,9 @@ pub const OAUTH_TOKEN: Route<Form<TokenRequest>, Json<TokenIssued>> =
 /// `POST /1.0/oauth/introspect` (RFC 7662).
 pub const OAUTH_INTROSPECT: Route<Form<Introspect>, Json<Introspection>> =
     Route::new(Post, "/1.0/oauth/introspect", 200);
+/// `POST /1.0/oauth/events` (RFC 8936 poll of Security Event Tokens).
+pub const OAUTH_EVENTS: Route<Json<SetPoll>, Json<SetPollAnswer>> =
+    Route::new(Post, "/1.0/oauth/events", 200);
 /// `GET /1.0/trust`.
 pub const TRUST: Route<Nothing, Json<Trust>> = Route::new(Get, "/1.0/trust", 200);
 /// `GET /1.0/consortium`.
@@ -424,6 +427,7 @@ pub fn all() -> Vec<Description> {
         OAUTH_JWKS.description(),
         OAUTH_TOKEN.description(),
         OAUTH_INTROSPECT.description(),
+        OAUTH_EVENTS.description(),
         TRUST.description(),
         CONSORTIUM.description(),
         REVOCATIONS.description(),

@@ -180,3 +180,40 @@ def test_the_example_mcp_server_takes_what_the_token_covers_and_nothing_else(tes
         finally:
             subprocess.run([*admin, "lift", suspension], check=True, capture_output=True, timeout=60)
         assert send(wallet, server, token, INITIALIZE).status_code == 200
+
+
+def test_pyjwt_reads_the_nodes_security_event_tokens_and_never_as_access_tokens(testnet):
+    """The org's revocation events as SETs (RFC 8417), polled (RFC 8936) by the receiver whose
+    token the operator wrote in the node's data folder."""
+    node = testnet["prover"]["node"]
+    data = Path(testnet["path"]).parent / "node-0" / "data"
+    (data / "events.token").write_text("siem-token\n")
+    poll = lambda body, token="siem-token": httpx.post(  # noqa: E731
+        f"{node}/1.0/oauth/events", json=body, headers={"authorization": f"Bearer {token}"}, timeout=20)
+    assert poll({"returnImmediately": True}, token="wrong").status_code == 401
+    node_config = Path(testnet["path"]).parent / "node-0" / "node.toml"
+    admin = [str(bin_dir() / "vouch-node"), "--config", str(node_config), "admin"]
+    suspended = subprocess.run([*admin, "suspend", "--level", "task", "a-task-of-no-one", "--preemptive"],
+                               check=True, capture_output=True, text=True, timeout=60)
+    suspension = json.loads(suspended.stdout)["suspension"]
+    subprocess.run([*admin, "lift", suspension], check=True, capture_output=True, timeout=60)
+    answer = poll({"returnImmediately": True}).json()
+    assert answer["sets"], answer
+    keys = jwks(testnet)["keys"]
+    metadata = node_metadata(testnet)
+    types = []
+    for jti, set_ in answer["sets"].items():
+        header = jwt.get_unverified_header(set_)
+        assert header["typ"] == "secevent+jwt"
+        jwk = next(k for k in keys if k["kid"] == header["kid"])
+        claims = jwt.decode(set_, jwt.PyJWK(jwk, algorithm="EdDSA"), algorithms=["EdDSA"],
+                            audience=f"{node}/1.0/oauth/events", issuer=metadata["issuer"],
+                            options={"require": ["iat", "jti", "iss", "aud"]})
+        assert claims["jti"] == jti and "exp" not in claims and "sub" not in claims
+        (event_type, event), = claims["events"].items()
+        types.append(event_type)
+        assert event["org"] == testnet["prover"]["org"]
+    assert "https://w3id.org/vouch/events/suspended" in types
+    assert "https://w3id.org/vouch/events/reinstated" in types
+    # Acknowledged, never given again.
+    assert poll({"returnImmediately": True, "ack": list(answer["sets"])}).json()["sets"] == {}

@@ -106,7 +106,7 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
             "verify",
         ] => Some("POST"),
         [".well-known", "oauth-authorization-server"] | ["1.0", "oauth", "jwks"] => Some("GET"),
-        ["1.0", "oauth", "token" | "introspect"] => Some("POST"),
+        ["1.0", "oauth", "token" | "introspect" | "events"] => Some("POST"),
         ["credentials" | "presentations", "verify"] | ["credentials", "issue"] => Some("POST"),
         ["admin", "consortium"] => Some("GET"),
         ["admin", "consortium", "proposals" | "signatures"] => Some("POST"),

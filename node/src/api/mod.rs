@@ -109,6 +109,10 @@ pub struct ApiState {
     /// (`danger_disable_admin_auth`). Only the hash is kept, and compared, so the comparison says
     /// nothing about the token.
     pub admin_token_hash: Option<[u8; 32]>,
+    /// The file of the events receiver's bearer token (`[http] events_token_file`), read at each
+    /// poll (so the operator writes or changes it without a restart); without it, the poll of
+    /// Security Event Tokens refuses everyone.
+    pub events_token_file: std::path::PathBuf,
     /// Each client's share of the public endpoints that do work for anyone.
     pub shares: Arc<vouch_serve::Shares>,
     /// Refusals of parties that did not authenticate, counted instead of written one by one.
@@ -399,6 +403,13 @@ pub fn routes(
         .and(warp::body::bytes())
         .and(with_state.clone())
         .and_then(oauth::token);
+    let security_events = warp::path!("1.0" / "oauth" / "events")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::content_length_limit(oauth::MAX_POLL_BYTES))
+        .and(warp::body::json())
+        .and(with_state.clone())
+        .and_then(oauth::poll_events);
     let introspect = warp::path!("1.0" / "oauth" / "introspect")
         .and(warp::post())
         .and(shared.clone())
@@ -728,6 +739,8 @@ pub fn routes(
         .or(token)
         .unify()
         .or(introspect)
+        .unify()
+        .or(security_events)
         .unify()
         .boxed();
     let agents = challenges

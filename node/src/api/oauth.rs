@@ -17,6 +17,11 @@ use super::errors::{internal, issuer_error};
 use super::{ApiState, blocking, json};
 use crate::issuer::TokenRefusal;
 
+/// The largest poll of Security Event Tokens taken: a thousand acknowledgements.
+pub(super) const MAX_POLL_BYTES: u64 = 256 * 1024;
+/// How long a poll that asks to wait waits for an event (RFC 8936 long polling).
+const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The largest form taken: a presentation with its chain and approvals.
 pub(super) const MAX_FORM_BYTES: u64 = super::verify::MAX_VERIFY_BODY_BYTES;
 
@@ -141,4 +146,58 @@ pub(super) async fn introspect(
     .await?
     .map_err(internal)?;
     Ok(no_store(json(StatusCode::OK, &answer)))
+}
+
+/// `POST /1.0/oauth/events`: the events receiver polls for Security Event Tokens (RFC 8936),
+/// with its bearer token (`[http] events_token_file`, read at each poll; only hashes are
+/// compared); without `returnImmediately`, an empty
+/// answer waits up to 10 s for an event to arrive.
+pub(super) async fn poll_events(
+    authorization: Option<String>,
+    poll: vouch_api::node::oauth::SetPoll,
+    state: Arc<ApiState>,
+) -> Result<Response, Rejection> {
+    use vouch_api::ErrorCode;
+    let given = authorization.as_deref().and_then(|a| {
+        let (scheme, token) = a.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| ApiState::hash_token(token))
+    });
+    let path = state.events_token_file.clone();
+    let expected =
+        blocking(move || Ok::<_, std::convert::Infallible>(std::fs::read_to_string(path)))
+            .await?
+            .unwrap_or_else(|never| match never {})
+            .ok()
+            .map(|token| token.trim().to_owned())
+            .filter(|token| !token.is_empty())
+            .map(|token| ApiState::hash_token(&token));
+    if expected.is_none() || given != expected {
+        return Err(super::errors::reject(
+            ErrorCode::Unauthorized,
+            "the events receiver's bearer token is missing or wrong (none is configured without [http] events_token_file)",
+        ));
+    }
+    let mut changes = state.registry.metrics().changes();
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    let mut asked = poll;
+    loop {
+        let issuer = state.issuer.clone();
+        let events = state.events.clone();
+        let this = asked.clone();
+        let answer = blocking(move || issuer.poll_security_events(&events, &this))
+            .await?
+            .map_err(issuer_error)?;
+        if !answer.sets.is_empty() || asked.return_immediately || asked.max_events == Some(0) {
+            return Ok(no_store(json(StatusCode::OK, &answer)));
+        }
+        // Acknowledged once: the next round only looks for new events.
+        asked.ack.clear();
+        asked.set_errs.clear();
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(no_store(json(StatusCode::OK, &answer))),
+        }
+    }
 }

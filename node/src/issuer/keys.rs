@@ -181,3 +181,8 @@ pub(crate) fn passkey(credential_id: &str) -> Vec<u8> {
 pub(crate) fn w3c(id: &str) -> Vec<u8> {
     join(&["w3c/", id])
 }
+
+/// A Security Event Token the events receiver acknowledged (or refused), by its `jti`.
+pub(crate) fn set_acknowledged(jti: &str) -> Vec<u8> {
+    join(&["set-ack/", jti])
+}

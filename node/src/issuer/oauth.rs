@@ -14,7 +14,8 @@ use std::hash::BuildHasher as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use vouch_api::node::oauth::{
-    AuthorizationServerMetadata, Introspection, Jwks, TokenIssued, TokenRequest,
+    AuthorizationServerMetadata, Introspection, Jwks, SetPoll, SetPollAnswer, TokenIssued,
+    TokenRequest,
 };
 use vouch_api::node::routes;
 use vouch_core::audit::{Decision, Event};
@@ -26,7 +27,7 @@ use vouch_core::oauth::{self, Ask, Issuance, OAuthCode, OAuthError};
 use vouch_core::report::Reason;
 use vouch_core::verify::Verifier;
 
-use super::{Issuer, IssuerError, Refusal};
+use super::{Issuer, IssuerError, Refusal, keys};
 
 /// The most DPoP proofs and approvals remembered as used at once (each until it expires).
 const MAX_REMEMBERED: usize = 65_536;
@@ -341,6 +342,97 @@ impl Issuer {
                 .get("authorization_details")
                 .and_then(Value::as_array)
                 .cloned(),
+        })
+    }
+}
+
+/// The most SETs one poll answers.
+const MAX_SETS_A_POLL: usize = 100;
+/// The most acknowledgements (and errors) one poll takes.
+const MAX_ACKS_A_POLL: usize = 1000;
+
+impl Issuer {
+    /// The audience of the org's Security Event Tokens: the poll endpoint, the one stream this
+    /// node transmits.
+    pub fn events_audience(&self) -> String {
+        format!("{}{}", self.domain, routes::OAUTH_EVENTS.path)
+    }
+
+    /// A poll of Security Event Tokens (RFC 8936 §2.4) by the events receiver: `poll`'s
+    /// acknowledgements and errors stored (never given again, across restarts), then the
+    /// revocation events `events` holds (every member's) that were not, oldest first, each as a
+    /// SET signed with the org's key, at most `maxEvents` (≤ [`MAX_SETS_A_POLL`]).
+    pub fn poll_security_events(
+        &self,
+        events: &super::Events,
+        poll: &SetPoll,
+    ) -> Result<SetPollAnswer, IssuerError> {
+        let taken = poll.ack.iter().chain(poll.set_errs.keys());
+        if poll.ack.len() + poll.set_errs.len() > MAX_ACKS_A_POLL {
+            return Err(Refusal::malformed(format!(
+                "at most {MAX_ACKS_A_POLL} acknowledgements and errors a poll"
+            ))
+            .into());
+        }
+        let mut batch = crate::store::Batch::default();
+        let mut any = false;
+        for jti in taken {
+            if jti.is_empty() || jti.len() > 128 || jti.chars().any(char::is_control) {
+                return Err(Refusal::malformed("a jti is 1 to 128 characters").into());
+            }
+            self.store
+                .put_issuance(&mut batch, &keys::set_acknowledged(jti), b"1");
+            any = true;
+        }
+        for (jti, error) in &poll.set_errs {
+            tracing::warn!(
+                jti = %jti.chars().take(128).collect::<String>(),
+                err = %error.err.chars().take(64).collect::<String>(),
+                "the events receiver could not take a security event token"
+            );
+        }
+        if any {
+            self.store.commit(batch)?;
+        }
+        let wanted = poll
+            .max_events
+            .map_or(MAX_SETS_A_POLL, |m| (m as usize).min(MAX_SETS_A_POLL));
+        let mut pending = Vec::new();
+        for raw in events.list(None).map_err(|e| IssuerError::Corrupt {
+            key: "revocation events".into(),
+            reason: e.to_string(),
+        })? {
+            let Ok(event) = vouch_core::revocation::RevocationEvent::parse(&raw) else {
+                continue;
+            };
+            if self
+                .store
+                .issuance(&keys::set_acknowledged(&event.id))?
+                .is_none()
+            {
+                pending.push(event);
+            }
+        }
+        pending.sort_by(|a, b| a.issued.cmp(&b.issued).then_with(|| a.id.cmp(&b.id)));
+        let more_available = pending.len() > wanted;
+        let mut sets = std::collections::BTreeMap::new();
+        if wanted > 0 && !pending.is_empty() {
+            let (key, method) = self.org.signing_key()?;
+            let audience = self.events_audience();
+            for event in pending.iter().take(wanted) {
+                let claims = oauth::security_event_claims(event, &self.domain, &audience);
+                let set = vouch_core::jwt::sign(
+                    &key,
+                    vouch_core::jwt::SECURITY_EVENT,
+                    &method.to_string(),
+                    &claims,
+                );
+                sets.insert(event.id.clone(), set);
+            }
+        }
+        Ok(SetPollAnswer {
+            sets,
+            more_available,
         })
     }
 }
