@@ -376,10 +376,49 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
             each,
         );
     }
+    // The OAuth bridge: a token of a task's credential (token exchange at node 0), active at
+    // every node's introspection; the task revoked on node 0, how long until every node says
+    // the token is not.
+    let (mut everywhere, mut each) = (Vec::new(), Vec::new());
+    let exchanger = vouch_wallet::node::OrgNode::new(node_url(agent, http)?);
+    for i in 0..samples {
+        let task = format!("token-{i}-{}", rand_suffix());
+        let credential = org.issue(&holder, &task)?;
+        let token = exchanger
+            .exchange_token(
+                &holder,
+                vec![credential],
+                "https://testnet.example/api",
+                None,
+                Utc::now(),
+            )
+            .context("node 0 refused the token exchange")?
+            .access_token;
+        arrivals_in_turn(state, Instant::now(), POLLERS, |node| {
+            active(agent, node, &token) == Some(true)
+        })
+        .context("a fresh token was not active on every node")?;
+        let started = Instant::now();
+        org.revoke(Level::Task, &task)?;
+        let times = arrivals_in_turn(state, started, POLLERS, |node| {
+            active(agent, node, &token) == Some(false)
+        })
+        .context("a revoked task's token stayed active")?;
+        everywhere.push(*times.iter().max().expect("at least two nodes"));
+        each.extend(times);
+    }
+    report(
+        &format!(
+            "{samples} `task` revocations on node 0, each making its credential's access token inactive at the introspection of all {n} nodes after:"
+        ),
+        everywhere,
+        each,
+    );
+
     // Every revocation is also a signed event, gossiped and synced: every node holds them all
     // (and those of earlier runs on the same testnet).
     let org = Did::parse(&state.nodes[0].did)?;
-    let want = 5 * samples as usize;
+    let want = 6 * samples as usize;
     let started = Instant::now();
     let times = arrivals_every(state, started, Duration::from_millis(10), |node| {
         client(agent, node)
@@ -392,6 +431,18 @@ pub(crate) fn measure(state: &State, agent: &ureq::Agent, token: &str, samples: 
         times.iter().max().map_or(0, Duration::as_millis)
     );
     Ok(())
+}
+
+/// Whether `node`'s introspection says `token` stands; `None` when it could not be asked.
+fn active(agent: &ureq::Agent, node: &str, token: &str) -> Option<bool> {
+    client(agent, node)
+        .ok()?
+        .introspect(&vouch_api::node::oauth::Introspect {
+            token: token.to_owned(),
+            token_type_hint: None,
+        })
+        .ok()
+        .map(|answer| answer.active)
 }
 
 /// A suffix that keeps task ids of two runs apart.
