@@ -52,12 +52,13 @@ impl World {
     }
 }
 
-fn world() -> World {
+fn world(suite: Cryptosuite) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         data_dir: dir.path().join("data"),
         ..Config::default()
     };
+    config.issuance.suite = suite;
     config.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     vouch_node::setup::init(&config, Utc::now()).expect("initializes");
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
@@ -171,9 +172,19 @@ fn exchange(issuer: &Issuer, (request, proof): &(TokenRequest, String)) {
 }
 
 fn benches(c: &mut Criterion) {
-    let w = world();
+    for (name, suite) in [
+        ("jcs", Cryptosuite::EddsaJcs2022),
+        ("rdfc", Cryptosuite::EddsaRdfc2022),
+    ] {
+        bench_suite(c, name, suite);
+    }
+}
+
+/// The org's credentials and status lists signed with `suite`.
+fn bench_suite(c: &mut Criterion, name: &str, suite: Cryptosuite) {
+    let w = world(suite);
     let issuer = &w.node.issuer;
-    let mut group = c.benchmark_group("token_exchange");
+    let mut group = c.benchmark_group(format!("token_exchange/{name}"));
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("one", |b| {
         b.iter_batched(

@@ -442,3 +442,95 @@ fn the_events_receiver_polls_each_revocation_as_a_security_event_token_until_it_
     let flood = client.poll_security_events("receiver-secret", &now(vec!["x".into(); 1001]));
     assert!(flood.is_err());
 }
+
+#[test]
+fn a_capability_that_needs_approval_yields_a_token_only_for_the_request_its_owner_approved_once() {
+    use vouch_api::node::admin::OwnerRequest;
+    use vouch_api::node::public::{OwnerVerdict, Pending, Standing};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(consortium_of(dir.path(), 1).remove(0));
+    let owner_key = KeyPair::generate();
+    node.admin()
+        .register_owner(&OwnerRequest {
+            id: "owner@org.example".into(),
+            key: Some(vouch_core::did::key::did_of(&owner_key.public()).to_string()),
+            drop_passkeys: false,
+        })
+        .expect("registered");
+    let agent = KeyPair::generate();
+    let credential = agent_credential(
+        &node,
+        &agent,
+        "t-gated-token",
+        json!([{"action": "call:billing_api:refund", "resource": format!("{BILLING}/refunds/**"),
+                "constraints": {"maxAmount": {"value": 5000, "unit": "EUR"}, "requiresApproval": true}},
+               {"action": "read:orders", "resource": format!("{BILLING}/orders/**")}]),
+    );
+    let wallet = daemon(dir.path(), "wallet", &agent, &node);
+    add(&wallet, &credential);
+    let request = json!({"action": "call:billing_api:refund",
+        "resource": format!("{BILLING}/refunds/666"),
+        "arguments": {"amount": {"value": 4900, "unit": "EUR"}}});
+    let with_approved = |approved: Vec<Value>| {
+        handled::<TokenIssued>(
+            &wallet,
+            Request::AccessToken(TokenAsk {
+                resource: BILLING.into(),
+                credential: None,
+                approved,
+            }),
+        )
+    };
+    // Without an approval: the read alone; asking for the refund, refused for want of one.
+    let plain = with_approved(Vec::new()).expect("a token");
+    assert_eq!(plain.authorization_details.len(), 1);
+    assert_eq!(
+        plain.authorization_details[0]["actions"],
+        json!(["read:orders"])
+    );
+    let refused = with_approved(vec![request.clone()]).expect_err("no approval held");
+    assert_eq!(
+        refused.reason,
+        Some(vouch_core::report::Reason::NeedsApproval)
+    );
+
+    // The owner approves that exact request; the daemon fetches and holds the approval.
+    let pending: Pending = handled(
+        &wallet,
+        Request::RequestApproval {
+            request: request.clone(),
+        },
+    )
+    .expect("asked");
+    let approved = vouch_wallet::node::OrgNode::new(node.node_url())
+        .decide_approval(&owner_key, &pending, OwnerVerdict::Approve)
+        .expect("approved");
+    assert_eq!(approved.standing, Standing::Approved);
+    let _: Pending = handled(
+        &wallet,
+        Request::ApprovalStatus {
+            id: pending.id.clone(),
+        },
+    )
+    .expect("fetched");
+    // Now the token carries the approved request, exactly, named by its approval...
+    let token = with_approved(vec![request.clone()]).expect("a token");
+    let carried = token
+        .authorization_details
+        .iter()
+        .find(|d| d["type"] == oauth::APPROVED_REQUEST_DETAIL)
+        .expect("the approved request");
+    assert_eq!(carried["arguments"], request["arguments"]);
+    assert_eq!(carried["locations"], json!([request["resource"]]));
+    assert!(
+        !token
+            .authorization_details
+            .iter()
+            .any(|d| d["type"] == oauth::CAPABILITY_DETAIL
+                && d["actions"] == json!(["call:billing_api:refund"])),
+        "the gated capability itself never travels"
+    );
+    // ...once: the approval is used.
+    let again = with_approved(vec![request]).expect_err("the approval was used");
+    assert!(again.message.contains("replayed"), "{}", again.message);
+}
