@@ -31,10 +31,15 @@ fn up_measure_down() {
     assert!(ok, "{measured}");
     assert!(measured.contains("5 DID updates"), "{measured}");
     assert!(measured.contains("5 revocations"), "{measured}");
-    // Updates, revocations, then each of the five levels, refused by every node's service.
-    assert_eq!(measured.matches("(15 arrivals)").count(), 7, "{measured}");
+    // Updates, revocations, then each of the five levels, refused by every node's service,
+    // and an access token inactive at every node's introspection once its task is revoked.
+    assert_eq!(measured.matches("(15 arrivals)").count(), 8, "{measured}");
     assert!(
-        measured.contains("25 signed revocation events held by all 3 nodes"),
+        measured.contains("access token inactive at the introspection of all 3 nodes"),
+        "{measured}"
+    );
+    assert!(
+        measured.contains("30 signed revocation events held by all 3 nodes"),
         "{measured}"
     );
     for level in ["credential", "agent", "task", "chain", "owner"] {

@@ -32,12 +32,7 @@ pub(super) fn authorized(
                 let Some(expected) = state.admin_token_hash else {
                     return Ok(());
                 };
-                let given = authorization.as_deref().and_then(|a| {
-                    let (scheme, token) = a.trim().split_once(' ')?;
-                    scheme
-                        .eq_ignore_ascii_case("bearer")
-                        .then(|| ApiState::hash_token(token))
-                });
+                let given = ApiState::bearer_hash(authorization.as_deref());
                 if given == Some(expected) {
                     Ok(())
                 } else {

@@ -211,6 +211,14 @@ impl ApiState {
     pub fn hash_token(token: &str) -> [u8; 32] {
         Sha256::digest(token.trim().as_bytes()).into()
     }
+
+    /// The hash of the bearer token an `Authorization` field carries, if it carries one.
+    fn bearer_hash(authorization: Option<&str>) -> Option<[u8; 32]> {
+        let (scheme, token) = authorization?.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| Self::hash_token(token))
+    }
 }
 
 /// Runs blocking work off the async threads; a failure of the node itself is logged and

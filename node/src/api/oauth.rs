@@ -158,12 +158,7 @@ pub(super) async fn poll_events(
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     use vouch_api::ErrorCode;
-    let given = authorization.as_deref().and_then(|a| {
-        let (scheme, token) = a.trim().split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| ApiState::hash_token(token))
-    });
+    let given = ApiState::bearer_hash(authorization.as_deref());
     let path = state.events_token_file.clone();
     let expected =
         blocking(move || Ok::<_, std::convert::Infallible>(std::fs::read_to_string(path)))
