@@ -413,6 +413,7 @@ pub fn routes(
         .and_then(oauth::token);
     let security_events = warp::path!("1.0" / "oauth" / "events")
         .and(warp::post())
+        .and(shared.clone())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::body::content_length_limit(oauth::MAX_POLL_BYTES))
         .and(warp::body::json())

@@ -352,6 +352,14 @@ const MAX_SETS_A_POLL: usize = 100;
 const MAX_ACKS_A_POLL: usize = 1000;
 
 impl Issuer {
+    /// How many Security Event Tokens the events receiver has acknowledged (or refused).
+    pub fn acknowledged_events(&self) -> Result<usize, IssuerError> {
+        let (acknowledged, _) = self
+            .store
+            .issuance_scan(&keys::set_acknowledged(""), usize::MAX)?;
+        Ok(acknowledged.len())
+    }
+
     /// The audience of the org's Security Event Tokens: the poll endpoint, the one stream this
     /// node transmits.
     pub fn events_audience(&self) -> String {
@@ -374,15 +382,27 @@ impl Issuer {
             ))
             .into());
         }
+        let held: Vec<vouch_core::revocation::RevocationEvent> = events
+            .list(None)
+            .map_err(|e| IssuerError::Corrupt {
+                key: "revocation events".into(),
+                reason: e.to_string(),
+            })?
+            .iter()
+            .filter_map(|raw| vouch_core::revocation::RevocationEvent::parse(raw).ok())
+            .collect();
         let mut batch = crate::store::Batch::default();
         let mut any = false;
         for jti in taken {
             if jti.is_empty() || jti.len() > 128 || jti.chars().any(char::is_control) {
                 return Err(Refusal::malformed("a jti is 1 to 128 characters").into());
             }
-            self.store
-                .put_issuance(&mut batch, &keys::set_acknowledged(jti), b"1");
-            any = true;
+            // Only an event held is acknowledged: made-up ids store nothing.
+            if held.iter().any(|e| e.id == *jti) {
+                self.store
+                    .put_issuance(&mut batch, &keys::set_acknowledged(jti), b"1");
+                any = true;
+            }
         }
         for (jti, error) in &poll.set_errs {
             tracing::warn!(
@@ -398,13 +418,7 @@ impl Issuer {
             .max_events
             .map_or(MAX_SETS_A_POLL, |m| (m as usize).min(MAX_SETS_A_POLL));
         let mut pending = Vec::new();
-        for raw in events.list(None).map_err(|e| IssuerError::Corrupt {
-            key: "revocation events".into(),
-            reason: e.to_string(),
-        })? {
-            let Ok(event) = vouch_core::revocation::RevocationEvent::parse(&raw) else {
-                continue;
-            };
+        for event in held {
             if self
                 .store
                 .issuance(&keys::set_acknowledged(&event.id))?
